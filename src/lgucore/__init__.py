@@ -1,0 +1,60 @@
+"""lgucore: the LGUBaseOpenApi wire protocol core (frames, tokens, ciphers, batches).
+
+Each concern has a compiled twin (Cython) and a pure-Python twin with identical
+behaviour. ``HAS_EXTENSIONS`` tells which one is in use; set ``LGUCORE_NO_EXTENSIONS=1``
+to force the pure twins (at build time and at import).
+"""
+from ._types import FRAME_TYPES, HEARTBEAT, HEARTBEAT_ACK, TEXT, TEXT_BASIC, TEXT_SEED, Frame
+from .errors import CipherError, FrameError, ProtocolError
+from . import batch as _batch, cipher as _cipher, frames as _frames, tokens as _tokens
+from ._env import NO_EXTENSIONS
+from .frames import MAX_BODY, FrameDecoder, encode_frame
+from .tokens import Message, tokenize
+from .batch import FrameBatch, TokenBatch, decode_batch, tokenize_batch
+from .cipher import (
+    DEFAULT_BASIC_KEY,
+    DEFAULT_SEED_KEY,
+    Seed,
+    b64decode2,
+    b64encode2,
+    basic_decrypt,
+    basic_encrypt,
+    seed_open,
+    seed_seal,
+)
+from .codec import CIPHERS, TextCodec, cipher_of
+
+#: True when every concern runs its compiled twin.
+HAS_EXTENSIONS: bool = all(m.c is not None for m in (_frames, _tokens, _batch, _cipher))
+
+__version__ = "0.1.0"
+
+
+def implementations() -> dict:
+    """``{"py": namespace, "c": namespace}`` of each twin's public names (``"c"`` only when built).
+
+    The test-suite runs every core test against each entry.
+    """
+    from types import SimpleNamespace
+
+    out = {}
+    for tag in ("py", "c"):
+        mods = [getattr(m, tag) for m in (_frames, _tokens, _batch, _cipher)]
+        if any(m is None for m in mods):
+            continue
+        ns = SimpleNamespace(name=tag)
+        for m, names in zip(mods, (_frames.__all__, _tokens.__all__, _batch.__all__, _cipher.__all__)):
+            for n in names:
+                if n not in ("py", "c"):
+                    setattr(ns, n, getattr(m, n))
+        out[tag] = ns
+    return out
+
+
+__all__ = [
+    "HAS_EXTENSIONS", "NO_EXTENSIONS", "TEXT", "TEXT_BASIC", "TEXT_SEED", "HEARTBEAT", "HEARTBEAT_ACK",
+    "FRAME_TYPES", "Frame", "ProtocolError", "FrameError", "CipherError", "MAX_BODY", "encode_frame",
+    "FrameDecoder", "Message", "tokenize", "FrameBatch", "TokenBatch", "decode_batch", "tokenize_batch",
+    "b64encode2", "b64decode2", "basic_encrypt", "basic_decrypt", "Seed", "seed_seal", "seed_open",
+    "DEFAULT_BASIC_KEY", "DEFAULT_SEED_KEY", "TextCodec", "CIPHERS", "cipher_of", "implementations",
+]

@@ -1,0 +1,183 @@
+"""Pure-Python columnar batch decoding: the reference twin of ``_batch_c``.
+
+Lifetime rules (both twins): a :class:`FrameBatch` keeps a read-only memoryview of
+the caller's buffer; every offset in it and in its :class:`TokenBatch` points into
+that buffer, and no body is copied. While the batch is alive a ``bytearray`` buffer
+cannot be resized (the export pins it); writing into the buffer in place makes the
+batch describe the new bytes. Drop the batch (and any views from :meth:`FrameBatch.body`)
+before reusing the buffer.
+"""
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from ._tokens_py import Message, _check_charset, _decoder, build_message, scan
+from ._types import Frame
+from .errors import FrameError
+
+__all__ = ["FrameBatch", "TokenBatch", "decode_batch", "tokenize_batch"]
+
+_FMT = {"big": struct.Struct(">HH"), "little": struct.Struct("<HH")}
+
+
+class FrameBatch:
+    """Frames found in one buffer, as columns.
+
+    Attributes:
+        buffer: read-only ``memoryview`` of the caller's buffer (format ``B``).
+        types: ``uint16`` frame types.
+        offsets: ``int64`` offset of each body in ``buffer``.
+        lengths: ``int64`` length of each body.
+        consumed: bytes covered by whole frames; a partial frame after them is left.
+    """
+
+    __slots__ = ("buffer", "types", "offsets", "lengths", "consumed")
+
+    def __init__(self, buffer, types, offsets, lengths, consumed: int) -> None:
+        self.buffer = buffer
+        self.types = types
+        self.offsets = offsets
+        self.lengths = lengths
+        self.consumed = consumed
+
+    def __len__(self) -> int:
+        return len(self.types)
+
+    def body(self, i: int) -> memoryview:
+        """A zero-copy view of body ``i`` (valid while the buffer is unchanged)."""
+        o = int(self.offsets[i])
+        return self.buffer[o : o + int(self.lengths[i])]
+
+    def frame(self, i: int) -> Frame:
+        """Frame ``i`` as a :class:`Frame` with a copied body."""
+        return Frame(int(self.types[i]), bytes(self.body(i)))
+
+    def frames(self) -> list:
+        return [self.frame(i) for i in range(len(self))]
+
+    def __repr__(self) -> str:
+        return f"<FrameBatch frames={len(self)} consumed={self.consumed}>"
+
+
+class TokenBatch:
+    """Fields of every frame of a :class:`FrameBatch`, as columns into its buffer.
+
+    Per frame ``i``: ``name_offsets[i]``/``name_lengths[i]`` and its fields
+    ``field_index[i]:field_index[i+1]``. Per field ``j``: ``field_frame[j]`` (frame
+    index), ``key_offsets``/``key_lengths`` (``-1``/``-1`` for a positional field) and
+    ``value_offsets``/``value_lengths``. All ``int64``; offsets are into
+    ``frames.buffer``. No Python string exists until :meth:`messages` is called.
+    """
+
+    __slots__ = (
+        "frames", "charset", "name_offsets", "name_lengths", "field_index", "field_frame",
+        "key_offsets", "key_lengths", "value_offsets", "value_lengths",
+    )
+
+    def __init__(self, frames, charset, name_offsets, name_lengths, field_index, field_frame,
+                 key_offsets, key_lengths, value_offsets, value_lengths) -> None:
+        self.frames = frames
+        self.charset = charset
+        self.name_offsets = name_offsets
+        self.name_lengths = name_lengths
+        self.field_index = field_index
+        self.field_frame = field_frame
+        self.key_offsets = key_offsets
+        self.key_lengths = key_lengths
+        self.value_offsets = value_offsets
+        self.value_lengths = value_lengths
+
+    def __len__(self) -> int:
+        return len(self.name_offsets)
+
+    @property
+    def nfields(self) -> int:
+        return len(self.field_frame)
+
+    def message(self, i: int) -> Message:
+        """Frame ``i`` as a :class:`Message`, equal to ``tokenize(body)``."""
+        buf = self.frames.buffer
+        dec = _decoder(self.charset)
+        ns = int(self.name_offsets[i])
+        ne = ns + int(self.name_lengths[i])
+        spans = []
+        for j in range(int(self.field_index[i]), int(self.field_index[i + 1])):
+            ko = int(self.key_offsets[j])
+            kl = int(self.key_lengths[j])
+            vo = int(self.value_offsets[j])
+            vl = int(self.value_lengths[j])
+            spans.append((-1, -1, vo, vo + vl) if kl < 0 else (ko, ko + kl, vo, vo + vl))
+        mv = bytes(buf)  # pure twin: simplicity over speed
+        return build_message(mv, ns, ne, spans, dec, bytes(self.frames.body(i)))
+
+    def messages(self) -> list:
+        """Every frame as a :class:`Message` (this creates the Python strings)."""
+        return [self.message(i) for i in range(len(self))]
+
+
+def decode_batch(buffer, *, byteorder: str = "big", max_body: int = 65535) -> FrameBatch:
+    """Find every whole frame in ``buffer`` without copying a body.
+
+    Stops at a partial frame at the end (``consumed`` says where). A header that
+    claims more than ``max_body`` raises :class:`FrameError` at its offset: the frames
+    before it are whole and can be decoded again from ``buffer[:offset]``.
+    """
+    try:
+        st = _FMT[byteorder]
+    except KeyError:
+        raise ValueError(f"byteorder must be 'big' or 'little', not {byteorder!r}") from None
+    mv = memoryview(buffer)
+    if mv.itemsize != 1 or mv.ndim != 1:
+        mv = mv.cast("B")
+    mv = mv.toreadonly()
+    end = mv.nbytes
+    types, offsets, lengths = [], [], []
+    pos = 0
+    unpack = st.unpack_from
+    while end - pos >= 4:
+        t, n = unpack(mv, pos)
+        if n > max_body:
+            raise FrameError(f"frame claims a {n}-byte body, over the {max_body}-byte limit",
+                             offset=pos, excerpt=mv[pos : pos + 16])
+        if end - pos - 4 < n:
+            break
+        types.append(t)
+        offsets.append(pos + 4)
+        lengths.append(n)
+        pos += 4 + n
+    return FrameBatch(
+        mv,
+        np.array(types, dtype=np.uint16),
+        np.array(offsets, dtype=np.int64),
+        np.array(lengths, dtype=np.int64),
+        pos,
+    )
+
+
+def tokenize_batch(batch: FrameBatch, *, charset: str = "cp949") -> TokenBatch:
+    """Tokenize every body of ``batch`` into columns (see :class:`TokenBatch`)."""
+    charset = _check_charset(charset)
+    buf = bytes(batch.buffer)  # the pure twin copies once; the compiled one never does
+    n = len(batch)
+    name_o = np.empty(n, dtype=np.int64)
+    name_l = np.empty(n, dtype=np.int64)
+    index = np.empty(n + 1, dtype=np.int64)
+    ff, ko, kl, vo, vl = [], [], [], [], []
+    for i in range(n):
+        s = int(batch.offsets[i])
+        e = s + int(batch.lengths[i])
+        ns, ne, fields = scan(buf, s, e)
+        name_o[i] = ns
+        name_l[i] = ne - ns
+        index[i] = len(ff)
+        for a, b, c, d in fields:
+            ff.append(i)
+            ko.append(a)
+            kl.append(-1 if a < 0 else b - a)
+            vo.append(c)
+            vl.append(d - c)
+    index[n] = len(ff)
+    arr = lambda x: np.array(x, dtype=np.int64)  # noqa: E731
+    return TokenBatch(batch, charset, name_o, name_l, index, arr(ff), arr(ko), arr(kl), arr(vo), arr(vl))

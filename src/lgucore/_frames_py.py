@@ -1,0 +1,140 @@
+"""Pure-Python frame codec (PROTOCOL.md §2): the reference twin of ``_frames_c``.
+
+A frame is ``type:u16 | length:u16 | body``, big-endian unless told otherwise.
+"""
+from __future__ import annotations
+
+import struct
+
+from ._types import Frame
+from .errors import FrameError
+
+__all__ = ["encode_frame", "FrameDecoder", "MAX_BODY"]
+
+MAX_BODY = 65535
+_HEADER = 4
+_FMT = {"big": struct.Struct(">HH"), "little": struct.Struct("<HH")}
+
+
+def _header_struct(byteorder: str) -> struct.Struct:
+    try:
+        return _FMT[byteorder]
+    except KeyError:
+        raise ValueError(f"byteorder must be 'big' or 'little', not {byteorder!r}") from None
+
+
+def encode_frame(ftype: int, body=b"", *, byteorder: str = "big") -> bytes:
+    """Return one frame holding ``body``.
+
+    Raises :class:`FrameError` when ``body`` is longer than 65535 bytes (it never
+    truncates) or ``ftype`` does not fit 16 bits.
+
+    >>> encode_frame(TEXT, b"PING")
+    b'\\x00\\x01\\x00\\x04PING'
+    """
+    st = _header_struct(byteorder)
+    mv = memoryview(body)
+    if mv.itemsize != 1:
+        mv = mv.cast("B")
+    n = mv.nbytes
+    if not 0 <= ftype <= 0xFFFF:
+        raise FrameError(f"frame type {ftype} does not fit 16 bits")
+    if n > MAX_BODY:
+        raise FrameError(f"frame body of {n} bytes exceeds the 65535-byte limit; split it (PROTOCOL.md §7)")
+    return st.pack(ftype, n) + mv.tobytes()
+
+
+class FrameDecoder:
+    """Incremental frame decoder.
+
+    Feed it the stream in pieces of any size; each :meth:`feed` returns the frames
+    completed by that piece, in order. ``max_body`` caps the length a header may
+    claim; ``max_buffer`` caps the bytes the decoder may hold between calls (a
+    partial frame) and must leave room for one header plus ``max_body``.
+
+    After an error the decoder is closed: the stream is out of step and the
+    connection should be dropped. The frames decoded before the error in the same
+    call travel on the exception (``FrameError.frames``).
+    """
+
+    __slots__ = ("_st", "_buf", "_max_body", "_max_buffer", "_offset", "_error", "_feeding")
+
+    def __init__(self, *, byteorder: str = "big", max_body: int = MAX_BODY, max_buffer: int = 1 << 20) -> None:
+        self._st = _header_struct(byteorder)
+        if not 0 <= max_body <= MAX_BODY:
+            raise ValueError(f"max_body must be within 0..65535, not {max_body}")
+        if max_buffer < _HEADER + max_body:
+            raise ValueError(f"max_buffer ({max_buffer}) must be at least max_body + 4 ({max_body + _HEADER})")
+        self._buf = bytearray()
+        self._max_body = max_body
+        self._max_buffer = max_buffer
+        self._offset = 0  # stream offset of _buf[0]
+        self._error: FrameError | None = None
+        self._feeding = False
+
+    @property
+    def pending(self) -> int:
+        """Bytes held that do not yet make a whole frame."""
+        return len(self._buf)
+
+    @property
+    def offset(self) -> int:
+        """Stream offset of the first byte not yet returned in a frame."""
+        return self._offset
+
+    def feed(self, data) -> list:
+        """Add ``data`` (any bytes-like object) and return the frames it completes."""
+        if self._error is not None:
+            raise FrameError("decoder is closed after an earlier error: " + str(self._error.args[0]))
+        if self._feeding:
+            raise RuntimeError("FrameDecoder.feed() is not re-entrant")
+        self._feeding = True
+        try:
+            mv = memoryview(data)
+            if mv.itemsize != 1:
+                mv = mv.cast("B")
+            buf = self._buf
+            buf += mv
+            frames = []
+            pos = 0
+            end = len(buf)
+            unpack = self._st.unpack_from
+            max_body = self._max_body
+            while end - pos >= _HEADER:
+                ftype, length = unpack(buf, pos)
+                if length > max_body:
+                    self._error = FrameError(
+                        f"frame claims a {length}-byte body, over the {max_body}-byte limit",
+                        offset=self._offset + pos,
+                        excerpt=bytes(buf[pos : pos + 16]),
+                        frames=frames,
+                    )
+                    del buf[:pos]
+                    self._offset += pos
+                    raise self._error
+                if end - pos - _HEADER < length:
+                    break
+                start = pos + _HEADER
+                frames.append(Frame(ftype, bytes(buf[start : start + length])))
+                pos = start + length
+            if pos:
+                del buf[:pos]
+                self._offset += pos
+            return frames
+        finally:
+            self._feeding = False
+
+    def eof(self) -> None:
+        """Declare the end of the stream; raise :class:`FrameError` if a frame is cut short."""
+        if self._error is not None:
+            return
+        n = len(self._buf)
+        if n == 0:
+            return
+        if n < _HEADER:
+            msg = f"stream ended inside a frame header ({n} of 4 bytes)"
+        else:
+            _, length = self._st.unpack_from(self._buf, 0)
+            msg = f"stream ended inside a frame ({n - _HEADER} of {length} body bytes)"
+        self._error = FrameError(msg, offset=self._offset, excerpt=bytes(self._buf[:16]))
+        raise self._error

@@ -1,0 +1,76 @@
+"""Suite-wide fixtures.
+
+* Coroutine test functions run in a fresh event loop in asyncio debug mode (uvloop's
+  when ``LGUAPI_TEST_UVLOOP=1`` and it is installed), with a hard timeout so a hung
+  test fails instead of hanging CI.
+* ``impl`` parametrizes core tests over the built twins of lgucore (ids ``py``/``c``).
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+
+import pytest
+
+import lgucore
+
+ASYNC_TIMEOUT = float(os.environ.get("LGUAPI_TEST_TIMEOUT", "60"))
+
+
+def _new_loop():
+    if os.environ.get("LGUAPI_TEST_UVLOOP") == "1":
+        import uvloop  # an explicit request: fail loudly when missing
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    fn = pyfuncitem.obj
+    if not inspect.iscoroutinefunction(fn):
+        return None
+    kwargs = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    marker = pyfuncitem.get_closest_marker("timeout")
+    timeout = marker.args[0] if marker else ASYNC_TIMEOUT
+    loop = _new_loop()
+    loop.set_debug(True)
+    loop.slow_callback_duration = 1.0
+    try:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(asyncio.wait_for(fn(**kwargs), timeout))
+        # leave no task behind: a test that does is a bug
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for t in pending:
+            t.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            names = ", ".join(sorted({t.get_coro().__qualname__ for t in pending}))
+            raise AssertionError(f"test left {len(pending)} task(s) running: {names}")
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    return True
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "timeout(seconds): timeout of an async test")
+
+
+IMPLS = lgucore.implementations()
+
+
+def pytest_generate_tests(metafunc):
+    if "impl" in metafunc.fixturenames:
+        ids = ["py"] if lgucore.NO_EXTENSIONS else ["py", "c"]
+        metafunc.parametrize("impl", ids, indirect=True)
+
+
+@pytest.fixture
+def impl(request):
+    """One twin of lgucore as a namespace (``impl.tokenize``, ``impl.Seed``, ...)."""
+    if request.param not in IMPLS:
+        pytest.fail(f"lgucore's {request.param!r} twin is not built (run `make build`)")
+    return IMPLS[request.param]
