@@ -1,0 +1,815 @@
+"""Monitor: many extensions, one connection each, one event loop — states, calls and counters.
+
+:class:`Monitor` logs in every account of an accounts file (or a list of ``(id, password)``
+pairs), one :class:`lguapi.Client` connection per extension, all in the running event loop,
+with at most ``login_concurrency`` logins in flight. Every event feeds one shared
+:class:`lguapi.calls.CallTracker`; the monitor keeps each extension's state (``offline``,
+``idle``, ``ringing``, ``talking``, ``held``) and live wallboard counters, per domain and in
+total, and writes every event and every finished call to a sink (JSON Lines by default).
+
+>>> async def wallboard():                                         # doctest: +SKIP
+...     async with Monitor("127.0.0.1", 8086, accounts="accounts.toml", sink="events.jsonl") as m:
+...         async for update in m.updates():
+...             print(update.kind, update.call.id, m.snapshot()["counters"]["total"])
+
+Losing one connection only takes that extension ``offline`` until its client reconnects
+(``auto_reconnect``, passed through ``client_options``); the others are not touched.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Callable, Iterable, NamedTuple
+
+from .events import (
+    ChannelListEvent, ChannelOutEvent, ConferenceEvent, Connected, Disconnected, Event, LoggedIn,
+    Reconciled, Reconnected, RingEvent,
+)
+
+__all__ = ["Monitor", "LoginProgress", "STATES", "Account", "load_accounts", "raise_nofile_limit",
+           "new_event_loop"]
+
+log = logging.getLogger("lguapi.monitor")
+
+#: every per-extension state, in wallboard order
+STATES = ("offline", "idle", "ringing", "talking", "held")
+#: GETSTATUSPEERS states that mean "no call on this phone" (compared lower-case)
+_IDLE_PEER_STATES = frozenset({"", "down", "idle", "not_inuse", "unavailable", "unknown", "none", "reserved"})
+_DEFAULT_DOMAIN = "default"
+_MAINTENANCE_INTERVAL = 5.0
+
+
+class LoginProgress(NamedTuple):
+    """Where the initial logins stand: ``done`` includes ``failed``."""
+
+    done: int
+    total: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class Account:
+    """One extension to log in. ``exten``/``domain`` are known up front from an accounts file;
+    for plain ``(id, password)`` pairs they come from the login result."""
+
+    id: str
+    password: str
+    exten: str | None = None
+    domain: str | None = None
+
+    def __repr__(self) -> str:  # never show the password
+        return f"Account(id={self.id!r}, exten={self.exten!r}, domain={self.domain!r})"
+
+
+def load_accounts(accounts: Any) -> list[Account]:
+    """Accounts from a TOML file path, a ``Directory``, or an iterable of ``(id, password)``
+    pairs (or :class:`Account` objects). Raises ``ValueError`` for anything else.
+
+    >>> load_accounts([("07012343001", "secret-3001")])
+    [Account(id='07012343001', exten=None, domain=None)]
+    """
+    if isinstance(accounts, (str, os.PathLike)):
+        from .server.accounts import Directory
+
+        accounts = Directory.from_toml(accounts)
+    users = getattr(accounts, "users", None)
+    if callable(users):  # a Directory
+        return [Account(u.id, u.password, u.exten or None, u.domain or None) for u in users()]
+    out: list[Account] = []
+    try:
+        items = list(accounts)
+    except TypeError:
+        raise ValueError(f"accounts must be a TOML path, a Directory or (id, password) pairs, "
+                         f"not {type(accounts).__name__}") from None
+    for i, item in enumerate(items):
+        if isinstance(item, Account):
+            out.append(item)
+            continue
+        if hasattr(item, "id") and hasattr(item, "password"):  # a User
+            out.append(Account(item.id, item.password, getattr(item, "exten", None) or None,
+                               getattr(item, "domain", None) or None))
+            continue
+        try:
+            uid, pwd = item
+        except (TypeError, ValueError):
+            raise ValueError(f"account #{i + 1} is not an (id, password) pair") from None
+        if not isinstance(uid, str) or not isinstance(pwd, str) or not uid:
+            raise ValueError(f"account #{i + 1}: id and password must be strings (id non-empty)")
+        out.append(Account(uid, pwd))
+    seen: set[str] = set()
+    for a in out:
+        if a.id in seen:
+            raise ValueError(f"login id {a.id!r} is listed twice (a second login would replace the first)")
+        seen.add(a.id)
+    return out
+
+
+def raise_nofile_limit(needed: int = 0) -> tuple[int, int]:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; warn when it is below ``needed``.
+
+    Returns the new ``(soft, hard)``. A no-op where :mod:`resource` does not exist.
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return (0, 0)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as e:  # pragma: no cover - platform specific
+            log.warning("could not raise the open-file limit from %d to %d: %s", soft, target, e)
+    if needed and soft < needed:
+        log.warning("open-file limit %d is below the %d descriptors needed; logins will fail "
+                    "(raise it with `ulimit -n`)", soft, needed)
+    return (soft, hard)
+
+
+def new_event_loop(use_uvloop: bool = True) -> asyncio.AbstractEventLoop:
+    """A new event loop: uvloop's when installed and wanted, else asyncio's."""
+    if use_uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def _peer_of(channel: str | None) -> str | None:
+    """``SIP/3321-09b559d8`` -> ``3321``; ``Local/3321@ctx-1b56;2`` -> ``3321``."""
+    if not channel:
+        return None
+    _, _, rest = channel.partition("/")
+    if not rest:
+        return None
+    at = rest.find("@")
+    if at >= 0:
+        return rest[:at]
+    head, sep, _ = rest.rpartition("-")
+    return head if sep else rest
+
+
+class _Counters:
+    """Finished-call counters of one domain (or the total)."""
+
+    __slots__ = ("ended", "answered", "missed", "abandoned", "ring_sum", "ring_n", "talk_sum", "talk_n")
+
+    def __init__(self) -> None:
+        self.ended = self.answered = self.missed = self.abandoned = 0
+        self.ring_sum = self.talk_sum = 0.0
+        self.ring_n = self.talk_n = 0
+
+    def add(self, call) -> None:
+        self.ended += 1
+        answered = getattr(call, "answer_at", None) is not None
+        if answered:
+            self.answered += 1
+        if getattr(call, "missed", False):
+            self.missed += 1
+        if getattr(call, "abandoned", False):
+            self.abandoned += 1
+        ring = getattr(call, "ring_seconds", None)
+        if ring is not None:
+            self.ring_sum += ring
+            self.ring_n += 1
+        talk = getattr(call, "talk_seconds", None)
+        if answered and talk is not None:
+            self.talk_sum += talk
+            self.talk_n += 1
+
+    def to_dict(self, active: int, ringing: int) -> dict:
+        return {
+            "active": active, "ringing": ringing, "talking": active - ringing,
+            "ended": self.ended, "answered": self.answered, "missed": self.missed, "abandoned": self.abandoned,
+            "avg_ring_seconds": round(self.ring_sum / self.ring_n, 3) if self.ring_n else None,
+            "avg_talk_seconds": round(self.talk_sum / self.talk_n, 3) if self.talk_n else None,
+        }
+
+
+class _Line:
+    """One monitored extension: its client, whether it is online and its part in live calls."""
+
+    __slots__ = ("monitor", "account", "exten", "domain", "client", "online", "calls", "failed", "error",
+                 "since", "events")
+
+    def __init__(self, monitor: Monitor, account: Account) -> None:
+        self.monitor = monitor
+        self.account = account
+        self.exten = account.exten
+        self.domain = account.domain
+        self.client = None
+        self.online = False
+        self.calls: dict[str, str] = {}  # call id -> "ringing" | "talking"
+        self.failed = False
+        self.error: str | None = None
+        self.since = time.time()
+        self.events = 0
+
+    def on_event(self, ev: Event) -> None:  # the Client callback: sync, cheap
+        try:
+            self.monitor._on_event(self, ev)
+        except Exception:  # never let one bad event kill the connection's reader
+            log.exception("monitor: error handling %s on extension %s", type(ev).__name__, self.exten)
+
+    def state(self, active: dict) -> str:
+        if not self.online:
+            return "offline"
+        if not self.calls:
+            return "idle"
+        best = "idle"
+        for cid, phase in list(self.calls.items()):
+            call = active.get(cid)
+            if call is None:  # ended without an update naming this line: forget it
+                del self.calls[cid]
+                continue
+            if phase == "talking":
+                if getattr(call, "state", None) == "held":
+                    if best in ("idle", "ringing"):
+                        best = "held"
+                else:
+                    return "talking"
+            elif best == "idle":
+                best = "ringing"
+        return best
+
+
+class Monitor:
+    """Log in many extensions and watch them: states, calls, counters, sink.
+
+    ``accounts``: a TOML accounts file (the emulator's format), a ``Directory``, or an
+    iterable of ``(id, password)`` pairs. ``sink``: a path/URL for :func:`lguapi.sinks.open_sink`
+    (``"events.jsonl"``, ``"sqlite:///calls.db"``), a sink object, or ``None``.
+    ``client_options`` go to every :class:`lguapi.Client` (``auto_reconnect``, ``heartbeat`` ...).
+    ``on_progress(LoginProgress)`` is called after every login attempt.
+
+    >>> m = Monitor("127.0.0.1", 8086, accounts=[("07012343001", "secret-3001")])  # doctest: +SKIP
+    >>> await m.start(); print(m.snapshot()["states"]); await m.close()           # doctest: +SKIP
+    """
+
+    def __init__(self, host: str | None, port: int = 8086, *, accounts: Any, cipher: str = "seed",
+                 sink: Any = None, login_concurrency: int = 100, login_retries: int = 2,
+                 client_options: dict | None = None, tracker: Any = None, ring_expiry: float = 300.0,
+                 on_progress: Callable[[LoginProgress], Any] | None = None,
+                 client_factory: Callable[..., Any] | None = None, max_sink_backlog: int = 1_000_000,
+                 updates_queue_size: int = 100_000) -> None:
+        if login_concurrency < 1:
+            raise ValueError("login_concurrency must be at least 1")
+        self.host = host
+        self.port = port
+        self.cipher = cipher
+        self._accounts = load_accounts(accounts)
+        if not self._accounts:
+            raise ValueError("no accounts to monitor")
+        self._lines = [_Line(self, a) for a in self._accounts]
+        self._by_exten: dict[str, _Line] = {ln.exten: ln for ln in self._lines if ln.exten}
+        self._login_concurrency = login_concurrency
+        self._login_retries = max(0, int(login_retries))
+        self._client_options = dict(client_options or {})
+        self._client_factory = client_factory
+        if tracker is None:
+            from .calls import CallTracker
+
+            tracker = CallTracker(ring_expiry=ring_expiry)
+        self.tracker = tracker
+        self._sink_spec = sink
+        self.sink = None
+        self._owns_sink = False
+        self._max_sink_backlog = max_sink_backlog
+        self._sink_queue: collections.deque = collections.deque()
+        self._sink_wakeup: asyncio.Event | None = None
+        self._sink_dropped = 0
+        self._sink_written = 0
+        self._on_progress = on_progress
+        self._progress = LoginProgress(0, len(self._lines), 0)
+        self._progress_subs: list[asyncio.Queue] = []
+        self._update_subs: list[asyncio.Queue] = []
+        self._updates_queue_size = updates_queue_size
+        self._updates_dropped = 0
+        self._total = _Counters()
+        self._domains: dict[str, _Counters] = {}
+        self._counted: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._events = 0
+        self._started_at: float | None = None
+        self._login_done_at: float | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._login_task: asyncio.Task | None = None
+        self._closing = False
+        self._closed = False
+        self._update_hooks: list[Callable[[Any], Any]] = []
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def __aenter__(self) -> Monitor:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def start(self, *, wait: bool = True) -> LoginProgress:
+        """Open the sink and log every extension in (``login_concurrency`` at a time).
+
+        With ``wait=False`` logins go on in the background (watch :meth:`progress`); call
+        :meth:`wait_logged_in` to wait for them. Returns the progress so far.
+        Failed logins are logged (never with the password) and counted, not raised.
+        """
+        if self._started_at is not None:
+            raise RuntimeError("Monitor.start() called twice")
+        if self._closed:
+            raise RuntimeError("Monitor is closed")
+        self._started_at = time.time()
+        raise_nofile_limit(len(self._lines) + 64)
+        await self._open_sink()
+        self._sink_wakeup = asyncio.Event()
+        if self.sink is not None:
+            self._tasks.append(asyncio.create_task(self._sink_writer(), name="lguapi-monitor-sink"))
+        self._tasks.append(asyncio.create_task(self._maintenance(), name="lguapi-monitor-maintenance"))
+        self._login_task = asyncio.create_task(self._login_all(), name="lguapi-monitor-login")
+        if wait:
+            await self.wait_logged_in()
+        return self._progress
+
+    async def wait_logged_in(self) -> LoginProgress:
+        """Wait until every initial login has succeeded or failed."""
+        if self._login_task is None:
+            raise RuntimeError("Monitor.start() was not called")
+        await asyncio.shield(self._login_task)
+        return self._progress
+
+    async def close(self) -> None:
+        """Log every extension out, flush and close the sink (if the monitor opened it)."""
+        if self._closed:
+            return
+        self._closing = True
+        self._closed = True
+        if self._login_task is not None and not self._login_task.done():
+            self._login_task.cancel()
+            await asyncio.gather(self._login_task, return_exceptions=True)
+        clients = [ln.client for ln in self._lines if ln.client is not None]
+        results = await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
+                log.warning("monitor: error closing a client: %r", r)
+        for ln in self._lines:
+            ln.online = False
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self._drain_sink()
+        if self.sink is not None and self._owns_sink:
+            try:
+                await self.sink.close()
+            except Exception:
+                log.exception("monitor: error closing the sink")
+        for q in self._progress_subs + self._update_subs:
+            q.put_nowait(None)
+
+    # -- login ----------------------------------------------------------------------------
+    def _new_client(self):
+        if self._client_factory is not None:
+            return self._client_factory(self.host, self.port, cipher=self.cipher, **self._client_options)
+        from .client import Client
+
+        return Client(self.host, self.port, cipher=self.cipher, **self._client_options)
+
+    async def _login_all(self) -> None:
+        sem = asyncio.Semaphore(self._login_concurrency)
+        done = failed = 0
+        total = len(self._lines)
+
+        async def one(line: _Line) -> None:
+            nonlocal done, failed
+            async with sem:
+                ok = await self._login_line(line)
+            done += 1
+            if not ok:
+                failed += 1
+            self._set_progress(LoginProgress(done, total, failed))
+
+        await asyncio.gather(*(one(ln) for ln in self._lines))
+        self._login_done_at = time.time()
+        for q in self._progress_subs:
+            q.put_nowait(None)
+
+    async def _login_line(self, line: _Line) -> bool:
+        from .client import LoginError
+
+        acc = line.account
+        for attempt in range(self._login_retries + 1):
+            if self._closing:
+                return False
+            client = self._new_client()
+            client.on(Event, line.on_event)
+            line.client = client
+            try:
+                result = await client.login(acc.id, acc.password)
+            except LoginError as e:  # wrong id/password, locked ...: retrying will not help
+                line.failed, line.error = True, f"login refused: {e}"
+                log.warning("monitor: login of %s refused: %s", acc.id, e)
+                await self._discard(line, client)
+                return False
+            except asyncio.CancelledError:
+                await self._discard(line, client)
+                raise
+            except Exception as e:  # connection refused, timed out ...
+                line.error = f"{type(e).__name__}: {e}"
+                log.warning("monitor: login of %s failed (attempt %d): %s", acc.id, attempt + 1, line.error)
+                await self._discard(line, client)
+                if attempt < self._login_retries:
+                    await asyncio.sleep(0.2 * (attempt + 1))
+                continue
+            line.failed, line.error = False, None
+            self._bind(line, getattr(client, "exten", None) or getattr(result, "exten_number", None),
+                       getattr(result, "domain", None))
+            line.online = True
+            line.since = time.time()
+            return True
+        line.failed = True
+        return False
+
+    async def _discard(self, line: _Line, client) -> None:
+        try:
+            client.off(Event, line.on_event)
+        except Exception:
+            pass
+        try:
+            await client.close()
+        except Exception as e:
+            log.debug("monitor: closing a failed client: %r", e)
+        if line.client is client:
+            line.client = None
+
+    def _bind(self, line: _Line, exten: str | None, domain: str | None) -> None:
+        if exten and line.exten != exten:
+            if line.exten and self._by_exten.get(line.exten) is line:
+                del self._by_exten[line.exten]
+            line.exten = exten
+        if line.exten:
+            self._by_exten[line.exten] = line
+        if not line.domain:
+            line.domain = domain or _DEFAULT_DOMAIN
+
+    def _set_progress(self, p: LoginProgress) -> None:
+        self._progress = p
+        for q in self._progress_subs:
+            q.put_nowait(p)
+        if self._on_progress is not None:
+            try:
+                self._on_progress(p)
+            except Exception:
+                log.exception("monitor: on_progress callback failed")
+
+    async def progress(self) -> AsyncIterator[LoginProgress]:
+        """Login progress as it happens: the current value first, then one per login; ends
+        when every initial login is done."""
+        q: asyncio.Queue = asyncio.Queue()
+        q.put_nowait(self._progress)
+        if self._login_task is not None and self._login_task.done():
+            q.put_nowait(None)
+        else:
+            self._progress_subs.append(q)
+        try:
+            while True:
+                p = await q.get()
+                if p is None:
+                    return
+                yield p
+        finally:
+            if q in self._progress_subs:
+                self._progress_subs.remove(q)
+
+    @property
+    def login_progress(self) -> LoginProgress:
+        return self._progress
+
+    # -- events ---------------------------------------------------------------------------
+    def _on_event(self, line: _Line, ev: Event) -> None:
+        self._events += 1
+        line.events += 1
+        if isinstance(ev, (Connected, LoggedIn, Disconnected, Reconnected, Reconciled)):
+            self._connection_event(line, ev)
+        try:
+            updates = self.tracker.feed(ev)
+        except Exception:
+            log.exception("monitor: the call tracker failed on %s from extension %s", type(ev).__name__, line.exten)
+            updates = ()
+        for u in updates:
+            self._apply(line, ev, u)
+        if self.sink is not None:
+            self._enqueue(("event", ev))
+
+    def _connection_event(self, line: _Line, ev: Event) -> None:
+        if isinstance(ev, Disconnected):
+            if line.online:
+                line.since = time.time()
+            line.online = False
+            if not ev.deliberate and not self._closing:
+                log.info("monitor: extension %s lost its connection%s", line.exten,
+                         " (reconnecting)" if ev.will_reconnect else "")
+        elif isinstance(ev, (LoggedIn, Reconnected)):
+            if isinstance(ev, LoggedIn) and ev.result is not None:
+                self._bind(line, ev.result.exten_number, ev.result.domain)
+            if not line.online:
+                line.since = time.time()
+            line.online = not self._closing
+        elif isinstance(ev, Reconciled):
+            busy = any(str(s[1] if len(s) > 1 else "").lower() not in _IDLE_PEER_STATES
+                       for s in ev.statuses if s and (not line.exten or str(s[0]) == line.exten))
+            if not busy:
+                line.calls.clear()
+
+    def _apply(self, line: _Line, ev: Event, update) -> None:
+        call = update.call
+        cid = call.id
+        if update.kind == "ended":
+            self._forget(cid, call, line)
+            self._count_ended(call, line)
+            if self.sink is not None:
+                self._enqueue(("call", call))
+        else:
+            if isinstance(ev, RingEvent):
+                if cid not in line.calls:
+                    line.calls[cid] = "ringing"
+            elif isinstance(ev, (ChannelListEvent, ConferenceEvent)):
+                line.calls[cid] = "talking"
+            elif isinstance(ev, ChannelOutEvent):
+                mine = line.exten
+                peers = (_peer_of(ev.channel), _peer_of(ev.remote_channel))
+                if mine in peers or peers == (None, None):
+                    line.calls.pop(cid, None)
+        self._publish(update)
+
+    def _forget(self, cid: str, call, line: _Line) -> None:
+        line.calls.pop(cid, None)
+        for ex in getattr(call, "exten", ()) or ():
+            other = self._by_exten.get(ex)
+            if other is not None:
+                other.calls.pop(cid, None)
+
+    def _count_ended(self, call, line: _Line) -> None:
+        key = f"{call.id}@{getattr(call, 'end_at', None)}"
+        if key in self._counted:
+            return
+        self._counted[key] = None
+        if len(self._counted) > 200_000:
+            self._counted.popitem(last=False)
+        self._total.add(call)
+        dom = self._domain_of(call, line)
+        c = self._domains.get(dom)
+        if c is None:
+            c = self._domains[dom] = _Counters()
+        c.add(call)
+
+    def _domain_of(self, call, line: _Line | None = None) -> str:
+        for ex in getattr(call, "exten", ()) or ():
+            other = self._by_exten.get(ex)
+            if other is not None and other.domain:
+                return other.domain
+        if line is not None and line.domain:
+            return line.domain
+        return _DEFAULT_DOMAIN
+
+    def _publish(self, update) -> None:
+        for hook in self._update_hooks:
+            try:
+                hook(update)
+            except Exception:
+                log.exception("monitor: update hook failed")
+        for q in self._update_subs:
+            if q.full():
+                try:
+                    q.get_nowait()
+                except asyncio.QueueEmpty:  # pragma: no cover
+                    pass
+                self._updates_dropped += 1
+                if self._updates_dropped == 1 or self._updates_dropped % 10_000 == 0:
+                    log.warning("monitor: an updates() consumer is too slow; %d oldest update(s) dropped "
+                                "so far", self._updates_dropped)
+            q.put_nowait(update)
+
+    async def updates(self) -> AsyncIterator[Any]:
+        """Every :class:`lguapi.calls.CallUpdate` from now on, until the monitor closes.
+
+        Each consumer has a queue of ``updates_queue_size``; when a consumer falls that far
+        behind, its oldest update is dropped, counted in ``snapshot()["updates_dropped"]``
+        and logged — the monitor itself never blocks on a consumer.
+        """
+        q: asyncio.Queue = asyncio.Queue(self._updates_queue_size)
+        if self._closed:
+            return
+        self._update_subs.append(q)
+        try:
+            while True:
+                u = await q.get()
+                if u is None:
+                    return
+                yield u
+        finally:
+            if q in self._update_subs:
+                self._update_subs.remove(q)
+
+    def add_update_hook(self, hook: Callable[[Any], Any]) -> None:
+        """Call ``hook(update)`` synchronously for every call update (cheap: no queue)."""
+        self._update_hooks.append(hook)
+
+    # -- sink -----------------------------------------------------------------------------
+    async def _open_sink(self) -> None:
+        spec = self._sink_spec
+        if spec is None:
+            return
+        if isinstance(spec, (str, os.PathLike)):
+            from .sinks import open_sink
+
+            self.sink = open_sink(os.fspath(spec))
+            self._owns_sink = True
+        else:
+            self.sink = spec
+
+    def _enqueue(self, item) -> None:
+        if len(self._sink_queue) >= self._max_sink_backlog:
+            self._sink_dropped += 1
+            if self._sink_dropped == 1 or self._sink_dropped % 10_000 == 0:
+                log.error("monitor: the sink is %d records behind; %d record(s) dropped so far",
+                          len(self._sink_queue), self._sink_dropped)
+            return
+        self._sink_queue.append(item)
+        w = self._sink_wakeup
+        if w is not None and not w.is_set():
+            w.set()
+
+    async def _sink_writer(self) -> None:
+        wake = self._sink_wakeup
+        while True:
+            await wake.wait()
+            wake.clear()
+            await self._drain_sink()
+
+    async def _drain_sink(self) -> None:
+        sink = self.sink
+        if sink is None:
+            return
+        q = self._sink_queue
+        while q:
+            kind, obj = q.popleft()
+            try:
+                if kind == "event":
+                    await sink.write_event(obj)
+                else:
+                    await sink.write_call(obj)
+                self._sink_written += 1
+            except asyncio.CancelledError:
+                q.appendleft((kind, obj))
+                raise
+            except Exception:
+                log.exception("monitor: the sink could not write a %s record", kind)
+        try:
+            await sink.flush()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("monitor: flushing the sink failed")
+
+    async def _maintenance(self) -> None:
+        while True:
+            await asyncio.sleep(_MAINTENANCE_INTERVAL)
+            try:
+                updates = self.tracker.expire()
+            except Exception:
+                log.exception("monitor: expiring calls failed")
+                continue
+            for u in updates:
+                self._apply_expired(u)
+
+    def _apply_expired(self, u) -> None:
+        call = u.call
+        exts = getattr(call, "exten", ()) or ()
+        line = self._by_exten.get(exts[0]) if exts else None
+        if u.kind == "ended":
+            for ex in exts:
+                other = self._by_exten.get(ex)
+                if other is not None:
+                    other.calls.pop(call.id, None)
+            self._count_ended(call, line or self._lines[0])
+            if self.sink is not None:
+                self._enqueue(("call", call))
+        self._publish(u)
+
+    def expire_now(self, now: float | None = None) -> int:
+        """Run the tracker's ring expiry at once (the monitor also does it every few seconds)."""
+        updates = self.tracker.expire(now)
+        for u in updates:
+            self._apply_expired(u)
+        return len(updates)
+
+    # -- views ----------------------------------------------------------------------------
+    @property
+    def events_seen(self) -> int:
+        return self._events
+
+    def line_state(self, exten: str) -> str:
+        """The state of one extension: offline, idle, ringing, talking or held."""
+        line = self._by_exten.get(exten)
+        if line is None:
+            raise KeyError(f"extension {exten!r} is not monitored")
+        return line.state(self.tracker.active)
+
+    def states(self) -> dict[str, str]:
+        """``{extension or login id: state}`` for every monitored extension."""
+        active = self.tracker.active
+        return {(ln.exten or ln.account.id): ln.state(active) for ln in self._lines}
+
+    def client(self, exten: str):
+        """The :class:`lguapi.Client` of one extension (``None`` before its login)."""
+        line = self._by_exten.get(exten)
+        if line is None:
+            raise KeyError(f"extension {exten!r} is not monitored")
+        return line.client
+
+    def counters(self) -> dict:
+        """Wallboard counters: ``{"total": {...}, "domains": {domain: {...}}}``.
+
+        Each has ``active`` (live calls), ``ringing``, ``talking`` (live, past ringing),
+        ``ended``, ``answered``, ``missed``, ``abandoned``, ``avg_ring_seconds`` and
+        ``avg_talk_seconds`` (``None`` until a call gives one).
+        """
+        live: dict[str, list[int]] = {}
+        total = [0, 0]
+        for call in list(self.tracker.active.values()):
+            if getattr(call, "state", None) == "ended":
+                continue
+            ringing = 1 if call.state == "ringing" else 0
+            dom = self._domain_of(call)
+            d = live.setdefault(dom, [0, 0])
+            d[0] += 1
+            d[1] += ringing
+            total[0] += 1
+            total[1] += ringing
+        domains = {}
+        for dom in sorted(set(self._domains) | set(live) | {ln.domain for ln in self._lines if ln.domain}):
+            a, r = live.get(dom, (0, 0))
+            domains[dom] = self._domains.get(dom, _Counters()).to_dict(a, r)
+        return {"total": self._total.to_dict(total[0], total[1]), "domains": domains}
+
+    def snapshot(self, *, calls: int = 200) -> dict:
+        """Everything a wallboard shows, JSON-serialisable.
+
+        ``{"ts", "started_at", "uptime", "logins": {"total","done","failed","online"},
+        "states": {state: count}, "extensions": {exten: {"state","domain","id","since","calls"}},
+        "counters": {...see counters()}, "calls": [up to ``calls`` live calls, to_dict()],
+        "events": {"total", "per_second"}, "sink": {...}, "updates_dropped"}``.
+        """
+        now = time.time()
+        active = self.tracker.active
+        states = dict.fromkeys(STATES, 0)
+        exts = {}
+        for ln in self._lines:
+            st = ln.state(active)
+            states[st] += 1
+            exts[ln.exten or ln.account.id] = {
+                "state": st, "domain": ln.domain or _DEFAULT_DOMAIN, "id": ln.account.id,
+                "since": ln.since, "calls": list(ln.calls), "error": ln.error,
+            }
+        uptime = now - self._started_at if self._started_at else 0.0
+        live_calls = []
+        for call in list(active.values())[:max(0, calls)]:
+            try:
+                live_calls.append(call.to_dict())
+            except Exception:
+                log.exception("monitor: Call.to_dict failed")
+        p = self._progress
+        return {
+            "ts": now,
+            "started_at": self._started_at,
+            "uptime": uptime,
+            "logins": {"total": p.total, "done": p.done, "failed": p.failed,
+                       "online": sum(1 for ln in self._lines if ln.online),
+                       "seconds": (self._login_done_at - self._started_at)
+                       if self._login_done_at and self._started_at else None},
+            "states": states,
+            "extensions": exts,
+            "counters": self.counters(),
+            "calls": live_calls,
+            "events": {"total": self._events, "per_second": round(self._events / uptime, 1) if uptime > 0 else 0.0},
+            "sink": {"path": self._sink_path(), "written": self._sink_written, "backlog": len(self._sink_queue),
+                     "dropped": self._sink_dropped},
+            "updates_dropped": self._updates_dropped,
+        }
+
+    def _sink_path(self) -> str | None:
+        if self._sink_spec is None:
+            return None
+        if isinstance(self._sink_spec, (str, os.PathLike)):
+            return os.fspath(self._sink_spec)
+        return str(getattr(self._sink_spec, "path", type(self._sink_spec).__name__))
+
+    def __repr__(self) -> str:
+        return (f"<Monitor {self.host}:{self.port} {len(self._lines)} extension(s), "
+                f"{sum(1 for ln in self._lines if ln.online)} online>")
