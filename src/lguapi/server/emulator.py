@@ -1,0 +1,264 @@
+"""The emulator's TCP server: listens, owns the sessions and the PBX, routes events by extension.
+
+>>> async def main():                                                   # doctest: +SKIP
+...     async with Emulator(Directory.generate("3001-3010"), port=0) as emu:
+...         print("listening on", emu.port)
+...         await asyncio.Event().wait()
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import random
+import ssl as _ssl
+import time
+from typing import Callable
+
+from lgucore import CIPHERS, DEFAULT_BASIC_KEY, DEFAULT_SEED_KEY, MAX_BODY, TextCodec
+
+from .accounts import Directory
+from .session import Session
+
+__all__ = ["Emulator", "LoginGuard"]
+
+log = logging.getLogger("lguapi.server")
+
+
+class LoginGuard:
+    """Failed-login bookkeeping: ``max_failures`` wrong passwords for one ID within ``window``
+    seconds lock that ID for ``duration`` seconds (PROTOCOL.md §6; STATUS -5).
+
+    The attempt that reaches ``max_failures`` is still answered -2; later attempts, right
+    password or not, get -5 until the lock expires. Attempts while locked neither extend
+    the lock nor count. A successful login clears the ID's failures.
+    """
+
+    def __init__(self, max_failures: int = 5, window: float = 60.0, duration: float = 60.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        if max_failures < 1 or window <= 0 or duration < 0:
+            raise ValueError("lockout must be (max_failures >= 1, window > 0, duration >= 0)")
+        self.max_failures = max_failures
+        self.window = window
+        self.duration = duration
+        self.clock = clock
+        self._failures: dict[str, list[float]] = {}
+        self._locked_until: dict[str, float] = {}
+
+    def locked(self, id: str) -> float:
+        """Seconds until ``id`` may log in again (0 when it is not locked)."""
+        until = self._locked_until.get(id)
+        if until is None:
+            return 0.0
+        left = until - self.clock()
+        if left <= 0:
+            del self._locked_until[id]
+            self._failures.pop(id, None)
+            return 0.0
+        return left
+
+    def fail(self, id: str) -> bool:
+        """Record a wrong password; True when this failure locks the ID."""
+        now = self.clock()
+        recent = [t for t in self._failures.get(id, ()) if now - t < self.window]
+        recent.append(now)
+        if len(recent) >= self.max_failures:
+            self._failures.pop(id, None)
+            self._locked_until[id] = now + self.duration
+            return True
+        self._failures[id] = recent
+        return False
+
+    def success(self, id: str) -> None:
+        self._failures.pop(id, None)
+
+
+class Emulator:
+    """An LGUBaseOpenApi server for tests and demos (issue 3), on top of the in-memory :class:`Pbx`.
+
+    Keywords:
+        host, port: where to listen (``port=0`` picks a free port; read :attr:`port`).
+        ssl: an :class:`ssl.SSLContext` to serve TLS (PROTOCOL.md §1), or None.
+        byteorder: frame header byte order, ``"big"`` or ``"little"``.
+        ciphers: the ciphers LOGIN may use; another one is refused with STATUS -4.
+        seed_key, basic_key: cipher keys (the vendor's by default).
+        charset: text charset (``cp949`` or ``utf-8``).
+        idle_timeout: close a connection silent this long; a logged-in one is sent ``PING``
+            after half of it (any frame, ``CMD|PONG`` included, counts as activity).
+        max_bad_frames: close after this many undecodable text frames in a row.
+        max_body: largest body a frame may claim; a longer claim closes the connection.
+        max_send_buffer: bytes queued for a client that does not read before it is closed.
+        ring_timeout, auto_answer, clock, rng: passed to the PBX.
+        lockout: ``(max_failures, window_seconds, lock_seconds)``; ``clock`` times it.
+        pbx_factory: build the PBX (``factory(directory, deliver=, online=, ...)``); the
+            default is :class:`lguapi.server.pbx.Pbx`.
+        close_grace: seconds a closed connection may still spend flushing before it is aborted.
+    """
+
+    def __init__(self, directory: Directory, *, host: str = "127.0.0.1", port: int = 8086,
+                 ssl: _ssl.SSLContext | None = None, byteorder: str = "big",
+                 ciphers=("none", "basic", "seed"), seed_key=DEFAULT_SEED_KEY, basic_key=DEFAULT_BASIC_KEY,
+                 charset: str = "cp949", idle_timeout: float = 90.0, max_bad_frames: int = 5,
+                 max_body: int = MAX_BODY, max_send_buffer: int = 4 << 20, ring_timeout: float = 60.0,
+                 auto_answer: float | None = None, lockout=(5, 60.0, 60.0),
+                 clock: Callable[[], float] = time.time, rng: random.Random | None = None,
+                 pbx_factory: Callable | None = None, close_grace: float = 5.0) -> None:
+        ciphers = tuple(ciphers)
+        if not ciphers or any(c not in CIPHERS for c in ciphers):
+            raise ValueError(f"ciphers must be a non-empty subset of {sorted(CIPHERS)}, not {ciphers!r}")
+        if byteorder not in ("big", "little"):
+            raise ValueError(f"byteorder must be 'big' or 'little', not {byteorder!r}")
+        "".encode(charset)  # LookupError for an unknown charset, now rather than per event
+        if not idle_timeout > 0:
+            raise ValueError("idle_timeout must be > 0")
+        if max_bad_frames < 1:
+            raise ValueError("max_bad_frames must be >= 1")
+        if not 64 <= max_body <= MAX_BODY:
+            raise ValueError(f"max_body must be within 64..{MAX_BODY}")
+        if max_send_buffer < 1024:
+            raise ValueError("max_send_buffer must be >= 1024")
+        self.directory = directory
+        self.host = host
+        self._port = port
+        self.ssl = ssl
+        self.byteorder = byteorder
+        self.ciphers = ciphers
+        self.charset = charset
+        self.idle_timeout = float(idle_timeout)
+        self.max_bad_frames = max_bad_frames
+        self.max_body = max_body
+        self.max_send_buffer = max_send_buffer
+        self.close_grace = close_grace
+        self._codecs = {c: TextCodec(c, seed_key=seed_key, basic_key=basic_key, byteorder=byteorder) for c in CIPHERS}
+        self._guard = LoginGuard(*lockout, clock=clock)
+        self._conns: set[Session] = set()
+        self._by_id: dict[str, Session] = {}
+        self._by_exten: dict[str, list[Session]] = {}
+        self._dirty: list[Session] = []
+        self._flush_handle: asyncio.Handle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.AbstractServer | None = None
+        if pbx_factory is None:
+            from .pbx import Pbx as pbx_factory
+        self.pbx = pbx_factory(directory, deliver=self.deliver, ring_timeout=ring_timeout, auto_answer=auto_answer,
+                               clock=clock, rng=rng, online=self.online)
+        mod = importlib.import_module(type(self.pbx).__module__)
+        self._command_error = getattr(mod, "CommandError", None) or ()
+
+    def __repr__(self) -> str:
+        state = f"port={self.port}" if self._server is not None else "not started"
+        return f"<Emulator {state} {len(self._conns)} connection(s) {len(self._by_id)} logged in>"
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Listen; returns once the port accepts connections."""
+        if self._server is not None:
+            raise RuntimeError("emulator already started")
+        self._loop = asyncio.get_running_loop()
+        self._server = await self._loop.create_server(lambda: Session(self), self.host, self._port,
+                                                      ssl=self.ssl, backlog=4096)
+        log.info("emulator listening on %s:%d (%s, ciphers %s%s)", self.host, self.port, self.byteorder,
+                 ",".join(self.ciphers), ", TLS" if self.ssl else "")
+
+    async def close(self) -> None:
+        """Stop listening, close every connection, stop the PBX's timers."""
+        if self._server is not None:
+            self._server.close()
+        conns = list(self._conns)
+        for s in conns:
+            s.close("emulator shutting down")
+        pending = [s.closed for s in conns if not s.closed.done()]
+        if pending:
+            done, not_done = await asyncio.wait(pending, timeout=self.close_grace)
+            for s in conns:
+                if not s.closed.done() and s.transport is not None:
+                    s.transport.abort()
+            if not_done:
+                await asyncio.wait(not_done, timeout=1.0)
+        if self._server is not None:
+            await self._server.wait_closed()
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self.pbx.close()
+        log.info("emulator closed")
+
+    async def __aenter__(self) -> Emulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with ``port=0``); the configured one before :meth:`start`."""
+        if self._server is not None and self._server.sockets:
+            return self._server.sockets[0].getsockname()[1]
+        return self._port
+
+    # -- sessions and routing -------------------------------------------------------------
+    def sessions(self) -> list[Session]:
+        """The logged-in sessions."""
+        return [s for lst in self._by_exten.values() for s in lst]
+
+    @property
+    def connection_count(self) -> int:
+        """Open connections, logged in or not."""
+        return len(self._conns)
+
+    def deliver(self, exten: str, text: str) -> None:
+        """Send event ``text`` to every session logged in for ``exten`` (the PBX's ``deliver``).
+
+        An extension with no session logged in has no one to tell: the event is not sent.
+        """
+        lst = self._by_exten.get(exten)
+        if not lst:
+            return
+        if len(lst) == 1:
+            lst[0].send_text(text)
+        else:
+            for s in tuple(lst):
+                s.send_text(text)
+
+    def online(self, exten: str) -> bool:
+        """Is an API session logged in for ``exten`` (the PBX's ``online``)."""
+        return exten in self._by_exten
+
+    def _connected(self, s: Session) -> None:
+        self._conns.add(s)
+
+    def _logged_in(self, s: Session) -> None:
+        old = self._by_id.get(s.user.id)
+        if old is not None and old is not s:
+            old.send_text("BYE|REASON:duplicate login")
+            old.close("duplicate login")
+        self._by_id[s.user.id] = s
+        self._by_exten.setdefault(s.exten, []).append(s)
+
+    def _forget(self, s: Session) -> None:
+        self._conns.discard(s)
+        if s.user is None:
+            return
+        if self._by_id.get(s.user.id) is s:
+            del self._by_id[s.user.id]
+        lst = self._by_exten.get(s.exten)
+        if lst is not None and s in lst:
+            lst.remove(s)
+            if not lst:
+                del self._by_exten[s.exten]
+
+    def _mark_dirty(self, s: Session) -> None:
+        self._dirty.append(s)
+        if self._flush_handle is None:
+            self._flush_handle = self._loop.call_soon(self._flush_all)
+
+    def _flush_all(self) -> None:
+        self._flush_handle = None
+        dirty, self._dirty = self._dirty, []
+        for s in dirty:
+            try:
+                s._flush()
+            except Exception:  # one broken transport must not starve the others
+                log.exception("%r: flush failed", s)
+                s._abort("flush failed")
