@@ -79,7 +79,7 @@ def parse_command(text: str) -> Command:
     if not text.startswith("CMD "):
         word = text.split(" ", 1)[0].split("|", 1)[0]
         shown = word if _NAME.match(word) and len(word) <= 32 else "?"
-        raise CommandSyntaxError(shown, f"not a command (expected 'CMD <NAME> ...' or 'CMD|<NAME>|...'): {_excerpt(text)!r}")
+        raise CommandSyntaxError(shown, f"not a command (expected CMD <NAME> ARG=VALUE... or the pipe form): {_excerpt(text)!r}")
     rest = text[4:]
     name, _, rest = rest.partition(" ")
     if not _NAME.match(name):
@@ -109,7 +109,7 @@ def parse_command(text: str) -> Command:
         if not _ARG.match(key):
             raise CommandSyntaxError(name, f"bad argument name {_excerpt(key)!r} (expected upper-case ASCII)")
         if _UNSAFE.search(value):
-            raise CommandSyntaxError(name, f"value of {key} contains '|', CR or LF")
+            raise CommandSyntaxError(name, f"value of {key} contains a pipe, CR or LF")
         if key in args:
             raise CommandSyntaxError(name, f"argument {key} given twice")
         args[key] = value
@@ -122,8 +122,8 @@ def _excerpt(s: str, n: int = 24) -> str:
 
 
 def _field(text: str, limit: int = 160) -> str:
-    """``text`` made safe as one event field value (no ``|``, CR, LF; bounded length)."""
-    text = _UNSAFE.sub(" ", text)
+    """``text`` made safe as one event field value (``|`` -> ``/``, CR/LF -> space; bounded length)."""
+    text = text.replace("|", "/").replace("\r", " ").replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -424,6 +424,10 @@ class Session(asyncio.Protocol):
         self.send_text(f"LOGINRESULT|STATUS:1|EXTEN:{user.exten}|CALLERID:{user.callerid}|DOMAIN:{user.domain}"
                        f"|MSG:{user.exten},{user.callerid},{user.id}")
         emu._logged_in(self)
+        # from now on the timer first fires at PING time (half the idle timeout)
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_at(self._last_rx + emu.idle_timeout / 2, self._idle_check)
         log.info("%s: logged in (%s)", self._who(), cipher)
 
     def _login_failed(self, status: int, reason: str) -> None:
