@@ -132,7 +132,9 @@ class Session(asyncio.Protocol):
 
     Public attributes: ``user`` and ``exten`` (``None`` until LOGIN succeeds), ``cipher``
     (``"none"`` until LOGIN; then the cipher of the LOGIN frame), ``codec`` (the
-    :class:`lgucore.TextCodec` of that cipher), ``peer`` (the remote address).
+    :class:`lgucore.TextCodec` of that cipher, e.g. to pre-encode frames for
+    :meth:`send_raw`), ``peer`` (the remote address), ``closed`` (a future done once the
+    connection is gone).
     """
 
     def __init__(self, emulator: Emulator) -> None:
