@@ -1,0 +1,1218 @@
+"""``lguapi.Client``: one LGUBaseOpenAPI login over asyncio, every command of PROTOCOL.md §4.3.
+
+>>> async def main():                                   # doctest: +SKIP
+...     async with lguapi.connect("127.0.0.1", user_id="07012340321", password="secret") as client:
+...         client.on(lguapi.RingEvent, lambda ev: print("ringing:", ev.caller_id))
+...         await client.click2call("01012345678")
+...         async for ev in client.events():
+...             print(ev)
+
+The wire work lives in :mod:`lguapi._protocol` (frames, heartbeat, dead detection), the
+command texts and their validation in :mod:`lguapi.commands`, the typed query results in
+:mod:`lguapi.results`. This module keeps the session: login, correlation of answers to
+commands, the current call's channels, event delivery with backpressure, and reconnects.
+See docs/client.md for the policies (overflow, reconnect, logging).
+"""
+from __future__ import annotations
+
+import asyncio
+import codecs
+import dataclasses
+import inspect
+import logging
+import random
+import ssl as _ssl
+import warnings
+import weakref
+from collections import deque
+from typing import Any, AsyncIterator, Callable
+
+from lgucore import DEFAULT_BASIC_KEY, DEFAULT_SEED_KEY, TextCodec, tokenize
+
+from . import commands as C
+from . import events as E
+from . import results as R
+from ._log import mask_number, mask_text
+from ._protocol import Session
+from .commands import Command
+from .discovery import discover, parse_address
+from .errors import (
+    CommandError, CommandTimeout, ConnectFailed, ConnectionLost, DiscoveryError, LguapiError, LoginError,
+    NoCurrentCall,
+)
+from .events import (
+    ByeEvent, ChannelListEvent, ChannelOutEvent, CommandResultEvent, Connected, Disconnected, Event,
+    LoggedIn, LoginResultEvent, Reconciled, Reconnected, Reconnecting, RingEvent, parse_event,
+)
+
+__all__ = [
+    "Client", "connect", "EventStream", "LoginError", "CommandError", "NoCurrentCall", "CommandTimeout",
+    "ConnectionLost", "ConnectFailed", "DiscoveryError", "LguapiError", "HEARTBEAT_MAX",
+]
+
+log = logging.getLogger("lguapi.client")
+
+#: the vendor's cap on the heartbeat interval (manual §2.5)
+HEARTBEAT_MAX = 30.0
+
+_ERR_RES = frozenset({"ERR", "ERROR", "FAIL", "FAILED", "NOK", "NOT"})
+_LIVE_STATES = frozenset({"UP", "RING", "RINGING", "BUSY", "DIALING"})
+
+
+# --- small pieces ---------------------------------------------------------------------
+
+
+class _Secret:
+    """Holds the password; never shows it."""
+
+    __slots__ = ("_v",)
+
+    def __init__(self, v: str) -> None:
+        self._v = v
+
+    def get(self) -> str:
+        return self._v
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __repr__
+
+
+class _Pending:
+    """A command waiting for its answer (or a tombstone keeping the FIFO in step after a timeout)."""
+
+    __slots__ = ("cmd", "answer", "events", "future", "pieces", "timer", "dead")
+
+    def __init__(self, cmd: Command, future: asyncio.Future) -> None:
+        self.cmd = cmd.name
+        self.answer = cmd.answer
+        self.events = cmd.events
+        self.future = future
+        self.pieces: list[CommandResultEvent] = []
+        self.timer: asyncio.TimerHandle | None = None
+        self.dead = False
+
+
+@dataclasses.dataclass
+class _Call:
+    own: str | None = None
+    other: str | None = None
+    state: str | None = None  # "ringing" | "dialing" | "talking"
+    incoming: bool | None = None
+    unique_id: str | None = None
+
+
+def _peer_of(channel: str | None) -> str | None:
+    """``SIP/3321-09b559d8`` -> ``3321``; ``Local/3458@xfer-1b56;2`` -> ``3458``."""
+    if not channel:
+        return None
+    _, _, rest = channel.partition("/")
+    if not rest:
+        return None
+    if channel.startswith("Local/"):
+        return rest.partition("@")[0]
+    head, sep, _ = rest.rpartition("-")
+    return head if sep else rest
+
+
+def _same_channel(a: str | None, b: str | None) -> bool:
+    """Equal channels, the two halves of a Local channel (``;1``/``;2``/``,1``/``,2``) being one."""
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    if a[-2:-1] in (";", ",") and b[-2:-1] in (";", ","):
+        return a[:-2] == b[:-2]
+    return False
+
+
+def _is_async(cb) -> bool:
+    return inspect.iscoroutinefunction(cb) or inspect.iscoroutinefunction(getattr(cb, "__call__", None))
+
+
+def _merge(pieces: list[CommandResultEvent]) -> CommandResultEvent:
+    if len(pieces) == 1:
+        return pieces[0]
+    first = pieces[0]
+    fields = tuple(f for p in pieces for f in p.fields)
+    res = "".join(p.res or "" for p in pieces) if any(p.res is not None for p in pieces) else None
+    return dataclasses.replace(first, res=res, fields=fields, raw="\n".join(p.raw for p in pieces))
+
+
+class EventStream:
+    """``async for ev in client.events()``: every event, in order, until the client is closed.
+
+    Each stream has its own queue of at most ``max_queue`` events; when one is full
+    the client stops reading the socket (see docs/client.md, "Overflow"). Leaving the
+    loop (``break``) drops the stream; ``aclose()`` or ``async with`` drop it at once.
+    """
+
+    __slots__ = ("_client", "_queue", "_waiter", "_ended", "__weakref__")
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._queue: deque[Event] = deque()
+        self._waiter: asyncio.Future | None = None
+        self._ended = False
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> Event:
+        while not self._queue:
+            if self._ended:
+                raise StopAsyncIteration
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        ev = self._queue.popleft()
+        if self._client._reading_paused:
+            self._client._maybe_resume()
+        return ev
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def _push(self, ev: Event) -> None:
+        self._queue.append(ev)
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def _end(self) -> None:
+        self._ended = True
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def aclose(self) -> None:
+        """Stop this stream (undelivered events are discarded with it)."""
+        self._end()
+        self._queue.clear()
+        self._client._streams.discard(self)
+        self._client._maybe_resume()
+
+    async def __aenter__(self) -> EventStream:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+
+# --- the client -----------------------------------------------------------------------
+
+
+class Client:
+    """One login to an LGUBaseOpenAPI server (or the emulator).
+
+    ``host=None`` discovers the server through the OAM server ``oam`` (``"host:port"``).
+    ``backups`` are further ``(host, port)`` (or ``"host:port"``) tried in turn after the
+    primary. ``heartbeat`` seconds between HEARTBEAT frames (clamped to 30 with a warning;
+    0/None: no heartbeat and no dead detection); ``auto_reconnect`` seconds between
+    reconnect rounds (0/None: no reconnect). ``command_timeout`` bounds every wait for an
+    answer; ``max_queue`` bounds each consumer's queue (async callbacks, each ``events()``).
+    ``tls``: None/False plain TCP, True TLS with the default CA store, or an
+    :class:`ssl.SSLContext`.
+    """
+
+    def __init__(self, host: str | None = None, port: int = 8086, *, cipher: str = "seed",
+                 seed_key=DEFAULT_SEED_KEY, basic_key=DEFAULT_BASIC_KEY, charset: str = "cp949",
+                 byteorder: str = "big", heartbeat: float | None = 20, auto_reconnect: float | None = 30,
+                 backups=(), tls: bool | _ssl.SSLContext | None = None, oam: str | None = None,
+                 oam_ca: str | None = None, oam_verify: bool = True, command_timeout: float = 10.0,
+                 max_queue: int = 10000) -> None:
+        self._codec = TextCodec(cipher, seed_key=seed_key, basic_key=basic_key, byteorder=byteorder)
+        try:
+            self.charset = codecs.lookup(charset).name
+        except LookupError:
+            raise ValueError(f"unknown charset {charset!r}") from None
+        if host is not None and not isinstance(host, str):
+            raise ValueError(f"host must be a string or None, not {type(host).__name__}")
+        if host is not None and not host.strip():
+            host = None
+        if host is None and not oam:
+            raise ValueError("no server: give host, or oam='host:port' for OAM discovery")
+        if not isinstance(port, int) or not 0 < port < 65536:
+            raise ValueError(f"port must be 1-65535, not {port!r}")
+        self.host = host
+        self.port = port
+        self.cipher = cipher
+        self.byteorder = byteorder
+        self.heartbeat = _check_heartbeat(heartbeat)
+        if auto_reconnect is not None and auto_reconnect < 0:
+            raise ValueError("auto_reconnect must be >= 0 seconds (0/None: off)")
+        self.auto_reconnect = float(auto_reconnect or 0)
+        self.backups: tuple[tuple[str, int], ...] = tuple(
+            parse_address(b) if isinstance(b, str) else (str(b[0]), int(b[1])) for b in backups)
+        if tls is True:
+            tls = _ssl.create_default_context()
+        elif tls is False:
+            tls = None
+        elif tls is not None and not isinstance(tls, _ssl.SSLContext):
+            raise ValueError("tls must be None, True, False or an ssl.SSLContext")
+        self.tls: _ssl.SSLContext | None = tls
+        self.oam = oam
+        self.oam_ca = oam_ca
+        self.oam_verify = bool(oam_verify)
+        if command_timeout is None or command_timeout <= 0:
+            raise ValueError("command_timeout must be > 0 seconds")
+        self.command_timeout = float(command_timeout)
+        if not isinstance(max_queue, int) or max_queue < 1:
+            raise ValueError("max_queue must be a positive integer")
+        self.max_queue = max_queue
+
+        # session
+        self.user_id: str | None = None
+        self._password: _Secret | None = None
+        self.exten: str | None = None
+        self.login_result: LoginResultEvent | None = None
+        self.address: str | None = None
+        self._session: Session | None = None
+        self._logged_in = False
+        self._closed = False
+        self._closing = False
+        self._bye: str | None = None
+        self._addresses: tuple[tuple[str, int], ...] = ()
+        self._reconnect_task: asyncio.Task | None = None
+        self._down_since: float | None = None
+        self._call = _Call()
+
+        # correlation
+        self._results: dict[str, deque[_Pending]] = {}
+        self._event_waiters: list[_Pending] = []
+
+        # delivery
+        self._subs: dict[Any, list[tuple[Callable, bool]]] = {}
+        self._cache: dict[type, tuple[tuple, tuple]] = {}
+        self._text_hooks: list[Callable[[str], Any]] = []
+        self._streams: weakref.WeakSet[EventStream] = weakref.WeakSet()
+        self._pump_q: deque = deque()
+        self._pump_task: asyncio.Task | None = None
+        self._reading_paused = False
+        #: callbacks (and text hooks) that raised; each is logged with its traceback
+        self.callback_errors = 0
+        self.last_callback_error: BaseException | None = None
+        #: how many times a full queue made the client stop reading
+        self.overflow_pauses = 0
+
+    # --- introspection ----------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        state = ("closed" if self._closed else "logged-in" if self._logged_in else
+                 "connected" if self.is_connected else "reconnecting" if self._reconnect_task else "idle")
+        return (f"<Client {state} user={mask_number(self.user_id)} exten={self.exten} "
+                f"address={self.address or self._target()} cipher={self.cipher}>")
+
+    def _target(self) -> str:
+        return f"{self.host}:{self.port}" if self.host else f"oam:{self.oam}"
+
+    @property
+    def is_connected(self) -> bool:
+        """The TCP connection is up (logged in or not)."""
+        s = self._session
+        return s is not None and s.transport is not None and not s.transport.is_closing()
+
+    @property
+    def is_logged_in(self) -> bool:
+        return self._logged_in and self.is_connected
+
+    @property
+    def own_channel(self) -> str | None:
+        """The own channel of the current call (``CHANNEL=`` of call control), from events."""
+        return self._call.own
+
+    @property
+    def remote_channel(self) -> str | None:
+        """The other party's channel of the current call (``DSTCHANNEL``), from events."""
+        return self._call.other
+
+    @property
+    def call_state(self) -> str | None:
+        """``"ringing"`` (incoming), ``"dialing"``, ``"talking"`` or None when there is no current call."""
+        return self._call.state
+
+    # --- subscriptions ----------------------------------------------------------------
+
+    def on(self, event_type: type[Event] | str, callback: Callable[[Event], Any]) -> None:
+        """Call ``callback(event)`` for every event of ``event_type`` (subclasses included).
+
+        ``Event`` subscribes to everything, connection-state events included. A string is
+        a wire name (``"RINGEVENT"``), a class name (``"RingEvent"``), a connection-state
+        name (``"disconnected"``) or any other event name (matched against ``event.name``).
+        Sync callbacks run as the event is read; ``async def`` callbacks run one at a time,
+        in order, on a task of the client. An exception in a callback is logged with its
+        traceback and counted in :attr:`callback_errors`; delivery goes on.
+        """
+        if not callable(callback):
+            raise ValueError(f"callback must be callable, not {type(callback).__name__}")
+        key = _event_key(event_type)
+        self._subs.setdefault(key, []).append((callback, _is_async(callback)))
+        self._cache.clear()
+
+    def off(self, event_type: type[Event] | str, callback: Callable[[Event], Any]) -> None:
+        """Remove a callback added with :meth:`on` (no error when it is not there)."""
+        key = _event_key(event_type)
+        lst = self._subs.get(key)
+        if lst:
+            for i, (cb, _) in enumerate(lst):
+                if cb == callback:
+                    del lst[i]
+                    break
+            if not lst:
+                del self._subs[key]
+        self._cache.clear()
+
+    def add_text_hook(self, hook: Callable[[str], Any]) -> None:
+        """Call ``hook(text)`` with every received text, as sent (before parsing), in order.
+
+        For layers that need the vendor's raw strings (the compat facade). Sync only;
+        exceptions are logged and counted like callback errors.
+        """
+        if not callable(hook):
+            raise ValueError("hook must be callable")
+        self._text_hooks.append(hook)
+
+    def remove_text_hook(self, hook: Callable[[str], Any]) -> None:
+        try:
+            self._text_hooks.remove(hook)
+        except ValueError:
+            pass
+
+    def events(self) -> EventStream:
+        """An async iterator over every event from now on, ending when the client is closed."""
+        s = EventStream(self)
+        if self._closed:
+            s._end()
+        else:
+            self._streams.add(s)
+        return s
+
+    # --- delivery ---------------------------------------------------------------------
+
+    def _handlers_for(self, cls: type) -> tuple[tuple, tuple]:
+        h = self._cache.get(cls)
+        if h is None:
+            sync, asyn = [], []
+            for k in cls.__mro__:
+                for cb, is_async in self._subs.get(k, ()):
+                    (asyn if is_async else sync).append(cb)
+            h = (tuple(sync), tuple(asyn))
+            self._cache[cls] = h
+        return h
+
+    def _emit(self, ev: Event) -> None:
+        sync, asyn = self._handlers_for(type(ev))
+        named = self._subs.get(ev.name) if self._subs else None
+        if named:
+            sync = sync + tuple(cb for cb, a in named if not a)
+            asyn = asyn + tuple(cb for cb, a in named if a)
+        for cb in sync:
+            try:
+                r = cb(ev)
+            except Exception as e:  # a user's bug must not stop the reader
+                self._callback_failed(cb, ev, e)
+                continue
+            if r is not None and inspect.isawaitable(r):
+                self._pump_q.append((None, r, ev))
+                self._ensure_pump()
+        if asyn:
+            for cb in asyn:
+                self._pump_q.append((cb, None, ev))
+            self._ensure_pump()
+        full = len(self._pump_q) >= self.max_queue
+        if self._streams:
+            for s in self._streams:
+                s._push(ev)
+                if len(s._queue) >= self.max_queue:
+                    full = True
+        if full and not self._reading_paused:
+            self._pause_reading()
+
+    def _callback_failed(self, cb, ev, exc: BaseException) -> None:
+        self.callback_errors += 1
+        self.last_callback_error = exc
+        log.error("event callback %s failed on %s (%d callback errors so far)",
+                  getattr(cb, "__qualname__", repr(cb)), type(ev).__name__ if ev is not None else "text",
+                  self.callback_errors, exc_info=exc)
+
+    def _ensure_pump(self) -> None:
+        if self._pump_task is None:
+            self._pump_task = asyncio.get_running_loop().create_task(self._pump(), name="lguapi-client-callbacks")
+
+    async def _pump(self) -> None:
+        q = self._pump_q
+        try:
+            while q:
+                cb, aw, ev = q.popleft()
+                try:
+                    await (cb(ev) if aw is None else aw)
+                except Exception as e:
+                    self._callback_failed(cb or aw, ev, e)
+                if self._reading_paused:
+                    self._maybe_resume()
+        finally:
+            self._pump_task = None
+            while q:  # cancelled with work left (close() timed out): say so, never silently
+                cb, aw, ev = q.popleft()
+                if aw is not None and hasattr(aw, "close"):
+                    aw.close()
+                log.warning("async callback %s not run for %s: the client was closed",
+                            getattr(cb, "__qualname__", cb), type(ev).__name__)
+
+    def _pause_reading(self) -> None:
+        self._reading_paused = True
+        self.overflow_pauses += 1
+        log.warning("%s: event queue full (%d): reading paused until consumers catch up; the server may drop "
+                    "this connection as a slow reader", self.address, self.max_queue)
+        if self._session is not None:
+            self._session.pause()
+
+    def _maybe_resume(self) -> None:
+        if not self._reading_paused:
+            return
+        low = self.max_queue // 2
+        if len(self._pump_q) > low or any(len(s._queue) > low for s in self._streams):
+            return
+        self._reading_paused = False
+        log.info("%s: consumers caught up: reading resumed", self.address)
+        if self._session is not None:
+            self._session.resume()
+
+    # --- the wire ---------------------------------------------------------------------
+
+    def _on_text(self, session: Session, plain: bytes) -> None:
+        if session is not self._session:
+            return
+        text = plain.decode("ascii") if plain.isascii() else plain.decode(self.charset, "replace")
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s <- %s", self.address, mask_text(text))
+        if self._text_hooks:
+            for hook in tuple(self._text_hooks):
+                try:
+                    hook(text)
+                except Exception as e:
+                    self._callback_failed(hook, None, e)
+        ev = parse_event(tokenize(plain, charset=self.charset), exten=self.exten, raw=text)
+        special = _SPECIAL.get(ev.name)
+        if special is not None:
+            ev = special(self, ev) or ev
+        self._emit(ev)
+
+    def _on_ping(self, ev) -> None:
+        s = self._session
+        if s is not None:
+            try:
+                s.send(self._codec.encode(b"CMD|PONG"))
+            except ConnectionError:
+                pass
+
+    def _on_bye(self, ev: ByeEvent) -> None:
+        self._bye = ev.reason or "BYE"
+        log.warning("%s: server said BYE (%s): the session is over and will not be resumed",
+                    self.address, ev.reason)
+        if self._session is not None:
+            self._session.close(f"BYE: {ev.reason or 'no reason'}")
+
+    def _on_login_result(self, ev: LoginResultEvent):
+        if ev.ok:
+            exten = ev.exten_number
+            if exten is None and ev.msg:
+                exten = ev.msg.split(",", 1)[0] or None
+            ev = dataclasses.replace(ev, exten=exten)
+        q = self._results.get("LOGIN")
+        if q:
+            self._finish(q[0], ev)
+        return ev
+
+    def _on_result(self, ev: CommandResultEvent) -> None:
+        q = self._results.get(ev.cmd or "")
+        if not q:
+            return
+        p = q[0]
+        if p.answer == "list":
+            p.pieces.append(ev)
+        elif p.answer in ("result", "login", "none"):
+            p.pieces.append(ev)
+            if not ev.raw.endswith(("\n", "\r")):
+                self._finish(p, _merge(p.pieces))
+        else:  # an event-answered command answered with CMDRESULT (send_sip_command, odd servers)
+            self._finish(p, ev)
+
+    def _on_result_end(self, ev) -> None:
+        q = self._results.get(ev.cmd or "")
+        if q:
+            p = q[0]
+            if p.answer == "list" or p.pieces:
+                self._finish(p, list(p.pieces) if p.answer == "list" else _merge(p.pieces))
+
+    def _on_cmd_error(self, ev) -> None:
+        q = self._results.get(ev.cmd or "")
+        if q:
+            self._finish(q[0], CommandError(ev.cmd, ev.msg))
+
+    def _on_call_event(self, ev):
+        self._track(ev)
+        self._on_answer_event(ev)
+
+    def _on_answer_event(self, ev) -> None:
+        for p in self._event_waiters:
+            if ev.name in p.events:
+                if p.cmd == "CLICKCALL" and isinstance(ev, RingEvent) and ev.is_dial is False:
+                    continue
+                self._finish(p, ev)
+                return
+
+    # --- correlation ------------------------------------------------------------------
+
+    def _register(self, cmd: Command) -> _Pending:
+        fut = asyncio.get_running_loop().create_future()
+        p = _Pending(cmd, fut)
+        self._results.setdefault(cmd.name, deque()).append(p)
+        if cmd.answer == "event":
+            self._event_waiters.append(p)
+        p.timer = fut.get_loop().call_later(self.command_timeout, self._expire, p)
+        fut.add_done_callback(lambda f, p=p: self._settled(p, f))
+        return p
+
+    def _settled(self, p: _Pending, fut: asyncio.Future) -> None:
+        if fut.cancelled():  # the caller gave up waiting: keep the FIFO in step
+            self._abandon(p)
+        elif fut.exception() is not None:
+            pass  # retrieved here so an unawaited command never warns "exception never retrieved"
+
+    def _expire(self, p: _Pending) -> None:
+        p.timer = None
+        if not p.future.done():
+            p.future.set_exception(CommandTimeout(p.cmd, self.command_timeout))
+        self._abandon(p)
+
+    def _abandon(self, p: _Pending) -> None:
+        if p.dead:
+            return
+        p.dead = True
+        if p.timer is not None:
+            p.timer.cancel()
+            p.timer = None
+        if p.answer == "event":
+            # its answer is an ordinary event: nothing later would consume a tombstone
+            self._unlink(p)
+        # result/list commands stay queued as tombstones: the late answer is theirs
+
+    def _unlink(self, p: _Pending) -> None:
+        q = self._results.get(p.cmd)
+        if q is not None:
+            try:
+                q.remove(p)
+            except ValueError:
+                pass
+            if not q:
+                del self._results[p.cmd]
+        if p.answer == "event":
+            try:
+                self._event_waiters.remove(p)
+            except ValueError:
+                pass
+
+    def _finish(self, p: _Pending, value) -> None:
+        self._unlink(p)
+        if p.timer is not None:
+            p.timer.cancel()
+            p.timer = None
+        if not p.future.done():
+            if isinstance(value, BaseException):
+                p.future.set_exception(value)
+            else:
+                p.future.set_result(value)
+
+    def _fail_all(self, reason: str) -> None:
+        pend = [p for q in self._results.values() for p in q]
+        self._results.clear()
+        self._event_waiters.clear()
+        for p in pend:
+            if p.timer is not None:
+                p.timer.cancel()
+                p.timer = None
+            if not p.future.done():
+                p.future.set_exception(ConnectionLost(f"{p.cmd}: {reason}"))
+
+    def _encode(self, text: str) -> bytes:
+        try:
+            plain = text.encode(self.charset)
+        except UnicodeEncodeError as e:
+            bad = text[e.start:e.end]
+            raise ValueError(f"the text contains characters the {self.charset} charset cannot carry: {bad!r}") from None
+        if len(plain) > self._codec.max_plain:
+            raise ValueError(f"command of {len(plain)} bytes exceeds the {self._codec.max_plain} bytes one "
+                             f"{self.cipher} frame can carry")
+        return self._codec.encode(plain)
+
+    async def send(self, command: Command | str, *, wait: bool = True):
+        """Send a :class:`~lguapi.commands.Command` (or a raw ``CMD ...`` text) and return its answer.
+
+        The answer is the CMDRESULT event (``answer == "result"``), the list of pieces
+        (``"list"``) or the confirming event (``"event"``). With ``wait=False`` it returns
+        as soon as the text is written; the answer still arrives as an event (and keeps
+        the per-command order for later waits).
+        """
+        if isinstance(command, str):
+            command = C.sip_command(command)
+        session = self._require(command.name, login=command.name != "LOGIN")
+        data = self._encode(command.text)
+        p = self._register(command) if command.answer != "none" else None
+        try:
+            session.send(data)
+        except ConnectionError as e:
+            if p is not None:
+                self._finish(p, ConnectionLost(f"{command.name}: {e}"))
+            raise ConnectionLost(f"{command.name}: the connection is closed") from None
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s -> %s", self.address, mask_text(command.text))
+        if p is None or not wait:
+            return None
+        return await p.future
+
+    def _require(self, name: str, *, login: bool = True) -> Session:
+        s = self._session
+        if self._closed:
+            raise ConnectionLost(f"{name}: the client is closed")
+        if s is None or s.transport is None or s.transport.is_closing():
+            raise ConnectionLost(f"{name}: not connected" + (" (reconnecting)" if self._reconnect_task else ""))
+        if login and not self._logged_in:
+            raise ConnectionLost(f"{name}: not logged in")
+        return s
+
+    # --- connection -------------------------------------------------------------------
+
+    async def login(self, user_id: str, password: str) -> LoginResultEvent:
+        """Connect (discovering the server through OAM when ``host`` is None) and log in.
+
+        Returns the LOGINRESULT; raises :class:`LoginError` (``.status``, ``.msg``) when the
+        server refuses, :class:`ConnectFailed` when no address accepts a connection,
+        :class:`DiscoveryError` when OAM cannot tell where to go. The credentials are kept
+        (privately) for automatic reconnects.
+        """
+        C.login(user_id, password)  # validate before anything happens
+        try:
+            password.encode(self.charset)
+        except UnicodeEncodeError:
+            raise ValueError(f"the password has characters the {self.charset} charset cannot carry "
+                             f"(not shown)") from None
+        if self._closed:
+            raise ConnectionLost("the client is closed")
+        if self._session is not None or self._reconnect_task is not None:
+            raise LguapiError("already connected: close() this client first")
+        self.user_id = user_id
+        self._password = _Secret(password)
+        self._bye = None
+        try:
+            self._addresses = await self._resolve()
+            errors = []
+            for host, port in self._addresses:
+                if self._closing:
+                    raise ConnectionLost("the client was closed while logging in")
+                try:
+                    return await self._connect_and_login(host, port)
+                except (OSError, ConnectionLost, asyncio.TimeoutError) as e:
+                    errors.append(f"{host}:{port}: {e}")
+                    log.warning("could not connect to %s:%d: %s", host, port, e)
+            raise ConnectFailed("could not connect: " + "; ".join(errors))
+        except BaseException:
+            self._password = None
+            raise
+
+    async def _resolve(self) -> tuple[tuple[str, int], ...]:
+        if self.host:
+            addrs = [(self.host, self.port)]
+        else:
+            info = await discover(self.oam, self.user_id, ca=self.oam_ca, verify=self.oam_verify,
+                                  timeout=self.command_timeout)
+            addrs = list(info.addresses)
+        for b in self.backups:
+            if b not in addrs:
+                addrs.append(b)
+        return tuple(addrs)
+
+    async def _connect_and_login(self, host: str, port: int) -> LoginResultEvent:
+        loop = asyncio.get_running_loop()
+        address = f"{host}:{port}"
+        log.info("connecting to %s (%s cipher, %s byte order)", address, self.cipher, self.byteorder)
+
+        def factory() -> Session:
+            # the session is current from its first byte on: nothing it reads is dropped
+            s = Session(self, self._codec, heartbeat=self.heartbeat, address=address)
+            self._session = s
+            return s
+
+        try:
+            _, session = await asyncio.wait_for(loop.create_connection(
+                factory, host, port, ssl=self.tls, server_hostname=host if self.tls else None), self.command_timeout)
+        except BaseException as e:
+            s = self._session
+            if s is not None and s.address == address:
+                self._session = None  # never announced: its end is not an event
+                if s.transport is not None:
+                    s.abort("connect interrupted")
+            if isinstance(e, asyncio.TimeoutError):
+                raise ConnectionLost(f"connecting to {address} timed out after {self.command_timeout:g} s") from None
+            raise
+        if self._closing:
+            session.abort("closed by the application")
+            raise ConnectionLost("the client was closed while connecting")
+        self.address = address
+        self._logged_in = False
+        self._emit(Connected(address=address, exten=self.exten))
+        try:
+            pw = self._password.get() if self._password else ""
+            ev = await self.send(C.login(self.user_id, pw))
+        except CommandTimeout:
+            session.abort("no LOGINRESULT")
+            raise LoginError(None, f"no LOGINRESULT within {self.command_timeout:g} s") from None
+        except CommandError as e:
+            session.abort("login answered with CMDERROR")
+            raise LoginError(None, e.msg) from None
+        except BaseException:
+            session.abort("login interrupted")
+            raise
+        if not ev.ok:
+            session.close(f"login refused (status {ev.status})")
+            log.warning("login of %s at %s refused: status %s %s", mask_number(self.user_id), address,
+                        ev.status, mask_text(ev.msg or ""))
+            raise LoginError(ev.status, ev.msg)
+        self._logged_in = True
+        self.exten = ev.exten
+        self.login_result = ev
+        if self._reading_paused:  # consumers are still behind: read no further events yet
+            session.pause()
+        log.info("logged in as %s (exten %s) at %s", mask_number(self.user_id), self.exten, address)
+        self._emit(LoggedIn(address=address, result=ev, exten=self.exten))
+        return ev
+
+    def _on_lost(self, session: Session, reason: str) -> None:
+        if session is not self._session:
+            return
+        self._session = None
+        was_logged_in = self._logged_in
+        self._logged_in = False
+        self._fail_all(reason)
+        deliberate = self._closing
+        will = (not deliberate and self._bye is None and was_logged_in and self.auto_reconnect > 0
+                and self._password is not None)
+        if self._bye is not None and not deliberate:
+            reason = f"BYE: {self._bye}"
+        level = logging.INFO if deliberate else logging.WARNING
+        log.log(level, "%s: disconnected (%s)%s", session.address, reason, "; will reconnect" if will else "")
+        self._emit(Disconnected(address=session.address, deliberate=deliberate, reason=reason,
+                                will_reconnect=will, exten=self.exten))
+        if will:
+            if self._down_since is None:
+                self._down_since = asyncio.get_running_loop().time()
+            if self._reconnect_task is None:
+                self._reconnect_task = asyncio.get_running_loop().create_task(
+                    self._reconnect(), name="lguapi-client-reconnect")
+
+    async def _reconnect(self) -> None:
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        delay = min(self.auto_reconnect, 1.0) * random.random() * 0.5  # spread a herd of clients
+        try:
+            while not self._closing:
+                await asyncio.sleep(delay)
+                delay = self.auto_reconnect
+                for host, port in self._addresses:
+                    if self._closing:
+                        return
+                    attempt += 1
+                    address = f"{host}:{port}"
+                    log.info("reconnecting to %s (attempt %d)", address, attempt)
+                    self._emit(Reconnecting(address=address, attempt=attempt, exten=self.exten))
+                    try:
+                        await self._connect_and_login(host, port)
+                    except LoginError as e:
+                        if e.permanent:
+                            self._give_up(f"reconnect stopped: {e}")
+                            return
+                        log.warning("reconnect to %s: %s", address, e)
+                        continue
+                    except (OSError, ConnectionLost, asyncio.TimeoutError) as e:
+                        log.warning("reconnect to %s failed: %s", address, e)
+                        continue
+                    down = loop.time() - self._down_since if self._down_since is not None else None
+                    self._down_since = None
+                    log.info("reconnected to %s after %s s: events may have been missed", address,
+                             f"{down:.1f}" if down is not None else "?")
+                    self._emit(Reconnected(address=address, gap_possible=True, downtime=down, exten=self.exten))
+                    await self._reconcile()
+                    if self.is_logged_in:
+                        return
+                    break  # lost again while reconciling: next round
+        finally:
+            if self._reconnect_task is asyncio.current_task():
+                self._reconnect_task = None
+
+    def _give_up(self, reason: str) -> None:
+        log.error("%s", reason)
+        self._down_since = None
+        self._password = None
+        self._emit(Disconnected(address=self.address, deliberate=False, reason=reason, will_reconnect=False,
+                                exten=self.exten))
+
+    async def _reconcile(self) -> None:
+        try:
+            statuses = await self.get_status_peers(self.exten)
+        except (LguapiError, ValueError) as e:
+            log.warning("reconciliation after reconnect failed (%s): no Reconciled event", e)
+            return
+        mine = [s for s in statuses if s.peer == self.exten] or statuses
+        if not any((s.state or "").upper() in _LIVE_STATES for s in mine):
+            self._call = _Call()
+        self._emit(Reconciled(address=self.address, statuses=tuple(s.as_tuple() for s in statuses),
+                              exten=self.exten))
+
+    async def close(self) -> None:
+        """Log out by closing the connection; never reconnects. Ends every :meth:`events` stream.
+
+        Emits ``Disconnected(deliberate=True)`` when a connection (or a reconnect) was
+        active. Waits for pending async callbacks for up to ``command_timeout``.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._closing = True
+        me = asyncio.current_task()
+        task = self._reconnect_task
+        was_reconnecting = task is not None
+        if task is not None and task is not me:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            self._reconnect_task = None
+        s = self._session
+        if s is not None:
+            s.close("closed by the application")
+            try:
+                await asyncio.wait_for(asyncio.shield(s.closed), self.command_timeout)
+            except asyncio.TimeoutError:
+                s.abort("closed by the application")
+                await asyncio.shield(s.closed)
+        elif was_reconnecting:
+            self._emit(Disconnected(address=self.address, deliberate=True, reason="closed by the application",
+                                    will_reconnect=False, exten=self.exten))
+        self._fail_all("the client was closed")
+        self._password = None
+        for st in list(self._streams):
+            st._end()
+        pump = self._pump_task
+        if pump is not None and pump is not me:
+            try:
+                await asyncio.wait_for(asyncio.shield(pump), self.command_timeout)
+            except asyncio.TimeoutError:
+                log.warning("async callbacks still running %g s after close(): cancelled", self.command_timeout)
+                pump.cancel()
+                await asyncio.gather(pump, return_exceptions=True)
+        log.info("client closed (%s)", mask_number(self.user_id))
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    # --- call tracking ----------------------------------------------------------------
+
+    def _own_of(self, a: str | None, b: str | None) -> int:
+        """0 when ``a`` is the own extension's channel, 1 when ``b`` is, -1 when unknown."""
+        ex = self.exten
+        if ex:
+            pa, pb = _peer_of(a), _peer_of(b)
+            if pa == ex and pb != ex:
+                return 0
+            if pb == ex and pa != ex:
+                return 1
+        return -1
+
+    def _track(self, ev) -> None:
+        c = self._call
+        if isinstance(ev, RingEvent):
+            # ISDIAL:0 (manual §5.2/5.3): CHANNEL is the own ringing phone, RECHANNEL the caller.
+            # ISDIAL:1 (manual §5.1/5.3): CHANNEL is the called party, RECHANNEL the own phone.
+            who = self._own_of(ev.channel, ev.remote_channel)
+            if who == -1:
+                who = 1 if ev.is_dial else 0
+            own, other = (ev.channel, ev.remote_channel) if who == 0 else (ev.remote_channel, ev.channel)
+            self._call = _Call(own, other, "dialing" if ev.is_dial else "ringing", not ev.is_dial, ev.unique_id)
+        elif isinstance(ev, ChannelListEvent):
+            # CHANNEL1 is the caller's leg (UNIQUEID1 = the call's first id): the own channel when
+            # dialling out (§5.1, §5.3 at 3322), CHANNEL2 (a new channel) when answering (§5.2, §5.3 at 3321).
+            who = self._own_of(ev.channel1, ev.channel2)
+            if who == -1:
+                who = 1 if c.incoming else 0
+            own, other = (ev.channel1, ev.channel2) if who == 0 else (ev.channel2, ev.channel1)
+            self._call = _Call(own, other, "talking", c.incoming if c.state else who == 1, ev.unique_id1)
+        elif isinstance(ev, ChannelOutEvent):
+            if _same_channel(ev.channel, c.own) or _same_channel(ev.channel, c.other):
+                self._call = _Call()
+
+    def _agent(self, name: str) -> str:
+        if self._closed:
+            raise ConnectionLost(f"{name}: the client is closed")
+        if not self._logged_in or not self.exten:
+            raise ConnectionLost(f"{name}: not logged in")
+        return self.exten
+
+    def _own(self, name: str) -> str:
+        if not self._call.own:
+            raise NoCurrentCall(name, "the own channel")
+        return self._call.own
+
+    def _other(self, name: str) -> str:
+        if not self._call.other:
+            raise NoCurrentCall(name, "the other party's channel")
+        return self._call.other
+
+    @staticmethod
+    def _ok(ev: CommandResultEvent) -> CommandResultEvent:
+        res = (ev.res or "").strip()
+        if res and res.split()[0].upper() in _ERR_RES:
+            raise CommandError(ev.cmd, f"RES:{res}")
+        return ev
+
+    # --- call control -----------------------------------------------------------------
+
+    async def click2call(self, number: str, cid: str = "", context: str = "") -> RingEvent | ChannelListEvent:
+        """Dial ``number`` from the own phone (Click2Call); returns the RINGEVENT (ISDIAL:1) or CHANNELLIST."""
+        return await self.send(C.click2call(self._agent("CLICKCALL"), number, cid, context))
+
+    async def answer(self) -> ChannelListEvent:
+        """Answer the ringing call: ``CMD ANSWER AGENT= CHANNEL=<caller> CONTEXT= MYCHANNEL=<own>``."""
+        agent = self._agent("ANSWER")
+        if self._call.state != "ringing":
+            raise NoCurrentCall("ANSWER", "an incoming ring")
+        return await self.send(C.answer(agent, self._other("ANSWER"), self._own("ANSWER")))
+
+    async def hold(self) -> CommandResultEvent:
+        agent = self._agent("HOLD")
+        return self._ok(await self.send(C.hold(agent, self._own("HOLD"))))
+
+    async def unhold(self) -> CommandResultEvent:
+        agent = self._agent("UNHOLD")
+        return self._ok(await self.send(C.unhold(agent, self._own("UNHOLD"))))
+
+    async def pickup(self, exten: str = "") -> ChannelListEvent:
+        """Pick up the ring at ``exten`` (empty: any ring of the own pickup group)."""
+        return await self.send(C.pickup(self._agent("PICKUP"), exten))
+
+    async def hangup(self) -> ChannelOutEvent:
+        """Hang up the own channel (also rejects a ring)."""
+        agent = self._agent("HANGUP")
+        return await self.send(C.hangup(agent, self._own("HANGUP")))
+
+    async def hangup_dst(self) -> ChannelOutEvent:
+        """Hang up the other party's channel."""
+        agent = self._agent("HANGUP")
+        return await self.send(C.hangup(agent, self._other("HANGUP")))
+
+    async def hangup_channel(self, channel: str) -> ChannelOutEvent:
+        """Hang up the given channel."""
+        return await self.send(C.hangup(self._agent("HANGUP"), channel))
+
+    async def start_record(self) -> CommandResultEvent:
+        agent = self._agent("MONITOR")
+        return self._ok(await self.send(C.monitor(agent, self._own("MONITOR"), "START")))
+
+    async def stop_record(self) -> CommandResultEvent:
+        agent = self._agent("MONITOR")
+        return self._ok(await self.send(C.monitor(agent, self._own("MONITOR"), "STOP")))
+
+    async def transfer(self, exten: str) -> ChannelOutEvent:
+        """Blind transfer of the current call to ``exten``; returns the CHANNELOUT of the own leg."""
+        agent = self._agent("TRANSFER")
+        return await self.send(C.transfer(agent, self._own("TRANSFER"), exten))
+
+    async def atxfer(self, exten: str) -> ChannelListEvent:
+        """Attended transfer: returns the CHANNELLIST with ``Local/<exten>@xfercontext-...;2``."""
+        agent = self._agent("ATXFER")
+        return await self.send(C.atxfer(agent, self._own("ATXFER"), exten))
+
+    async def atxfer_cid(self, exten: str, cid: str) -> ChannelListEvent:
+        """Deprecated by the vendor (manual §3.13): attended transfer showing ``cid``."""
+        warnings.warn("atxfer_cid (AtXferCID) is withdrawn by the vendor; use atxfer()", DeprecationWarning,
+                      stacklevel=2)
+        agent = self._agent("ATXFERCID")
+        return await self.send(C.atxfer_cid(agent, self._own("ATXFERCID"), exten, cid))
+
+    async def redirect_conference(self, room: str) -> E.ConferenceEvent:
+        """Move the current call (both parties) into conference ``room``."""
+        agent = self._agent("REDIRECTCONF")
+        return await self.send(C.redirect_conference(agent, room, self._own("REDIRECTCONF"),
+                                                     self._other("REDIRECTCONF")))
+
+    async def invite_conference(self, room: str, peers) -> E.ConferenceEvent:
+        """Invite ``peers`` (extensions) into ``room`` (only after :meth:`redirect_conference`)."""
+        return await self.send(C.invite_conference(self._agent("INVITECONF"), room, peers))
+
+    async def join_conference(self, room: str) -> E.ConferenceEvent:
+        """Deprecated by the vendor (manual §3.16)."""
+        warnings.warn("join_conference (JoinConference) is withdrawn by the vendor", DeprecationWarning,
+                      stacklevel=2)
+        return await self.send(C.join_conference(self._agent("JOINCONF"), room))
+
+    async def call_with_conference(self, room: str, peers) -> E.ConferenceEvent:
+        """Call ``peers`` and the own phone into conference ``room``."""
+        return await self.send(C.call_with_conference(self._agent("CALLWITHCONF"), room, peers))
+
+    async def remove_conference(self, room: str, channels) -> E.ConferenceEvent:
+        """Remove ``channels`` from conference ``room``."""
+        return await self.send(C.remove_conference(self._agent("REMOVECONF"), room, channels))
+
+    async def send_sip_command(self, text: str):
+        """Pass a command text through (SendSIPCommand), e.g. ``"CMD|HANGUP|SIP/3584-09fb3350"``.
+
+        Returns the answer recognised for the named command (CMDRESULT, or its event).
+        """
+        self._agent("SIPCOMMAND")
+        return await self.send(C.sip_command(text))
+
+    # --- messages and settings --------------------------------------------------------
+
+    async def send_sms(self, peers, text: str, *, type: str = "0", info="") -> dict[str, str]:
+        """Send an SMS to ``peers`` (numbers); returns ``{peer: result}``."""
+        ev = await self.send(C.send_sms(self._agent("SENDSMS"), peers, text, type=type, info=info))
+        return R.parse_delivery(self._ok(ev))
+
+    async def send_peer_msg(self, peers, text: str, *, type: str = "0", info: str = "") -> dict[str, str]:
+        """Send a message to extensions (or ``"ALLDOMAIN"``); returns ``{peer: "OK"|"NOT"}``."""
+        ev = await self.send(C.send_peer_msg(self._agent("SENDPEERMSG"), peers, text, type=type, info=info))
+        return R.parse_delivery(self._ok(ev))
+
+    async def set_forward(self, use, type="", number: str = "", start="", end="", etc: str = "") -> R.ForwardResult:
+        """Set (``use=1``) or clear (``use=0``) call forwarding; ``type`` 0 always, 1 no answer, 2 busy,
+        3 ring both; ``start``/``end`` as dates (hour precision)."""
+        ev = await self.send(C.set_forward(self._agent("SETFORWARD"), use, type, number, start, end, etc))
+        return R.parse_forward(self._ok(ev))
+
+    async def set_user_info(self, key: str, value: str) -> CommandResultEvent:
+        return self._ok(await self.send(C.set_user_info(self._agent("SETUSERINFO"), key, value)))
+
+    async def address_book(self, type: str, **fields) -> CommandResultEvent:
+        """MagAddrList: ``type`` plus ``keyidx, gname, pname, tel1..tel5, default, memo``."""
+        return self._ok(await self.send(C.address_book(self._agent("MAGADDRLIST"), type, **fields)))
+
+    # --- queries ----------------------------------------------------------------------
+
+    async def get_peer_info(self, peers) -> dict[str, R.PeerInfo]:
+        """Per extension: registered with the PBX? an API session connected?"""
+        ev = await self.send(C.get_peer_info(self._agent("GETPEERINFO"), peers))
+        return R.parse_peer_info(self._ok(ev))
+
+    async def get_call_history(self, cat="1", inout="0", start="", end="", search="9") -> list[R.HistoryRow] | int:
+        """Call history rows (names decoded); with ``inout=9`` the number of calls instead."""
+        pieces = await self.send(C.get_call_history(self._agent("GETCALLHISTORY"), cat, inout, start, end, search))
+        if str(inout) == "9":
+            return R.parse_history_count(pieces)
+        return R.parse_call_history(R.rows_of(pieces), charset=self.charset)
+
+    async def get_status_peers(self, peers, room: str = "") -> list[R.PeerStatus]:
+        ev = await self.send(C.get_status_peers(self._agent("GETSTATUSPEERS"), peers, room))
+        return R.parse_status_peers(self._ok(ev))
+
+    async def get_recv_sms_list(self, page=1, cat: str = "") -> list[R.SmsRow]:
+        pieces = await self.send(C.get_recv_sms_list(self._agent("GETRECVSMSLIST"), page, cat))
+        return R.parse_recv_sms_list(R.rows_of(pieces))
+
+    async def get_var_info(self, name: str) -> R.VarInfo:
+        ev = await self.send(C.get_var_info(self._agent("GETVARINFO"), name))
+        return R.parse_var_info(self._ok(ev))
+
+    async def get_queue_status(self, type: str = "", qname: str = "", member: str = "") -> list[R.QueueMember]:
+        ev = await self.send(C.get_queue_status(self._agent("GETQSTATUS"), type, qname, member))
+        return R.parse_queue_status(self._ok(ev))
+
+    async def get_record_list(self, inout="", start="", end="", search="") -> list[R.RecordRow]:
+        pieces = await self.send(C.get_record_list(self._agent("GETRECORDLIST"), inout, start, end, search))
+        return R.parse_record_list(R.rows_of(pieces))
+
+    async def get_conference_members(self, room: str) -> list[R.ConfMember]:
+        ev = await self.send(C.get_conference_members(self._agent("GETLISTCONFMEMBER"), room))
+        return R.parse_conference_members(self._ok(ev))
+
+
+_SPECIAL: dict[str, Callable] = {
+    "PING": Client._on_ping,
+    "BYE": Client._on_bye,
+    "LOGINRESULT": Client._on_login_result,
+    "CMDRESULT": Client._on_result,
+    "CMDRESULTEND": Client._on_result_end,
+    "CMDERROR": Client._on_cmd_error,
+    "RINGEVENT": Client._on_call_event,
+    "CHANNELLIST": Client._on_call_event,
+    "CHANNELOUT": Client._on_call_event,
+    "CONFERENCEEVENT": Client._on_answer_event,
+}
+
+
+def _check_heartbeat(heartbeat) -> float:
+    if heartbeat is None or heartbeat == 0:
+        return 0.0
+    hb = float(heartbeat)
+    if hb < 0:
+        raise ValueError("heartbeat must be >= 0 seconds (0/None: off)")
+    if hb > HEARTBEAT_MAX:
+        msg = f"heartbeat {hb:g} s is above the vendor's {HEARTBEAT_MAX:g} s cap: using {HEARTBEAT_MAX:g} s"
+        warnings.warn(msg, UserWarning, stacklevel=3)
+        log.warning("%s", msg)
+        hb = HEARTBEAT_MAX
+    return hb
+
+
+_CONNECTION_NAMES = {cls.NAME: cls for cls in (Connected, LoggedIn, Disconnected, Reconnecting, Reconnected,
+                                                Reconciled)}
+
+
+def _event_key(event_type):
+    if isinstance(event_type, type) and issubclass(event_type, Event):
+        return event_type
+    if isinstance(event_type, str) and event_type:
+        cls = E.EVENT_TYPES.get(event_type) or _CONNECTION_NAMES.get(event_type)
+        if cls is None:
+            obj = getattr(E, event_type, None)
+            if isinstance(obj, type) and issubclass(obj, Event):
+                cls = obj
+        return cls if cls is not None else event_type
+    raise ValueError(f"event_type must be an Event class or a name, not {event_type!r}")
+
+
+class connect:
+    """``async with lguapi.connect(host, user_id=..., password=..., **client_options) as client:``
+
+    Creates a :class:`Client`, logs in, and closes it on exit. ``await connect(...)``
+    also works and returns the logged-in client (close it yourself).
+    """
+
+    def __init__(self, host: str | None = None, port: int = 8086, *, user_id: str, password: str, **kw) -> None:
+        C.login(user_id, password)
+        self._client = Client(host, port, **kw)
+        self._creds = (user_id, _Secret(password))
+
+    def __repr__(self) -> str:
+        return f"<connect {self._client!r}>"
+
+    async def _open(self) -> Client:
+        uid, pw = self._creds
+        self._creds = (uid, _Secret(""))
+        try:
+            await self._client.login(uid, pw.get())
+        except BaseException:
+            await self._client.close()
+            raise
+        return self._client
+
+    def __await__(self):
+        return self._open().__await__()
+
+    async def __aenter__(self) -> Client:
+        return await self._open()
+
+    async def __aexit__(self, *exc) -> None:
+        await self._client.close()
