@@ -13,7 +13,7 @@ from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 import os
 from math import isqrt
@@ -231,6 +231,38 @@ cdef enum:
     STACK_BUF = 2048
 
 _urandom = os.urandom
+
+# Fresh IVs come from os.urandom in 4 KiB draws: one getrandom() syscall costs more than
+# sealing a whole 200-byte event, so 256 IVs share one. Bytes are handed out once, in order,
+# under the GIL (the copy and the cursor move run without a Python call between them), and
+# the pool is dropped in a forked child so parent and child never share an IV.
+cdef enum:
+    IV_POOL = 4096
+cdef uint8_t _iv_pool[IV_POOL]
+cdef Py_ssize_t _iv_pos = IV_POOL
+
+
+cdef int _fresh_iv(uint8_t* out) except -1:
+    global _iv_pos
+    cdef bytes fresh
+    if _iv_pos + 16 > IV_POOL:
+        fresh = _urandom(IV_POOL)  # may release the GIL; the pool is only touched below
+        memcpy(_iv_pool, PyBytes_AS_STRING(fresh), IV_POOL)
+        _iv_pos = 0
+    memcpy(out, _iv_pool + _iv_pos, 16)
+    memset(_iv_pool + _iv_pos, 0, 16)
+    _iv_pos += 16
+    return 0
+
+
+def _drop_iv_pool():
+    global _iv_pos
+    memset(_iv_pool, 0, IV_POOL)
+    _iv_pos = IV_POOL
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_iv_pool)
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
@@ -781,6 +813,7 @@ def seed_seal(plain, key, iv=None) -> bytes:
     cdef Py_buffer iv_v, pv
     cdef bytes raw
     cdef uint8_t* r
+    cdef uint8_t ivb[16]
     if isinstance(key, Seed):
         ek = (<Seed>key).ek
     else:
@@ -791,7 +824,8 @@ def seed_seal(plain, key, iv=None) -> bytes:
         _key_into(key, ek_local, NULL)
         ek = ek_local
     if iv is None:
-        iv = _urandom(16)
+        _fresh_iv(ivb)
+        iv = (<char*>ivb)[:16]
     _acquire(iv, &iv_v, "iv")
     _check_iv(&iv_v)
     try:
