@@ -98,6 +98,12 @@ class TokenBatch:
 
     def message(self, i: int) -> Message:
         """Frame ``i`` as a :class:`Message`, equal to ``tokenize(body)``."""
+        n = len(self)
+        i = i.__index__()
+        if i < 0:
+            i += n  # field_index[i + 1] must not wrap around
+        if not 0 <= i < n:
+            raise IndexError("message index out of range")
         buf = self.frames.buffer
         dec = _decoder(self.charset)
         ns = int(self.name_offsets[i])
@@ -129,8 +135,8 @@ def decode_batch(buffer, *, byteorder: str = "big", max_body: int = 65535) -> Fr
     except KeyError:
         raise ValueError(f"byteorder must be 'big' or 'little', not {byteorder!r}") from None
     mv = memoryview(buffer)
-    if mv.itemsize != 1 or mv.ndim != 1:
-        mv = mv.cast("B")
+    if mv.itemsize != 1 or mv.ndim != 1 or not mv.c_contiguous:
+        mv = mv.cast("B")  # TypeError for a strided view
     mv = mv.toreadonly()
     end = mv.nbytes
     types, offsets, lengths = [], [], []

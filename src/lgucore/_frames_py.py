@@ -4,6 +4,7 @@ A frame is ``type:u16 | length:u16 | body``, big-endian unless told otherwise.
 """
 from __future__ import annotations
 
+import operator
 import struct
 
 from ._types import Frame
@@ -39,6 +40,7 @@ def encode_frame(ftype: int, body=b"", *, byteorder: str = "big") -> bytes:
     n = mv.nbytes
     if not 0 <= ftype <= 0xFFFF:
         raise FrameError(f"frame type {ftype} does not fit 16 bits")
+    ftype = operator.index(ftype)  # TypeError for 1.5, not struct.error
     if n > MAX_BODY:
         raise FrameError(f"frame body of {n} bytes exceeds the 65535-byte limit; split it (PROTOCOL.md §7)")
     return st.pack(ftype, n) + mv.tobytes()
