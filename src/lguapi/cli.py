@@ -162,8 +162,7 @@ def _cmd_events(args: argparse.Namespace) -> int:
 
         stop = _stop_event()
         client = Client(args.host, args.port, **_client_kwargs(args))
-        q: asyncio.Queue = asyncio.Queue()
-        client.on(_event_base(), q.put_nowait)
+        stream = client.events()  # bounded: a slow pipe pauses reading instead of buffering without end
         printed = 0
         try:
             try:
@@ -176,19 +175,23 @@ def _cmd_events(args: argparse.Namespace) -> int:
                 return EXIT_ERROR
             deadline = None if args.duration is None else time.monotonic() + args.duration
             stopper = asyncio.ensure_future(stop.wait())
+            it = stream.__aiter__()
             try:
                 while not stop.is_set():
                     timeout = None if deadline is None else deadline - time.monotonic()
                     if timeout is not None and timeout <= 0:
                         break
-                    getter = asyncio.ensure_future(q.get())
+                    getter = asyncio.ensure_future(it.__anext__())
                     done, _ = await asyncio.wait({getter, stopper}, timeout=timeout,
                                                  return_when=asyncio.FIRST_COMPLETED)
                     if getter not in done:
                         getter.cancel()
                         await asyncio.gather(getter, return_exceptions=True)
                         break
-                    ev = getter.result()
+                    try:
+                        ev = getter.result()
+                    except StopAsyncIteration:
+                        break
                     if only and type(ev).__name__.lower() not in only and (ev.name or "").lower() not in only:
                         continue
                     out.write(_dumps(ev) + "\n")
@@ -201,6 +204,7 @@ def _cmd_events(args: argparse.Namespace) -> int:
                 await asyncio.gather(stopper, return_exceptions=True)
         finally:
             _remove_signal_handlers()
+            await stream.aclose()
             await client.close()
         return EXIT_OK
 
