@@ -229,6 +229,7 @@ class HTTPServer:
         try:
             if len(self._tasks) > self.max_connections or self._closing:
                 await self._send(writer, self.on_error(503, "too many connections"), "HTTP/1.1", False)
+                await self._linger(reader, writer)
                 return
             while True:
                 keep = await self._one_request(reader, writer)
@@ -269,6 +270,7 @@ class HTTPServer:
             resp = self.on_error(err.status, err.message)
             resp.headers.extend(err.headers)
             await self._send(writer, resp, version, False)
+            await self._linger(reader, writer)
             return False
         try:
             response = self.handler(request)
@@ -364,6 +366,26 @@ class HTTPServer:
             raise HTTPError(400, "connection closed before the whole body arrived", close=True) from None
         except asyncio.TimeoutError:
             raise HTTPError(408, f"body did not arrive within {self.body_timeout:g} s", close=True) from None
+
+    @staticmethod
+    async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Half-close after an error answer and drain what the client still sends (briefly),
+        so closing with unread input does not reset the connection before the answer is read."""
+        try:
+            if writer.can_write_eof():
+                writer.write_eof()
+            deadline = asyncio.get_running_loop().time() + 1.0
+            drained = 0
+            while drained < (1 << 20):
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    break
+                chunk = await asyncio.wait_for(reader.read(65536), left)
+                if not chunk:
+                    break
+                drained += len(chunk)
+        except (asyncio.TimeoutError, ConnectionError, OSError, _ssl.SSLError):
+            pass
 
     async def _send(self, writer: asyncio.StreamWriter, response: Response, version: str, keep: bool) -> None:
         try:
