@@ -1,0 +1,269 @@
+"""The emulator's in-memory PBX: every command of PROTOCOL.md §4.3 (but LOGIN), the outside
+world's hooks (callers, handsets, SMS) and a JSON snapshot of phones, channels, calls and history.
+
+It knows nothing about sockets: the server hands it commands and gives it ``deliver`` to
+send events to an extension's sessions. See ``docs/emulator-pbx.md`` for the model and
+every flow with its event texts.
+
+>>> from lguapi.server.accounts import Directory
+>>> events = []
+>>> pbx = Pbx(Directory.generate("3321-3322"), deliver=lambda exten, text: events.append((exten, text)))
+>>> call_id = pbx.phone_dial("3322", "3321")
+>>> [(e, t.split("|")[0]) for e, t in events]
+[('3321', 'RINGEVENT'), ('3322', 'RINGEVENT')]
+>>> pbx.phone_answer("3321"); pbx.phone_hangup("3322")
+>>> pbx.snapshot()["history"][0]["answered_by"]
+'3321'
+"""
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Callable
+
+from .pbx_commands import CALL_COMMANDS
+from .pbx_conf import ConferenceEngine
+from .pbx_lookups import LOOKUP_COMMANDS
+from .pbx_model import REJECTED, Call, CommandError, Leg
+from .pbx_services import SERVICE_COMMANDS
+from .pbx_text import dtmf_event
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .accounts import Directory, User
+
+__all__ = ["Pbx", "CommandError", "COMMANDS"]
+
+#: every command the PBX answers (LOGIN and PONG belong to the session)
+COMMANDS: dict[str, Callable] = {**CALL_COMMANDS, **SERVICE_COMMANDS, **LOOKUP_COMMANDS}
+#: commands that also come in the pipe form ``CMD|<NAME>|<value>...`` (SendSIPCommand)
+PIPE_FORMS = frozenset({"HANGUP"})
+
+_CALLER = re.compile(r"\+?[0-9A-Za-z*#-]{1,32}\Z")
+_DTMF = re.compile(r"[0-9*#A-Da-d]+\Z")
+_MAX_SMS_IN = 2000
+
+
+class Pbx(ConferenceEngine):
+    """The in-memory PBX (see the module docstring and ``docs/emulator-pbx.md``).
+
+    Args:
+        directory: the accounts (extensions, 070 numbers, domains, pickup groups).
+        deliver: ``deliver(exten, text)`` sends an event to every session of ``exten``.
+        ring_timeout: seconds a phone rings before the call fails with cause 19 (or is
+            forwarded on no answer); ``None`` or 0: phones ring until something happens.
+        auto_answer: seconds after which outside numbers answer; ``None``: they ring until
+            :meth:`external_answer` (or a hang-up).
+        clock: epoch seconds (unique ids, history, forwarding windows).
+        rng: draws the 8-hex channel suffixes (seed it for reproducible runs).
+        online: ``online(exten)`` -- is an API session logged in (GETPEERINFO, SENDPEERMSG).
+        max_plain: the most characters of one CMDRESULT piece of a split result.
+        history_limit: finished calls (and recordings) kept; older ones are dropped.
+
+    Timers (ring timeouts, auto answers) use the running asyncio loop; without one they are off.
+    """
+
+    def __init__(self, directory: Directory, *, deliver: Callable[[str, str], None], ring_timeout: float | None = 60.0,
+                 auto_answer: float | None = None, clock: Callable[[], float] = time.time,
+                 rng: random.Random | None = None, online: Callable[[str], bool] = lambda exten: False,
+                 max_plain: int = 8192, history_limit: int = 10000) -> None:
+        if ring_timeout is not None and ring_timeout < 0:
+            raise ValueError("ring_timeout must be >= 0 or None")
+        if auto_answer is not None and auto_answer < 0:
+            raise ValueError("auto_answer must be >= 0 or None")
+        if max_plain < 64:
+            raise ValueError("max_plain must be >= 64")
+        if history_limit < 1:
+            raise ValueError("history_limit must be >= 1")
+        super().__init__(directory, deliver=deliver, ring_timeout=ring_timeout, auto_answer=auto_answer,
+                         clock=clock, rng=rng, online=online, history_limit=history_limit)
+        self.max_plain = max_plain
+        #: exten -> received SMS as (time, from, text, delivered to a session)
+        self.inbox: dict[str, deque] = {}
+        self.sent_sms: deque[dict] = deque(maxlen=history_limit)
+        #: domain -> address book (KEYIDX -> entry)
+        self.addressbook: dict[str, dict[int, dict]] = {}
+        #: exten -> variables stored with SETUSERINFO
+        self.uservars: dict[str, dict[str, str]] = {}
+
+    def __repr__(self) -> str:
+        return f"<Pbx {len(self.calls)} call(s) {len(self.channels)} channel(s) {len(self.history)} finished>"
+
+    # -- commands from sessions ---------------------------------------------------------
+    def command(self, user: User, name: str, args: dict, positional: list, reply: Callable[[str], None]) -> None:
+        """Carry out command ``name`` for ``user``; ``reply`` answers the issuing session.
+
+        Raises :class:`CommandError` for an unknown command, a missing or malformed argument,
+        no current call, an unknown channel, and whatever else the PBX cannot do.
+        """
+        handler = COMMANDS.get(name)
+        if handler is None:
+            raise CommandError(f"unknown command {name}")
+        if positional and name not in PIPE_FORMS:
+            raise CommandError(f"{name} has no pipe form (the pipe form this server knows is CMD|HANGUP|<channel>)")
+        handler(self, user, args, positional, reply)
+
+    # -- the outside world --------------------------------------------------------------
+    def _user(self, exten: str) -> User:
+        u = self.directory.by_exten(exten)
+        if u is None:
+            raise KeyError(f"unknown extension {exten!r}")
+        return u
+
+    def _call(self, call_id: str) -> Call:
+        call = self.calls.get(call_id)
+        if call is None:
+            raise KeyError(f"no call {call_id!r} (it ended or never existed)")
+        return call
+
+    def external_call(self, from_number: str, to: str) -> str:
+        """An outside caller ``from_number`` dials ``to`` (a 070 number or an extension); the call id."""
+        if not isinstance(from_number, str) or not _CALLER.match(from_number):
+            raise ValueError("the caller's number must be 1 to 32 digits (letters, *, # and a leading + allowed)")
+        user = self.user_of(to) if isinstance(to, str) else None
+        if user is None:
+            raise KeyError(f"no extension or 070 number {to!r}")
+        return self.incoming(from_number, user, to).id
+
+    def external_answer(self, call_id: str) -> None:
+        """The outside number that call ``call_id`` rings answers."""
+        call = self._call(call_id)
+        for leg in call.legs:
+            if leg.kind == "trunk" and leg.state == "ring":
+                self.answer(leg)
+                return
+        raise ValueError(f"call {call_id} has no outside number ringing")
+
+    def external_hangup(self, call_id: str) -> None:
+        """The outside party of call ``call_id`` hangs up (or declines while it rings: cause 21)."""
+        call = self._call(call_id)
+        legs = [leg for leg in call.legs if leg.kind == "trunk" and leg.state != "gone"]
+        if not legs:
+            raise ValueError(f"call {call_id} has no outside party")
+        for leg in legs:
+            self.hangup(leg, REJECTED)
+
+    def phone_answer(self, exten: str) -> None:
+        """The handset of ``exten`` answers the call ringing there (the oldest, if several)."""
+        self._user(exten)
+        ring = self.ringing_at(exten)
+        if ring is None:
+            raise ValueError(f"nothing is ringing at {exten}")
+        self.answer(ring)
+
+    def phone_hangup(self, exten: str) -> None:
+        """The handset of ``exten`` hangs up its current call (a ringing one is rejected: 21)."""
+        self._user(exten)
+        leg = self.active_leg(exten)
+        if leg is None:
+            raise ValueError(f"{exten} has no call")
+        self.hangup(leg, REJECTED)
+
+    def phone_dtmf(self, exten: str, digits: str) -> None:
+        """The handset of ``exten`` presses ``digits``: one DTMFEVENT per digit to it and the other party."""
+        self._user(exten)
+        if not isinstance(digits, str) or not _DTMF.match(digits):
+            raise ValueError("digits must be 0-9, *, # or A-D")
+        leg = self.active_leg(exten, ("up",))
+        if leg is None:
+            raise ValueError(f"{exten} has no connected call")
+        other = None if leg.room is not None else self._other(leg)
+        to_other = other.exten if other is not None and other.exten not in (None, exten) else None
+        for d in digits.upper():
+            text = dtmf_event(leg, d)
+            self._emit(exten, text)
+            if to_other is not None:
+                self._emit(to_other, text)
+
+    def phone_dial(self, exten: str, number: str) -> str:
+        """The handset of ``exten`` dials ``number`` (an extension, a 070 number or outside); the call id."""
+        user = self._user(exten)
+        if not isinstance(number, str) or not _CALLER.match(number):
+            raise ValueError("the number must be 1 to 32 digits (letters, *, # and a leading + allowed)")
+        if number in (user.exten, user.callerid):
+            raise ValueError(f"{exten} cannot call itself")
+        if not self.is_free(exten):
+            raise ValueError(f"{exten} is busy")
+        return self.dial(user, number).id
+
+    def inbound_sms(self, from_number: str, to: str, text: str) -> None:
+        """An SMS from ``from_number`` to ``to`` (a 070 number or extension): RECVSMS to its owner."""
+        if not isinstance(from_number, str) or not _CALLER.match(from_number):
+            raise ValueError("the sender's number must be 1 to 32 digits")
+        owner = (self.directory.by_callerid(to) or self.directory.by_exten(to)) if isinstance(to, str) else None
+        if owner is None:
+            raise KeyError(f"no extension or 070 number {to!r}")
+        if not isinstance(text, str) or not text:
+            raise ValueError("the SMS text must not be empty")
+        if len(text) > _MAX_SMS_IN or "|" in text or "\r" in text or "\n" in text:
+            raise ValueError(f"the SMS text must be at most {_MAX_SMS_IN} characters without '|', CR or LF")
+        smsto = owner.callerid or to
+        delivered = self.online(owner.exten)
+        box = self.inbox.get(owner.exten)
+        if box is None:
+            box = self.inbox[owner.exten] = deque(maxlen=self.history.maxlen)
+        box.append((self.clock(), from_number, text, delivered))
+        self._emit(owner.exten, f"RECVSMS|FROM:{from_number}|MESSAGE:{text}|SMSTO:{smsto}")
+
+    # -- state ----------------------------------------------------------------------------
+    @staticmethod
+    def _leg_dict(leg: Leg) -> dict:
+        d = {"channel": leg.name, "uniqueid": leg.uid, "exten": leg.exten, "number": leg.number,
+             "kind": leg.kind, "state": leg.state}
+        if leg.alias is not None:
+            d["channel2"] = leg.alias
+            d["uniqueid2"] = leg.alias_uid
+        if leg.room is not None:
+            d["conference"] = leg.room.room
+        if leg.record is not None:
+            d["recording"] = leg.record[1]
+        return d
+
+    def _call_dict(self, call: Call) -> dict:
+        live = [self._leg_dict(leg) for leg in call.legs if leg.state != "gone"]
+        d = {"id": call.id, "kind": call.kind, "direction": call.direction, "from": call.src, "to": call.dst,
+             "inexten": call.inexten, "state": call.state, "start": call.start, "answer": call.answer,
+             "answered_by": call.answered_by, "legs": live, "extensions": list(call.extens),
+             "conference": call.room.room if call.room is not None else None}
+        if call.consult is not None:
+            d["consult"] = self._call_dict(call.consult)
+        return d
+
+    def snapshot(self) -> dict:
+        """Phones, live channels and calls, conferences, forwards and finished calls (JSON-serialisable)."""
+        phones = {}
+        for u in self.directory.users():
+            leg = self.active_leg(u.exten)
+            phones[u.exten] = {
+                "state": self.phone_state(u.exten),
+                "channel": leg.name if leg is not None else None,
+                "uniqueid": leg.uid if leg is not None else None,
+                "calls": list(dict.fromkeys((leg.call.parent or leg.call).id for leg in self.phones.get(u.exten, ()))),
+                "online": bool(self.online(u.exten)),
+            }
+        seen = set()
+        channels = []
+        for leg in self.channels.values():
+            if id(leg) not in seen:
+                seen.add(id(leg))
+                d = self._leg_dict(leg)
+                d["call"] = (leg.call.parent or leg.call).id
+                channels.append(d)
+        return {
+            "phones": phones,
+            "channels": channels,
+            "calls": [self._call_dict(c) for c in self.calls.values()],
+            "conferences": [{"room": c.room, "domain": c.domain,
+                             "members": [self._leg_dict(m) for m in c.members],
+                             "invites": [self._leg_dict(r) for r in c.invites]} for c in self.rooms.values()],
+            "forwards": {e: fw.to_dict() for e, fw in self.forwards.items()},
+            "history": list(self.history),
+        }
+
+    def close(self) -> None:
+        """Cancel every timer (the calls stay as they are)."""
+        for leg in list(self.channels.values()):
+            if leg.timer is not None:
+                leg.timer.cancel()
+                leg.timer = None

@@ -1,0 +1,111 @@
+"""Argument reading and validation shared by the PBX's command handlers (each failure a CommandError)."""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from .pbx_model import CommandError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .accounts import User
+
+__all__ = ["arg", "required", "check_agent", "number", "peer_list", "room_name", "date_bound", "int_arg",
+           "free_text", "MAX_TEXT"]
+
+#: what a dialled number may look like: digits and the odd letter (extensions like ``101t4004``,
+#: the manual's masked ``01923XXXXX``), ``*``, ``#``, a leading ``+``
+_NUMBER = re.compile(r"\+?[0-9A-Za-z*#-]{1,32}\Z")
+_ROOM = re.compile(r"[0-9A-Za-z_.@/-]{1,40}\Z")
+_DIGITS = re.compile(r"\d+\Z")
+#: longest SMS / peer-message text (manual §3.19, PROTOCOL.md §4.3)
+MAX_TEXT = 200
+
+
+def arg(args: dict, key: str, default: str = "") -> str:
+    """The value of ``key`` (``default`` when absent)."""
+    v = args.get(key)
+    return default if v is None else v
+
+
+def required(args: dict, key: str) -> str:
+    """The value of ``key``; absent or empty is ``CommandError("missing argument KEY")``."""
+    v = args.get(key)
+    if not v:
+        raise CommandError(f"missing argument {key}")
+    return v
+
+
+def check_agent(user: User, args: dict) -> None:
+    """``AGENT``, when given, must be the logged-in extension."""
+    agent = args.get("AGENT")
+    if agent and agent != user.exten:
+        raise CommandError(f"AGENT={agent} is not the logged-in extension {user.exten}")
+
+
+def number(value: str, key: str) -> str:
+    if not _NUMBER.match(value):
+        raise CommandError(f"malformed argument {key} (expected a phone number or extension)")
+    return value
+
+
+def peer_list(value: str, key: str = "PEERS") -> list[str]:
+    """A comma-separated list, each entry a number; duplicates dropped, order kept."""
+    if not value:
+        raise CommandError(f"missing argument {key}")
+    out: dict[str, None] = {}
+    for p in value.split(","):
+        p = p.strip()
+        if not p:
+            continue
+        out[number(p, key)] = None
+    if not out:
+        raise CommandError(f"missing argument {key}")
+    return list(out)
+
+
+def room_name(args: dict) -> str:
+    room = required(args, "ROOM")
+    if not _ROOM.match(room):
+        raise CommandError("malformed argument ROOM")
+    return room
+
+
+def int_arg(args: dict, key: str, default: int | None = None, allowed=None) -> int:
+    v = args.get(key, "")
+    if v == "":
+        if default is None:
+            raise CommandError(f"missing argument {key}")
+        return default
+    if not _DIGITS.match(v):
+        raise CommandError(f"malformed argument {key} (expected a number)")
+    n = int(v)
+    if allowed is not None and n not in allowed:
+        raise CommandError(f"malformed argument {key} (expected one of {', '.join(map(str, allowed))})")
+    return n
+
+
+def date_bound(args: dict, key: str, *, end: bool) -> str:
+    """A date/time bound as 14 digits (``""`` when absent), padded to the start or end of its unit.
+
+    Accepts ``YYYYMMDD``, ``YYYYMMDDHH``, ``YYYYMMDDHHMM``, ``YYYYMMDDHHMMSS`` and the same
+    with ``-``, ``:`` or ``T`` separators (``2011-09-02``, ``2011-09-02T10:00:00``).
+    """
+    v = args.get(key, "")
+    if not v:
+        return ""
+    digits = v.replace("-", "").replace(":", "").replace("T", "")
+    if not _DIGITS.match(digits) or len(digits) not in (8, 10, 12, 14):
+        raise CommandError(f"malformed argument {key} (expected YYYYMMDD[HH[MM[SS]]])")
+    return digits.ljust(14, "9" if end else "0")
+
+
+def free_text(args: dict, key: str = "MSG") -> str:
+    """SMS / peer-message text: present, at most 200 characters, no ``|``, CR or LF."""
+    text = args.get(key)
+    if not text:
+        raise CommandError(f"missing argument {key}")
+    if len(text) > MAX_TEXT:
+        raise CommandError(f"{key} is longer than {MAX_TEXT} characters")
+    if "|" in text or "\r" in text or "\n" in text:
+        raise CommandError(f"{key} must not contain '|', CR or LF (write line breaks as @@)")
+    return text

@@ -1,0 +1,192 @@
+"""Conference rooms on top of the call engine (manual §3.14–3.17).
+
+A room holds legs. REDIRECTCONF moves both legs of a connected call into it; INVITECONF
+(members only) and CALLWITHCONF ring extensions (and, for CALLWITHCONF, outside numbers),
+which join on answer. Every join and leave is a CONFERENCEEVENT (CONFMEMBERADD /
+CONFMEMBERDEL with the member count after the change) to every extension in the room,
+the leaving one included; a leaving leg then gets its CHANNELOUT. A room closes when its
+last member leaves; a call finishes when its last leg is gone.
+
+Invitations are originated: the invited phone rings on a channel of its own (RINGEVENT
+with RECHANNEL and UNIQUEID of that same channel, CALLERID the inviting extension) and
+joins on that channel when answered.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .pbx_model import NORMAL, TRUNK, Call, CommandError, Conference, Leg
+from .pbx_text import conference_event
+from .pbx_xfer import TransferEngine
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .accounts import User
+
+__all__ = ["ConferenceEngine"]
+
+
+class ConferenceEngine(TransferEngine):
+    """The call engine with transfers plus conference rooms."""
+
+    def __init__(self, *args, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.rooms: dict[tuple[str, str], Conference] = {}
+
+    def room(self, domain: str, room: str) -> Conference | None:
+        return self.rooms.get((domain, room))
+
+    def _tell_room(self, conf: Conference, text: str, also: Leg | None = None) -> None:
+        seen = set()
+        for m in conf.members:
+            e = m.exten
+            if e is not None and e not in seen:
+                seen.add(e)
+                self._emit(e, text)
+        if also is not None and also.exten is not None and also.exten not in seen:
+            self._emit(also.exten, text)
+
+    def _join(self, conf: Conference, leg: Leg) -> None:
+        leg.state = "up"
+        leg.room = conf
+        if leg.up_at is None:
+            leg.up_at = self.clock()
+        conf.members.append(leg)
+        self._tell_room(conf, conference_event(True, conf.room, leg, len(conf.members)))
+
+    def _leave(self, leg: Leg, cause: int) -> None:
+        conf = leg.room
+        conf.members.remove(leg)
+        leg.room = None
+        self._tell_room(conf, conference_event(False, conf.room, leg, len(conf.members)), also=leg)
+        self._end(leg, cause)
+        if not conf.members:
+            self._close_room(conf)
+        self._maybe_finish(leg.call)
+
+    def _close_room(self, conf: Conference) -> None:
+        if self.rooms.get((conf.domain, conf.room)) is conf:
+            del self.rooms[(conf.domain, conf.room)]
+        invites, conf.invites = conf.invites, []
+        for r in invites:
+            r.invite = None
+            self._end(r, NORMAL)
+            self._maybe_finish(r.call)
+
+    # -- commands -----------------------------------------------------------------------
+    def redirect_conference(self, leg: Leg, domain: str, room: str, *, must_exist: bool = False) -> Conference:
+        """Move ``leg``'s connected two-party call (both legs) into ``room``."""
+        call = leg.call
+        if call.kind != "call" or call.state not in ("up", "held") or leg.room is not None:
+            raise CommandError(f"no connected two-party call to move (call {call.id} is {call.state})")
+        other = self._other(leg)
+        conf = self.room(domain, room)
+        if conf is None:
+            if must_exist:
+                raise CommandError(f"no conference {room}")
+            conf = Conference(room, domain, call)
+            self.rooms[(domain, room)] = conf
+        call.state = "conference"
+        call.held_by = None
+        if call.room is None:
+            call.room = conf
+        self._join(conf, leg)
+        if other is not None and other.state != "gone":
+            self._join(conf, other)
+        return conf
+
+    def _host(self, conf: Conference) -> Call:
+        """The live call new legs of ``conf`` belong to (the room may outlive the call that opened it)."""
+        if conf.host.state == "ended" and conf.members:
+            conf.host = conf.members[0].call
+        return conf.host
+
+    def invite(self, conf: Conference, user: User, by: str) -> bool:
+        """Ring ``user``'s phone to join ``conf``; False when it is busy."""
+        exten = user.exten
+        call = self._host(conf)
+        if self.phones.get(exten):
+            call.busy.append(exten)
+            return False
+        r = self._leg(exten, exten, exten, "phone", call, "ring")
+        r.invite = conf
+        conf.invites.append(r)
+        call.rang[exten] = None
+        self._emit(exten, f"RINGEVENT|ISDIAL:0|CHANNEL:{r.name}|RECHANNEL:{r.name}|INEXTEN:null|AGENT:{exten}"
+                          f"|CALLERID:{by}|UNIQUEID:{r.uid}")
+        if self.ring_timeout:
+            r.timer = self._later(self.ring_timeout, self._ring_timeout, r)
+        return True
+
+    def invite_external(self, conf: Conference, number: str) -> None:
+        """Call the outside ``number`` into ``conf`` (it joins when the far end answers)."""
+        call = self._host(conf)
+        t = self._leg(TRUNK, None, number, "trunk", call, "ring")
+        t.invite = conf
+        conf.invites.append(t)
+        if self.auto_answer is not None:
+            t.timer = self._later(self.auto_answer, self._auto_answer, t)
+
+    def call_with_conference(self, user: User, room: str, peers: list[tuple[User | None, str]]) -> Call:
+        """CALLWITHCONF: ``user``'s phone goes into a new ``room`` and every peer is called into it."""
+        if self.room(user.domain, room) is not None:
+            raise CommandError(f"conference {room} is in use")
+        now = self.clock()
+        direction = "internal" if all(u is not None for u, _ in peers) else "outbound"
+        call = Call("", "conference", direction, user.exten, room, None, now)
+        a = self._leg(user.exten, user.exten, user.exten, "phone", call, "up")
+        call.id = a.uid
+        call.caller = a
+        call.state = "conference"
+        self.calls[call.id] = call
+        conf = Conference(room, user.domain, call)
+        self.rooms[(user.domain, room)] = conf
+        call.room = conf
+        self._join(conf, a)
+        for u, number in peers:
+            if u is not None:
+                self.invite(conf, u, user.exten)
+            else:
+                self.invite_external(conf, number)
+        return call
+
+    def remove_from_conference(self, conf: Conference, legs: list[Leg]) -> None:
+        for leg in legs:
+            if leg.room is conf:
+                self._leave(leg, NORMAL)
+
+    # -- hooks of the call engine -------------------------------------------------------
+    def _answer_invite(self, r: Leg, by: str | None) -> None:
+        conf = r.invite
+        if r.timer is not None:
+            r.timer.cancel()
+            r.timer = None
+        try:
+            conf.invites.remove(r)
+        except ValueError:
+            pass
+        r.invite = None
+        call = r.call
+        if self.rooms.get((conf.domain, conf.room)) is not conf:
+            self._end(r, NORMAL)
+            self._maybe_finish(call)
+            return
+        if by is not None and by != r.exten:
+            b = self._leg(by, by, by, "phone", call, "up")
+            self._end(r, NORMAL)
+        else:
+            b = r
+        if call.answer is None:
+            call.answer = self.clock()
+        if call.answered_by is None and b.exten is not None:
+            call.answered_by = b.exten
+        self._join(conf, b)
+
+    def _end_invite(self, r: Leg, cause: int) -> None:
+        conf = r.invite
+        r.invite = None
+        try:
+            conf.invites.remove(r)
+        except ValueError:
+            pass
+        self._end(r, cause)
+        self._maybe_finish(r.call)

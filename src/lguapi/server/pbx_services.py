@@ -1,0 +1,151 @@
+"""The PBX's messaging and settings commands: SENDSMS, SENDPEERMSG, SETFORWARD, SETUSERINFO, MAGADDRLIST.
+
+Handlers have the signature of :mod:`.pbx_commands`; answers are CMDRESULT texts given to ``reply``.
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Callable
+
+from .pbx_args import arg, check_agent, date_bound, free_text, int_arg, number, peer_list, required
+from .pbx_model import CommandError, Forward
+from .pbx_text import cmd_result
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .accounts import User
+    from .pbx import Pbx
+
+__all__ = ["SERVICE_COMMANDS", "SMS_NUMBER"]
+
+#: a number an SMS can go to
+SMS_NUMBER = re.compile(r"\+?\d{3,20}\Z")
+_STAMP = re.compile(r"\d{14}\Z")
+_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}\Z")
+_BOOK_FIELDS = ("GNAME", "PNAME", "TEL1", "TEL2", "TEL3", "TEL4", "TEL5", "DEF", "MEMO")
+
+
+def cmd_sendsms(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
+    """SENDSMS: one field per peer, ``<peer>:RES:sms Send SUCCESS(<peer>)`` (manual §3.19), or
+    ``... FAIL(<peer>)`` for a number an SMS cannot go to. TYPE=1 reserves for INFO's time
+    (``Reserve SUCCESS``). An SMS to one of the emulator's own 070 numbers arrives there as RECVSMS."""
+    check_agent(user, args)
+    kind = int_arg(args, "TYPE", 0)
+    info = arg(args, "INFO")
+    if kind == 1 and not _STAMP.match(info):
+        raise CommandError("malformed argument INFO (TYPE=1 reserves for INFO=YYYYMMDDHHMMSS)")
+    raw = required(args, "PEERS")
+    peers = list(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
+    if not peers:
+        raise CommandError("missing argument PEERS")
+    text = free_text(args)
+    verb = "Reserve" if kind == 1 else "Send"
+    fields = []
+    now = pbx.clock()
+    sender = user.callerid or user.exten
+    for p in peers:
+        if "|" in p or ":" in p:
+            raise CommandError("malformed argument PEERS")
+        if not SMS_NUMBER.match(p):
+            fields.append(f"{p}:RES:sms {verb} FAIL({p})")
+            continue
+        fields.append(f"{p}:RES:sms {verb} SUCCESS({p})")
+        pbx.sent_sms.append({"time": now, "from": user.exten, "to": p, "type": kind, "info": info, "text": text})
+        if kind != 1 and pbx.directory.by_callerid(p) is not None:
+            pbx.inbound_sms(sender, p, text)
+    reply(cmd_result("SENDSMS", *fields))
+
+
+def cmd_sendpeermsg(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
+    """SENDPEERMSG: ``<peer>:OK`` when the extension (same domain) has an API session and got
+    RECVPEERMSG, ``<peer>:NOT`` otherwise. ``PEERS=ALLDOMAIN`` reaches every other extension
+    of the domain and is answered with one field, ``ALLDOMAIN:OK`` (someone got it) or ``ALLDOMAIN:NOT``."""
+    check_agent(user, args)
+    int_arg(args, "TYPE", 0)
+    raw = required(args, "PEERS")
+    text = free_text(args)
+    event = f"RECVPEERMSG|FROM:{user.exten}|MSG:{text}"
+    online = pbx.online
+    if raw == "ALLDOMAIN":
+        n = 0
+        for u in pbx.directory.in_domain(user.domain):
+            if u.exten != user.exten and online(u.exten):
+                pbx._emit(u.exten, event)
+                n += 1
+        reply(cmd_result("SENDPEERMSG", f"ALLDOMAIN:{'OK' if n else 'NOT'}"))
+        return
+    fields = []
+    for p in peer_list(raw):
+        u = pbx.directory.by_exten(p)
+        if u is not None and u.domain == user.domain and online(p):
+            pbx._emit(p, event)
+            fields.append(f"{p}:OK")
+        else:
+            fields.append(f"{p}:NOT")
+    reply(cmd_result("SENDPEERMSG", *fields))
+
+
+def cmd_setforward(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
+    """SETFORWARD (manual §3.21): USE=1 sets TYPE 0 (always) / 1 (no answer) / 2 (busy) /
+    3 (ring both) to NUMBER between START and END; USE=0 clears it. Answers
+    ``RES:IFW userid:(<id>)-(<domain>)-(<number>)`` and ``RES:DFW userid:(<id>)-()``."""
+    check_agent(user, args)
+    use = int_arg(args, "USE", allowed=(0, 1))
+    if use == 0:
+        pbx.forwards.pop(user.exten, None)
+        reply(cmd_result("SETFORWARD", f"RES:DFW userid:({user.id})-()"))
+        return
+    kind = int_arg(args, "TYPE", allowed=(0, 1, 2, 3))
+    target = number(required(args, "NUMBER"), "NUMBER")
+    u = pbx.user_of(target)
+    if u is not None and u.exten == user.exten:
+        raise CommandError("cannot forward to the own extension")
+    start = date_bound(args, "START", end=False)
+    end = date_bound(args, "END", end=True)
+    if start and end and end < start:
+        raise CommandError("END is before START")
+    pbx.forwards[user.exten] = Forward(kind, target, start, end)
+    reply(cmd_result("SETFORWARD", f"RES:IFW userid:({user.id})-({user.domain})-({target})"))
+
+
+def cmd_setuserinfo(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
+    """SETUSERINFO KEY= VAL=: stores a variable of the user (GETVARINFO reads it back)."""
+    check_agent(user, args)
+    key = required(args, "KEY")
+    if not _KEY.match(key):
+        raise CommandError("malformed argument KEY")
+    pbx.uservars.setdefault(user.exten, {})[key.upper()] = arg(args, "VAL")
+    reply(cmd_result("SETUSERINFO", "RES:OK"))
+
+
+def cmd_magaddrlist(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
+    """MAGADDRLIST: the domain's address book. TYPE=0 adds an entry (PNAME or TEL1 needed),
+    TYPE=1 updates and TYPE=2 deletes entry KEYIDX; RES:ERR when KEYIDX does not exist."""
+    check_agent(user, args)
+    kind = int_arg(args, "TYPE", allowed=(0, 1, 2))
+    book = pbx.addressbook.setdefault(user.domain, {})
+    entry = {k: arg(args, k) for k in _BOOK_FIELDS}
+    if kind == 0:
+        if not entry["PNAME"] and not entry["TEL1"]:
+            raise CommandError("missing argument PNAME or TEL1")
+        key = max(book, default=0) + 1
+        book[key] = {"KEYIDX": str(key), **entry, "OWNER": user.exten}
+        reply(cmd_result("MAGADDRLIST", "RES:OK"))
+        return
+    key = int_arg(args, "KEYIDX")
+    if key not in book:
+        reply(cmd_result("MAGADDRLIST", "RES:ERR"))
+        return
+    if kind == 1:
+        book[key].update({k: v for k, v in entry.items() if k in args})
+    else:
+        del book[key]
+    reply(cmd_result("MAGADDRLIST", "RES:OK"))
+
+
+SERVICE_COMMANDS: dict[str, Callable] = {
+    "SENDSMS": cmd_sendsms,
+    "SENDPEERMSG": cmd_sendpeermsg,
+    "SETFORWARD": cmd_setforward,
+    "SETUSERINFO": cmd_setuserinfo,
+    "MAGADDRLIST": cmd_magaddrlist,
+}
