@@ -763,7 +763,7 @@ class Client:
             raise ConnectionLost("the client was closed while connecting")
         self.address = address
         self._logged_in = False
-        self._emit(Connected(address=address, exten=self.exten))
+        self._emit(Connected(name=Connected.NAME, address=address, exten=self.exten))
         try:
             pw = self._password.get() if self._password else ""
             ev = await self.send(C.login(self.user_id, pw))
@@ -787,7 +787,7 @@ class Client:
         if self._reading_paused:  # consumers are still behind: read no further events yet
             session.pause()
         log.info("logged in as %s (exten %s) at %s", mask_number(self.user_id), self.exten, address)
-        self._emit(LoggedIn(address=address, result=ev, exten=self.exten))
+        self._emit(LoggedIn(name=LoggedIn.NAME, address=address, result=ev, exten=self.exten))
         return ev
 
     def _on_lost(self, session: Session, reason: str) -> None:
@@ -804,7 +804,7 @@ class Client:
             reason = f"BYE: {self._bye}"
         level = logging.INFO if deliberate else logging.WARNING
         log.log(level, "%s: disconnected (%s)%s", session.address, reason, "; will reconnect" if will else "")
-        self._emit(Disconnected(address=session.address, deliberate=deliberate, reason=reason,
+        self._emit(Disconnected(name=Disconnected.NAME, address=session.address, deliberate=deliberate, reason=reason,
                                 will_reconnect=will, exten=self.exten))
         if will:
             if self._down_since is None:
@@ -827,7 +827,7 @@ class Client:
                     attempt += 1
                     address = f"{host}:{port}"
                     log.info("reconnecting to %s (attempt %d)", address, attempt)
-                    self._emit(Reconnecting(address=address, attempt=attempt, exten=self.exten))
+                    self._emit(Reconnecting(name=Reconnecting.NAME, address=address, attempt=attempt, exten=self.exten))
                     try:
                         await self._connect_and_login(host, port)
                     except LoginError as e:
@@ -843,7 +843,7 @@ class Client:
                     self._down_since = None
                     log.info("reconnected to %s after %s s: events may have been missed", address,
                              f"{down:.1f}" if down is not None else "?")
-                    self._emit(Reconnected(address=address, gap_possible=True, downtime=down, exten=self.exten))
+                    self._emit(Reconnected(name=Reconnected.NAME, address=address, gap_possible=True, downtime=down, exten=self.exten))
                     await self._reconcile()
                     if self.is_logged_in:
                         return
@@ -856,7 +856,7 @@ class Client:
         log.error("%s", reason)
         self._down_since = None
         self._password = None
-        self._emit(Disconnected(address=self.address, deliberate=False, reason=reason, will_reconnect=False,
+        self._emit(Disconnected(name=Disconnected.NAME, address=self.address, deliberate=False, reason=reason, will_reconnect=False,
                                 exten=self.exten))
 
     async def _reconcile(self) -> None:
@@ -868,7 +868,7 @@ class Client:
         mine = [s for s in statuses if s.peer == self.exten] or statuses
         if not any((s.state or "").upper() in _LIVE_STATES for s in mine):
             self._call = _Call()
-        self._emit(Reconciled(address=self.address, statuses=tuple(s.as_tuple() for s in statuses),
+        self._emit(Reconciled(name=Reconciled.NAME, address=self.address, statuses=tuple(s.as_tuple() for s in statuses),
                               exten=self.exten))
 
     async def close(self) -> None:
@@ -897,7 +897,7 @@ class Client:
                 s.abort("closed by the application")
                 await asyncio.shield(s.closed)
         elif was_reconnecting:
-            self._emit(Disconnected(address=self.address, deliberate=True, reason="closed by the application",
+            self._emit(Disconnected(name=Disconnected.NAME, address=self.address, deliberate=True, reason="closed by the application",
                                     will_reconnect=False, exten=self.exten))
         self._fail_all("the client was closed")
         self._password = None
@@ -955,11 +955,11 @@ class Client:
                 self._call = _Call()
 
     def _agent(self, name: str) -> str:
-        if self._closed:
-            raise ConnectionLost(f"{name}: the client is closed")
-        if not self._logged_in or not self.exten:
-            raise ConnectionLost(f"{name}: not logged in")
-        return self.exten
+        """The own extension (``AGENT=``); ConnectionLost unless logged in right now."""
+        if self._logged_in and self.exten and self.is_connected:
+            return self.exten
+        self._require(name)
+        raise ConnectionLost(f"{name}: not logged in")
 
     def _own(self, name: str) -> str:
         if not self._call.own:
@@ -980,16 +980,22 @@ class Client:
 
     # --- call control -----------------------------------------------------------------
 
-    async def click2call(self, number: str, cid: str = "", context: str = "") -> RingEvent | ChannelListEvent:
-        """Dial ``number`` from the own phone (Click2Call); returns the RINGEVENT (ISDIAL:1) or CHANNELLIST."""
-        return await self.send(C.click2call(self._agent("CLICKCALL"), number, cid, context))
+    async def click2call(self, number: str, cid: str = "", context: str = "", *, wait: bool = True):
+        """Dial ``number`` from the own phone (Click2Call).
 
-    async def answer(self) -> ChannelListEvent:
+        Returns the RINGEVENT (ISDIAL:1), or the CHANNELLIST / CHANNELOUT when the call is
+        answered or fails before ringing. Every call-control method takes ``wait``: with
+        ``wait=False`` it returns None once the command is written, and the answer (or a
+        CMDERROR) arrives only as events.
+        """
+        return await self.send(C.click2call(self._agent("CLICKCALL"), number, cid, context), wait=wait)
+
+    async def answer(self, *, wait: bool = True) -> ChannelListEvent | None:
         """Answer the ringing call: ``CMD ANSWER AGENT= CHANNEL=<caller> CONTEXT= MYCHANNEL=<own>``."""
         agent = self._agent("ANSWER")
         if self._call.state != "ringing":
             raise NoCurrentCall("ANSWER", "an incoming ring")
-        return await self.send(C.answer(agent, self._other("ANSWER"), self._own("ANSWER")))
+        return await self.send(C.answer(agent, self._other("ANSWER"), self._own("ANSWER")), wait=wait)
 
     async def hold(self) -> CommandResultEvent:
         agent = self._agent("HOLD")
@@ -999,23 +1005,23 @@ class Client:
         agent = self._agent("UNHOLD")
         return self._ok(await self.send(C.unhold(agent, self._own("UNHOLD"))))
 
-    async def pickup(self, exten: str = "") -> ChannelListEvent:
+    async def pickup(self, exten: str = "", *, wait: bool = True) -> ChannelListEvent | None:
         """Pick up the ring at ``exten`` (empty: any ring of the own pickup group)."""
-        return await self.send(C.pickup(self._agent("PICKUP"), exten))
+        return await self.send(C.pickup(self._agent("PICKUP"), exten), wait=wait)
 
-    async def hangup(self) -> ChannelOutEvent:
+    async def hangup(self, *, wait: bool = True) -> ChannelOutEvent | None:
         """Hang up the own channel (also rejects a ring)."""
         agent = self._agent("HANGUP")
-        return await self.send(C.hangup(agent, self._own("HANGUP")))
+        return await self.send(C.hangup(agent, self._own("HANGUP")), wait=wait)
 
-    async def hangup_dst(self) -> ChannelOutEvent:
+    async def hangup_dst(self, *, wait: bool = True) -> ChannelOutEvent | None:
         """Hang up the other party's channel."""
         agent = self._agent("HANGUP")
-        return await self.send(C.hangup(agent, self._other("HANGUP")))
+        return await self.send(C.hangup(agent, self._other("HANGUP")), wait=wait)
 
-    async def hangup_channel(self, channel: str) -> ChannelOutEvent:
+    async def hangup_channel(self, channel: str, *, wait: bool = True) -> ChannelOutEvent | None:
         """Hang up the given channel."""
-        return await self.send(C.hangup(self._agent("HANGUP"), channel))
+        return await self.send(C.hangup(self._agent("HANGUP"), channel), wait=wait)
 
     async def start_record(self) -> CommandResultEvent:
         agent = self._agent("MONITOR")
@@ -1025,54 +1031,59 @@ class Client:
         agent = self._agent("MONITOR")
         return self._ok(await self.send(C.monitor(agent, self._own("MONITOR"), "STOP")))
 
-    async def transfer(self, exten: str) -> ChannelOutEvent:
+    async def transfer(self, exten: str, *, wait: bool = True) -> ChannelOutEvent | None:
         """Blind transfer of the current call to ``exten``; returns the CHANNELOUT of the own leg."""
         agent = self._agent("TRANSFER")
-        return await self.send(C.transfer(agent, self._own("TRANSFER"), exten))
+        return await self.send(C.transfer(agent, self._own("TRANSFER"), exten), wait=wait)
 
-    async def atxfer(self, exten: str) -> ChannelListEvent:
+    async def atxfer(self, exten: str, *, wait: bool = True) -> ChannelListEvent | None:
         """Attended transfer: returns the CHANNELLIST with ``Local/<exten>@xfercontext-...;2``."""
         agent = self._agent("ATXFER")
-        return await self.send(C.atxfer(agent, self._own("ATXFER"), exten))
+        return await self.send(C.atxfer(agent, self._own("ATXFER"), exten), wait=wait)
 
-    async def atxfer_cid(self, exten: str, cid: str) -> ChannelListEvent:
+    async def atxfer_cid(self, exten: str, cid: str, *, wait: bool = True) -> ChannelListEvent | None:
         """Deprecated by the vendor (manual §3.13): attended transfer showing ``cid``."""
         warnings.warn("atxfer_cid (AtXferCID) is withdrawn by the vendor; use atxfer()", DeprecationWarning,
                       stacklevel=2)
         agent = self._agent("ATXFERCID")
-        return await self.send(C.atxfer_cid(agent, self._own("ATXFERCID"), exten, cid))
+        return await self.send(C.atxfer_cid(agent, self._own("ATXFERCID"), exten, cid), wait=wait)
 
-    async def redirect_conference(self, room: str) -> E.ConferenceEvent:
+    async def redirect_conference(self, room: str, *, wait: bool = True) -> E.ConferenceEvent | None:
         """Move the current call (both parties) into conference ``room``."""
         agent = self._agent("REDIRECTCONF")
         return await self.send(C.redirect_conference(agent, room, self._own("REDIRECTCONF"),
-                                                     self._other("REDIRECTCONF")))
+                                                     self._other("REDIRECTCONF")), wait=wait)
 
-    async def invite_conference(self, room: str, peers) -> E.ConferenceEvent:
-        """Invite ``peers`` (extensions) into ``room`` (only after :meth:`redirect_conference`)."""
-        return await self.send(C.invite_conference(self._agent("INVITECONF"), room, peers))
+    async def invite_conference(self, room: str, peers, *, wait: bool = False) -> E.ConferenceEvent | None:
+        """Invite ``peers`` (extensions) into ``room`` (only after :meth:`redirect_conference`).
 
-    async def join_conference(self, room: str) -> E.ConferenceEvent:
+        The invitees' phones ring; the CONFERENCEEVENT comes when one answers, so by default
+        this returns once the command is written (a refusal arrives as CommandErrorEvent).
+        ``wait=True`` waits for the first CONFERENCEEVENT (or CMDERROR) up to ``command_timeout``.
+        """
+        return await self.send(C.invite_conference(self._agent("INVITECONF"), room, peers), wait=wait)
+
+    async def join_conference(self, room: str, *, wait: bool = True) -> E.ConferenceEvent | None:
         """Deprecated by the vendor (manual §3.16)."""
         warnings.warn("join_conference (JoinConference) is withdrawn by the vendor", DeprecationWarning,
                       stacklevel=2)
-        return await self.send(C.join_conference(self._agent("JOINCONF"), room))
+        return await self.send(C.join_conference(self._agent("JOINCONF"), room), wait=wait)
 
-    async def call_with_conference(self, room: str, peers) -> E.ConferenceEvent:
+    async def call_with_conference(self, room: str, peers, *, wait: bool = True) -> E.ConferenceEvent | None:
         """Call ``peers`` and the own phone into conference ``room``."""
-        return await self.send(C.call_with_conference(self._agent("CALLWITHCONF"), room, peers))
+        return await self.send(C.call_with_conference(self._agent("CALLWITHCONF"), room, peers), wait=wait)
 
-    async def remove_conference(self, room: str, channels) -> E.ConferenceEvent:
+    async def remove_conference(self, room: str, channels, *, wait: bool = True) -> E.ConferenceEvent | None:
         """Remove ``channels`` from conference ``room``."""
-        return await self.send(C.remove_conference(self._agent("REMOVECONF"), room, channels))
+        return await self.send(C.remove_conference(self._agent("REMOVECONF"), room, channels), wait=wait)
 
-    async def send_sip_command(self, text: str):
+    async def send_sip_command(self, text: str, *, wait: bool = True):
         """Pass a command text through (SendSIPCommand), e.g. ``"CMD|HANGUP|SIP/3584-09fb3350"``.
 
         Returns the answer recognised for the named command (CMDRESULT, or its event).
         """
         self._agent("SIPCOMMAND")
-        return await self.send(C.sip_command(text))
+        return await self.send(C.sip_command(text), wait=wait)
 
     # --- messages and settings --------------------------------------------------------
 

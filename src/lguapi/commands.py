@@ -49,7 +49,7 @@ MAX_MESSAGE = 200
 
 #: commands answered by an event instead of a CMDRESULT: wire name -> confirming event names
 EVENT_ANSWERS: dict[str, tuple[str, ...]] = {
-    "CLICKCALL": ("RINGEVENT", "CHANNELLIST"),
+    "CLICKCALL": ("RINGEVENT", "CHANNELLIST", "CHANNELOUT"),  # CHANNELOUT: the dial failed at once
     "ANSWER": ("CHANNELLIST",),
     "PICKUP": ("CHANNELLIST",),
     "HANGUP": ("CHANNELOUT",),
@@ -89,6 +89,7 @@ _BAD_VALUE = re.compile(r"[\s=|,\x00-\x1f\x7f]")
 _BAD_CHANNEL = re.compile(r"[\s=|\x00-\x1f\x7f]")
 _NUMBER = re.compile(r"\+?[0-9*#]+")
 _HYPHENATED = re.compile(r"[0-9]+(-[0-9]+)+")
+_ALNUM_EXTEN = re.compile(r"[A-Za-z0-9]*[0-9][A-Za-z0-9]*")
 _NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
@@ -136,11 +137,11 @@ def extension(v, what: str = "extension", *, required: bool = True) -> str:
     return value(v, what, required=required, max_len=64)
 
 
-def number(v, what: str = "number", *, required: bool = True) -> str:
+def number(v, what: str = "number", *, required: bool = True, strict: bool = False) -> str:
     """A dialled number: optional leading ``+``, then digits, ``*``, ``#``.
 
-    Hyphens of a written number are removed; an extension with letters (``101t4004``)
-    is accepted as an extension.
+    Hyphens of a written number are removed; unless ``strict``, an extension with
+    letters and at least one digit (``101t4004``) is accepted too.
 
     >>> number("010-1234-5678")
     '01012345678'
@@ -158,10 +159,10 @@ def number(v, what: str = "number", *, required: bool = True) -> str:
         if len(s) > 40:
             raise ValueError(f"{what} is too long ({len(s)} characters, at most 40)")
         return s
-    if any(c.isalpha() for c in s) and not _BAD_VALUE.search(s) and "+" not in s:
+    if not strict and _ALNUM_EXTEN.fullmatch(s):
         return extension(s, what)
-    raise ValueError(f"{what} must be digits (optionally a leading '+', '*', '#', or an extension), "
-                     f"not {mask_text(s)!r}")
+    raise ValueError(f"{what} must be digits (optionally a leading '+', '*', '#'"
+                     f"{'' if strict else ', or an extension like 101t4004'}), not {mask_text(s)!r}")
 
 
 def channel(v, what: str = "channel", *, required: bool = True) -> str:
@@ -204,7 +205,7 @@ def peer_list(v, what: str = "peers", *, numbers: bool = False, allow_all: bool 
         if allow_all and p == "ALLDOMAIN":
             out.append(p)
         else:
-            out.append(number(p, f"{what}[{i}]") if numbers else extension(p, f"{what}[{i}]"))
+            out.append(number(p, f"{what}[{i}]", strict=True) if numbers else extension(p, f"{what}[{i}]"))
     if allow_all and "ALLDOMAIN" in out and len(out) > 1:
         raise ValueError(f"{what}: ALLDOMAIN must be the only entry")
     return ",".join(out)

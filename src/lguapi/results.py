@@ -281,9 +281,10 @@ def parse_forward(ev: CommandResultEvent) -> ForwardResult:
 
 
 def parse_delivery(ev: CommandResultEvent) -> dict[str, str]:
-    """SENDSMS / SENDPEERMSG: ``{peer: status}`` (``3458:OK``, ``3457:NOT``); a bare ``RES`` is kept
-    under the key ``"RES"`` when no per-peer field is present."""
-    out = {k: v for k, v in _peer_fields(ev)}
+    """SENDSMS / SENDPEERMSG: ``{peer: status}`` (``3458:OK``, ``3457:NOT``; an SMS answer
+    ``01012345678:RES:sms Send SUCCESS(...)`` reads ``sms Send SUCCESS(...)``); a bare ``RES``
+    is kept under the key ``"RES"`` when no per-peer field is present."""
+    out = {k: (v[4:] if v.startswith("RES:") else v) for k, v in _peer_fields(ev)}
     if not out and ev.res is not None:
         out["RES"] = ev.res
     return out
