@@ -31,34 +31,8 @@ def directory() -> Directory:
     return Directory(USERS)
 
 
-try:  # TEMPORARY until server/pbx.py lands
-    from lguapi.server.pbx import Pbx as _Pbx  # noqa: F401
-    _FACTORY = {}
-except ImportError:
-    class CommandError(Exception):
-        def __init__(self, reason):
-            super().__init__(reason)
-            self.reason = reason
-
-    class _StandIn:
-        def __init__(self, directory, *, deliver, online, **kw):
-            self.deliver = deliver
-
-        def command(self, user, name, args, positional, reply):
-            raise CommandError(f"unknown command {name}")
-
-        def inbound_sms(self, from_number, to, text):
-            self.deliver(to[-4:], f"RECVSMS|FROM:{from_number}|MESSAGE:{text}|SMSTO:{to}")
-
-        def close(self):
-            pass
-
-    _FACTORY = {"pbx_factory": _StandIn}
-
-
 @contextlib.asynccontextmanager
 async def emulator(**kw):
-    kw = {**_FACTORY, **kw}
     emu = Emulator(kw.pop("directory", None) or directory(), host=HOST, port=0, **kw)
     await emu.start()
     try:
@@ -291,6 +265,41 @@ async def test_unknown_commands_get_cmderror_from_the_pbx(text):
         await assert_alive(emu, other, USERS[1])
         await c.close()
         await other.close()
+
+
+async def test_commands_reach_the_pbx_which_sees_who_is_online():
+    async with emulator() as emu:
+        c = await logged_in(emu, USERS[0], cipher="basic")
+        other = await logged_in(emu, USERS[1], cipher="none")
+        await c.send("CMD GETPEERINFO AGENT=3321 PEERS=3322,3700")
+        assert await c.recv() == "CMDRESULT|CMD:GETPEERINFO|3322:OK:CONN|3700:NOT:NOT"
+        assert c.frames[-1].type == TEXT_BASIC
+        # a call between the two: each session gets the events of its own extension
+        emu.pbx.phone_dial("3322", "3321")
+        ring_in, ring_out = await c.expect("RINGEVENT"), await other.expect("RINGEVENT")
+        assert ring_in.startswith("RINGEVENT|ISDIAL:0|") and "|AGENT:3321|CALLERID:3322|" in ring_in
+        assert ring_out.startswith("RINGEVENT|ISDIAL:1|") and "|AGENT:3322|CALLERID:3321|" in ring_out
+        await other.close()
+        await c.send("CMD|GETPEERINFO")  # the PBX's own answer to a malformed use
+        assert (await c.recv()).startswith("CMDERROR|CMD:GETPEERINFO|MSG:")
+        await c.send("CMD GETPEERINFO AGENT=3321 PEERS=3322")
+        assert await c.recv() == "CMDRESULT|CMD:GETPEERINFO|3322:OK:NOT"
+        await c.close()
+
+
+async def test_a_failing_pbx_command_is_answered_and_logged(caplog, monkeypatch):
+    async with emulator() as emu:
+        c = await logged_in(emu, USERS[0])
+
+        def broken(*args):
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(emu.pbx, "command", broken)
+        await c.send("CMD HOLD AGENT=3321 CHANNEL=x")
+        assert await c.recv() == "CMDERROR|CMD:HOLD|MSG:internal error (RuntimeError)"
+        assert "command HOLD failed" in caplog.text and "boom" in caplog.text
+        await assert_alive(emu, c, USERS[0])
+        await c.close()
 
 
 # -- bad frames -------------------------------------------------------------------------

@@ -5,7 +5,6 @@ import asyncio
 
 from lguapi.server import Directory, Emulator
 from rawclient import RawClient
-from test_server_session import _FACTORY
 
 N = 500
 
@@ -13,7 +12,7 @@ N = 500
 async def test_500_logged_in_connections_each_receive_their_own_events():
     directory = Directory.generate(f"3001-{3000 + N}")
     users = directory.users()
-    async with Emulator(directory, host="127.0.0.1", port=0, **_FACTORY) as emu:
+    async with Emulator(directory, host="127.0.0.1", port=0) as emu:
         ciphers = ("seed", "basic", "none")
         clients = await asyncio.gather(*(
             RawClient.connect("127.0.0.1", emu.port, cipher=ciphers[i % 3]) for i in range(N)))
