@@ -58,17 +58,38 @@ cdef extern from *:
             (A0) ^= c_; (A1) ^= d_;                                  \\
         } while (0)
 
-    /* x[0..3] (big-endian words of one block) through 16 rounds under round keys k[0..31]. */
+    /* G with its xors as a tree (two levels, not a chain of three). */
+    static inline uint32_t lgu_g(uint32_t x) {
+        uint32_t a = lgu_SS[0][x & 0xffu] ^ lgu_SS[3][x >> 24];
+        uint32_t b = lgu_SS[1][(x >> 8) & 0xffu] ^ lgu_SS[2][(x >> 16) & 0xffu];
+        return a ^ b;
+    }
+
+    /* x[0..3] (big-endian words of one block) through 16 rounds under round keys k[0..33]
+       (k[32], k[33] are zero padding). SEED is latency-bound: each round is three dependent
+       table lookups (G), so the next round's keyed inputs are prepared from the other half
+       while G runs, leaving only add+xor between one round's last G and the next one's first.
+       The empty asm keeps the compiler from re-associating that xor back onto the chain. */
     static inline void lgu_seed_words(const uint32_t *k, uint32_t *x0, uint32_t *x1, uint32_t *x2, uint32_t *x3) {
         uint32_t L0 = *x0, L1 = *x1, R0 = *x2, R1 = *x3;
-        LGU_ROUND(L0, L1, R0, R1, k + 0);  LGU_ROUND(R0, R1, L0, L1, k + 2);
-        LGU_ROUND(L0, L1, R0, R1, k + 4);  LGU_ROUND(R0, R1, L0, L1, k + 6);
-        LGU_ROUND(L0, L1, R0, R1, k + 8);  LGU_ROUND(R0, R1, L0, L1, k + 10);
-        LGU_ROUND(L0, L1, R0, R1, k + 12); LGU_ROUND(R0, R1, L0, L1, k + 14);
-        LGU_ROUND(L0, L1, R0, R1, k + 16); LGU_ROUND(R0, R1, L0, L1, k + 18);
-        LGU_ROUND(L0, L1, R0, R1, k + 20); LGU_ROUND(R0, R1, L0, L1, k + 22);
-        LGU_ROUND(L0, L1, R0, R1, k + 24); LGU_ROUND(R0, R1, L0, L1, k + 26);
-        LGU_ROUND(L0, L1, R0, R1, k + 28); LGU_ROUND(R0, R1, L0, L1, k + 30);
+        uint32_t c = R0 ^ k[0];
+        uint32_t d = R1 ^ k[1] ^ c;
+        for (int r = 0; r < 16; r++) {
+            uint32_t P = L0 ^ k[2 * r + 2];
+            uint32_t Q = L1 ^ k[2 * r + 3] ^ P;
+            uint32_t g1 = lgu_g(d);
+            uint32_t g2 = lgu_g(c + g1);
+            uint32_t g3 = lgu_g(g1 + g2);
+            uint32_t co = g2 + g3;
+            uint32_t nR0 = L0 ^ co, nR1 = L1 ^ g3;
+            uint32_t t = Q ^ g3;
+    #if defined(__GNUC__)
+            __asm__("" : "+r"(t));
+    #endif
+            c = P ^ co;
+            d = t ^ co;
+            L0 = R0; L1 = R1; R0 = nR0; R1 = nR1;
+        }
         *x0 = R0; *x1 = R1; *x2 = L0; *x3 = L1;
     }
 
@@ -621,10 +642,12 @@ cdef void _key_schedule(const uint8_t* key, uint32_t* ek, uint32_t* dk) noexcept
             t = a
             a = (a >> 8) | (b << 24)
             b = (b >> 8) | (t << 24)
+    ek[32] = ek[33] = 0
     if dk != NULL:
         for i in range(16):
             dk[2 * i] = ek[30 - 2 * i]
             dk[2 * i + 1] = ek[31 - 2 * i]
+        dk[32] = dk[33] = 0
 
 
 cdef int _check_iv(Py_buffer* v) except -1:
@@ -635,12 +658,10 @@ cdef int _check_iv(Py_buffer* v) except -1:
     return 0
 
 
-cdef bytes _cbc_encrypt(const uint32_t* ek, const uint8_t* iv, const uint8_t* s, size_t n, size_t prefix):
-    """``prefix`` spare bytes, then CBC(PKCS7(s)); used as is (prefix 0) or under a seal."""
+cdef void _cbc_encrypt_into(const uint32_t* ek, const uint8_t* iv, const uint8_t* s, size_t n,
+                            uint8_t* o) noexcept:
+    """CBC(PKCS7(s)) into ``o``, which has room for (n // 16 + 1) * 16 bytes."""
     cdef size_t full = n // 16, rem = n % 16, p = 16 - rem
-    cdef size_t total = prefix + (full + 1) * 16
-    cdef bytes out = PyBytes_FromStringAndSize(NULL, total)
-    cdef uint8_t* o = <uint8_t*>PyBytes_AS_STRING(out) + prefix
     cdef uint32_t chain[4]
     cdef uint8_t last[16]
     cdef size_t i
@@ -654,7 +675,6 @@ cdef bytes _cbc_encrypt(const uint32_t* ek, const uint8_t* iv, const uint8_t* s,
     for i in range(rem, 16):
         last[i] = <uint8_t>p
     lgu_seed_cbc_enc(ek, chain, last, o + full * 16, 1)
-    return out
 
 
 cdef bytes _cbc_decrypt(const uint32_t* dk, const uint8_t* iv, const uint8_t* s, Py_ssize_t n):
@@ -689,7 +709,6 @@ cdef bytes _cbc_decrypt(const uint32_t* dk, const uint8_t* iv, const uint8_t* s,
 
 
 @cython.auto_pickle(False)
-@cython.final
 cdef class Seed:
     """SEED-128 (RFC 4269) under one key, with CBC and PKCS#7 helpers.
 
@@ -702,8 +721,7 @@ cdef class Seed:
     b'abc'
     """
 
-    cdef uint32_t ek[32]
-    cdef uint32_t dk[32]
+    # ek, dk: declared in _cipher_c.pxd (32 round keys + 2 zero words, see lgu_seed_words)
 
     def __init__(self, key) -> None:
         cdef Py_buffer kv
@@ -745,12 +763,16 @@ cdef class Seed:
     def encrypt_cbc(self, iv, data) -> bytes:
         """PKCS#7-pad ``data`` and encrypt it in CBC mode (``iv`` 16 bytes, else ValueError)."""
         cdef Py_buffer iv_v, dv
+        cdef bytes out
         _acquire(iv, &iv_v, "iv")
         _check_iv(&iv_v)
         try:
             _acquire(data, &dv, "data")
             try:
-                return _cbc_encrypt(self.ek, <const uint8_t*>iv_v.buf, <const uint8_t*>dv.buf, dv.len, 0)
+                out = PyBytes_FromStringAndSize(NULL, (dv.len // 16 + 1) * 16)
+                _cbc_encrypt_into(self.ek, <const uint8_t*>iv_v.buf, <const uint8_t*>dv.buf, dv.len,
+                                  <uint8_t*>PyBytes_AS_STRING(out))
+                return out
             finally:
                 PyBuffer_Release(&dv)
         finally:
@@ -803,17 +825,18 @@ def seed_seal(plain, key, iv=None) -> bytes:
     """The SEED text-frame body of PROTOCOL.md §5.2: ``B64(IV || SEED-CBC(key, IV, PKCS7(plain)))``.
 
     ``key`` is 16 bytes or a :class:`Seed` (cache one per session); ``iv`` defaults to
-    ``os.urandom(16)``.
+    fresh bytes from ``os.urandom`` (drawn 4 KiB at a time, see ``_fresh_iv``).
 
     >>> seed_seal(b"x", DEFAULT_SEED_KEY, iv=bytes(16))
     b'AAAAAAAAAAAAAAAAAAAAAMpi2SrDFkiUfTXaTD7p1x0='
     """
-    cdef uint32_t ek_local[32]
+    cdef uint32_t ek_local[34]
     cdef const uint32_t* ek
     cdef Py_buffer iv_v, pv
-    cdef bytes raw
-    cdef uint8_t* r
-    cdef uint8_t ivb[16]
+    cdef uint8_t stack[STACK_BUF]
+    cdef uint8_t* heap = NULL
+    cdef uint8_t* raw
+    cdef size_t nraw
     if isinstance(key, Seed):
         ek = (<Seed>key).ek
     else:
@@ -823,22 +846,26 @@ def seed_seal(plain, key, iv=None) -> bytes:
             return _b64encode1(v + other.encrypt_cbc(v, plain))
         _key_into(key, ek_local, NULL)
         ek = ek_local
-    if iv is None:
-        _fresh_iv(ivb)
-        iv = (<char*>ivb)[:16]
-    _acquire(iv, &iv_v, "iv")
-    _check_iv(&iv_v)
+    if iv is not None:  # else nothing is acquired: a fresh IV goes straight into the scratch block
+        _acquire(iv, &iv_v, "iv")
+        _check_iv(&iv_v)
     try:
         _acquire(plain, &pv, "data")
         try:
-            raw = _cbc_encrypt(ek, <const uint8_t*>iv_v.buf, <const uint8_t*>pv.buf, pv.len, 16)
+            nraw = 16 + (pv.len // 16 + 1) * 16
+            raw = _scratch(nraw, stack, &heap)
+            if iv is None:
+                _fresh_iv(raw)
+            else:
+                memcpy(raw, iv_v.buf, 16)
+            _cbc_encrypt_into(ek, raw, <const uint8_t*>pv.buf, pv.len, raw + 16)
+            return _b64encode1_ptr(raw, nraw)
         finally:
+            PyMem_Free(heap)
             PyBuffer_Release(&pv)
-        r = <uint8_t*>PyBytes_AS_STRING(raw)
-        memcpy(r, iv_v.buf, 16)
     finally:
-        PyBuffer_Release(&iv_v)
-    return _b64encode1_ptr(r, len(raw))
+        if iv is not None:
+            PyBuffer_Release(&iv_v)
 
 
 cdef bytes _iv_bytes(object iv):
@@ -872,8 +899,8 @@ def seed_open(body, key) -> bytes:
     :class:`~lgucore.CipherError` on invalid Base64, a body shorter than IV plus one block,
     ciphertext that is not whole blocks, or bad padding.
     """
-    cdef uint32_t dk_local[32]
-    cdef uint32_t ek_dummy[32]
+    cdef uint32_t dk_local[34]
+    cdef uint32_t ek_dummy[34]
     cdef const uint32_t* dk = NULL
     cdef Py_buffer bv
     cdef uint8_t stack[STACK_BUF]
