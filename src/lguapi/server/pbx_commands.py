@@ -124,7 +124,8 @@ def cmd_pickup(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
 
 def cmd_hangup(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     """HANGUP of the own, the other party's or any named channel. The pipe form
-    ``CMD|HANGUP|<channel>`` (SendSIPCommand) is answered ``CMDRESULT|CMD:HANGUP|RES:OK``."""
+    ``CMD|HANGUP|<channel>`` (SendSIPCommand) is answered ``CMDRESULT|CMD:HANGUP|RES:OK``
+    before the hang-up's events."""
     if pos:
         channel = pos[0]
         if not channel:
@@ -132,8 +133,8 @@ def cmd_hangup(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
         leg = pbx.channels.get(channel)
         if leg is None:
             raise CommandError(f"unknown channel {channel}")
-        pbx.hangup(leg, REJECTED if leg.kind == "phone" else NORMAL)
         reply(cmd_result("HANGUP", "RES:OK"))
+        pbx.hangup(leg, REJECTED if leg.kind == "phone" else NORMAL)
         return
     check_agent(user, args)
     channel = arg(args, "CHANNEL")
