@@ -105,10 +105,10 @@ def _b64decode(s: bytes, where: str, layer: str) -> bytes:
         out = binascii.a2b_base64(s, strict_mode=True)
     except binascii.Error as exc:
         raise _b64_error(s, where, layer, str(exc)) from None
-    n = len(s)
-    if n and s[n - 1] == _EQ:  # binascii does not check the unused bits
-        if (_DECODE[s[n - 3]] & 0x0F) if s[n - 2] == _EQ else (_DECODE[s[n - 2]] & 0x03):
-            raise _b64_error(s, where, layer)
+    # binascii's strict mode lets through non-canonical trailing bits and a stray '=' after a
+    # whole quad; a strict text is exactly the encoding of what it decodes to.
+    if _b64encode(out) != s:
+        raise _b64_error(s, where, layer, "not in canonical form")
     return out
 
 
