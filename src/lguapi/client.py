@@ -815,6 +815,7 @@ class Client:
 
     async def _reconnect(self) -> None:
         loop = asyncio.get_running_loop()
+        me = asyncio.current_task()
         attempt = 0
         delay = min(self.auto_reconnect, 1.0) * random.random() * 0.5  # spread a herd of clients
         try:
@@ -849,7 +850,7 @@ class Client:
                         return
                     break  # lost again while reconciling: next round
         finally:
-            if self._reconnect_task is asyncio.current_task():
+            if self._reconnect_task is me:
                 self._reconnect_task = None
 
     def _give_up(self, reason: str) -> None:

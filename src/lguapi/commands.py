@@ -17,9 +17,9 @@ Validation rules (PROTOCOL.md is silent on most; these are our choices):
 * A dialled number is ``+`` at most once at the start, then digits, ``*`` and ``#``; a number
   written with hyphens (``010-1234-5678``) has them removed. Extensions and rooms may
   contain letters (``101t4004``): they follow the plain-value rule.
-* SMS and peer-message text: 1-200 characters, no CR/LF (manual §3.19); spaces, ``=`` and
-  ``|`` are fine (``MSG`` runs to the end of the text). Peer messages use ``@@`` for a
-  line break.
+* SMS and peer-message text: 1-200 characters, no CR/LF (manual §3.19); spaces and ``=``
+  are fine (``MSG`` runs to the end of the text), ``|`` is refused (it would split the
+  receiver's RECVPEERMSG/RECVSMS event). Peer messages use ``@@`` for a line break.
 * Dates: ``YYYYMMDD``, ``YYYYMMDDHH``, ``YYYYMMDDHHMMSS`` (checked to be a real date),
   ``YYYY-MM-DD[ HH[:MM[:SS]]]`` text, :class:`datetime.date` and :class:`datetime.datetime`;
   they travel as digits (§4.3). SETFORWARD takes hour precision (``YYYYMMDDHH``).
@@ -236,6 +236,8 @@ def message(v, what: str = "text") -> str:
     if "\r" in v or "\n" in v:
         raise ValueError(f"{what} must be one line: CR and LF are not allowed (a peer message may use '@@' "
                          f"for a line break)")
+    if "|" in v:
+        raise ValueError(f"{what} must not contain '|': it would split the receiver's RECVPEERMSG/RECVSMS event")
     if len(v) > MAX_MESSAGE:
         raise ValueError(f"{what} is {len(v)} characters long; at most {MAX_MESSAGE} are allowed")
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in v):
