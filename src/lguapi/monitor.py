@@ -23,12 +23,9 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Iterable, NamedTuple
+from typing import Any, AsyncIterator, Callable, NamedTuple
 
-from .events import (
-    ChannelListEvent, ChannelOutEvent, ConferenceEvent, Connected, Disconnected, Event, LoggedIn,
-    Reconciled, Reconnected, RingEvent,
-)
+from .events import ConnectionEvent, Disconnected, Event, LoggedIn, Reconnected
 
 __all__ = ["Monitor", "LoginProgress", "STATES", "Account", "load_accounts", "raise_nofile_limit",
            "new_event_loop"]
@@ -37,10 +34,9 @@ log = logging.getLogger("lguapi.monitor")
 
 #: every per-extension state, in wallboard order
 STATES = ("offline", "idle", "ringing", "talking", "held")
-#: GETSTATUSPEERS states that mean "no call on this phone" (compared lower-case)
-_IDLE_PEER_STATES = frozenset({"", "down", "idle", "not_inuse", "unavailable", "unknown", "none", "reserved"})
 _DEFAULT_DOMAIN = "default"
-_MAINTENANCE_INTERVAL = 5.0
+#: seconds between runs of the tracker's timers (ring expiry, end grace)
+_MAINTENANCE_INTERVAL = 0.5
 
 
 class LoginProgress(NamedTuple):
@@ -143,20 +139,6 @@ def new_event_loop(use_uvloop: bool = True) -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
-def _peer_of(channel: str | None) -> str | None:
-    """``SIP/3321-09b559d8`` -> ``3321``; ``Local/3321@ctx-1b56;2`` -> ``3321``."""
-    if not channel:
-        return None
-    _, _, rest = channel.partition("/")
-    if not rest:
-        return None
-    at = rest.find("@")
-    if at >= 0:
-        return rest[:at]
-    head, sep, _ = rest.rpartition("-")
-    return head if sep else rest
-
-
 class _Counters:
     """Finished-call counters of one domain (or the total)."""
 
@@ -195,10 +177,9 @@ class _Counters:
 
 
 class _Line:
-    """One monitored extension: its client, whether it is online and its part in live calls."""
+    """One monitored extension: its account, client and whether it is logged in."""
 
-    __slots__ = ("monitor", "account", "exten", "domain", "client", "online", "calls", "failed", "error",
-                 "since", "events")
+    __slots__ = ("monitor", "account", "exten", "domain", "client", "online", "failed", "error", "since", "events")
 
     def __init__(self, monitor: Monitor, account: Account) -> None:
         self.monitor = monitor
@@ -207,7 +188,6 @@ class _Line:
         self.domain = account.domain
         self.client = None
         self.online = False
-        self.calls: dict[str, str] = {}  # call id -> "ringing" | "talking"
         self.failed = False
         self.error: str | None = None
         self.since = time.time()
@@ -219,24 +199,20 @@ class _Line:
         except Exception:  # never let one bad event kill the connection's reader
             log.exception("monitor: error handling %s on extension %s", type(ev).__name__, self.exten)
 
-    def state(self, active: dict) -> str:
+    def state(self, tracker) -> str:
+        """offline, or the busiest of this extension's legs: talking > held > ringing > idle."""
         if not self.online:
             return "offline"
-        if not self.calls:
+        if not self.exten:
             return "idle"
         best = "idle"
-        for cid, phase in list(self.calls.items()):
-            call = active.get(cid)
-            if call is None:  # ended without an update naming this line: forget it
-                del self.calls[cid]
-                continue
-            if phase == "talking":
-                if getattr(call, "state", None) == "held":
-                    if best in ("idle", "ringing"):
-                        best = "held"
-                else:
-                    return "talking"
-            elif best == "idle":
+        for call in tracker.calls_of(self.exten):
+            st = call.active_extens.get(self.exten)
+            if st == "connected":
+                return "talking"
+            if st == "held":
+                best = "held"
+            elif st == "ringing" and best == "idle":
                 best = "ringing"
         return best
 
@@ -258,8 +234,7 @@ class Monitor:
                  sink: Any = None, login_concurrency: int = 100, login_retries: int = 2,
                  client_options: dict | None = None, tracker: Any = None, ring_expiry: float = 300.0,
                  on_progress: Callable[[LoginProgress], Any] | None = None,
-                 client_factory: Callable[..., Any] | None = None, max_sink_backlog: int = 1_000_000,
-                 updates_queue_size: int = 100_000) -> None:
+                 client_factory: Callable[..., Any] | None = None, max_sink_backlog: int = 1_000_000) -> None:
         if login_concurrency < 1:
             raise ValueError("login_concurrency must be at least 1")
         self.host = host
@@ -274,6 +249,7 @@ class Monitor:
         self._login_retries = max(0, int(login_retries))
         self._client_options = dict(client_options or {})
         self._client_factory = client_factory
+        self._owns_tracker = tracker is None
         if tracker is None:
             from .calls import CallTracker
 
@@ -290,9 +266,6 @@ class Monitor:
         self._on_progress = on_progress
         self._progress = LoginProgress(0, len(self._lines), 0)
         self._progress_subs: list[asyncio.Queue] = []
-        self._update_subs: list[asyncio.Queue] = []
-        self._updates_queue_size = updates_queue_size
-        self._updates_dropped = 0
         self._total = _Counters()
         self._domains: dict[str, _Counters] = {}
         self._counted: collections.OrderedDict[str, None] = collections.OrderedDict()
@@ -369,7 +342,9 @@ class Monitor:
                 await self.sink.close()
             except Exception:
                 log.exception("monitor: error closing the sink")
-        for q in self._progress_subs + self._update_subs:
+        if self._owns_tracker:
+            self.tracker.close()  # ends every updates() iterator
+        for q in self._progress_subs:
             q.put_nowait(None)
 
     # -- login ----------------------------------------------------------------------------
@@ -494,17 +469,17 @@ class Monitor:
     def _on_event(self, line: _Line, ev: Event) -> None:
         self._events += 1
         line.events += 1
-        if isinstance(ev, (Connected, LoggedIn, Disconnected, Reconnected, Reconciled)):
+        if isinstance(ev, ConnectionEvent):
             self._connection_event(line, ev)
         try:
             updates = self.tracker.feed(ev)
         except Exception:
             log.exception("monitor: the call tracker failed on %s from extension %s", type(ev).__name__, line.exten)
             updates = ()
-        for u in updates:
-            self._apply(line, ev, u)
         if self.sink is not None:
             self._enqueue(("event", ev))
+        for u in updates:
+            self._apply(u, line)
 
     def _connection_event(self, line: _Line, ev: Event) -> None:
         if isinstance(ev, Disconnected):
@@ -520,41 +495,17 @@ class Monitor:
             if not line.online:
                 line.since = time.time()
             line.online = not self._closing
-        elif isinstance(ev, Reconciled):
-            busy = any(str(s[1] if len(s) > 1 else "").lower() not in _IDLE_PEER_STATES
-                       for s in ev.statuses if s and (not line.exten or str(s[0]) == line.exten))
-            if not busy:
-                line.calls.clear()
 
-    def _apply(self, line: _Line, ev: Event, update) -> None:
-        call = update.call
-        cid = call.id
+    def _apply(self, update, line: _Line | None = None) -> None:
         if update.kind == "ended":
-            self._forget(cid, call, line)
-            self._count_ended(call, line)
-            if self.sink is not None:
-                self._enqueue(("call", call))
-        else:
-            if isinstance(ev, RingEvent):
-                if cid not in line.calls:
-                    line.calls[cid] = "ringing"
-            elif isinstance(ev, (ChannelListEvent, ConferenceEvent)):
-                line.calls[cid] = "talking"
-            elif isinstance(ev, ChannelOutEvent):
-                mine = line.exten
-                peers = (_peer_of(ev.channel), _peer_of(ev.remote_channel))
-                if mine in peers or peers == (None, None):
-                    line.calls.pop(cid, None)
+            call = update.call
+            if getattr(call, "end_reason", None) != "merged":  # a merged call is part of another: count it nowhere
+                self._count_ended(call, line)
+                if self.sink is not None:
+                    self._enqueue(("call", call))
         self._publish(update)
 
-    def _forget(self, cid: str, call, line: _Line) -> None:
-        line.calls.pop(cid, None)
-        for ex in getattr(call, "exten", ()) or ():
-            other = self._by_exten.get(ex)
-            if other is not None:
-                other.calls.pop(cid, None)
-
-    def _count_ended(self, call, line: _Line) -> None:
+    def _count_ended(self, call, line: _Line | None) -> None:
         key = f"{call.id}@{getattr(call, 'end_at', None)}"
         if key in self._counted:
             return
@@ -583,38 +534,13 @@ class Monitor:
                 hook(update)
             except Exception:
                 log.exception("monitor: update hook failed")
-        for q in self._update_subs:
-            if q.full():
-                try:
-                    q.get_nowait()
-                except asyncio.QueueEmpty:  # pragma: no cover
-                    pass
-                self._updates_dropped += 1
-                if self._updates_dropped == 1 or self._updates_dropped % 10_000 == 0:
-                    log.warning("monitor: an updates() consumer is too slow; %d oldest update(s) dropped "
-                                "so far", self._updates_dropped)
-            q.put_nowait(update)
 
-    async def updates(self) -> AsyncIterator[Any]:
-        """Every :class:`lguapi.calls.CallUpdate` from now on, until the monitor closes.
-
-        Each consumer has a queue of ``updates_queue_size``; when a consumer falls that far
-        behind, its oldest update is dropped, counted in ``snapshot()["updates_dropped"]``
-        and logged — the monitor itself never blocks on a consumer.
-        """
-        q: asyncio.Queue = asyncio.Queue(self._updates_queue_size)
-        if self._closed:
-            return
-        self._update_subs.append(q)
-        try:
-            while True:
-                u = await q.get()
-                if u is None:
-                    return
-                yield u
-        finally:
-            if q in self._update_subs:
-                self._update_subs.remove(q)
+    def updates(self, *, maxsize: int = 100_000) -> AsyncIterator[Any]:
+        """Every :class:`lguapi.calls.CallUpdate` from now on (``async for``), until the monitor
+        closes. Each consumer has its own queue of ``maxsize``; a consumer that falls that
+        far behind loses its oldest updates, counted in the iterator's ``dropped`` and logged
+        (the tracker's policy) — the monitor itself never waits for a consumer."""
+        return self.tracker.updates(maxsize=maxsize)
 
     def add_update_hook(self, hook: Callable[[Any], Any]) -> None:
         """Call ``hook(update)`` synchronously for every call update (cheap: no queue)."""
@@ -686,27 +612,13 @@ class Monitor:
                 log.exception("monitor: expiring calls failed")
                 continue
             for u in updates:
-                self._apply_expired(u)
-
-    def _apply_expired(self, u) -> None:
-        call = u.call
-        exts = getattr(call, "exten", ()) or ()
-        line = self._by_exten.get(exts[0]) if exts else None
-        if u.kind == "ended":
-            for ex in exts:
-                other = self._by_exten.get(ex)
-                if other is not None:
-                    other.calls.pop(call.id, None)
-            self._count_ended(call, line or self._lines[0])
-            if self.sink is not None:
-                self._enqueue(("call", call))
-        self._publish(u)
+                self._apply(u)
 
     def expire_now(self, now: float | None = None) -> int:
         """Run the tracker's ring expiry at once (the monitor also does it every few seconds)."""
         updates = self.tracker.expire(now)
         for u in updates:
-            self._apply_expired(u)
+            self._apply(u)
         return len(updates)
 
     # -- views ----------------------------------------------------------------------------
@@ -719,12 +631,11 @@ class Monitor:
         line = self._by_exten.get(exten)
         if line is None:
             raise KeyError(f"extension {exten!r} is not monitored")
-        return line.state(self.tracker.active)
+        return line.state(self.tracker)
 
     def states(self) -> dict[str, str]:
         """``{extension or login id: state}`` for every monitored extension."""
-        active = self.tracker.active
-        return {(ln.exten or ln.account.id): ln.state(active) for ln in self._lines}
+        return {(ln.exten or ln.account.id): ln.state(self.tracker) for ln in self._lines}
 
     def client(self, exten: str):
         """The :class:`lguapi.Client` of one extension (``None`` before its login)."""
@@ -764,18 +675,19 @@ class Monitor:
         ``{"ts", "started_at", "uptime", "logins": {"total","done","failed","online"},
         "states": {state: count}, "extensions": {exten: {"state","domain","id","since","calls"}},
         "counters": {...see counters()}, "calls": [up to ``calls`` live calls, to_dict()],
-        "events": {"total", "per_second"}, "sink": {...}, "updates_dropped"}``.
+        "events": {"total", "per_second"}, "sink": {"path","written","backlog","dropped"}}``.
         """
         now = time.time()
-        active = self.tracker.active
+        tracker = self.tracker
+        active = tracker.active
         states = dict.fromkeys(STATES, 0)
         exts = {}
         for ln in self._lines:
-            st = ln.state(active)
+            st = ln.state(tracker)
             states[st] += 1
             exts[ln.exten or ln.account.id] = {
-                "state": st, "domain": ln.domain or _DEFAULT_DOMAIN, "id": ln.account.id,
-                "since": ln.since, "calls": list(ln.calls), "error": ln.error,
+                "state": st, "domain": ln.domain or _DEFAULT_DOMAIN, "id": ln.account.id, "since": ln.since,
+                "calls": [c.id for c in tracker.calls_of(ln.exten)] if ln.exten else [], "error": ln.error,
             }
         uptime = now - self._started_at if self._started_at else 0.0
         live_calls = []
@@ -800,7 +712,6 @@ class Monitor:
             "events": {"total": self._events, "per_second": round(self._events / uptime, 1) if uptime > 0 else 0.0},
             "sink": {"path": self._sink_path(), "written": self._sink_written, "backlog": len(self._sink_queue),
                      "dropped": self._sink_dropped},
-            "updates_dropped": self._updates_dropped,
         }
 
     def _sink_path(self) -> str | None:

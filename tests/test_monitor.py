@@ -1,0 +1,237 @@
+"""Monitor against the real emulator over TCP on 127.0.0.1 (port 0): logins, states, counters,
+the emulator's own history, one lost connection, sinks."""
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+
+import pytest
+
+import lguapi
+from lguapi.demo import compare_history, hang_up_everything
+from lguapi.events import Disconnected, Reconnected
+from lguapi.monitor import LoginProgress, Monitor, load_accounts
+from lguapi.server.accounts import Directory
+from lguapi.server.emulator import Emulator
+from lguapi.server.traffic import TrafficConfig, TrafficGenerator
+
+FAST = {"auto_reconnect": 0.2, "heartbeat": 0}
+
+
+async def until(pred, timeout: float = 15.0, what: str = "condition"):
+    """Poll ``pred()`` until true; fail with ``what`` after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def session_of(emu: Emulator, exten: str):
+    (s,) = [s for s in emu.sessions() if s.exten == exten]
+    return s
+
+
+def visible_history(emu: Emulator, since: float | None = None) -> list[dict]:
+    """Finished calls some extension saw (an outside caller hearing busy reaches no one)."""
+    rows = []
+    for r in emu.pbx.snapshot()["history"]:
+        if set(r["extensions"]) - set(r["busy"]) and (since is None or r["start"] >= since - 0.5):
+            rows.append(r)
+    return rows
+
+
+class Ended:
+    def __init__(self):
+        self.calls = {}
+
+    def __call__(self, u):
+        if u.kind == "ended":
+            if u.call.end_reason == "merged":
+                self.calls.pop(u.call.id, None)
+            else:
+                self.calls[u.call.id] = u.call
+
+
+async def test_monitor_with_traffic_matches_the_emulators_history(tmp_path):
+    directory = Directory.generate("3001-3050")
+    sink = tmp_path / "events.jsonl"
+    async with Emulator(directory, port=0) as emu:
+        progress: list[LoginProgress] = []
+        async with Monitor("127.0.0.1", emu.port, accounts=directory, sink=str(sink), login_concurrency=16,
+                           client_options=FAST, on_progress=progress.append) as m:
+            assert m.login_progress == LoginProgress(50, 50, 0)
+            assert [p.done for p in progress] == list(range(1, 51))
+            assert m.snapshot()["states"]["idle"] == 50
+            ended = Ended()
+            m.add_update_hook(ended)
+            t0 = emu.pbx.snapshot()  # nothing yet
+            assert t0["history"] == []
+            config = TrafficConfig(rate=25, ring_mean=0.3, talk_mean=0.6, hold=0.2, hold_mean=0.1, transfer=0.1,
+                                   max_calls=60, unanswered=0.2)
+            gen = TrafficGenerator(emu.pbx, directory, config, rng=random.Random(5))
+            gen.start()
+            busy_seen = set()
+
+            async def watch_states():
+                while True:
+                    for state in m.states().values():
+                        busy_seen.add(state)
+                    await asyncio.sleep(0.01)
+
+            watcher = asyncio.create_task(watch_states())
+            try:
+                await asyncio.wait_for(gen.wait(), 30)
+            finally:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
+            gen.close()
+            hang_up_everything(emu.pbx, directory)
+            await until(lambda: not m.tracker.active, what="every tracked call to end")
+            history = visible_history(emu)
+            assert len(history) >= 40
+            snap = m.snapshot()
+            json.dumps(snap)  # JSON-serialisable
+            total = snap["counters"]["total"]
+            assert total["active"] == 0 and total["ringing"] == 0
+            assert total["ended"] == len(history) == len(ended.calls)
+            assert total["answered"] == sum(1 for r in history if r["answered"])
+            assert total["missed"] + total["abandoned"] <= total["ended"] - total["answered"]
+            assert snap["counters"]["domains"]["ipcctest.com"]["ended"] == total["ended"]
+            assert total["avg_ring_seconds"] is not None and total["avg_talk_seconds"] is not None
+            result = compare_history(emu.pbx.snapshot()["history"], list(ended.calls.values()),
+                                     monitored={u.exten for u in directory.users()})
+            assert result["ok"], result
+            assert result["matched"] == len(history)
+            assert snap["states"]["idle"] == 50
+            assert {"ringing", "talking"} <= busy_seen
+            assert snap["events"]["total"] > 4 * len(history)
+    # the sink holds every event and every finished call
+    lines = [json.loads(x) for x in sink.read_text(encoding="utf-8").splitlines() if x.strip()]
+    assert len(lines) == snap["sink"]["written"]
+    assert len(lines) >= snap["events"]["total"]
+
+
+async def test_losing_one_connection_leaves_the_others_alone():
+    directory = Directory.generate("3001-3010")
+    async with Emulator(directory, port=0) as emu:
+        async with Monitor("127.0.0.1", emu.port, accounts=directory, client_options=FAST) as m:
+            lost: dict[str, int] = {}
+            back: dict[str, int] = {}
+            for u in directory.users():
+                c = m.client(u.exten)
+                c.on(Disconnected, lambda ev, e=u.exten: lost.__setitem__(e, lost.get(e, 0) + 1))
+                c.on(Reconnected, lambda ev, e=u.exten: back.__setitem__(e, back.get(e, 0) + 1))
+            others_before = {s.exten: s for s in emu.sessions() if s.exten != "3005"}
+            session_of(emu, "3005").close("test: killed by the emulator")
+            await until(lambda: m.line_state("3005") == "offline", what="3005 offline")
+            assert m.snapshot()["states"]["offline"] == 1
+            # a call to another extension meanwhile is seen as usual
+            call_id = emu.pbx.external_call("01055556666", directory.by_exten("3002").callerid)
+            await until(lambda: m.line_state("3002") == "ringing", what="3002 ringing")
+            emu.pbx.phone_answer("3002")
+            await until(lambda: m.line_state("3002") == "talking", what="3002 talking")
+            await until(lambda: m.line_state("3005") == "idle", what="3005 back")
+            assert lost == {"3005": 1} and back == {"3005": 1}
+            # the other sessions on the emulator side are the very same connections
+            others_after = {s.exten: s for s in emu.sessions() if s.exten != "3005"}
+            assert all(others_after[e] is s for e, s in others_before.items())
+            emu.pbx.external_hangup(call_id)
+            await until(lambda: m.line_state("3002") == "idle", what="3002 idle")
+            # the tracker confirms a call's end after a short grace (legs on other connections)
+            await until(lambda: m.snapshot()["counters"]["total"]["ended"] == 1, what="the call counted")
+            snap = m.snapshot()
+            assert snap["states"]["idle"] == 10
+            assert snap["counters"]["total"]["answered"] == 1
+
+
+async def test_states_follow_one_call_through_hold():
+    directory = Directory.generate("3001-3003")
+    async with Emulator(directory, port=0) as emu:
+        async with Monitor("127.0.0.1", emu.port, accounts=directory, cipher="basic", client_options=FAST) as m:
+            assert m.states() == {"3001": "idle", "3002": "idle", "3003": "idle"}
+            call_id = emu.pbx.external_call("01012345678", directory.by_exten("3001").callerid)
+            await until(lambda: m.line_state("3001") == "ringing", what="ringing")
+            assert m.snapshot()["counters"]["total"]["ringing"] == 1
+            emu.pbx.phone_answer("3001")
+            await until(lambda: m.line_state("3001") == "talking", what="talking")
+            client = m.client("3001")
+            await client.hold()
+            await until(lambda: m.line_state("3001") == "held", what="held")
+            await client.unhold()
+            await until(lambda: m.line_state("3001") == "talking", what="talking again")
+            assert m.states()["3002"] == "idle"
+            emu.pbx.external_hangup(call_id)
+            await until(lambda: m.line_state("3001") == "idle", what="idle")
+            await until(lambda: m.snapshot()["counters"]["total"]["ended"] == 1, what="the call counted")
+            tot = m.snapshot()["counters"]["total"]
+            assert (tot["ended"], tot["answered"], tot["missed"], tot["active"]) == (1, 1, 0, 0)
+
+
+async def test_failed_logins_are_counted_and_progress_streams(tmp_path):
+    directory = Directory.generate("3001-3004")
+    accounts = [(u.id, u.password) for u in directory.users()]
+    accounts[2] = (accounts[2][0], "wrong-password")
+    async with Emulator(directory, port=0) as emu:
+        m = Monitor("127.0.0.1", emu.port, accounts=accounts, login_concurrency=2, client_options=FAST)
+        seen = []
+
+        async def follow():
+            async for p in m.progress():
+                seen.append(p)
+
+        await m.start(wait=False)
+        follower = asyncio.create_task(follow())
+        try:
+            assert await m.wait_logged_in() == LoginProgress(4, 4, 1)
+            await asyncio.wait_for(follower, 5)
+            assert seen[-1] == LoginProgress(4, 4, 1)
+            snap = m.snapshot()
+            assert snap["logins"]["failed"] == 1 and snap["logins"]["online"] == 3
+            # extensions and domains learnt from the login results
+            assert set(snap["extensions"]) == {"3001", "3002", "3004", accounts[2][0]}
+            assert snap["extensions"][accounts[2][0]]["state"] == "offline"
+            assert "refused" in snap["extensions"][accounts[2][0]]["error"]
+            assert "wrong-password" not in json.dumps(snap) and "secret-" not in json.dumps(snap)
+            assert "secret" not in repr(m) and "secret" not in repr(load_accounts(accounts))
+        finally:
+            await m.close()
+
+
+async def test_accounts_file_and_per_domain_counters(tmp_path):
+    path = tmp_path / "accounts.toml"
+    path.write_text(
+        '[[domain]]\nname = "alpha.example"\n'
+        '[[domain.user]]\nid = "07011110001"\npassword = "pw-a1"\nexten = "101t4001"\ncallerid = "07011110001"\n'
+        '[[domain.user]]\nid = "07011110002"\npassword = "pw-a2"\nexten = "101t4002"\ncallerid = "07011110002"\n'
+        '[[domain]]\nname = "beta.example"\n'
+        '[[domain.user]]\nid = "07022220001"\npassword = "pw-b1"\nexten = "5001"\ncallerid = "07022220001"\n',
+        encoding="utf-8")
+    directory = Directory.from_toml(path)
+    async with Emulator(directory, port=0) as emu:
+        async with lguapi.Monitor("127.0.0.1", emu.port, accounts=str(path), client_options=FAST) as m:
+            assert m.login_progress == LoginProgress(3, 3, 0)
+            call_id = emu.pbx.external_call("0311112222", "07022220001")
+            await until(lambda: m.line_state("5001") == "ringing", what="5001 ringing")
+            emu.pbx.external_hangup(call_id)
+            await until(lambda: m.snapshot()["counters"]["total"]["ended"] == 1, what="call ended")
+            doms = m.snapshot()["counters"]["domains"]
+            assert set(doms) == {"alpha.example", "beta.example"}
+            assert doms["beta.example"]["ended"] == 1 and doms["alpha.example"]["ended"] == 0
+            assert m.snapshot()["extensions"]["101t4001"]["domain"] == "alpha.example"
+
+
+def test_bad_accounts_are_refused_clearly(tmp_path):
+    with pytest.raises(ValueError, match="listed twice"):
+        load_accounts([("a", "x"), ("a", "y")])
+    with pytest.raises(ValueError, match="pair"):
+        load_accounts(["just-an-id"])
+    with pytest.raises(ValueError, match="no accounts"):
+        Monitor("127.0.0.1", 1, accounts=[])
+    with pytest.raises(ValueError, match="login_concurrency"):
+        Monitor("127.0.0.1", 1, accounts=[("a", "b")], login_concurrency=0)
