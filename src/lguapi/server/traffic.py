@@ -467,7 +467,9 @@ class TrafficGenerator:
         plan = run.plan
         if self._call_gone(run):
             return self._finish(run, "refused")
-        if plan.kind == "click":
+        if self._connected(run):
+            pass  # answered already (auto answer, or someone at the admin interface)
+        elif plan.kind == "click":
             self.pbx.external_answer(run.call_id)
         else:
             self.pbx.phone_answer(run.talker)
@@ -540,6 +542,11 @@ class TrafficGenerator:
             self._abort(run, "completed")
             return
         self._finish(run, "completed")
+
+    def _connected(self, run: _Running) -> bool:
+        """Is the talker's phone connected in this call?"""
+        leg = self._current_leg(run.talker)
+        return leg is not None and leg.state in ("up", "hold") and leg.call.id == run.call_id
 
     def _call_gone(self, run: _Running) -> bool:
         return run.call_id is None or run.call_id not in self.pbx.calls
