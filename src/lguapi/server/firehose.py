@@ -184,6 +184,7 @@ class Firehose:
         self.regenerated = 0
         self.ticks = 0
         self.build_seconds = 0.0
+        self._may_build = True
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -234,21 +235,27 @@ class Firehose:
     def _ready(self, g: _Group, deadline: float) -> bool:
         """Make sure ``g`` has a pool framed for its sessions' ciphers (within the build budget)."""
         if not g.texts:
-            if time.perf_counter() > deadline:
+            if not self._can_build(deadline):
                 return False
-            t = time.perf_counter()
-            self._generate(g)
-            self.build_seconds += time.perf_counter() - t
+            self._timed(self._generate, g)
         sessions = g.pending if g.pending is not None and g.pos in g.starts else g.sessions
         for lst in sessions.values():
             for s in lst:
                 if s.cipher not in g.frames:
-                    if time.perf_counter() > deadline:
+                    if not self._can_build(deadline):
                         return False
-                    t = time.perf_counter()
-                    self._encode(g, s.cipher, s.codec)
-                    self.build_seconds += time.perf_counter() - t
+                    self._timed(self._encode, g, s.cipher, s.codec)
         return True
+
+    def _can_build(self, deadline: float) -> bool:
+        """Building is allowed once per round, and more while the round's build budget lasts."""
+        return self._may_build or time.perf_counter() < deadline
+
+    def _timed(self, fn, *args) -> None:
+        t = time.perf_counter()
+        fn(*args)
+        self.build_seconds += time.perf_counter() - t
+        self._may_build = False
 
     # --- sessions -----------------------------------------------------------------------
 
@@ -304,6 +311,7 @@ class Firehose:
         if budget <= 0:
             return
         deadline = t_start + self.tick * self.build_share
+        self._may_build = True
         n = len(active)
         cursor = self._cursor
         sent = 0
@@ -349,10 +357,8 @@ class Firehose:
             pos += 1
             if pos == len(g.texts):
                 pos = 0
-                if time.perf_counter() < deadline:
-                    t = time.perf_counter()
-                    self._generate(g)   # fresh unique ids; framed lazily by _ready
-                    self.build_seconds += time.perf_counter() - t
+                if self._can_build(deadline):
+                    self._timed(self._generate, g)   # fresh unique ids; framed lazily by _ready
                     self.regenerated += 1
                 else:
                     self.replays += 1

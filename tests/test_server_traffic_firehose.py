@@ -1,0 +1,165 @@
+"""The firehose (issue 3 §7) against the real Emulator over real TCP: per-extension routing,
+consistent calls, every cipher, rate bound, joining sessions, replays."""
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import random
+
+from rawclient import RawClient
+from lguapi.server import Directory, Emulator
+from lguapi.server.firehose import Firehose, _Clock, generate_calls
+from lguapi.server.pbx import Pbx
+
+DIRECTORY = Directory.generate("3001-3006")
+
+
+def fields(text: str) -> dict:
+    return dict(p.split(":", 1) for p in text.split("|")[1:])
+
+
+def calls_of(texts: list[str]) -> list[list[str]]:
+    """Split a session's events into calls: each starts with a RINGEVENT and ends with a CDREVENT."""
+    calls, cur = [], []
+    for t in texts:
+        cur.append(t)
+        if t.startswith("CDREVENT|"):
+            calls.append(cur)
+            cur = []
+    return calls
+
+
+def check_call(exten: str, call: list[str]) -> str:
+    """One complete call as ``exten`` sees it; returns its unique id N."""
+    first = fields(call[0])
+    assert call[0].startswith("RINGEVENT|") and first["AGENT"] == exten, call
+    n = first["UNIQUEID"]
+    own = f"SIP/{exten}-"
+    mine = {ch for ch in (first["CHANNEL"], first["RECHANNEL"]) if ch.startswith(own)}
+    outs = []
+    for t in call[1:-1]:
+        name, f = t.split("|", 1)[0], fields(t)
+        if name == "CHANNELLIST":
+            assert f["UNIQUEID1"] == n, call
+            mine.update(ch for ch in (f["CHANNEL1"], f["CHANNEL2"]) if ch.startswith(own))
+        elif name == "CHANNELOUT":
+            assert f["CHANNEL"] in mine and f["SRCUNIQUEID"] in (n, f["UNIQUEID"]), call
+            outs.append(f["CHANNEL"])
+        else:
+            raise AssertionError(f"unexpected {t!r} inside a call")
+    assert len(outs) == 1, call
+    cdr = fields(call[-1])
+    assert cdr["UNIQUEID"] == n or cdr["CHANNEL"] in mine, call
+    return n
+
+
+@contextlib.asynccontextmanager
+async def sessions(emu, plan):
+    """Log in ``plan`` = [(exten, cipher)]; yields {exten: RawClient}."""
+    async with contextlib.AsyncExitStack() as stack:
+        out = {}
+        for exten, cipher in plan:
+            u = DIRECTORY.by_exten(exten)
+            c = await stack.enter_async_context(RawClient.connect("127.0.0.1", emu.port, cipher=cipher))
+            assert (await c.login(u.id, u.password)).startswith("LOGINRESULT|STATUS:1|")
+            out[exten] = c
+        yield out
+
+
+def test_generated_calls_come_from_the_pbx_and_stay_in_the_group():
+    events: list = []
+    clock = _Clock()
+    pbx = Pbx(DIRECTORY, deliver=lambda e, t: events.append((e, t)), ring_timeout=0, clock=clock,
+              rng=random.Random(1), online=lambda e: True)
+    users = DIRECTORY.users()[:2]
+    starts = generate_calls(pbx, clock, users, 40, random.Random(2), events)
+    assert len(starts) == 40 and starts[0] == 0 and starts == sorted(starts)
+    assert {e for e, _ in events} == {"3001", "3002"}
+    assert len(pbx.snapshot()["history"]) == 40 and pbx.snapshot()["calls"] == []
+    kinds = collections.Counter(h["direction"] for h in pbx.snapshot()["history"])
+    assert set(kinds) == {"inbound", "outbound", "internal"}
+    for exten in ("3001", "3002"):
+        for call in calls_of([t for e, t in events if e == exten]):
+            check_call(exten, call)
+    pbx.close()
+
+
+async def test_each_session_gets_only_its_own_consistent_calls():
+    async with Emulator(DIRECTORY, port=0) as emu:
+        plan = [("3001", "seed"), ("3002", "basic"), ("3003", "none"), ("3005", "seed")]  # 3004, 3006 absent
+        async with sessions(emu, plan) as clients:
+            hose = Firehose(emu, 2000, rng=random.Random(9))
+            hose.start()
+            await asyncio.sleep(0.6)
+            hose.close()
+            await asyncio.sleep(0.2)
+            stats = hose.stats()
+            got = {e: [t for t in c.received[1:] if t != "PING"] for e, c in clients.items()}
+            assert sum(len(v) for v in got.values()) == stats["delivered"] > 200
+            assert stats["active_groups"] == 3 and stats["replays"] == 0
+            ids = {}
+            for exten, texts in got.items():
+                calls = calls_of(texts)
+                assert len(calls) >= 5, exten
+                ids[exten] = [check_call(exten, call) for call in calls]
+                assert len(set(ids[exten])) == len(ids[exten])  # fresh unique ids, no replays
+            # internal calls between the pair 3001/3002: both sides saw the same CHANNELLIST
+            lists1 = {t for t in got["3001"] if t.startswith("CHANNELLIST|") and "SIP/3002-" in t}
+            lists2 = {t for t in got["3002"] if t.startswith("CHANNELLIST|") and "SIP/3001-" in t}
+            common = lists1 & lists2
+            assert common and len(common) >= min(len(lists1), len(lists2)) - 1
+            # no rate above the configured one (plus the bounded catch-up)
+            assert stats["delivered"] <= 2000 * (stats["elapsed"] + 0.25) + 10
+
+
+async def test_a_session_that_logs_in_later_starts_at_a_call_boundary():
+    async with Emulator(DIRECTORY, port=0) as emu:
+        async with sessions(emu, [("3001", "none")]) as first:
+            hose = Firehose(emu, 1000, rng=random.Random(4), refresh=0.05)
+            hose.start()
+            await asyncio.sleep(0.3)
+            async with sessions(emu, [("3002", "seed")]) as later:
+                await asyncio.sleep(0.4)
+                hose.close()
+                await asyncio.sleep(0.1)
+                texts = [t for t in later["3002"].received[1:] if t != "PING"]
+                assert texts and texts[0].startswith("RINGEVENT|")
+                for call in calls_of(texts):
+                    check_call("3002", call)
+            for call in calls_of(first["3001"].received[1:]):
+                check_call("3001", call)
+
+
+async def test_pools_replay_when_the_build_budget_is_spent():
+    async with Emulator(DIRECTORY, port=0) as emu:
+        async with sessions(emu, [("3001", "basic")]) as clients:
+            hose = Firehose(emu, 20000, rng=random.Random(5), calls_per_group=2, build_share=1e-9)
+            hose.start()
+            await asyncio.sleep(0.3)
+            hose.close()
+            await asyncio.sleep(0.2)
+            stats = hose.stats()
+            assert stats["replays"] > 0
+            texts = clients["3001"].received[1:]
+            calls = calls_of(texts)
+            for call in calls:
+                check_call("3001", call)
+            n_ids = len({fields(c[0])["UNIQUEID"] for c in calls})
+            assert n_ids < len(calls)  # replayed calls carry the same unique ids again
+
+
+async def test_rejects_bad_settings_and_idles_without_sessions():
+    async with Emulator(DIRECTORY, port=0) as emu:
+        for kw in ({"rate": 0}, {"rate": 10, "tick": 0}, {"rate": 10, "calls_per_group": 0}):
+            try:
+                Firehose(emu, **kw)
+            except ValueError:
+                pass
+            else:
+                raise AssertionError(f"accepted {kw}")
+        hose = Firehose(emu, 1000)
+        hose.start()
+        await asyncio.sleep(0.1)
+        assert hose.stats()["delivered"] == 0 and hose.stats()["active_groups"] == 0
+        hose.close()
