@@ -254,7 +254,7 @@ def _cmd_call(args: argparse.Namespace) -> int:
             except (OSError, asyncio.TimeoutError) as e:
                 print(f"lguapi call: cannot connect to {args.host}:{args.port}: {e}", file=sys.stderr)
                 return EXIT_ERROR
-            known = {c.id for c in tracker.calls()}
+            known = {c.id for c in tracker.calls(include_ended=True)}
             started = time.time()
             try:
                 await client.click2call(args.to, cid=args.cid or "")
@@ -275,7 +275,7 @@ async def _follow_call(tracker, known, changed, stop, client, args, started):
     """Wait for our call to connect and end; hang up after --hangup-after, on timeout or Ctrl-C."""
 
     def ours():
-        for c in tracker.calls():
+        for c in tracker.calls(include_ended=True):
             if c.id not in known:
                 return c
         return None
@@ -328,7 +328,7 @@ def _call_summary(call, args) -> int:
     answered = call.answer_at is not None
     if args.json:
         d = dict(d)
-        for k in ("remote_number", "dialled_number"):
+        for k in ("remote_number", "dialled_number", "caller", "callee"):
             if k in d:
                 d[k] = mask_number(d[k])
         print(_dumps(d))
