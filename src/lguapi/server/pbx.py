@@ -101,7 +101,7 @@ class Pbx(ConferenceEngine):
         if handler is None:
             raise CommandError(f"unknown command {name}")
         if positional and name not in PIPE_FORMS:
-            raise CommandError(f"{name} has no pipe form (the pipe form this server knows is CMD|HANGUP|<channel>)")
+            raise CommandError(f"{name} has no pipe form (HANGUP is the only command that has one)")
         handler(self, user, args, positional, reply)
 
     # -- the outside world --------------------------------------------------------------

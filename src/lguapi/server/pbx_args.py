@@ -107,5 +107,5 @@ def free_text(args: dict, key: str = "MSG") -> str:
     if len(text) > MAX_TEXT:
         raise CommandError(f"{key} is longer than {MAX_TEXT} characters")
     if "|" in text or "\r" in text or "\n" in text:
-        raise CommandError(f"{key} must not contain '|', CR or LF (write line breaks as @@)")
+        raise CommandError(f"{key} must not contain a pipe, CR or LF (write line breaks as @@)")
     return text

@@ -1,0 +1,177 @@
+"""The Pbx object on its own (no sockets): the outside world's methods and their errors, the
+snapshot, timers, a failing ``deliver``, bounds, and the split-result builder."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import pytest
+
+from lguapi.server import Directory
+from lguapi.server.pbx import COMMANDS, CommandError, Pbx
+from lguapi.server.pbx_model import Forward
+from lguapi.server.pbx_text import split_result
+from test_server_pbx_support import USERS, Script
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    def __call__(self, exten: str, text: str) -> None:
+        self.events.append((exten, text))
+
+    def names(self, exten=None):
+        return [t.split("|", 1)[0] for e, t in self.events if exten is None or e == exten]
+
+
+def make(**kw) -> tuple[Pbx, Recorder]:
+    rec = Recorder()
+    return Pbx(Directory(USERS), deliver=rec, rng=Script(), **kw), rec
+
+
+def test_every_command_of_the_protocol_is_known():
+    expected = {"CLICKCALL", "ANSWER", "HOLD", "UNHOLD", "PICKUP", "HANGUP", "MONITOR", "TRANSFER", "ATXFER",
+                "ATXFERCID", "REDIRECTCONF", "INVITECONF", "JOINCONF", "CALLWITHCONF", "SENDSMS", "SENDPEERMSG",
+                "SETFORWARD", "GETPEERINFO", "GETCALLHISTORY", "GETSTATUSPEERS", "GETRECVSMSLIST", "GETVARINFO",
+                "GETQSTATUS", "GETRECORDLIST", "GETLISTCONFMEMBER", "REMOVECONF", "MAGADDRLIST", "SETUSERINFO"}
+    assert set(COMMANDS) == expected
+    pbx, _ = make()
+    with pytest.raises(CommandError) as e:
+        pbx.command(USERS[0], "LOGIN", {}, [], lambda t: None)
+    assert e.value.reason == "unknown command LOGIN"
+
+
+def test_outside_world_errors_are_clear():
+    pbx, rec = make()
+    with pytest.raises(KeyError, match="07000000000"):
+        pbx.external_call("01012345678", "07000000000")
+    with pytest.raises(ValueError, match="caller's number"):
+        pbx.external_call("not a number", "3321")
+    with pytest.raises(KeyError, match="no call"):
+        pbx.external_answer("1.1")
+    with pytest.raises(KeyError, match="unknown extension"):
+        pbx.phone_answer("9999")
+    with pytest.raises(ValueError, match="nothing is ringing at 3321"):
+        pbx.phone_answer("3321")
+    with pytest.raises(ValueError, match="3321 has no call"):
+        pbx.phone_hangup("3321")
+    with pytest.raises(ValueError, match="no connected call"):
+        pbx.phone_dtmf("3321", "1")
+    with pytest.raises(ValueError, match="digits"):
+        pbx.phone_dtmf("3321", "1x")
+    with pytest.raises(ValueError, match="cannot call itself"):
+        pbx.phone_dial("3321", "070xxxx0321")
+    with pytest.raises(ValueError, match="must not be empty"):
+        pbx.inbound_sms("010", "3321", "")
+    with pytest.raises(ValueError, match="at most"):
+        pbx.inbound_sms("010", "3321", "a|b")
+    call_id = pbx.external_call("01012345678", "3321")
+    with pytest.raises(ValueError, match="no outside number ringing"):
+        pbx.external_answer(call_id)  # the outside party is the caller here
+    pbx.phone_dial("3322", "3323")
+    with pytest.raises(ValueError, match="3322 is busy"):
+        pbx.phone_dial("3322", "3324")
+    assert rec.events  # nothing above lost what happened before
+
+
+def test_snapshot_is_json_and_tells_phones_channels_calls():
+    pbx, rec = make()
+    a = pbx.external_call("01012345678", "070xxxx0321")
+    pbx.phone_answer("3321")
+    pbx.phone_dial("3322", "3323")
+    pbx.forwards["3324"] = Forward(2, "3321")
+    snap = json.loads(json.dumps(pbx.snapshot()))
+    assert {e: p["state"] for e, p in snap["phones"].items()} == {
+        "3321": "talking", "3322": "ringing", "3323": "ringing", "3324": "idle", "101t4004": "idle"}
+    assert snap["phones"]["3321"]["calls"] == [a]
+    assert sorted(ch["exten"] or "trunk" for ch in snap["channels"]) == ["3321", "3322", "3323", "trunk"]
+    calls = {c["id"]: c for c in snap["calls"]}
+    assert calls[a]["state"] == "up" and calls[a]["inexten"] == "070xxxx0321" and calls[a]["answered_by"] == "3321"
+    assert snap["forwards"] == {"3324": {"type": 2, "number": "3321", "start": "", "end": ""}}
+    assert snap["history"] == []
+
+
+def test_without_an_event_loop_timers_are_off_and_with_one_they_fire():
+    pbx, rec = make(ring_timeout=0.01, auto_answer=0.01)
+    pbx.phone_dial("3322", "3321")  # no running loop: the ring stays
+    assert pbx.phone_state("3321") == "ringing"
+
+    async def main():
+        p2, rec2 = make(ring_timeout=0.05, auto_answer=0.01)
+        p2.phone_dial("3322", "3321")
+        p2.phone_dial("3323", "01012345678")
+        await asyncio.sleep(0.3)
+        assert p2.phone_state("3321") == "idle" and p2.phone_state("3323") == "talking"
+        assert "CHANNELLIST" in rec2.names("3323")
+        p2.close()
+    asyncio.run(main())
+
+
+async def test_close_cancels_timers():
+    pbx, rec = make(ring_timeout=0.05)
+    pbx.phone_dial("3322", "3321")
+    pbx.close()
+    await asyncio.sleep(0.15)
+    assert pbx.phone_state("3321") == "ringing"
+    pbx.phone_hangup("3322")
+    assert pbx.calls == {}
+
+
+def test_a_failing_deliver_is_logged_and_the_pbx_stays_consistent(caplog):
+    def deliver(exten, text):
+        if exten == "3321":
+            raise RuntimeError("session broke")
+    pbx = Pbx(Directory(USERS), deliver=deliver)
+    with caplog.at_level(logging.ERROR, logger="lguapi.server.pbx"):
+        call_id = pbx.external_call("01012345678", "3321")
+        pbx.phone_answer("3321")
+        pbx.external_hangup(call_id)
+    assert "deliver of a RINGEVENT event failed" in caplog.text
+    assert "01012345678" not in caplog.text  # no phone numbers in the log
+    assert pbx.calls == {} and pbx.channels == {} and len(pbx.history) == 1
+
+
+def test_history_is_bounded():
+    pbx, _ = make(history_limit=3)
+    ids = []
+    for _ in range(5):
+        ids.append(pbx.phone_dial("3321", "3322"))
+        pbx.phone_hangup("3321")
+    assert [h["id"] for h in pbx.snapshot()["history"]] == ids[-3:]
+
+
+def test_unique_ids_come_from_one_global_sequence():
+    pbx, rec = make()
+    pbx.sequence = 100
+    a = pbx.external_call("01012345678", "3321")
+    b = pbx.phone_dial("3322", "3323")
+    assert [i.split(".")[1] for i in (a, b)] == ["101", "103"]
+    pbx.phone_answer("3323")
+    assert pbx.snapshot()["phones"]["3323"]["uniqueid"].endswith(".105")
+
+
+def test_split_result_pieces():
+    assert split_result("X", [], 100) == ["CMDRESULT|CMD:X|RES:", "CMDRESULTEND|CMD:X"]
+    rows = [f"row{i:02d}" for i in range(10)]
+    pieces = split_result("X", rows, 40)
+    assert pieces[-1] == "CMDRESULTEND|CMD:X"
+    assert all(p.endswith("\n") for p in pieces[:-2]) and not pieces[-2].endswith("\n")
+    assert all(len(p) <= 40 for p in pieces[:-1])
+    assert "".join(p[len("CMDRESULT|CMD:X|RES:"):] for p in pieces[:-1]).split("\n") == rows
+    long = split_result("X", ["y" * 100, "z"], 40)  # a row over the bound travels alone
+    assert long[:2] == ["CMDRESULT|CMD:X|RES:" + "y" * 100 + "\n", "CMDRESULT|CMD:X|RES:z"]
+
+
+def test_forward_windows():
+    fw = Forward(0, "3322", "20110917130000", "20110921189999")
+    assert not fw.active("20110917125959")
+    assert fw.active("20110917130000") and fw.active("20110921185959")
+    assert not fw.active("20110921190000")
+
+
+def test_constructor_limits():
+    for kw in ({"ring_timeout": -1}, {"auto_answer": -1}, {"max_plain": 10}, {"history_limit": 0}):
+        with pytest.raises(ValueError):
+            Pbx(Directory(USERS), deliver=lambda e, t: None, **kw)
