@@ -1,0 +1,70 @@
+"""Smoke test of the benchmark harness: `bench/run.py --quick --only core` runs and reports every row.
+
+No timing is asserted (speed belongs to bench/); only that the scenarios ran and the table holds them.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import lgucore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_core_benchmark_reports_every_scenario(tmp_path):
+    out = tmp_path / "RESULTS.md"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--only", "core", "--output", str(out)],
+        capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = out.read_text(encoding="utf-8")
+    assert text.strip() in proc.stdout
+    assert "Machine:" in text and f"lgucore.HAS_EXTENSIONS={lgucore.HAS_EXTENSIONS}" in text
+    rows = [line.split("|")[1:-1] for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    table = {(r[0].strip(), r[1].strip()): r for r in rows[1:]}
+    scenarios = {s for s, _ in table}
+    for prefix in ("tokenize cp949 events", "tokenize utf-8 events", "FrameDecoder.feed, 2,000 frames in 64 KiB",
+                   "FrameDecoder.feed, 300 frames in 7 B", "decode_batch+tokenize_batch, 5,000 frames"):
+        assert any(s.startswith(prefix) for s in scenarios), prefix
+    variants = {v for _, v in table}
+    assert {"naive split parser", "pure twin"} <= variants
+    assert any(v.startswith("struct.unpack_from+split") for v in variants)
+    if lgucore.HAS_EXTENSIONS:
+        assert {"compiled", "compiled + to_dict()", "compiled + .fields"} <= variants
+    with_baseline = {s for (s, _), r in table.items() if r[4].strip() == "baseline"}
+    for (scenario, variant), r in table.items():
+        value = float(r[2].replace(",", ""))
+        assert value > 0, (scenario, variant)
+        rel = r[4].strip()
+        if scenario in with_baseline:
+            assert rel == "baseline" or (rel.endswith("x") and float(rel[:-1]) > 0), (scenario, variant, rel)
+        else:
+            assert rel == "n/a", (scenario, variant, rel)
+    assert {s for s in scenarios if s.startswith("tokenize ")} <= with_baseline
+
+
+def test_harness_api():
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from _harness import Report
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    r = Report(quick=True)
+    calls = []
+    t = r.timeit(lambda: calls.append(1), number=10, repeat=3)
+    assert t > 0 and len(calls) == 20          # quick mode: at most two repeats
+    assert r.timeit(lambda: None) > 0          # calibrated
+    r.add("s", "base", 100.0, "MB/s", baseline=True)
+    r.add("s", "fast", 250.0, "MB/s")
+    r.add("t", "base", 2.0, "us", baseline=True, higher_is_better=False)
+    r.add("t", "fast", 0.5, "us", higher_is_better=False)
+    assert r.ratio("s", "fast") == 2.5 and r.ratio("t", "fast") == 4.0
+    md = r.render_markdown()
+    assert "| s | fast | 250 | MB/s | 2.50x |" in md and "| t | fast | 0.5 | us | 4.00x |" in md
+    assert "| s | base | 100 | MB/s | baseline |" in md
