@@ -292,6 +292,7 @@ class Client:
         self._pump_q: deque = deque()
         self._pump_task: asyncio.Task | None = None
         self._reading_paused = False
+        self._pause_logged = -1e9
         #: callbacks (and text hooks) that raised; each is logged with its traceback
         self.callback_errors = 0
         self.last_callback_error: BaseException | None = None
@@ -465,8 +466,14 @@ class Client:
     def _pause_reading(self) -> None:
         self._reading_paused = True
         self.overflow_pauses += 1
-        log.warning("%s: event queue full (%d): reading paused until consumers catch up; the server may drop "
-                    "this connection as a slow reader", self.address, self.max_queue)
+        now = asyncio.get_running_loop().time()
+        if now - self._pause_logged >= 60.0:  # at most one warning a minute: a slow consumer flaps
+            self._pause_logged = now
+            log.warning("%s: event queue full (%d): reading paused until consumers catch up; the server may drop "
+                        "this connection as a slow reader (%d pauses so far)", self.address, self.max_queue,
+                        self.overflow_pauses)
+        else:
+            log.debug("%s: event queue full: reading paused", self.address)
         if self._session is not None:
             self._session.pause()
 
@@ -477,7 +484,7 @@ class Client:
         if len(self._pump_q) > low or any(len(s._queue) > low for s in self._streams):
             return
         self._reading_paused = False
-        log.info("%s: consumers caught up: reading resumed", self.address)
+        log.debug("%s: consumers caught up: reading resumed", self.address)
         if self._session is not None:
             self._session.resume()
 
@@ -951,9 +958,20 @@ class Client:
                 who = 1 if c.incoming else 0
             own, other = (ev.channel1, ev.channel2) if who == 0 else (ev.channel2, ev.channel1)
             self._call = _Call(own, other, "talking", c.incoming if c.state else who == 1, ev.unique_id1)
-        elif isinstance(ev, ChannelOutEvent):
-            if _same_channel(ev.channel, c.own) or _same_channel(ev.channel, c.other):
+        elif isinstance(ev, E.ConferenceEvent):
+            # our addition: a room joined without RINGEVENT/CHANNELLIST (CALLWITHCONF) still gives the
+            # own channel; leaving the room ends it
+            mine = ev.member == self.exten or _peer_of(ev.channel) == self.exten
+            if ev.action == "CONFMEMBERADD" and mine and not c.own:
+                self._call = _Call(ev.channel, None, "talking", None, ev.unique_id)
+            elif ev.action == "CONFMEMBERDEL" and _same_channel(ev.channel, c.own):
                 self._call = _Call()
+        elif isinstance(ev, ChannelOutEvent):
+            if _same_channel(ev.channel, c.own):
+                self._call = _Call()
+            elif _same_channel(ev.channel, c.other):
+                # the other party left; the own channel may live on (a conference room)
+                self._call = dataclasses.replace(c, other=None)
 
     def _agent(self, name: str) -> str:
         """The own extension (``AGENT=``); ConnectionLost unless logged in right now."""
@@ -1160,7 +1178,7 @@ _SPECIAL: dict[str, Callable] = {
     "RINGEVENT": Client._on_call_event,
     "CHANNELLIST": Client._on_call_event,
     "CHANNELOUT": Client._on_call_event,
-    "CONFERENCEEVENT": Client._on_answer_event,
+    "CONFERENCEEVENT": Client._on_call_event,
 }
 
 
