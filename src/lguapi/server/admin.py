@@ -71,7 +71,8 @@ class AdminServer:
     """HTTP admin endpoint for one :class:`~lguapi.server.emulator.Emulator`.
 
     ``stats`` maps a name to a callable returning a JSON-serialisable dict (the traffic
-    generator and firehose register theirs) for ``GET /stats``.
+    generator and firehose register theirs) for ``GET /stats``; the mapping is used as
+    given, so entries added after construction show up too.
 
     >>> admin = AdminServer(emulator, port=0)     # doctest: +SKIP
     >>> await admin.start(); admin.port           # doctest: +SKIP
@@ -80,7 +81,7 @@ class AdminServer:
     def __init__(self, emulator: Any, *, host: str = "127.0.0.1", port: int = 8087,
                  stats: dict[str, Callable[[], dict]] | None = None, max_body: int = 16 * 1024) -> None:
         self.emulator = emulator
-        self.stats = dict(stats or {})
+        self.stats = stats if stats is not None else {}  # live: entries added later show up
         self._started = time.monotonic()
         r = Router()
         r.add("POST", "/calls", self._call_create)
