@@ -10,7 +10,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .accounts import User
 
 __all__ = ["arg", "required", "check_agent", "number", "peer_list", "room_name", "date_bound", "int_arg",
-           "free_text", "MAX_TEXT"]
+           "free_text", "MAX_TEXT", "MAX_PEERS"]
 
 #: what a dialled number may look like: digits and the odd letter (extensions like ``101t4004``,
 #: the manual's masked ``01923XXXXX``), ``*``, ``#``, a leading ``+``
@@ -19,6 +19,8 @@ _ROOM = re.compile(r"[0-9A-Za-z_.@/-]{1,40}\Z")
 _DIGITS = re.compile(r"\d+\Z")
 #: longest SMS / peer-message text (manual §3.19, PROTOCOL.md §4.3)
 MAX_TEXT = 200
+#: most entries of one list argument (so that any per-peer answer fits one frame)
+MAX_PEERS = 500
 
 
 def arg(args: dict, key: str, default: str = "") -> str:
@@ -49,11 +51,14 @@ def number(value: str, key: str) -> str:
 
 
 def peer_list(value: str, key: str = "PEERS") -> list[str]:
-    """A comma-separated list, each entry a number; duplicates dropped, order kept."""
+    """A comma-separated list, each entry a number; duplicates dropped, order kept; at most 500."""
     if not value:
         raise CommandError(f"missing argument {key}")
+    parts = value.split(",")
+    if len(parts) > MAX_PEERS:
+        raise CommandError(f"{key} lists more than {MAX_PEERS} entries")
     out: dict[str, None] = {}
-    for p in value.split(","):
+    for p in parts:
         p = p.strip()
         if not p:
             continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Callable
 
-from .pbx_args import arg, check_agent, date_bound, int_arg, peer_list, required
+from .pbx_args import MAX_PEERS, arg, check_agent, date_bound, int_arg, peer_list, required
 from .pbx_calls import local14
 from .pbx_model import CommandError, Leg
 from .pbx_text import cmd_result, split_result
@@ -91,6 +91,8 @@ def cmd_getstatuspeers(pbx: Pbx, user: User, args: dict, pos: list, reply) -> No
             peers.extend(m.exten for m in conf.members if m.exten is not None and m.exten not in peers)
     if not peers and not room:
         raise CommandError("missing argument PEERS")
+    if len(peers) > MAX_PEERS:
+        raise CommandError(f"more than {MAX_PEERS} peers to report")
     fields = []
     for p in peers:
         u = pbx.directory.by_exten(p)
@@ -185,6 +187,8 @@ def cmd_getqstatus(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     if only:
         wanted = set(peer_list(only, "MEMBER"))
         members = [m for m in members if m in wanted]
+    if len(members) > MAX_PEERS:
+        raise CommandError(f"queue {qname} has more than {MAX_PEERS} members: name them in MEMBER")
     answered = pbx.answered_calls
     reply(cmd_result("GETQSTATUS", *(f"{m}:{pbx.phone_state(m)}:{answered.get(m, 0)}" for m in members)))
 

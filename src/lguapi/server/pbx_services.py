@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Callable
 
-from .pbx_args import arg, check_agent, date_bound, free_text, int_arg, number, peer_list, required
+from .pbx_args import MAX_PEERS, arg, check_agent, date_bound, free_text, int_arg, number, peer_list, required
 from .pbx_model import CommandError, Forward
 from .pbx_text import cmd_result
 
@@ -37,6 +37,8 @@ def cmd_sendsms(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     peers = list(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
     if not peers:
         raise CommandError("missing argument PEERS")
+    if len(peers) > MAX_PEERS:
+        raise CommandError(f"PEERS lists more than {MAX_PEERS} entries")
     text = free_text(args)
     verb = "Reserve" if kind == 1 else "Send"
     fields = []
