@@ -336,6 +336,8 @@ async def test_queue_status_variables_user_info_and_address_book():
     ("CMD GETPEERINFO AGENT=3321 PEERS=", "CMDERROR|CMD:GETPEERINFO|MSG:missing argument PEERS"),
     ("CMD GETVARINFO AGENT=3321 NAME=", "CMDERROR|CMD:GETVARINFO|MSG:missing argument NAME"),
     ("CMD HANGUP AGENT=3321 CHANNEL=Local/1@x-1;2", "CMDERROR|CMD:HANGUP|MSG:unknown channel Local/1@x-1;2"),
+    ("CMD GETSTATUSPEERS AGENT=3321 PEERS=" + ",".join(str(4000 + i) for i in range(501)),
+     "CMDERROR|CMD:GETSTATUSPEERS|MSG:PEERS lists more than 500 entries"),
 ])
 async def test_cmderror_answers_and_the_session_goes_on(text, answer):
     async with pbx_server() as emu:
