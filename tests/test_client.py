@@ -19,7 +19,9 @@ from lguapi import (
 )
 from lguapi import results as R
 from lguapi.client import Client
-from lguapi.errors import CommandError, CommandTimeout, ConnectionLost, NoCurrentCall
+from lguapi._log import set_masking
+from lguapi.errors import CommandError, CommandTimeout, ConnectionLost, LguapiError, NoCurrentCall
+from lguapi.server.tlscert import client_context, server_context, write_self_signed
 
 
 def call_of(emu, exten: str) -> str:
@@ -41,13 +43,42 @@ async def test_login_events_and_attributes(caplog):
         assert rec.events[2].result is result and rec.events[2].exten == "3001"
         assert rec.events[0].address == client.address == f"127.0.0.1:{emu.port}"
         assert rec.events[1].raw.startswith("LOGINRESULT|STATUS:1|EXTEN:3001|")
-        with pytest.raises(lguapi.LguapiError if hasattr(lguapi, "LguapiError") else Exception, match="already"):
+        with pytest.raises(LguapiError, match="already connected"):
             await client.login(uid, pw)
         await client.close()
         # secrets: never in logs or reprs; numbers masked
         assert pw not in caplog.text and pw not in repr(client)
         assert uid not in caplog.text and "070****3001" in caplog.text
         assert "PWD=***" in caplog.text  # the LOGIN text was logged at DEBUG, redacted
+
+
+async def test_masking_can_be_turned_off(caplog):
+    caplog.set_level(logging.INFO, "lguapi.client")
+    set_masking(False)
+    try:
+        async with emulator() as emu:
+            client, _ = await logged_in(emu, "3003")
+            await client.close()
+    finally:
+        set_masking(True)
+    uid, pw = creds("3003")
+    assert uid in caplog.text and pw not in caplog.text
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    return write_self_signed(str(tmp_path_factory.mktemp("tls")), hosts=["127.0.0.1"], prefix="srv")
+
+
+async def test_tls_around_the_tcp_stream(tls_files):
+    async with emulator(ssl=server_context(tls_files.cert, tls_files.key)) as emu:
+        client, rec = await logged_in(emu, "3001", tls=client_context(tls_files.ca))
+        assert (await client.get_peer_info("3001"))["3001"].connected
+        await client.close()
+        untrusted = Client("127.0.0.1", emu.port, tls=True, heartbeat=0)  # system CAs: refused
+        with pytest.raises(ConnectionLost, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+            await untrusted.login(*creds("3002"))
+        await untrusted.close()
 
 
 async def test_connect_context_manager():

@@ -107,13 +107,14 @@ def _peer_of(channel: str | None) -> str | None:
     """``SIP/3321-09b559d8`` -> ``3321``; ``Local/3458@xfer-1b56;2`` -> ``3458``."""
     if not channel:
         return None
-    _, _, rest = channel.partition("/")
-    if not rest:
+    i = channel.find("/")
+    if i < 0:
         return None
     if channel.startswith("Local/"):
-        return rest.partition("@")[0]
-    head, sep, _ = rest.rpartition("-")
-    return head if sep else rest
+        j = channel.find("@", i)
+        return channel[i + 1:j] if j >= 0 else channel[i + 1:]
+    j = channel.rfind("-")
+    return channel[i + 1:j] if j > i else channel[i + 1:]
 
 
 def _same_channel(a: str | None, b: str | None) -> bool:
@@ -224,7 +225,7 @@ class Client:
                  backups=(), tls: bool | _ssl.SSLContext | None = None, oam: str | None = None,
                  oam_ca: str | None = None, oam_verify: bool = True, command_timeout: float = 10.0,
                  max_queue: int = 10000) -> None:
-        self._codec = TextCodec(cipher, seed_key=seed_key, basic_key=basic_key, byteorder=byteorder)
+        self._codec = _shared_codec(cipher, seed_key, basic_key, byteorder)
         try:
             self.charset = codecs.lookup(charset).name
         except LookupError:
@@ -424,7 +425,7 @@ class Client:
                 self._pump_q.append((cb, None, ev))
             self._ensure_pump()
         full = len(self._pump_q) >= self.max_queue
-        if self._streams:
+        if self._streams.data:  # the WeakSet's own set: a cheap emptiness test per event
             for s in self._streams:
                 s._push(ev)
                 if len(s._queue) >= self.max_queue:
@@ -1180,6 +1181,20 @@ _SPECIAL: dict[str, Callable] = {
     "CHANNELOUT": Client._on_call_event,
     "CONFERENCEEVENT": Client._on_call_event,
 }
+
+
+_CODECS: dict[tuple, TextCodec] = {}
+
+
+def _shared_codec(cipher: str, seed_key, basic_key, byteorder: str) -> TextCodec:
+    """One TextCodec per (cipher, keys, byte order): it is stateless, and a Monitor runs thousands of clients."""
+    if isinstance(seed_key, (bytes, bytearray)) and isinstance(basic_key, (bytes, bytearray)):
+        key = (cipher, bytes(seed_key), bytes(basic_key), byteorder)
+        codec = _CODECS.get(key)
+        if codec is None:
+            codec = _CODECS[key] = TextCodec(cipher, seed_key=seed_key, basic_key=basic_key, byteorder=byteorder)
+        return codec
+    return TextCodec(cipher, seed_key=seed_key, basic_key=basic_key, byteorder=byteorder)
 
 
 def _check_heartbeat(heartbeat) -> float:
