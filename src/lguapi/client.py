@@ -767,6 +767,7 @@ class Client:
                 raise ConnectionLost(f"connecting to {address} timed out after {self.command_timeout:g} s") from None
             raise
         if self._closing:
+            self._session = None  # never announced: its end is not an event
             session.abort("closed by the application")
             raise ConnectionLost("the client was closed while connecting")
         self.address = address
@@ -776,18 +777,18 @@ class Client:
             pw = self._password.get() if self._password else ""
             ev = await self.send(C.login(self.user_id, pw))
         except CommandTimeout:
-            session.abort("no LOGINRESULT")
+            await self._drop(session, "no LOGINRESULT")
             raise LoginError(None, f"no LOGINRESULT within {self.command_timeout:g} s") from None
         except CommandError as e:
-            session.abort("login answered with CMDERROR")
+            await self._drop(session, "login answered with CMDERROR")
             raise LoginError(None, e.msg) from None
         except BaseException:
             session.abort("login interrupted")
             raise
         if not ev.ok:
-            session.close(f"login refused (status {ev.status})")
             log.warning("login of %s at %s refused: status %s %s", mask_number(self.user_id), address,
                         ev.status, mask_text(ev.msg or ""))
+            await self._drop(session, f"login refused (status {ev.status})", graceful=True)
             raise LoginError(ev.status, ev.msg)
         self._logged_in = True
         self.exten = ev.exten
@@ -797,6 +798,18 @@ class Client:
         log.info("logged in as %s (exten %s) at %s", mask_number(self.user_id), self.exten, address)
         self._emit(LoggedIn(name=LoggedIn.NAME, address=address, result=ev, exten=self.exten))
         return ev
+
+    async def _drop(self, session: Session, reason: str, *, graceful: bool = False) -> None:
+        """End ``session`` and wait until it is gone (its Disconnected emitted), at most a second."""
+        if graceful:
+            session.close(reason)
+        else:
+            session.abort(reason)
+        try:
+            await asyncio.wait_for(asyncio.shield(session.closed), 1.0)
+        except asyncio.TimeoutError:
+            session.abort(reason)
+            await asyncio.shield(session.closed)
 
     def _on_lost(self, session: Session, reason: str) -> None:
         if session is not self._session:
