@@ -26,9 +26,9 @@ cdef extern from *:
         int ascii;          /* 1 when every byte of [start, end) is < 0x80 */
     } lgu_scan_t;
 
-    static void lgu_scan_init(lgu_scan_t *s) { s->f = NULL; s->n = 0; s->cap = 0; s->ascii = 1;
+    static inline void lgu_scan_init(lgu_scan_t *s) { s->f = NULL; s->n = 0; s->cap = 0; s->ascii = 1;
                                                s->name_start = 0; s->name_end = 0; }
-    static void lgu_scan_free(lgu_scan_t *s) { PyMem_Free(s->f); s->f = NULL; s->n = s->cap = 0; }
+    static inline void lgu_scan_free(lgu_scan_t *s) { PyMem_Free(s->f); s->f = NULL; s->n = s->cap = 0; }
 
     static int lgu_grow(lgu_scan_t *s) {
         Py_ssize_t cap = s->cap ? s->cap * 2 : 32;

@@ -16,7 +16,7 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
-from libc.stdint cimport int64_t, uint32_t
+from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy
 
 import codecs
@@ -55,6 +55,16 @@ cdef inline object _ascii_str(const unsigned char* p, Py_ssize_t n):
     return s
 
 
+cdef inline uint64_t _load_le(const unsigned char* p, Py_ssize_t n) noexcept nogil:
+    """Up to 8 bytes at p as one integer (a cheap hash input)."""
+    cdef uint64_t x = 0
+    if n >= 8:
+        memcpy(&x, p, 8)
+    else:
+        memcpy(&x, p, <size_t>n)
+    return x
+
+
 cdef object _cached_ascii(const unsigned char* p, Py_ssize_t n):
     """An interned str for a short ASCII key or name, from a direct-mapped cache.
 
@@ -63,11 +73,12 @@ cdef object _cached_ascii(const unsigned char* p, Py_ssize_t n):
     """
     if n > _KEYMAX or n == 0:
         return _ascii_str(p, n)
-    cdef uint32_t h = 2166136261u
-    cdef Py_ssize_t i
-    for i in range(n):
-        h = (h ^ p[i]) * 16777619u
-    cdef _CacheEntry* e = &_cache[(h ^ (h >> 15)) & (_NCACHE - 1)]
+    # first and last 8 bytes (overlapping for short keys) and the length
+    cdef uint64_t h = (_load_le(p, n) * <uint64_t>0x9E3779B97F4A7C15u) ^ <uint64_t>n
+    if n > 8:
+        h ^= _load_le(p + n - 8, 8) * <uint64_t>0xC2B2AE3D27D4EB4Fu
+    h ^= h >> 29
+    cdef _CacheEntry* e = &_cache[h & (_NCACHE - 1)]
     if e.s != NULL and e.n == n and memcmp(e.data, p, <size_t>n) == 0:
         return <object>e.s
     s = _intern(_ascii_str(p, n))
@@ -79,7 +90,7 @@ cdef object _cached_ascii(const unsigned char* p, Py_ssize_t n):
     return s
 
 
-cdef object decode_span(const unsigned char* p, Py_ssize_t n, bint ascii, bint key, bytes cname):
+cdef inline object decode_span(const unsigned char* p, Py_ssize_t n, bint ascii, bint key, bytes cname):
     """The text of one piece: ASCII by copy (keys cached), anything else via the codec."""
     if ascii or lgu_is_ascii(p, n):
         if key:
@@ -169,13 +180,16 @@ cdef class Message:
     cdef int _materialize(self) except -1:
         cdef Py_ssize_t i, n = self._nfields
         cdef lgu_field* f = self._spans
+        cdef const unsigned char* raw = <const unsigned char*>PyBytes_AS_STRING(self.raw)
+        cdef bint ascii = self._ascii
+        cdef bytes cs = self._cs
         out = PyTuple_New(n)
         for i in range(n):
             if f[i].ks < 0:
                 k = None
             else:
-                k = self._span(f[i].ks, f[i].ke, True)
-            pair = (k, self._span(f[i].vs, f[i].ve, False))
+                k = decode_span(raw + f[i].ks, <Py_ssize_t>(f[i].ke - f[i].ks), ascii, True, cs)
+            pair = (k, decode_span(raw + f[i].vs, <Py_ssize_t>(f[i].ve - f[i].vs), ascii, False, cs))
             Py_INCREF(pair)
             PyTuple_SET_ITEM(out, i, pair)
         self._fields = out
@@ -239,14 +253,16 @@ cdef class Message:
         cdef dict d = {}
         cdef Py_ssize_t i
         cdef lgu_field* f
+        cdef const unsigned char* raw
         if self._fields is None:
             f = self._spans
+            raw = <const unsigned char*>PyBytes_AS_STRING(self.raw)
             for i in range(self._nfields):
                 if f[i].ks < 0:
                     continue
-                k = self._span(f[i].ks, f[i].ke, True)
-                if k not in d:
-                    d[k] = self._span(f[i].vs, f[i].ve, False)
+                k = decode_span(raw + f[i].ks, <Py_ssize_t>(f[i].ke - f[i].ks), self._ascii, True, self._cs)
+                d.setdefault(k, decode_span(raw + f[i].vs, <Py_ssize_t>(f[i].ve - f[i].vs), self._ascii, False,
+                                            self._cs))
             return d
         for k, v in self._fields:
             if k is not None and k not in d:
