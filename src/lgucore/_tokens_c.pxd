@@ -250,7 +250,6 @@ cdef class Message:
     cdef lgu_field* _spans     # spans relative to raw until the fields are materialised
     cdef Py_ssize_t _nfields
     cdef bint _ascii           # the whole raw body is ASCII
-    cdef bint _lazy_ok
 
     cdef object _span(self, int64_t start, int64_t stop, bint key)
     cdef int _materialize(self) except -1

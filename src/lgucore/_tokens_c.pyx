@@ -295,16 +295,13 @@ cdef Message message_from_scan(object raw, const unsigned char* base, int64_t of
     """A lazy Message for the body ``raw`` (bytes) whose spans ``s`` are relative to
     ``base`` with the body starting at ``base + offset``.
 
-    The spans are copied first: decoding may run a codec written in Python, which
-    could tokenize again and reuse the scanner.
+    The spans are copied before anything that could run Python code (a codec, a
+    finalizer during an allocation): that code could tokenize again and reuse ``s``.
     """
-    cdef Message m = Message.__new__(Message)
     cdef Py_ssize_t i, n = s.n
-    cdef lgu_field* f
-    m.raw = raw
-    m._cs = cs.cname
-    m._ascii = s.ascii
-    m._lazy_ok = cs.lazy_ok
+    cdef lgu_field* f = NULL
+    cdef int64_t name_start = s.name_start - offset, name_end = s.name_end - offset
+    cdef bint ascii = s.ascii
     if n:
         f = <lgu_field*>PyMem_Malloc(<size_t>n * sizeof(lgu_field))
         if f == NULL:
@@ -314,9 +311,18 @@ cdef Message message_from_scan(object raw, const unsigned char* base, int64_t of
             f[i].ke = s.f[i].ke - offset if s.f[i].ks >= 0 else -1
             f[i].vs = s.f[i].vs - offset
             f[i].ve = s.f[i].ve - offset
-        m._spans = f
-        m._nfields = n
-    m.name = m._span(s.name_start - offset, s.name_end - offset, True)
+    cdef Message m
+    try:
+        m = Message.__new__(Message)
+    except BaseException:
+        PyMem_Free(f)
+        raise
+    m._spans = f
+    m._nfields = n
+    m.raw = raw
+    m._cs = cs.cname
+    m._ascii = ascii
+    m.name = m._span(name_start, name_end, True)
     if n == 0:
         m._fields = ()
     elif not cs.lazy_ok:
