@@ -124,7 +124,7 @@ def bench_client_events(report, cipher: str, n_events: int, repeat: int) -> None
 
 
 def run(report) -> None:
-    n = 4_000 if report.quick else 200_000
+    n = 4_000 if report.quick else 100_000
     repeat = 1 if report.quick else 3
     for cipher in ("seed", "none"):
         bench_client_events(report, cipher, n, repeat)
