@@ -31,8 +31,8 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def emulator(port: int = 0, **kw):
-    emu = Emulator(Directory.generate(EXTENS), host="127.0.0.1", port=port, **kw)
+async def emulator(port: int = 0, extens: str = EXTENS, **kw):
+    emu = Emulator(Directory.generate(extens), host="127.0.0.1", port=port, **kw)
     await emu.start()
     try:
         yield emu

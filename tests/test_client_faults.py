@@ -92,6 +92,24 @@ async def test_primary_down_backup_up_at_login_and_on_reconnect():
     assert rec.of(Disconnected)[-1].deliberate
 
 
+async def test_reconnect_stops_when_the_login_is_refused_for_good():
+    async with emulator() as emu:
+        port = emu.port
+        client, rec = await logged_in(emu, "3001", auto_reconnect=0.05)
+    first = await rec.wait_for(Disconnected)
+    assert first.will_reconnect
+    async with emulator(port=port, extens="3002-3003"):  # 3001 is unknown there: -1
+        refused = await rec.wait_for(Disconnected, lambda e: not e.will_reconnect, timeout=10)
+        assert "status -1" in refused.reason and "unknown ID" in refused.reason
+        n = len(rec.of(Reconnecting))
+        await asyncio.sleep(0.3)
+        assert len(rec.of(Reconnecting)) == n and not client.is_connected
+        kinds = _kinds(rec, STATE)
+        assert kinds[-3:] == ["Reconnecting", "Connected", "Disconnected"]
+        await client.close()
+    assert len(rec.of(Disconnected)) == 2  # close() after giving up adds nothing
+
+
 async def test_no_address_reachable():
     client = Client("127.0.0.1", free_port(), backups=[("127.0.0.1", free_port())], heartbeat=0)
     rec = Recorder(client)

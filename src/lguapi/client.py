@@ -276,6 +276,7 @@ class Client:
         self._closed = False
         self._closing = False
         self._bye: str | None = None
+        self._refused_for_good = False
         self._addresses: tuple[tuple[str, int], ...] = ()
         self._reconnect_task: asyncio.Task | None = None
         self._down_since: float | None = None
@@ -746,6 +747,7 @@ class Client:
     async def _connect_and_login(self, host: str, port: int) -> LoginResultEvent:
         loop = asyncio.get_running_loop()
         address = f"{host}:{port}"
+        self._refused_for_good = False
         log.info("connecting to %s (%s cipher, %s byte order)", address, self.cipher, self.byteorder)
 
         def factory() -> Session:
@@ -786,10 +788,12 @@ class Client:
             session.abort("login interrupted")
             raise
         if not ev.ok:
+            err = LoginError(ev.status, ev.msg)
             log.warning("login of %s at %s refused: status %s %s", mask_number(self.user_id), address,
                         ev.status, mask_text(ev.msg or ""))
-            await self._drop(session, f"login refused (status {ev.status})", graceful=True)
-            raise LoginError(ev.status, ev.msg)
+            self._refused_for_good = err.permanent  # a reconnect stops here: its Disconnected says so
+            await self._drop(session, f"login refused: {err}", graceful=True)
+            raise err
         self._logged_in = True
         self.exten = ev.exten
         self.login_result = ev
@@ -819,8 +823,8 @@ class Client:
         self._logged_in = False
         self._fail_all(reason)
         deliberate = self._closing
-        will = (not deliberate and self._bye is None and was_logged_in and self.auto_reconnect > 0
-                and self._password is not None)
+        will = (not deliberate and self._bye is None and self.auto_reconnect > 0 and self._password is not None
+                and (was_logged_in or self._reconnect_task is not None) and not self._refused_for_good)
         if self._bye is not None and not deliberate:
             reason = f"BYE: {self._bye}"
         level = logging.INFO if deliberate else logging.WARNING
@@ -853,8 +857,10 @@ class Client:
                     try:
                         await self._connect_and_login(host, port)
                     except LoginError as e:
-                        if e.permanent:
-                            self._give_up(f"reconnect stopped: {e}")
+                        if e.permanent:  # its Disconnected(will_reconnect=False) is out already
+                            log.error("reconnect stopped: %s", e)
+                            self._down_since = None
+                            self._password = None
                             return
                         log.warning("reconnect to %s: %s", address, e)
                         continue
@@ -873,13 +879,6 @@ class Client:
         finally:
             if self._reconnect_task is me:
                 self._reconnect_task = None
-
-    def _give_up(self, reason: str) -> None:
-        log.error("%s", reason)
-        self._down_since = None
-        self._password = None
-        self._emit(Disconnected(name=Disconnected.NAME, address=self.address, deliberate=False, reason=reason, will_reconnect=False,
-                                exten=self.exten))
 
     async def _reconcile(self) -> None:
         try:
