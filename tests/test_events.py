@@ -114,3 +114,9 @@ def test_mask_and_redact():
         assert "secret" not in mask_text("CMD LOGIN ID=1 PWD=secret")
     finally:
         set_masking(True)
+
+
+def test_event_name_defaults_to_the_wire_or_state_name():
+    assert ev.PingEvent().name == "PING"
+    assert ev.Disconnected(deliberate=True).name == "disconnected"
+    assert ev.RingEvent(name="RINGEVENT").name == "RINGEVENT"

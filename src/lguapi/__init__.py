@@ -11,10 +11,15 @@ __all__ = list(_events_all)
 
 def __getattr__(name):
     # heavy or optional parts load on first use
-    if name in ("Client", "connect", "LoginError", "CommandError", "ConnectionLost", "CommandTimeout"):
+    if name in ("Client", "connect"):
         from . import client
 
         return getattr(client, name)
+    if name in ("LguapiError", "LoginError", "CommandError", "NoCurrentCall", "CommandTimeout", "ConnectionLost",
+                "ConnectFailed", "DiscoveryError"):
+        from . import errors
+
+        return getattr(errors, name)
     if name in ("CallTracker", "Call"):
         from . import calls
 

@@ -48,7 +48,7 @@ from typing import Any, Callable
 
 from .client import Client
 from .errors import LguapiError, LoginError
-from .events import ByeEvent, Disconnected
+from .events import Disconnected, LoggedIn, Reconnected
 
 __all__ = ["LGUBaseOpenApi", "DispatchWithEvents", "PumpWaitingMessages", "EVENT_CALLBACKS"]
 
@@ -202,7 +202,8 @@ class LGUBaseOpenApi:
     def _on_disconnected(self, ev: Disconnected) -> None:
         self._report_lost()
 
-    def _on_connected(self, ev) -> None:
+    def _on_logged_in(self, ev) -> None:
+        # a new session: its loss is reported again (once), like the control after a reconnect
         self._lost_reported = False
 
     def _report_lost(self) -> None:
@@ -236,9 +237,8 @@ class LGUBaseOpenApi:
                         oam_verify=self._oam_verify, **opts)
         client.add_text_hook(self._on_text)
         client.on(Disconnected, self._on_disconnected)
-        from .events import Connected
-
-        client.on(Connected, self._on_connected)
+        client.on(LoggedIn, self._on_logged_in)
+        client.on(Reconnected, self._on_logged_in)
         self._client = client
         self._lost_reported = False
 

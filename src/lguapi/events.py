@@ -54,6 +54,10 @@ class Event:
     exten: str | None = field(default=None, kw_only=True, compare=False)
     ts: float = field(default_factory=time.time, kw_only=True, compare=False, repr=False)
 
+    def __post_init__(self) -> None:
+        if not self.name and self.NAME:
+            object.__setattr__(self, "name", self.NAME)
+
     def to_dict(self) -> dict:
         """A JSON-serialisable dict: ``{"event": <class name>, <python names>...}``."""
         d = {"event": type(self).__name__}
