@@ -1,0 +1,557 @@
+"""Record every event and every finished call, exactly once: JSON Lines or SQLite (WAL).
+
+Each record carries an idempotency key (:func:`event_key`, :func:`call_key`), so a
+reconnect that delivers an event twice, or a restart that writes a call again, never
+duplicates a record. Writes are batched (``batch`` records or ``flush_interval`` seconds,
+whichever comes first). Guarantees (see ``docs/calls.md``):
+
+* a ``kill -9`` loses at most the records not yet flushed -- the batch being filled --
+  and never a record whose :meth:`flush` (or full-batch write) returned;
+* it never corrupts the store: JSONL detects a torn last line when it is opened again and
+  cuts it off; SQLite commits one transaction per batch in WAL mode.
+
+>>> import asyncio, tempfile, os
+>>> from lguapi.events import PingEvent
+>>> async def demo(path):
+...     async with JsonlSink(path) as sink:
+...         ping = PingEvent(name="PING", raw="PING", exten="3321", ts=1.0)
+...         await sink.write_event(ping)
+...         await sink.write_event(ping)  # the same event again: skipped
+...     return [r["kind"] for r in read_jsonl(path)]
+>>> asyncio.run(demo(os.path.join(tempfile.mkdtemp(), "events.jsonl")))
+['event']
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Iterator, Protocol
+
+from .calls import Call
+from .events import CdrEvent, ChannelListEvent, ChannelOutEvent, Event, RingEvent
+
+__all__ = ["Sink", "JsonlSink", "SqliteSink", "open_sink", "event_key", "call_key", "read_jsonl"]
+
+log = logging.getLogger("lguapi.sinks")
+
+#: events whose text carries unique ids: the same text from the same extension is the same event
+_ID_EVENTS = (RingEvent, ChannelListEvent, ChannelOutEvent, CdrEvent)
+_KEY_LEN = 24  # hex characters (96 bits)
+_PREFIX = b'{"key":"'
+
+
+def _digest(material: str) -> str:
+    return hashlib.blake2b(material.encode("utf-8", "surrogatepass"), digest_size=_KEY_LEN // 2).hexdigest()
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, Event):
+        return obj.to_dict()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if isinstance(obj, bytes):
+        return obj.decode("utf-8", "replace")
+    raise TypeError(f"cannot record a {type(obj).__name__} value")
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+def event_key(ev: Event) -> str:
+    """The idempotency key of an event.
+
+    RINGEVENT, CHANNELLIST, CHANNELOUT and CDREVENT carry unique ids, so the receiving
+    extension plus the text identify them: the same text delivered twice (a reconnect, a
+    replay) is one record. Every other event (PING, CMDRESULT, DTMF, connection states ...)
+    can legitimately repeat word for word, so its arrival time ``ts`` is part of the key:
+    only a second write of the same event object is a duplicate.
+    """
+    if isinstance(ev, _ID_EVENTS) and ev.raw:
+        return _digest(f"{ev.exten or ''}\x1f{ev.raw}")
+    return _digest(_dumps(ev.to_dict()))
+
+
+def call_key(call: Call) -> str:
+    """The idempotency key of a finished call: its id and its end time."""
+    return _digest(f"call\x1f{call.id}\x1f{call.end_at!r}")
+
+
+def _event_record(key: str, ev: Event) -> dict:
+    rec = {"key": key, "kind": "event"}
+    rec.update(ev.to_dict())
+    return rec
+
+
+def _call_record(key: str, call: Call) -> dict:
+    rec = {"key": key, "kind": "call"}
+    rec.update(call.to_dict())
+    return rec
+
+
+def _check_call(call: Call) -> bool:
+    """True when the call should be recorded; ValueError for a call that is not over."""
+    if call.state != "ended" or call.end_at is None:
+        raise ValueError(f"only finished calls are recorded (call {call.id!r} is {call.state!r})")
+    if call.end_reason == "merged":
+        log.debug("call %s was merged into %s: not recorded", call.id, call.merged_into)
+        return False
+    return True
+
+
+class Sink(Protocol):
+    """What the monitor and the CLI write to."""
+
+    async def write_event(self, ev: Event) -> None: ...
+    async def write_call(self, call: Call) -> None: ...
+    async def flush(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+class _KeySet:
+    """The most recent ``maxlen`` keys (older ones are forgotten first)."""
+
+    def __init__(self, maxlen: int):
+        self.maxlen = maxlen
+        self._set: set[str] = set()
+        self._order: deque[str] = deque()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._set
+
+    def __len__(self) -> int:
+        return len(self._set)
+
+    def add(self, key: str) -> None:
+        if key in self._set:
+            return
+        self._set.add(key)
+        self._order.append(key)
+        if len(self._order) > self.maxlen:
+            self._set.discard(self._order.popleft())
+
+
+class _Batching:
+    """Shared batching logic: a buffer, a timer, counters, a sticky error."""
+
+    def __init__(self, batch: int, flush_interval: float):
+        if batch < 1:
+            raise ValueError("batch must be >= 1")
+        if flush_interval <= 0:
+            raise ValueError("flush_interval must be > 0")
+        self.batch = batch
+        self.flush_interval = flush_interval
+        self._timer: asyncio.TimerHandle | None = None
+        self._closed = False
+        self._error: BaseException | None = None
+        #: written (new records stored), duplicates (skipped), batches (flushes that wrote)
+        self.stats = {"written": 0, "duplicates": 0, "batches": 0}
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("the sink is closed")
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise OSError(f"an earlier background write failed: {err}") from err
+
+    def _arm(self) -> None:
+        """Start the flush_interval timer (subclasses define ``_on_timer``)."""
+        if self._timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return
+            self._timer = loop.call_later(self.flush_interval, self._on_timer)  # type: ignore[attr-defined]
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+
+# --- JSON Lines ---------------------------------------------------------------------------
+
+
+def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:
+    """Every complete record of a JSONL sink file, in order (a torn last line is skipped)."""
+    with open(path, "rb") as f:
+        for n, line in enumerate(f, 1):
+            if not line.endswith(b"\n"):
+                log.warning("%s: torn last line (%d bytes) skipped", path, len(line))
+                break
+            try:
+                yield json.loads(line)
+            except ValueError:
+                log.warning("%s: line %d is not a JSON record; skipped", path, n)
+
+
+class JsonlSink(_Batching):
+    """Append records to a JSON Lines file, one JSON object per line, ``key`` first.
+
+    On open, the last ``scan_bytes`` of an existing file are read: a torn last line (a
+    writer killed mid-write) is cut off, and the keys found are remembered so that records
+    written again are skipped. At most ``max_keys`` recent keys are kept in memory.
+    ``fsync=True`` also survives a power loss at the cost of one fsync per batch; a
+    ``kill -9`` needs no fsync (the kernel keeps what was written).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, batch: int = 100, flush_interval: float = 0.5,
+                 fsync: bool = False, scan_bytes: int = 64 << 20, max_keys: int = 200_000):
+        super().__init__(batch, flush_interval)
+        self.path = os.fspath(path)
+        self.fsync = fsync
+        self._keys = _KeySet(max_keys)
+        self._buf: list[bytes] = []
+        self._torn = False  # a failed write left a partial line: start the next on a new line
+        self.repaired_bytes = self._load(scan_bytes)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def _load(self, scan_bytes: int) -> int:
+        """Read the tail of an existing file: repair a torn last line, collect keys."""
+        try:
+            size = os.path.getsize(self.path)
+        except FileNotFoundError:
+            return 0
+        if size == 0:
+            return 0
+        start = max(0, size - scan_bytes)
+        with open(self.path, "rb") as f:
+            f.seek(start)
+            data = f.read()
+        if start > 0:
+            nl = data.find(b"\n")
+            data = data[nl + 1:] if nl >= 0 else b""
+            start = size - len(data)
+        cut = len(data)
+        if not data.endswith(b"\n"):
+            cut = data.rfind(b"\n") + 1  # 0 when there is no complete line at all
+        else:
+            last = data.rfind(b"\n", 0, len(data) - 1) + 1
+            try:
+                json.loads(data[last:])
+            except ValueError:
+                cut = last  # a complete-looking but unreadable last line (e.g. NUL bytes)
+        repaired = len(data) - cut
+        if repaired:
+            log.warning("%s: torn last record (%d bytes) removed", self.path, repaired)
+            with open(self.path, "r+b") as f:
+                f.truncate(start + cut)
+        keys = self._keys
+        for line in data[:cut].split(b"\n"):
+            if not line:
+                continue
+            if line.startswith(_PREFIX) and line[len(_PREFIX) + _KEY_LEN:len(_PREFIX) + _KEY_LEN + 1] == b'"':
+                keys.add(line[len(_PREFIX):len(_PREFIX) + _KEY_LEN].decode("ascii"))
+                continue
+            try:
+                key = json.loads(line).get("key")
+            except (ValueError, AttributeError):
+                log.warning("%s: a line that is not a record was ignored", self.path)
+                continue
+            if isinstance(key, str):
+                keys.add(key)
+        return repaired
+
+    def _add(self, key: str, record: dict) -> bool:
+        if key in self._keys:
+            self.stats["duplicates"] += 1
+            return False
+        self._keys.add(key)
+        self._buf.append((_dumps(record) + "\n").encode("utf-8", "surrogatepass"))
+        return True
+
+    async def write_event(self, ev: Event) -> None:
+        """Record one event (skipped when its key was recorded already)."""
+        self._check_open()
+        key = event_key(ev)
+        if self._add(key, _event_record(key, ev)):
+            self._after_add()
+
+    async def write_call(self, call: Call) -> None:
+        """Record one finished call (``ValueError`` if it is not over; merged calls are skipped)."""
+        self._check_open()
+        if not _check_call(call):
+            return
+        key = call_key(call)
+        if self._add(key, _call_record(key, call)):
+            self._after_add()
+
+    def _after_add(self) -> None:
+        if len(self._buf) >= self.batch:
+            self._write()
+        else:
+            self._arm()
+
+    def _write(self) -> None:
+        self._disarm()
+        if not self._buf:
+            return
+        lines, self._buf = self._buf, []
+        data = (b"\n" if self._torn else b"") + b"".join(lines)
+        done = 0
+        try:
+            view = memoryview(data)
+            while done < len(data):
+                done += os.write(self._fd, view[done:])
+            if self.fsync:
+                os.fsync(self._fd)
+        except OSError:
+            # keep every line not completely written for the next attempt; remember when a
+            # line was cut in the middle so the next write starts on a fresh line
+            pos = 1 if self._torn else 0
+            still_torn = self._torn and done == 0
+            kept = []
+            for line in lines:
+                start, pos = pos, pos + len(line)
+                if pos > done:
+                    kept.append(line)
+                    if start < done:
+                        still_torn = True
+            self._torn = still_torn
+            self._buf = kept + self._buf
+            raise
+        self._torn = False
+        self.stats["written"] += len(lines)
+        self.stats["batches"] += 1
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        try:
+            self._write()
+        except OSError as exc:
+            log.error("%s: timed flush failed: %s", self.path, exc)
+            self._error = exc
+
+    async def flush(self) -> None:
+        """Write everything buffered now."""
+        self._check_open()
+        self._write()
+
+    async def close(self) -> None:
+        """Flush and close the file (idempotent)."""
+        if self._closed:
+            return
+        try:
+            self._write()
+        finally:
+            self._closed = True
+            os.close(self._fd)
+
+
+# --- SQLite -------------------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    ts REAL, exten TEXT, type TEXT, name TEXT, raw TEXT,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS calls (
+    seq INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    call_id TEXT NOT NULL, direction TEXT, exten TEXT, remote_number TEXT, dialled_number TEXT,
+    answered_by TEXT, hangup_cause INTEGER, end_reason TEXT,
+    ring_at REAL, answer_at REAL, end_at REAL, ring_seconds REAL, talk_seconds REAL,
+    missed INTEGER, abandoned INTEGER,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS calls_end_at ON calls(end_at);
+CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
+"""
+_INSERT_EVENT = "INSERT OR IGNORE INTO events(key, ts, exten, type, name, raw, data) VALUES (?,?,?,?,?,?,?)"
+_INSERT_CALL = ("INSERT OR IGNORE INTO calls(key, call_id, direction, exten, remote_number, dialled_number,"
+                " answered_by, hangup_cause, end_reason, ring_at, answer_at, end_at, ring_seconds, talk_seconds,"
+                " missed, abandoned, data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+
+
+class SqliteSink(_Batching):
+    """Insert records into an SQLite database in WAL mode, from one writer thread.
+
+    Tables ``events`` and ``calls`` (see ``_SCHEMA``) have a UNIQUE ``key``; rows go in with
+    ``INSERT OR IGNORE``, one transaction per batch, so a record written twice is stored
+    once and a killed writer leaves the database at its last committed batch.
+    ``synchronous`` is ``NORMAL`` (durable against a process kill; ``"FULL"`` also against
+    a power loss).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, batch: int = 100, flush_interval: float = 0.5,
+                 synchronous: str = "NORMAL"):
+        super().__init__(batch, flush_interval)
+        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"unknown synchronous mode {synchronous!r}")
+        self.path = os.fspath(path)
+        self._sync = synchronous.upper()
+        self._events: list[tuple] = []
+        self._calls: list[tuple] = []
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lguapi-sqlite")
+        self._conn: sqlite3.Connection | None = None
+        self._lock: asyncio.Lock | None = None
+        self._timed: asyncio.Task | None = None
+        # open in the writer thread now (it owns the connection); errors surface here
+        self._executor.submit(self._open).result()
+
+    # -- writer thread ---------------------------------------------------------------------
+
+    def _open(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._sync}")
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.executescript(_SCHEMA)
+        except Exception:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def _commit(self, events: list[tuple], calls: list[tuple]) -> int:
+        conn = self._conn
+        assert conn is not None
+        before = conn.total_changes
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if events:
+                conn.executemany(_INSERT_EVENT, events)
+            if calls:
+                conn.executemany(_INSERT_CALL, calls)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return conn.total_changes - before
+
+    def _close_conn(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- event loop side -----------------------------------------------------------------------
+
+    async def write_event(self, ev: Event) -> None:
+        """Queue one event; when the batch is full, wait until it is committed."""
+        self._check_open()
+        key = event_key(ev)
+        self._events.append((key, ev.ts, ev.exten, type(ev).__name__, ev.name, ev.raw,
+                             _dumps(_event_record(key, ev))))
+        await self._after_add()
+
+    async def write_call(self, call: Call) -> None:
+        """Queue one finished call (``ValueError`` if it is not over; merged calls are skipped)."""
+        self._check_open()
+        if not _check_call(call):
+            return
+        key = call_key(call)
+        self._calls.append((key, call.id, call.direction, ",".join(call.exten), call.remote_number,
+                            call.dialled_number, call.answered_by, call.hangup_cause, call.end_reason,
+                            call.ring_at, call.answer_at, call.end_at, call.ring_seconds, call.talk_seconds,
+                            int(call.missed), int(call.abandoned), _dumps(_call_record(key, call))))
+        await self._after_add()
+
+    async def _after_add(self) -> None:
+        if len(self._events) + len(self._calls) >= self.batch:
+            await self._commit_pending()
+        else:
+            self._arm()
+
+    async def _commit_pending(self) -> None:
+        """Commit what is buffered, one batch at a time, in order."""
+        self._disarm()
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            events, calls = self._events, self._calls
+            if not events and not calls:
+                return
+            self._events, self._calls = [], []
+            n = len(events) + len(calls)
+            loop = asyncio.get_running_loop()
+            try:
+                changed = await loop.run_in_executor(self._executor, self._commit, events, calls)
+            except BaseException:
+                # rolled back: keep the rows for the next attempt, then tell the caller
+                self._events[:0] = events
+                self._calls[:0] = calls
+                raise
+            self.stats["written"] += changed
+            self.stats["duplicates"] += n - changed
+            self.stats["batches"] += 1
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._timed is None or self._timed.done():
+            self._timed = asyncio.get_running_loop().create_task(self._timed_commit())
+
+    async def _timed_commit(self) -> None:
+        try:
+            await self._commit_pending()
+        except Exception as exc:  # surfaced on the next call
+            log.error("%s: timed commit failed: %s", self.path, exc)
+            self._error = exc
+
+    async def flush(self) -> None:
+        """Commit everything written so far; returns when it is durable."""
+        self._check_open()
+        await self._commit_pending()
+
+    async def close(self) -> None:
+        """Commit, close the database and stop the writer thread (idempotent)."""
+        if self._closed:
+            return
+        try:
+            if self._timed is not None and not self._timed.done():
+                await self._timed
+            await self._commit_pending()
+        finally:
+            self._closed = True
+            self._disarm()
+            loop = asyncio.get_running_loop()
+            try:
+                await loop.run_in_executor(self._executor, self._close_conn)
+            finally:
+                self._executor.shutdown(wait=False)
+
+
+# --- opening by name ------------------------------------------------------------------------
+
+
+def open_sink(url_or_path: str | os.PathLike, **kwargs: Any) -> JsonlSink | SqliteSink:
+    """Open a sink by name: ``events.jsonl`` (JSON Lines, the default),
+    ``sqlite:///relative.db`` / ``sqlite:////absolute.db`` or a path ending in ``.db``,
+    ``.sqlite`` or ``.sqlite3`` (SQLite), ``jsonl:///path`` (JSON Lines, explicit).
+    Keyword arguments go to the sink (``batch``, ``flush_interval``, ...)."""
+    name = os.fspath(url_or_path)
+    if not name:
+        raise ValueError("empty sink name")
+    if name.startswith("sqlite:"):
+        path = name[len("sqlite:"):]
+        if path.startswith("///"):
+            path = path[3:]
+        elif path.startswith("//"):
+            path = path[2:]
+        if not path:
+            raise ValueError(f"no database path in {name!r}")
+        return SqliteSink(path, **kwargs)
+    if name.startswith("jsonl:"):
+        path = name[len("jsonl:"):]
+        path = path[3:] if path.startswith("///") else path[2:] if path.startswith("//") else path
+        if not path:
+            raise ValueError(f"no file path in {name!r}")
+        return JsonlSink(path, **kwargs)
+    if "://" in name:
+        raise ValueError(f"unknown sink scheme in {name!r} (use a path, jsonl:// or sqlite://)")
+    if name.lower().endswith((".db", ".sqlite", ".sqlite3")):
+        return SqliteSink(name, **kwargs)
+    return JsonlSink(name, **kwargs)

@@ -1,0 +1,319 @@
+"""Sinks: round trips, idempotency keys, duplicates across reopen, a torn JSONL tail, and a
+writer killed with SIGKILL mid-write (SQLite and JSONL): nothing lost but the unflushed
+batch, nothing duplicated, the store intact."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from lgucore import tokenize
+from lguapi.calls import CallTracker
+from lguapi.events import (
+    LoggedIn, LoginResultEvent, PingEvent, Reconciled, UnknownEvent, parse_event,
+)
+from lguapi.sinks import JsonlSink, SqliteSink, call_key, event_key, open_sink, read_jsonl
+
+INBOUND = [
+    "RINGEVENT|ISDIAL:0|CHANNEL:SIP/3321-09b2a738|RECHANNEL:SIP/gw2.eicn-09b559d8|INEXTEN:null|AGENT:3321"
+    "|CALLERID:01923XXXXX|UNIQUEID:1319339116.486",
+    "CHANNELLIST|CHANNEL1:SIP/gw2.eicn-09b559d8|CHANNEL2:SIP/3321-09b25a90|CALLER1ID:010xxxx0907|CALLER2ID:3321"
+    "|INEXTEN:070xxxx0321|UNIQUEID1:1319339116.486|UNIQUEID2:1319339122.488",
+    "CHANNELOUT|CHANNEL:SIP/3321-09b25a90|RECHANNEL:SIP/gw2.eicn-09b559d8|UNIQUEID:1319339122.488"
+    "|SRCUNIQUEID:1319339116.486|HCAUSE:16",
+]
+
+
+def ev(text, exten="3321", ts=1.0):
+    return parse_event(tokenize(text.encode("cp949")), exten=exten, ts=ts)
+
+
+def sample_events():
+    evs = [ev(t, ts=10.0 + i) for i, t in enumerate(INBOUND)]
+    evs.append(ev("CMDRESULT|CMD:GETSTATUSPEERS|3456:Up:Link_Channel(SIP/5060-b5c10a20)", ts=20.0))
+    evs.append(ev("RECVSMS FROM:010xxxx0850 MESSAGE: 테스트 123acvh SMSTO:070xxxx9812", ts=21.0))
+    evs.append(LoggedIn(exten="3321", ts=22.0,
+                        result=LoginResultEvent(name="LOGINRESULT", raw="LOGINRESULT|STATUS:1", status=1)))
+    evs.append(Reconciled(exten="3321", statuses=(("3321", "Down", ""),), ts=23.0))
+    return evs
+
+
+def finished_call():
+    t = CallTracker()
+    for e in sample_events()[:3]:
+        t.feed(e)
+    (call,) = t.ended
+    return call
+
+
+def sink_records(path):
+    if str(path).endswith(".db"):
+        with sqlite3.connect(path) as db:
+            evs = [json.loads(r[0]) for r in db.execute("SELECT data FROM events ORDER BY seq")]
+            calls = [json.loads(r[0]) for r in db.execute("SELECT data FROM calls ORDER BY seq")]
+        return evs + calls
+    return list(read_jsonl(path))
+
+
+# --- keys ---------------------------------------------------------------------------------
+
+
+def test_event_keys():
+    ring = INBOUND[0]
+    assert event_key(ev(ring, ts=1.0)) == event_key(ev(ring, ts=99.0))  # ids in the text: one event
+    assert event_key(ev(ring, "3321")) != event_key(ev(ring, "3322"))  # seen by another extension
+    assert event_key(ev("PING", ts=1.0)) != event_key(ev("PING", ts=2.0))  # repeats legitimately
+    ping = ev("PING", ts=3.0)
+    assert event_key(ping) == event_key(ping)
+    assert len(event_key(ping)) == 24
+    call = finished_call()
+    assert call_key(call) == call_key(call) and len(call_key(call)) == 24
+
+
+# --- round trips ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["events.jsonl", "events.db"])
+async def test_round_trip(tmp_path, name):
+    path = tmp_path / name
+    events = sample_events()
+    call = finished_call()
+    async with open_sink(path, batch=3) as sink:
+        for e in events:
+            await sink.write_event(e)
+        await sink.write_call(call)
+    recs = sink_records(path)
+    assert [r["kind"] for r in recs] == ["event"] * len(events) + ["call"]
+    assert [r["raw"] for r in recs[:len(events)]] == [e.raw for e in events]
+    assert recs[0]["event"] == "RingEvent" and recs[0]["unique_id"] == "1319339116.486"
+    assert recs[4]["message"] == "테스트 123acvh"
+    assert recs[5]["result"]["status"] == 1
+    assert recs[6]["statuses"] == [["3321", "Down", ""]]
+    c = recs[-1]
+    assert (c["id"], c["direction"], c["answered_by"], c["end_reason"]) == (
+        "1319339116.486", "inbound", "3321", "hangup")
+    assert c["key"] == call_key(call)
+    assert sink.stats["written"] == len(events) + 1
+
+
+@pytest.mark.parametrize("name", ["events.jsonl", "events.db"])
+async def test_duplicates_skipped_within_a_session_and_across_reopen(tmp_path, name):
+    path = tmp_path / name
+    events = sample_events()
+    call = finished_call()
+    async with open_sink(path, batch=4) as sink:
+        for e in events + events:
+            await sink.write_event(e)
+        await sink.write_call(call)
+        await sink.write_call(call)
+        # the same ID-bearing event text received again later (a reconnect replay)
+        await sink.write_event(ev(INBOUND[0], ts=99.0))
+    assert sink.stats["written"] == len(events) + 1
+    assert sink.stats["duplicates"] == len(events) + 2
+    async with open_sink(path, batch=4) as sink:  # a restart writes everything again
+        for e in events:
+            await sink.write_event(e)
+        await sink.write_call(call)
+        await sink.write_event(PingEvent(name="PING", raw="PING", exten="3321", ts=500.0))
+    assert sink.stats["written"] == 1
+    recs = sink_records(path)
+    assert len(recs) == len(events) + 2
+    assert len({r["key"] for r in recs}) == len(recs)
+
+
+@pytest.mark.parametrize("name", ["events.jsonl", "events.db"])
+async def test_calls_that_are_not_over_are_refused_and_merged_ones_skipped(tmp_path, name):
+    t = CallTracker()
+    t.feed(ev(INBOUND[0]))
+    (active,) = t.active.values()
+    async with open_sink(tmp_path / name) as sink:
+        with pytest.raises(ValueError, match="finished"):
+            await sink.write_call(active)
+        t.feed(ev(INBOUND[1]))
+        t.feed(ev(INBOUND[2]))
+        active.end_reason = "merged"  # as a withdrawn call looks
+        await sink.write_call(active)
+    assert sink_records(tmp_path / name) == []
+
+
+async def test_flush_interval_writes_a_partial_batch(tmp_path):
+    path = tmp_path / "e.jsonl"
+    sink = JsonlSink(path, batch=1000, flush_interval=0.05)
+    await sink.write_event(ev("PING", ts=1.0))
+    assert os.path.getsize(path) == 0  # buffered
+    for _ in range(200):
+        if os.path.getsize(path):
+            break
+        await asyncio.sleep(0.02)
+    assert len(list(read_jsonl(path))) == 1
+    await sink.close()
+    await sink.close()  # idempotent
+    with pytest.raises(ValueError, match="closed"):
+        await sink.write_event(ev("PING", ts=2.0))
+
+
+async def test_sqlite_flush_interval_and_wal(tmp_path):
+    path = tmp_path / "e.db"
+    sink = SqliteSink(path, batch=1000, flush_interval=0.05)
+    await sink.write_event(ev("PING", ts=1.0))
+    for _ in range(200):
+        if sink.stats["written"]:
+            break
+        await asyncio.sleep(0.02)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+    await sink.close()
+
+
+# --- torn tails ---------------------------------------------------------------------------------
+
+
+async def test_torn_jsonl_tail_is_cut_and_duplicates_still_skipped(tmp_path):
+    path = tmp_path / "e.jsonl"
+    events = [PingEvent(name="PING", raw="PING", exten="3321", ts=float(i)) for i in range(10)]
+    async with JsonlSink(path, batch=3) as sink:
+        for e in events:
+            await sink.write_event(e)
+    whole = path.read_bytes()
+    with open(path, "ab") as f:  # a writer killed in the middle of a line
+        f.write(b'{"key":"0123456789abcdef01234567","kind":"event","na')
+    assert len(list(read_jsonl(path))) == 10  # readers skip the torn line
+    sink = JsonlSink(path, batch=3)
+    assert sink.repaired_bytes > 0
+    assert path.read_bytes() == whole
+    for e in events:
+        await sink.write_event(e)
+    await sink.write_event(PingEvent(name="PING", raw="PING", exten="3321", ts=10.0))
+    await sink.close()
+    assert sink.stats == {"written": 1, "duplicates": 10, "batches": 1}
+    recs = list(read_jsonl(path))
+    assert [r["ts"] for r in recs] == [float(i) for i in range(11)]
+
+
+async def test_unreadable_last_line_is_cut(tmp_path):
+    path = tmp_path / "e.jsonl"
+    async with JsonlSink(path) as sink:
+        await sink.write_event(ev("PING", ts=1.0))
+    with open(path, "ab") as f:
+        f.write(b"\0" * 40 + b"\n")  # what a crash can leave behind on some filesystems
+    sink = JsonlSink(path)
+    assert sink.repaired_bytes == 41
+    await sink.close()
+    assert len(list(read_jsonl(path))) == 1
+
+
+async def test_jsonl_scan_is_bounded(tmp_path):
+    path = tmp_path / "e.jsonl"
+    events = [PingEvent(name="PING", raw="PING", exten="3321", ts=float(i)) for i in range(50)]
+    async with JsonlSink(path) as sink:
+        for e in events:
+            await sink.write_event(e)
+    last_ten = sum(len(x) for x in path.read_bytes().splitlines(keepends=True)[-10:])
+    sink = JsonlSink(path, scan_bytes=last_ten + 5)  # only the last ten records are looked at
+    for e in events:
+        await sink.write_event(e)
+    await sink.close()
+    assert sink.stats["duplicates"] == 10
+    assert sink.stats["written"] == 40  # older keys are not known: documented limit
+
+
+# --- open_sink ------------------------------------------------------------------------------------
+
+
+async def test_open_sink_names(tmp_path):
+    cases = {
+        str(tmp_path / "a.jsonl"): JsonlSink, str(tmp_path / "b.db"): SqliteSink,
+        str(tmp_path / "c.sqlite3"): SqliteSink, "sqlite:///" + str(tmp_path / "d.x"): SqliteSink,
+        "jsonl:///" + str(tmp_path / "e.log"): JsonlSink,
+    }
+    for name, cls in cases.items():
+        sink = open_sink(name)
+        assert isinstance(sink, cls)
+        await sink.close()
+    assert os.path.exists(tmp_path / "d.x") and os.path.exists(tmp_path / "e.log")
+    for bad in ("", "mysql://x/y", "sqlite://"):
+        with pytest.raises(ValueError):
+            open_sink(bad)
+    with pytest.raises(sqlite3.OperationalError):
+        SqliteSink(tmp_path / "missing-dir" / "x.db")
+    with pytest.raises(ValueError):
+        JsonlSink(tmp_path / "x.jsonl", batch=0)
+
+
+# --- kill -9 ----------------------------------------------------------------------------------------
+
+WRITER = textwrap.dedent("""
+    import asyncio, sys
+    from lguapi.sinks import open_sink
+    from lguapi.events import UnknownEvent
+
+    async def main(path, first, total, batch):
+        sink = open_sink(path, batch=batch, flush_interval=60)
+        for i in range(first, total):
+            e = UnknownEvent(name="SEQ", raw=f"SEQ|N:{i}", exten="3001", ts=1000.0 + i, fields=(("N", str(i)),))
+            await sink.write_event(e)
+            if (i + 1) % batch == 0:
+                print(i + 1, flush=True)  # every record up to i is stored now
+        await sink.close()
+        print("done", flush=True)
+
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])))
+""")
+
+
+def _writer(path, first, total, batch):
+    env = dict(os.environ)
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(first), str(total), str(batch)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _stored_seqs(path):
+    if str(path).endswith(".db"):
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            rows = db.execute("SELECT raw FROM events ORDER BY seq").fetchall()
+        return [int(r[0].split(":")[1]) for r in rows]
+    return [int(r["raw"].split(":")[1]) for r in read_jsonl(path)]
+
+
+@pytest.mark.parametrize("name", ["kill.db", "kill.jsonl"])
+def test_writer_killed_mid_write_loses_at_most_the_unflushed_batch(tmp_path, name):
+    path = tmp_path / name
+    batch = 50
+    proc = _writer(path, 0, 10**7, batch)
+    try:
+        seen = 0
+        for line in proc.stdout:
+            seen = int(line)
+            if seen >= 40 * batch:
+                break
+        os.kill(proc.pid, signal.SIGKILL)  # mid-run: a batch is being filled or written
+        rest = proc.stdout.read().split()
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    printed = max([seen] + [int(x) for x in rest if x.isdigit()])
+    if name.endswith(".jsonl"):
+        JsonlSink(path).repaired_bytes  # reopening repairs a torn tail, if any
+    seqs = _stored_seqs(path)
+    # nothing flushed is lost, at most the batch being written is missing, in order, no duplicate
+    assert printed <= len(seqs) <= printed + batch
+    assert seqs == list(range(len(seqs)))
+    # a restart writes everything again: stored once each
+    total = len(seqs) + 3 * batch + 7
+    proc = _writer(path, 0, total, batch)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.split()[-1] == "done"
+    assert _stored_seqs(path) == list(range(total))
