@@ -47,8 +47,9 @@ class StackThread:
         self.loop.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def stack():
+    """One stack for the module: every test logs in its own extension."""
     s = StackThread()
     try:
         yield s
