@@ -19,6 +19,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdint cimport int64_t, uint16_t
 from libc.string cimport memcpy
 
+from lgucore._frames_c cimport Cursor, cursor_header, cursor_take
 from lgucore._tokens_c cimport (
     Message, _Charset, charset_of, lgu_field, lgu_scan, lgu_scan_free, lgu_scan_init,
     lgu_scan_t, message_from_scan,
@@ -98,12 +99,6 @@ cdef object _shrink(object arr, Py_ssize_t used):
         return arr[:used].copy()
 
 
-cdef inline unsigned int _u16(const unsigned char* p, bint big) noexcept nogil:
-    if big:
-        return (<unsigned int>p[0] << 8) | p[1]
-    return (<unsigned int>p[1] << 8) | p[0]
-
-
 @cython.boundscheck(False)
 @cython.wraparound(False)
 def decode_batch(buffer, *, byteorder="big", max_body=65535):
@@ -129,7 +124,8 @@ def decode_batch(buffer, *, byteorder="big", max_body=65535):
     cdef Py_buffer view
     cdef const unsigned char* p
     cdef Py_ssize_t end, pos = 0, count = 0, cap
-    cdef unsigned int n
+    cdef unsigned int n, ftype
+    cdef Cursor cur
     cdef uint16_t[::1] tv
     cdef int64_t[::1] ov, lv
     PyObject_GetBuffer(mv, &view, PyBUF_SIMPLE)
@@ -147,14 +143,16 @@ def decode_batch(buffer, *, byteorder="big", max_body=65535):
         tv = types
         ov = offsets
         lv = lengths
-        while end - pos >= 4:
-            if end - pos > 2048:
-                _prefetch(p + pos + 2048)  # the next headers: frames are consecutive
-            n = _u16(p + pos + 2, big)
+        cur.p = p
+        cur.pos = 0
+        cur.end = end
+        while cursor_header(&cur, big, &ftype, &n):
+            if end - cur.pos > 2048:
+                _prefetch(p + cur.pos + 2048)  # the next headers: frames are consecutive
             if <long>n > mb:
                 raise FrameError(f"frame claims a {n}-byte body, over the {max_body}-byte limit",
-                                 offset=pos, excerpt=mv[pos : pos + 16])
-            if end - pos - 4 < n:
+                                 offset=cur.pos, excerpt=mv[cur.pos : cur.pos + 16])
+            if cursor_take(&cur, 4 + n) == NULL:
                 break
             if count == cap:
                 cap *= 2
@@ -162,11 +160,11 @@ def decode_batch(buffer, *, byteorder="big", max_body=65535):
                 tv = types
                 ov = offsets
                 lv = lengths
-            tv[count] = <uint16_t>_u16(p + pos, big)
-            ov[count] = pos + 4
+            tv[count] = <uint16_t>ftype
+            ov[count] = cur.pos - n
             lv[count] = n
             count += 1
-            pos += 4 + n
+        pos = cur.pos
     finally:
         PyBuffer_Release(&view)
     tv = None

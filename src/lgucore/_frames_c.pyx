@@ -59,12 +59,6 @@ cdef inline bint _order(object byteorder) except -1:
     raise ValueError(f"byteorder must be 'big' or 'little', not {byteorder!r}")
 
 
-cdef inline unsigned int _u16(const unsigned char* p, bint big) noexcept nogil:
-    if big:
-        return (<unsigned int>p[0] << 8) | p[1]
-    return (<unsigned int>p[1] << 8) | p[0]
-
-
 cdef object _byte_view(object data, bint copy_strided):
     """``data`` as a C-contiguous memoryview of bytes.
 
@@ -204,6 +198,8 @@ cdef class FrameDecoder:
         cdef const unsigned char* d
         cdef Py_ssize_t n, pos = 0, need, t
         cdef unsigned int ftype, length
+        cdef Cursor cur
+        cdef const unsigned char* frame
         cdef list frames = []
         self._feeding = True
         try:
@@ -225,9 +221,11 @@ cdef class FrameDecoder:
                         t = n
                     self._hold(d, t)
                     pos = t
-                    if self._len < _HEADER:
-                        return frames
-                length = _u16(self._buf + 2, self._big)
+                cur.p = self._buf
+                cur.pos = 0
+                cur.end = self._len
+                if not cursor_header(&cur, self._big, &ftype, &length):
+                    return frames
                 if length > <unsigned int>self._max_body:
                     head = PyBytes_FromStringAndSize(<const char*>self._buf, self._len if self._len < 16 else 16)
                     if len(head) < 16:
@@ -239,26 +237,27 @@ cdef class FrameDecoder:
                     return frames
                 self._hold(d + pos, need)
                 pos += need
-                ftype = _u16(self._buf, self._big)
                 frames.append(lgu_frame(_Frame, ftype, PyBytes_FromStringAndSize(
                     <const char*>self._buf + _HEADER, length)))
                 self._offset += _HEADER + length
                 self._len = 0
 
             # 2. whole frames straight from the caller's data
-            while n - pos >= _HEADER:
-                length = _u16(d + pos + 2, self._big)
+            cur.p = d
+            cur.pos = pos
+            cur.end = n
+            while cursor_header(&cur, self._big, &ftype, &length):
                 if length > <unsigned int>self._max_body:
                     self._fail(length, self._offset,
-                               PyBytes_FromStringAndSize(<const char*>d + pos, min(16, n - pos)),
-                               frames, n - pos)
-                if n - pos - _HEADER < length:
+                               PyBytes_FromStringAndSize(<const char*>d + cur.pos, min(16, n - cur.pos)),
+                               frames, n - cur.pos)
+                frame = cursor_take(&cur, _HEADER + length)
+                if frame == NULL:
                     break
-                ftype = _u16(d + pos, self._big)
                 frames.append(lgu_frame(_Frame, ftype, PyBytes_FromStringAndSize(
-                    <const char*>d + pos + _HEADER, length)))
-                pos += _HEADER + length
+                    <const char*>frame + _HEADER, length)))
                 self._offset += _HEADER + length
+            pos = cur.pos
 
             # 3. keep the tail (shorter than one header plus max_body)
             self._hold(d + pos, n - pos)
@@ -287,10 +286,15 @@ cdef class FrameDecoder:
         cdef Py_ssize_t n = self._len
         if n == 0:
             return
-        if n < _HEADER:
+        cdef Cursor cur
+        cdef unsigned int ftype, length
+        cur.p = self._buf
+        cur.pos = 0
+        cur.end = n
+        if not cursor_header(&cur, self._big, &ftype, &length):
             msg = f"stream ended inside a frame header ({n} of 4 bytes)"
         else:
-            msg = f"stream ended inside a frame ({n - _HEADER} of {_u16(self._buf + 2, self._big)} body bytes)"
+            msg = f"stream ended inside a frame ({n - _HEADER} of {length} body bytes)"
         self._pending_after_error = n
         self._error = FrameError(msg, offset=self._offset,
                                  excerpt=PyBytes_FromStringAndSize(<const char*>self._buf, n if n < 16 else 16))
