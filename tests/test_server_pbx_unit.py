@@ -175,3 +175,103 @@ def test_constructor_limits():
     for kw in ({"ring_timeout": -1}, {"auto_answer": -1}, {"max_plain": 10}, {"history_limit": 0}):
         with pytest.raises(ValueError):
             Pbx(Directory(USERS), deliver=lambda e, t: None, **kw)
+
+
+# -- a random walk through everything: the model never breaks its own invariants -----------
+
+def _walk(seed: int, steps: int) -> Pbx:
+    import random
+    rnd = random.Random(seed)
+    pbx, rec = make()
+    pbx.rng = random.Random(seed)
+    extens = [u.exten for u in USERS]
+
+    def cmd(user, name, **args):
+        pbx.command(user, name, args, [], lambda text: None)
+
+    for i in range(steps):
+        op = rnd.randrange(20)
+        e, f = rnd.choice(extens), rnd.choice(extens)
+        user = pbx.directory.by_exten(e)
+        calls = list(pbx.calls)
+        try:
+            if op == 0:
+                pbx.external_call(f"010{rnd.randrange(10 ** 8):08d}", rnd.choice([e, user.callerid]))
+            elif op == 1 and calls:
+                pbx.external_answer(rnd.choice(calls))
+            elif op == 2 and calls:
+                pbx.external_hangup(rnd.choice(calls))
+            elif op == 3:
+                pbx.phone_answer(e)
+            elif op == 4:
+                pbx.phone_hangup(e)
+            elif op == 5:
+                pbx.phone_dial(e, rnd.choice([f, "0212345678"]))
+            elif op == 6:
+                pbx.phone_dtmf(e, "1")
+            elif op == 7:
+                cmd(user, rnd.choice(["HOLD", "UNHOLD"]), CHANNEL="")
+            elif op == 8:
+                cmd(user, "TRANSFER", CHANNEL="", EXTEN=rnd.choice([f, "0299998888"]))
+            elif op == 9:
+                cmd(user, "ATXFER", CHANNEL="", EXTEN=f)
+            elif op == 10:
+                cmd(user, "PICKUP", EXTEN=rnd.choice([f, ""]))
+            elif op == 11:
+                cmd(user, "REDIRECTCONF", ROOM=rnd.choice(["r1", "r2"]))
+            elif op == 12:
+                cmd(user, "INVITECONF", ROOM=rnd.choice(["r1", "r2"]), PEERS=f)
+            elif op == 13:
+                cmd(user, "CALLWITHCONF", ROOM=rnd.choice(["r1", "r2"]), PEERS=f + ",01011112222")
+            elif op == 14 and pbx.channels:
+                cmd(user, "HANGUP", CHANNEL=rnd.choice(list(pbx.channels)))
+            elif op == 15:
+                cmd(user, "SETFORWARD", USE=str(rnd.randrange(2)), TYPE=str(rnd.randrange(4)),
+                    NUMBER=rnd.choice([f, "01099990000"]))
+            elif op == 16:
+                cmd(user, "MONITOR", CHANNEL="", ACT=rnd.choice(["START", "STOP"]))
+            elif op == 17:
+                cmd(user, "JOINCONF", ROOM=rnd.choice(["r1", "r2"]))
+            elif op == 18:
+                ringing = [leg for leg in pbx.channels.values() if leg.state == "ring" and leg.kind == "phone"]
+                if ringing:
+                    pbx._ring_timeout(rnd.choice(ringing))  # what the timer would do
+            elif op == 19:
+                conf = pbx.room(user.domain, rnd.choice(["r1", "r2"]))
+                if conf is not None and conf.members:
+                    cmd(user, "REMOVECONF", ROOM=conf.room, CHANNELS=rnd.choice(conf.members).name)
+        except (CommandError, KeyError, ValueError):
+            pass
+        for name, leg in pbx.channels.items():
+            assert leg.state != "gone" and name in (leg.name, leg.alias)
+            top = leg.call.parent or leg.call
+            assert pbx.calls.get(top.id) is top, (leg, top)
+        for exten, legs in pbx.phones.items():
+            assert legs and all(leg.exten == exten and leg.state != "gone" for leg in legs)
+        if i % 250 == 0:
+            json.dumps(pbx.snapshot())
+    for _ in range(20):  # everyone hangs up
+        for e in extens:
+            try:
+                pbx.phone_hangup(e)
+            except ValueError:
+                pass
+        for call_id in list(pbx.calls):
+            try:
+                pbx.external_hangup(call_id)
+            except ValueError:
+                pass
+    return pbx
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_walk_keeps_the_model_consistent(seed):
+    pbx = _walk(seed, 2000)
+    assert pbx.channels == {} and pbx.calls == {} and pbx.rooms == {} and pbx.phones == {}
+    history = pbx.snapshot()["history"]
+    assert len(history) > 100
+    assert len({h["id"] for h in history}) == len(history)
+    for h in history:
+        assert h["state"] == "ended" and h["end"] >= h["start"]
+        assert h["hangup_cause"] in (16, 17, 19, 21)
+        assert h["answered"] == (h["answer"] is not None)
