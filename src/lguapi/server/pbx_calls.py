@@ -1,5 +1,5 @@
 """The PBX's call engine: channels and unique ids, ringing, answering, hanging up, holding,
-forwarding, pickup, recording, and the history of finished calls.
+forwarding, pickup and recording (finished calls are recorded by :mod:`.pbx_history`).
 
 Attended/blind transfer and conferences build on this (:mod:`.pbx_xfer`, :mod:`.pbx_conf`).
 Every event goes out through ``deliver(exten, text)`` in the order a phone would see it;
@@ -8,38 +8,24 @@ the texts come from :mod:`.pbx_text`. Nothing here knows about sockets or comman
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import random
-import time
 from collections import deque
 from typing import TYPE_CHECKING, Callable
 
+from .pbx_history import history_record, history_rows, local14
 from .pbx_model import BUSY, NO_ANSWER, NORMAL, REJECTED, TRUNK, Call, Forward, Leg
 from .pbx_text import cdr_event, channel_list, channel_out, ring_in, ring_out
 
 if TYPE_CHECKING:  # pragma: no cover
     from .accounts import Directory, User
 
-__all__ = ["CallEngine", "local14"]
+__all__ = ["CallEngine"]
 
 log = logging.getLogger("lguapi.server.pbx")
 
 #: connected and ringing leg states, most "current" first (what a phone's buttons act on)
 ACTIVE = ("up", "hold", "dial", "ring")
-
-
-def local14(t: float) -> str:
-    """``t`` (epoch seconds) as local ``YYYYMMDDHHMMSS``."""
-    return time.strftime("%Y%m%d%H%M%S", time.localtime(t))
-
-
-def _b64name(text: str) -> str:
-    try:
-        raw = text.encode("cp949")
-    except UnicodeEncodeError:
-        raw = text.encode("utf-8")
-    return base64.b64encode(raw).decode("ascii")
 
 
 class CallEngine:
@@ -515,62 +501,15 @@ class CallEngine:
         disposition = "ANSWERED" if answered else "BUSY" if cause == BUSY else "NO ANSWER"
         ring = (call.answer if answered else now) - call.start
         talk = now - call.answer if answered else 0.0
-        self.history.append(self._record(call, disposition, ring, talk))
-        self._add_rows(call, ring)
+        self.history.append(history_record(call, disposition, ring, talk))
+        answered_calls = self.answered_calls
+        for row in history_rows(self.directory, call, ring):
+            self.rows.append(row)
+            if row[8] == "OK" and row[3] == "inbound":
+                answered_calls[row[1]] = answered_calls.get(row[1], 0) + 1
         text = cdr_event(call, disposition, int(now - call.start), int(talk))
         for exten in call.extens:
             self._emit(exten, text)
-
-    def _record(self, call: Call, disposition: str, ring: float, talk: float) -> dict:
-        return {
-            "id": call.id, "direction": call.direction, "from": call.src, "to": call.dst,
-            "inexten": call.inexten, "state": "ended", "answered": call.answer is not None,
-            "answered_by": call.answered_by, "hangup_cause": call.cause, "disposition": disposition,
-            "start": call.start, "answer": call.answer, "end": call.end,
-            "ring_seconds": round(ring, 3), "talk_seconds": round(talk, 3),
-            "extensions": list(call.extens), "rang": list(call.rang), "busy": list(call.busy),
-            "legs": [{"channel": leg.name, "uniqueid": leg.uid, "exten": leg.exten, "number": leg.number}
-                     for leg in call.legs],
-            "transfers": list(call.transfers), "forwards": list(call.forwards),
-            "conference": call.room.room if call.room is not None else None,
-        }
-
-    def _add_rows(self, call: Call, ring: float) -> None:
-        """GETCALLHISTORY rows of ``call``: one per extension it involved, from that extension's side."""
-        by_exten = self.directory.by_exten
-        first = call.legs[0]
-        caller_exten = first.exten if first.kind == "phone" else None
-        talk: dict[str, float] = {}
-        for leg in call.legs:
-            if leg.exten is not None and leg.up_at is not None:
-                talk[leg.exten] = talk.get(leg.exten, 0.0) + leg.talk
-        answered = call.answer is not None
-        rows = self.rows
-        ring_s = int(ring)
-        for exten in call.extens:
-            u = by_exten(exten)
-            domain = u.domain if u is not None else ""
-            if exten == caller_exten:
-                other = by_exten(call.dst)
-                name = (other.name or other.exten) if other is not None else call.dst
-                result = "OK" if answered else "BUSY" if call.cause == BUSY else "NO-ANS"
-                rows.append((call.start, exten, domain, "outbound", _b64name(name), call.dst, ring_s,
-                             int(talk.get(exten, 0.0)), result))
-            else:
-                src = by_exten(call.src)
-                name = (src.name or src.exten) if src is not None else call.src
-                result = "OK" if exten in talk else "BUSY" if exten in call.busy else "NO-ANS"
-                if result == "OK":
-                    self.answered_calls[exten] = self.answered_calls.get(exten, 0) + 1
-                rows.append((call.start, exten, domain, "inbound", _b64name(name), call.src, ring_s,
-                             int(talk.get(exten, 0.0)), result))
-        for exten in call.busy:
-            if exten not in call.extens:
-                u = by_exten(exten)
-                src = by_exten(call.src)
-                name = (src.name or src.exten) if src is not None else call.src
-                rows.append((call.start, exten, u.domain if u is not None else "", "inbound", _b64name(name),
-                             call.src, 0, 0, "BUSY"))
 
     # -- provided by the transfer and conference layers (pbx_xfer, pbx_conf) ----------
     _consult_failed: Callable[[Call], None]

@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from .pbx_args import MAX_PEERS, arg, check_agent, date_bound, int_arg, peer_list, required
-from .pbx_calls import local14
+from .pbx_history import local14
 from .pbx_model import CommandError, Leg
 from .pbx_text import cmd_result, split_result
 
