@@ -11,6 +11,7 @@ which channel and unique id appear where, N / N+1 / N+2.
 """
 from __future__ import annotations
 
+from rawclient import RawClient
 from test_server_pbx_support import Clock, Script, fields, only_call, phones, pbx_server, quiet
 
 # -- the manual's texts (line breaks of the PDF conversion removed) ------------------------
@@ -59,7 +60,6 @@ async def test_manual_section_5_literally_over_tcp():
     clock = Clock(1319339029.0)
     async with pbx_server(clock=clock, rng=Script(SUFFIXES)) as emu:
         emu.pbx.sequence = 483
-        from rawclient import RawClient
         c21 = await RawClient.connect("127.0.0.1", emu.port, cipher="seed")
         assert await c21.login("3321", "pw-3321") == M51_LOGIN
         c22 = await RawClient.connect("127.0.0.1", emu.port, cipher="basic")
