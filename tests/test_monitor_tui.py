@@ -34,7 +34,8 @@ def _snapshot(n_ext: int = 12, *, states=None) -> dict:
             },
         },
         "calls": [{"id": "1700000000.17", "direction": "inbound", "state": "connected", "exten": ["3002"],
-                   "remote_number": "01012345678", "ring_seconds": 2.0, "talk_seconds": 10.0}],
+                   "remote_number": "01012345678", "ring_at": 50.0, "answer_at": 52.0, "ring_seconds": 2.0,
+                   "talk_seconds": None}],
         "events": {"total": 1234, "per_second": 20.6},
         "sink": {"path": "demo-out/x.jsonl", "written": 1200, "backlog": 0, "dropped": 0},
         "updates_dropped": 0,
@@ -63,6 +64,8 @@ def test_render_shows_counters_states_extensions_and_masks_numbers():
         assert value in total_row
     assert any("other.net" in line and "11" in line for line in out.splitlines())
     assert "010****5678" in out and "01012345678" not in out
+    call_row = next(line for line in out.splitlines() if "1700000000.17" in line)
+    assert "2.0s" in call_row and "48.0s" in call_row  # talking for ts - answer_at
     assert "demo-out/x.jsonl" in out
 
 

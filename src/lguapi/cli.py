@@ -192,7 +192,7 @@ def _cmd_events(args: argparse.Namespace) -> int:
                         ev = getter.result()
                     except StopAsyncIteration:
                         break
-                    if only and type(ev).__name__.lower() not in only and (ev.name or "").lower() not in only:
+                    if only and not only & {type(ev).__name__.lower(), (ev.name or ev.NAME or "").lower()}:
                         continue
                     out.write(_dumps(ev) + "\n")
                     out.flush()

@@ -133,6 +133,7 @@ def _live_calls(snap: dict, limit: int):
     from rich.table import Table
 
     calls = snap.get("calls", [])[:limit]
+    now = snap.get("ts")
     table = Table(title=f"Live calls ({len(snap.get('calls', []))})", header_style="bold", expand=False)
     for col in ("Call", "Direction", "State", "Extension", "Remote", "Ring", "Talk"):
         table.add_column(col, no_wrap=True)
@@ -140,9 +141,15 @@ def _live_calls(snap: dict, limit: int):
         ext = c.get("exten") or ()
         if isinstance(ext, (list, tuple)):
             ext = ",".join(str(e) for e in ext)
+        ring, talk = c.get("ring_seconds"), c.get("talk_seconds")
+        if now is not None:  # live durations of a call in progress
+            if ring is None and c.get("ring_at") is not None:
+                ring = max(0.0, now - c["ring_at"])
+            if talk is None and c.get("answer_at") is not None:
+                talk = max(0.0, now - c["answer_at"])
         table.add_row(str(c.get("id", ""))[-14:], str(c.get("direction") or ""), str(c.get("state") or ""),
                       str(ext), str(mask_number(c.get("remote_number")) or ""),
-                      format_seconds(c.get("ring_seconds")), format_seconds(c.get("talk_seconds")))
+                      format_seconds(ring), format_seconds(talk))
     return table
 
 
