@@ -136,6 +136,17 @@ class CallEngine:
             leg.talk = self.clock() - leg.up_at
         leg.state = "gone"
 
+    @staticmethod
+    def _unring(r: Leg, rings: list) -> None:
+        """``r`` stops ringing: its timer is cancelled and it leaves ``rings`` (if it is there)."""
+        if r.timer is not None:
+            r.timer.cancel()
+            r.timer = None
+        try:
+            rings.remove(r)
+        except ValueError:
+            pass
+
     def _end(self, leg: Leg, cause: int) -> None:
         """``leg`` hangs up: its phone gets the CHANNELOUT."""
         if leg.state == "gone":
@@ -295,10 +306,7 @@ class CallEngine:
             self._fail(call, BUSY if len(call.busy) > before else NO_ANSWER)
 
     def _end_ring(self, r: Leg, cause: int) -> None:
-        try:
-            r.call.rings.remove(r)
-        except ValueError:
-            pass
+        self._unring(r, r.call.rings)
         self._end(r, cause)
 
     def _fail(self, call: Call, cause: int, caller_first: bool = False) -> None:
@@ -327,13 +335,7 @@ class CallEngine:
             self._answer_invite(r, by)
             return
         call = r.call
-        if r.timer is not None:
-            r.timer.cancel()
-            r.timer = None
-        try:
-            call.rings.remove(r)
-        except ValueError:
-            pass
+        self._unring(r, call.rings)
         now = self.clock()
         picked = None
         if r.kind == "trunk":

@@ -157,13 +157,7 @@ class ConferenceEngine(TransferEngine):
     # -- hooks of the call engine -------------------------------------------------------
     def _answer_invite(self, r: Leg, by: str | None) -> None:
         conf = r.invite
-        if r.timer is not None:
-            r.timer.cancel()
-            r.timer = None
-        try:
-            conf.invites.remove(r)
-        except ValueError:
-            pass
+        self._unring(r, conf.invites)
         r.invite = None
         call = r.call
         if self.rooms.get((conf.domain, conf.room)) is not conf:
@@ -184,9 +178,6 @@ class ConferenceEngine(TransferEngine):
     def _end_invite(self, r: Leg, cause: int) -> None:
         conf = r.invite
         r.invite = None
-        try:
-            conf.invites.remove(r)
-        except ValueError:
-            pass
+        self._unring(r, conf.invites)
         self._end(r, cause)
         self._maybe_finish(r.call)
