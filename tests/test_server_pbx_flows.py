@@ -22,6 +22,14 @@ def history(emu):
     return emu.pbx.snapshot()["history"]
 
 
+async def answered_inbound(emu, c):
+    """An outside call to 3321 that ``c`` (3321's client) has answered: (call id, RINGEVENT, CHANNELLIST) fields."""
+    call_id = emu.pbx.external_call(CALLER, "070xxxx0321")
+    ring = await ring_in(c)
+    emu.pbx.phone_answer("3321")
+    return call_id, ring, fields(await c.expect("CHANNELLIST"))
+
+
 # -- unanswered, busy, rejected ------------------------------------------------------------
 
 async def test_caller_gives_up_while_ringing_both_sides_get_16():
@@ -158,10 +166,7 @@ async def test_hold_and_unhold():
 async def test_hangup_of_the_other_party_and_the_pipe_form():
     async with pbx_server() as emu, phones(emu, "3321", "3322") as ph:
         c = ph["3321"]
-        call_id = emu.pbx.external_call(CALLER, "070xxxx0321")
-        await ring_in(c)
-        emu.pbx.phone_answer("3321")
-        cl = fields(await c.recv())
+        call_id, _, cl = await answered_inbound(emu, c)
         await c.send(f"CMD HANGUP AGENT=3321 CHANNEL={cl['CHANNEL1']}")  # HangUpDst: the trunk's channel
         out = fields(await c.recv())
         assert (out["CHANNEL"], out["RECHANNEL"], out["HCAUSE"]) == (cl["CHANNEL2"], cl["CHANNEL1"], "16")
@@ -200,10 +205,7 @@ async def test_dtmf_events_per_digit_to_both_sides():
 
 async def test_blind_transfer_rings_the_target_with_the_original_call():
     async with pbx_server() as emu, phones(emu, "3321", "3322") as ph:
-        call_id = emu.pbx.external_call(CALLER, "070xxxx0321")
-        r21 = await ring_in(ph["3321"])
-        emu.pbx.phone_answer("3321")
-        cl = fields(await ph["3321"].recv())
+        call_id, r21, cl = await answered_inbound(emu, ph["3321"])
         await ph["3321"].send(f"CMD TRANSFER AGENT=3321 CHANNEL={cl['CHANNEL1']} EXTEN=3322")
         out = fields(await ph["3321"].recv())
         assert out == {"CHANNEL": cl["CHANNEL2"], "RECHANNEL": cl["CHANNEL1"], "UNIQUEID": cl["UNIQUEID2"],
@@ -247,10 +249,7 @@ async def test_blind_transfer_of_an_internal_caller_shows_it_the_new_ring():
 async def test_transfer_to_a_busy_extension_ends_the_call_with_17():
     async with pbx_server() as emu, phones(emu, "3321", "3322", "3323") as ph:
         emu.pbx.phone_dial("3323", "0299998888")
-        call_id = emu.pbx.external_call(CALLER, "070xxxx0321")
-        await ring_in(ph["3321"])
-        emu.pbx.phone_answer("3321")
-        await ph["3321"].recv()
+        call_id, _, _ = await answered_inbound(emu, ph["3321"])
         await ph["3321"].send("CMD TRANSFER AGENT=3321 CHANNEL= EXTEN=3323")
         assert fields(await ph["3321"].recv())["HCAUSE"] == "16"
         await until(lambda: call_id not in emu.pbx.calls)
@@ -261,10 +260,7 @@ async def test_transfer_to_a_busy_extension_ends_the_call_with_17():
 async def test_attended_transfer_completed_after_the_target_answers():
     async with pbx_server() as emu, phones(emu, "3321", "3322") as ph:
         c21, c22 = ph["3321"], ph["3322"]
-        call_id = emu.pbx.external_call(CALLER, "070xxxx0321")
-        await ring_in(c21)
-        emu.pbx.phone_answer("3321")
-        cl = fields(await c21.recv())
+        call_id, _, cl = await answered_inbound(emu, c21)
         await c21.send(f"CMD ATXFER AGENT=3321 CHANNEL={cl['CHANNEL1']} EXTEN=3322")
         local = fields(await c21.recv())  # at once, no RINGEVENT
         half2 = local["CHANNEL2"]
@@ -350,10 +346,7 @@ async def test_attended_transfer_completed_while_the_target_rings():
 async def test_the_held_party_hanging_up_ends_the_consultation_too():
     async with pbx_server() as emu, phones(emu, "3321", "3322") as ph:
         c21, c22 = ph["3321"], ph["3322"]
-        call_id = emu.pbx.external_call(CALLER, "070xxxx0321")
-        await ring_in(c21)
-        emu.pbx.phone_answer("3321")
-        await c21.recv()
+        call_id, _, _ = await answered_inbound(emu, c21)
         await c21.send("CMD ATXFER AGENT=3321 CHANNEL= EXTEN=3322")
         await c21.recv()
         await ring_in(c22)
