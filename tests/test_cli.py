@@ -198,3 +198,20 @@ def test_passwords_are_never_taken_from_argv():
     for sub in ("events", "call", "monitor"):
         with pytest.raises(SystemExit):
             parser.parse_args([sub, "--id", "x", "--password", "y", "--to", "1", "--extensions", "1"])
+
+
+def test_wallboard_falls_back_to_plain_lines(monkeypatch, capsys):
+    args = cli.build_parser().parse_args(["monitor", "--extensions", "3001"])
+    # not a terminal (CI, pipes): plain lines, silently
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
+    assert cli._want_tui(args) is False
+    assert capsys.readouterr().err == ""
+    # a terminal but no rich: plain lines and a note saying how to get the wallboard
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.setitem(sys.modules, "rich", None)
+    assert cli._want_tui(args) is False
+    assert "pip install 'lguapi[cli]'" in capsys.readouterr().err
+    monkeypatch.delitem(sys.modules, "rich")
+    assert cli._want_tui(args) is True
+    args = cli.build_parser().parse_args(["monitor", "--extensions", "3001", "--no-tui"])
+    assert cli._want_tui(args) is False

@@ -111,10 +111,12 @@ async def test_monitor_with_traffic_matches_the_emulators_history(tmp_path):
             assert snap["states"]["idle"] == 50
             assert {"ringing", "talking"} <= busy_seen
             assert snap["events"]["total"] > 4 * len(history)
-    # the sink holds every event and every finished call
-    lines = [json.loads(x) for x in sink.read_text(encoding="utf-8").splitlines() if x.strip()]
-    assert len(lines) == snap["sink"]["written"]
-    assert len(lines) >= snap["events"]["total"]
+    # the sink holds every event (connection-state ones included) and every finished call, once
+    records = [json.loads(x) for x in sink.read_text(encoding="utf-8").splitlines() if x.strip()]
+    assert sum(1 for r in records if r["kind"] == "event") == m.events_seen
+    assert sorted(r["id"] for r in records if r["kind"] == "call") == sorted(ended.calls)
+    assert len({r["key"] for r in records}) == len(records)
+    assert m.snapshot()["sink"]["dropped"] == 0
 
 
 async def test_losing_one_connection_leaves_the_others_alone():
