@@ -479,17 +479,23 @@ def test_conference_redirect_keeps_one_call():
     assert call.end_reason == "hangup" and call.hangup_cause == 16
 
 
-def test_call_with_conference_starts_a_call_and_ends_with_count_zero():
-    t = CallTracker()
+@pytest.mark.parametrize("channelout", [True, False])
+def test_call_with_conference_starts_a_call_and_ends_with_count_zero(channelout):
+    clock = Clock()
+    t = CallTracker(clock=clock)
     room = "_WITH/MTV"
     feed_all(t, [
         ev(f"CONFERENCEEVENT|CMD:CONFMEMBERADD|CONFNAME:{room}|CHANNEL:SIP/10033447-0716|UNIQUEID:1322304649.51"
            f"|COUNT:1|MEMBER:3447", "3447", ts=1),
+    ])
+    (call,) = t.active.values()
+    assert call.state == "conference" and call.answer_at is None  # alone in the room: not answered yet
+    feed_all(t, [
         ev(f"CONFERENCEEVENT|CMD:CONFMEMBERADD|CONFNAME:{room}|CHANNEL:SIP/10033448-956f|UNIQUEID:1322304656.53"
            f"|COUNT:2|MEMBER:3448", "3447", ts=2),
     ])
-    (call,) = t.active.values()
-    assert call.state == "conference" and call.id == "1322304649.51" and call.exten == ("3447",)
+    assert call.id == "1322304649.51" and call.exten == ("3447",)
+    assert (call.answer_at, call.answered_by) == (2, "3448")
     feed_all(t, [
         ev(f"CONFERENCEEVENT|CMD:CONFMEMBERDEL|CONFNAME:{room}|CHANNEL:SIP/10033448- 956f"
            f"|UNIQUEID:1322304656.53|COUNT:1|MEMBER:3448", "3447", ts=5),
@@ -499,9 +505,79 @@ def test_call_with_conference_starts_a_call_and_ends_with_count_zero():
         ev(f"CONFERENCEEVENT|CMD:CONFMEMBERDEL|CONFNAME:{room}|CHANNEL:SIP/10033447-0716"
            f"|UNIQUEID:1322304649.51|COUNT:0|MEMBER:3447", "3447", ts=9),
     ])
+    if channelout:  # the leaving channel's CHANNELOUT follows and gives the cause at once
+        feed_all(t, [ev("CHANNELOUT|CHANNEL:SIP/10033447-0716|RECHANNEL:SIP/10033447-0716"
+                        "|UNIQUEID:1322304649.51|SRCUNIQUEID:1322304649.51|HCAUSE:16", "3447", ts=9)])
+    else:  # without one the end is confirmed a moment later
+        assert t.active
+        clock.t += 1.5
+        t.expire()
     (call,) = only_ended(t)
     assert call.direction == "internal" and call.end_reason == "hangup"
-    assert call.talk_seconds == 8.0
+    assert call.hangup_cause == (16 if channelout else None)
+    assert call.talk_seconds == 7.0
+
+
+def test_conference_invitation_rings_join_the_conference_call():
+    """An invited phone rings on an originated channel (CHANNEL = RECHANNEL, CALLERID the
+    inviting extension): it belongs to the conference call, answered or not."""
+    clock = Clock()
+    t = CallTracker(clock=clock)
+    conf = "CONFERENCEEVENT|CMD:{}|CONFNAME:7001|CHANNEL:{}|UNIQUEID:{}|COUNT:{}|MEMBER:{}"
+    items = [
+        ev(ring_in("3001", E_RING, X, "01012345678", f"{N}.1"), "3001", ts=1),
+        ev(chlist(X, E_CONN, "01012345678", "3001", f"{N}.1", f"{N}.3"), "3001", ts=2),
+        ev(conf.format("CONFMEMBERADD", E_CONN, f"{N}.3", 1, "3001"), "3001", ts=3),
+        ev(conf.format("CONFMEMBERADD", X, f"{N}.1", 2, "01012345678"), "3001", ts=3),
+        # two invitations: 3005 answers, 3006 does not
+        ev(f"RINGEVENT|ISDIAL:0|CHANNEL:SIP/3005-0000ff01|RECHANNEL:SIP/3005-0000ff01|INEXTEN:null|AGENT:3005"
+           f"|CALLERID:3001|UNIQUEID:{N}.9", "3005", ts=4),
+        ev(f"RINGEVENT|ISDIAL:0|CHANNEL:SIP/3006-0000ff02|RECHANNEL:SIP/3006-0000ff02|INEXTEN:null|AGENT:3006"
+           f"|CALLERID:3001|UNIQUEID:{N}.10", "3006", ts=4),
+        ev(conf.format("CONFMEMBERADD", "SIP/3005-0000ff01", f"{N}.9", 3, "3005"), "3001", ts=5),
+        ev(conf.format("CONFMEMBERADD", "SIP/3005-0000ff01", f"{N}.9", 3, "3005"), "3005", ts=5),
+        ev(f"CHANNELOUT|CHANNEL:SIP/3006-0000ff02|RECHANNEL:SIP/3006-0000ff02|UNIQUEID:{N}.10"
+           f"|SRCUNIQUEID:{N}.10|HCAUSE:19", "3006", ts=8),
+    ]
+    ups = feed_all(t, items)
+    assert [u.kind for u in ups].count("new") == 1
+    (call,) = t.active.values()
+    assert call.state == "conference" and set(call.exten) == {"3001", "3005", "3006"}
+    assert call.active_extens == {"3001": "connected", "3005": "connected"}
+    for text, exten in [
+        (conf.format("CONFMEMBERDEL", "SIP/3005-0000ff01", f"{N}.9", 2, "3005"), "3001"),
+        (conf.format("CONFMEMBERDEL", "SIP/3005-0000ff01", f"{N}.9", 2, "3005"), "3005"),
+        (f"CHANNELOUT|CHANNEL:SIP/3005-0000ff01|RECHANNEL:SIP/3005-0000ff01|UNIQUEID:{N}.9"
+         f"|SRCUNIQUEID:{N}.9|HCAUSE:16", "3005"),
+        (conf.format("CONFMEMBERDEL", X, f"{N}.1", 1, "01012345678"), "3001"),
+        (conf.format("CONFMEMBERDEL", E_CONN, f"{N}.3", 0, "3001"), "3001"),
+        (chout(E_CONN, X, f"{N}.3", f"{N}.1", 16), "3001"),
+    ]:
+        t.feed(ev(text, exten, ts=20))
+    clock.t += 3
+    t.expire()
+    (call,) = only_ended(t)
+    assert call.direction == "inbound" and call.answered_by == "3001" and call.hangup_cause == 16
+    assert call.handled_by == ("3001", "3005")
+
+
+def test_a_call_seen_only_by_its_channelout_and_cdrevent_is_recorded():
+    """An internal call to a busy phone: the caller gets its CHANNELOUT (17) and a CDREVENT, nothing else."""
+    t = CallTracker()
+    a = "SIP/3001-0000aa10"
+    assert t.feed(ev(f"CHANNELOUT|CHANNEL:{a}|RECHANNEL:{a}|UNIQUEID:{N}.40|SRCUNIQUEID:{N}.40|HCAUSE:17",
+                     "3001", ts=50)) == []
+    ups = t.feed(ev(f"CDREVENT|CHANNEL:{a}|UNIQUEID:{N}.40|SRC:3001|DST:3002|DISPOSITION:BUSY|DURATION:0"
+                    f"|BILLSEC:0", "3001", ts=50.1))
+    assert [u.kind for u in ups] == ["new", "ended"]
+    (call,) = only_ended(t)
+    assert (call.id, call.direction, call.remote_number, call.hangup_cause, call.end_reason) == (
+        f"{N}.40", "internal", "3002", 17, "busy")
+    assert not call.missed and call.answer_at is None and call.exten == ("3001",)
+    # a second CDREVENT of the same call (another extension) or of a known call changes nothing
+    assert t.feed(ev(f"CDREVENT|CHANNEL:{a}|UNIQUEID:{N}.40|SRC:3001|DST:3002|DISPOSITION:BUSY", "3002")) == []
+    assert t.feed(ev(f"CDREVENT|CHANNEL:{a}|UNIQUEID:{N}.99|SRC:3001|DST:3002|DISPOSITION:BUSY", "3001")) == []
+    assert len(t.ended) == 1
 
 
 def test_duplicates_are_idempotent_and_late_duplicates_make_no_ghosts():

@@ -227,8 +227,9 @@ class Pbx:
         self.emit(tc, e, conf.format("CONFMEMBERADD", s["x"], self.u(s["n"]), 2, s["caller"]))
         te = tc + r.uniform(1, 15)
         self.emit(te, e, conf.format("CONFMEMBERDEL", s["x"], self.u(s["n"]), 1, s["caller"]))
-        self.out(te + 0.01, e, s["conn"], s["x"], s["n2"], s["n"], 16)
-        self.emit(te + 0.02, e, conf.format("CONFMEMBERDEL", s["conn"], self.u(s["n2"]), 0, e))
+        # the last member leaves: CONFMEMBERDEL first, then its CHANNELOUT (the emulator's order)
+        self.emit(te + 0.01, e, conf.format("CONFMEMBERDEL", s["conn"], self.u(s["n2"]), 0, e))
+        self.out(te + 0.02, e, s["conn"], s["x"], s["n2"], s["n"], 16)
         self.expect(s["n"], direction="inbound", remote_number=s["caller"], dialled_number=s["did"], answered_by=e,
                     exten={e}, handled={e})
 

@@ -37,6 +37,7 @@ from typing import Any, AsyncIterator, Callable, Iterable
 
 from ._log import mask_number
 from .events import (
+    CdrEvent,
     ChannelListEvent,
     ChannelOutEvent,
     CommandResultEvent,
@@ -178,7 +179,7 @@ class Call:
         "caller", "callee", "hangup_cause", "end_reason", "ring_at", "answer_at", "end_at",
         "missed", "abandoned", "room", "merged_into", "continued_from",
         "_extens", "_handled", "_legs", "_chans", "_uids", "_dead", "_seq", "_orig", "_dest",
-        "_rung", "_hint", "_pending", "_last_cause", "_conf", "_conf_chans", "_last_seen",
+        "_rung", "_hint", "_conf_start", "_pending", "_last_cause", "_conf", "_conf_chans", "_last_seen",
         "_touched", "__weakref__",
     )
 
@@ -212,6 +213,7 @@ class Call:
         self._dest: tuple[int, bool | None] = (0, None)
         self._rung = False
         self._hint: str | None = None
+        self._conf_start = False  # the call began in a conference (CALLWITHCONF)
         self._pending: tuple[int, float, int | None] | None = None  # (token, end ts, cause)
         self._last_cause: int | None = None
         self._conf: dict[str, str | None] = {}
@@ -466,7 +468,7 @@ class CallTracker:
         self._timer_when: float | None = None
         self._handlers: dict[type, Callable[[Any, list], None]] = {
             RingEvent: self._on_ring, ChannelListEvent: self._on_list, ChannelOutEvent: self._on_out,
-            ConferenceEvent: self._on_conf, CommandResultEvent: self._on_cmdresult,
+            ConferenceEvent: self._on_conf, CommandResultEvent: self._on_cmdresult, CdrEvent: self._on_cdr,
             Reconciled: self._on_reconciled, Disconnected: self._on_disconnected,
             Reconnected: self._on_reconnected, LoggedIn: self._on_logged_in,
         }
@@ -521,8 +523,14 @@ class CallTracker:
         return calls
 
     def calls_of(self, exten: str) -> list[Call]:
-        """Active calls in which ``exten`` has a leg."""
-        return list(self._ext.get(exten, {}).values())
+        """The active calls ``exten`` is on now (ringing, connected or held), oldest first."""
+        out = []
+        for call in self._ext.get(exten, {}).values():
+            for leg in call._legs.values():
+                if leg.exten == exten and leg.status in _LIVE:
+                    out.append(call)
+                    break
+        return out
 
     def attach(self, client: Any) -> None:
         """Subscribe to every event of ``client`` (works with any number of clients)."""
@@ -843,8 +851,9 @@ class CallTracker:
 
     # -- leg bookkeeping ----------------------------------------------------------------
 
-    def _schedule_end(self, call: Call, ts: float, cause: int | None, ev: Event | None, out: list) -> None:
-        grace = self._grace()
+    def _schedule_end(self, call: Call, ts: float, cause: int | None, ev: Event | None, out: list,
+                      min_grace: float = 0.0) -> None:
+        grace = max(self._grace(), min_grace)
         if grace <= 0:
             self._finish(call, ts, cause, None, ev, out)
             return
@@ -1047,9 +1056,15 @@ class CallTracker:
         links: list = []
         if ev.atxfer:
             links.append(normalize_channel(ev.atxfer) if "/" in ev.atxfer else normalize_unique_id(ev.atxfer))
-        call, created = self._start(ev, [ch, rch], [uid], links, out, uid)
+        call: Call | None = None
+        created = False
+        if ch is not None and ch == rch and ev.is_dial is False and ev.caller_id and uid not in self._idx:
+            # an originated ring (CHANNEL = RECHANNEL) from an extension in a conference: an invitation
+            call = self._conference_of(ev.caller_id)
         if call is None:
-            return
+            call, created = self._start(ev, [ch, rch], [uid], links, out, uid)
+            if call is None:
+                return
         before = _NEW if created else call._signature()
         call._last_seen = ev.ts
         call._touched = self._now
@@ -1190,6 +1205,9 @@ class CallTracker:
                 call.answered_by = exten
             else:
                 call.answered_by = ev.caller2_id or (channel_peer(c2) if c2 else None)
+        elif call.answered_by is None and own == c2 and exten and not xfer_list:
+            # an outbound call answered outside and transferred: the first extension that answered
+            call.answered_by = exten
         self._refresh(call)
         self._changed(call, before, ev, out)
         if self._orphans and new_keys:
@@ -1230,6 +1248,9 @@ class CallTracker:
                 leg.cause = call._last_cause = ev.hangup_cause
                 if call._pending is not None:
                     call._pending = (call._pending[0], call._pending[1], ev.hangup_cause)
+                    if self._grace() <= 0:  # it only waited for this cause
+                        self._finish(call, call._pending[1], ev.hangup_cause, None, ev, out)
+                        return
         else:
             mine = [m for m in call._legs.values() if m.exten == exten]
             matched = False
@@ -1302,13 +1323,21 @@ class CallTracker:
                 if exten not in call._handled:
                     call._handled.append(exten)
             if created:
-                # a call that starts in a conference (CALLWITHCONF): we called the members
-                self._evidence(call, 1, False, _looks_external(member) if member and not mine else None)
-                call.caller = exten or None
-            if member and not mine and call._hint is None:
-                call._hint = member
-            if call.answer_at is None:
+                # a call that starts in a conference (CALLWITHCONF): its first member called the others
+                call._conf_start = True
+                call.caller = member or exten or None
+                self._evidence(call, 1, False, None)
+            if member and member != call.caller:
+                if call._hint is None:
+                    call._hint = member
+                if call._conf_start and _looks_external(member):
+                    self._evidence(call, 1, False, True)
+            if call.answer_at is None and (not call._conf_start or (member and member != call.caller)):
+                # a conference call is answered when a second member joins
                 call.answer_at = ev.ts
+                if call._conf_start:
+                    call.callee = member
+                    call.answered_by = None if member is None or _looks_external(member) else member
         else:
             if c is not None:
                 call._conf.pop(c, None)
@@ -1321,11 +1350,60 @@ class CallTracker:
                 leg.status = "ended"
                 call._dead.add(leg.own)
             if gone and not call._has_live():
-                self._schedule_end(call, ev.ts, call._last_cause, ev, out)
-                if call.state == "ended":
-                    return
+                # the leaving channel's CHANNELOUT (with the cause) normally follows at once
+                self._schedule_end(call, ev.ts, call._last_cause, ev, out, min_grace=1.0)
         self._refresh(call)
         self._changed(call, before, ev, out)
+
+    def _conference_of(self, exten: str) -> Call | None:
+        """The active call in which ``exten`` is in a conference room, if any."""
+        for call in self._ext.get(exten, {}).values():
+            if call._conf and any(leg.exten == exten and leg.status in _LIVE for leg in call._legs.values()):
+                return call
+        return None
+
+    def _on_cdr(self, ev: CdrEvent, out: list) -> None:
+        """A CDREVENT closes the books on a call. A call the tracker never saw start -- only
+        its CHANNELOUT arrived, as for an internal call to a busy phone -- is recorded from
+        the two; CDREVENTs of calls already known change nothing."""
+        u = normalize_unique_id(ev.unique_id)
+        c = normalize_channel(ev.channel)
+        if u is None or u in self._idx:
+            return
+        now = self._now
+        if self._tomb.get(u, now) is not None:
+            return
+        outs = self._orphans.get(u, now) or (self._orphans.get(c, now) if c is not None else None)
+        if not outs:
+            return
+        outs = list(outs)
+        exten = ev.exten or self._exten_of(ev)
+        end = max(o.ts for o in outs)
+        call = self._new_call(u, max(0.0, end - (ev.duration or 0)))
+        for o in outs:
+            keys = self._out_keys(o)
+            self._index(call, (keys[0], keys[2]), (keys[1], keys[3]))
+            for k in keys:
+                lst = self._orphans.get(k, now) if k is not None else None
+                if lst is not None:
+                    lst[:] = [x for x in lst if x is not o]
+                    if not lst:
+                        self._orphans.pop(k)
+        if exten:
+            self._leg_exten(call, exten)
+        call.caller, call.callee = ev.src, ev.dst
+        orig = False if ev.src and ev.src == exten else self._party(None, ev.src)
+        dest = False if ev.dst and ev.dst == exten else self._party(None, ev.dst)
+        self._evidence(call, 1, orig, dest)
+        call._rung = bool(exten) and ev.dst == exten
+        if (ev.disposition or "").upper() == "ANSWERED":
+            call.answer_at = end - (ev.billsec or 0)
+            call.answered_by = None if dest else ev.dst
+        call._last_cause = outs[-1].hangup_cause
+        call._last_seen = end
+        self._refresh(call)
+        out.append(CallUpdate(call, "new", ev, call.state))
+        self._finish(call, end, call._last_cause, None, ev, out)
 
     def _on_cmdresult(self, ev: CommandResultEvent, out: list) -> None:
         cmd = (ev.cmd or "").upper()
