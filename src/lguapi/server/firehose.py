@@ -28,6 +28,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import deque
 from typing import Any
 
 from .accounts import User
@@ -42,8 +43,9 @@ _OUTSIDE = "010"
 def _make_pbx(directory: Any, deliver: Any, clock: Any, rng: random.Random) -> Any:
     from .pbx import Pbx
 
+    # history_limit=1: the private PBX's finished calls are of no use to anyone
     return Pbx(directory, deliver=deliver, ring_timeout=0, auto_answer=None, clock=clock, rng=rng,
-               online=lambda exten: True)
+               online=lambda exten: True, history_limit=1)
 
 
 class _Clock:
@@ -64,11 +66,13 @@ def generate_calls(pbx: Any, clock: _Clock, users: list[User], n_calls: int, rng
     appends ``(exten, text)`` to ``events``. Returns the index in ``events`` where each call starts.
 
     Scenarios: inbound answered (either side hangs up), inbound abandoned, outbound to an
-    outside number answered or not, and with two users internal calls either way.
+    outside number answered or not, and with two users internal calls either way. A call
+    the PBX refuses half-way (it should not happen) is dropped with its events, logged, and
+    its phones are put back on hook, so every call in ``events`` is complete.
     """
     starts = []
     for _ in range(n_calls):
-        starts.append(len(events))
+        mark = len(events)
         a = rng.choice(users)
         other = users[1] if len(users) == 2 and a is users[0] else users[0]
         outside = _OUTSIDE + f"{rng.randrange(10 ** 8):08d}"
@@ -76,61 +80,106 @@ def generate_calls(pbx: Any, clock: _Clock, users: list[User], n_calls: int, rng
         answered = rng.random() < 0.85
         ring = rng.uniform(1.0, 8.0)
         talk = rng.uniform(3.0, 120.0)
+        hang_a = rng.random() < 0.5
         clock.now += rng.uniform(1.0, 20.0)
-        if kind < 0.5:                                   # inbound
-            call = pbx.external_call(outside, a.callerid or a.exten)
-            clock.now += ring
-            if answered:
-                pbx.phone_answer(a.exten)
-                clock.now += talk
-                if rng.random() < 0.5:
-                    pbx.phone_hangup(a.exten)
-                else:
-                    pbx.external_hangup(call)
+        try:
+            _one_call(pbx, clock, a, other, outside, kind if len(users) == 2 or kind < 0.8 else 0.6, answered,
+                      ring, talk, hang_a)
+        except (KeyError, ValueError) as exc:
+            log.error("firehose: the PBX refused a generated call (%s); dropping it", exc)
+            del events[mark:]
+            _on_hook(pbx, users)
+            continue
+        if len(events) > mark:
+            starts.append(mark)
+    return starts
+
+
+def _one_call(pbx: Any, clock: _Clock, a: User, other: User, outside: str, kind: float, answered: bool,
+              ring: float, talk: float, hang_a: bool) -> None:
+    if kind < 0.5:                                   # inbound
+        call = pbx.external_call(outside, a.callerid or a.exten)
+        clock.now += ring
+        if answered:
+            pbx.phone_answer(a.exten)
+            clock.now += talk
+            if hang_a:
+                pbx.phone_hangup(a.exten)
             else:
                 pbx.external_hangup(call)
-        elif kind < 0.8 or len(users) == 1:              # outbound (what CLICKCALL produces)
-            call = pbx.phone_dial(a.exten, outside)
-            clock.now += ring
-            if answered:
-                pbx.external_answer(call)
-                clock.now += talk
-                if rng.random() < 0.5:
-                    pbx.phone_hangup(a.exten)
-                else:
-                    pbx.external_hangup(call)
-            else:
+        else:
+            pbx.external_hangup(call)
+    elif kind < 0.8:                                 # outbound (what CLICKCALL produces)
+        call = pbx.phone_dial(a.exten, outside)
+        clock.now += ring
+        if answered:
+            pbx.external_answer(call)
+            clock.now += talk
+            if hang_a:
                 pbx.phone_hangup(a.exten)
-        else:                                            # internal
-            pbx.phone_dial(a.exten, other.exten)
-            clock.now += ring
-            if answered:
-                pbx.phone_answer(other.exten)
-                clock.now += talk
-                pbx.phone_hangup(a.exten if rng.random() < 0.5 else other.exten)
             else:
-                pbx.phone_hangup(a.exten)
-    return starts
+                pbx.external_hangup(call)
+        else:
+            pbx.phone_hangup(a.exten)
+    else:                                            # internal
+        pbx.phone_dial(a.exten, other.exten)
+        clock.now += ring
+        if answered:
+            pbx.phone_answer(other.exten)
+            clock.now += talk
+            pbx.phone_hangup(a.exten if hang_a else other.exten)
+        else:
+            pbx.phone_hangup(a.exten)
+
+
+def _on_hook(pbx: Any, users: list[User]) -> None:
+    """Hang up whatever the private PBX still has on ``users``' phones."""
+    for u in users:
+        for _ in range(8):
+            if pbx.phone_state(u.exten) == "idle":
+                break
+            try:
+                pbx.phone_hangup(u.exten)
+            except (KeyError, ValueError):
+                break
 
 
 class _Group:
     """One pair (or single) of extensions, its pool of events and its cursor."""
 
-    __slots__ = ("key", "users", "extens", "texts", "targets", "starts", "frames", "pos", "next_start",
-                 "sessions", "pending", "epoch")
+    __slots__ = ("key", "users", "extens", "texts", "targets", "starts", "frames", "pos", "sessions",
+                 "pending", "epoch", "queued", "ready")
 
     def __init__(self, key: int, users: list[User]) -> None:
         self.key = key
         self.users = users
         self.extens = tuple(u.exten for u in users)
-        self.texts: list[bytes] = []            # encoded in the charset, not yet framed
-        self.targets: list[str] = []            # exten of each event
-        self.starts: frozenset[int] = frozenset()
+        self.texts: list[bytes] = []              # encoded in the charset, not yet framed
+        self.targets: list[str] = []              # exten of each event
+        self.starts: frozenset[int] = frozenset()  # indexes where a call starts
         self.frames: dict[str, list[bytes]] = {}  # cipher -> framed events
         self.pos = 0
-        self.sessions: dict[str, list] = {}     # exten -> sessions receiving now
+        self.sessions: dict[str, list] = {}       # exten -> sessions receiving now
         self.pending: dict[str, list] | None = None  # sessions to use from the next call boundary
         self.epoch = 0
+        self.queued = False                       # waiting in the build queue
+        self.ready = False                        # in the round-robin
+
+    def codecs(self) -> dict[str, Any]:
+        """cipher -> codec of every session receiving now or from the next call boundary."""
+        out = {}
+        for group in (self.sessions, self.pending or {}):
+            for lst in group.values():
+                for sess in lst:
+                    out.setdefault(sess.cipher, sess.codec)
+        return out
+
+    def framed(self) -> bool:
+        """Has a pool framed for every cipher its sessions use."""
+        if not self.texts:
+            return False
+        frames = self.frames
+        return all(c in frames for c in self.codecs())
 
 
 class Firehose:
@@ -139,11 +188,13 @@ class Firehose:
     Keywords: ``rng`` (seeded for a reproducible event stream), ``tick`` (seconds between
     rounds), ``calls_per_group`` (pool size per pair of extensions), ``refresh`` (seconds
     between looks at the logged-in sessions), ``build_share`` (fraction of a tick that may
-    be spent generating and encoding pools).
+    be spent generating and encoding pools -- of the time since the previous round, which
+    is longer than ``tick`` under load; at least one pool is built per round).
+    :meth:`stats` tells, among others, how many active groups are ``ready`` (built).
     """
 
     def __init__(self, emulator: Any, rate: float, *, rng: random.Random | None = None, tick: float = 0.01,
-                 calls_per_group: int = 8, refresh: float = 0.25, build_share: float = 0.3) -> None:
+                 calls_per_group: int = 8, refresh: float = 0.25, build_share: float = 0.5) -> None:
         if not rate > 0:
             raise ValueError("firehose rate must be > 0 events/s")
         if not 0 < tick <= 1 or calls_per_group < 1 or not 0 < build_share <= 1 or not refresh > 0:
@@ -171,7 +222,9 @@ class Firehose:
                 self._groups.append(g)
                 for e in g.extens:
                     self._group_of[e] = g
-        self._active: list[_Group] = []
+        self._active: list[_Group] = []     # groups with a session
+        self._ready: list[_Group] = []      # active groups with a framed pool: the round-robin
+        self._queue: deque[_Group] = deque()  # active groups waiting for a (re)build
         self._cursor = 0
         self._budget = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -179,12 +232,15 @@ class Firehose:
         self._last = 0.0
         self._last_refresh = -1e9
         self._started_at = 0.0
+        self._deadline = 0.0
+        self._may_build = True
         self.delivered = 0
         self.replays = 0
         self.regenerated = 0
+        self.built = 0
+        self.build_errors = 0
         self.ticks = 0
         self.build_seconds = 0.0
-        self._may_build = True
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -208,8 +264,9 @@ class Firehose:
     def stats(self) -> dict:
         elapsed = (self._loop.time() - self._started_at) if self._loop is not None else 0.0
         return {"rate": self.rate, "delivered": self.delivered, "replays": self.replays,
-                "regenerated": self.regenerated, "active_groups": len(self._active),
-                "elapsed": round(elapsed, 3), "build_seconds": round(self.build_seconds, 3)}
+                "regenerated": self.regenerated, "built": self.built, "build_errors": self.build_errors, "active_groups": len(self._active),
+                "ready_groups": len(self._ready), "elapsed": round(elapsed, 3),
+                "build_seconds": round(self.build_seconds, 3)}
 
     # --- pools --------------------------------------------------------------------------
 
@@ -228,62 +285,73 @@ class Firehose:
         g.epoch += 1
         events.clear()
 
-    def _encode(self, g: _Group, cipher: str, codec: Any) -> None:
-        encode = codec.encode
-        g.frames[cipher] = [encode(t) for t in g.texts]
-
-    def _ready(self, g: _Group, deadline: float) -> bool:
-        """Make sure ``g`` has a pool framed for its sessions' ciphers (within the build budget)."""
-        if not g.texts:
-            if not self._can_build(deadline):
-                return False
-            self._timed(self._generate, g)
-        sessions = g.pending if g.pending is not None and g.pos in g.starts else g.sessions
-        for lst in sessions.values():
-            for s in lst:
-                if s.cipher not in g.frames:
-                    if not self._can_build(deadline):
-                        return False
-                    self._timed(self._encode, g, s.cipher, s.codec)
-        return True
-
-    def _can_build(self, deadline: float) -> bool:
-        """Building is allowed once per round, and more while the round's build budget lasts."""
-        return self._may_build or time.perf_counter() < deadline
-
-    def _timed(self, fn, *args) -> None:
+    def _build(self, g: _Group, fresh: bool = False) -> None:
+        """Give ``g`` a pool (a fresh one when ``fresh``) framed for its sessions' ciphers."""
         t = time.perf_counter()
-        fn(*args)
+        if fresh or not g.texts:
+            self._generate(g)
+        frames = g.frames
+        for cipher, codec in g.codecs().items():
+            if cipher not in frames:
+                encode = codec.encode
+                frames[cipher] = [encode(x) for x in g.texts]
+        self.built += 1
         self.build_seconds += time.perf_counter() - t
         self._may_build = False
+
+    def _can_build(self) -> bool:
+        """Building is allowed once per round, and more while the round's build budget lasts."""
+        return self._may_build or time.perf_counter() < self._deadline
 
     # --- sessions -----------------------------------------------------------------------
 
     def _refresh(self) -> None:
         by_group: dict[int, dict[str, list]] = {}
-        for s in self.emulator.sessions():
-            g = self._group_of.get(s.exten)
-            if g is None:
-                continue
-            by_group.setdefault(g.key, {}).setdefault(s.exten, []).append(s)
-        active = []
+        for sess in self.emulator.sessions():
+            g = self._group_of.get(sess.exten)
+            if g is not None:
+                by_group.setdefault(g.key, {}).setdefault(sess.exten, []).append(sess)
+        active, ready = [], []
         for g in self._groups:
             now = by_group.get(g.key)
             if now is None:
                 g.sessions = {}
                 g.pending = None
+                g.ready = False
                 continue
             if g.sessions != now:
                 if g.sessions:
                     # sessions that stay keep receiving; new ones wait for the next call
-                    g.sessions = {e: [s for s in lst if s in now.get(e, ())] for e, lst in g.sessions.items()}
-                    g.pending = now
-                else:
-                    g.pending = now
+                    g.sessions = {e: [x for x in lst if x in now.get(e, ())] for e, lst in g.sessions.items()}
+                g.pending = now
             active.append(g)
+            g.ready = g.framed()
+            if g.ready:
+                ready.append(g)
+            elif not g.queued:
+                g.queued = True
+                self._queue.append(g)
         self._active = active
-        if self._cursor >= len(active):
+        self._ready = ready
+        if self._cursor >= len(ready):
             self._cursor = 0
+
+    def _build_queued(self) -> None:
+        queue = self._queue
+        while queue and self._can_build():
+            g = queue.popleft()
+            g.queued = False
+            if not (g.sessions or g.pending) or g.ready:
+                continue
+            try:
+                self._build(g)
+            except Exception:  # a bug: log it, leave the pair out until the next refresh
+                self.build_errors += 1
+                log.exception("firehose: building the pool of %s failed", "/".join(g.extens))
+                continue
+            g.ready = g.framed()
+            if g.ready:
+                self._ready.append(g)
 
     # --- the round ----------------------------------------------------------------------
 
@@ -293,76 +361,77 @@ class Firehose:
         t_start = time.perf_counter()
         now = loop.time()
         elapsed = min(now - self._last, 0.25)   # a stalled loop does not cause a burst
+        # building may take build_share of the time since the last round (rounds come late under load)
+        self._deadline = t_start + max(self.tick, elapsed) * self.build_share
+        self._may_build = True
         self._last = now
         self.ticks += 1
-        if now - self._last_refresh >= self.refresh:
-            self._last_refresh = now
-            try:
+        try:
+            if now - self._last_refresh >= self.refresh:
+                self._last_refresh = now
                 self._refresh()
-            except Exception:
-                log.exception("firehose: reading the sessions failed")
-                return
-        active = self._active
-        if not active:
+            self._build_queued()
+        except Exception:
+            log.exception("firehose: preparing the round failed")
+            return
+        ready = self._ready
+        if not ready:
             self._budget = 0.0
             return
         self._budget = min(self._budget + self.rate * elapsed, self.rate * 0.25)
         budget = int(self._budget)
-        if budget <= 0:
-            return
-        deadline = t_start + self.tick * self.build_share
-        self._may_build = True
-        n = len(active)
+        n = len(ready)
         cursor = self._cursor
         sent = 0
-        idle_visits = 0
-        while sent < budget and idle_visits < n:
-            g = active[cursor]
-            cursor += 1
-            if cursor == n:
+        visits = budget + n   # every visit delivers, or passes over a pool of a silent pair
+        while sent < budget and visits > 0:
+            visits -= 1
+            if cursor >= n:
                 cursor = 0
-            got = self._emit(g, deadline)
-            if got:
-                sent += got
-                idle_visits = 0
-            else:
-                idle_visits += 1
+            g = ready[cursor]
+            cursor += 1
+            sent += self._emit(g)
         self._cursor = cursor
         self._budget -= sent
         self.delivered += sent
 
-    def _emit(self, g: _Group, deadline: float) -> int:
+    def _emit(self, g: _Group) -> int:
         """Deliver ``g``'s next event that reaches a session; the number of sessions reached.
 
         Events for the pair's other extension while it has no session are passed over
         (at most one pool's worth per visit), so a visit costs budget only when it delivers.
         """
-        for _ in range(len(g.texts) or 1):
+        texts_n = len(g.texts)
+        for _ in range(texts_n):
             pos = g.pos
-            if g.pending is not None and (pos in g.starts or not g.texts):
-                if not self._ready(g, deadline):
-                    return 0
+            if g.pending is not None and pos in g.starts and all(c in g.frames for c in g.codecs()):
                 g.sessions = g.pending
                 g.pending = None
-                pos = g.pos
-            elif not self._ready(g, deadline):
-                return 0
             lst = g.sessions.get(g.targets[pos])
             sent = 0
             if lst:
                 frames = g.frames
-                for s in lst:
-                    s.send_raw(frames[s.cipher][pos])
+                for sess in lst:
+                    sess.send_raw(frames[sess.cipher][pos])
                 sent = len(lst)
             pos += 1
-            if pos == len(g.texts):
+            if pos == texts_n:
                 pos = 0
-                if self._can_build(deadline):
-                    self._timed(self._generate, g)   # fresh unique ids; framed lazily by _ready
+                if self._can_build():
+                    try:
+                        self._build(g, fresh=True)   # fresh unique ids
+                    except Exception:  # a bug: log it and replay the old pool
+                        self.build_errors += 1
+                        log.exception("firehose: rebuilding the pool of %s failed", "/".join(g.extens))
+                        return sent
                     self.regenerated += 1
+                    if not g.framed():
+                        g.pos = 0
+                        return sent
                 else:
                     self.replays += 1
             g.pos = pos
             if sent:
                 return sent
+            texts_n = len(g.texts)
         return 0
