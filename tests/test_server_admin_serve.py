@@ -100,6 +100,14 @@ async def test_serve_bad_options_and_busy_port(tmp_path):
     proc = await _spawn("--accounts", str(tmp_path / "missing.toml"))
     _, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2 and b"missing.toml" in err
+    for args, message in ((["--ciphers", "seed,rot13"], b"--ciphers"), (["--charset", "klingon"], b"--charset"),
+                          (["--idle-timeout", "0"], b"--idle-timeout"), (["--traffic", "1", "--traffic-calls", "-1"],
+                                                                         b"max_calls"),
+                          (["--traffic", "1", "--traffic-mix", "outbound=1"], b"traffic mix"),
+                          (["--oam-backup", "nohost"], b"HOST:PORT"), (["--cert", "c.pem"], b"--key")):
+        proc = await _spawn("--extensions", "3001", *args)
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 2 and message in err, (args, err)
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

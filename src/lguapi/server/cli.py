@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import codecs
 import logging
 import os
 import random
@@ -27,6 +28,8 @@ import signal
 import sys
 import tempfile
 from typing import Any, Callable
+
+from lgucore import CIPHERS
 
 from .accounts import DEFAULT_DOMAIN, Directory
 from .oam import HostPort, OamServer, parse_hostport
@@ -231,6 +234,13 @@ def _nonneg(text: str) -> float:
     return v
 
 
+def _positive(text: str) -> float:
+    v = _nonneg(text)
+    if v == 0:
+        raise argparse.ArgumentTypeError("expected a number > 0")
+    return v
+
+
 def _probability(text: str) -> float:
     v = _nonneg(text)
     if v > 1:
@@ -271,7 +281,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--ciphers", default="none,basic,seed",
                    help="ciphers LOGIN may use, comma-separated (default none,basic,seed)")
     g.add_argument("--charset", default="cp949", help="text charset (default cp949)")
-    g.add_argument("--idle-timeout", type=_nonneg, default=90.0, help="close silent connections after (s, default 90)")
+    g.add_argument("--idle-timeout", type=_positive, default=90.0, help="close silent connections after (s, default 90)")
     g.add_argument("--max-send-buffer", type=int, default=4 << 20,
                    help="bytes queued for a client that does not read before it is closed (default 4 MiB)")
     g = parser.add_argument_group("PBX")
@@ -325,9 +335,18 @@ def _build_stack(args: argparse.Namespace) -> EmulatorStack:
         traffic = TrafficConfig(rate=args.traffic, mix=parse_mix(args.traffic_mix), ring_mean=args.ring_time,
                                 talk_mean=args.talk_time, unanswered=args.unanswered, hold=args.hold,
                                 transfer=args.transfer, max_calls=args.traffic_calls)
+        traffic.validate()
     ciphers = tuple(c.strip() for c in args.ciphers.split(",") if c.strip())
+    if not ciphers or any(c not in CIPHERS for c in ciphers):
+        raise ValueError(f"--ciphers takes a comma-separated subset of {','.join(CIPHERS)}, not {args.ciphers!r}")
+    try:
+        codecs.lookup(args.charset)
+    except LookupError:
+        raise ValueError(f"unknown --charset {args.charset!r}") from None
+    if args.max_send_buffer < 1024:
+        raise ValueError("--max-send-buffer must be at least 1024 bytes")
     options = dict(byteorder=args.byteorder, ciphers=ciphers, charset=args.charset,
-                   idle_timeout=args.idle_timeout or 90.0, max_send_buffer=args.max_send_buffer,
+                   idle_timeout=args.idle_timeout, max_send_buffer=args.max_send_buffer,
                    ring_timeout=args.ring_timeout, auto_answer=args.auto_answer)
     return EmulatorStack(directory, host=args.host, port=args.port, admin_host=args.admin_host,
                          admin_port=args.admin_port, oam_host=args.oam_host, oam_port=args.oam_port,

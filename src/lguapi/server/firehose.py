@@ -31,6 +31,7 @@ import time
 from collections import deque
 from typing import Any
 
+from .._log import mask_text
 from .accounts import User
 
 __all__ = ["Firehose", "generate_calls"]
@@ -86,7 +87,7 @@ def generate_calls(pbx: Any, clock: _Clock, users: list[User], n_calls: int, rng
             _one_call(pbx, clock, a, other, outside, kind if len(users) == 2 or kind < 0.8 else 0.6, answered,
                       ring, talk, hang_a)
         except (KeyError, ValueError) as exc:
-            log.error("firehose: the PBX refused a generated call (%s); dropping it", exc)
+            log.error("firehose: the PBX refused a generated call (%s); dropping it", mask_text(str(exc)))
             del events[mark:]
             _on_hook(pbx, users)
             continue

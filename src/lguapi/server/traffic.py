@@ -30,6 +30,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from .._log import mask_text
 from .accounts import Directory, User
 from .pbx_model import CommandError
 
@@ -343,7 +344,8 @@ class TrafficGenerator:
             fn(run, *args)
         except _REFUSED as exc:
             # the PBX refused: the call went another way (busy, forwarded, hung up by someone else)
-            log.debug("traffic call %d: %s refused: %s", run.plan.seq, getattr(fn, "__name__", fn), exc)
+            log.debug("traffic call %d: %s refused: %s", run.plan.seq, getattr(fn, "__name__", fn),
+                      mask_text(str(exc)))
             self._abort(run, "refused")
         except Exception:
             self.counts["errors"] += 1
@@ -438,7 +440,7 @@ class TrafficGenerator:
                 leg = self._current_leg(agent.exten)
                 run.call_id = leg.call.id if leg is not None else None
         except _REFUSED as exc:
-            log.debug("traffic call %d refused: %s", plan.seq, exc)
+            log.debug("traffic call %d refused: %s", plan.seq, mask_text(str(exc)))
             self._record(plan, None)
             self._finish(run, "refused")
             return
