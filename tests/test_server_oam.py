@@ -157,3 +157,12 @@ def test_parse_hostport_and_format():
         with pytest.raises(ValueError, match="HOST:PORT"):
             parse_hostport(bad)
     assert format_serverinfo(("a", 1), ("b", 2), ("c", 3)) == "SERVERINFO|ADDR:a:1|BACKUPADDR:b:2|BACKADDR2:c:3"
+
+
+async def test_plain_http_or_garbage_on_the_https_port_is_dropped_and_service_goes_on(tmp_path):
+    async with OamServer(DIRECTORY, port=0, state_dir=str(tmp_path)) as oam:
+        for junk in (b"POST /oam/serverinfo HTTP/1.1\r\nContent-Length: 3\r\n\r\nid=", b"\x00" * 100):
+            data = await exchange(oam.port, junk)
+            assert b"SERVERINFO" not in data
+        r = await request(oam.port, "POST", "/oam/serverinfo", form={"id": KNOWN}, ssl=_strict(oam.ca_file))
+        assert r.status == 200 and r.text.startswith("SERVERINFO|ADDR:")
