@@ -80,20 +80,28 @@ def normalize_channel(channel: str | None) -> str | None:
     """
     if not channel:
         return None
-    ch = channel.strip()
-    if len(ch) > 2 and ch[-2] in ";," and ch[-1] in "12":
+    ch = channel
+    if ch[0] == " " or ch[-1] == " ":
+        ch = ch.strip()
+        if not ch:
+            return None
+    if len(ch) > 2 and ch[-1] in "12" and ch[-2] in ";,":
         ch = ch[:-2]
-    return ch or None
+    return ch
 
 
 def normalize_unique_id(unique_id: str | None) -> str | None:
     """A unique id with the dot some servers write as a comma: ``1449825958,4879172`` -> ``1449825958.4879172``."""
     if not unique_id:
         return None
-    u = unique_id.strip()
+    u = unique_id
+    if u[0] == " " or u[-1] == " ":
+        u = u.strip()
+        if not u:
+            return None
     if "," in u:
         u = u.replace(",", ".")
-    return u or None
+    return u
 
 
 def channel_peer(channel: str) -> str:
