@@ -97,6 +97,37 @@ cdef extern from *:
     #endif
     }
 
+    /* As lgu_masks64 for a window wholly inside the body: '(' and bytes >= 0x80 are
+       only needed as "any", which saves most of the movemasks. */
+    static inline void lgu_masks64_inner(const unsigned char *q, uint64_t *pm, uint64_t *cm,
+                                         int *paren, int *high) {
+    #ifdef LGU_SSE2
+        const __m128i vp = _mm_set1_epi8('|'), vc = _mm_set1_epi8(':'), vl = _mm_set1_epi8('(');
+        __m128i v0 = _mm_loadu_si128((const __m128i *)q);
+        __m128i v1 = _mm_loadu_si128((const __m128i *)(q + 16));
+        __m128i v2 = _mm_loadu_si128((const __m128i *)(q + 32));
+        __m128i v3 = _mm_loadu_si128((const __m128i *)(q + 48));
+        __m128i l = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v0, vl), _mm_cmpeq_epi8(v1, vl)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v2, vl), _mm_cmpeq_epi8(v3, vl)));
+        __m128i h = _mm_or_si128(_mm_or_si128(v0, v1), _mm_or_si128(v2, v3));
+        *pm = (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, vp))
+            | (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, vp)) << 16
+            | (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v2, vp)) << 32
+            | (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v3, vp)) << 48;
+        *cm = (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, vc))
+            | (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, vc)) << 16
+            | (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v2, vc)) << 32
+            | (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v3, vc)) << 48;
+        *paren = _mm_movemask_epi8(l) != 0;
+        *high = _mm_movemask_epi8(h) != 0;
+    #else
+        uint64_t lm, hm;
+        lgu_masks64(q, pm, cm, &lm, &hm);
+        *paren = lm != 0;
+        *high = hm != 0;
+    #endif
+    }
+
     /* Pipe form without parentheses, 64 bytes at a time: every '|' ends a piece and
        each piece takes the first ':' after its start. Reads stay below `limit`
        (>= end): a window that would pass it is copied into a zero-padded buffer,
@@ -108,18 +139,25 @@ cdef extern from *:
         int64_t piece = -1, colon = -1, base;
         uint64_t pm, cm, lm, hm, hi = 0, keep;
         unsigned char tmp[64];
+        int paren, high;
         for (base = start; base < end; base += 64) {
             int64_t w = end - base;
-            if (base + 64 <= limit) {
-                lgu_masks64(p + base, &pm, &cm, &lm, &hm);
+            if (w >= 64) {
+                lgu_masks64_inner(p + base, &pm, &cm, &paren, &high);
+                if (paren) return 2;
+                hi |= (uint64_t)high;
             } else {
-                memset(tmp, 0, sizeof tmp);
-                memcpy(tmp, p + base, (size_t)(w < 64 ? w : 64));
-                lgu_masks64(tmp, &pm, &cm, &lm, &hm);
+                if (base + 64 <= limit) {
+                    lgu_masks64(p + base, &pm, &cm, &lm, &hm);
+                } else {
+                    memset(tmp, 0, sizeof tmp);
+                    memcpy(tmp, p + base, (size_t)w);
+                    lgu_masks64(tmp, &pm, &cm, &lm, &hm);
+                }
+                keep = ((uint64_t)1 << w) - 1;
+                if (lm & keep) return 2;
+                pm &= keep; cm &= keep; hi |= hm & keep;
             }
-            keep = w >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << w) - 1);
-            if (lm & keep) return 2;
-            pm &= keep; cm &= keep; hi |= hm & keep;
             while (pm) {
                 int b = LGU_CTZ64(pm);
                 int64_t pos = base + b;
