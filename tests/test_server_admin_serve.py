@@ -155,3 +155,32 @@ async def test_stack_start_failure_closes_what_started():
             await stack.start()
     assert stack.oam is None and stack.admin is None
     assert stack.emulator is not None and stack.emulator.connection_count == 0
+
+
+async def test_serve_options_build_the_stack(tmp_path):
+    import argparse
+
+    from lguapi.server import cli
+
+    accounts = tmp_path / "accounts.toml"
+    accounts.write_text('[[domain]]\nname = "lg.example"\n[[domain.user]]\nid = "07011112222"\n'
+                        'password = "pw-1"\nexten = "101t4004"\ncallerid = "07011112222"\n')
+    parser = argparse.ArgumentParser()
+    cli.configure_parser(parser)
+    args = parser.parse_args(["--accounts", str(accounts), "--port", "0", "--admin-port", "0", "--oam-port", "0",
+                              "--oam-http", "--traffic", "2", "--traffic-mix", "internal=1,inbound=1",
+                              "--ring-time", "1", "--talk-time", "2", "--unanswered", "0.5", "--hold", "0",
+                              "--transfer", "0", "--traffic-calls", "3", "--byteorder", "little", "--ciphers", "seed",
+                              "--oam-addr", "10.0.0.1:8086", "--firehose", "100", "--seed", "9"])
+    stack = cli._build_stack(args)
+    assert [u.exten for u in stack.directory.users()] == ["101t4004"]
+    cfg = stack.traffic_config
+    assert (cfg.rate, cfg.mix, cfg.ring_mean, cfg.talk_mean, cfg.unanswered, cfg.max_calls) == \
+        (2.0, {"inbound": 1.0, "click": 0.0, "internal": 1.0}, 1.0, 2.0, 0.5, 3)
+    assert stack.emulator_options["byteorder"] == "little" and stack.emulator_options["ciphers"] == ("seed",)
+    assert stack.oam_addresses[0] == ("10.0.0.1", 8086) and stack.firehose_rate == 100 and stack.seed == 9
+    async with stack:
+        async with RawClient.connect("127.0.0.1", stack.port, cipher="seed", byteorder="little") as c:
+            assert (await c.login("07011112222", "pw-1")).startswith("LOGINRESULT|STATUS:1|EXTEN:101t4004|")
+        r = await request(stack.oam_port, "POST", "/oam/serverinfo", form={"id": "07011112222"})
+        assert r.text.startswith("SERVERINFO|ADDR:10.0.0.1:8086|")
