@@ -79,20 +79,10 @@ def _spec(n: int) -> str:
 # --- the emulator subprocess ---------------------------------------------------------------
 
 def _prebuild(hose) -> None:
-    """Generate and frame every pair's event pool before the clock starts.
-
-    The firehose builds pools lazily, about one per 10 ms round; with 2,500 pairs that is
-    a long warm-up during which it offers almost nothing. Uses ``Firehose.prebuild()`` when
-    it exists, else the firehose's internals (a benchmark-only shortcut).
-    """
+    """Have every pair's event pool built before the clock starts, when the firehose can."""
     warm = getattr(hose, "prebuild", None)
     if callable(warm):
         warm()
-        return
-    hose._refresh()
-    for g in hose._active:
-        for _ in range(2):  # texts first, then frames for the sessions waiting at the first call
-            hose._ready(g, float("inf"))
 
 
 async def _serve(n: int) -> None:

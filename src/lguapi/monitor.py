@@ -139,6 +139,17 @@ def new_event_loop(use_uvloop: bool = True) -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
+def _set_reading(client, on: bool) -> None:
+    """Pause or resume reading one client's socket."""
+    fn = getattr(client, "resume_reading" if on else "pause_reading", None)
+    if callable(fn):
+        fn()
+        return
+    session = getattr(client, "_session", None)  # until Client offers pause_reading()/resume_reading()
+    if session is not None:
+        (session.resume if on else session.pause)()
+
+
 class _Counters:
     """Finished-call counters of one domain (or the total)."""
 
@@ -234,7 +245,8 @@ class Monitor:
                  sink: Any = None, login_concurrency: int = 100, login_retries: int = 2,
                  client_options: dict | None = None, tracker: Any = None, ring_expiry: float = 300.0,
                  on_progress: Callable[[LoginProgress], Any] | None = None,
-                 client_factory: Callable[..., Any] | None = None, max_sink_backlog: int = 1_000_000) -> None:
+                 client_factory: Callable[..., Any] | None = None, sink_high_water: int = 20_000,
+                 max_sink_backlog: int = 1_000_000) -> None:
         if login_concurrency < 1:
             raise ValueError("login_concurrency must be at least 1")
         self.host = host
@@ -259,6 +271,10 @@ class Monitor:
         self.sink = None
         self._owns_sink = False
         self._max_sink_backlog = max_sink_backlog
+        self._sink_high = max(1, sink_high_water)
+        self._sink_low = self._sink_high // 4
+        self._reading_paused = False
+        self.sink_pauses = 0
         self._sink_queue: collections.deque = collections.deque()
         self._sink_wakeup: asyncio.Event | None = None
         self._sink_dropped = 0
@@ -566,10 +582,31 @@ class Monitor:
                 log.error("monitor: the sink is %d records behind; %d record(s) dropped so far",
                           len(self._sink_queue), self._sink_dropped)
             return
-        self._sink_queue.append(item)
+        q = self._sink_queue
+        q.append(item)
+        if len(q) >= self._sink_high and not self._reading_paused:
+            self._pause_reading()
         w = self._sink_wakeup
         if w is not None and not w.is_set():
             w.set()
+
+    def _pause_reading(self) -> None:
+        """The sink is behind: stop reading every connection until it catches up (the server
+        then holds the events; a real server drops a connection that stays unread too long)."""
+        self._reading_paused = True
+        self.sink_pauses += 1
+        if self.sink_pauses == 1 or self.sink_pauses % 100 == 0:
+            log.warning("monitor: the sink is %d records behind: reading paused until it catches up "
+                        "(%d pause(s) so far)", len(self._sink_queue), self.sink_pauses)
+        for ln in self._lines:
+            if ln.client is not None:
+                _set_reading(ln.client, False)
+
+    def _resume_reading(self) -> None:
+        self._reading_paused = False
+        for ln in self._lines:
+            if ln.client is not None:
+                _set_reading(ln.client, True)
 
     async def _sink_writer(self) -> None:
         wake = self._sink_wakeup
@@ -583,8 +620,14 @@ class Monitor:
         if sink is None:
             return
         q = self._sink_queue
+        n = 0
         while q:
             kind, obj = q.popleft()
+            n += 1
+            if self._reading_paused and len(q) <= self._sink_low:
+                self._resume_reading()
+            elif n % 1000 == 0 and len(q) > self._sink_low:
+                await asyncio.sleep(0)  # a sink that never suspends must not starve the loop
             try:
                 if kind == "event":
                     await sink.write_event(obj)
