@@ -449,6 +449,41 @@ def test_attended_transfer_target_rejects_and_the_call_goes_on():
     assert call.handled_by == ("3001",) and call.end_reason == "hangup"
 
 
+def test_attended_transfer_consultation_fails_and_the_original_channel_list_comes_back():
+    """The emulator's choice (docs/emulator-pbx.md): the target rejects, the transferring phone
+    gets the original call's CHANNELLIST again and is back with the held party."""
+    clock = Clock()
+    t = CallTracker(clock=clock)
+    items = _atxfer_items()
+    feed_all(t, [items["ring"], items["list"], items["xlist"], items["tring"]])
+    (call,) = t.active.values()
+    assert call.state == "transferring"
+    ups = feed_all(t, [
+        ev(f"CHANNELOUT|CHANNEL:SIP/3003-0000ee01|RECHANNEL:SIP/3003-0000ee01|UNIQUEID:{N}.8"
+           f"|SRCUNIQUEID:{N}.8|HCAUSE:21", "3003", ts=6),
+        items["list"],  # the original CHANNELLIST again, to the transferring phone
+    ])
+    assert call.state == "connected" and ups[-1].state == "connected"
+    feed_all(t, [items["eout"]])
+    clock.t += 3
+    t.expire()
+    assert only_ended(t) == [call] and call.end_reason == "hangup" and call.handled_by == ("3001",)
+
+
+async def test_updates_stream_overflow_flush_and_close():
+    clock = Clock()
+    t = CallTracker(clock=clock, end_grace=5.0)
+    small = t.updates(maxsize=2)
+    full = t.updates()
+    feed_all(t, [ev(x, "3321", ts=200.0 + i) for i, x in enumerate(M52)])
+    assert t.active  # the end waits for the grace ...
+    assert [u.kind for u in t.flush()] == ["ended"]  # ... unless flushed
+    assert not t.active and t.ended[-1].end_reason == "hangup"
+    t.close()
+    assert [u.kind async for u in full] == ["new", "changed", "ended"]
+    assert [u.kind async for u in small] == ["changed", "ended"] and small.dropped == 1
+
+
 def test_conference_redirect_keeps_one_call():
     clock = Clock()
     t = CallTracker(clock=clock)

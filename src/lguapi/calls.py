@@ -1181,10 +1181,15 @@ class CallTracker:
                     if m is not leg and m.status == "ringing":
                         m.status = "retired"
                         call._dead.add(m.own)
-            elif leg.status == "connected" and remote is not None and remote not in leg.remotes:
-                leg.remotes.add(remote)
+            elif leg.status == "connected" and remote is not None:
                 if xfer_list:
+                    leg.remotes.add(remote)
                     leg.xfer = True
+                else:
+                    leg.remotes.add(remote)
+                    if leg.xfer:  # the consultation is over: back with (or joined to) the other party
+                        leg.xfer = False
+                        leg.remotes = {r for r in leg.remotes if not _is_xfer(r)}
             if exten and exten not in call._handled:
                 call._handled.append(exten)
         if ev.inbound_number and call.dialled_number is None:
