@@ -237,3 +237,52 @@ def test_bad_accounts_are_refused_clearly(tmp_path):
         Monitor("127.0.0.1", 1, accounts=[])
     with pytest.raises(ValueError, match="login_concurrency"):
         Monitor("127.0.0.1", 1, accounts=[("a", "b")], login_concurrency=0)
+
+
+class SlowSink:
+    """A sink that suspends now and then, like one writing to a slow disk or database."""
+
+    def __init__(self):
+        self.events = []
+        self.calls = []
+        self.closed = False
+
+    async def write_event(self, ev):
+        self.events.append(ev)
+        if len(self.events) % 20 == 0:
+            await asyncio.sleep(0.002)
+
+    async def write_call(self, call):
+        self.calls.append(call)
+
+    async def flush(self):
+        pass
+
+    async def close(self):
+        self.closed = True
+
+
+async def test_a_slow_sink_pauses_reading_and_loses_nothing():
+    from lguapi.server.firehose import Firehose
+
+    directory = Directory.generate("3001-3010")
+    sink = SlowSink()
+    async with Emulator(directory, port=0) as emu:
+        async with Monitor("127.0.0.1", emu.port, accounts=directory, sink=sink, sink_high_water=200,
+                           client_options=FAST) as m:
+            hose = Firehose(emu, 4000, rng=random.Random(3))
+            hose.start()
+            try:
+                await until(lambda: m.sink_pauses >= 3, what="the monitor to pause reading")
+            finally:
+                hose.close()
+            # everything read is written once the sink catches up; nobody was disconnected
+            last = -1
+            while m.events_seen != last or m.snapshot()["sink"]["backlog"]:
+                last = m.events_seen
+                await asyncio.sleep(0.3)
+            snap = m.snapshot()
+            assert snap["sink"]["dropped"] == 0
+            assert len(sink.events) == m.events_seen == snap["sink"]["written"] - len(sink.calls)
+            assert snap["logins"]["online"] == 10 and len(emu.sessions()) == 10
+    assert not sink.closed  # a sink object passed in is the caller's to close
