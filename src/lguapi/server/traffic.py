@@ -520,8 +520,9 @@ class TrafficGenerator:
         self._command(user, "TRANSFER", {"AGENT": user.exten, "CHANNEL": channel, "EXTEN": target})
         self.counts["transferred"] += 1
         run.talker = target
-        # the target answers after a short ring (a quarter of the mean ring time)
-        self._at(run, plan.ring + plan.transfer_at + self.config.ring_mean / 4, self._answer_transfer)
+        # the target answers after a short ring (a quarter of the mean ring time), before the call's end
+        delay = min(self.config.ring_mean / 4, (plan.talk - plan.transfer_at) / 2)
+        self._at(run, plan.ring + plan.transfer_at + delay, self._answer_transfer)
 
     def _answer_transfer(self, run: _Running) -> None:
         if self._call_gone(run):
@@ -536,7 +537,8 @@ class TrafficGenerator:
         if plan.hangup_by == "other" and plan.kind != "internal":
             self.pbx.external_hangup(run.call_id)
         elif plan.hangup_by == "other":
-            self.pbx.phone_hangup(plan.agent if run.talker == plan.other else plan.other)
+            # internal: the talker is the callee or a transfer target; the caller stays to the end
+            self.pbx.phone_hangup(plan.agent)
         else:
             self.pbx.phone_hangup(run.talker)
         # a transfer target still ringing, or anything left over, goes too
