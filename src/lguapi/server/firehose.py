@@ -11,13 +11,14 @@ session and loop iteration.
 
 How the events are laid out: extensions are paired in directory order (within a
 domain); each pair owns a *pool* of ``calls_per_group`` calls among the two phones and
-outside numbers. Every ``tick`` seconds the firehose hands out ``rate * tick`` event
-deliveries round-robin over the pairs that have a session logged in, one event per
-visit, in pool order, so each session sees its calls progress event by event. A new
-session starts receiving at its pair's next call boundary (never in the middle of a
-call). When a pool is used up it is regenerated with fresh unique ids if the tick's
-CPU budget allows, else replayed as is (``stats()["replays"]``): at high rates a client
-may see a finished call's unique ids again in a later, identical call.
+outside numbers, built (generated and framed) within a CPU budget per round. Every
+``tick`` seconds the firehose hands out ``rate * elapsed`` event deliveries round-robin
+over the pairs that have a session logged in and a built pool, one event per visit, in
+pool order, so each session sees its calls progress event by event. A new session starts
+receiving at its pair's next call boundary (never in the middle of a call). When a pool
+is used up it is regenerated with fresh unique ids if the round's budget allows, else
+replayed as is (``stats()["replays"]``): at high rates a client may see a finished
+call's unique ids again in a later, identical call.
 
 >>> hose = Firehose(emulator, 50_000, rng=random.Random(7))   # doctest: +SKIP
 >>> hose.start(); ...; hose.close()                          # doctest: +SKIP
@@ -385,13 +386,16 @@ class Firehose:
         cursor = self._cursor
         sent = 0
         visits = budget + n   # every visit delivers, or passes over a pool of a silent pair
-        while sent < budget and visits > 0:
-            visits -= 1
-            if cursor >= n:
-                cursor = 0
-            g = ready[cursor]
-            cursor += 1
-            sent += self._emit(g)
+        try:
+            while sent < budget and visits > 0:
+                visits -= 1
+                if cursor >= n:
+                    cursor = 0
+                g = ready[cursor]
+                cursor += 1
+                sent += self._emit(g)
+        except Exception:  # a bug: log it; the next round goes on
+            log.exception("firehose: a round failed")
         self._cursor = cursor
         self._budget -= sent
         self.delivered += sent
@@ -419,6 +423,7 @@ class Firehose:
             if pos == texts_n:
                 pos = 0
                 if self._can_build():
+                    g.pos = 0
                     try:
                         self._build(g, fresh=True)   # fresh unique ids
                     except Exception:  # a bug: log it and replay the old pool
@@ -426,8 +431,7 @@ class Firehose:
                         log.exception("firehose: rebuilding the pool of %s failed", "/".join(g.extens))
                         return sent
                     self.regenerated += 1
-                    if not g.framed():
-                        g.pos = 0
+                    if not g.framed():   # no call came out of it: the next refresh queues the pair
                         return sent
                 else:
                     self.replays += 1
