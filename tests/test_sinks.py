@@ -17,7 +17,7 @@ import pytest
 from lgucore import tokenize
 from lguapi.calls import CallTracker
 from lguapi.events import (
-    LoggedIn, LoginResultEvent, PingEvent, Reconciled, UnknownEvent, parse_event,
+    LoggedIn, LoginResultEvent, PingEvent, Reconciled, parse_event,
 )
 from lguapi.sinks import JsonlSink, SqliteSink, call_key, event_key, open_sink, read_jsonl
 

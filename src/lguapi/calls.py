@@ -31,7 +31,7 @@ import itertools
 import logging
 import time
 import weakref
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Iterable
 
@@ -304,9 +304,6 @@ class Call:
                 f"answered_by={self.answered_by!r}, end_reason={self.end_reason!r})")
 
     # internal helpers
-    def _live_legs(self) -> list[_Leg]:
-        return [leg for leg in self._legs.values() if leg.status in _LIVE]
-
     def _has_live(self) -> bool:
         for leg in self._legs.values():
             if leg.status in _LIVE:
