@@ -215,3 +215,16 @@ def test_wallboard_falls_back_to_plain_lines(monkeypatch, capsys):
     assert cli._want_tui(args) is True
     args = cli.build_parser().parse_args(["monitor", "--extensions", "3001", "--no-tui"])
     assert cli._want_tui(args) is False
+
+
+async def test_monitor_stops_when_every_login_fails():
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = await lguapi("monitor", "--port", str(port), "--extensions", "3001-3002")
+    rc, out, err = await finish(proc)
+    assert rc == 1
+    assert "logged in: 0/2 (2 failed)" in out
+    assert "every login failed (2)" in err and "secret-" not in out + err

@@ -365,13 +365,22 @@ def _want_tui(args: argparse.Namespace) -> bool:
 
 
 async def watch(monitor, *, stop: asyncio.Event, duration: float | None, tui: bool, interval: float,
-                title: str, out=None) -> None:
-    """Show login progress then the wallboard (rich Live) or plain lines until stop/duration."""
+                title: str, out=None) -> bool:
+    """Show login progress, then the wallboard (rich Live) or plain lines, until ``stop`` is set
+    or ``duration`` seconds pass. Returns False (at once) when every login failed."""
     out = out or sys.stdout
     deadline = None if duration is None else time.monotonic() + duration
 
     def remaining():
         return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+    def all_failed() -> bool:
+        p = monitor.login_progress
+        if monitor.logins_done and p.total and p.failed == p.total:
+            first = next((e["error"] for e in monitor.snapshot(calls=0)["extensions"].values() if e["error"]), "")
+            print(f"lguapi: every login failed ({p.failed}); first error: {first}", file=sys.stderr, flush=True)
+            return True
+        return False
 
     if tui:
         from rich.console import Console
@@ -382,12 +391,14 @@ async def watch(monitor, *, stop: asyncio.Event, duration: float | None, tui: bo
         console = Console(file=out)
         with Live(render_progress(*monitor.login_progress), console=console, refresh_per_second=8,
                   transient=False) as live:
-            while not stop.is_set() and monitor._login_task is not None and not monitor._login_task.done():
+            while not stop.is_set() and not monitor.logins_done:
                 r = remaining()
                 if r == 0:
                     break
                 await _sleep_or_stop(stop, min(0.125, r) if r is not None else 0.125)
                 live.update(render_progress(*monitor.login_progress))
+            if all_failed():
+                return False
             while not stop.is_set():
                 live.update(render(monitor.snapshot(calls=20), title=title))
                 r = remaining()
@@ -395,9 +406,9 @@ async def watch(monitor, *, stop: asyncio.Event, duration: float | None, tui: bo
                     break
                 await _sleep_or_stop(stop, min(interval, r) if r is not None else interval)
             live.update(render(monitor.snapshot(calls=20), title=title))
-        return
+        return True
     last_progress = None
-    while not stop.is_set() and monitor._login_task is not None and not monitor._login_task.done():
+    while not stop.is_set() and not monitor.logins_done:
         p = monitor.login_progress
         if p != last_progress:
             print(f"logging in: {p.done}/{p.total} ({p.failed} failed)", file=out, flush=True)
@@ -406,9 +417,11 @@ async def watch(monitor, *, stop: asyncio.Event, duration: float | None, tui: bo
         if r == 0:
             break
         await _sleep_or_stop(stop, min(1.0, r) if r is not None else 1.0)
-    if monitor._login_task is not None and monitor._login_task.done():
+    if monitor.logins_done:
         p = monitor.login_progress
         print(f"logged in: {p.done - p.failed}/{p.total} ({p.failed} failed)", file=out, flush=True)
+        if all_failed():
+            return False
     from .tui import plain_line
 
     while not stop.is_set():
@@ -417,6 +430,7 @@ async def watch(monitor, *, stop: asyncio.Event, duration: float | None, tui: bo
             break
         await _sleep_or_stop(stop, min(interval, r) if r is not None else interval)
         print(plain_line(monitor.snapshot(calls=0)), file=out, flush=True)
+    return True
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
@@ -443,8 +457,8 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
                           login_concurrency=args.login_concurrency, client_options=opts)
         try:
             await monitor.start(wait=False)
-            await watch(monitor, stop=stop, duration=args.duration, tui=tui, interval=args.interval,
-                        title=f"lguapi monitor {args.host}:{args.port}")
+            ok = await watch(monitor, stop=stop, duration=args.duration, tui=tui, interval=args.interval,
+                             title=f"lguapi monitor {args.host}:{args.port}")
         finally:
             _remove_signal_handlers()
             await monitor.close()
@@ -455,7 +469,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         if args.snapshot:
             with open(args.snapshot, "w", encoding="utf-8") as f:
                 json.dump(snap, f, ensure_ascii=False, default=_json_default)
-        return EXIT_OK
+        return EXIT_OK if ok else EXIT_ERROR
 
     return _run(main, use_uvloop=not args.no_uvloop)
 

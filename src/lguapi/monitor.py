@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, NamedTuple
 
+from ._log import mask_number
 from .events import ConnectionEvent, Disconnected, Event, LoggedIn, Reconnected
 
 __all__ = ["Monitor", "LoginProgress", "STATES", "Account", "load_accounts", "raise_nofile_limit",
@@ -58,7 +59,7 @@ class Account:
     domain: str | None = None
 
     def __repr__(self) -> str:  # never show the password
-        return f"Account(id={self.id!r}, exten={self.exten!r}, domain={self.domain!r})"
+        return f"Account(id={mask_number(self.id)!r}, exten={self.exten!r}, domain={self.domain!r})"
 
 
 def load_accounts(accounts: Any) -> list[Account]:
@@ -66,7 +67,7 @@ def load_accounts(accounts: Any) -> list[Account]:
     pairs (or :class:`Account` objects). Raises ``ValueError`` for anything else.
 
     >>> load_accounts([("07012343001", "secret-3001")])
-    [Account(id='07012343001', exten=None, domain=None)]
+    [Account(id='070****3001', exten=None, domain=None)]
     """
     if isinstance(accounts, (str, os.PathLike)):
         from .server.accounts import Directory
@@ -404,7 +405,7 @@ class Monitor:
                 result = await client.login(acc.id, acc.password)
             except LoginError as e:  # wrong id/password, locked ...: retrying will not help
                 line.failed, line.error = True, f"login refused: {e}"
-                log.warning("monitor: login of %s refused: %s", acc.id, e)
+                log.warning("monitor: login of %s refused: %s", mask_number(acc.id), e)
                 await self._discard(line, client)
                 return False
             except asyncio.CancelledError:
@@ -412,7 +413,8 @@ class Monitor:
                 raise
             except Exception as e:  # connection refused, timed out ...
                 line.error = f"{type(e).__name__}: {e}"
-                log.warning("monitor: login of %s failed (attempt %d): %s", acc.id, attempt + 1, line.error)
+                log.warning("monitor: login of %s failed (attempt %d): %s", mask_number(acc.id), attempt + 1,
+                            line.error)
                 await self._discard(line, client)
                 if attempt < self._login_retries:
                     await asyncio.sleep(0.2 * (attempt + 1))
@@ -479,7 +481,13 @@ class Monitor:
 
     @property
     def login_progress(self) -> LoginProgress:
+        """``LoginProgress(done, total, failed)`` of the initial logins."""
         return self._progress
+
+    @property
+    def logins_done(self) -> bool:
+        """Has every initial login succeeded or failed?"""
+        return self._login_task is not None and self._login_task.done()
 
     # -- events ---------------------------------------------------------------------------
     def _on_event(self, line: _Line, ev: Event) -> None:
