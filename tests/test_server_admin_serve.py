@@ -64,6 +64,7 @@ async def test_serve_subprocess_ready_login_oam_admin_and_sigterm(tmp_path):
     assert rc == 0, err[-2000:]
     assert out == b""  # the ready line was the only stdout line
     assert b"stopping" in err and b"secret-3001" not in err
+    assert f"CA file to trust: {tmp_path / 'oam-ca.pem'}".encode() in err
 
 
 @pytest.mark.timeout(90)

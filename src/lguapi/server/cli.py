@@ -388,6 +388,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"lguapi serve: cannot start: {e}", file=sys.stderr)
                 return 1
             print(stack.ready_line(), flush=True)
+            if stack.oam is not None and stack.oam.ca_file:
+                # on stderr whatever the log level: the client needs this path to verify OAM
+                print(f"lguapi serve: OAM discovery at {stack.oam.url}; CA file to trust: {stack.oam.ca_file}",
+                      file=sys.stderr, flush=True)
             await stop.wait()
             log.info("stopping")
             return 0
