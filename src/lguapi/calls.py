@@ -120,9 +120,9 @@ def channel_peer(channel: str) -> str:
 _PEERS: dict[str, str] = {}
 
 
-def _peer(channel: str) -> str:
+def _peer(channel: str, _get=_PEERS.get) -> str:
     """:func:`channel_peer`, memoised (the same channel is looked at several times)."""
-    p = _PEERS.get(channel)
+    p = _get(channel)
     if p is None:
         if len(_PEERS) >= 65536:
             _PEERS.clear()
@@ -774,17 +774,26 @@ class CallTracker:
             calls[call.id] = call
 
     def _own_of(self, exten: str, a: str | None, b: str | None) -> str | None:
-        """Which of two channels is ``exten``'s own (by peer name), or None."""
+        """Which of two channels is ``exten``'s own (by peer name), or None.
+
+        An exact peer match wins over a suffix match (``SIP/10033447-..`` for 3447); between a
+        SIP and a Local channel of the same peer, the SIP one."""
         if not exten:
             return None
-        hits = [x for x in (a, b) if x is not None and _peer(x) == exten]
-        if not hits and len(exten) >= 3:
-            hits = [x for x in (a, b) if x is not None and _peer(x).endswith(exten)]
-        if not hits:
-            return None
-        if len(hits) == 2 and _is_local(hits[0]) and not _is_local(hits[1]):
-            return hits[1]
-        return hits[0]
+        pa = _peer(a) if a is not None else None
+        pb = _peer(b) if b is not None else None
+        if pa == exten:
+            if pb == exten and a.startswith("Local/") and not b.startswith("Local/"):  # type: ignore[union-attr]
+                return b
+            return a
+        if pb == exten:
+            return b
+        if len(exten) >= 3:
+            if pa is not None and pa.endswith(exten):
+                return a
+            if pb is not None and pb.endswith(exten):
+                return b
+        return None
 
     def _party(self, chan: str | None, number: str | None) -> bool | None:
         """Is the party on ``chan`` / with ``number`` outside the PBX? None when unknown."""
