@@ -430,8 +430,9 @@ class CallTracker:
     "expired"``). ``end_grace``: when a call's last known leg goes out, the end is
     confirmed this many seconds later unless a leg of another connection joins meanwhile
     (a blind-transfer ring, a pickup, events of two connections crossing); ``None`` (the
-    default) means 0 while events come from one extension (TCP keeps one connection in
-    order) and :data:`DEFAULT_END_GRACE` once a second extension feeds the tracker.
+    default) means 0 while events come from one extension and one client (TCP keeps one
+    connection in order) and :data:`DEFAULT_END_GRACE` once a second extension feeds the
+    tracker or a second client is attached.
     ``call_expiry`` ends a non-ringing call with no event at all for that long (a lost
     CHANNELOUT). ``clock`` is used for expiry and grace deadlines only; call times come
     from the events' ``ts``.
@@ -658,7 +659,7 @@ class CallTracker:
 
     def _sweep(self, now: float, out: list) -> None:
         """Every ``_sweep_every`` seconds: expire rings and silent calls, prune the memories."""
-        self._next_sweep = now + self._sweep_every
+        self._next_sweep = min(now, self._clock()) + self._sweep_every
         ring_limit = now - self.ring_expiry
         for call in list(self.active.values()):
             if call._pending is not None:
