@@ -68,54 +68,7 @@ _UP_STATES = frozenset({"up", "ring", "ringing", "busy", "inuse", "in use", "onh
 _LIVE = ("ringing", "connected")
 _ROOM = "\x00room:"
 
-
-# --- names ----------------------------------------------------------------------------
-
-
-def normalize_channel(channel: str | None) -> str | None:
-    """The channel name both Local halves share: ``;1``/``;2``/``,1``/``,2`` removed.
-
-    >>> normalize_channel("Local/1y669211@default-1b56,2")
-    'Local/1y669211@default-1b56'
-    """
-    if not channel:
-        return None
-    ch = channel
-    if ch[0] == " " or ch[-1] == " ":
-        ch = ch.strip()
-        if not ch:
-            return None
-    if len(ch) > 2 and ch[-1] in "12" and ch[-2] in ";,":
-        ch = ch[:-2]
-    return ch
-
-
-def normalize_unique_id(unique_id: str | None) -> str | None:
-    """A unique id with the dot some servers write as a comma: ``1449825958,4879172`` -> ``1449825958.4879172``."""
-    if not unique_id:
-        return None
-    u = unique_id
-    if u[0] == " " or u[-1] == " ":
-        u = u.strip()
-        if not u:
-            return None
-    if "," in u:
-        u = u.replace(",", ".")
-    return u
-
-
-def channel_peer(channel: str) -> str:
-    """The peer a channel belongs to: ``SIP/3321-09b559d8`` -> ``3321``,
-    ``Local/3458@xfercontext-1b56;2`` -> ``3458``, ``SIP/gw2.eicn-09b25a90`` -> ``gw2.eicn``."""
-    slash = channel.find("/")
-    rest = channel[slash + 1:] if slash >= 0 else channel
-    if channel.startswith("Local/"):
-        at = rest.find("@")
-        if at >= 0:
-            return rest[:at]
-    dash = rest.rfind("-")
-    return rest[:dash] if dash > 0 else rest
-
+from .channels import channel_peer, normalize_channel, normalize_unique_id  # noqa: E402  (re-exported)
 
 _PEERS: dict[str, str] = {}
 

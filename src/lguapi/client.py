@@ -34,6 +34,7 @@ from . import events as E
 from . import results as R
 from ._log import mask_number, mask_text
 from ._protocol import Session
+from .channels import channel_peer, same_channel
 from .commands import Command
 from .discovery import discover, parse_address
 from .errors import (
@@ -104,28 +105,8 @@ class _Call:
 
 
 def _peer_of(channel: str | None) -> str | None:
-    """``SIP/3321-09b559d8`` -> ``3321``; ``Local/3458@xfer-1b56;2`` -> ``3458``."""
-    if not channel:
-        return None
-    i = channel.find("/")
-    if i < 0:
-        return None
-    if channel.startswith("Local/"):
-        j = channel.find("@", i)
-        return channel[i + 1:j] if j >= 0 else channel[i + 1:]
-    j = channel.rfind("-")
-    return channel[i + 1:j] if j > i else channel[i + 1:]
-
-
-def _same_channel(a: str | None, b: str | None) -> bool:
-    """Equal channels, the two halves of a Local channel (``;1``/``;2``/``,1``/``,2``) being one."""
-    if not a or not b:
-        return False
-    if a == b:
-        return True
-    if a[-2:-1] in (";", ",") and b[-2:-1] in (";", ","):
-        return a[:-2] == b[:-2]
-    return False
+    """``SIP/3321-09b559d8`` -> ``3321``; ``Local/3458@xfer-1b56;2`` -> ``3458``; None for no channel."""
+    return channel_peer(channel) if channel and "/" in channel else None
 
 
 def _is_async(cb) -> bool:
@@ -977,12 +958,12 @@ class Client:
             mine = ev.member == self.exten or _peer_of(ev.channel) == self.exten
             if ev.action == "CONFMEMBERADD" and mine and not c.own:
                 self._call = _Call(ev.channel, None, "talking", None, ev.unique_id)
-            elif ev.action == "CONFMEMBERDEL" and _same_channel(ev.channel, c.own):
+            elif ev.action == "CONFMEMBERDEL" and same_channel(ev.channel, c.own):
                 self._call = _Call()
         elif isinstance(ev, ChannelOutEvent):
-            if _same_channel(ev.channel, c.own):
+            if same_channel(ev.channel, c.own):
                 self._call = _Call()
-            elif _same_channel(ev.channel, c.other):
+            elif same_channel(ev.channel, c.other):
                 # the other party left; the own channel may live on (a conference room)
                 self._call = dataclasses.replace(c, other=None)
 

@@ -1,0 +1,65 @@
+"""Channel names and unique ids as servers write them (PROTOCOL.md §4.5), normalised.
+
+``Local/<exten>@<context>-<hex>;1`` and ``;2`` (or ``,1``/``,2``) are the two halves of one
+channel; unique ids sometimes carry a comma for the dot. The client, the call tracker and
+the monitor all compare channels through these functions.
+"""
+from __future__ import annotations
+
+__all__ = ["normalize_channel", "normalize_unique_id", "channel_peer", "same_channel"]
+
+
+def normalize_channel(channel: str | None) -> str | None:
+    """The channel name both Local halves share: ``;1``/``;2``/``,1``/``,2`` removed.
+
+    >>> normalize_channel("Local/1y669211@default-1b56,2")
+    'Local/1y669211@default-1b56'
+    """
+    if not channel:
+        return None
+    ch = channel
+    if ch[0] == " " or ch[-1] == " ":
+        ch = ch.strip()
+        if not ch:
+            return None
+    if len(ch) > 2 and ch[-1] in "12" and ch[-2] in ";,":
+        ch = ch[:-2]
+    return ch
+
+
+def normalize_unique_id(unique_id: str | None) -> str | None:
+    """A unique id with the dot some servers write as a comma: ``1449825958,4879172`` -> ``1449825958.4879172``."""
+    if not unique_id:
+        return None
+    u = unique_id
+    if u[0] == " " or u[-1] == " ":
+        u = u.strip()
+        if not u:
+            return None
+    if "," in u:
+        u = u.replace(",", ".")
+    return u
+
+
+def channel_peer(channel: str) -> str:
+    """The peer a channel belongs to: ``SIP/3321-09b559d8`` -> ``3321``,
+    ``Local/3458@xfercontext-1b56;2`` -> ``3458``, ``SIP/gw2.eicn-09b25a90`` -> ``gw2.eicn``."""
+    slash = channel.find("/")
+    rest = channel[slash + 1:] if slash >= 0 else channel
+    if channel.startswith("Local/"):
+        at = rest.find("@")
+        if at >= 0:
+            return rest[:at]
+    dash = rest.rfind("-")
+    return rest[:dash] if dash > 0 else rest
+
+
+
+def same_channel(a: str | None, b: str | None) -> bool:
+    """True when ``a`` and ``b`` name one channel (the two halves of a Local channel included).
+
+    >>> same_channel("Local/3458@xfercontext-1b56;1", "Local/3458@xfercontext-1b56,2")
+    True
+    """
+    na = normalize_channel(a)
+    return na is not None and na == normalize_channel(b)
