@@ -90,6 +90,44 @@ cdef object _cached_ascii(const unsigned char* p, Py_ssize_t n):
     return s
 
 
+cdef _CacheEntry _pairs[_NCACHE]
+
+
+cdef object _field_pair(const unsigned char* raw, lgu_field* f, bint ascii, bytes cname):
+    """The ``(key, value)`` tuple of one field.
+
+    A short all-ASCII field whose value follows its first colon directly is a function
+    of its bytes ``KEY:VALUE``, so its tuple is shared from a direct-mapped cache
+    (``ISDIAL:0``, ``HCAUSE:16``, ``RES:OK`` repeat on every event; tuples of str are
+    immutable). Anything else is built afresh.
+    """
+    cdef Py_ssize_t n
+    cdef const unsigned char* p
+    cdef uint64_t h
+    cdef _CacheEntry* e
+    if f.ks < 0:
+        return (None, decode_span(raw + f.vs, <Py_ssize_t>(f.ve - f.vs), ascii, False, cname))
+    n = <Py_ssize_t>(f.ve - f.ks)
+    p = raw + f.ks
+    if n > _KEYMAX or f.vs != f.ke + 1 or not (ascii or lgu_is_ascii(p, n)):
+        return (decode_span(p, <Py_ssize_t>(f.ke - f.ks), ascii, True, cname),
+                decode_span(raw + f.vs, <Py_ssize_t>(f.ve - f.vs), ascii, False, cname))
+    h = (_load_le(p, n) * <uint64_t>0x9E3779B97F4A7C15u) ^ <uint64_t>n
+    if n > 8:
+        h ^= _load_le(p + n - 8, 8) * <uint64_t>0xC2B2AE3D27D4EB4Fu
+    h ^= h >> 29
+    e = &_pairs[h & (_NCACHE - 1)]
+    if e.s != NULL and e.n == n and memcmp(e.data, p, <size_t>n) == 0:
+        return <object>e.s
+    pair = (_cached_ascii(p, <Py_ssize_t>(f.ke - f.ks)), _ascii_str(raw + f.vs, <Py_ssize_t>(f.ve - f.vs)))
+    Py_INCREF(pair)
+    Py_XDECREF(e.s)
+    e.s = <PyObject*>pair
+    e.n = n
+    memcpy(e.data, p, <size_t>n)
+    return pair
+
+
 cdef inline object decode_span(const unsigned char* p, Py_ssize_t n, bint ascii, bint key, bytes cname):
     """The text of one piece: ASCII by copy (keys cached), anything else via the codec."""
     if ascii or lgu_is_ascii(p, n):
@@ -185,11 +223,7 @@ cdef class Message:
         cdef bytes cs = self._cs
         out = PyTuple_New(n)
         for i in range(n):
-            if f[i].ks < 0:
-                k = None
-            else:
-                k = decode_span(raw + f[i].ks, <Py_ssize_t>(f[i].ke - f[i].ks), ascii, True, cs)
-            pair = (k, decode_span(raw + f[i].vs, <Py_ssize_t>(f[i].ve - f[i].vs), ascii, False, cs))
+            pair = _field_pair(raw, &f[i], ascii, cs)
             Py_INCREF(pair)
             PyTuple_SET_ITEM(out, i, pair)
         self._fields = out
