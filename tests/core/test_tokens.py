@@ -64,6 +64,15 @@ def test_legacy_space_form(impl, body, name, fields):
     assert (m.name, m.fields) == (name, fields)
 
 
+def test_same_field_bytes_in_both_forms(impl):
+    # "K: a" is K=" a" in pipe form but K="a" in legacy form (continuation word);
+    # repeated, so that any cache of decoded fields would be hit
+    for _ in range(3):
+        assert impl.tokenize(b"N K: a").fields == (("K", "a"),)
+        assert impl.tokenize(b"N|K: a").fields == (("K", " a"),)
+        assert impl.tokenize(b"N|K:a").fields == (("K", "a"),)
+
+
 def test_long_bodies_cross_every_scan_window(impl):
     # the compiled scanner works in 64-byte windows: put delimiters on every boundary
     for width in range(1, 140):
