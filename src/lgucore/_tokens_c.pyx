@@ -1,4 +1,3 @@
-# cython: freethreading_compatible = False
 """Compiled event tokenizer (PROTOCOL.md §3, §4.2): the twin of ``lgucore._tokens_py``.
 
 Same grammar, same results; see the pure module's docstring for the rules. What is
