@@ -1,0 +1,67 @@
+"""`make demo` from a fresh clone: the README's first command, on nothing but a clone.
+
+The clone gets its own virtualenv and its own build of the extensions (so this is slow:
+about two minutes on the 2-core CI machine); the demo is left running for a while,
+interrupted with SIGINT like Ctrl-C, and its summary is checked.
+"""
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from test_demo import parse_summary
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD_TIMEOUT = 900  # venv + numpy + Cython build, generous for a loaded CI machine
+RUN_FOR = 12.0
+
+
+@pytest.mark.slow
+def test_make_demo_from_a_fresh_clone(tmp_path):
+    clone = tmp_path / "lguapi"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "LGUCORE_NO_EXTENSIONS", "MAKEFLAGS", "MAKELEVEL")}
+    env["DEMO_ARGS"] = "--extensions 3001-3060 --no-tui --interval 1"
+    proc = subprocess.Popen(["make", "demo"], cwd=clone, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    out: list[str] = []
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    started = None
+    deadline = time.monotonic() + BUILD_TIMEOUT
+    try:
+        # wait until the demo reports status lines, then let it run for a while
+        while time.monotonic() < deadline:
+            if started is not None and time.monotonic() - started > RUN_FOR:
+                break
+            if not sel.select(timeout=1.0):
+                if proc.poll() is not None:
+                    break
+                continue
+            line = proc.stdout.readline()
+            if not line:
+                break
+            out.append(line.decode(errors="replace"))
+            if started is None and "calls" in out[-1] and "lguapi demo" not in out[-1]:
+                started = time.monotonic()
+        assert started is not None, "make demo never reported status:\n" + "".join(out)[-4000:]
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches make and the demo, as in a terminal
+        rest, _ = proc.communicate(timeout=120)
+        out.append(rest.decode(errors="replace"))
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    text = "".join(out)
+    fields = parse_summary(text)
+    assert fields["extensions"].startswith("60 (60 logged in"), fields
+    assert int(fields["calls seen"]) > 0, fields
+    assert fields["tracker matches emulator history"].startswith("yes"), fields
+    assert (clone / ".venv" / "bin" / "lguapi").exists()
