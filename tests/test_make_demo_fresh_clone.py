@@ -49,7 +49,7 @@ def test_make_demo_from_a_fresh_clone(tmp_path):
             if not line:
                 break
             out.append(line.decode(errors="replace"))
-            if started is None and "calls" in out[-1] and "lguapi demo" not in out[-1]:
+            if started is None and "] online " in out[-1]:
                 started = time.monotonic()
         assert started is not None, "make demo never reported status:\n" + "".join(out)[-4000:]
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches make and the demo, as in a terminal
