@@ -125,11 +125,9 @@ async def _serve(n: int) -> None:
             cmd = line[0]
             if cmd == "rate":
                 rate = float(line[1])
-                if rate <= 0:
-                    if hose is not None:
-                        hose.close()
-                        hose = None
-                elif hose is None:
+                if hose is not None:
+                    hose.rate = max(0.0, rate)  # 0 pauses it; its pools stay built
+                elif rate > 0:
                     hose = Firehose(stack.emulator, rate, rng=random.Random(2))
                     _prebuild(hose)
                     hose.start()
@@ -157,7 +155,8 @@ async def _monitor(port: int, n: int, sink: str) -> None:
 
     directory = Directory.generate(_spec(n))
     monitor = Monitor("127.0.0.1", port, accounts=directory, sink=None if sink == "-" else sink, login_concurrency=100,
-                      client_options={"heartbeat": 0, "auto_reconnect": 0, "max_queue": 100_000})
+                      client_options={"heartbeat": 0, "auto_reconnect": 0, "max_queue": 100_000},
+                      freeze_gc=os.environ.get("BENCH_GC_FREEZE", "1") == "1")
     latencies: list[float] = []
     collecting = [False]
 
@@ -169,6 +168,19 @@ async def _monitor(port: int, n: int, sink: str) -> None:
     t0 = time.perf_counter()
     await monitor.start()
     login = time.perf_counter() - t0
+    gc_pauses: list[float] = []
+    if os.environ.get("BENCH_GC_TRACE") == "1":
+        import gc
+
+        started = [0.0]
+
+        def on_gc(phase, info):
+            if phase == "start":
+                started[0] = time.perf_counter()
+            elif info.get("generation") == 2:
+                gc_pauses.append(time.perf_counter() - started[0])
+
+        gc.callbacks.append(on_gc)
     for u in directory.users():
         c = monitor.client(u.exten)
         if c is not None:
@@ -188,20 +200,23 @@ async def _monitor(port: int, n: int, sink: str) -> None:
             out: dict = {"ok": cmd}
             if cmd == "measure":
                 seconds = float(line[1])
-                await asyncio.sleep(1.0)  # warm-up
-                e0, w0, t = monitor.events_seen, monitor._sink_written, time.perf_counter()
+                await asyncio.sleep(2.0)  # warm-up
+                e0, w0, p0, t = monitor.events_seen, monitor._sink_written, monitor.sink_pauses, time.perf_counter()
                 await asyncio.sleep(seconds)
                 dt = time.perf_counter() - t
                 out.update(events_per_s=(monitor.events_seen - e0) / dt,
                            sink_per_s=(monitor._sink_written - w0) / dt if monitor.sink else None,
-                           backlog=len(monitor._sink_queue), dropped=monitor._sink_dropped)
+                           backlog=len(monitor._sink_queue), dropped=monitor._sink_dropped,
+                           pauses=monitor.sink_pauses - p0, seconds=dt)
             elif cmd == "latency":
+                await asyncio.sleep(1.0)  # warm-up
                 latencies.clear()
                 collecting[0] = True
                 e0, t = monitor.events_seen, time.perf_counter()
                 await asyncio.sleep(float(line[1]))
                 collecting[0] = False
                 lat = sorted(latencies)
+                out.update(gc2_pauses_ms=[round(1e3 * x, 1) for x in gc_pauses[-10:]])
                 out.update(n=len(lat), events_per_s=(monitor.events_seen - e0) / (time.perf_counter() - t),
                            median_ms=1e3 * statistics.median(lat) if lat else None,
                            p99_ms=1e3 * lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else None)
@@ -282,7 +297,7 @@ def run(report) -> None:
     """Scenarios per size: login time, sustained events/s, latency median/p99, RSS; pure = baseline."""
     _raise_nofile()
     sizes = (200,) if report.quick else (1000, 5000)
-    window = 2.0 if report.quick else 6.0
+    window = 2.0 if report.quick else 10.0
     for n in sizes:
         results = {}
         for pure in (True, False):

@@ -454,7 +454,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         opts = _client_kwargs(args)
         cipher = opts.pop("cipher")
         monitor = Monitor(args.host, args.port, accounts=accounts, cipher=cipher, sink=args.sink,
-                          login_concurrency=args.login_concurrency, client_options=opts)
+                          login_concurrency=args.login_concurrency, client_options=opts, freeze_gc=True)
         try:
             await monitor.start(wait=False)
             ok = await watch(monitor, stop=stop, duration=args.duration, tui=tui, interval=args.interval,

@@ -189,7 +189,7 @@ async def run_demo(args: argparse.Namespace, *, tui: bool, out=None) -> int:
               file=out, flush=True)
         monitor = Monitor(args.host, stack.port, accounts=directory, cipher=args.cipher, sink=sink_path,
                           login_concurrency=args.login_concurrency,
-                          client_options={"auto_reconnect": 1.0})
+                          client_options={"auto_reconnect": 1.0}, freeze_gc=True)
         ended = _EndedCalls()
         monitor.add_update_hook(ended)
         await monitor.start(wait=False)

@@ -236,7 +236,10 @@ class Monitor:
     iterable of ``(id, password)`` pairs. ``sink``: a path/URL for :func:`lguapi.sinks.open_sink`
     (``"events.jsonl"``, ``"sqlite:///calls.db"``), a sink object, or ``None``.
     ``client_options`` go to every :class:`lguapi.Client` (``auto_reconnect``, ``heartbeat`` ...).
-    ``on_progress(LoginProgress)`` is called after every login attempt.
+    ``on_progress(LoginProgress)`` is called after every login attempt. ``freeze_gc=True``
+    calls :func:`gc.freeze` once the logins are done (process-wide: everything alive then is
+    left out of later collections, which keeps full collections — and latency spikes —
+    short with thousands of connections; the CLI does this).
 
     >>> m = Monitor("127.0.0.1", 8086, accounts=[("07012343001", "secret-3001")])  # doctest: +SKIP
     >>> await m.start(); print(m.snapshot()["states"]); await m.close()           # doctest: +SKIP
@@ -247,7 +250,7 @@ class Monitor:
                  client_options: dict | None = None, tracker: Any = None, ring_expiry: float = 300.0,
                  on_progress: Callable[[LoginProgress], Any] | None = None,
                  client_factory: Callable[..., Any] | None = None, sink_high_water: int = 20_000,
-                 max_sink_backlog: int = 1_000_000) -> None:
+                 max_sink_backlog: int = 1_000_000, freeze_gc: bool = False) -> None:
         if login_concurrency < 1:
             raise ValueError("login_concurrency must be at least 1")
         self.host = host
@@ -272,6 +275,7 @@ class Monitor:
         self.sink = None
         self._owns_sink = False
         self._max_sink_backlog = max_sink_backlog
+        self._freeze_gc = freeze_gc
         self._sink_high = max(1, sink_high_water)
         self._sink_low = self._sink_high // 4
         self._reading_paused = False
@@ -388,6 +392,10 @@ class Monitor:
 
         await asyncio.gather(*(one(ln) for ln in self._lines))
         self._login_done_at = time.time()
+        if self._freeze_gc:
+            import gc
+
+            gc.freeze()  # thousands of long-lived connections: keep them out of every full collection
         for q in self._progress_subs:
             q.put_nowait(None)
 
