@@ -302,6 +302,8 @@ def test_writer_killed_mid_write_loses_at_most_the_unflushed_batch(tmp_path, nam
     finally:
         proc.kill()
         proc.wait(timeout=30)
+        proc.stdout.close()
+        proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
     printed = max([seen] + [int(x) for x in rest if x.isdigit()])
     if name.endswith(".jsonl"):
