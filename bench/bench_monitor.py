@@ -156,7 +156,8 @@ async def _monitor(port: int, n: int, sink: str) -> None:
     directory = Directory.generate(_spec(n))
     monitor = Monitor("127.0.0.1", port, accounts=directory, sink=None if sink == "-" else sink, login_concurrency=100,
                       client_options={"heartbeat": 0, "auto_reconnect": 0, "max_queue": 100_000},
-                      freeze_gc=os.environ.get("BENCH_GC_FREEZE", "1") == "1")
+                      freeze_gc=os.environ.get("BENCH_GC_FREEZE", "1") == "1",
+                      sink_high_water=int(os.environ.get("BENCH_SINK_HIGH_WATER", "10000")))
     latencies: list[float] = []
     collecting = [False]
 

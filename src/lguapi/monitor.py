@@ -100,7 +100,7 @@ def load_accounts(accounts: Any) -> list[Account]:
     seen: set[str] = set()
     for a in out:
         if a.id in seen:
-            raise ValueError(f"login id {a.id!r} is listed twice (a second login would replace the first)")
+            raise ValueError(f"login id {mask_number(a.id)!r} is listed twice (a second login would replace the first)")
         seen.add(a.id)
     return out
 
@@ -249,7 +249,7 @@ class Monitor:
                  sink: Any = None, login_concurrency: int = 100, login_retries: int = 2,
                  client_options: dict | None = None, tracker: Any = None, ring_expiry: float = 300.0,
                  on_progress: Callable[[LoginProgress], Any] | None = None,
-                 client_factory: Callable[..., Any] | None = None, sink_high_water: int = 20_000,
+                 client_factory: Callable[..., Any] | None = None, sink_high_water: int = 10_000,
                  max_sink_backlog: int = 1_000_000, freeze_gc: bool = False) -> None:
         if login_concurrency < 1:
             raise ValueError("login_concurrency must be at least 1")
