@@ -222,10 +222,12 @@ async def _monitor(port: int, n: int, sink: str) -> None:
                            median_ms=1e3 * statistics.median(lat) if lat else None,
                            p99_ms=1e3 * lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else None)
             elif cmd == "drain":
+                # until everything the emulator queued was read and written: quiet for 1.5 s
                 last, quiet_since = monitor.events_seen, time.perf_counter()
-                while time.perf_counter() - quiet_since < 0.5 or monitor._sink_queue:
+                while (time.perf_counter() - quiet_since < 1.5 or monitor._sink_queue
+                       or monitor._reading_paused):
                     await asyncio.sleep(0.05)
-                    if monitor.events_seen != last:
+                    if monitor.events_seen != last or monitor._reading_paused:
                         last, quiet_since = monitor.events_seen, time.perf_counter()
             elif cmd == "rss":
                 snap = monitor.snapshot(calls=0)
