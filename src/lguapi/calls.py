@@ -68,6 +68,7 @@ _UP_STATES = frozenset({"up", "ring", "ringing", "busy", "inuse", "in use", "onh
 _LIVE = ("ringing", "connected")
 _ROOM = "\x00room:"
 
+from ._aqueue import AsyncQueueStream  # noqa: E402
 from .channels import channel_peer, normalize_channel, normalize_unique_id  # noqa: E402  (re-exported)
 
 _PEERS: dict[str, str] = {}
@@ -282,49 +283,29 @@ class CallUpdate:
     state: str = ""
 
 
-class _UpdateStream:
+class _UpdateStream(AsyncQueueStream):
     """One subscriber of :meth:`CallTracker.updates`: a bounded queue (oldest dropped when full)."""
 
+    __slots__ = ("_max", "dropped")
+
     def __init__(self, maxsize: int):
-        self._q: deque[CallUpdate] = deque()
+        super().__init__()
         self._max = maxsize
-        self._waiter: asyncio.Future | None = None
-        self._closed = False
         self.dropped = 0
 
     def _push(self, update: CallUpdate) -> None:
-        if len(self._q) >= self._max:
-            self._q.popleft()
+        if len(self._queue) >= self._max:
+            self._queue.popleft()
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 10000 == 0:
                 log.warning("call-update subscriber is too slow: %d update(s) dropped", self.dropped)
-        self._q.append(update)
-        w = self._waiter
-        if w is not None and not w.done():
-            w.set_result(None)
+        super()._push(update)
 
     def _close(self) -> None:
-        self._closed = True
-        w = self._waiter
-        if w is not None and not w.done():
-            w.set_result(None)
-
-    def __aiter__(self) -> "_UpdateStream":
-        return self
-
-    async def __anext__(self) -> CallUpdate:
-        while not self._q:
-            if self._closed:
-                raise StopAsyncIteration
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        return self._q.popleft()
+        self._end()
 
     async def aclose(self) -> None:
-        self._close()
+        self._end()
 
 
 class _Memory:
@@ -566,13 +547,13 @@ class CallTracker:
             prune = False
             for ref in self._streams:
                 stream = ref()
-                if stream is None or stream._closed:
+                if stream is None or stream._ended:
                     prune = True
                     continue
                 for u in updates:
                     stream._push(u)
             if prune:
-                self._streams = [r for r in self._streams if (st := r()) is not None and not st._closed]
+                self._streams = [r for r in self._streams if (st := r()) is not None and not st._ended]
 
     def _grace(self) -> float:
         if self.end_grace is not None:

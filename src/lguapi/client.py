@@ -32,6 +32,7 @@ from lgucore import DEFAULT_BASIC_KEY, DEFAULT_SEED_KEY, TextCodec, tokenize
 from . import commands as C
 from . import events as E
 from . import results as R
+from ._aqueue import AsyncQueueStream
 from ._log import mask_number, mask_text
 from ._protocol import Session
 from .channels import channel_peer, same_channel
@@ -122,7 +123,7 @@ def _merge(pieces: list[CommandResultEvent]) -> CommandResultEvent:
     return dataclasses.replace(first, res=res, fields=fields, raw="\n".join(p.raw for p in pieces))
 
 
-class EventStream:
+class EventStream(AsyncQueueStream):
     """``async for ev in client.events()``: every event, in order, until the client is closed.
 
     Each stream has its own queue of at most ``max_queue`` events; when one is full
@@ -130,45 +131,15 @@ class EventStream:
     loop (``break``) drops the stream; ``aclose()`` or ``async with`` drop it at once.
     """
 
-    __slots__ = ("_client", "_queue", "_waiter", "_ended", "__weakref__")
+    __slots__ = ("_client",)
 
     def __init__(self, client: Client) -> None:
+        super().__init__()
         self._client = client
-        self._queue: deque[Event] = deque()
-        self._waiter: asyncio.Future | None = None
-        self._ended = False
 
-    def __aiter__(self) -> EventStream:
-        return self
-
-    async def __anext__(self) -> Event:
-        while not self._queue:
-            if self._ended:
-                raise StopAsyncIteration
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        ev = self._queue.popleft()
+    def _taken(self) -> None:
         if self._client._reading_paused:
             self._client._maybe_resume()
-        return ev
-
-    def __len__(self) -> int:
-        return len(self._queue)
-
-    def _push(self, ev: Event) -> None:
-        self._queue.append(ev)
-        w = self._waiter
-        if w is not None and not w.done():
-            w.set_result(None)
-
-    def _end(self) -> None:
-        self._ended = True
-        w = self._waiter
-        if w is not None and not w.done():
-            w.set_result(None)
 
     async def aclose(self) -> None:
         """Stop this stream (undelivered events are discarded with it)."""
