@@ -158,7 +158,7 @@ def _cmd_events(args: argparse.Namespace) -> int:
     out = sys.stdout
 
     async def main() -> int:
-        from .client import Client, LoginError
+        from .client import Client, LguapiError, LoginError
 
         stop = _stop_event()
         client = Client(args.host, args.port, **_client_kwargs(args))
@@ -170,7 +170,7 @@ def _cmd_events(args: argparse.Namespace) -> int:
             except LoginError as e:
                 print(f"lguapi events: login refused: {e}", file=sys.stderr)
                 return EXIT_ERROR
-            except (OSError, asyncio.TimeoutError) as e:
+            except (OSError, asyncio.TimeoutError, LguapiError) as e:
                 print(f"lguapi events: cannot connect to {args.host}:{args.port}: {e}", file=sys.stderr)
                 return EXIT_ERROR
             deadline = None if args.duration is None else time.monotonic() + args.duration
@@ -230,7 +230,7 @@ def _cmd_call(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         from .calls import CallTracker
-        from .client import Client, LoginError
+        from .client import Client, LguapiError, LoginError
 
         stop = _stop_event()
         client = Client(args.host, args.port, **_client_kwargs(args))
@@ -251,7 +251,7 @@ def _cmd_call(args: argparse.Namespace) -> int:
             except LoginError as e:
                 print(f"lguapi call: login refused: {e}", file=sys.stderr)
                 return EXIT_ERROR
-            except (OSError, asyncio.TimeoutError) as e:
+            except (OSError, asyncio.TimeoutError, LguapiError) as e:
                 print(f"lguapi call: cannot connect to {args.host}:{args.port}: {e}", file=sys.stderr)
                 return EXIT_ERROR
             known = {c.id for c in tracker.calls(include_ended=True)}
