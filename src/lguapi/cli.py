@@ -399,12 +399,13 @@ async def watch(monitor, *, stop: asyncio.Event, duration: float | None, tui: bo
                 live.update(render_progress(*monitor.login_progress))
             if all_failed():
                 return False
+            every = min(interval, 1.0)  # the wallboard redraws at least once a second
             while not stop.is_set():
                 live.update(render(monitor.snapshot(calls=20), title=title))
                 r = remaining()
                 if r == 0:
                     break
-                await _sleep_or_stop(stop, min(interval, r) if r is not None else interval)
+                await _sleep_or_stop(stop, min(every, r) if r is not None else every)
             live.update(render(monitor.snapshot(calls=20), title=title))
         return True
     last_progress = None
