@@ -120,3 +120,18 @@ def test_event_name_defaults_to_the_wire_or_state_name():
     assert ev.PingEvent().name == "PING"
     assert ev.Disconnected(deliberate=True).name == "disconnected"
     assert ev.RingEvent(name="RINGEVENT").name == "RINGEVENT"
+
+
+@pytest.mark.parametrize("text", [
+    "RINGEVENT|ISDIAL:0|CHANNEL:SIP/3321-09b2a738|RECHANNEL:SIP/gw2.eicn-09b559d8|INEXTEN:null|AGENT:3321|"
+    "CALLERID:01923XXXXX|UNIQUEID:1319339116.486",
+    "CMDRESULT|CMD:HOLD|RES:OK", "NEWTHING|A:1", "PING", "BYE|REASON:x", "CHANNELOUT|HCAUSE:16",
+])
+def test_parsed_event_equals_the_dataclass_constructor(text):
+    e = parse(text, exten="3321", ts=1.0)
+    kw = {f.name: getattr(e, f.name) for f in dataclasses.fields(e)}
+    assert type(e)(**kw) == e
+    assert repr(type(e)(**kw)) == repr(e)
+    assert e.ts == 1.0 and e.exten == "3321" and e.name == text.split("|")[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        e.name = "x"

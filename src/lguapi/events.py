@@ -13,6 +13,7 @@ received it and the local time ``ts`` it arrived. Unknown names arrive as
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
@@ -24,6 +25,9 @@ __all__ = [
     "UnknownEvent", "ConnectionEvent", "Connected", "LoggedIn", "Disconnected", "Reconnecting",
     "Reconnected", "Reconciled", "parse_event", "EVENT_TYPES", "opt", "opt_int",
 ]
+
+
+_now = time.time
 
 
 def opt(v: str | None) -> str | None:
@@ -334,6 +338,32 @@ def _text(msg) -> str:
         return str(raw)
 
 
+_DEFAULTS: dict[type, dict] = {}
+
+
+def _blank(cls: type) -> dict:
+    """Every field of ``cls`` at its default (``ts`` is filled per event)."""
+    d = _DEFAULTS.get(cls)
+    if d is None:
+        d = {}
+        for f in dataclasses.fields(cls):
+            d[f.name] = None if f.default is dataclasses.MISSING else f.default
+        _DEFAULTS[cls] = d
+    return d
+
+
+def _build(cls: type, values: dict, common: dict) -> Event:
+    """A frozen event without the dataclass ``__init__`` (it sets each field through
+    ``object.__setattr__``, the main cost of parsing at tens of thousands of events/s).
+    The instance is the same as ``cls(**values, **common)`` would make."""
+    ev = object.__new__(cls)
+    d = ev.__dict__
+    d.update(_blank(cls))
+    d.update(values)
+    d.update(common)
+    return ev
+
+
 def parse_event(msg, *, exten: str | None = None, ts: float | None = None, raw: str | None = None) -> Event:
     """Turn a tokenized :class:`lgucore.Message` into its typed event.
 
@@ -342,9 +372,7 @@ def parse_event(msg, *, exten: str | None = None, ts: float | None = None, raw: 
     """
     name = msg.name
     text = raw if raw is not None else _text(msg)
-    common = {"name": name, "raw": text, "exten": exten}
-    if ts is not None:
-        common["ts"] = ts
+    common = {"name": name, "raw": text, "exten": exten, "ts": _now() if ts is None else ts}
     if name == "CMDRESULT":
         cmd = None
         res = None
@@ -356,14 +384,14 @@ def parse_event(msg, *, exten: str | None = None, ts: float | None = None, raw: 
                 if k == "RES" and res is None:
                     res = v
                 rest.append((k, v))
-        return CommandResultEvent(cmd=opt(cmd), res=res, fields=tuple(rest), **common)
+        return _build(CommandResultEvent, {"cmd": opt(cmd), "res": res, "fields": tuple(rest)}, common)
     spec = _SPECS.get(name)
     if spec is None:
-        return UnknownEvent(fields=tuple(msg.fields), **common)
+        return _build(UnknownEvent, {"fields": tuple(msg.fields)}, common)
     cls, keys = spec
     kw = {}
     for k, v in msg.fields:
         m = keys.get(k)
         if m is not None and m[0] not in kw:
             kw[m[0]] = m[1](v)
-    return cls(**kw, **common)
+    return _build(cls, kw, common)
