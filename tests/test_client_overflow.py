@@ -86,3 +86,31 @@ async def test_an_abandoned_stream_does_not_block_reading():
             await asyncio.sleep(0.01)
         assert len([e for e in rec.events if e.name == "FLOOD"]) == 200 and client.overflow_pauses == 0
         await client.close()
+
+
+async def test_application_pause_holds_events_in_the_socket_until_resumed():
+    """pause_reading()/resume_reading(): nothing is delivered while paused, nothing lost after."""
+    import asyncio as _asyncio
+
+    from clientkit import Recorder, creds, emulator
+    from lguapi.client import Client
+    from lguapi.events import SmsEvent
+
+    async with emulator() as emu:
+        client = Client("127.0.0.1", emu.port, heartbeat=None, auto_reconnect=None)
+        rec = Recorder(client)
+        try:
+            await client.login(*creds("3001"))
+            client.pause_reading()
+            for i in range(5):
+                emu.pbx.inbound_sms("01012345678", creds("3001")[0], f"msg {i}")
+            await _asyncio.sleep(0.3)
+            assert rec.of(SmsEvent) == []
+            client.resume_reading()
+            for _ in range(100):
+                if len(rec.of(SmsEvent)) == 5:
+                    break
+                await _asyncio.sleep(0.05)
+            assert [e.message for e in rec.of(SmsEvent)] == [f"msg {i}" for i in range(5)]
+        finally:
+            await client.close()

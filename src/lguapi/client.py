@@ -246,6 +246,7 @@ class Client:
         self._pump_q: deque = deque()
         self._pump_task: asyncio.Task | None = None
         self._reading_paused = False
+        self._app_paused = False
         self._pause_logged = -1e9
         #: callbacks (and text hooks) that raised; each is logged with its traceback
         self.callback_errors = 0
@@ -439,7 +440,26 @@ class Client:
             return
         self._reading_paused = False
         log.debug("%s: consumers caught up: reading resumed", self.address)
+        if self._session is not None and not self._app_paused:
+            self._session.resume()
+
+    def pause_reading(self) -> None:
+        """Stop reading the current connection until :meth:`resume_reading` (flow control).
+
+        For an application whose own consumer (a sink, a database) falls behind: events stay
+        in the socket, the server sees a slow reader and may in the end drop the connection
+        (PROTOCOL.md §6), which the client reports and reconnects from. Combined with the
+        client's own overflow pause: reading resumes only when neither holds it. A new
+        connection (after a reconnect) starts reading.
+        """
+        self._app_paused = True
         if self._session is not None:
+            self._session.pause()
+
+    def resume_reading(self) -> None:
+        """Undo :meth:`pause_reading` (reading restarts unless the client's own queues are full)."""
+        self._app_paused = False
+        if self._session is not None and not self._reading_paused:
             self._session.resume()
 
     # --- the wire ---------------------------------------------------------------------

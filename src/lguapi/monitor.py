@@ -142,13 +142,10 @@ def new_event_loop(use_uvloop: bool = True) -> asyncio.AbstractEventLoop:
 
 def _set_reading(client, on: bool) -> None:
     """Pause or resume reading one client's socket."""
-    fn = getattr(client, "resume_reading" if on else "pause_reading", None)
-    if callable(fn):
-        fn()
-        return
-    session = getattr(client, "_session", None)  # until Client offers pause_reading()/resume_reading()
-    if session is not None:
-        (session.resume if on else session.pause)()
+    if on:
+        client.resume_reading()
+    else:
+        client.pause_reading()
 
 
 class _Counters:
