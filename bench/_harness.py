@@ -153,3 +153,28 @@ def machine_info() -> str:
         ext = f"unavailable ({type(exc).__name__})"
     return (f"Machine: {_cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()} "
             f"({sys.implementation.name}), lgucore.HAS_EXTENSIONS={ext}")
+
+
+# --- process metrics shared by the benchmarks that run servers and clients -----------------
+
+
+def raise_nofile() -> None:
+    """Raise the soft open-file limit to the hard one (thousands of sockets in one process)."""
+    from lguapi.monitor import raise_nofile_limit
+
+    raise_nofile_limit()
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now, in MB (Linux)."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process, in MB (Linux reports KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+

@@ -41,26 +41,7 @@ TRAFFIC_TALK = 0.3
 EVENTS_PER_ARRIVAL = 3.8  # measured with the default mix at 5,000 extensions (busy phones included)
 
 
-def _raise_nofile() -> None:
-    try:
-        import resource
-    except ImportError:  # pragma: no cover
-        return
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
-
-
-def _peak_rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # KiB on Linux
-
+from _harness import peak_rss_mb as _peak_rss_mb, raise_nofile as _raise_nofile, rss_mb as _rss_mb  # noqa: E402
 
 def _cpu() -> float:
     t = os.times()
