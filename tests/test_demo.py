@@ -97,7 +97,9 @@ async def test_make_demo_command_line_with_a_short_duration(tmp_path):
     assert re.search(r"^\[[\d.]+s\] online 300/300 \| idle \d+", out, re.M)
     fields = parse_summary(out)
     check_summary(fields, sink, 300)
-    assert 8.0 <= float(fields["duration"].split()[0]) < 30
+    # --duration is honoured (it ran at least that long and stopped by itself; the upper
+    # bound only catches a demo that does not stop, not a slow machine)
+    assert 8.0 <= float(fields["duration"].split()[0]) < 120
     assert "Traceback" not in err
 
 
