@@ -178,3 +178,11 @@ def peak_rss_mb() -> float:
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
 
+
+def standalone(run, argv: list[str]) -> int:
+    """``python bench/bench_x.py [--quick]``: run one module's scenarios and print its table."""
+    report = Report(quick="--quick" in argv)
+    run(report)
+    print(report.render_markdown())
+    return 0
+

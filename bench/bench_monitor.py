@@ -317,12 +317,9 @@ def main(argv: list[str]) -> int:
             runner.run(_monitor(int(argv[1]), int(argv[2]), argv[3]))
         return 0
     sys.path.insert(0, str(HERE))
-    from _harness import Report
+    from _harness import standalone
 
-    report = Report(quick="--quick" in argv)
-    run(report)
-    print(report.render_markdown())
-    return 0
+    return standalone(run, argv)
 
 
 if __name__ == "__main__":

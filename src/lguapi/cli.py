@@ -99,6 +99,19 @@ def _client_kwargs(args: argparse.Namespace) -> dict:
         kw["auto_reconnect"] = args.auto_reconnect
     return kw
 
+async def _login_or_report(client, args, password: str, command: str) -> bool:
+    """Log ``client`` in; on failure print why (never the password) and return False."""
+    from .errors import LguapiError, LoginError
+
+    try:
+        await client.login(args.id, password)
+        return True
+    except LoginError as e:
+        print(f"lguapi {command}: login refused: {e}", file=sys.stderr)
+    except (OSError, asyncio.TimeoutError, LguapiError) as e:
+        print(f"lguapi {command}: cannot connect to {args.host}:{args.port}: {e}", file=sys.stderr)
+    return False
+
 
 def _json_default(o: Any) -> Any:
     to_dict = getattr(o, "to_dict", None)
@@ -158,20 +171,14 @@ def _cmd_events(args: argparse.Namespace) -> int:
     out = sys.stdout
 
     async def main() -> int:
-        from .client import Client, LguapiError, LoginError
+        from .client import Client
 
         stop = _stop_event()
         client = Client(args.host, args.port, **_client_kwargs(args))
         stream = client.events()  # bounded: a slow pipe pauses reading instead of buffering without end
         printed = 0
         try:
-            try:
-                await client.login(args.id, password)
-            except LoginError as e:
-                print(f"lguapi events: login refused: {e}", file=sys.stderr)
-                return EXIT_ERROR
-            except (OSError, asyncio.TimeoutError, LguapiError) as e:
-                print(f"lguapi events: cannot connect to {args.host}:{args.port}: {e}", file=sys.stderr)
+            if not await _login_or_report(client, args, password, "events"):
                 return EXIT_ERROR
             deadline = None if args.duration is None else time.monotonic() + args.duration
             stopper = asyncio.ensure_future(stop.wait())
@@ -230,7 +237,7 @@ def _cmd_call(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         from .calls import CallTracker
-        from .client import Client, LguapiError, LoginError
+        from .client import Client
 
         stop = _stop_event()
         client = Client(args.host, args.port, **_client_kwargs(args))
@@ -246,13 +253,7 @@ def _cmd_call(args: argparse.Namespace) -> int:
 
         client.on(_event_base(), on_event)
         try:
-            try:
-                await client.login(args.id, password)
-            except LoginError as e:
-                print(f"lguapi call: login refused: {e}", file=sys.stderr)
-                return EXIT_ERROR
-            except (OSError, asyncio.TimeoutError, LguapiError) as e:
-                print(f"lguapi call: cannot connect to {args.host}:{args.port}: {e}", file=sys.stderr)
+            if not await _login_or_report(client, args, password, "call"):
                 return EXIT_ERROR
             known = {c.id for c in tracker.calls(include_ended=True)}
             started = time.time()
