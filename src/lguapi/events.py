@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
+from lgucore.fields import FIELD_FLAG, FIELD_INT, FIELD_TEXT, project
+
 __all__ = [
     "Event", "LoginResultEvent", "RingEvent", "ChannelListEvent", "ChannelOutEvent",
     "CommandResultEvent", "CommandResultEndEvent", "ConferenceEvent", "PeerMessageEvent",
@@ -364,13 +366,41 @@ def _build(cls: type, values: dict, common: dict) -> Event:
     return ev
 
 
+def _plans() -> dict[str, tuple[type, dict, dict]]:
+    """Per wire name: the event class, its blank field dict and its :func:`lgucore.project` spec."""
+    kinds = {opt: FIELD_TEXT, opt_int: FIELD_INT, _bool01: FIELD_FLAG}
+    plans = {}
+    for name, (cls, keys) in _SPECS.items():
+        blank = dict(_blank(cls))
+        blank["name"] = name
+        plans[name] = (cls, blank, {k: (attr, kinds[conv]) for k, (attr, conv) in keys.items()})
+    return plans
+
+
+_new = object.__new__
+_set_dict = object.__setattr__
+
+
 def parse_event(msg, *, exten: str | None = None, ts: float | None = None, raw: str | None = None) -> Event:
     """Turn a tokenized :class:`lgucore.Message` into its typed event.
 
     ``raw`` overrides the text kept on the event (the client passes the text decoded
-    with the session charset); the first value of a repeated key wins.
+    with the session charset); the first value of a repeated key wins. The fields are
+    copied by :func:`lgucore.project` (compiled), and the frozen instance gets its
+    ``__dict__`` in one step: equal to ``cls(**fields)``, at a fraction of the cost.
     """
     name = msg.name
+    plan = _PLANS.get(name)
+    if plan is not None:
+        cls, blank, spec = plan
+        d = blank.copy()
+        d["raw"] = raw if raw is not None else _text(msg)
+        d["exten"] = exten
+        d["ts"] = _now() if ts is None else ts
+        project(msg.fields, spec, d)
+        ev = _new(cls)
+        _set_dict(ev, "__dict__", d)
+        return ev
     text = raw if raw is not None else _text(msg)
     common = {"name": name, "raw": text, "exten": exten, "ts": _now() if ts is None else ts}
     if name == "CMDRESULT":
@@ -385,13 +415,7 @@ def parse_event(msg, *, exten: str | None = None, ts: float | None = None, raw: 
                     res = v
                 rest.append((k, v))
         return _build(CommandResultEvent, {"cmd": opt(cmd), "res": res, "fields": tuple(rest)}, common)
-    spec = _SPECS.get(name)
-    if spec is None:
-        return _build(UnknownEvent, {"fields": tuple(msg.fields)}, common)
-    cls, keys = spec
-    kw = {}
-    for k, v in msg.fields:
-        m = keys.get(k)
-        if m is not None and m[0] not in kw:
-            kw[m[0]] = m[1](v)
-    return _build(cls, kw, common)
+    return _build(UnknownEvent, {"fields": tuple(msg.fields)}, common)
+
+
+_PLANS = _plans()

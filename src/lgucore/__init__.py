@@ -6,10 +6,11 @@ to force the pure twins (at build time and at import).
 """
 from ._types import FRAME_TYPES, HEARTBEAT, HEARTBEAT_ACK, TEXT, TEXT_BASIC, TEXT_SEED, Frame
 from .errors import CipherError, FrameError, ProtocolError
-from . import batch as _batch, cipher as _cipher, frames as _frames, tokens as _tokens
+from . import batch as _batch, cipher as _cipher, frames as _frames, fields as _fields, tokens as _tokens
 from ._env import NO_EXTENSIONS
 from .frames import MAX_BODY, FrameDecoder, encode_frame
 from .tokens import Message, tokenize
+from .fields import project
 from .batch import FrameBatch, TokenBatch, decode_batch, tokenize_batch
 from .cipher import (
     DEFAULT_BASIC_KEY,
@@ -25,7 +26,8 @@ from .cipher import (
 from .codec import CIPHERS, TextCodec, cipher_of
 
 #: True when every concern runs its compiled twin.
-HAS_EXTENSIONS: bool = all(m.c is not None for m in (_frames, _tokens, _batch, _cipher))
+_CONCERNS = (_frames, _tokens, _batch, _cipher, _fields)
+HAS_EXTENSIONS: bool = all(m.c is not None for m in _CONCERNS)
 
 __version__ = "0.1.0"
 
@@ -39,11 +41,11 @@ def implementations() -> dict:
 
     out = {}
     for tag in ("py", "c"):
-        mods = [getattr(m, tag) for m in (_frames, _tokens, _batch, _cipher)]
+        mods = [getattr(m, tag) for m in _CONCERNS]
         if any(m is None for m in mods):
             continue
         ns = SimpleNamespace(name=tag)
-        for m, names in zip(mods, (_frames.__all__, _tokens.__all__, _batch.__all__, _cipher.__all__)):
+        for m, names in zip(mods, (c.__all__ for c in _CONCERNS)):
             for n in names:
                 if n not in ("py", "c"):
                     setattr(ns, n, getattr(m, n))
@@ -54,7 +56,7 @@ def implementations() -> dict:
 __all__ = [
     "HAS_EXTENSIONS", "NO_EXTENSIONS", "TEXT", "TEXT_BASIC", "TEXT_SEED", "HEARTBEAT", "HEARTBEAT_ACK",
     "FRAME_TYPES", "Frame", "ProtocolError", "FrameError", "CipherError", "MAX_BODY", "encode_frame",
-    "FrameDecoder", "Message", "tokenize", "FrameBatch", "TokenBatch", "decode_batch", "tokenize_batch",
+    "FrameDecoder", "Message", "tokenize", "project", "FrameBatch", "TokenBatch", "decode_batch", "tokenize_batch",
     "b64encode2", "b64decode2", "basic_encrypt", "basic_decrypt", "Seed", "seed_seal", "seed_open",
     "DEFAULT_BASIC_KEY", "DEFAULT_SEED_KEY", "TextCodec", "CIPHERS", "cipher_of", "implementations",
 ]

@@ -1,0 +1,11 @@
+"""Facade for fields: the compiled twin (_fields_c) when built, else the pure one (_fields_py)."""
+from . import _fields_py as py
+from ._select import compiled
+
+c = compiled("_fields_c")
+_impl = c if c is not None else py
+
+project = _impl.project
+FIELD_TEXT, FIELD_INT, FIELD_FLAG = py.FIELD_TEXT, py.FIELD_INT, py.FIELD_FLAG
+
+__all__ = ["project", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG", "py", "c"]

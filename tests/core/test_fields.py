@@ -1,0 +1,98 @@
+"""lgucore.fields.project on both twins: the field-projection rules, bad input, differential."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lgucore import fields as _project
+
+FIELD_TEXT, FIELD_INT, FIELD_FLAG = _project.FIELD_TEXT, _project.FIELD_INT, _project.FIELD_FLAG
+SPEC = {"A": ("a", FIELD_TEXT), "N": ("n", FIELD_INT), "F": ("f", FIELD_FLAG)}
+TWINS = {"py": _project.py.project}
+if _project.c is not None:
+    TWINS["c"] = _project.c.project
+
+
+def reference(fields, spec):
+    """The rules written the slow, obvious way."""
+    out = {}
+    for key, value in fields:
+        if key is None or key not in spec:
+            continue
+        name, kind = spec[key]
+        if name in out:
+            continue
+        if value is None or value in ("", "null"):
+            out[name] = None
+        elif kind == FIELD_TEXT:
+            out[name] = value
+        elif kind == FIELD_INT:
+            try:
+                out[name] = int(value)
+            except ValueError:
+                out[name] = None
+        else:
+            out[name] = value == "1"
+    return out
+
+
+@pytest.fixture(params=sorted(TWINS))
+def project(request):
+    return TWINS[request.param]
+
+
+@pytest.mark.parametrize("fields, expected", [
+    ((("A", "x"), ("A", "y")), {"a": "x"}),                    # the first value wins
+    ((("A", ""), ("A", "y")), {"a": None}),                    # ... even an empty one
+    ((("A", "null"),), {"a": None}),
+    ((("N", "42"),), {"n": 42}),
+    ((("N", "-7"),), {"n": -7}),
+    ((("N", "4x"),), {"n": None}),                             # not a number
+    ((("N", "9" * 5000),), {"n": None}),                       # beyond int()'s digit limit
+    ((("F", "1"),), {"f": True}),
+    ((("F", "0"),), {"f": False}),
+    ((("F", ""),), {"f": None}),
+    (((None, "A"), ("Z", "1")), {}),                           # positional and unknown fields skipped
+    ((), {}),
+])
+def test_rules(project, fields, expected):
+    out = {"keep": 1}
+    project(fields, SPEC, out)
+    assert out == dict(expected, keep=1)
+
+
+def test_any_iterable_of_pairs(project):
+    out = {}
+    project([("A", "x")], SPEC, out)
+    project(iter([("N", "1")]), SPEC, out)
+    assert out == {"a": "x", "n": 1}
+
+
+@pytest.mark.parametrize("fields", [(("A",),), (("A", "x", "y"),), ("Ax",), (["A", "x"],), (None,)])
+def test_bad_pairs_raise_type_error(project, fields):
+    with pytest.raises(TypeError, match="pairs"):
+        project(fields, SPEC, {})
+
+
+def test_bad_kind_and_arguments(project):
+    with pytest.raises(ValueError, match="unknown field kind"):
+        project((("A", "x"),), {"A": ("a", 9)}, {})
+    with pytest.raises(TypeError):
+        project((("A", "x"),), None, {})
+    with pytest.raises(TypeError):
+        project((("A", "x"),), SPEC, None)
+
+
+_keys = st.sampled_from(["A", "N", "F", "Z", None])
+_values = st.one_of(st.sampled_from(["", "null", "1", "0", "12", "x", "-3", " 5 "]), st.text(max_size=8))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(_keys, _values), max_size=12))
+def test_twins_agree_with_the_reference(fields):
+    expected = reference(fields, SPEC)
+    for p in TWINS.values():
+        out = {}
+        p(tuple(fields), SPEC, out)
+        assert out == expected
