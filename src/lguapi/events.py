@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
-from lgucore.fields import FIELD_FLAG, FIELD_INT, FIELD_TEXT, project
+from lgucore.fields import FIELD_FLAG, FIELD_INT, FIELD_TEXT, build
 
 __all__ = [
     "Event", "LoginResultEvent", "RingEvent", "ChannelListEvent", "ChannelOutEvent",
@@ -377,29 +377,22 @@ def _plans() -> dict[str, tuple[type, dict, dict]]:
     return plans
 
 
-_new = object.__new__
-_set_dict = object.__setattr__
-
-
 def parse_event(msg, *, exten: str | None = None, ts: float | None = None, raw: str | None = None) -> Event:
     """Turn a tokenized :class:`lgucore.Message` into its typed event.
 
     ``raw`` overrides the text kept on the event (the client passes the text decoded
     with the session charset); the first value of a repeated key wins. The fields are
-    copied by :func:`lgucore.project` (compiled), and the frozen instance gets its
-    ``__dict__`` in one step: equal to ``cls(**fields)``, at a fraction of the cost.
+    copied by :func:`lgucore.fields.build` (compiled) into a new instance's ``__dict__``
+    in one step: equal to ``cls(**fields)``, at a fraction of the cost.
     """
     name = msg.name
     plan = _PLANS.get(name)
     if plan is not None:
-        cls, blank, spec = plan
-        d = blank.copy()
+        ev = build(plan[0], plan[1], plan[2], msg.fields)
+        d = ev.__dict__
         d["raw"] = raw if raw is not None else _text(msg)
         d["exten"] = exten
         d["ts"] = _now() if ts is None else ts
-        project(msg.fields, spec, d)
-        ev = _new(cls)
-        _set_dict(ev, "__dict__", d)
         return ev
     text = raw if raw is not None else _text(msg)
     common = {"name": name, "raw": text, "exten": exten, "ts": _now() if ts is None else ts}

@@ -1,9 +1,11 @@
 """Type stubs of the compiled field projector (same API as ``lgucore._fields_py``)."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Tuple
+from typing import Any, Iterable, Optional, Tuple, TypeVar
 
-__all__ = ["project", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG"]
+_T = TypeVar("_T")
+
+__all__ = ["project", "build", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG"]
 
 FIELD_TEXT: int
 FIELD_INT: int
@@ -11,3 +13,6 @@ FIELD_FLAG: int
 
 def project(fields: Iterable[Tuple[Optional[str], Any]], spec: dict[str, Tuple[str, int]], out: dict[str, Any]) -> None:
     """Store the first value of each key of ``spec`` found in ``fields`` into ``out``."""
+
+def build(cls: type[_T], base: dict[str, Any], spec: dict[str, Tuple[str, int]], fields: Iterable[Tuple[Optional[str], Any]]) -> _T:
+    """A new ``cls`` instance (no ``__init__``) whose ``__dict__`` is ``base`` updated by :func:`project`."""

@@ -15,7 +15,7 @@ True
 """
 from __future__ import annotations
 
-__all__ = ["project", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG"]
+__all__ = ["project", "build", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG"]
 
 FIELD_TEXT, FIELD_INT, FIELD_FLAG = 0, 1, 2
 
@@ -48,3 +48,25 @@ def project(fields, spec: dict, out: dict) -> None:
             out[name] = value == "1"
         else:
             raise ValueError(f"unknown field kind {kind!r}")
+
+
+def build(cls: type, base: dict, spec: dict, fields):
+    """A new ``cls`` instance, without calling ``__init__``, whose ``__dict__`` is a copy of
+    ``base`` updated by :func:`project` of ``fields``. ``cls`` must be a plain Python class
+    whose instances have a ``__dict__``.
+
+    >>> class Point:
+    ...     pass
+    >>> p = build(Point, {"x": None, "y": 0}, {"X": ("x", FIELD_INT)}, (("X", "3"),))
+    >>> (p.x, p.y)
+    (3, 0)
+    """
+    if not isinstance(cls, type):
+        raise TypeError("cls must be a class")
+    if not isinstance(base, dict):
+        raise TypeError("base must be a dict")
+    d = dict(base)
+    project(fields, spec, d)
+    obj = object.__new__(cls)
+    object.__setattr__(obj, "__dict__", d)
+    return obj

@@ -96,3 +96,40 @@ def test_twins_agree_with_the_reference(fields):
         out = {}
         p(tuple(fields), SPEC, out)
         assert out == expected
+
+
+class _Plain:
+    pass
+
+
+class _Slotted:
+    __slots__ = ("a",)
+
+
+@pytest.fixture(params=sorted(TWINS))
+def build(request):
+    return (_project.py.build if request.param == "py" else _project.c.build)
+
+
+def test_build_makes_an_instance_without_init(build):
+    class Ev:
+        def __init__(self):
+            raise AssertionError("__init__ must not run")
+
+    base = {"a": None, "n": None, "kept": 1}
+    ev = build(Ev, base, SPEC, (("A", "x"), ("N", "5"), ("A", "y")))
+    assert type(ev) is Ev and ev.__dict__ == {"a": "x", "n": 5, "kept": 1}
+    assert base == {"a": None, "n": None, "kept": 1}  # the base is copied, never changed
+
+
+def test_build_refuses_what_it_cannot_make(build):
+    with pytest.raises(TypeError):
+        build("notaclass", {}, SPEC, ())
+    with pytest.raises(TypeError):
+        build(_Plain, None, SPEC, ())
+    with pytest.raises(AttributeError):
+        build(_Slotted, {}, SPEC, ())  # no __dict__ to fill
+    with pytest.raises(TypeError):
+        build(int, {}, SPEC, ())  # object.__new__(int) is not allowed
+    with pytest.raises(TypeError, match="pairs"):
+        build(_Plain, {}, SPEC, (("A",),))
