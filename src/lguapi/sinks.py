@@ -33,6 +33,11 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator, Protocol
 
+try:  # the fast serialiser (a dependency); the standard library remains the fallback
+    import orjson
+except ImportError:  # pragma: no cover - orjson is installed with lguapi
+    orjson = None  # type: ignore[assignment]
+
 from .calls import Call
 from .events import CdrEvent, ChannelListEvent, ChannelOutEvent, Event, RingEvent
 
@@ -93,6 +98,37 @@ def _call_record(key: str, call: Call) -> dict:
     rec = {"key": key, "kind": "call"}
     rec.update(call.to_dict())
     return rec
+
+
+def _fast_json(rec: dict) -> bytes | None:
+    """``rec`` as compact UTF-8 JSON through orjson, or None when only the standard library
+    can write it (an integer beyond 64 bits, a lone surrogate)."""
+    if orjson is None:
+        return None
+    try:
+        return orjson.dumps(rec, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATACLASS)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return None
+
+
+def event_json(key: str, ev: Event) -> bytes:
+    """The JSON record of an event (``{"key", "kind": "event", "event": <class>, fields...}``)
+    as UTF-8 bytes. Same content as ``json.dumps`` of the record; about 10x cheaper."""
+    rec = {"key": key, "kind": "event", "event": type(ev).__name__}
+    rec.update(ev.__dict__)  # tuples serialise as arrays, nested events through to_dict
+    data = _fast_json(rec)
+    if data is None:
+        data = _dumps(_event_record(key, ev)).encode("utf-8", "surrogatepass")
+    return data
+
+
+def call_json(key: str, call: Call) -> bytes:
+    """The JSON record of a finished call, as UTF-8 bytes."""
+    rec = _call_record(key, call)
+    data = _fast_json(rec)
+    if data is None:
+        data = _dumps(rec).encode("utf-8", "surrogatepass")
+    return data
 
 
 def _check_call(call: Call) -> bool:
@@ -264,19 +300,19 @@ class JsonlSink(_Batching):
                 keys.add(key)
         return repaired
 
-    def _add(self, key: str, record: dict) -> bool:
+    def _add(self, key: str, record: bytes) -> bool:
         if key in self._keys:
             self.stats["duplicates"] += 1
             return False
         self._keys.add(key)
-        self._buf.append((_dumps(record) + "\n").encode("utf-8", "surrogatepass"))
+        self._buf.append(record + b"\n")
         return True
 
     async def write_event(self, ev: Event) -> None:
         """Record one event (skipped when its key was recorded already)."""
         self._check_open()
         key = event_key(ev)
-        if self._add(key, _event_record(key, ev)):
+        if self._add(key, event_json(key, ev)):
             self._after_add()
 
     async def write_call(self, call: Call) -> None:
@@ -285,7 +321,7 @@ class JsonlSink(_Batching):
         if not _check_call(call):
             return
         key = call_key(call)
-        if self._add(key, _call_record(key, call)):
+        if self._add(key, call_json(key, call)):
             self._after_add()
 
     def _after_add(self) -> None:
@@ -445,7 +481,7 @@ class SqliteSink(_Batching):
         self._check_open()
         key = event_key(ev)
         self._events.append((key, ev.ts, ev.exten, type(ev).__name__, ev.name, ev.raw,
-                             _dumps(_event_record(key, ev))))
+                             event_json(key, ev).decode("utf-8", "surrogatepass")))
         await self._after_add()
 
     async def write_call(self, call: Call) -> None:
@@ -457,7 +493,8 @@ class SqliteSink(_Batching):
         self._calls.append((key, call.id, call.direction, ",".join(call.exten), call.remote_number,
                             call.dialled_number, call.answered_by, call.hangup_cause, call.end_reason,
                             call.ring_at, call.answer_at, call.end_at, call.ring_seconds, call.talk_seconds,
-                            int(call.missed), int(call.abandoned), _dumps(_call_record(key, call))))
+                            int(call.missed), int(call.abandoned),
+                            call_json(key, call).decode("utf-8", "surrogatepass")))
         await self._after_add()
 
     async def _after_add(self) -> None:
