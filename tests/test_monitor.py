@@ -295,3 +295,29 @@ async def test_a_slow_sink_pauses_reading_and_loses_nothing():
             assert len(sink.events) == m.events_seen == snap["sink"]["written"] - len(sink.calls)
             assert snap["logins"]["online"] == 10 and len(emu.sessions()) == 10
     assert not sink.closed  # a sink object passed in is the caller's to close
+
+
+async def test_only_the_connections_that_feed_a_behind_sink_are_paused():
+    directory = Directory.generate("3001-3010")
+    sink = SlowSink()
+    async with Emulator(directory, port=0) as emu:
+        async with Monitor("127.0.0.1", emu.port, accounts=directory, sink=sink, sink_high_water=40,
+                           client_options=FAST) as m:
+            paused: set[str] = set()
+            for exten in m.states():  # record which connections get paused, through each client
+                c = m.client(exten)
+                orig = c.pause_reading
+
+                def spy(orig=orig, exten=exten):
+                    paused.add(exten)
+                    orig()
+                c.pause_reading = spy
+            base = m.events_seen
+            for i in range(600):  # a burst on one line only
+                emu.deliver("3001", f"RECVPEERMSG|FROM:3002|MSG:burst {i}")
+            await until(lambda: m.events_seen - base >= 600 and not m.snapshot()["sink"]["backlog"],
+                        what="the burst to be read and written")
+            assert m.sink_pauses >= 1
+            assert paused == {"3001"}  # the quiet nine were never touched
+            assert m.snapshot()["sink"]["dropped"] == 0
+            assert sum(1 for e in sink.events if getattr(e, "message", "").startswith("burst")) == 600

@@ -277,6 +277,7 @@ class Monitor:
         self._sink_low = self._sink_high // 4
         self._reading_paused = False
         self.sink_pauses = 0
+        self._paused_lines: dict[_Line, None] = {}  # connections paused for the sink
         self._sink_queue: collections.deque = collections.deque()
         self._sink_wakeup: asyncio.Event | None = None
         self._sink_dropped = 0
@@ -506,7 +507,7 @@ class Monitor:
             log.exception("monitor: the call tracker failed on %s from extension %s", type(ev).__name__, line.exten)
             updates = ()
         if self.sink is not None:
-            self._enqueue(("event", ev))
+            self._enqueue(("event", ev), line)
         for u in updates:
             self._apply(u, line)
 
@@ -588,7 +589,7 @@ class Monitor:
         else:
             self.sink = spec
 
-    def _enqueue(self, item) -> None:
+    def _enqueue(self, item, line: _Line | None = None) -> None:
         if len(self._sink_queue) >= self._max_sink_backlog:
             self._sink_dropped += 1
             if self._sink_dropped == 1 or self._sink_dropped % 10_000 == 0:
@@ -597,27 +598,34 @@ class Monitor:
             return
         q = self._sink_queue
         q.append(item)
-        if len(q) >= self._sink_high and not self._reading_paused:
-            self._pause_reading()
+        if len(q) >= self._sink_high and line is not None:
+            self._pause_line(line)
         w = self._sink_wakeup
         if w is not None and not w.is_set():
             w.set()
 
-    def _pause_reading(self) -> None:
-        """The sink is behind: stop reading every connection until it catches up (the server
-        then holds the events; a real server drops a connection that stays unread too long)."""
-        self._reading_paused = True
-        self.sink_pauses += 1
-        if self.sink_pauses == 1 or self.sink_pauses % 100 == 0:
-            log.warning("monitor: the sink is %d records behind: reading paused until it catches up "
-                        "(%d pause(s) so far)", len(self._sink_queue), self.sink_pauses)
-        for ln in self._lines:
-            if ln.client is not None:
-                _set_reading(ln.client, False)
+    def _pause_line(self, line: _Line) -> None:
+        """The sink is behind and ``line`` just fed it: stop reading that connection (the
+        server holds its events) until the backlog is down to the low-water mark. Only the
+        connections that keep delivering while the backlog is high are paused; quiet ones
+        are never touched, so a crossing costs one pause, not one per connection."""
+        paused = self._paused_lines
+        if line in paused or line.client is None:
+            return
+        if not paused:
+            self._reading_paused = True
+            self.sink_pauses += 1
+            if self.sink_pauses == 1 or self.sink_pauses % 100 == 0:
+                log.warning("monitor: the sink is %d records behind: reading the busiest connections "
+                            "paused until it catches up (%d pause(s) so far)", len(self._sink_queue),
+                            self.sink_pauses)
+        paused[line] = None
+        _set_reading(line.client, False)
 
     def _resume_reading(self) -> None:
+        paused, self._paused_lines = self._paused_lines, {}
         self._reading_paused = False
-        for ln in self._lines:
+        for ln in paused:
             if ln.client is not None:
                 _set_reading(ln.client, True)
 

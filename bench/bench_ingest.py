@@ -1,0 +1,300 @@
+"""Ingest benchmark: what the live path costs us, measured with a generator that costs nothing.
+
+A load generator (``bench/loadgen.py``, its own process) holds every connection's events
+already sealed under SEED and writes them over loopback as fast as the sockets take them.
+The consumer under test runs in another process and is timed from ``go`` until it has
+taken every event (and, with a sink, written every record):
+
+* **Client** — one :class:`lguapi.Client`, one connection: the reference rate;
+* **Monitor** — 1,000 and 5,000 connections (SEED, the CallTracker), without a sink and
+  with the JSONL sink; and the pure twin (``LGUCORE_NO_EXTENSIONS=1``) at 1,000.
+
+For each: events/s, CPU µs per event of the consumer process, the longest garbage-collector
+pause, and connections declared dead (must be 0). Then, in this process, the **per-stage
+budget** on the same frames (decrypt, frames, tokens, typed event, tracker, sink record)
+and the **core's own limit** (decrypt + frames + tokens): ``loop and the rest`` is the live
+CPU per event minus the stages. Targets (issue "ingest at the speed of the core"): Monitor
+5,000 with tracker and JSONL sink ≥ 60,000 events/s and ≥ 0.4× the Client; without a sink
+≥ 0.8× the Client; no GC pause over 10 ms.
+
+Run alone: ``python bench/bench_ingest.py [--quick]``. Diagnostics for the consumer process:
+``BENCH_PROFILE=1`` prints a cProfile of the timed part, ``BENCH_GC_TYPES=1`` the most common
+objects the garbage collector tracks at the end.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SRC = HERE.parent / "src"
+sys.path.insert(0, str(HERE))
+
+from loadgen import call_flows, login_id  # noqa: E402
+
+FIRST = 20001
+
+
+def _env(pure: bool) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("LGUCORE_NO_EXTENSIONS", None)
+    if pure:
+        env["LGUCORE_NO_EXTENSIONS"] = "1"
+    return env
+
+
+# --- the consumer process ---------------------------------------------------------------------
+
+def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str) -> None:
+    import asyncio
+    import gc
+    import resource
+
+    import lgucore
+    from lguapi import Client, Event
+    from lguapi.events import Disconnected
+    from lguapi.monitor import Monitor, new_event_loop
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    pauses: list[float] = []
+    started = [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses.append(time.perf_counter() - started[0])
+
+    async def main() -> None:
+        target = n * per_conn
+        dead = [0]
+        extens = [str(FIRST + i) for i in range(n)]
+        if mode == "client":
+            client = Client("127.0.0.1", port, cipher="seed", heartbeat=20, auto_reconnect=0)
+            count = [0]
+            done = asyncio.Event()
+
+            def on_event(ev) -> None:
+                count[0] += 1
+                if isinstance(ev, Disconnected):
+                    dead[0] += 1
+                if count[0] >= base[0] + target:
+                    done.set()
+
+            base = [10 ** 12]
+            client.on(Event, on_event)
+            await client.login(login_id(extens[0]), "pw")
+            base[0] = count[0]
+            seen = lambda: count[0] - base[0]  # noqa: E731
+            wait = done.wait
+            closer = client.close
+        else:
+            monitor = Monitor("127.0.0.1", port, accounts=[(login_id(e), "pw") for e in extens], cipher="seed",
+                              sink=None if sink == "-" else sink, login_concurrency=200, freeze_gc=True,
+                              client_options={"heartbeat": 20, "auto_reconnect": 0})
+            await monitor.start()
+            base = monitor.events_seen
+
+            def seen() -> int:
+                return monitor.events_seen - base
+
+            async def wait() -> None:
+                while seen() < target:
+                    await asyncio.sleep(0.02)
+                if monitor.sink is not None:
+                    while monitor.snapshot(calls=0)["sink"]["backlog"]:
+                        await asyncio.sleep(0.02)
+                    await monitor.sink.flush()
+                states = monitor.snapshot(calls=0)["logins"]
+                dead[0] = states["total"] - states["online"]
+
+            closer = monitor.close
+        gc.collect()
+        gc.callbacks.append(on_gc)
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        ru0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        print("started", flush=True)  # the generator starts only now: nothing arrives before t0
+        prof = None
+        if os.environ.get("BENCH_PROFILE"):
+            import cProfile
+
+            prof = cProfile.Profile()
+            prof.enable()
+        await asyncio.wait_for(wait(), timeout=600)
+        if prof is not None:
+            import pstats
+
+            prof.disable()
+            pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+        elapsed = time.perf_counter() - t0
+        ru1 = resource.getrusage(resource.RUSAGE_SELF)
+        gc.callbacks.remove(on_gc)
+        if os.environ.get("BENCH_GC_TYPES"):
+            import collections
+            c = collections.Counter(type(o).__name__ for o in gc.get_objects())
+            sys.stderr.write(f"gc objects {len(gc.get_objects())} (frozen {gc.get_freeze_count()}): {c.most_common(15)}\n")
+        cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+        events = seen()
+        print(json.dumps({"events": events, "seconds": elapsed, "events_per_s": events / elapsed,
+                          "cpu_us_per_event": 1e6 * cpu / max(events, 1), "gc_max_ms": 1e3 * max(pauses, default=0),
+                          "gc_total_us_per_event": 1e6 * sum(pauses) / max(events, 1), "dead": dead[0],
+                          "compiled": lgucore.HAS_EXTENSIONS, "rss_mb": ru1.ru_maxrss / 1024}), flush=True)
+        await closer()
+
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(main())
+
+
+# --- orchestration ------------------------------------------------------------------------
+
+def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False) -> dict:
+    """One consumer run against a fresh generator; returns the consumer's JSON result."""
+    gen = subprocess.Popen([sys.executable, str(HERE / "loadgen.py"), "--conns", str(n), "--events", str(per_conn),
+                            "--first-exten", str(FIRST)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           env=_env(False), text=True)
+    tmp = tempfile.mkdtemp(prefix="bench-ingest-")
+    cons = None
+    try:
+        port = int(gen.stdout.readline().split()[1])
+        built = gen.stdout.readline().split()
+        assert built[0] == "built", built
+        sink_path = os.path.join(tmp, "events.jsonl") if sink else "-"
+        cons = subprocess.Popen([sys.executable, __file__, "--consumer", mode, str(port), str(n), str(per_conn),
+                                 sink_path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_env(pure), text=True)
+        line = cons.stdout.readline().strip()
+        if line != "ready":
+            raise RuntimeError(f"consumer did not get ready: {line!r}")
+        cons.stdin.write("start\n")
+        cons.stdin.flush()
+        if cons.stdout.readline().strip() != "started":
+            raise RuntimeError("consumer did not start")
+        gen.stdin.write("go\n")
+        gen.stdin.flush()
+        result = json.loads(cons.stdout.readline())
+        return result
+    finally:
+        for p in (cons, gen):
+            if p is not None:
+                try:
+                    p.stdin.write("quit\n")
+                    p.stdin.flush()
+                except (BrokenPipeError, OSError, ValueError):
+                    pass
+                try:
+                    p.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stage_budget(n_conns: int = 200, per_conn: int = 300) -> dict:
+    """µs per event of each stage of the live path, on the generator's own frames."""
+    from lgucore import FrameDecoder, TextCodec, tokenize
+    from lguapi.calls import CallTracker
+    from lguapi.events import parse_event
+    from lguapi.sinks import event_json, event_key
+
+    codec = TextCodec("seed")
+    extens = [str(FIRST + i) for i in range(n_conns)]
+    texts = [(e, t) for i, e in enumerate(extens) for t in call_flows(e, per_conn, seq0=1 + i * 4 * per_conn)]
+    # interleave the connections as a monitor sees them
+    texts.sort(key=lambda et: int(et[1].rsplit(b".", 1)[-1].split(b"|")[0]) % per_conn)
+    sealed = b"".join(codec.encode(t) for _, t in texts)
+    n = len(texts)
+
+    def timed(fn) -> float:
+        best = float("inf")
+        for _ in range(3):
+            t = time.thread_time()
+            fn()
+            best = min(best, time.thread_time() - t)
+        return 1e6 * best / n
+
+    out: dict = {}
+    frames: list = []
+    out["frames"] = timed(lambda: frames.__setitem__(slice(None), FrameDecoder(max_buffer=len(sealed) + 70000).feed(sealed)))
+    plains: list = []
+    out["decrypt"] = timed(lambda: plains.__setitem__(slice(None), [codec.open(t, b) for t, b in frames]))
+    msgs: list = []
+    out["tokens"] = timed(lambda: msgs.__setitem__(slice(None), [tokenize(p) for p in plains]))
+    evs: list = []
+    out["event"] = timed(lambda: evs.__setitem__(slice(None), [
+        parse_event(m, exten=e, ts=1.0 + i * 1e-4, raw=t.decode()) for i, (m, (e, t)) in enumerate(zip(msgs, texts))]))
+
+    def track() -> None:
+        tr = CallTracker(clock=lambda: 1.0)
+        for ev in evs:
+            tr.feed(ev)
+    out["tracker"] = timed(track)
+    out["sink record"] = timed(lambda: [event_json(event_key(ev), ev) for ev in evs])
+    out["core limit"] = out["frames"] + out["decrypt"] + out["tokens"]
+    return out
+
+
+def run(report) -> None:
+    """Client vs Monitor (1,000 / 5,000, with and without sink), the pure twin, the stage budget."""
+    quick = report.quick
+    total = 60_000 if quick else 1_000_000
+    client = measure("client", 1, 20_000 if quick else 300_000, sink=False)
+    print(f"bench_ingest: client {json.dumps(client)}", file=sys.stderr, flush=True)
+    report.add("ingest: events/s, one Client (SEED)", "compiled", client["events_per_s"], "events/s", baseline=True)
+    report.add("ingest: CPU per event, one Client", "compiled", client["cpu_us_per_event"], "µs", baseline=True,
+               higher_is_better=False)
+    runs = []
+    for n in ((200,) if quick else (1000, 5000)):
+        for sink in (False, True):
+            r = measure("monitor", n, max(1, total // n), sink=sink)
+            runs.append((n, sink, False, r))
+    pure_n = 200 if quick else 1000
+    runs.append((pure_n, True, True, measure("monitor", pure_n, max(1, (total // 10) // pure_n), sink=True, pure=True)))
+    for n, sink, pure, r in runs:
+        print(f"bench_ingest: monitor {n} sink={sink} pure={pure} {json.dumps(r)}", file=sys.stderr, flush=True)
+        what = f"Monitor {n} conns, tracker{' + JSONL sink' if sink else ', no sink'}"
+        variant = "pure twin" if pure else "compiled"
+        report.add("ingest: events/s, one Client (SEED)", f"{what} ({variant})", r["events_per_s"], "events/s")
+        report.add("ingest: CPU per event, one Client", f"{what} ({variant})", r["cpu_us_per_event"], "µs",
+                   higher_is_better=False)
+        report.add(f"ingest: {what} ({variant}): longest GC pause", "compiled", r["gc_max_ms"], "ms",
+                   higher_is_better=False)
+        report.add(f"ingest: {what} ({variant}): connections declared dead", "compiled", r["dead"], "count",
+                   higher_is_better=False)
+    budget = stage_budget(50 if quick else 500, 100 if quick else 400)
+    live = next((r for n, sink, pure, r in runs if sink and not pure and n == max(x[0] for x in runs if not x[2])), None)
+    for stage, us in budget.items():
+        report.add("ingest: per-stage budget, µs per event", stage, us, "µs", baseline=stage == "core limit",
+                   higher_is_better=False)
+    if live is not None:
+        stages = sum(v for k, v in budget.items() if k != "core limit")
+        report.add("ingest: per-stage budget, µs per event", "GC (live)", live["gc_total_us_per_event"], "µs",
+                   higher_is_better=False)
+        report.add("ingest: per-stage budget, µs per event", "loop and the rest (live)",
+                   max(0.0, live["cpu_us_per_event"] - stages - live["gc_total_us_per_event"]), "µs",
+                   higher_is_better=False)
+        limit = 1e6 / budget["core limit"]
+        report.add("ingest: fraction of the core's own limit", "core limit (decrypt+frames+tokens)", limit,
+                   "events/s", baseline=True)
+        report.add("ingest: fraction of the core's own limit", "Monitor, tracker + sink", live["events_per_s"], "events/s")
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--consumer"]:
+        _consumer(argv[1], int(argv[2]), int(argv[3]), int(argv[4]), argv[5])
+        return 0
+    from _harness import standalone
+
+    return standalone(run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
