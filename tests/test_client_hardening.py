@@ -56,6 +56,42 @@ async def test_a_server_trickling_bytes_is_declared_dead_and_left():
         await client.close()
 
 
+async def test_undecodable_frames_alone_do_not_keep_a_connection_alive():
+    async def garbage(conn: FaultConn) -> None:
+        await conn.login()
+        conn.ack_heartbeats = False
+        bad = encode_frame(0x0003, b"not base64 at all!")
+        for _ in range(600):  # complete frames, but none the client can use
+            if conn.closed.is_set():
+                return
+            conn.send_raw(bad)
+            await asyncio.sleep(0.05)
+
+    async with FaultServer(garbage, _serve) as srv:
+        client, rec = _client(srv, heartbeat=0.2, auto_reconnect=0.1)
+        await client.login(*creds("3001"))
+        gone = await rec.wait_for(Disconnected, timeout=15)
+        assert gone.reason.startswith("dead: nothing received (no complete frame)") and gone.will_reconnect
+        assert client.stats.bad_frames > 20
+        await rec.wait_for(Reconciled, timeout=10)
+        await client.close()
+
+
+async def test_a_frame_cut_in_the_middle_ends_in_disconnected_and_a_reconnect():
+    async def cut(conn: FaultConn) -> None:
+        await conn.login()
+        conn.cut("RINGEVENT|ISDIAL:0|CHANNEL:SIP/3001-0000aaaa|RECHANNEL:SIP/3002-0000bbbb")
+
+    async with FaultServer(cut, _serve) as srv:
+        client, rec = _client(srv, heartbeat=1.0, auto_reconnect=0.05)
+        await client.login(*creds("3001"))
+        gone = await rec.wait_for(Disconnected, timeout=10)
+        assert "partial frame" in gone.reason and gone.will_reconnect
+        await rec.wait_for(Reconciled, timeout=10)
+        assert client.is_logged_in and client.callback_errors == 0
+        await client.close()
+
+
 # --- 2. a timed-out request never consumes a later answer ----------------------------
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import dataclasses
+import functools
 import inspect
 import logging
 import random
@@ -442,7 +443,8 @@ class Client:
     def _handlers_for(self, cls: type) -> tuple[tuple, tuple]:
         h = self._cache.get(cls)
         if h is None:
-            sync, asyn = [], []
+            sync: list[Callable] = []
+            asyn: list[Callable] = []
             for k in cls.__mro__:
                 for cb, is_async in self._subs.get(k, ()):
                     (asyn if is_async else sync).append(cb)
@@ -470,7 +472,7 @@ class Client:
                 self._pump_q.append((cb, None, ev))
             self._ensure_pump()
         full = len(self._pump_q) >= self.max_queue
-        if self._streams.data:  # the WeakSet's own set: a cheap emptiness test per event
+        if self._streams.data:  # type: ignore[attr-defined]  # the WeakSet's own set: a cheap emptiness test
             for s in self._streams:
                 s._push(ev)
                 if len(s._queue) >= self.max_queue:
@@ -699,7 +701,7 @@ class Client:
         if cmd.answer == "event":
             self._event_waiters.append(p)
         p.timer = fut.get_loop().call_later(self.command_timeout, self._expire, p)
-        fut.add_done_callback(lambda f, p=p: self._settled(p, f))
+        fut.add_done_callback(functools.partial(self._settled, p))
         return p
 
     def _settled(self, p: _Pending, fut: asyncio.Future) -> None:
@@ -850,7 +852,7 @@ class Client:
         if self.host:
             addrs = [(self.host, self.port)]
         else:
-            info = await discover(self.oam, self.user_id, ca=self.oam_ca, verify=self.oam_verify,
+            info = await discover(self.oam or "", self.user_id or "", ca=self.oam_ca, verify=self.oam_verify,
                                   timeout=self.command_timeout)
             addrs = list(info.addresses)
         for b in self.backups:
@@ -891,7 +893,7 @@ class Client:
         self._emit(Connected(name=Connected.NAME, address=address, exten=self.exten))
         try:
             pw = self._password.get() if self._password else ""
-            ev = await self.send(C.login(self.user_id, pw))
+            ev = await self.send(C.login(self.user_id or "", pw))
         except CommandTimeout:
             await self._drop(session, "no LOGINRESULT")
             raise LoginError(None, f"no LOGINRESULT within {self.command_timeout:g} s") from None
