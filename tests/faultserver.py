@@ -255,58 +255,28 @@ class FaultConn:
             await self.writer.wait_closed()
 
 
-class FaultServer:
-    """``async with FaultServer(*scripts, cipher="seed") as srv:`` — a misbehaving server on ``srv.port``."""
+class _Listener:
+    """A TCP server on 127.0.0.1 (ephemeral port) whose connection handlers end at ``close()``."""
 
-    def __init__(self, *scripts: Script, cipher: str = "seed", byteorder: str = "big", exten: str = "3001") -> None:
-        if not scripts:
-            raise ValueError("at least one script")
-        self.scripts = scripts
-        self.codec = TextCodec(cipher, byteorder=byteorder)
-        self.exten = exten
-        self.conns: list[FaultConn] = []
+    def __init__(self) -> None:
         self.port = 0
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
-        self._changed = asyncio.Event()
 
-    async def __aenter__(self) -> FaultServer:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self.close()
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = FaultConn(self, len(self.conns), reader, writer)
-        self.conns.append(conn)
-        self._changed.set()
-        script = self.scripts[min(conn.index, len(self.scripts) - 1)]
-        me = asyncio.current_task()
-        if me is not None:
+    async def _start(self, handler) -> None:
+        async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            me = asyncio.current_task()
+            assert me is not None
             self._tasks.add(me)
-        reading = asyncio.get_running_loop().create_task(conn.read_loop())
-        try:
-            await script(conn)
-            await conn.closed.wait()  # the script is done: stay (silent) until the client leaves
-        except (ConnectionError, asyncio.TimeoutError, FrameError, asyncio.CancelledError):
-            pass  # cancelled by close(): end quietly (asyncio's stream callback dislikes a cancelled task)
-        finally:
-            reading.cancel()
-            await asyncio.gather(reading, return_exceptions=True)
-            await conn.stop()
-            self._tasks.discard(me)  # type: ignore[arg-type]
+            try:
+                await handler(reader, writer)
+            except asyncio.CancelledError:
+                pass  # cancelled by close(): end quietly (asyncio's stream callback dislikes a cancelled task)
+            finally:
+                self._tasks.discard(me)
 
-    async def wait_connections(self, n: int, timeout: float = 10.0) -> FaultConn:
-        """Wait until ``n`` connections were accepted; returns the n-th."""
-        async def reached() -> None:
-            while len(self.conns) < n:
-                self._changed.clear()
-                await self._changed.wait()
-
-        await asyncio.wait_for(reached(), timeout)
-        return self.conns[n - 1]
+        self._server = await asyncio.start_server(tracked, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
         if self._server is not None:
@@ -318,38 +288,74 @@ class FaultServer:
             self._server = None
 
 
-class HostileOam:
+class FaultServer(_Listener):
+    """``async with FaultServer(*scripts, cipher="seed") as srv:`` — a misbehaving server on ``srv.port``."""
+
+    def __init__(self, *scripts: Script, cipher: str = "seed", byteorder: str = "big", exten: str = "3001") -> None:
+        if not scripts:
+            raise ValueError("at least one script")
+        super().__init__()
+        self.scripts = scripts
+        self.codec = TextCodec(cipher, byteorder=byteorder)
+        self.exten = exten
+        self.conns: list[FaultConn] = []
+        self._changed = asyncio.Event()
+
+    async def __aenter__(self) -> FaultServer:
+        await self._start(self._accept)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = FaultConn(self, len(self.conns), reader, writer)
+        self.conns.append(conn)
+        self._changed.set()
+        script = self.scripts[min(conn.index, len(self.scripts) - 1)]
+        reading = asyncio.get_running_loop().create_task(conn.read_loop())
+        try:
+            await script(conn)
+            await conn.closed.wait()  # the script is done: stay (silent) until the client leaves
+        except (ConnectionError, asyncio.TimeoutError, FrameError):
+            pass
+        finally:
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
+            await conn.stop()
+
+    async def wait_connections(self, n: int, timeout: float = 10.0) -> FaultConn:
+        """Wait until ``n`` connections were accepted; returns the n-th."""
+        async def reached() -> None:
+            while len(self.conns) < n:
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(reached(), timeout)
+        return self.conns[n - 1]
+
+
+class HostileOam(_Listener):
     """A plain-HTTP OAM server whose answer is written by ``respond(writer)`` (discover with ``http://``)."""
 
     def __init__(self, respond: Callable[[asyncio.StreamWriter], Awaitable[None]]) -> None:
+        super().__init__()
         self.respond = respond
-        self.port = 0
         self.requests = 0
         self.client_left = asyncio.Event()
-        self._server: asyncio.base_events.Server | None = None
-        self._tasks: set[asyncio.Task] = set()
 
     @property
     def address(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     async def __aenter__(self) -> HostileOam:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
+        await self._start(self._serve)
         return self
 
     async def __aexit__(self, *exc) -> None:
-        if self._server is not None:
-            self._server.close()
-            for t in list(self._tasks):
-                t.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            await self._server.wait_closed()
+        await self.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        me = asyncio.current_task()
-        if me is not None:
-            self._tasks.add(me)
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             length = next((int(ln.split(b":")[1]) for ln in head.split(b"\r\n")
@@ -358,11 +364,10 @@ class HostileOam:
             self.requests += 1
             await self.respond(writer)
             await reader.read()  # until the client closes (or resets)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.CancelledError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         finally:
             self.client_left.set()
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
-            self._tasks.discard(me)  # type: ignore[arg-type]
