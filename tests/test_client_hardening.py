@@ -9,6 +9,7 @@ import asyncio
 import logging
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from clientkit import Recorder, creds
 from faultserver import FaultConn, FaultServer, HostileOam, answer_for
@@ -393,7 +394,40 @@ def test_numbers_are_masked_in_every_shape(text, masked):
     set_masking(True)
     assert mask_text(f"call from {text} now") == f"call from {masked} now"
     assert mask_text(f"FROM:{text}|TO:{text}") == f"FROM:{masked}|TO:{masked}"
+    assert mask_text(f"PEERS={text},{text}") == f"PEERS={masked},{masked}"
+    assert mask_text(f"번호{text}입니다") == f"번호{masked}입니다"  # glued to Korean text
     assert mask_number(text) == masked
+
+
+_PREFIXES = ["010", "011", "016", "019", "070", "02", "031", "051", "064"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(prefix=st.sampled_from(_PREFIXES), middle=st.integers(0, 9999), last=st.integers(0, 9999),
+       four=st.booleans(), sep=st.sampled_from(["", "-", " ", "."]), plus=st.booleans())
+def test_no_written_number_leaks_its_middle_digits(prefix, middle, last, four, sep, plus):
+    set_masking(True)
+    mid = f"{middle:04d}" if four else f"{middle % 1000:03d}"
+    head = f"+82{sep or ''}{prefix[1:]}" if plus else prefix
+    number = f"{head}{sep}{mid}{sep}{last:04d}"
+    masked = mask_text(f"RECVSMS|FROM:{number}|MESSAGE:hi")
+    shown = masked.split("FROM:", 1)[1].split("|", 1)[0]
+    digits = sum(c.isdigit() for c in number)
+    # the documented head: the written prefix group; written without separators, 3 digits (4 after +)
+    head = (len(prefix) + plus) if sep else (4 if plus else 3)
+    assert shown.endswith(f"{last:04d}") and shown.count("*") == digits - head - 4, (number, shown)
+    assert shown.count("*") >= len(mid) - 1  # at most one middle digit shows (compact 02 numbers)
+    assert mask_number(number) == shown
+
+
+@settings(max_examples=300, deadline=None)
+@given(epoch=st.integers(1_000_000_000, 1_999_999_999), seq=st.integers(0, 99_999),
+       when=st.datetimes(), sep=st.sampled_from([".", ","]))
+def test_unique_ids_and_times_are_never_masked(epoch, seq, when, sep):
+    set_masking(True)
+    text = (f"CHANNELOUT|UNIQUEID:{epoch}{sep}{seq}|TS:{when:%Y%m%d%H%M%S}|AT:{when:%Y-%m-%d %H:%M:%S}"
+            f"|CHANNEL:SIP/3321-{seq:08d}")
+    assert mask_text(text) == text
 
 
 @pytest.mark.parametrize("text", [

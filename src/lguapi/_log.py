@@ -22,14 +22,15 @@ _masking = os.environ.get("LGUAPI_LOG_NUMBERS", "") in ("", "0")
 #: a phone number as people write it: a trunk 0 or a +country code, then the area or mobile
 #: prefix, then 3-4 and 4 digits, optionally separated by one space, dot or hyphen each
 #: (``01012345678``, ``010-1234-5678``, ``010 1234 5678``, ``+82 10-1234-5678``, ``(02) 123-4567``).
-#: It never starts inside a word or right after ``<digit>.``/``<digit>-`` (unique ids, channel
-#: suffixes) and never ends before a letter or ``.``/``-`` plus a digit (dates, addresses).
+#: It never starts inside an ASCII word or right after ``<digit>.``/``<digit>-`` (unique ids,
+#: channel suffixes) and never ends before an ASCII letter or digit, or ``.``/``-`` plus a digit
+#: (dates, addresses). Korean text around it does not matter (``번호010-1234-5678입니다``).
 _NUM = re.compile(r"""
-    (?<![\w+])(?<!\d[.-])
+    (?<![0-9A-Za-z_+])(?<!\d[.-])
     (?:\+\d{1,3}[ .-]?\d{1,2} | \(0\d{1,2}\)\ ? | 0\d{1,2})
     [ .-]?\d{3,4}
     [ .-]?\d{4}
-    (?!\w)(?![.-]\d)
+    (?![0-9A-Za-z_])(?![.-]\d)
 """, re.X)
 _GROUPS = re.compile(r"[ .()-]+")
 _PWD = re.compile(r"(PWD=)\S*", re.IGNORECASE)
