@@ -229,6 +229,25 @@ async def test_a_split_result_cut_by_its_timeout_frees_everything():
         await client.close()
 
 
+async def test_a_first_piece_over_the_bound_still_discards_the_rest():
+    async def big_first(conn: FaultConn) -> None:
+        await conn.login()
+        await conn.next_command()
+        conn.answer(["CMDRESULT|CMD:GETRECORDLIST|RES:a\nb\nc\n", "CMDRESULT|CMD:GETRECORDLIST|RES:d",
+                     "CMDRESULTEND|CMD:GETRECORDLIST"])
+        await conn.serve()
+
+    async with FaultServer(big_first) as srv:
+        client, _ = _client(srv, max_result_rows=2)
+        await client.login(*creds("3001"))
+        first, second = await asyncio.gather(client.get_record_list(), client.get_record_list(),
+                                             return_exceptions=True)
+        assert isinstance(first, ResultTooLarge)
+        assert [r.time for r in second] == ["row-1"]  # its own answer, not the tail of the first
+        assert client.stats.discarded_pieces == 2
+        await client.close()
+
+
 def test_result_bounds_are_checked():
     with pytest.raises(ValueError, match="max_result_rows"):
         Client("127.0.0.1", max_result_rows=0)

@@ -618,11 +618,12 @@ class Client:
             return
         if p.answer not in ("list", "result", "login", "none"):
             self._finish(p, ev)  # an event-answered command answered with CMDRESULT (send_sip_command)
-        elif self._collect(p, ev):
-            if p.answer == "list" or _continues(ev):
-                self._split[name] = p
-            else:
-                self._finish(p, _merge(p.pieces))
+            return
+        more = p.answer == "list" or _continues(ev)
+        if more:
+            self._split[name] = p  # the next pieces of this command are p's (or, if p is cut, discarded)
+        if self._collect(p, ev) and not more:
+            self._finish(p, _merge(p.pieces))
 
     def _on_result_end(self, ev) -> None:
         name = ev.cmd or ""
