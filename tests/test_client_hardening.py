@@ -122,7 +122,7 @@ async def test_a_late_answer_goes_to_nobody_else():
             got.put_nowait((conn, cmd))
 
     async with FaultServer(manual) as srv:
-        client, _ = _client(srv, command_timeout=1.0)
+        client, _ = _client(srv, command_timeout=2.0)
         await client.login(*creds("3001"))
         first = asyncio.ensure_future(client.get_var_info("early"))
         conn, cmd0 = await got.get()
@@ -149,7 +149,7 @@ async def test_reordered_duplicated_and_dropped_answers():
                           "GETSTATUSPEERS": ["ok", "dup", "ok"]})
 
     async with FaultServer(chaos) as srv:
-        client, _ = _client(srv, command_timeout=1.0)
+        client, _ = _client(srv, command_timeout=2.0)
         await client.login(*creds("3001"))
         # reorder: the held GETVARINFO answer goes out after the GETSTATUSPEERS answer
         a, b = await asyncio.gather(client.get_var_info("a"), client.get_status_peers("3002"))
