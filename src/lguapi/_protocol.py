@@ -1,10 +1,14 @@
 """One client connection as an :class:`asyncio.Protocol`: frames in and out, heartbeat, dead detection.
 
 It knows frames and ciphers (through :mod:`lgucore`), never commands or events: every
-decoded text goes to the owner's ``_on_text(session, plain)``, the end of the connection
-to ``_on_lost(session, reason)``. One ``loop.call_later`` timer per connection drives
-both the heartbeat and the dead-connection check, so thousands of connections cost no
-task each.
+decoded text goes to the owner's ``_on_text(session, plain)``, every frame it cannot use
+to ``_on_bad_frame(session, kind, detail)``, the end of the connection to
+``_on_lost(session, reason)``. One ``loop.call_later`` timer per connection drives both
+the heartbeat and the dead-connection check, so thousands of connections cost no task each.
+
+Liveness counts complete frames, not bytes: only a text frame that deciphers or a
+HEARTBEAT_ACK proves the peer alive, so a peer that trickles bytes (or sends only
+garbage) is declared dead after :func:`dead_after` seconds like a silent one.
 """
 from __future__ import annotations
 
@@ -20,16 +24,16 @@ log = logging.getLogger("lguapi.client")
 
 
 def dead_after(interval: float) -> float:
-    """Seconds of total silence after which a connection is declared dead (PROTOCOL.md §6)."""
+    """Seconds without a complete frame after which a connection is declared dead (PROTOCOL.md §6)."""
     return 2 * interval + 5
 
 
 class Session(asyncio.Protocol):
     """The transport of one login; created by ``loop.create_connection``.
 
-    ``owner`` must provide ``_on_text(session, plain: bytes)`` and
-    ``_on_lost(session, reason: str)``. ``heartbeat`` 0/None sends none and never
-    declares the connection dead.
+    ``owner`` must provide ``_on_text(session, plain: bytes)``,
+    ``_on_bad_frame(session, kind: str, detail: str)`` and ``_on_lost(session, reason: str)``.
+    ``heartbeat`` 0/None sends none and never declares the connection dead.
     """
 
     def __init__(self, owner: Any, codec: TextCodec, *, heartbeat: float | None, address: str,
@@ -60,7 +64,6 @@ class Session(asyncio.Protocol):
             self._schedule(now)
 
     def data_received(self, data: bytes) -> None:
-        self.last_rx = self.loop.time()
         try:
             frames = self.decoder.feed(data)
             error = None
@@ -71,24 +74,27 @@ class Session(asyncio.Protocol):
         codec = self.codec
         for ftype, body in frames:
             if ftype == HEARTBEAT_ACK:
+                self.last_rx = self.loop.time()
                 continue
             if self.transport is None or self.transport.is_closing():
                 return
             try:
                 plain = codec.open(ftype, body)
             except CipherError as e:
-                self.bad_frames += 1
-                log.warning("%s: undecodable frame dropped (%s); %d so far", self.address, e, self.bad_frames)
+                self._bad("undecodable", f"undecodable frame dropped ({e})")
                 continue
             except FrameError:
-                if ftype == HEARTBEAT:
-                    continue
-                self.bad_frames += 1
-                log.warning("%s: frame of unknown type 0x%04x (%d bytes) ignored", self.address, ftype, len(body))
+                if ftype != HEARTBEAT:
+                    self._bad("unknown-type", f"frame of unknown type 0x{ftype:04x} ({len(body)} bytes) ignored")
                 continue
+            self.last_rx = self.loop.time()
             owner._on_text(self, plain)
         if error is not None:
             self.abort(f"framing error: {error}")
+
+    def _bad(self, kind: str, detail: str) -> None:
+        self.bad_frames += 1
+        self.owner._on_bad_frame(self, kind, detail)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if self.timer is not None:
@@ -127,9 +133,9 @@ class Session(asyncio.Protocol):
             self.last_rx = now
         silent = now - self.last_rx
         if silent >= dead_after(self.heartbeat):
-            log.warning("%s: nothing received for %.1f s (heartbeat %g s): connection declared dead",
+            log.warning("%s: no complete frame received for %.1f s (heartbeat %g s): connection declared dead",
                         self.address, silent, self.heartbeat)
-            self.abort(f"dead: nothing received for {silent:.1f} s")
+            self.abort(f"dead: nothing received (no complete frame) for {silent:.1f} s")
             return
         if now >= self.next_hb:
             self.transport.write(self.codec.heartbeat(b""))

@@ -11,13 +11,15 @@ The wire work lives in :mod:`lguapi._protocol` (frames, heartbeat, dead detectio
 command texts and their validation in :mod:`lguapi.commands`, the typed query results in
 :mod:`lguapi.results`. This module keeps the session: login, correlation of answers to
 commands, the current call's channels, event delivery with backpressure, and reconnects.
-See docs/client.md for the policies (overflow, reconnect, logging).
+See docs/client.md for the policies (overflow, reconnect, correlation, logging) and
+docs/limits.md for every bound.
 """
 from __future__ import annotations
 
 import asyncio
 import codecs
 import dataclasses
+import functools
 import inspect
 import logging
 import random
@@ -33,14 +35,14 @@ from . import commands as C
 from . import events as E
 from . import results as R
 from ._aqueue import AsyncQueueStream
-from ._log import mask_number, mask_text
+from ._log import WarningLimiter, mask_number, mask_text
 from ._protocol import Session
 from .channels import channel_peer, same_channel
 from .commands import Command
 from .discovery import discover, parse_address
 from .errors import (
     CommandError, CommandTimeout, ConnectFailed, ConnectionLost, DiscoveryError, LguapiError, LoginError,
-    NoCurrentCall,
+    NoCurrentCall, ResultTooLarge,
 )
 from .events import (
     ByeEvent, ChannelListEvent, ChannelOutEvent, CommandResultEvent, Connected, Disconnected, Event,
@@ -49,13 +51,17 @@ from .events import (
 
 __all__ = [
     "Client", "connect", "EventStream", "LoginError", "CommandError", "NoCurrentCall", "CommandTimeout",
-    "ConnectionLost", "ConnectFailed", "DiscoveryError", "LguapiError", "HEARTBEAT_MAX",
+    "ConnectionLost", "ConnectFailed", "DiscoveryError", "LguapiError", "ResultTooLarge", "ClientStats",
+    "HEARTBEAT_MAX", "MAX_RESULT_ROWS", "MAX_RESULT_BYTES",
 ]
 
 log = logging.getLogger("lguapi.client")
 
 #: the vendor's cap on the heartbeat interval (manual §2.5)
 HEARTBEAT_MAX = 30.0
+#: default bounds of one pending split result (``max_result_rows``, ``max_result_bytes``)
+MAX_RESULT_ROWS = 100_000
+MAX_RESULT_BYTES = 16 * 1024 * 1024
 
 _ERR_RES = frozenset({"ERR", "ERROR", "FAIL", "FAILED", "NOK", "NOT"})
 _LIVE_STATES = frozenset({"UP", "RING", "RINGING", "BUSY", "DIALING"})
@@ -81,10 +87,32 @@ class _Secret:
     __str__ = __repr__
 
 
-class _Pending:
-    """A command waiting for its answer (or a tombstone keeping the FIFO in step after a timeout)."""
+@dataclasses.dataclass(frozen=True)
+class ClientStats:
+    """Counters of one client since it was made (``client.stats``); see docs/client.md, "Counters"."""
 
-    __slots__ = ("cmd", "answer", "events", "future", "pieces", "timer", "dead")
+    #: frames that could not be used (undecodable, unknown type), whatever their count in the log
+    bad_frames: int = 0
+    #: warnings left out of the log by the rate limit (``warning_burst`` per ``warning_interval``)
+    warnings_suppressed: int = 0
+    #: CMDRESULT/CMDERROR answers no waiting request could take (late, duplicated or unsolicited)
+    unmatched_answers: int = 0
+    #: split results cut at ``max_result_rows`` / ``max_result_bytes``
+    oversized_results: int = 0
+    #: pieces of abandoned split results (timed out, cut, cancelled) read and thrown away
+    discarded_pieces: int = 0
+    #: bytes of split results being collected right now
+    pending_result_bytes: int = 0
+    #: callbacks and text hooks that raised
+    callback_errors: int = 0
+    #: times a full consumer queue made the client stop reading
+    overflow_pauses: int = 0
+
+
+class _Pending:
+    """A command waiting for its answer; ``args`` are the request's arguments an answer may echo."""
+
+    __slots__ = ("cmd", "answer", "events", "future", "pieces", "size", "rows", "timer", "args")
 
     def __init__(self, cmd: Command, future: asyncio.Future) -> None:
         self.cmd = cmd.name
@@ -92,8 +120,10 @@ class _Pending:
         self.events = cmd.events
         self.future = future
         self.pieces: list[CommandResultEvent] = []
+        self.size = 0
+        self.rows = 0
         self.timer: asyncio.TimerHandle | None = None
-        self.dead = False
+        self.args = _request_args(cmd)
 
 
 @dataclasses.dataclass
@@ -112,6 +142,48 @@ def _peer_of(channel: str | None) -> str | None:
 
 def _is_async(cb) -> bool:
     return inspect.iscoroutinefunction(cb) or inspect.iscoroutinefunction(getattr(cb, "__call__", None))
+
+
+_NOT_ECHO = frozenset({"AGENT", "PWD", "ID", "MSG"})
+_NOT_PEER = frozenset({"RES", "MSG", "CMD"})
+
+
+def _request_args(cmd: Command) -> dict[str, str]:
+    """The ``KEY=VALUE`` arguments of a result command's text, except those never echoed (AGENT, MSG...)."""
+    if cmd.answer not in ("result", "list") or not cmd.text.startswith("CMD "):
+        return {}
+    out: dict[str, str] = {}
+    for word in cmd.text.split(" ")[2:]:
+        key, sep, value = word.partition("=")
+        if key == "MSG":
+            break  # free text to the end of the command
+        if sep and key not in _NOT_ECHO and value:
+            out[key] = value.upper()
+    return out
+
+
+def _contradicts(p: _Pending, ev: CommandResultEvent) -> bool:
+    """True when ``ev`` provably answers another request than ``p``: it echoes one of p's arguments
+    with another value, or (a PEERS query without ROOM) reports a peer p did not ask about."""
+    args = p.args
+    if not args:
+        return False
+    for key, value in ev.fields:
+        if key is None or not value:
+            continue
+        mine = args.get(key)
+        if mine is not None:
+            if value.strip().upper() != mine:
+                return True
+        elif "PEERS" in args and "ROOM" not in args and key not in _NOT_PEER and any(c.isdigit() for c in key):
+            if key.upper() not in args["PEERS"].split(","):
+                return True
+    return False
+
+
+def _continues(ev: CommandResultEvent) -> bool:
+    """A CMDRESULT piece whose text ends in LF or CR is continued by the next one (PROTOCOL.md §7)."""
+    return ev.raw.endswith(("\n", "\r"))
 
 
 def _merge(pieces: list[CommandResultEvent]) -> CommandResultEvent:
@@ -168,7 +240,9 @@ class Client:
     reconnect rounds (0/None: no reconnect). ``command_timeout`` bounds every wait for an
     answer; ``max_queue`` bounds each consumer's queue (async callbacks, each ``events()``).
     ``tls``: None/False plain TCP, True TLS with the default CA store, or an
-    :class:`ssl.SSLContext`.
+    :class:`ssl.SSLContext`. ``max_result_rows`` / ``max_result_bytes`` bound one split
+    result (:class:`ResultTooLarge` past them); a repeated warning (bad frames) is logged at
+    most ``warning_burst`` times per ``warning_interval`` seconds and counted in :attr:`stats`.
     """
 
     def __init__(self, host: str | None = None, port: int = 8086, *, cipher: str = "seed",
@@ -176,7 +250,9 @@ class Client:
                  byteorder: str = "big", heartbeat: float | None = 20, auto_reconnect: float | None = 30,
                  backups=(), tls: bool | _ssl.SSLContext | None = None, oam: str | None = None,
                  oam_ca: str | None = None, oam_verify: bool = True, command_timeout: float = 10.0,
-                 max_queue: int = 10000) -> None:
+                 max_queue: int = 10000, max_result_rows: int = MAX_RESULT_ROWS,
+                 max_result_bytes: int = MAX_RESULT_BYTES, warning_burst: int = 5,
+                 warning_interval: float = 60.0) -> None:
         self._codec = _shared_codec(cipher, seed_key, basic_key, byteorder)
         try:
             self.charset = codecs.lookup(charset).name
@@ -216,6 +292,9 @@ class Client:
         if not isinstance(max_queue, int) or max_queue < 1:
             raise ValueError("max_queue must be a positive integer")
         self.max_queue = max_queue
+        self.max_result_rows = _positive_int(max_result_rows, "max_result_rows")
+        self.max_result_bytes = _positive_int(max_result_bytes, "max_result_bytes")
+        self._limiter = WarningLimiter(burst=warning_burst, interval=warning_interval)
 
         # session
         self.user_id: str | None = None
@@ -234,9 +313,15 @@ class Client:
         self._down_since: float | None = None
         self._call = _Call()
 
-        # correlation
+        # correlation: live waiters per command name; the split result under way per name
+        # (its _Pending, or the kind "list"/"result" of an abandoned one being read to its end)
         self._results: dict[str, deque[_Pending]] = {}
         self._event_waiters: list[_Pending] = []
+        self._split: dict[str, _Pending | str] = {}
+        self._bad_frames = 0
+        self._unmatched = 0
+        self._oversized = 0
+        self._discarded = 0
 
         # delivery
         self._subs: dict[Any, list[tuple[Callable, bool]]] = {}
@@ -264,6 +349,13 @@ class Client:
 
     def _target(self) -> str:
         return f"{self.host}:{self.port}" if self.host else f"oam:{self.oam}"
+
+    @property
+    def stats(self) -> ClientStats:
+        """A snapshot of the client's counters (bad frames, suppressed warnings, unmatched answers...)."""
+        pending = sum(p.size for p in self._split.values() if isinstance(p, _Pending))
+        return ClientStats(self._bad_frames, self._limiter.suppressed, self._unmatched, self._oversized,
+                           self._discarded, pending, self.callback_errors, self.overflow_pauses)
 
     @property
     def is_connected(self) -> bool:
@@ -351,7 +443,8 @@ class Client:
     def _handlers_for(self, cls: type) -> tuple[tuple, tuple]:
         h = self._cache.get(cls)
         if h is None:
-            sync, asyn = [], []
+            sync: list[Callable] = []
+            asyn: list[Callable] = []
             for k in cls.__mro__:
                 for cb, is_async in self._subs.get(k, ()):
                     (asyn if is_async else sync).append(cb)
@@ -379,7 +472,7 @@ class Client:
                 self._pump_q.append((cb, None, ev))
             self._ensure_pump()
         full = len(self._pump_q) >= self.max_queue
-        if self._streams.data:  # the WeakSet's own set: a cheap emptiness test per event
+        if self._streams.data:  # type: ignore[attr-defined]  # the WeakSet's own set: a cheap emptiness test
             for s in self._streams:
                 s._push(ev)
                 if len(s._queue) >= self.max_queue:
@@ -482,6 +575,10 @@ class Client:
             ev = special(self, ev) or ev
         self._emit(ev)
 
+    def _on_bad_frame(self, session: Session, kind: str, detail: str) -> None:
+        self._bad_frames += 1
+        self._limiter.warning(log, kind, "%s: %s; %d bad frames so far", session.address, detail, self._bad_frames)
+
     def _on_ping(self, ev) -> None:
         s = self._session
         if s is not None:
@@ -509,30 +606,80 @@ class Client:
         return ev
 
     def _on_result(self, ev: CommandResultEvent) -> None:
-        q = self._results.get(ev.cmd or "")
-        if not q:
+        name = ev.cmd or ""
+        cur = self._split.get(name)
+        if isinstance(cur, str):  # the rest of an abandoned split result: read, counted, not kept
+            self._discarded += 1
+            if cur == "result" and not _continues(ev):
+                del self._split[name]
             return
-        p = q[0]
-        if p.answer == "list":
-            p.pieces.append(ev)
-        elif p.answer in ("result", "login", "none"):
-            p.pieces.append(ev)
-            if not ev.raw.endswith(("\n", "\r")):
-                self._finish(p, _merge(p.pieces))
-        else:  # an event-answered command answered with CMDRESULT (send_sip_command, odd servers)
-            self._finish(p, ev)
+        p = cur if cur is not None else self._taker(name, ev)
+        if p is None:
+            return
+        if p.answer not in ("list", "result", "login", "none"):
+            self._finish(p, ev)  # an event-answered command answered with CMDRESULT (send_sip_command)
+            return
+        more = p.answer == "list" or _continues(ev)
+        if more:
+            self._split[name] = p  # the next pieces of this command are p's (or, if p is cut, discarded)
+        if self._collect(p, ev) and not more:
+            self._finish(p, _merge(p.pieces))
 
     def _on_result_end(self, ev) -> None:
-        q = self._results.get(ev.cmd or "")
-        if q:
-            p = q[0]
-            if p.answer == "list" or p.pieces:
-                self._finish(p, list(p.pieces) if p.answer == "list" else _merge(p.pieces))
+        name = ev.cmd or ""
+        cur = self._split.pop(name, None)
+        if isinstance(cur, str):
+            self._discarded += 1
+            return
+        p = cur
+        if p is None:  # a list with no row at all: CMDRESULTEND alone
+            q = self._results.get(name)
+            p = q[0] if q and q[0].answer == "list" else None
+        if p is not None:
+            self._finish(p, list(p.pieces) if p.answer == "list" else _merge(p.pieces))
 
     def _on_cmd_error(self, ev) -> None:
-        q = self._results.get(ev.cmd or "")
+        name = ev.cmd or ""
+        cur = self._split.pop(name, None)
+        if isinstance(cur, str):
+            return
+        p = cur if cur is not None else self._taker(name, ev)
+        if p is not None:
+            self._finish(p, CommandError(ev.cmd, ev.msg))
+
+    def _taker(self, name: str, ev) -> _Pending | None:
+        """The oldest live request of ``name`` that ``ev`` does not provably belong elsewhere; None: unmatched.
+
+        A request that timed out or was cancelled is no longer here, so its late answer is
+        never taken for a later request's when the answer shows which request it answers.
+        """
+        q = self._results.get(name)
         if q:
-            self._finish(q[0], CommandError(ev.cmd, ev.msg))
+            for p in q:
+                if not isinstance(ev, CommandResultEvent) or not _contradicts(p, ev):
+                    return p
+        self._unmatched += 1
+        log.debug("%s: %s answer for %s matches no waiting request (late, duplicated or unsolicited): ignored",
+                  self.address, ev.name, name)
+        return None
+
+    def _collect(self, p: _Pending, ev: CommandResultEvent) -> bool:
+        """Add one piece to ``p``; past a bound, fail ``p`` with ResultTooLarge and return False."""
+        res = ev.res or ""
+        p.pieces.append(ev)
+        p.size += len(ev.raw)
+        p.rows += res.count("\n") + (not _continues(ev))
+        if p.rows > self.max_result_rows:
+            option, limit = "max_result_rows", f"{self.max_result_rows} rows"
+        elif p.size > self.max_result_bytes:
+            option, limit = "max_result_bytes", f"{self.max_result_bytes} bytes"
+        else:
+            return True
+        self._oversized += 1
+        log.warning("%s: %s result passed %s=%s (%d rows, %d bytes): failed, the rest is discarded",
+                    self.address, p.cmd, option, limit, p.rows, p.size)
+        self._finish(p, ResultTooLarge(p.cmd, limit, p.rows, p.size), abandoned=True)
+        return False
 
     def _on_call_event(self, ev):
         self._track(ev)
@@ -555,32 +702,18 @@ class Client:
         if cmd.answer == "event":
             self._event_waiters.append(p)
         p.timer = fut.get_loop().call_later(self.command_timeout, self._expire, p)
-        fut.add_done_callback(lambda f, p=p: self._settled(p, f))
+        fut.add_done_callback(functools.partial(self._settled, p))
         return p
 
     def _settled(self, p: _Pending, fut: asyncio.Future) -> None:
-        if fut.cancelled():  # the caller gave up waiting: keep the FIFO in step
-            self._abandon(p)
+        if fut.cancelled():  # the caller gave up waiting: like a timeout
+            self._finish(p, None, abandoned=True)
         elif fut.exception() is not None:
             pass  # retrieved here so an unawaited command never warns "exception never retrieved"
 
     def _expire(self, p: _Pending) -> None:
         p.timer = None
-        if not p.future.done():
-            p.future.set_exception(CommandTimeout(p.cmd, self.command_timeout))
-        self._abandon(p)
-
-    def _abandon(self, p: _Pending) -> None:
-        if p.dead:
-            return
-        p.dead = True
-        if p.timer is not None:
-            p.timer.cancel()
-            p.timer = None
-        if p.answer == "event":
-            # its answer is an ordinary event: nothing later would consume a tombstone
-            self._unlink(p)
-        # result/list commands stay queued as tombstones: the late answer is theirs
+        self._finish(p, CommandTimeout(p.cmd, self.command_timeout), abandoned=True)
 
     def _unlink(self, p: _Pending) -> None:
         q = self._results.get(p.cmd)
@@ -597,25 +730,37 @@ class Client:
             except ValueError:
                 pass
 
-    def _finish(self, p: _Pending, value) -> None:
+    def _finish(self, p: _Pending, value, *, abandoned: bool = False) -> None:
+        """Settle ``p`` with ``value`` and forget it; ``abandoned`` (timeout, cancel, bound): the rest of
+        a split result it had begun is read to its end and thrown away, never given to another request."""
         self._unlink(p)
         if p.timer is not None:
             p.timer.cancel()
             p.timer = None
-        if not p.future.done():
-            if isinstance(value, BaseException):
-                p.future.set_exception(value)
+        if self._split.get(p.cmd) is p:
+            if abandoned:
+                self._split[p.cmd] = "list" if p.answer == "list" else "result"
             else:
-                p.future.set_result(value)
+                del self._split[p.cmd]
+        p.pieces = []
+        p.size = 0
+        fut = p.future
+        if not fut.done() and value is not None:
+            if isinstance(value, BaseException):
+                fut.set_exception(value)
+            else:
+                fut.set_result(value)
 
     def _fail_all(self, reason: str) -> None:
         pend = [p for q in self._results.values() for p in q]
         self._results.clear()
         self._event_waiters.clear()
+        self._split.clear()  # a new connection starts with no result under way
         for p in pend:
             if p.timer is not None:
                 p.timer.cancel()
                 p.timer = None
+            p.pieces = []
             if not p.future.done():
                 p.future.set_exception(ConnectionLost(f"{p.cmd}: {reason}"))
 
@@ -708,7 +853,7 @@ class Client:
         if self.host:
             addrs = [(self.host, self.port)]
         else:
-            info = await discover(self.oam, self.user_id, ca=self.oam_ca, verify=self.oam_verify,
+            info = await discover(self.oam or "", self.user_id or "", ca=self.oam_ca, verify=self.oam_verify,
                                   timeout=self.command_timeout)
             addrs = list(info.addresses)
         for b in self.backups:
@@ -749,7 +894,7 @@ class Client:
         self._emit(Connected(name=Connected.NAME, address=address, exten=self.exten))
         try:
             pw = self._password.get() if self._password else ""
-            ev = await self.send(C.login(self.user_id, pw))
+            ev = await self.send(C.login(self.user_id or "", pw))
         except CommandTimeout:
             await self._drop(session, "no LOGINRESULT")
             raise LoginError(None, f"no LOGINRESULT within {self.command_timeout:g} s") from None
@@ -816,11 +961,11 @@ class Client:
         attempt = 0
         delay = min(self.auto_reconnect, 1.0) * random.random() * 0.5  # spread a herd of clients
         try:
-            while not self._closing:
+            while not self._gave_up():
                 await asyncio.sleep(delay)
                 delay = self.auto_reconnect
                 for host, port in self._addresses:
-                    if self._closing:
+                    if self._gave_up():
                         return
                     attempt += 1
                     address = f"{host}:{port}"
@@ -838,6 +983,8 @@ class Client:
                         continue
                     except (OSError, ConnectionLost, asyncio.TimeoutError) as e:
                         log.warning("reconnect to %s failed: %s", address, e)
+                        if self._gave_up():  # BYE while logging in again: the session is over
+                            return
                         continue
                     down = loop.time() - self._down_since if self._down_since is not None else None
                     self._down_since = None
@@ -845,12 +992,16 @@ class Client:
                              f"{down:.1f}" if down is not None else "?")
                     self._emit(Reconnected(name=Reconnected.NAME, address=address, gap_possible=True, downtime=down, exten=self.exten))
                     await self._reconcile()
-                    if self.is_logged_in:
-                        return
+                    if self.is_logged_in or self._gave_up():
+                        return  # logged in again, or BYE while reconciling: nothing reconnects after BYE
                     break  # lost again while reconciling: next round
         finally:
             if self._reconnect_task is me:
                 self._reconnect_task = None
+
+    def _gave_up(self) -> bool:
+        """No reconnect any more: the application closed the client, or the server said BYE."""
+        return self._closing or self._bye is not None
 
     async def _reconcile(self) -> None:
         try:
@@ -1179,6 +1330,12 @@ def _shared_codec(cipher: str, seed_key, basic_key, byteorder: str) -> TextCodec
             codec = _CODECS[key] = TextCodec(cipher, seed_key=seed_key, basic_key=basic_key, byteorder=byteorder)
         return codec
     return TextCodec(cipher, seed_key=seed_key, basic_key=basic_key, byteorder=byteorder)
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    return value
 
 
 def _check_heartbeat(heartbeat) -> float:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 import urllib.parse
 import warnings
@@ -23,11 +24,14 @@ from lgucore import tokenize
 from ._log import mask_number
 from .errors import DiscoveryError
 
-__all__ = ["ServerInfo", "discover", "parse_serverinfo", "parse_address", "oam_ssl_context"]
+__all__ = ["ServerInfo", "discover", "parse_serverinfo", "parse_address", "oam_ssl_context", "MAX_ANSWER"]
 
 log = logging.getLogger("lguapi.client")
 
-_MAX_ANSWER = 64 * 1024
+#: default bound of the OAM answer body (``discover(max_answer=)``); the headers get as much
+MAX_ANSWER = 64 * 1024
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,8}")
+_DECIMAL = re.compile(r"[0-9]{1,19}")
 
 
 @dataclass(frozen=True)
@@ -116,15 +120,22 @@ def _split_oam(oam: str) -> tuple[str, str, int]:
 
 
 async def discover(oam: str, user_id: str, *, ca: str | None = None, verify: bool = True,
-                   timeout: float = 10.0) -> ServerInfo:
+                   timeout: float = 10.0, max_answer: int = MAX_ANSWER) -> ServerInfo:
     """Ask the OAM server at ``oam`` (``"host:port"``, ``"https://host:port"``, or ``"http://..."``
-    for a plain-HTTP test server) where ``user_id`` logs in."""
+    for a plain-HTTP test server) where ``user_id`` logs in.
+
+    An answer whose body (or header block) is longer than ``max_answer`` bytes, or whose
+    framing is malformed (chunk sizes, Content-Length), raises :class:`DiscoveryError`
+    before more than ``max_answer`` bytes are read.
+    """
+    if isinstance(max_answer, bool) or not isinstance(max_answer, int) or max_answer < 1:
+        raise ValueError(f"max_answer must be a positive integer, not {max_answer!r}")
     scheme, host, port = _split_oam(oam)
     ctx = oam_ssl_context(ca, verify) if scheme == "https" else None
     who = mask_number(user_id)
     log.info("OAM discovery for %s at %s://%s:%d", who, scheme, host, port)
     try:
-        return await asyncio.wait_for(_request(scheme, host, port, ctx, user_id), timeout)
+        return await asyncio.wait_for(_request(scheme, host, port, ctx, user_id, max_answer), timeout)
     except DiscoveryError:
         raise
     except ssl.SSLCertVerificationError as e:
@@ -138,8 +149,10 @@ async def discover(oam: str, user_id: str, *, ca: str | None = None, verify: boo
         raise DiscoveryError(f"OAM server {host}:{port} unreachable: {e}") from e
 
 
-async def _request(scheme: str, host: str, port: int, ctx: ssl.SSLContext | None, user_id: str) -> ServerInfo:
-    reader, writer = await asyncio.open_connection(host, port, ssl=ctx, server_hostname=host if ctx else None)
+async def _request(scheme: str, host: str, port: int, ctx: ssl.SSLContext | None, user_id: str,
+                   max_answer: int) -> ServerInfo:
+    reader, writer = await asyncio.open_connection(host, port, ssl=ctx, server_hostname=host if ctx else None,
+                                                   limit=max_answer)
     try:
         body = urllib.parse.urlencode({"id": user_id}).encode("ascii")
         host_hdr = f"[{host}]" if ":" in host else host
@@ -148,7 +161,7 @@ async def _request(scheme: str, host: str, port: int, ctx: ssl.SSLContext | None
                 f"Connection: close\r\nUser-Agent: lguapi\r\n\r\n").encode("ascii")
         writer.write(head + body)
         await writer.drain()
-        status, headers, payload = await _read_response(reader)
+        status, headers, payload = await _read_response(reader, max_answer)
     finally:
         writer.close()
         try:
@@ -168,13 +181,13 @@ async def _request(scheme: str, host: str, port: int, ctx: ssl.SSLContext | None
     return parse_serverinfo(text)
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+async def _read_response(reader: asyncio.StreamReader, limit: int) -> tuple[int, dict[str, str], bytes]:
     try:
         head = await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError as e:
         raise DiscoveryError(f"OAM server closed the connection before answering ({len(e.partial)} bytes)") from None
     except asyncio.LimitOverrunError:
-        raise DiscoveryError("OAM answer headers too long") from None
+        raise DiscoveryError(f"OAM answer headers longer than {limit} bytes") from None
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ", 2)
     if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
@@ -185,35 +198,53 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, s
         if ":" in ln:
             k, _, v = ln.partition(":")
             headers[k.strip().lower()] = v.strip()
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        body = bytearray()
-        while True:
-            size_line = await reader.readline()
-            try:
-                size = int(size_line.split(b";")[0].strip() or b"0", 16)
-            except ValueError:
-                raise DiscoveryError("OAM answer has a bad chunk size") from None
-            if size == 0:
-                break
-            body += await reader.readexactly(size)
-            await reader.readline()
-            if len(body) > _MAX_ANSWER:
-                raise DiscoveryError("OAM answer too long")
-        return status, headers, bytes(body)
-    if "content-length" in headers:
-        n = int(headers["content-length"]) if headers["content-length"].isdigit() else -1
-        if not 0 <= n <= _MAX_ANSWER:
-            raise DiscoveryError("OAM answer has a bad Content-Length")
-        try:
-            return status, headers, await reader.readexactly(n)
-        except asyncio.IncompleteReadError:
-            raise DiscoveryError("OAM answer cut short") from None
-    data = bytearray()
+    try:
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            return status, headers, await _read_chunked(reader, limit)
+        if "content-length" in headers:
+            return status, headers, await _read_sized(reader, headers["content-length"], limit)
+        return status, headers, await _read_to_eof(reader, limit)
+    except asyncio.IncompleteReadError:
+        raise DiscoveryError("OAM answer cut short") from None
+
+
+async def _read_chunked(reader: asyncio.StreamReader, limit: int) -> bytes:
+    """A chunked body; every size is checked against what is left of ``limit`` before reading it."""
+    body = bytearray()
     while True:
-        chunk = await reader.read(65536)
-        if not chunk:
-            break
+        size_line = await _read_line(reader, "chunk size")
+        digits = size_line.split(b";", 1)[0].strip()
+        if not _HEX.fullmatch(digits):
+            raise DiscoveryError(f"OAM answer has a bad chunk size: {bytes(digits[:20])!r}")
+        size = int(digits, 16)
+        if size == 0:
+            return bytes(body)
+        if size > limit - len(body):
+            raise DiscoveryError(f"OAM answer announces a chunk of {size} bytes: the answer would be longer "
+                                 f"than {limit} bytes")
+        body += await reader.readexactly(size)
+        if await _read_line(reader, "chunk end") != b"\r\n":
+            raise DiscoveryError("OAM answer has a chunk that does not end with CRLF")
+
+
+async def _read_line(reader: asyncio.StreamReader, what: str) -> bytes:
+    try:
+        line = await reader.readuntil(b"\n")
+    except asyncio.LimitOverrunError:
+        raise DiscoveryError(f"OAM answer has a bad {what}: a line over the size limit") from None
+    return line
+
+
+async def _read_sized(reader: asyncio.StreamReader, length: str, limit: int) -> bytes:
+    if not _DECIMAL.fullmatch(length) or int(length) > limit:
+        raise DiscoveryError(f"OAM answer has a bad Content-Length (0-{limit} expected): {length[:24]!r}")
+    return await reader.readexactly(int(length))
+
+
+async def _read_to_eof(reader: asyncio.StreamReader, limit: int) -> bytes:
+    data = bytearray()
+    while chunk := await reader.read(65536):
         data += chunk
-        if len(data) > _MAX_ANSWER:
-            raise DiscoveryError("OAM answer too long")
-    return status, headers, bytes(data)
+        if len(data) > limit:
+            raise DiscoveryError(f"OAM answer longer than {limit} bytes")
+    return bytes(data)

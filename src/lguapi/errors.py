@@ -6,7 +6,8 @@ Hierarchy::
     ├── LoginError                      LOGINRESULT with STATUS <= 0 (``.status``, ``.msg``)
     ├── CommandError                    CMDERROR / RES:ERR for a command (``.cmd``, ``.msg``)
     │   ├── NoCurrentCall (+ValueError) a call-control method with no current call (nothing sent)
-    │   └── CommandTimeout (+TimeoutError) no answer within ``command_timeout``
+    │   ├── CommandTimeout (+TimeoutError) no answer within ``command_timeout``
+    │   └── ResultTooLarge              a split result passed ``max_result_rows`` / ``max_result_bytes``
     ├── ConnectionLost (+ConnectionError) not connected, or the connection ended while waiting
     │   └── ConnectFailed               no address could be connected to
     └── DiscoveryError                  the OAM server could not tell where to connect
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 __all__ = [
     "LguapiError", "LoginError", "CommandError", "NoCurrentCall", "CommandTimeout",
-    "ConnectionLost", "ConnectFailed", "DiscoveryError", "LOGIN_STATUS",
+    "ConnectionLost", "ConnectFailed", "DiscoveryError", "ResultTooLarge", "LOGIN_STATUS",
 ]
 
 #: LOGINRESULT STATUS values that mean failure (PROTOCOL.md §4.4)
@@ -82,6 +83,20 @@ class CommandTimeout(CommandError, TimeoutError):
     def __init__(self, cmd: str, timeout: float) -> None:
         self.timeout = timeout
         super().__init__(cmd, f"no answer within {timeout:g} s")
+
+
+class ResultTooLarge(CommandError):
+    """A split result (PROTOCOL.md §7) grew past the client's ``max_result_rows`` or ``max_result_bytes``.
+
+    What had arrived is freed; the rest of that result is read and discarded. ``limit`` names the
+    bound that was hit, ``rows`` and ``size`` (bytes) tell how much had arrived.
+    """
+
+    def __init__(self, cmd: str, limit: str, rows: int, size: int) -> None:
+        self.limit = limit
+        self.rows = rows
+        self.size = size
+        super().__init__(cmd, f"result too large: over {limit} ({rows} rows, {size} bytes so far); discarded")
 
 
 class ConnectionLost(LguapiError, ConnectionError):
