@@ -9,6 +9,13 @@ the heartbeat and the dead-connection check, so thousands of connections cost no
 Liveness counts complete frames, not bytes: only a text frame that deciphers or a
 HEARTBEAT_ACK proves the peer alive, so a peer that trickles bytes (or sends only
 garbage) is declared dead after :func:`dead_after` seconds like a silent one.
+
+Fair scheduling: one read can bring a thousand frames, and thousands of connections can be
+ready in the same loop iteration. A session handles at most ``frames_per_turn`` frames per
+iteration; the rest wait in its backlog (reading stays paused meanwhile) and continue on the
+next iteration, after timers and every other connection had their turn. A connection whose
+frames wait in its own backlog is alive, and a timer that fires late because the process was
+busy looks again once the loop has read, so no connection is declared dead for our own delay.
 """
 from __future__ import annotations
 
@@ -18,7 +25,10 @@ from typing import Any
 
 from lgucore import HEARTBEAT, HEARTBEAT_ACK, CipherError, FrameDecoder, FrameError, TextCodec
 
-__all__ = ["Session", "dead_after"]
+__all__ = ["Session", "dead_after", "FRAMES_PER_TURN"]
+
+#: default bound of frames one connection handles per loop iteration
+FRAMES_PER_TURN = 64
 
 log = logging.getLogger("lguapi.client")
 
@@ -37,7 +47,9 @@ class Session(asyncio.Protocol):
     """
 
     def __init__(self, owner: Any, codec: TextCodec, *, heartbeat: float | None, address: str,
-                 max_body: int = 65535) -> None:
+                 max_body: int = 65535, frames_per_turn: int = FRAMES_PER_TURN, capture: Any = None) -> None:
+        if frames_per_turn < 1:
+            raise ValueError("frames_per_turn must be at least 1")
         self.owner = owner
         self.codec = codec
         self.address = address
@@ -52,6 +64,14 @@ class Session(asyncio.Protocol):
         self.reason: str | None = None  # why we are closing it, when we are
         self.paused = False
         self.bad_frames = 0
+        self.frames_per_turn = frames_per_turn
+        self._backlog: list = []  # frames read but not handled yet (fair scheduling)
+        self._next = 0  # index of the next frame of the backlog
+        self._error: FrameError | None = None  # a framing error found behind the backlog
+        self._turn: asyncio.Handle | None = None
+        self._due = 0.0  # when the timer was meant to fire
+        #: ``(CaptureWriter, connection id)`` when frames are recorded (lguapi.capture)
+        self.capture = capture
 
     # --- asyncio.Protocol -------------------------------------------------------------
 
@@ -70,17 +90,46 @@ class Session(asyncio.Protocol):
         except FrameError as e:
             frames = e.frames
             error = e
+        if self._next < len(self._backlog):  # never overtake frames still waiting
+            self._backlog.extend(frames)
+            if error is not None:
+                self._error = error
+            return
+        self._backlog = frames if type(frames) is list else list(frames)
+        self._next = 0
+        self._error = error
+        self._run()
+
+    def _run(self, final: bool = False) -> None:
+        """Handle up to ``frames_per_turn`` frames of the backlog; the rest on the next turn.
+
+        ``final``: the peer has closed; handle everything that arrived before it did."""
+        self._turn = None
+        if self.paused and not final:
+            return  # resume() schedules the rest
+        frames = self._backlog
+        i = self._next
+        end = len(frames) if final else min(len(frames), i + self.frames_per_turn)
         owner = self.owner
         codec = self.codec
-        for ftype, body in frames:
+        capture = self.capture
+        while i < end:
+            ftype, body = frames[i]
+            i += 1
             if ftype == HEARTBEAT_ACK:
                 self.last_rx = self.loop.time()
+                if capture is not None:
+                    capture[0].received(capture[1], ftype, body)
                 continue
-            if self.transport is None or self.transport.is_closing():
+            if not final and (self.transport is None or self.transport.is_closing()):
+                self._backlog = []  # we are closing it (BYE, abort): what follows is not read
+                self._next = 0
                 return
             try:
                 plain = codec.open(ftype, body)
             except CipherError as e:
+                if capture is not None:
+                    capture[0].received(capture[1], ftype, body)
                 self._bad("undecodable", f"undecodable frame dropped ({e})")
                 continue
             except FrameError:
@@ -89,8 +138,30 @@ class Session(asyncio.Protocol):
                 continue
             self.last_rx = self.loop.time()
             owner._on_text(self, plain)
-        if error is not None:
+            if self.paused and not final:
+                break  # the owner stopped reading (its consumers are behind): stop here too
+        self._next = i
+        if final:
+            self._backlog = []
+            self._next = 0
+            return
+        if i < len(frames):
+            if not self.paused and self.transport is not None:
+                self.transport.pause_reading()  # read nothing more until the backlog is handled
+                self._turn = self.loop.call_soon(self._run)
+            return  # when paused by the owner, resume() picks the backlog up
+        self._backlog = []
+        self._next = 0
+        if self._error is not None:
+            error, self._error = self._error, None
             self.abort(f"framing error: {error}")
+        elif not self.paused and self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    @property
+    def backlog(self) -> int:
+        """Frames read but not handled yet."""
+        return len(self._backlog) - self._next
 
     def _bad(self, kind: str, detail: str) -> None:
         self.bad_frames += 1
@@ -100,6 +171,11 @@ class Session(asyncio.Protocol):
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        if self._turn is not None:
+            self._turn.cancel()
+            self._turn = None
+        if self.reason is None and self._next < len(self._backlog):
+            self._run(final=True)  # the peer closed: what it sent before that is still delivered
         reason = self.reason
         if reason is None:
             if exc is not None:
@@ -120,18 +196,25 @@ class Session(asyncio.Protocol):
     # --- timers ------------------------------------------------------------------------
 
     def _schedule(self, now: float) -> None:
-        when = min(self.next_hb, self.last_rx + dead_after(self.heartbeat))
-        self.timer = self.loop.call_at(max(when, now + 0.001), self._tick)
+        when = max(min(self.next_hb, self.last_rx + dead_after(self.heartbeat)), now + 0.001)
+        self._due = when
+        self.timer = self.loop.call_at(when, self._tick)
 
     def _tick(self) -> None:
         self.timer = None
         if self.transport is None or self.transport.is_closing():
             return
         now = self.loop.time()
-        if self.paused:
-            # we stopped reading ourselves: silence is ours, not the server's
+        if self.paused or self._next < len(self._backlog):
+            # we stopped reading ourselves, or frames wait for their turn: the silence is ours
             self.last_rx = now
         silent = now - self.last_rx
+        if silent >= dead_after(self.heartbeat) and now - self._due > 1.0:
+            # the loop was busy when this timer was due: what arrived meanwhile is unread yet,
+            # so look again once the loop has read
+            self._due = now + 0.25
+            self.timer = self.loop.call_at(self._due, self._tick)
+            return
         if silent >= dead_after(self.heartbeat):
             log.warning("%s: no complete frame received for %.1f s (heartbeat %g s): connection declared dead",
                         self.address, silent, self.heartbeat)
@@ -140,6 +223,10 @@ class Session(asyncio.Protocol):
         if now >= self.next_hb:
             self.transport.write(self.codec.heartbeat(b""))
             self.next_hb = now + self.heartbeat
+            if self.capture is not None:
+                self.capture[0].sent(self.capture[1], HEARTBEAT, b"")
+        if self.capture is not None:
+            self.capture[0].flush_if_due()
         self._schedule(now)
 
     # --- actions -----------------------------------------------------------------------
@@ -158,7 +245,10 @@ class Session(asyncio.Protocol):
         if self.paused:
             self.paused = False
             self.last_rx = self.loop.time()
-            if self.transport is not None and not self.transport.is_closing():
+            if self._next < len(self._backlog):
+                if self._turn is None:  # finish the backlog first; reading resumes after it
+                    self._turn = self.loop.call_soon(self._run)
+            elif self.transport is not None and not self.transport.is_closing():
                 self.transport.resume_reading()
 
     def close(self, reason: str) -> None:

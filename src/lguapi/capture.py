@@ -207,6 +207,11 @@ class CaptureWriter:
                 os.fsync(self._fd)
         self._last_flush = time.monotonic()
 
+    def flush_if_due(self) -> None:
+        """:meth:`flush` when records wait and ``flush_interval`` has passed (for timers)."""
+        if self._buf and time.monotonic() - self._last_flush >= self.flush_interval:
+            self.flush()
+
     def close(self) -> None:
         """Flush, close the live segment (left uncompressed) and wait for compressions."""
         if self._closed:

@@ -23,20 +23,22 @@ import functools
 import inspect
 import logging
 import random
+import os
 import ssl as _ssl
+import time
 import warnings
 import weakref
 from collections import deque
 from typing import Any, AsyncIterator, Callable
 
-from lgucore import DEFAULT_BASIC_KEY, DEFAULT_SEED_KEY, TextCodec, tokenize
+from lgucore import DEFAULT_BASIC_KEY, DEFAULT_SEED_KEY, TEXT, TextCodec, tokenize
 
 from . import commands as C
 from . import events as E
 from . import results as R
 from ._aqueue import AsyncQueueStream
 from ._log import WarningLimiter, mask_number, mask_text
-from ._protocol import Session
+from ._protocol import FRAMES_PER_TURN, Session
 from .channels import channel_peer, same_channel
 from .commands import Command
 from .discovery import discover, parse_address
@@ -55,6 +57,7 @@ __all__ = [
     "HEARTBEAT_MAX", "MAX_RESULT_ROWS", "MAX_RESULT_BYTES",
 ]
 
+_time = time.time
 log = logging.getLogger("lguapi.client")
 
 #: the vendor's cap on the heartbeat interval (manual §2.5)
@@ -243,6 +246,11 @@ class Client:
     :class:`ssl.SSLContext`. ``max_result_rows`` / ``max_result_bytes`` bound one split
     result (:class:`ResultTooLarge` past them); a repeated warning (bad frames) is logged at
     most ``warning_burst`` times per ``warning_interval`` seconds and counted in :attr:`stats`.
+    ``frames_per_turn`` bounds the frames one connection handles per event-loop iteration
+    (fair scheduling, see :mod:`lguapi._protocol`). ``capture``: a directory (or a
+    :class:`lguapi.capture.CaptureWriter` shared by several clients) that records every frame
+    received and sent, for :func:`lguapi.replay.replay` and ``lguapi serve --replay``
+    (docs/capture.md); a directory given by name is closed with the client.
     """
 
     def __init__(self, host: str | None = None, port: int = 8086, *, cipher: str = "seed",
@@ -252,7 +260,8 @@ class Client:
                  oam_ca: str | None = None, oam_verify: bool = True, command_timeout: float = 10.0,
                  max_queue: int = 10000, max_result_rows: int = MAX_RESULT_ROWS,
                  max_result_bytes: int = MAX_RESULT_BYTES, warning_burst: int = 5,
-                 warning_interval: float = 60.0) -> None:
+                 warning_interval: float = 60.0, frames_per_turn: int = FRAMES_PER_TURN,
+                 capture: Any = None) -> None:
         self._codec = _shared_codec(cipher, seed_key, basic_key, byteorder)
         try:
             self.charset = codecs.lookup(charset).name
@@ -295,6 +304,12 @@ class Client:
         self.max_result_rows = _positive_int(max_result_rows, "max_result_rows")
         self.max_result_bytes = _positive_int(max_result_bytes, "max_result_bytes")
         self._limiter = WarningLimiter(burst=warning_burst, interval=warning_interval)
+        if not isinstance(frames_per_turn, int) or frames_per_turn < 1:
+            raise ValueError("frames_per_turn must be a positive integer")
+        self.frames_per_turn = frames_per_turn
+        self._capture_spec = capture  # a path is opened at the first connection
+        self._capture: Any = None
+        self._capture_conn = 0
 
         # session
         self.user_id: str | None = None
@@ -453,6 +468,8 @@ class Client:
         return h
 
     def _emit(self, ev: Event) -> None:
+        if self._capture is not None and isinstance(ev, E.ConnectionEvent):
+            self._capture_event(ev)
         sync, asyn = self._handlers_for(type(ev))
         named = self._subs.get(ev.name) if self._subs else None
         if named:
@@ -557,9 +574,30 @@ class Client:
 
     # --- the wire ---------------------------------------------------------------------
 
+    def _capture_session(self, address: str) -> tuple[Any, int] | None:
+        """``(writer, connection id)`` for a new session when frames are recorded."""
+        spec = self._capture_spec
+        if spec is None:
+            return None
+        if self._capture is None:
+            from .capture import CaptureWriter
+
+            self._capture = spec if isinstance(spec, CaptureWriter) else CaptureWriter(os.fspath(spec))
+        self._capture_conn = self._capture.open_connection(
+            address=address, login=self.user_id, exten=self.exten, cipher=self.cipher, charset=self.charset)
+        return self._capture, self._capture_conn
+
+    def _capture_event(self, ev: Event) -> None:
+        fields = {k: v for k, v in ev.__dict__.items() if k != "result"}
+        fields["event"] = type(ev).__name__
+        self._capture.event(self._capture_conn, fields, ts=ev.ts)
+
     def _on_text(self, session: Session, plain: bytes) -> None:
         if session is not self._session:
             return
+        ts = _time()
+        if session.capture is not None:
+            session.capture[0].received(session.capture[1], TEXT, plain, ts=ts)
         text = plain.decode("ascii") if plain.isascii() else plain.decode(self.charset, "replace")
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s <- %s", self.address, mask_text(text))
@@ -569,7 +607,7 @@ class Client:
                     hook(text)
                 except Exception as e:
                     self._callback_failed(hook, None, e)
-        ev = parse_event(tokenize(plain, charset=self.charset), exten=self.exten, raw=text)
+        ev = parse_event(tokenize(plain, charset=self.charset), exten=self.exten, ts=ts, raw=text)
         special = _SPECIAL.get(ev.name)
         if special is not None:
             ev = special(self, ev) or ev
@@ -585,7 +623,9 @@ class Client:
             try:
                 s.send(self._codec.encode(b"CMD|PONG"))
             except ConnectionError:
-                pass
+                return
+            if s.capture is not None:
+                s.capture[0].sent(s.capture[1], TEXT, b"CMD|PONG")
 
     def _on_bye(self, ev: ByeEvent) -> None:
         self._bye = ev.reason or "BYE"
@@ -794,6 +834,8 @@ class Client:
             if p is not None:
                 self._finish(p, ConnectionLost(f"{command.name}: {e}"))
             raise ConnectionLost(f"{command.name}: the connection is closed") from None
+        if session.capture is not None:  # the LOGIN password is masked by the writer
+            session.capture[0].sent(session.capture[1], TEXT, command.text.encode(self.charset))
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s -> %s", self.address, mask_text(command.text))
         if p is None or not wait:
@@ -869,7 +911,8 @@ class Client:
 
         def factory() -> Session:
             # the session is current from its first byte on: nothing it reads is dropped
-            s = Session(self, self._codec, heartbeat=self.heartbeat, address=address)
+            s = Session(self, self._codec, heartbeat=self.heartbeat, address=address,
+                        frames_per_turn=self.frames_per_turn, capture=self._capture_session(address))
             self._session = s
             return s
 
@@ -914,6 +957,8 @@ class Client:
         self._logged_in = True
         self.exten = ev.exten
         self.login_result = ev
+        if session.capture is not None:
+            session.capture[0].set_exten(session.capture[1], self.exten)
         if self._reading_paused:  # consumers are still behind: read no further events yet
             session.pause()
         log.info("logged in as %s (exten %s) at %s", mask_number(self.user_id), self.exten, address)
@@ -948,6 +993,8 @@ class Client:
         log.log(level, "%s: disconnected (%s)%s", session.address, reason, "; will reconnect" if will else "")
         self._emit(Disconnected(name=Disconnected.NAME, address=session.address, deliberate=deliberate, reason=reason,
                                 will_reconnect=will, exten=self.exten))
+        if session.capture is not None:
+            session.capture[0].close_connection(session.capture[1], reason)
         if will:
             if self._down_since is None:
                 self._down_since = asyncio.get_running_loop().time()
@@ -1055,6 +1102,8 @@ class Client:
                 log.warning("async callbacks still running %g s after close(): cancelled", self.command_timeout)
                 pump.cancel()
                 await asyncio.gather(pump, return_exceptions=True)
+        if self._capture is not None and self._capture is not self._capture_spec:
+            self._capture.close()  # opened here from a directory name: ours to close
         log.info("client closed (%s)", mask_number(self.user_id))
 
     async def __aenter__(self) -> Client:

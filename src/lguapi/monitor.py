@@ -236,7 +236,9 @@ class Monitor:
     ``on_progress(LoginProgress)`` is called after every login attempt. ``freeze_gc=True``
     calls :func:`gc.freeze` once the logins are done (process-wide: everything alive then is
     left out of later collections, which keeps full collections — and latency spikes —
-    short with thousands of connections; the CLI does this).
+    short with thousands of connections; the CLI does this). ``capture``: a directory where
+    every frame of every connection is recorded (docs/capture.md; replay it with
+    :func:`lguapi.replay.replay` or ``lguapi replay``).
 
     >>> m = Monitor("127.0.0.1", 8086, accounts=[("07012343001", "secret-3001")])  # doctest: +SKIP
     >>> await m.start(); print(m.snapshot()["states"]); await m.close()           # doctest: +SKIP
@@ -247,7 +249,8 @@ class Monitor:
                  client_options: dict | None = None, tracker: Any = None, ring_expiry: float = 300.0,
                  on_progress: Callable[[LoginProgress], Any] | None = None,
                  client_factory: Callable[..., Any] | None = None, sink_high_water: int = 10_000,
-                 max_sink_backlog: int = 1_000_000, freeze_gc: bool = False) -> None:
+                 max_sink_backlog: int = 1_000_000, freeze_gc: bool = False,
+                 capture: str | os.PathLike | None = None) -> None:
         if login_concurrency < 1:
             raise ValueError("login_concurrency must be at least 1")
         self.host = host
@@ -273,6 +276,8 @@ class Monitor:
         self._owns_sink = False
         self._max_sink_backlog = max_sink_backlog
         self._freeze_gc = freeze_gc
+        self._capture_dir = capture
+        self.capture: Any = None  # the CaptureWriter every client records into, once started
         self._sink_high = max(1, sink_high_water)
         self._sink_low = self._sink_high // 4
         self._reading_paused = False
@@ -318,6 +323,11 @@ class Monitor:
             raise RuntimeError("Monitor is closed")
         self._started_at = time.time()
         raise_nofile_limit(len(self._lines) + 64)
+        if self._capture_dir is not None:
+            from .capture import CaptureWriter
+
+            self.capture = CaptureWriter(self._capture_dir)
+            self._client_options["capture"] = self.capture
         await self._open_sink()
         self._sink_wakeup = asyncio.Event()
         if self.sink is not None:
@@ -356,6 +366,8 @@ class Monitor:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await self._drain_sink()
+        if self.capture is not None:
+            self.capture.close()
         if self.sink is not None and self._owns_sink:
             try:
                 await self.sink.close()

@@ -155,9 +155,12 @@ async def replay(paths: Iterable[str | os.PathLike], *, sink: Any = None, tracke
                     info = _json(batch, i, path)
                     cid = int(info["conn"])
                     if t == OPEN:
-                        if cid not in conns:
-                            result.connections += 1
-                        conns[cid] = _Conn(info.get("exten"), info.get("charset") or "cp949")
+                        known = conns.get(cid)
+                        if known is None:  # new, or restated at the start of a later segment
+                            result.connections += not info.get("continued")
+                            conns[cid] = _Conn(info.get("exten"), info.get("charset") or "cp949")
+                        else:  # the extension learned at login
+                            known.exten = info.get("exten")
                     elif t == CLOSE:
                         conns.pop(cid, None)
                     else:
