@@ -49,10 +49,14 @@ def event_name(text: str) -> str:
 
 def cmd_error_fields(text: str) -> tuple[str, str]:
     """``CMDERROR|CMD:HOLD|MSG:no current call`` -> ``("HOLD", "no current call")``."""
+    m = _fields(text)
+    return m.get("CMD", ""), m.get("MSG", "")
+
+
+def _fields(text: str) -> Any:
     from lgucore import tokenize
 
-    m = tokenize(text.encode("utf-8"), charset="utf-8")
-    return m.get("CMD", ""), m.get("MSG", "")
+    return tokenize(text.encode("utf-8"), charset="utf-8")
 
 
 class Engine:
@@ -67,6 +71,7 @@ class Engine:
         self._client: Client | None = None
         self._tasks: set[asyncio.Task] = set()
         self._lost_reported = False
+        self._login_posted = False  # the LOGINRESULT of this connection said yes (IsConnected is True from then)
         self._closed = False
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -83,8 +88,9 @@ class Engine:
         return self._closed
 
     def is_connected(self) -> bool:
+        """Connected and logged in, as soon as a successful LOGINRESULT has been posted."""
         c = self._client
-        return bool(c is not None and c.is_connected and c.is_logged_in)
+        return bool(c is not None and c.is_connected and (c.is_logged_in or self._login_posted))
 
     def run(self, coro: Coroutine[Any, Any, Any], timeout: float | None = None) -> Any:
         """Run ``coro`` on the loop and wait for its result (RuntimeError once closed)."""
@@ -112,6 +118,7 @@ class Engine:
         client.on(Reconnected, self._on_logged_in)
         self._client = client
         self._lost_reported = False
+        self._login_posted = False
 
         async def go() -> None:
             await client.login(user_id, password)
@@ -189,6 +196,8 @@ class Engine:
         name = event_name(text)
         if name == "PING":
             return  # answered by the client; the control shows nothing
+        if name == "LOGINRESULT":
+            self._login_posted = _login_ok(text)
         if name == "BYE":
             self._report_lost()
         elif name == "CMDERROR":
@@ -206,9 +215,15 @@ class Engine:
         self._lost_reported = False
 
     def _report_lost(self) -> None:
+        self._login_posted = False
         if not self._lost_reported:
             self._lost_reported = True
             self._post("SendNetworkErrorEvent", ())
+
+
+def _login_ok(text: str) -> bool:
+    status = _fields(text).get("STATUS", "")
+    return status.lstrip("-").isdigit() and int(status) > 0
 
 
 def _serve(loop: asyncio.AbstractEventLoop) -> None:
