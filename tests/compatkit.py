@@ -81,6 +81,62 @@ class StackThread:
         self.loop.close()
 
 
+class Events:
+    """A win32com-style events class: On<EventName> methods with the vendor's signatures."""
+
+    def __init__(self):
+        self.seen = []
+        self.threads = set()
+        self.cond = threading.Condition()
+
+    def _add(self, *item):
+        with self.cond:
+            self.seen.append(item)
+            self.threads.add(threading.current_thread().name)
+            self.cond.notify_all()
+
+    def OnSendLoginResultEvent(self, text):
+        self._add("login", text)
+
+    def OnSendRingEvent(self, text):
+        self._add("ring", text)
+
+    def OnSendChannelListEvent(self, text):
+        self._add("channellist", text)
+
+    def OnSendChannelOutEvent(self, text):
+        self._add("channelout", text)
+
+    def OnSendCommandResultEvent(self, text):
+        self._add("result", text)
+
+    def OnSendEtcEvent(self, name, text):
+        self._add("etc", name, text)
+
+    def OnSendCmdErrorEvent(self, cmd, msg):
+        self._add("cmderror", cmd, msg)
+
+    def OnSendNetworkErrorEvent(self):
+        self._add("neterror")
+
+    def OnSendPeerMsgEvent(self, text):
+        self._add("peermsg", text)
+
+    def OnSendSMSEvent(self, text):
+        self._add("sms", text)
+
+    def OnSendDtmfEvent(self, text):
+        self._add("dtmf", text)
+
+    def wait(self, kind, start=0, timeout=WAIT):
+        """The first event of ``kind`` at index >= start; fails with what did arrive."""
+        with self.cond:
+            ok = self.cond.wait_for(lambda: any(e[0] == kind for e in self.seen[start:]), timeout)
+            assert ok, f"no {kind} event; got {self.seen[start:]}"
+            return next(e for e in self.seen[start:] if e[0] == kind)
+
+
+
 def program_env(stack: StackThread, **extra: str) -> dict[str, str]:
     """The environment of a ported program: only LGUAPI_OAM/LGUAPI_OAM_CA set (plus PYTHONPATH to this tree)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LGUAPI_")}
