@@ -129,11 +129,26 @@ class Events:
         self._add("dtmf", text)
 
     def wait(self, kind, start=0, timeout=WAIT):
-        """The first event of ``kind`` at index >= start; fails with what did arrive."""
+        """The first event of ``kind`` at index >= start; fails with what did arrive.
+
+        An object with ``events="pump"`` is pumped on this thread while waiting.
+        """
+        if getattr(self, "events_mode", "thread") == "pump":
+            return self._pump_wait(kind, start, timeout)
         with self.cond:
             ok = self.cond.wait_for(lambda: any(e[0] == kind for e in self.seen[start:]), timeout)
             assert ok, f"no {kind} event; got {self.seen[start:]}"
             return next(e for e in self.seen[start:] if e[0] == kind)
+
+    def _pump_wait(self, kind, start, timeout):
+        from lguapi.compat import PumpWaitingMessages
+
+        deadline = time.monotonic() + timeout
+        while not any(e[0] == kind for e in self.seen[start:]):
+            assert time.monotonic() < deadline, f"no {kind} event; got {self.seen[start:]}"
+            PumpWaitingMessages()
+            time.sleep(0.005)
+        return next(e for e in self.seen[start:] if e[0] == kind)
 
 
 
