@@ -69,7 +69,7 @@ def Dispatch(dispatch: Any, userName: Any = None, resultCLSID: Any = None, typei
     return LGUBaseOpenApi(**options)
 
 
-def DispatchWithEvents(clsid: Any, user_event_class: type | None = None, **options: Any) -> LGUBaseOpenApi:
+def DispatchWithEvents(clsid: Any, user_event_class: Any = None, **options: Any) -> LGUBaseOpenApi:
     """The control whose events call ``user_event_class``'s ``On<EventName>`` methods on the same object.
 
     As in pywin32 the object is an instance of a class deriving from both, and
@@ -81,7 +81,7 @@ def DispatchWithEvents(clsid: Any, user_event_class: type | None = None, **optio
     _check_class(clsid)
     if user_event_class is None:
         return LGUBaseOpenApi(**options)
-    cls = _event_classes.get(user_event_class)
+    cls: Any = _event_classes.get(user_event_class)
     if cls is None:
         cls = type(f"COMEventClass_{user_event_class.__name__}", (LGUBaseOpenApi, user_event_class), {})
         _event_classes[user_event_class] = cls
@@ -91,7 +91,7 @@ def DispatchWithEvents(clsid: Any, user_event_class: type | None = None, **optio
     return obj
 
 
-def WithEvents(disp: Any, user_event_class: type) -> Any:
+def WithEvents(disp: Any, user_event_class: Any) -> Any:
     """An instance of ``user_event_class`` whose ``On<EventName>`` methods receive ``disp``'s events.
 
     ``disp`` is an object from :func:`Dispatch` (or a class name, dispatched first). Events

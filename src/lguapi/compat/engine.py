@@ -15,7 +15,7 @@ from typing import Any
 
 from ..client import Client
 from ..errors import LguapiError, LoginError
-from ..events import Disconnected, LoggedIn, Reconnected
+from ..events import Disconnected, Event, LoggedIn, Reconnected
 
 __all__ = ["Engine", "EVENT_CALLBACKS", "Post"]
 
@@ -207,7 +207,7 @@ class Engine:
         else:
             self._post("SendEtcEvent", (name, text))
 
-    def _on_disconnected(self, ev: Disconnected) -> None:
+    def _on_disconnected(self, ev: Event) -> None:
         self._report_lost()
 
     def _on_logged_in(self, ev: Any) -> None:
