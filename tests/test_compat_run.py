@@ -97,10 +97,10 @@ def test_console_program_unchanged_full_flow(stack):
         # the server restarts: the network error, then the control's auto-reconnect logs in again
         m = p.mark()
         stack.restart()
-        p.wait("EVENT neterror", m)
-        assert "STATUS:1" in p.wait("EVENT login", m, timeout=30)
+        lost = p.lines.index(p.wait("EVENT neterror", m), m)
+        assert "STATUS:1" in p.wait("EVENT login", lost, timeout=30)
         p.send("connected")
-        assert p.wait("CONNECTED", m) == "CONNECTED True"
+        assert p.wait("CONNECTED", m) == "CONNECTED True", p.lines[m:]
 
         assert all(line.split()[2] == "MainThread" for line in p.lines if line.startswith("EVENT"))
         p.send("quit")

@@ -128,8 +128,8 @@ def test_tk_phone_unchanged_through_its_buttons(stack, display):
         assert p.wait("LOGGEDIN", m) == "LOGGEDIN True True"
         m = p.mark()
         stack.restart()
-        p.wait("EVENT neterror", m)
-        assert "STATUS:1" in p.wait("EVENT login", m, timeout=30)
+        lost = p.lines.index(p.wait("EVENT neterror", m), m)
+        assert "STATUS:1" in p.wait("EVENT login", lost, timeout=30)
 
         assert all(line.split()[2] == "MainThread" for line in p.lines if line.startswith("EVENT"))
         while True:  # let the Tk thread tick a while with everything above connected and pumping
