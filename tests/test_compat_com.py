@@ -248,3 +248,26 @@ def test_closed_object_refuses_commands():
     assert api.readyState == 0 and api.IsConnected() is False
     with pytest.raises(RuntimeError, match="closed"):
         api.ConnectServer("127.0.0.1", "8086", "x", "y")
+
+
+def test_a_thread_that_never_pumps_hits_a_bound_not_unbounded_memory(stack, caplog):
+    uid, pw = creds("3008")
+    api = compat.DispatchWithEvents(PROGID, Events, events="pump", max_pending_events=3, oam=stack.oam,
+                                    oam_ca=stack.stack.ca_file)
+    try:
+        assert api.LoginServer(uid, pw, "") is True
+        with caplog.at_level("WARNING", logger="lguapi.compat"):
+            for _ in range(5):
+                api.GetPeerInfo("3008")
+            assert wait_until(lambda: api.events_dropped == 3)
+        assert len([r for r in caplog.records if "max_pending_events" in r.getMessage()]) == 1
+        assert api.wait_events()
+        assert [e[0] for e in api.seen] == ["login", "result", "result"]
+        # room again: later events arrive
+        m = len(api.seen)
+        api.GetPeerInfo("3008")
+        assert api.wait("result", m)
+    finally:
+        api.close()
+    with pytest.raises(ValueError, match="max_pending_events"):
+        LGUBaseOpenApi(max_pending_events=0)

@@ -71,7 +71,10 @@ class LGUBaseOpenApi:
     ``$LGUAPI_OAM_CA``) and ``oam_verify`` configure OAM discovery; ``cipher``
     (``"basic"``, ``"seed"``, ``"none"``), ``heartbeat`` and ``auto_reconnect`` set what
     ``SetEncryption``/``SetSeedEncryption``, ``SetHeartBeat`` and ``SetAutoReconnect``
-    would; ``login_timeout`` bounds ``LoginServer``/``ConnectServer``. Further keywords
+    would; ``login_timeout`` bounds ``LoginServer``/``ConnectServer``; ``max_pending_events``
+    (10000, the size of a Windows thread's message queue) bounds the events waiting for
+    their handlers: beyond it new events are dropped, counted in :attr:`events_dropped`
+    and logged, so a thread that never pumps cannot grow without end. Further keywords
     (``seed_key``, ``basic_key``, ``charset``, ``byteorder``, ``backups``, ``tls``,
     ``command_timeout``) go to the :class:`~lguapi.Client`. Event handlers are
     ``On<EventName>`` methods of a subclass, of the class given to ``DispatchWithEvents``,
@@ -80,7 +83,7 @@ class LGUBaseOpenApi:
 
     def __init__(self, *, events: str = "thread", oam: str | None = None, oam_ca: str | None = None,
                  oam_verify: bool = True, cipher: str = "basic", heartbeat: int = 20, auto_reconnect: int = 30,
-                 login_timeout: float = 15.0, **client_options: Any) -> None:
+                 login_timeout: float = 15.0, max_pending_events: int = 10000, **client_options: Any) -> None:
         if events not in _EVENTS:
             raise ValueError(f"events must be one of {', '.join(_EVENTS)}, not {events!r}")
         if cipher not in _CIPHERS:
@@ -102,7 +105,8 @@ class LGUBaseOpenApi:
         #: handlers that raised (each is logged with its traceback)
         self.callback_errors = 0
         me = weakref.ref(self)
-        self._delivery: Delivery = ThreadDelivery(me) if events == "thread" else PumpDelivery(me, apartment())
+        self._delivery: Delivery = (ThreadDelivery(me, max_pending=max_pending_events) if events == "thread"
+                                    else PumpDelivery(me, apartment(), max_pending=max_pending_events))
         self._events_mode = events
         self._engine = Engine(self._delivery.post)
         self._finalizer = weakref.finalize(self, _release, self._engine, self._delivery)
@@ -127,6 +131,11 @@ class LGUBaseOpenApi:
     def readyState(self) -> int:
         """4 (READYSTATE_COMPLETE) while the object can be used, 0 once closed."""
         return 0 if self._engine.closed else READYSTATE_COMPLETE
+
+    @property
+    def events_dropped(self) -> int:
+        """Events dropped because ``max_pending_events`` were already waiting for their handlers."""
+        return self._delivery.backlog.dropped
 
     @property
     def events_mode(self) -> str:

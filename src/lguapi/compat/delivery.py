@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
-__all__ = ["Apartment", "Delivery", "PumpDelivery", "ThreadDelivery", "apartment", "apartment_of",
+__all__ = ["Apartment", "Backlog", "Delivery", "PumpDelivery", "ThreadDelivery", "apartment", "apartment_of",
            "PumpWaitingMessages", "PumpMessages", "PostQuitMessage", "PostThreadQuit"]
 
 log = logging.getLogger("lguapi.compat")
@@ -29,11 +29,50 @@ WorkItem = Callable[[], Any]
 class Delivery(Protocol):
     """How one control object's events reach its handlers."""
 
+    backlog: Backlog
+
     def post(self, name: str, args: tuple) -> None: ...
 
     def flush(self, timeout: float) -> bool: ...
 
     def close(self) -> None: ...
+
+
+class Backlog:
+    """Events posted but not yet handled, for one object, bounded by ``limit``.
+
+    At the bound a new event is dropped, counted in :attr:`dropped` and logged (one
+    WARNING per overflow episode): a thread that never pumps must not grow without end.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if int(limit) < 1:
+            raise ValueError(f"max_pending_events must be >= 1, not {limit!r}")
+        self.limit = int(limit)
+        self.pending = 0
+        self.dropped = 0
+        self._full = False
+        self._lock = threading.Lock()
+
+    def admit(self, name: str) -> bool:
+        """Count one more pending event; False (and a warning) when the bound is reached."""
+        with self._lock:
+            if self.pending >= self.limit:
+                self.dropped += 1
+                warn, self._full = not self._full, True
+            else:
+                self.pending += 1
+                return True
+        if warn:
+            log.warning("%d events wait for their handlers (max_pending_events): dropping %s and later events "
+                        "until handlers catch up; pump messages more often", self.limit, name)
+        return False
+
+    def done(self) -> None:
+        with self._lock:
+            self.pending -= 1
+            if self.pending < self.limit // 2:
+                self._full = False
 
 
 class Apartment:
@@ -157,14 +196,16 @@ _STOP = object()
 class ThreadDelivery:
     """Events run in order on one daemon thread, ``lguapi-events``, as soon as they arrive."""
 
-    def __init__(self, target: weakref.ref) -> None:
+    def __init__(self, target: weakref.ref, *, max_pending: int = 10000) -> None:
+        self.backlog = Backlog(max_pending)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=_dispatch_forever, args=(self._queue, target),
+        self._thread = threading.Thread(target=_dispatch_forever, args=(self._queue, target, self.backlog),
                                         name="lguapi-events", daemon=True)
         self._thread.start()
 
     def post(self, name: str, args: tuple) -> None:
-        self._queue.put((name, args))
+        if self.backlog.admit(name):
+            self._queue.put((name, args))
 
     def flush(self, timeout: float) -> bool:
         done = threading.Event()
@@ -180,7 +221,8 @@ class ThreadDelivery:
 class PumpDelivery:
     """Events wait in the creating thread's apartment and run inside its message pump."""
 
-    def __init__(self, target: weakref.ref, home: Apartment) -> None:
+    def __init__(self, target: weakref.ref, home: Apartment, *, max_pending: int = 10000) -> None:
+        self.backlog = Backlog(max_pending)
         self._target = target
         self._home = home
 
@@ -189,7 +231,8 @@ class PumpDelivery:
         return self._home
 
     def post(self, name: str, args: tuple) -> None:
-        self._home.post(functools.partial(deliver, self._target, name, args))
+        if self.backlog.admit(name):
+            self._home.post(functools.partial(_deliver_counted, self.backlog, self._target, name, args))
 
     def flush(self, timeout: float) -> bool:
         done = threading.Event()
@@ -215,7 +258,12 @@ def deliver(target: weakref.ref, name: str, args: tuple) -> None:
             log.exception("event handler On%s raised", name)
 
 
-def _dispatch_forever(q: queue.SimpleQueue, target: weakref.ref) -> None:
+def _deliver_counted(backlog: Backlog, target: weakref.ref, name: str, args: tuple) -> None:
+    backlog.done()
+    deliver(target, name, args)
+
+
+def _dispatch_forever(q: queue.SimpleQueue, target: weakref.ref, backlog: Backlog) -> None:
     while True:
         item = q.get()
         if item is _STOP:
@@ -223,4 +271,4 @@ def _dispatch_forever(q: queue.SimpleQueue, target: weakref.ref) -> None:
         if isinstance(item, threading.Event):
             item.set()
             continue
-        deliver(target, *item)
+        _deliver_counted(backlog, target, *item)
