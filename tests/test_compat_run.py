@@ -154,3 +154,27 @@ def test_programs_are_plain_win32com_programs():
         text = path.read_text(encoding="utf-8")
         assert "import lguapi" not in text and "from lguapi" not in text, path.name
         assert "import win32com.client" in text and "import pythoncom" in text
+
+
+def test_sample_page_port_of_the_korean_guide_runs_and_is_the_one_printed():
+    """docs/ko/porting.md prints tests/compat_programs/sample_page.py verbatim; it runs unchanged through the runner."""
+    program = (PROGRAMS / "sample_page.py").read_text(encoding="utf-8")
+    guide = (SRC.parent / "docs" / "ko" / "porting.md").read_text(encoding="utf-8")
+    block = guide.split("<!-- sample_page.py -->\n```python\n", 1)[1].split("```\n", 1)[0]
+    assert block == program
+    s = StackThread(emulator_options={"auto_answer": 1})
+    try:
+        uid, pw = generated_id("3001"), generated_password("3001")
+        r = subprocess.run([sys.executable, "-m", "lguapi.compat.run", str(PROGRAMS / "sample_page.py"), uid, pw,
+                            "01012345678"], env=program_env(s), capture_output=True, text=True, encoding="utf-8",
+                           timeout=120)
+    finally:
+        s.close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout
+    for expected in ("로그인성공:3001/07012343001", "연결상태 : True", "링: 발신 01012345678", "통화중:",
+                     "CMDRESULT|CMD:HOLD|RES:OK", "CMDRESULT|CMD:UNHOLD|RES:OK", "통화종료: HCAUSE 16",
+                     "CMD:SENDSMS", "CMD:GETPEERINFO|3001:OK:CONN", "CMD:GETCALLHISTORY", "CMD:SETFORWARD",
+                     "CMD:GETRECVSMSLIST", "disconnected....."):
+        assert expected in out, (expected, out)
+    assert "CmdError" not in out and "Traceback" not in r.stderr
