@@ -271,3 +271,20 @@ def test_a_thread_that_never_pumps_hits_a_bound_not_unbounded_memory(stack, capl
         api.close()
     with pytest.raises(ValueError, match="max_pending_events"):
         LGUBaseOpenApi(max_pending_events=0)
+
+
+def test_a_finalizer_that_runs_on_the_objects_own_loop_thread_still_cleans_up(stack):
+    """The cyclic garbage collector may run a finalizer on any thread, the object's lguapi-io thread included."""
+    uid, pw = creds("3009")
+    baseline = threading.active_count()
+    api = compat.DispatchWithEvents(PROGID, Events, oam=stack.oam, oam_ca=stack.stack.ca_file)
+    assert api.LoginServer(uid, pw, "") is True
+    engine = api._engine  # white-box: run its close where the collector could
+    engine._loop.call_soon_threadsafe(engine.close)
+    assert wait_until(lambda: engine.closed and not engine._thread.is_alive())
+    api.close()
+    assert wait_until(lambda: threading.active_count() == baseline)
+    with compat.DispatchWithEvents(PROGID, Events, oam=stack.oam, oam_ca=stack.stack.ca_file) as probe:
+        assert probe.LoginServer(*creds("3010"), "")
+        probe.GetPeerInfo("3009")
+        assert probe.wait("result")[1] == "CMDRESULT|CMD:GETPEERINFO|3009:OK:NOT"

@@ -138,8 +138,7 @@ class Engine:
         if client is None or self._closed:
             return
         if not report:
-            client.remove_text_hook(self._on_text)
-            client.off(Disconnected, self._on_disconnected)
+            self._detach(client)
         try:
             self.run(client.close(), 30)
         except Exception:
@@ -150,13 +149,25 @@ class Engine:
         with self._lock:
             if self._closed:
                 return
+            if threading.current_thread() is self._thread:
+                # the garbage collector ran the finalizer on this very loop: close from inside it
+                self._closed = True
+                client, self._client = self._client, None
+                if client is not None:
+                    self._detach(client)
+                self._loop.create_task(_close_then_stop(client, self._loop))
+                return
             try:
                 self.disconnect(report=False)
             finally:
                 self._closed = True
                 self._loop.call_soon_threadsafe(self._loop.stop)
-                if threading.current_thread() is not self._thread:
-                    self._thread.join(10)
+                self._thread.join(10)
+
+    def _detach(self, client: Client) -> None:
+        """No more events from ``client`` (a close the program asked for raises none)."""
+        client.remove_text_hook(self._on_text)
+        client.off(Disconnected, self._on_disconnected)
 
     # --- commands ---------------------------------------------------------------------
 
@@ -224,6 +235,14 @@ class Engine:
 def _login_ok(text: str) -> bool:
     status = _fields(text).get("STATUS", "")
     return status.lstrip("-").isdigit() and int(status) > 0
+
+
+async def _close_then_stop(client: Client | None, loop: asyncio.AbstractEventLoop) -> None:
+    try:
+        if client is not None:
+            await client.close()
+    finally:
+        loop.stop()
 
 
 def _serve(loop: asyncio.AbstractEventLoop) -> None:
