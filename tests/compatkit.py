@@ -17,6 +17,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from lguapi.server import Directory
 from lguapi.server.cli import EmulatorStack
 
@@ -222,3 +224,52 @@ class Program:
         self._reader.join(5)
         err = self.proc.stderr.read() if self.proc.stderr else ""
         return self.proc.returncode, err
+
+
+def module_stack(**kw):
+    """A module-scoped ``stack`` fixture: one StackThread(**kw) for the test module."""
+    @pytest.fixture(scope="module")
+    def stack():
+        s = StackThread(**kw)
+        try:
+            yield s
+        finally:
+            s.close()
+    return stack
+
+
+#: ``press(action, *args)``: how a test makes a phone program do ``action`` (its own commands or buttons)
+SMS_TEXT = "안녕하세요, 회의는 3시입니다"
+
+
+def phone_call_flow(p: Program, stack: StackThread, uid: str, press) -> None:
+    """Ring, answer, hold, unhold, blind transfer to 3002, SMS in Korean, click-to-call and hang-up."""
+    m = p.mark()
+    stack.admin("/calls", {"from": "01012345678", "to": uid})
+    ring = p.wait("EVENT ring", m)
+    assert "ISDIAL:0" in ring and "CALLERID:01012345678" in ring
+    press("answer")
+    p.wait("EVENT channellist", m)
+    for action in ("hold", "unhold"):
+        m = p.mark()
+        press(action)
+        assert p.wait("EVENT result", m).endswith(f"CMDRESULT|CMD:{action.upper()}|RES:OK")
+    m = p.mark()
+    press("transfer", "3002")
+    p.wait("EVENT channelout", m)  # a blind transfer answers with our leg leaving the call
+    m = p.mark()
+    press("sms", "01012345678", SMS_TEXT)
+    assert "SUCCESS(01012345678)" in p.wait("EVENT result", m, contains="CMD:SENDSMS")
+    m = p.mark()
+    press("dial", "01012345678")
+    assert "ISDIAL:1" in p.wait("EVENT ring", m)
+    press("hangup")
+    p.wait("EVENT channelout", m)
+
+
+def restart_and_reconnect(p: Program, stack: StackThread) -> None:
+    """The server restarts: one network error, then the control's auto-reconnect logs in again."""
+    m = p.mark()
+    stack.restart()
+    lost = p.lines.index(p.wait("EVENT neterror", m), m)
+    assert "STATUS:1" in p.wait("EVENT login", lost, timeout=30)

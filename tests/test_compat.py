@@ -10,19 +10,12 @@ import warnings
 
 import pytest
 
-from compatkit import Events, StackThread
+from compatkit import Events, module_stack
 from lguapi.compat import EVENT_CALLBACKS, DispatchWithEvents, LGUBaseOpenApi, PumpWaitingMessages
 from lguapi.server import generated_id, generated_password
 
 
-@pytest.fixture(scope="module")
-def stack():
-    """One stack for the module: every test logs in its own extension."""
-    s = StackThread()
-    try:
-        yield s
-    finally:
-        s.close()
+stack = module_stack()
 
 
 def make(stack, **kw):

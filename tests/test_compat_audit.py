@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from compatkit import Events, StackThread
+from compatkit import Events, module_stack
 from lguapi import compat
 from lguapi.compat import EVENT_CALLBACKS
 from lguapi.server import generated_id, generated_password
@@ -55,13 +55,7 @@ def test_every_manual_method_and_event_is_in_the_audit_and_on_the_facade():
     assert set(MANUAL_EVENTS) <= events
 
 
-@pytest.fixture(scope="module")
-def stack():
-    s = StackThread(extens="3001-3005")
-    try:
-        yield s
-    finally:
-        s.close()
+stack = module_stack(extens="3001-3005")
 
 
 def test_less_common_methods_against_the_emulator(stack):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from compatkit import WAIT, Events, StackThread
+from compatkit import WAIT, Events, module_stack
 from lguapi import compat
 from lguapi.compat import LGUBaseOpenApi, com_error
 from lguapi.compat import standins
@@ -19,13 +19,7 @@ from lguapi.server import generated_id, generated_password
 PROGID = "LGUBaseOpenApi.LGUBaseOpenApiCtrl.1"
 
 
-@pytest.fixture(scope="module")
-def stack():
-    s = StackThread(extens="3001-3010")
-    try:
-        yield s
-    finally:
-        s.close()
+stack = module_stack(extens="3001-3010")
 
 
 def creds(exten: str) -> tuple[str, str]:

@@ -9,20 +9,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
-from compatkit import PROGRAMS, SRC, Program, StackThread, program_env
+from compatkit import (
+    PROGRAMS, SRC, Program, StackThread, module_stack, phone_call_flow, program_env, restart_and_reconnect,
+)
 from lguapi.compat import LGUBaseOpenApi
 from lguapi.server import generated_id, generated_password
 
 
-@pytest.fixture(scope="module")
-def stack():
-    s = StackThread()
-    try:
-        yield s
-    finally:
-        s.close()
+stack = module_stack()
 
 
 def test_console_program_unchanged_full_flow(stack):
@@ -36,31 +30,7 @@ def test_console_program_unchanged_full_flow(stack):
         # events run in PumpWaitingMessages on the thread that made the object: the main thread
         assert p.wait("EVENT login").split()[2] == "MainThread"
 
-        m = p.mark()
-        stack.admin("/calls", {"from": "01012345678", "to": uid})
-        ring = p.wait("EVENT ring", m)
-        assert "ISDIAL:0" in ring and "CALLERID:01012345678" in ring
-        p.send("answer")
-        p.wait("EVENT channellist", m)
-        m = p.mark()
-        p.send("hold")
-        assert p.wait("EVENT result", m).endswith("CMDRESULT|CMD:HOLD|RES:OK")
-        m = p.mark()
-        p.send("unhold")
-        assert p.wait("EVENT result", m).endswith("CMDRESULT|CMD:UNHOLD|RES:OK")
-        m = p.mark()
-        p.send("transfer 3002")
-        p.wait("EVENT channelout", m)  # a blind transfer answers with our leg leaving the call
-
-        m = p.mark()
-        p.send("sms 01012345678 안녕하세요, 회의는 3시입니다")
-        assert "SUCCESS(01012345678)" in p.wait("EVENT result", m, contains="CMD:SENDSMS")
-
-        m = p.mark()
-        p.send("dial 01012345678")
-        assert "ISDIAL:1" in p.wait("EVENT ring", m)
-        p.send("hangup")
-        p.wait("EVENT channelout", m)
+        phone_call_flow(p, stack, uid, lambda action, *args: p.send(" ".join([action, *args])))
 
         m = p.mark()
         p.send("history")  # an empty INOUT: both directions
@@ -94,11 +64,8 @@ def test_console_program_unchanged_full_flow(stack):
         p.send("relogin")
         assert p.wait("LOGGEDIN", m) == "LOGGEDIN True True"
 
-        # the server restarts: the network error, then the control's auto-reconnect logs in again
+        restart_and_reconnect(p, stack)
         m = p.mark()
-        stack.restart()
-        lost = p.lines.index(p.wait("EVENT neterror", m), m)
-        assert "STATUS:1" in p.wait("EVENT login", lost, timeout=30)
         p.send("connected")
         assert p.wait("CONNECTED", m) == "CONNECTED True", p.lines[m:]
 

@@ -12,22 +12,14 @@ Both run with ``events="pump"``: the dialog's and the browser's UI thread pump m
 """
 from __future__ import annotations
 
-import pytest
-
-from compatkit import Events, StackThread
+from compatkit import Events, module_stack
 from lguapi import compat
 from lguapi.server import generated_id, generated_password
 
 PROGID = "LGUBaseOpenApi.LGUBaseOpenApiCtrl.1"
 
 
-@pytest.fixture(scope="module")
-def stack():
-    s = StackThread(extens="3001-3006")
-    try:
-        yield s
-    finally:
-        s.close()
+stack = module_stack(extens="3001-3006")
 
 
 def no_python_errors(api):
