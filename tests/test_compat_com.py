@@ -65,6 +65,15 @@ def test_other_names_raise_com_error_like_win32com(name):
         assert (e.hresult, e.strerror, e.excepinfo, e.argerror) == e.args
 
 
+def test_stand_in_modules_take_an_iid_and_name_what_they_lack():
+    mods = standins.build()
+    iid = mods["pywintypes"].IID("{86019F2F-2899-4C4C-A6FE-24CFF7CD6D4C}")
+    with mods["win32com.client"].Dispatch(iid) as api:
+        assert api.readyState == 4
+    with pytest.raises(AttributeError, match="win32com.client.GetObject is not provided"):
+        mods["win32com.client"].GetObject
+
+
 def test_events_class_init_is_called_inherited_or_not():
     class Base:
         def __init__(self):

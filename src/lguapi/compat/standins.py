@@ -59,6 +59,11 @@ def Sleep(milliseconds: int, alertable: int = 0) -> int:
     return 0
 
 
+def IID(iid: str, is_bytes: bool = False) -> str:
+    """``pywintypes.IID("{...}")``: the class id as text, which ``Dispatch`` takes as it is."""
+    return str(iid)
+
+
 def _module(name: str, doc: str, **attrs: Any) -> types.ModuleType:
     m = types.ModuleType(name, f"lguapi.compat stand-in for {name}: {doc}")
     m.__dict__.update(attrs)
@@ -76,7 +81,7 @@ def _missing(modname: str):
 def build() -> dict[str, types.ModuleType]:
     """Fresh stand-in modules, by name."""
     pump = dict(PumpWaitingMessages=delivery.PumpWaitingMessages, PumpMessages=delivery.PumpMessages)
-    pywintypes = _module("pywintypes", "com_error", com_error=com.com_error, error=com.com_error)
+    pywintypes = _module("pywintypes", "com_error and IID", com_error=com.com_error, error=com.com_error, IID=IID)
     pythoncom = _module(
         "pythoncom", "apartments and message pumps",
         com_error=com.com_error, CoInitialize=com.CoInitialize, CoInitializeEx=com.CoInitializeEx,
