@@ -130,6 +130,8 @@ def test_oam_from_environment_and_host_port_servers(stack, monkeypatch):
             LGUBaseOpenApi(host="127.0.0.1")
         with pytest.raises(ValueError):
             LGUBaseOpenApi(events="sometimes")
+        with pytest.raises(ValueError, match="login_timeout"):
+            LGUBaseOpenApi(login_timeout=0)
 
 
 # --- apartments: events inside the pump of the creating thread --------------------------------

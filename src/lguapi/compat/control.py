@@ -88,6 +88,8 @@ class LGUBaseOpenApi:
             raise ValueError(f"events must be one of {', '.join(_EVENTS)}, not {events!r}")
         if cipher not in _CIPHERS:
             raise ValueError(f"cipher must be one of {', '.join(_CIPHERS)}, not {cipher!r}")
+        if not float(login_timeout) > 0:
+            raise ValueError(f"login_timeout must be > 0 seconds, not {login_timeout!r}")
         clash = [k for k in _OWN_OPTIONS if k in client_options]
         if clash:
             raise ValueError(f"{', '.join(clash)}: given to LoginServer/ConnectServer, not to the constructor")
