@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
@@ -20,20 +21,32 @@ from lguapi.server import generated_id, generated_password
 
 
 def _ensure_xvfb() -> str | None:
-    path = shutil.which("Xvfb")
-    if path is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-q", "xvfb"], capture_output=True, timeout=600,
+    if shutil.which("Xvfb") is None:
+        _apt_install("xvfb")
+    return shutil.which("Xvfb")
+
+
+def _apt_install(*packages: str) -> None:
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-q", *packages], capture_output=True, timeout=600,
                        env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-        path = shutil.which("Xvfb")
-    return path
+
+
+def _tk_error() -> str | None:
+    """Why Tk cannot be used here (None when it can): installs Tk's libraries first when it may (root, apt)."""
+    code = "import tkinter"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        _apt_install("python3-tk", "tk8.6")
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    return None if r.returncode == 0 else (r.stderr.strip().splitlines() or ["import tkinter failed"])[-1]
 
 
 @pytest.fixture(scope="module")
 def display():
-    try:
-        import tkinter  # noqa: F401
-    except ImportError as exc:
-        pytest.skip(f"Tk is not available in this Python ({exc}); the console program test covers the rest")
+    why = _tk_error()
+    if why is not None:
+        pytest.skip(f"Tk is not available in this Python ({why}); the console program test covers the rest")
     xvfb = _ensure_xvfb()
     if xvfb is None:
         pytest.skip("Xvfb is not installed and could not be installed (needs root and apt-get)")
