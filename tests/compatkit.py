@@ -223,6 +223,9 @@ class Program:
             self.proc.wait(5)
         self._reader.join(5)
         err = self.proc.stderr.read() if self.proc.stderr else ""
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
         return self.proc.returncode, err
 
 
