@@ -5,111 +5,17 @@ the test itself is synchronous, like a program written for the ActiveX control.
 """
 from __future__ import annotations
 
-import asyncio
-import json
 import threading
-import urllib.request
 import warnings
 
 import pytest
 
+from compatkit import Events, module_stack
 from lguapi.compat import EVENT_CALLBACKS, DispatchWithEvents, LGUBaseOpenApi, PumpWaitingMessages
-from lguapi.server import Directory, generated_id, generated_password
-from lguapi.server.cli import EmulatorStack
-
-WAIT = 10.0
+from lguapi.server import generated_id, generated_password
 
 
-class StackThread:
-    """An EmulatorStack on 127.0.0.1 with ephemeral ports, in a background event loop."""
-
-    def __init__(self, **kw) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.stack = EmulatorStack(Directory.generate("3001-3005"), port=0, admin_port=0, oam_port=0, **kw)
-        self.call(self.stack.start())
-
-    def call(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
-
-    def admin(self, path: str, body: dict | None = None):
-        data = json.dumps(body or {}).encode()
-        req = urllib.request.Request(f"http://127.0.0.1:{self.stack.admin_port}{path}", data=data,
-                                     method="POST", headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.loads(resp.read() or b"{}")
-
-    def close(self) -> None:
-        self.call(self.stack.close())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
-@pytest.fixture(scope="module")
-def stack():
-    """One stack for the module: every test logs in its own extension."""
-    s = StackThread()
-    try:
-        yield s
-    finally:
-        s.close()
-
-
-class Events:
-    """A win32com-style events class: On<EventName> methods with the vendor's signatures."""
-
-    def __init__(self):
-        self.seen = []
-        self.threads = set()
-        self.cond = threading.Condition()
-
-    def _add(self, *item):
-        with self.cond:
-            self.seen.append(item)
-            self.threads.add(threading.current_thread().name)
-            self.cond.notify_all()
-
-    def OnSendLoginResultEvent(self, text):
-        self._add("login", text)
-
-    def OnSendRingEvent(self, text):
-        self._add("ring", text)
-
-    def OnSendChannelListEvent(self, text):
-        self._add("channellist", text)
-
-    def OnSendChannelOutEvent(self, text):
-        self._add("channelout", text)
-
-    def OnSendCommandResultEvent(self, text):
-        self._add("result", text)
-
-    def OnSendEtcEvent(self, name, text):
-        self._add("etc", name, text)
-
-    def OnSendCmdErrorEvent(self, cmd, msg):
-        self._add("cmderror", cmd, msg)
-
-    def OnSendNetworkErrorEvent(self):
-        self._add("neterror")
-
-    def OnSendPeerMsgEvent(self, text):
-        self._add("peermsg", text)
-
-    def OnSendSMSEvent(self, text):
-        self._add("sms", text)
-
-    def OnSendDtmfEvent(self, text):
-        self._add("dtmf", text)
-
-    def wait(self, kind, start=0, timeout=WAIT):
-        """The first event of ``kind`` at index >= start; fails with what did arrive."""
-        with self.cond:
-            ok = self.cond.wait_for(lambda: any(e[0] == kind for e in self.seen[start:]), timeout)
-            assert ok, f"no {kind} event; got {self.seen[start:]}"
-            return next(e for e in self.seen[start:] if e[0] == kind)
+stack = module_stack()
 
 
 def make(stack, **kw):

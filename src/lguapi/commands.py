@@ -486,10 +486,10 @@ def get_peer_info(agent: str, peers) -> Command:
 
 
 def get_call_history(agent: str, cat="1", inout="0", start="", end="", search="9") -> Command:
-    """``cat`` 0 domain / 1 own; ``inout`` 0 received, 1 dialled, 9 count only; ``search`` 0 internal,
+    """``cat`` 0 domain / 1 own; ``inout`` 0 received, 1 dialled, "" both, 9 count only; ``search`` 0 internal,
     1 local/long distance, 2 mobile, 5 international, 9 all."""
     return _cmd("GETCALLHISTORY", [("AGENT", extension(agent, "agent")), ("CAT", choice(cat, "cat", ("0", "1"))),
-                                   ("INOUT", choice(inout, "inout", ("0", "1", "9"))),
+                                   ("INOUT", choice(inout, "inout", ("0", "1", "9"), required=False)),
                                    ("START", wire_date(start, "start")), ("END", wire_date(end, "end")),
                                    ("SEARCH", choice(search, "search", ("0", "1", "2", "5", "9")))])
 

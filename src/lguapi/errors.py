@@ -10,7 +10,8 @@ Hierarchy::
     │   └── ResultTooLarge              a split result passed ``max_result_rows`` / ``max_result_bytes``
     ├── ConnectionLost (+ConnectionError) not connected, or the connection ended while waiting
     │   └── ConnectFailed               no address could be connected to
-    └── DiscoveryError                  the OAM server could not tell where to connect
+    ├── DiscoveryError                  the OAM server could not tell where to connect
+    └── ComError                        win32com's com_error, from lguapi.compat (``.hresult``, ...)
 
 Bad arguments raise plain :class:`ValueError` before anything is sent.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 __all__ = [
     "LguapiError", "LoginError", "CommandError", "NoCurrentCall", "CommandTimeout",
-    "ConnectionLost", "ConnectFailed", "DiscoveryError", "ResultTooLarge", "LOGIN_STATUS",
+    "ConnectionLost", "ConnectFailed", "DiscoveryError", "ResultTooLarge", "ComError", "LOGIN_STATUS",
 ]
 
 #: LOGINRESULT STATUS values that mean failure (PROTOCOL.md §4.4)
@@ -109,3 +110,23 @@ class ConnectFailed(ConnectionLost):
 
 class DiscoveryError(LguapiError):
     """OAM discovery failed: unreachable, refused certificate, unknown ID or a bad answer."""
+
+
+class ComError(LguapiError):
+    """What pywin32's ``pywintypes.com_error`` is to a win32com program (``lguapi.compat.com_error``).
+
+    Its args are pywin32's four: ``(hresult, strerror, excepinfo, argerror)``, also
+    available as attributes.
+
+    >>> e = ComError(-2147221005, "Invalid class string", None, None)
+    >>> e.hresult, e.strerror, e.args
+    (-2147221005, 'Invalid class string', (-2147221005, 'Invalid class string', None, None))
+    """
+
+    def __init__(self, hresult: int, strerror: str | None = None, excepinfo: object = None,
+                 argerror: int | None = None) -> None:
+        super().__init__(hresult, strerror, excepinfo, argerror)
+        self.hresult = hresult
+        self.strerror = strerror
+        self.excepinfo = excepinfo
+        self.argerror = argerror
