@@ -59,6 +59,9 @@ class Pbx(ConferenceEngine):
         rng: draws the 8-hex channel suffixes (seed it for reproducible runs).
         online: ``online(exten)`` -- is an API session logged in (GETPEERINFO, SENDPEERMSG).
         max_plain: the most characters of one CMDRESULT piece of a split result.
+        max_userinfo_bytes: characters (keys plus values) SETUSERINFO may store per extension;
+            a SETUSERINFO past it is refused with CMDERROR (default 64 KiB).
+        max_addressbook: MAGADDRLIST entries per domain; an add past it is refused (default 5000).
         history_limit: finished calls (and recordings) kept; older ones are dropped.
 
     Timers (ring timeouts, auto answers) use the running asyncio loop; without one they are off.
@@ -67,7 +70,8 @@ class Pbx(ConferenceEngine):
     def __init__(self, directory: Directory, *, deliver: Callable[[str, str], None], ring_timeout: float | None = 60.0,
                  auto_answer: float | None = None, clock: Callable[[], float] = time.time,
                  rng: random.Random | None = None, online: Callable[[str], bool] = lambda exten: False,
-                 max_plain: int = 8192, history_limit: int = 10000) -> None:
+                 max_plain: int = 8192, history_limit: int = 10000, max_userinfo_bytes: int = 64 * 1024,
+                 max_addressbook: int = 5000) -> None:
         if ring_timeout is not None and ring_timeout < 0:
             raise ValueError("ring_timeout must be >= 0 or None")
         if auto_answer is not None and auto_answer < 0:
@@ -76,6 +80,8 @@ class Pbx(ConferenceEngine):
             raise ValueError("max_plain must be >= 64")
         if history_limit < 1:
             raise ValueError("history_limit must be >= 1")
+        if max_userinfo_bytes < 0 or max_addressbook < 0:
+            raise ValueError("max_userinfo_bytes and max_addressbook must be >= 0")
         super().__init__(directory, deliver=deliver, ring_timeout=ring_timeout, auto_answer=auto_answer,
                          clock=clock, rng=rng, online=online, history_limit=history_limit)
         self.max_plain = max_plain
@@ -86,6 +92,10 @@ class Pbx(ConferenceEngine):
         self.addressbook: dict[str, dict[int, dict]] = {}
         #: exten -> variables stored with SETUSERINFO
         self.uservars: dict[str, dict[str, str]] = {}
+        self.max_userinfo_bytes = max_userinfo_bytes
+        self.max_addressbook = max_addressbook
+        #: domain -> the next KEYIDX its address book hands out (never reused)
+        self.addressbook_next: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"<Pbx {len(self.calls)} call(s) {len(self.channels)} channel(s) {len(self.history)} finished>"

@@ -115,8 +115,18 @@ def cmd_setuserinfo(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     key = required(args, "KEY")
     if not _KEY.match(key):
         raise CommandError("malformed argument KEY")
-    pbx.uservars.setdefault(user.exten, {})[key.upper()] = arg(args, "VAL")
+    key, value = key.upper(), arg(args, "VAL")
+    mine = pbx.uservars.setdefault(user.exten, {})
+    size = sum(_utf8_len(k) + _utf8_len(v) for k, v in mine.items() if k != key) + _utf8_len(key) + _utf8_len(value)
+    if size > pbx.max_userinfo_bytes:
+        raise CommandError(f"variables of {user.exten} would take {size} bytes "
+                           f"(max_userinfo_bytes={pbx.max_userinfo_bytes})")
+    mine[key] = value
     reply(cmd_result("SETUSERINFO", "RES:OK"))
+
+
+def _utf8_len(text: str) -> int:
+    return len(text.encode("utf-8", "replace"))
 
 
 def cmd_magaddrlist(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
@@ -129,7 +139,10 @@ def cmd_magaddrlist(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     if kind == 0:
         if not entry["PNAME"] and not entry["TEL1"]:
             raise CommandError("missing argument PNAME or TEL1")
-        key = max(book, default=0) + 1
+        if len(book) >= pbx.max_addressbook:
+            raise CommandError(f"address book of {user.domain} is full (max_addressbook={pbx.max_addressbook})")
+        key = pbx.addressbook_next.get(user.domain, 1)   # O(1): no scan of the book
+        pbx.addressbook_next[user.domain] = key + 1
         book[key] = {"KEYIDX": str(key), **entry, "OWNER": user.exten}
         reply(cmd_result("MAGADDRLIST", "RES:OK"))
         return

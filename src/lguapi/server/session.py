@@ -117,6 +117,15 @@ def parse_command(text: str) -> Command:
     return Command(name, args, [])
 
 
+def _is_command(text: str) -> bool:
+    """Does ``text`` parse as a command (see :func:`parse_command`)?"""
+    try:
+        parse_command(text)
+    except CommandSyntaxError:
+        return False
+    return True
+
+
 def _excerpt(s: str, n: int = 24) -> str:
     return s if len(s) <= n else s[:n] + "..."
 
@@ -157,6 +166,8 @@ class Session(asyncio.Protocol):
         self._pinged_at = -1.0
         self._timer: asyncio.TimerHandle | None = None
         self._abort_timer: asyncio.TimerHandle | None = None
+        self._frame_timer: asyncio.TimerHandle | None = None
+        self._frame_start = -1  # stream offset of the partial frame the deadline is for
         self.closed: asyncio.Future = self._loop.create_future()
 
     def __repr__(self) -> str:
@@ -169,13 +180,17 @@ class Session(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = tuple(peer) if isinstance(peer, (tuple, list)) else (peer,)
         self._last_rx = self._loop.time()
+        refusal = self._emu.admit(self)
+        if refusal is not None:
+            log.warning("%s: refused: %s", self._who(), refusal)
+            self._reply_error("CONNECT", refusal)
+            self.close("refused")
+            return
         self._timer = self._loop.call_at(self._last_rx + self._emu.idle_timeout, self._idle_check)
-        self._emu._connected(self)
 
     def data_received(self, data: bytes) -> None:
         if self._closing:
             return
-        self._last_rx = self._loop.time()
         try:
             frames = self._decoder.feed(data)
         except FrameError as e:
@@ -193,6 +208,37 @@ class Session(asyncio.Protocol):
             if self._closing:
                 return
             self._on_frame(f)
+        self._watch_partial_frame()
+
+    def _watch_partial_frame(self) -> None:
+        """Arm the frame-completion deadline for a partial frame, disarm it when none is held.
+
+        Only complete frames prove the peer alive (the idle timer counts them); a frame
+        whose bytes trickle in must still complete within ``frame_timeout`` of its start.
+        """
+        if self._closing:
+            return
+        dec = self._decoder
+        if not dec.pending:
+            if self._frame_timer is not None:
+                self._frame_timer.cancel()
+                self._frame_timer = None
+            return
+        if self._frame_timer is not None and self._frame_start == dec.offset:
+            return  # the same frame is still arriving: its deadline stands
+        if self._frame_timer is not None:
+            self._frame_timer.cancel()
+        self._frame_start = dec.offset
+        self._frame_timer = self._loop.call_later(self._emu.frame_timeout, self._frame_late)
+
+    def _frame_late(self) -> None:
+        self._frame_timer = None
+        if self._closing:
+            return
+        limit = self._emu.frame_timeout
+        log.info("%s: closing: a frame was not completed within %g s", self._who(), limit)
+        self._reply_error("FRAME", f"frame not completed within {limit:g} s (frame_timeout); closing the connection")
+        self.close("frame timeout")
 
     def eof_received(self):
         return False  # the client is done: close our side too
@@ -303,6 +349,9 @@ class Session(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._frame_timer is not None:
+            self._frame_timer.cancel()
+            self._frame_timer = None
         if lost and self._abort_timer is not None:
             self._abort_timer.cancel()
             self._abort_timer = None
@@ -336,31 +385,50 @@ class Session(asyncio.Protocol):
 
     # -- frames and commands --------------------------------------------------------------
     def _on_frame(self, frame) -> None:
+        self._last_rx = self._loop.time()  # a complete frame: the peer is alive
         ftype = frame.type
         cipher = cipher_of(ftype)
         if cipher is not None:
             try:
                 plain = self.codec.open(ftype, frame.body)
             except CipherError as e:
-                self._bad_frames += 1
-                n, limit = self._bad_frames, self._emu.max_bad_frames
-                log.warning("%s: undecodable %s frame (%d of %d): %s", self._who(), frame.type_name, n, limit, e)
-                last = "; closing the connection" if n >= limit else ""
-                self._reply_error("FRAME", f"undecodable {frame.type_name} frame ({n} of {limit}): {e}{last}",
-                                  cipher=cipher)
-                if n >= limit:
-                    self.close(f"{n} undecodable frames in a row")
+                self._bad_frame(frame, cipher, str(e))
                 return
-            self._bad_frames = 0
-            self._on_text(plain.decode(self._emu.charset, "replace"), cipher)
+            text = plain.decode(self._emu.charset, "replace")
+            if self.user is None and cipher != "none" and not _is_command(text):
+                # before LOGIN an enciphered frame that opens to no command is answered
+                # exactly like one that does not open: no padding oracle
+                self._bad_frame(frame, cipher, "no command inside")
+                return
+            if self.user is not None:
+                self._bad_frames = 0
+            self._on_text(text, cipher)
         elif ftype == HEARTBEAT:
-            self._bad_frames = 0
             self._queue(encode_frame(HEARTBEAT_ACK, frame.body, byteorder=self._emu.byteorder))
         elif ftype == HEARTBEAT_ACK:
             self._reply_error("FRAME", "unexpected frame type 0x0011 (HEARTBEAT_ACK is sent by servers only)")
         else:
             log.info("%s: unknown frame type 0x%04x", self._who(), ftype)
             self._reply_error("FRAME", f"unknown frame type 0x{ftype:04x}")
+
+    def _bad_frame(self, frame, cipher: str, detail: str) -> None:
+        """Count an undecodable text frame and answer it; close at ``max_bad_frames``.
+
+        After LOGIN the count is of bad frames in a row (a good text frame resets it) and
+        the answer names the cause. Before LOGIN nothing resets it and every answer is
+        the same, whatever went wrong.
+        """
+        self._bad_frames += 1
+        n, limit = self._bad_frames, self._emu.max_bad_frames
+        log.warning("%s: undecodable %s frame (%d of %d): %s", self._who(), frame.type_name, n, limit, detail)
+        reason = f"undecodable {frame.type_name} frame ({n} of {limit})"
+        if self.user is not None:
+            reason += f": {detail}"
+        if n >= limit:
+            reason += "; closing the connection"
+        self._reply_error("FRAME", reason, cipher=cipher)
+        if n >= limit:
+            self.close(f"{n} undecodable frames")
 
     def _on_text(self, text: str, cipher: str) -> None:
         try:
