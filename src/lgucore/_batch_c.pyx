@@ -70,14 +70,7 @@ cdef class FrameBatch:
         return f"<FrameBatch frames={len(self)} consumed={self.consumed}>"
 
 
-cdef extern from *:
-    """
-    #if defined(__GNUC__) || defined(__clang__)
-    #define lgu_prefetch(p) __builtin_prefetch((const void *)(p))
-    #else
-    #define lgu_prefetch(p) ((void)0)
-    #endif
-    """
+cdef extern from "lgu_batch.h":
     void _prefetch "lgu_prefetch"(const void* p) noexcept nogil
 
 
@@ -288,10 +281,7 @@ cdef inline bint _span_ok(int64_t start, int64_t length, int64_t lo, int64_t hi)
     return lo <= start <= hi and 0 <= length <= hi - start
 
 
-cdef extern from *:
-    """
-    static int lgu_grow_public(lgu_scan_t *s) { return lgu_grow(s); }
-    """
+cdef extern from "lgu_batch.h":
     int _grow "lgu_grow_public"(lgu_scan_t* s) except -1
 
 
