@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import random
 import ssl as _ssl
@@ -165,8 +164,6 @@ class Emulator:
         self.pbx = pbx_factory(directory, deliver=self.deliver, ring_timeout=ring_timeout, auto_answer=auto_answer,
                                clock=clock, rng=rng, online=self.online, max_userinfo_bytes=max_userinfo_bytes,
                                max_addressbook=max_addressbook)
-        mod = importlib.import_module(type(self.pbx).__module__)
-        self._command_error = getattr(mod, "CommandError", None) or ()
 
     def __repr__(self) -> str:
         state = f"port={self.port}" if self._server is not None else "not started"
@@ -220,6 +217,20 @@ class Emulator:
             return self._server.sockets[0].getsockname()[1]
         return self._port
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the emulator runs on (``None`` before :meth:`start`)."""
+        return self._loop
+
+    @property
+    def login_guard(self) -> LoginGuard:
+        """The failed-login bookkeeping (lockouts) shared by every session."""
+        return self._guard
+
+    def codec(self, cipher: str) -> TextCodec:
+        """The emulator's :class:`lgucore.TextCodec` of ``cipher`` (its keys and byte order)."""
+        return self._codecs[cipher]
+
     # -- sessions and routing -------------------------------------------------------------
     def sessions(self) -> list[Session]:
         """The logged-in sessions."""
@@ -259,7 +270,8 @@ class Emulator:
         self._per_address[addr] = self._per_address.get(addr, 0) + 1
         return None
 
-    def _logged_in(self, s: Session) -> None:
+    def logged_in(self, s: Session) -> None:
+        """Register ``s`` as logged in; an older session of the same ID gets BYE and is closed."""
         old = self._by_id.get(s.user.id)
         if old is not None and old is not s:
             self.duplicate_login_byes += 1
@@ -268,7 +280,8 @@ class Emulator:
         self._by_id[s.user.id] = s
         self._by_exten.setdefault(s.exten, []).append(s)
 
-    def _forget(self, s: Session) -> None:
+    def forget(self, s: Session) -> None:
+        """Drop ``s`` from the connection counts and the routing tables (it is closing)."""
         if s in self._conns:
             self._conns.discard(s)
             addr = s.peer[0] if s.peer else None
@@ -287,7 +300,8 @@ class Emulator:
             if not lst:
                 del self._by_exten[s.exten]
 
-    def _mark_dirty(self, s: Session) -> None:
+    def schedule_flush(self, s: Session) -> None:
+        """Have ``s`` flushed at the end of this loop iteration, with every other session."""
         self._dirty.append(s)
         if self._flush_handle is None:
             self._flush_handle = self._loop.call_soon(self._flush_all)
@@ -297,7 +311,7 @@ class Emulator:
         dirty, self._dirty = self._dirty, []
         for s in dirty:
             try:
-                s._flush()
+                s.flush()
             except Exception:  # one broken transport must not starve the others
                 log.exception("%r: flush failed", s)
-                s._abort("flush failed")
+                s.abort("flush failed")

@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING, Callable
 from .pbx_commands import CALL_COMMANDS
 from .pbx_conf import ConferenceEngine
 from .pbx_lookups import LOOKUP_COMMANDS
-from .pbx_model import REJECTED, Call, CommandError, Leg
+from .pbx_model import REJECTED, Call, PbxCommandError, Leg
 from .pbx_services import SERVICE_COMMANDS
 from .pbx_text import dtmf_event
 
 if TYPE_CHECKING:  # pragma: no cover
     from .accounts import Directory, User
 
-__all__ = ["Pbx", "CommandError", "COMMANDS"]
+__all__ = ["Pbx", "PbxCommandError", "COMMANDS"]
 
 #: every command the PBX answers (LOGIN and PONG belong to the session)
 COMMANDS: dict[str, Callable] = {**CALL_COMMANDS, **SERVICE_COMMANDS, **LOOKUP_COMMANDS}
@@ -104,14 +104,14 @@ class Pbx(ConferenceEngine):
     def command(self, user: User, name: str, args: dict, positional: list, reply: Callable[[str], None]) -> None:
         """Carry out command ``name`` for ``user``; ``reply`` answers the issuing session.
 
-        Raises :class:`CommandError` for an unknown command, a missing or malformed argument,
+        Raises :class:`PbxCommandError` for an unknown command, a missing or malformed argument,
         no current call, an unknown channel, and whatever else the PBX cannot do.
         """
         handler = COMMANDS.get(name)
         if handler is None:
-            raise CommandError(f"unknown command {name}")
+            raise PbxCommandError(f"unknown command {name}")
         if positional and name not in PIPE_FORMS:
-            raise CommandError(f"{name} has no pipe form (HANGUP is the only command that has one)")
+            raise PbxCommandError(f"{name} has no pipe form (HANGUP is the only command that has one)")
         handler(self, user, args, positional, reply)
 
     # -- the outside world --------------------------------------------------------------

@@ -437,7 +437,6 @@ class CallEngine:
         if call.state != "up" or leg.state != "up" or leg.room is not None or call.kind != "call":
             return False
         call.state = "held"
-        call.held_by = leg.exten
         for side in (call.caller, call.callee):
             if side is not None:
                 side.state = "hold"
@@ -448,7 +447,6 @@ class CallEngine:
         if call.state != "held":
             return False
         call.state = "up"
-        call.held_by = None
         for side in (call.caller, call.callee):
             if side is not None and side.state == "hold":
                 side.state = "up"

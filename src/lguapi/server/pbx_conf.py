@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .pbx_model import NORMAL, TRUNK, Call, CommandError, Conference, Leg
+from .pbx_model import NORMAL, TRUNK, Call, PbxCommandError, Conference, Leg
 from .pbx_text import conference_event
 from .pbx_xfer import TransferEngine
 
@@ -77,16 +77,15 @@ class ConferenceEngine(TransferEngine):
         """Move ``leg``'s connected two-party call (both legs) into ``room``."""
         call = leg.call
         if call.kind != "call" or call.state not in ("up", "held") or leg.room is not None:
-            raise CommandError(f"no connected two-party call to move (call {call.id} is {call.state})")
+            raise PbxCommandError(f"no connected two-party call to move (call {call.id} is {call.state})")
         other = self._other(leg)
         conf = self.room(domain, room)
         if conf is None:
             if must_exist:
-                raise CommandError(f"no conference {room}")
+                raise PbxCommandError(f"no conference {room}")
             conf = Conference(room, domain, call)
             self.rooms[(domain, room)] = conf
         call.state = "conference"
-        call.held_by = None
         if call.room is None:
             call.room = conf
         self._join(conf, leg)
@@ -129,7 +128,7 @@ class ConferenceEngine(TransferEngine):
     def call_with_conference(self, user: User, room: str, peers: list[tuple[User | None, str]]) -> Call:
         """CALLWITHCONF: ``user``'s phone goes into a new ``room`` and every peer is called into it."""
         if self.room(user.domain, room) is not None:
-            raise CommandError(f"conference {room} is in use")
+            raise PbxCommandError(f"conference {room} is in use")
         now = self.clock()
         direction = "internal" if all(u is not None for u, _ in peers) else "outbound"
         call = Call("", "conference", direction, user.exten, room, None, now)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable
 
 from .pbx_args import MAX_PEERS, arg, check_agent, date_bound, int_arg, peer_list, required
 from .pbx_history import local14
-from .pbx_model import CommandError, Leg
+from .pbx_model import PbxCommandError, Leg
 from .pbx_text import cmd_result, split_result
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -90,9 +90,9 @@ def cmd_getstatuspeers(pbx: Pbx, user: User, args: dict, pos: list, reply) -> No
         if conf is not None:
             peers.extend(m.exten for m in conf.members if m.exten is not None and m.exten not in peers)
     if not peers and not room:
-        raise CommandError("missing argument PEERS")
+        raise PbxCommandError("missing argument PEERS")
     if len(peers) > MAX_PEERS:
-        raise CommandError(f"more than {MAX_PEERS} peers to report")
+        raise PbxCommandError(f"more than {MAX_PEERS} peers to report")
     fields = []
     for p in peers:
         u = pbx.directory.by_exten(p)
@@ -141,7 +141,7 @@ def cmd_getrecvsmslist(pbx: Pbx, user: User, args: dict, pos: list, reply) -> No
     check_agent(user, args)
     page = int_arg(args, "PAGE", 1)
     if page < 1:
-        raise CommandError("malformed argument PAGE (pages start at 1)")
+        raise PbxCommandError("malformed argument PAGE (pages start at 1)")
     inbox = pbx.inbox.get(user.exten, ())
     newest = list(reversed(inbox))[(page - 1) * SMS_PAGE: page * SMS_PAGE]
     rows = [f"{_when(t)}^{frm}^2^{'OK' if ok else 'NOT'}^{text}" for t, frm, text, ok in newest]
@@ -180,7 +180,7 @@ def cmd_getqstatus(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     if qname:
         members = [u.exten for u in pbx.directory.in_domain(user.domain) if u.pickup_group == qname]
         if not members:
-            raise CommandError(f"unknown queue {qname}")
+            raise PbxCommandError(f"unknown queue {qname}")
     else:
         members = [user.exten]
     only = arg(args, "MEMBER")
@@ -188,7 +188,7 @@ def cmd_getqstatus(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
         wanted = set(peer_list(only, "MEMBER"))
         members = [m for m in members if m in wanted]
     if len(members) > MAX_PEERS:
-        raise CommandError(f"queue {qname} has more than {MAX_PEERS} members: name them in MEMBER")
+        raise PbxCommandError(f"queue {qname} has more than {MAX_PEERS} members: name them in MEMBER")
     answered = pbx.answered_calls
     reply(cmd_result("GETQSTATUS", *(f"{m}:{pbx.phone_state(m)}:{answered.get(m, 0)}" for m in members)))
 

@@ -8,7 +8,7 @@ import re
 from typing import TYPE_CHECKING, Callable
 
 from .pbx_args import MAX_PEERS, arg, check_agent, date_bound, free_text, int_arg, number, peer_list, required
-from .pbx_model import CommandError, Forward
+from .pbx_model import PbxCommandError, Forward
 from .pbx_text import cmd_result
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,13 +32,13 @@ def cmd_sendsms(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     kind = int_arg(args, "TYPE", 0)
     info = arg(args, "INFO")
     if kind == 1 and not _STAMP.match(info):
-        raise CommandError("malformed argument INFO (TYPE=1 reserves for INFO=YYYYMMDDHHMMSS)")
+        raise PbxCommandError("malformed argument INFO (TYPE=1 reserves for INFO=YYYYMMDDHHMMSS)")
     raw = required(args, "PEERS")
     peers = list(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
     if not peers:
-        raise CommandError("missing argument PEERS")
+        raise PbxCommandError("missing argument PEERS")
     if len(peers) > MAX_PEERS:
-        raise CommandError(f"PEERS lists more than {MAX_PEERS} entries")
+        raise PbxCommandError(f"PEERS lists more than {MAX_PEERS} entries")
     text = free_text(args)
     verb = "Reserve" if kind == 1 else "Send"
     fields = []
@@ -46,7 +46,7 @@ def cmd_sendsms(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     sender = user.callerid or user.exten
     for p in peers:
         if "|" in p or ":" in p:
-            raise CommandError("malformed argument PEERS")
+            raise PbxCommandError("malformed argument PEERS")
         if not SMS_NUMBER.match(p):
             fields.append(f"{p}:RES:sms {verb} FAIL({p})")
             continue
@@ -100,11 +100,11 @@ def cmd_setforward(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     target = number(required(args, "NUMBER"), "NUMBER")
     u = pbx.user_of(target)
     if u is not None and u.exten == user.exten:
-        raise CommandError("cannot forward to the own extension")
+        raise PbxCommandError("cannot forward to the own extension")
     start = date_bound(args, "START", end=False)
     end = date_bound(args, "END", end=True)
     if start and end and end < start:
-        raise CommandError("END is before START")
+        raise PbxCommandError("END is before START")
     pbx.forwards[user.exten] = Forward(kind, target, start, end)
     reply(cmd_result("SETFORWARD", f"RES:IFW userid:({user.id})-({user.domain})-({target})"))
 
@@ -114,12 +114,12 @@ def cmd_setuserinfo(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     check_agent(user, args)
     key = required(args, "KEY")
     if not _KEY.match(key):
-        raise CommandError("malformed argument KEY")
+        raise PbxCommandError("malformed argument KEY")
     key, value = key.upper(), arg(args, "VAL")
     mine = pbx.uservars.setdefault(user.exten, {})
     size = sum(_utf8_len(k) + _utf8_len(v) for k, v in mine.items() if k != key) + _utf8_len(key) + _utf8_len(value)
     if size > pbx.max_userinfo_bytes:
-        raise CommandError(f"variables of {user.exten} would take {size} bytes "
+        raise PbxCommandError(f"variables of {user.exten} would take {size} bytes "
                            f"(max_userinfo_bytes={pbx.max_userinfo_bytes})")
     mine[key] = value
     reply(cmd_result("SETUSERINFO", "RES:OK"))
@@ -138,9 +138,9 @@ def cmd_magaddrlist(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     entry = {k: arg(args, k) for k in _BOOK_FIELDS}
     if kind == 0:
         if not entry["PNAME"] and not entry["TEL1"]:
-            raise CommandError("missing argument PNAME or TEL1")
+            raise PbxCommandError("missing argument PNAME or TEL1")
         if len(book) >= pbx.max_addressbook:
-            raise CommandError(f"address book of {user.domain} is full (max_addressbook={pbx.max_addressbook})")
+            raise PbxCommandError(f"address book of {user.domain} is full (max_addressbook={pbx.max_addressbook})")
         key = pbx.addressbook_next.get(user.domain, 1)   # O(1): no scan of the book
         pbx.addressbook_next[user.domain] = key + 1
         book[key] = {"KEYIDX": str(key), **entry, "OWNER": user.exten}

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .pbx_calls import CallEngine
-from .pbx_model import BUSY, NO_ANSWER, NORMAL, XFER_CONTEXT, Call, CommandError, Leg
+from .pbx_model import BUSY, NO_ANSWER, NORMAL, XFER_CONTEXT, Call, PbxCommandError, Leg
 from .pbx_text import channel_list, channel_list_local
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,10 +32,10 @@ class TransferEngine(CallEngine):
     def _transferable(self, leg: Leg) -> Leg:
         call = leg.call
         if call.kind != "call" or call.state not in ("up", "held") or leg.room is not None:
-            raise CommandError(f"call {call.id} cannot be transferred now (it is {call.state})")
+            raise PbxCommandError(f"call {call.id} cannot be transferred now (it is {call.state})")
         other = self._other(leg)
         if other is None or other.state == "gone":
-            raise CommandError("no other party to transfer")
+            raise PbxCommandError("no other party to transfer")
         return other
 
     def blind_transfer(self, leg: Leg, user: User | None, number: str) -> None:
@@ -53,7 +53,6 @@ class TransferEngine(CallEngine):
         party.state = "dial"
         call.callee = None
         call.state = "ringing"
-        call.held_by = None
         before = len(call.busy)
         self._route(call, user, user.exten if user is not None else number)
         if not call.rings:
@@ -64,7 +63,7 @@ class TransferEngine(CallEngine):
         other = self._transferable(leg)
         call = leg.call
         if call.consult is not None:
-            raise CommandError("an attended transfer is already in progress")
+            raise PbxCommandError("an attended transfer is already in progress")
         now = self.clock()
         exten = user.exten
         consult = Call("", "consult", "internal", leg.exten, exten, None, now)
@@ -82,7 +81,6 @@ class TransferEngine(CallEngine):
         consult.atxfer_cid = cid or None
         call.consult = consult
         call.state = "transferring"
-        call.held_by = None
         other.state = "hold"
         leg.state = "up"
         self._emit(leg.exten, channel_list_local(leg, loc, exten))

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from lgucore import HEARTBEAT, HEARTBEAT_ACK, CipherError, FrameDecoder, FrameError, TextCodec, cipher_of, encode_frame
 
+from .pbx_model import PbxCommandError
+
 if TYPE_CHECKING:  # pragma: no cover
     from .accounts import User
     from .emulator import Emulator
@@ -151,10 +153,10 @@ class Session(asyncio.Protocol):
         self.user: User | None = None
         self.exten: str | None = None
         self.cipher = "none"
-        self.codec: TextCodec = emulator._codecs["none"]
+        self.codec: TextCodec = emulator.codec("none")
         self.peer: tuple = ()
         self.transport: asyncio.Transport | None = None
-        self._loop = emulator._loop
+        self._loop = emulator.loop
         self._decoder = FrameDecoder(byteorder=emulator.byteorder, max_body=emulator.max_body,
                                      max_buffer=max(1 << 20, emulator.max_body + 4))
         self._out: list = []
@@ -249,7 +251,7 @@ class Session(asyncio.Protocol):
         self._cancel_timers(lost=True)
         self._out = []
         self._out_size = 0
-        self._emu._forget(self)
+        self._emu.forget(self)
         if not was_closing:
             log.info("%s: connection lost%s", self._who(), f" ({exc})" if exc else "")
         if not self.closed.done():
@@ -281,12 +283,12 @@ class Session(asyncio.Protocol):
         self._out_size += len(data)
         if not self._dirty:
             self._dirty = True
-            self._emu._mark_dirty(self)
+            self._emu.schedule_flush(self)
         if self._out_size > self._emu.max_send_buffer:
             self._slow_reader(self._out_size)
 
-    def _flush(self) -> None:
-        """Write everything queued in one ``write()`` (called once per loop iteration)."""
+    def flush(self) -> None:
+        """Write everything queued in one ``write()`` (the emulator calls it once per loop iteration)."""
         self._dirty = False
         if not self._out or self.transport is None:
             return
@@ -303,14 +305,14 @@ class Session(asyncio.Protocol):
     def _slow_reader(self, pending: int) -> None:
         log.warning("%s: closing: the client does not read (%d bytes queued, limit %d)",
                     self._who(), pending, self._emu.max_send_buffer)
-        self._abort("slow reader")
+        self.abort("slow reader")
 
     def _reply_error(self, name: str, reason: str, *, cipher: str | None = None) -> None:
         text = f"CMDERROR|CMD:{name}|MSG:{_field(reason)}"
         if cipher is not None and self.user is None and cipher != self.cipher:
             # before LOGIN, answer in the cipher the client used for this frame
             if not self._closing:
-                self._queue(self._emu._codecs[cipher].encode(text.encode(self._emu.charset, "replace")))
+                self._queue(self._emu.codec(cipher).encode(text.encode(self._emu.charset, "replace")))
             return
         self.send_text(text)
 
@@ -322,17 +324,17 @@ class Session(asyncio.Protocol):
         if self.transport is None:
             self._closing = True
             return
-        self._flush()
+        self.flush()
         self._closing = True
         self._cancel_timers()
-        self._emu._forget(self)
+        self._emu.forget(self)
         log.info("%s: closed%s", self._who(), f": {reason}" if reason else "")
         self.transport.close()
         if self.transport.get_write_buffer_size():
             # a client that does not read must not keep the socket forever
             self._abort_timer = self._loop.call_later(self._emu.close_grace, self.transport.abort)
 
-    def _abort(self, reason: str) -> None:
+    def abort(self, reason: str) -> None:
         """Drop the connection at once, discarding queued output (logged)."""
         if self._closing:
             return
@@ -340,7 +342,7 @@ class Session(asyncio.Protocol):
         self._cancel_timers()
         self._out = []
         self._out_size = 0
-        self._emu._forget(self)
+        self._emu.forget(self)
         log.info("%s: aborted: %s", self._who(), reason)
         if self.transport is not None:
             self.transport.abort()
@@ -447,7 +449,7 @@ class Session(asyncio.Protocol):
             return
         try:
             self._emu.pbx.command(self.user, name, cmd.args, cmd.positional, self.send_text)
-        except self._emu._command_error as e:
+        except PbxCommandError as e:
             self._reply_error(name, str(getattr(e, "reason", e)))
         except Exception as e:  # a PBX bug must not take the session down
             log.exception("%s: command %s failed", self._who(), name)
@@ -459,7 +461,7 @@ class Session(asyncio.Protocol):
             return
         emu = self._emu
         self.cipher = cipher
-        self.codec = emu._codecs[cipher]
+        self.codec = emu.codec(cipher)
         if cipher not in emu.ciphers:
             log.info("%s: login refused: cipher %s not accepted", self._who(), cipher)
             self._login_failed(-4, f"cipher {cipher} refused; accepted: {','.join(emu.ciphers)}")
@@ -477,23 +479,23 @@ class Session(asyncio.Protocol):
             log.info("%s: login refused: unknown ID", self._who())
             self._login_failed(-1, "unknown ID")
             return
-        wait = emu._guard.locked(uid)
+        wait = emu.login_guard.locked(uid)
         if wait > 0:
             log.info("%s: login refused: user %s is locked out", self._who(), user.exten)
             self._login_failed(-5, f"locked after too many failed logins; retry in {wait:.0f} s")
             return
         if not hmac.compare_digest(pwd.encode("utf-8"), user.password.encode("utf-8")):
-            locked = emu._guard.fail(uid)
+            locked = emu.login_guard.fail(uid)
             log.info("%s: login refused: wrong password for %s%s", self._who(), user.exten,
                      " (now locked out)" if locked else "")
             self._login_failed(-2, "wrong password")
             return
-        emu._guard.success(uid)
+        emu.login_guard.success(uid)
         self.user = user
         self.exten = user.exten
         self.send_text(f"LOGINRESULT|STATUS:1|EXTEN:{user.exten}|CALLERID:{user.callerid}|DOMAIN:{user.domain}"
                        f"|MSG:{user.exten},{user.callerid},{user.id}")
-        emu._logged_in(self)
+        emu.logged_in(self)
         # from now on the timer first fires at PING time (half the idle timeout)
         if self._timer is not None:
             self._timer.cancel()
