@@ -37,6 +37,7 @@ def edited(impl, buf: bytes, fdp: atheris.FuzzedDataProvider) -> tuple:
     if len(column):
         column[fdp.ConsumeIntInRange(0, len(column) - 1)] = fdp.ConsumeIntInRange(*INT64)
     first, stop = fdp.ConsumeIntInRange(-3, len(tb) + 3), fdp.ConsumeIntInRange(-3, len(tb) + 3)
+    got: object
     try:
         got = [m.fields for m in tb._messages(first, stop)]
     except (ValueError, IndexError) as exc:

@@ -235,7 +235,7 @@ def _walk(seed: int, steps: int) -> Pbx:
             elif op == 18:
                 ringing = [leg for leg in pbx.channels.values() if leg.state == "ring" and leg.kind == "phone"]
                 if ringing:
-                    pbx._ring_timeout(rnd.choice(ringing))  # what the timer would do
+                    pbx.core.ring_timed_out(rnd.choice(ringing))  # what the timer would do
             elif op == 19:
                 conf = pbx.room(user.domain, rnd.choice(["r1", "r2"]))
                 if conf is not None and conf.members:

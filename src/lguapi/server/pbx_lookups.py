@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .accounts import User
     from .pbx import Pbx
 
-__all__ = ["LOOKUP_COMMANDS", "status_of", "SMS_PAGE"]
+__all__ = ["LookupEngine", "LOOKUP_COMMANDS", "status_of", "SMS_PAGE"]
 
 #: rows per GETRECVSMSLIST page
 SMS_PAGE = 10
@@ -57,7 +57,7 @@ def _leg_status(pbx: Pbx, leg: Leg) -> str:
         return f"Ring:{call.dial_app}"
     if leg.room is not None:
         return f"Up:MeetMe({leg.room.room})"
-    other = pbx._other(leg)
+    other = pbx.other_side(leg)
     if st == "hold":
         return f"Up:Hold({other.name if other is not None else ''})"
     if leg is call.caller and call.dial_app and call.kind == "call":
@@ -210,6 +210,17 @@ def cmd_getvarinfo(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
             "FORWARD": f"{fw.type}:{fw.number}" if fw is not None else "",
         }.get(key, "")
     reply(cmd_result("GETVARINFO", f"NAME:{name}", f"VALUE:{value}"))
+
+
+class LookupEngine:
+    """The read-only queries (status, history, SMS and recording lists, queues, variables):
+    their split-result size ``max_plain`` and their command table."""
+
+    def __init__(self, *, max_plain: int) -> None:
+        if max_plain < 64:
+            raise ValueError("max_plain must be >= 64")
+        self.max_plain = max_plain
+        self.commands: dict[str, Callable] = dict(LOOKUP_COMMANDS)
 
 
 LOOKUP_COMMANDS: dict[str, Callable] = {

@@ -5,6 +5,7 @@ Handlers have the signature of :mod:`.pbx_commands`; answers are CMDRESULT texts
 from __future__ import annotations
 
 import re
+from collections import deque
 from typing import TYPE_CHECKING, Callable
 
 from .pbx_args import MAX_PEERS, arg, check_agent, date_bound, free_text, int_arg, number, peer_list, required
@@ -15,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .accounts import User
     from .pbx import Pbx
 
-__all__ = ["SERVICE_COMMANDS", "SMS_NUMBER"]
+__all__ = ["ServiceEngine", "SERVICE_COMMANDS", "SMS_NUMBER"]
 
 #: a number an SMS can go to
 SMS_NUMBER = re.compile(r"\+?\d{3,20}\Z")
@@ -71,7 +72,7 @@ def cmd_sendpeermsg(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
         n = 0
         for u in pbx.directory.in_domain(user.domain):
             if u.exten != user.exten and online(u.exten):
-                pbx._emit(u.exten, event)
+                pbx.emit(u.exten, event)
                 n += 1
         reply(cmd_result("SENDPEERMSG", f"ALLDOMAIN:{'OK' if n else 'NOT'}"))
         return
@@ -79,7 +80,7 @@ def cmd_sendpeermsg(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     for p in peer_list(raw):
         u = pbx.directory.by_exten(p)
         if u is not None and u.domain == user.domain and online(p):
-            pbx._emit(p, event)
+            pbx.emit(p, event)
             fields.append(f"{p}:OK")
         else:
             fields.append(f"{p}:NOT")
@@ -155,6 +156,27 @@ def cmd_magaddrlist(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     else:
         del book[key]
     reply(cmd_result("MAGADDRLIST", "RES:OK"))
+
+
+class ServiceEngine:
+    """The messaging and settings state of the PBX, each part bounded, and its command table.
+
+    ``inbox`` (exten -> received SMS as ``(time, from, text, delivered)``), ``sent_sms``,
+    ``addressbook`` (domain -> KEYIDX -> entry) with ``addressbook_next`` (domain -> the next
+    KEYIDX, never reused) and ``uservars`` (exten -> SETUSERINFO variables).
+    """
+
+    def __init__(self, *, history_limit: int, max_userinfo_bytes: int, max_addressbook: int) -> None:
+        if max_userinfo_bytes < 0 or max_addressbook < 0:
+            raise ValueError("max_userinfo_bytes and max_addressbook must be >= 0")
+        self.inbox: dict[str, deque] = {}
+        self.sent_sms: deque[dict] = deque(maxlen=history_limit)
+        self.addressbook: dict[str, dict[int, dict]] = {}
+        self.addressbook_next: dict[str, int] = {}
+        self.uservars: dict[str, dict[str, str]] = {}
+        self.max_userinfo_bytes = max_userinfo_bytes
+        self.max_addressbook = max_addressbook
+        self.commands: dict[str, Callable] = dict(SERVICE_COMMANDS)
 
 
 SERVICE_COMMANDS: dict[str, Callable] = {

@@ -156,7 +156,10 @@ class Session(asyncio.Protocol):
         self.codec: TextCodec = emulator.codec("none")
         self.peer: tuple = ()
         self.transport: asyncio.Transport | None = None
-        self._loop = emulator.loop
+        loop = emulator.loop
+        if loop is None:
+            raise RuntimeError("a session needs a started emulator")
+        self._loop: asyncio.AbstractEventLoop = loop
         self._decoder = FrameDecoder(byteorder=emulator.byteorder, max_body=emulator.max_body,
                                      max_buffer=max(1 << 20, emulator.max_body + 4))
         self._out: list = []
