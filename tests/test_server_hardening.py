@@ -7,35 +7,24 @@ a condition with a generous timeout.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import struct
 
 import lgucore
-from httpraw import exchange, request
+from httpraw import request
 from lgucore import HEARTBEAT, TEXT, TEXT_SEED, FrameDecoder, encode_frame
 from lguapi.server import Directory, Emulator, User
 from lguapi.server.admin import AdminServer
 from rawclient import RawClient
+from test_server_session import emulator as session_emulator
+from test_server_session import logged_in
 
 HOST = "127.0.0.1"
 USERS = [User(id=f"0701234{n}", password=f"secret-{n}", exten=str(n), callerid=f"0701234{n}", domain="127.0.0.1")
          for n in (3321, 3322, 3323)]
 
 
-@contextlib.asynccontextmanager
-async def emulator(**kw):
-    emu = Emulator(Directory(USERS), host=HOST, port=0, **kw)
-    await emu.start()
-    try:
-        yield emu
-    finally:
-        await emu.close()
-
-
-async def logged_in(emu, user: User, **kw) -> RawClient:
-    c = await RawClient.connect(HOST, emu.port, **kw)
-    assert (await c.login(user.id, user.password)).startswith("LOGINRESULT|STATUS:1|")
-    return c
+def emulator(**kw):
+    return session_emulator(directory=Directory(USERS), **kw)
 
 
 async def dribble(c: RawClient, data: bytes, pause: float) -> None:
