@@ -146,6 +146,22 @@ async def test_address_book_is_bounded_and_keys_stay_unique():
         await c.close()
 
 
+async def test_a_burst_on_one_connection_does_not_hold_the_others():
+    async with emulator(max_frames_per_turn=50) as emu:
+        a = await logged_in(emu, USERS[0])
+        b = await logged_in(emu, USERS[1])
+        burst = b"".join(encode_frame(HEARTBEAT, b"%d" % i) for i in range(2000))
+        await a.send_frame(burst)
+        await b.heartbeat(b"b")
+        assert await b.recv_ack() == b"b"
+        assert len(a.acks) < 2000     # b was answered while a's burst was still being worked off
+        for i in range(2000):
+            assert await a.recv_ack() == b"%d" % i   # every frame, in order
+        assert emu.deferred_turns >= 2000 // 50 - 1
+        await a.close()
+        await b.close()
+
+
 # -- 13: one uniform error before login, heartbeats do not reset the count ------------------
 
 def _seed_frames() -> list[bytes]:
@@ -233,14 +249,15 @@ def test_serve_flags_set_the_bounds():
     cli.configure_parser(parser)
     args = parser.parse_args(["--extensions", "3001", "--frame-timeout", "7", "--max-connections", "50",
                               "--max-connections-per-address", "9", "--max-userinfo-bytes", "1000",
-                              "--max-addressbook", "12"])
+                              "--max-addressbook", "12", "--max-frames-per-turn", "3"])
     opts = cli._build_stack(args).emulator_options
     assert (opts["frame_timeout"], opts["max_connections"], opts["max_connections_per_address"],
-            opts["max_userinfo_bytes"], opts["max_addressbook"]) == (7.0, 50, 9, 1000, 12)
+            opts["max_userinfo_bytes"], opts["max_addressbook"], opts["max_frames_per_turn"]) == (7.0, 50, 9, 1000, 12, 3)
     defaults = cli._build_stack(parser.parse_args(["--extensions", "3001"])).emulator_options
     emu = Emulator(Directory(USERS), port=0, **defaults)
-    assert (emu.frame_timeout, emu.max_connections, emu.max_connections_per_address) == (30.0, 20000, 10000)
+    assert (emu.frame_timeout, emu.max_connections, emu.max_connections_per_address,
+            emu.max_frames_per_turn) == (30.0, 20000, 10000, 200)
     assert (emu.pbx.max_userinfo_bytes, emu.pbx.max_addressbook) == (65536, 5000)
-    for flag in ("--max-connections", "--max-connections-per-address", "--max-addressbook"):
+    for flag in ("--max-connections", "--max-connections-per-address", "--max-addressbook", "--max-frames-per-turn"):
         with pytest.raises(SystemExit):
             parser.parse_args(["--extensions", "3001", flag, "0"])

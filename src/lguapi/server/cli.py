@@ -296,6 +296,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                    help="open connections in all; more are refused (default 20000)")
     g.add_argument("--max-connections-per-address", type=_count, default=10000,
                    help="open connections from one IP address; more are refused (default 10000)")
+    g.add_argument("--max-frames-per-turn", type=_count, default=200,
+                   help="frames of one connection handled per event-loop turn (default 200)")
     g = parser.add_argument_group("PBX")
     g.add_argument("--auto-answer", type=_nonneg, default=None, metavar="SECONDS",
                    help="external numbers answer after SECONDS (default: they ring until told, via the admin API)")
@@ -366,6 +368,7 @@ def _build_stack(args: argparse.Namespace) -> EmulatorStack:
                    ring_timeout=args.ring_timeout, auto_answer=args.auto_answer, frame_timeout=args.frame_timeout,
                    max_connections=args.max_connections,
                    max_connections_per_address=args.max_connections_per_address,
+                   max_frames_per_turn=args.max_frames_per_turn,
                    max_userinfo_bytes=args.max_userinfo_bytes, max_addressbook=args.max_addressbook)
     return EmulatorStack(directory, host=args.host, port=args.port, admin_host=args.admin_host,
                          admin_port=args.admin_port, oam_host=args.oam_host, oam_port=args.oam_port,

@@ -92,6 +92,9 @@ class Emulator:
             ``CMDERROR|CMD:CONNECT|MSG:too many connections ...`` and closed.
         max_connections_per_address: open connections from one IP address (default 10000),
             refused the same way.
+        max_frames_per_turn: frames one connection may have handled per event-loop turn
+            (default 200); the rest wait for the next turn with reading paused, so a burst
+            on one connection never holds the loop for the others.
         max_bad_frames: close after this many undecodable text frames in a row.
         max_body: largest body a frame may claim; a longer claim closes the connection.
         max_send_buffer: bytes queued for a client that does not read before it is closed.
@@ -113,7 +116,8 @@ class Emulator:
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None,
                  pbx_factory: Callable | None = None, close_grace: float = 5.0, frame_timeout: float = 30.0,
                  max_connections: int = 20000, max_connections_per_address: int = 10000,
-                 max_userinfo_bytes: int = 64 * 1024, max_addressbook: int = 5000) -> None:
+                 max_userinfo_bytes: int = 64 * 1024, max_addressbook: int = 5000,
+                 max_frames_per_turn: int = 200) -> None:
         ciphers = tuple(ciphers)
         if not ciphers or any(c not in CIPHERS for c in ciphers):
             raise ValueError(f"ciphers must be a non-empty subset of {sorted(CIPHERS)}, not {ciphers!r}")
@@ -130,6 +134,8 @@ class Emulator:
             raise ValueError("max_send_buffer must be >= 1024")
         if not frame_timeout > 0:
             raise ValueError("frame_timeout must be > 0")
+        if max_frames_per_turn < 1:
+            raise ValueError("max_frames_per_turn must be >= 1")
         if max_connections < 1 or max_connections_per_address < 1:
             raise ValueError("max_connections and max_connections_per_address must be >= 1")
         self.directory = directory
@@ -147,8 +153,11 @@ class Emulator:
         self.frame_timeout = float(frame_timeout)
         self.max_connections = max_connections
         self.max_connections_per_address = max_connections_per_address
+        self.max_frames_per_turn = max_frames_per_turn
         #: BYEs sent to a session because the same ID logged in again elsewhere
         self.duplicate_login_byes = 0
+        #: times a connection's frames were left for a later loop turn (max_frames_per_turn)
+        self.deferred_turns = 0
         self._per_address: dict[object, int] = {}
         self._codecs = {c: TextCodec(c, seed_key=seed_key, basic_key=basic_key, byteorder=byteorder) for c in CIPHERS}
         self._guard = LoginGuard(*lockout, clock=clock)

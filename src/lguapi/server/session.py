@@ -13,6 +13,7 @@ import asyncio
 import hmac
 import logging
 import re
+from collections import deque
 from typing import TYPE_CHECKING, NamedTuple
 
 from lgucore import HEARTBEAT, HEARTBEAT_ACK, CipherError, FrameDecoder, FrameError, TextCodec, cipher_of, encode_frame
@@ -173,6 +174,10 @@ class Session(asyncio.Protocol):
         self._abort_timer: asyncio.TimerHandle | None = None
         self._frame_timer: asyncio.TimerHandle | None = None
         self._frame_start = -1  # stream offset of the partial frame the deadline is for
+        self._backlog: deque = deque()  # complete frames left for a later loop turn
+        self._drain_handle: asyncio.Handle | None = None
+        self._reading_paused = False
+        self._bad_stream: FrameError | None = None
         self.closed: asyncio.Future = self._loop.create_future()
 
     def __repr__(self) -> str:
@@ -199,21 +204,44 @@ class Session(asyncio.Protocol):
         try:
             frames = self._decoder.feed(data)
         except FrameError as e:
-            for f in e.frames:
-                if self._closing:
-                    return
-                self._on_frame(f)
-            if self._closing:
-                return
+            frames = e.frames
+            self._bad_stream = e   # acted on once the frames before it are handled
+        self._backlog.extend(frames)
+        self._watch_partial_frame()
+        if self._drain_handle is None:
+            self._drain()
+
+    def _drain(self) -> None:
+        """Handle at most ``max_frames_per_turn`` frames, then leave the rest to the next loop turn.
+
+        While frames wait, reading is paused: one connection's burst never holds the loop
+        (and the other sessions' heartbeats) for long, and its frames keep their order.
+        """
+        self._drain_handle = None
+        backlog = self._backlog
+        budget = self._emu.max_frames_per_turn
+        while backlog and budget and not self._closing:
+            self._on_frame(backlog.popleft())
+            budget -= 1
+        if self._closing or self.transport is None:
+            backlog.clear()
+            return
+        if backlog:
+            self._emu.deferred_turns += 1
+            if not self._reading_paused:
+                self._reading_paused = True
+                self.transport.pause_reading()
+            self._drain_handle = self._loop.call_soon(self._drain)
+            return
+        if self._bad_stream is not None:
+            e, self._bad_stream = self._bad_stream, None
             log.warning("%s: closing: %s", self._who(), e)
             self._reply_error("FRAME", f"{e.args[0]}; closing the connection")
             self.close("bad frame length")
             return
-        for f in frames:
-            if self._closing:
-                return
-            self._on_frame(f)
-        self._watch_partial_frame()
+        if self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
 
     def _watch_partial_frame(self) -> None:
         """Arm the frame-completion deadline for a partial frame, disarm it when none is held.
@@ -252,6 +280,7 @@ class Session(asyncio.Protocol):
         was_closing = self._closing
         self._closing = True
         self._cancel_timers(lost=True)
+        self._backlog.clear()
         self._out = []
         self._out_size = 0
         self._emu.forget(self)
@@ -357,6 +386,9 @@ class Session(asyncio.Protocol):
         if self._frame_timer is not None:
             self._frame_timer.cancel()
             self._frame_timer = None
+        if self._drain_handle is not None:
+            self._drain_handle.cancel()
+            self._drain_handle = None
         if lost and self._abort_timer is not None:
             self._abort_timer.cancel()
             self._abort_timer = None
