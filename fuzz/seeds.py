@@ -1,7 +1,8 @@
 """Write the checked-in seed corpus ``fuzz/corpus/<target>/`` (run once; the files are in git).
 
-``python fuzz/seeds.py`` rewrites every seed from the wire texts below and the vendor-manual
-vectors of ``tests/core/manual_vectors.json``. Seeds are small: the fuzzers grow from them.
+``python fuzz/seeds.py`` rewrites every ``seed-*`` file from the wire texts below and the
+vendor-manual vectors of ``tests/core/manual_vectors.json``; ``regress-*`` files (inputs a
+fuzzer once failed on) are kept. Seeds are small: the fuzzers grow from them.
 """
 from __future__ import annotations
 
@@ -79,7 +80,8 @@ def main() -> None:
         folder = os.path.join(HERE, "corpus", target)
         os.makedirs(folder, exist_ok=True)
         for name in os.listdir(folder):
-            os.remove(os.path.join(folder, name))
+            if name.startswith("seed-"):   # regress-* files are inputs a fuzzer once failed on: kept
+                os.remove(os.path.join(folder, name))
         for i, data in enumerate(items):
             with open(os.path.join(folder, f"seed-{i:02d}"), "wb") as f:
                 f.write(data)
