@@ -12,7 +12,7 @@ import struct
 
 from _harness import twins  # noqa: F401  (puts the checkout's src first on sys.path)
 
-from lgucore import DEFAULT_SEED_KEY, TEXT, TEXT_BASIC, TEXT_SEED, TextCodec, encode_frame
+from lgucore import DEFAULT_SEED_KEY, TEXT, TEXT_BASIC, TEXT_SEED, TextCodec, encode_frame, seed_seal
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VECTORS = os.path.join(HERE, "..", "tests", "core", "manual_vectors.json")
@@ -49,8 +49,12 @@ def frames_of(bodies: list[bytes], order: str = "big") -> bytes:
     return b"".join(encode_frame(TEXT, b, byteorder=order) for b in bodies)
 
 
+def sealed(plain: bytes, iv: bytes) -> bytes:
+    """A TEXT_SEED frame with a fixed IV (the seeds must not change from run to run)."""
+    return encode_frame(TEXT_SEED, seed_seal(plain, DEFAULT_SEED_KEY, iv=iv))
+
+
 def seeds() -> dict[str, list[bytes]]:
-    seed = TextCodec("seed")
     basic = TextCodec("basic")
     iv = bytes(range(16))
     stream = frames_of(EVENTS[:3]) + encode_frame(0x10, b"hb") + b"\x00\x01\x00"
@@ -64,13 +68,13 @@ def seeds() -> dict[str, list[bytes]]:
         "batch": [b"\x00\xff\xff" + bytes(range(24)) + frames_of(EVENTS),
                   b"\x00\x40\x00" + b"\x07" * 24 + frames_of(EVENTS[:2]) + struct.pack(">HH", 1, 300)],
         # FDP: 16 key bytes, 16 IV bytes, then the body
-        "cipher": [DEFAULT_SEED_KEY + iv + seed.encode(EVENTS[0])[4:],
+        "cipher": [DEFAULT_SEED_KEY + iv + sealed(EVENTS[0], iv)[4:],
                    bytes(16) + bytes(16) + basic.encode(EVENTS[2])[4:],
                    DEFAULT_SEED_KEY + iv + b"AAAAAAAAAAAAAAAAAAAAAMpi2SrDFkiUfTXaTD7p1x0=",
                    bytes(32) + b"not=base64=="],
         "events": [bytes([i]) + t.split(b"|", 1)[-1] for i, t in enumerate(EVENTS)] + manual_texts(),
         "tracker": [bytes((i * 37 + j) % 256 for j in range(120)) for i in range(4)],
-        "session": COMMANDS + [seed.encode(COMMANDS[0]), basic.encode(COMMANDS[1]),
+        "session": COMMANDS + [sealed(COMMANDS[0], iv), basic.encode(COMMANDS[1]),
                                encode_frame(TEXT_SEED, b"AAAA") + encode_frame(TEXT_BASIC, b"!!")],
     }
 
