@@ -3,10 +3,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
-SOURCES = pyproject.toml setup.py $(wildcard src/lgucore/*.pyx src/lgucore/*.pxd)
+SOURCES = pyproject.toml setup.py $(wildcard src/lgucore/*.pyx src/lgucore/*.pxd src/lgucore/*.h)
 PYTEST_ARGS ?=
 
-.PHONY: all venv build test test-core test-pure demo bench clean
+.PHONY: all venv build test test-core test-pure demo bench fuzz clean
 
 all: test
 
@@ -37,6 +37,18 @@ test-core: build
 demo: build
 	$(PY) -m pip install -q -e ".[cli]"
 	$(VENV)/bin/lguapi demo --extensions 3001-3300 $(DEMO_ARGS)
+
+# Every fuzz target for FUZZ_RUNS inputs (docs/core.md "Fuzzing"); the grown corpus and any
+# crash file land in .fuzz/ (git-ignored), the checked-in seeds stay in fuzz/corpus/.
+FUZZ_RUNS ?= 200000
+FUZZ_TARGETS = frames tokens batch cipher events tracker session
+fuzz: build
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p .fuzz/$$t; echo "== fuzz_$$t ($(FUZZ_RUNS) runs, log .fuzz/$$t.log)"; \
+		$(PY) fuzz/fuzz_$$t.py -runs=$(FUZZ_RUNS) -max_len=4096 -artifact_prefix=.fuzz/ .fuzz/$$t fuzz/corpus/$$t \
+			> .fuzz/$$t.log 2>&1; rc=$$?; grep -E "^Done" .fuzz/$$t.log; \
+		if [ $$rc -ne 0 ]; then tail -40 .fuzz/$$t.log; exit 1; fi; \
+	done
 
 bench: build
 	$(PY) -m pip install -q -e ".[bench]"

@@ -24,6 +24,8 @@ def extensions():
         Extension(
             f"lgucore.{src.stem}",
             [str(src.relative_to(HERE))],
+            include_dirs=[str((HERE / "src" / "lgucore").relative_to(HERE))],  # the lgu_*.h beside the .pyx
+            depends=[str(h.relative_to(HERE)) for h in sorted((HERE / "src" / "lgucore").glob("*.h"))],
             define_macros=macros,
             extra_compile_args=["-O3"] if not DEBUG else ["-O0", "-g"],
         )

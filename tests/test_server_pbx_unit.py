@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from lguapi.server import Directory
-from lguapi.server.pbx import COMMANDS, CommandError, Pbx
+from lguapi.server.pbx import COMMANDS, PbxCommandError, Pbx
 from lguapi.server.pbx_model import Forward
 from lguapi.server.pbx_text import split_result
 from test_server_pbx_support import USERS, Script
@@ -38,7 +38,7 @@ def test_every_command_of_the_protocol_is_known():
                 "GETQSTATUS", "GETRECORDLIST", "GETLISTCONFMEMBER", "REMOVECONF", "MAGADDRLIST", "SETUSERINFO"}
     assert set(COMMANDS) == expected
     pbx, _ = make()
-    with pytest.raises(CommandError) as e:
+    with pytest.raises(PbxCommandError) as e:
         pbx.command(USERS[0], "LOGIN", {}, [], lambda t: None)
     assert e.value.reason == "unknown command LOGIN"
 
@@ -235,12 +235,12 @@ def _walk(seed: int, steps: int) -> Pbx:
             elif op == 18:
                 ringing = [leg for leg in pbx.channels.values() if leg.state == "ring" and leg.kind == "phone"]
                 if ringing:
-                    pbx._ring_timeout(rnd.choice(ringing))  # what the timer would do
+                    pbx.core.ring_timed_out(rnd.choice(ringing))  # what the timer would do
             elif op == 19:
                 conf = pbx.room(user.domain, rnd.choice(["r1", "r2"]))
                 if conf is not None and conf.members:
                     cmd(user, "REMOVECONF", ROOM=conf.room, CHANNELS=rnd.choice(conf.members).name)
-        except (CommandError, KeyError, ValueError):
+        except (PbxCommandError, KeyError, ValueError):
             pass
         for name, leg in pbx.channels.items():
             assert leg.state != "gone" and name in (leg.name, leg.alias)

@@ -70,14 +70,7 @@ cdef class FrameBatch:
         return f"<FrameBatch frames={len(self)} consumed={self.consumed}>"
 
 
-cdef extern from *:
-    """
-    #if defined(__GNUC__) || defined(__clang__)
-    #define lgu_prefetch(p) __builtin_prefetch((const void *)(p))
-    #else
-    #define lgu_prefetch(p) ((void)0)
-    #endif
-    """
+cdef extern from "lgu_batch.h":
     void _prefetch "lgu_prefetch"(const void* p) noexcept nogil
 
 
@@ -221,6 +214,11 @@ cdef class TokenBatch:
     @cython.boundscheck(False)
     @cython.wraparound(False)
     def _messages(self, Py_ssize_t first, Py_ssize_t stop):
+        """Messages ``first:stop`` (``0 <= first <= stop <= len(self)``, else IndexError).
+
+        Every column value is checked before it is used, without overflow: a column
+        edited by hand gives ``ValueError``, never a read outside the buffer.
+        """
         cdef Py_buffer view
         cdef lgu_scan_t s
         cdef const int64_t[::1] fo = self.frames.offsets
@@ -235,6 +233,8 @@ cdef class TokenBatch:
         cdef Py_ssize_t i, j, k, nf
         cdef int64_t a, b
         cdef list out = []
+        if not 0 <= first <= stop <= no.shape[0]:
+            raise IndexError(f"message range {first}:{stop} is outside 0:{no.shape[0]}")
         if (fo.shape[0] < stop or fl.shape[0] < stop or nl.shape[0] < stop or idx.shape[0] <= stop
                 or kl.shape[0] != ko.shape[0] or vo.shape[0] != ko.shape[0] or vl.shape[0] != ko.shape[0]):
             raise ValueError("TokenBatch columns do not match its frames")
@@ -244,15 +244,17 @@ cdef class TokenBatch:
         try:
             for i in range(first, stop):
                 a = fo[i]
-                b = a + fl[i]
-                if not (0 <= a <= b <= view.len and a <= no[i] and no[i] + nl[i] <= b and nl[i] >= 0
+                if not (_span_ok(a, fl[i], 0, view.len) and _span_ok(no[i], nl[i], a, a + fl[i])
                         and 0 <= idx[i] <= idx[i + 1] <= nf):
                     raise ValueError(f"TokenBatch columns do not match frame {i}")
+                b = a + fl[i]
                 s.n = 0
                 s.name_start = no[i]
                 s.name_end = no[i] + nl[i]
                 s.ascii = 0
                 for j in range(idx[i], idx[i + 1]):
+                    if not (_span_ok(vo[j], vl[j], a, b) and (kl[j] < 0 or _span_ok(ko[j], kl[j], a, b))):
+                        raise ValueError(f"TokenBatch columns do not match frame {i}")
                     if s.n == s.cap:
                         _grow(&s)
                     k = s.n
@@ -263,12 +265,8 @@ cdef class TokenBatch:
                     else:
                         s.f[k].ks = ko[j]
                         s.f[k].ke = ko[j] + kl[j]
-                        if not a <= ko[j] <= s.f[k].ke <= b:
-                            raise ValueError(f"TokenBatch columns do not match frame {i}")
                     s.f[k].vs = vo[j]
                     s.f[k].ve = vo[j] + vl[j]
-                    if not a <= vo[j] <= s.f[k].ve <= b:
-                        raise ValueError(f"TokenBatch columns do not match frame {i}")
                 raw = PyBytes_FromStringAndSize(<const char*>view.buf + a, b - a)
                 s.ascii = _is_ascii_bytes(raw)
                 out.append(message_from_scan(raw, <const unsigned char*>view.buf, a, &s, self._cs))
@@ -278,10 +276,12 @@ cdef class TokenBatch:
         return out
 
 
-cdef extern from *:
-    """
-    static int lgu_grow_public(lgu_scan_t *s) { return lgu_grow(s); }
-    """
+cdef inline bint _span_ok(int64_t start, int64_t length, int64_t lo, int64_t hi) noexcept nogil:
+    """``[start, start + length)`` lies inside ``[lo, hi)``, decided without overflow."""
+    return lo <= start <= hi and 0 <= length <= hi - start
+
+
+cdef extern from "lgu_batch.h":
     int _grow "lgu_grow_public"(lgu_scan_t* s) except -1
 
 
@@ -289,8 +289,8 @@ cdef inline bint _is_ascii_bytes(bytes raw):
     return raw.isascii()
 
 
-cdef inline int _check_frame(int64_t a, int64_t b, Py_ssize_t buflen, Py_ssize_t i) except -1:
-    if not (0 <= a <= b <= buflen):
+cdef inline int _check_frame(int64_t a, int64_t n, Py_ssize_t buflen, Py_ssize_t i) except -1:
+    if not _span_ok(a, n, 0, buflen):
         raise ValueError(f"frame {i} lies outside the batch buffer")
     return 0
 
@@ -330,17 +330,23 @@ def tokenize_batch(batch, *, charset="cp949"):
         want = 0
         for i in range(sample):
             a = fo[i]
+            _check_frame(a, fl[i], view.len, i)
             b = a + fl[i]
-            _check_frame(a, b, view.len, i)
             lgu_scan(p, a, b, view.len, &s)
             want += s.n
-        cap = (want * n // sample + want * n // sample // 8 + 64) if sample else 64
+        # a body of L bytes yields at most L fields, so the buffer bounds the total of
+        # real frames (hand-built overlapping frames may need more: the columns grow)
+        cap = want * n // sample if sample else 0
+        cap += cap // 8
+        if cap > view.len:
+            cap = view.len
+        cap += 64
         cols = [_fresh(cap) for _ in range(5)]
         ff, ko, kl, vo, vl = cols
         for i in range(n):
             a = fo[i]
+            _check_frame(a, fl[i], view.len, i)
             b = a + fl[i]
-            _check_frame(a, b, view.len, i)
             lgu_scan(p, a, b, view.len, &s)
             no[i] = s.name_start
             nl[i] = s.name_end - s.name_start

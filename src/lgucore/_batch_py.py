@@ -104,23 +104,47 @@ class TokenBatch:
             i += n  # field_index[i + 1] must not wrap around
         if not 0 <= i < n:
             raise IndexError("message index out of range")
-        buf = self.frames.buffer
-        dec = _decoder(self.charset)
-        ns = int(self.name_offsets[i])
-        ne = ns + int(self.name_lengths[i])
-        spans = []
-        for j in range(int(self.field_index[i]), int(self.field_index[i + 1])):
-            ko = int(self.key_offsets[j])
-            kl = int(self.key_lengths[j])
-            vo = int(self.value_offsets[j])
-            vl = int(self.value_lengths[j])
-            spans.append((-1, -1, vo, vo + vl) if kl < 0 else (ko, ko + kl, vo, vo + vl))
-        mv = bytes(buf)  # pure twin: simplicity over speed
-        return build_message(mv, ns, ne, spans, dec, bytes(self.frames.body(i)))
+        return self._messages(i, i + 1)[0]
 
     def messages(self) -> list:
         """Every frame as a :class:`Message` (this creates the Python strings)."""
-        return [self.message(i) for i in range(len(self))]
+        return self._messages(0, len(self))
+
+    def _messages(self, first: int, stop: int) -> list:
+        """Messages ``first:stop``; columns edited by hand give ``ValueError`` as in the compiled twin."""
+        if not 0 <= first <= stop <= len(self):
+            raise IndexError(f"message range {first}:{stop} is outside 0:{len(self)}")
+        nf = len(self.key_offsets)
+        if (len(self.frames.offsets) < stop or len(self.frames.lengths) < stop or len(self.name_lengths) < stop
+                or len(self.field_index) <= stop
+                or not len(self.key_lengths) == len(self.value_offsets) == len(self.value_lengths) == nf):
+            raise ValueError("TokenBatch columns do not match its frames")
+        buf = bytes(self.frames.buffer)  # pure twin: simplicity over speed
+        dec = _decoder(self.charset)
+        return [self._message_at(buf, dec, i, nf) for i in range(first, stop)]
+
+    def _message_at(self, buf: bytes, dec, i: int, nf: int) -> Message:
+        a = int(self.frames.offsets[i])
+        n = int(self.frames.lengths[i])
+        ns = int(self.name_offsets[i])
+        first, stop = int(self.field_index[i]), int(self.field_index[i + 1])
+        if not (_span_ok(a, n, 0, len(buf)) and _span_ok(ns, int(self.name_lengths[i]), a, a + n)
+                and 0 <= first <= stop <= nf):
+            raise ValueError(f"TokenBatch columns do not match frame {i}")
+        b = a + n
+        spans = []
+        for j in range(first, stop):
+            ko, kl = int(self.key_offsets[j]), int(self.key_lengths[j])
+            vo, vl = int(self.value_offsets[j]), int(self.value_lengths[j])
+            if not (_span_ok(vo, vl, a, b) and (kl < 0 or _span_ok(ko, kl, a, b))):
+                raise ValueError(f"TokenBatch columns do not match frame {i}")
+            spans.append((-1, -1, vo, vo + vl) if kl < 0 else (ko, ko + kl, vo, vo + vl))
+        return build_message(buf, ns, ns + int(self.name_lengths[i]), spans, dec, buf[a:b])
+
+
+def _span_ok(start: int, length: int, lo: int, hi: int) -> bool:
+    """``[start, start + length)`` lies inside ``[lo, hi)``."""
+    return lo <= start <= hi and 0 <= length <= hi - start
 
 
 def decode_batch(buffer, *, byteorder: str = "big", max_body: int = 65535) -> FrameBatch:
@@ -167,12 +191,16 @@ def tokenize_batch(batch: FrameBatch, *, charset: str = "cp949") -> TokenBatch:
     charset = _check_charset(charset)
     buf = bytes(batch.buffer)  # the pure twin copies once; the compiled one never does
     n = len(batch)
+    if len(batch.offsets) < n or len(batch.lengths) < n:
+        raise ValueError("FrameBatch columns are shorter than the batch")
     name_o = np.empty(n, dtype=np.int64)
     name_l = np.empty(n, dtype=np.int64)
     index = np.empty(n + 1, dtype=np.int64)
     ff, ko, kl, vo, vl = [], [], [], [], []
     for i in range(n):
         s = int(batch.offsets[i])
+        if not _span_ok(s, int(batch.lengths[i]), 0, len(buf)):
+            raise ValueError(f"frame {i} lies outside the batch buffer")
         e = s + int(batch.lengths[i])
         ns, ne, fields = scan(buf, s, e)
         name_o[i] = ns

@@ -26,22 +26,7 @@ MAX_BODY = 65535
 cdef enum:
     _HEADER = 4
 
-cdef extern from *:
-    """
-    /* A Frame (a tuple subclass of two items) built the way tuple.__new__ builds one. */
-    static PyObject *lgu_frame(PyObject *cls, long ftype, PyObject *body) {
-        PyTypeObject *tp = (PyTypeObject *)cls;
-        PyObject *o, *t;
-        t = PyLong_FromLong(ftype);
-        if (t == NULL) return NULL;
-        o = tp->tp_alloc(tp, 2);
-        if (o == NULL) { Py_DECREF(t); return NULL; }
-        Py_INCREF(body);
-        PyTuple_SET_ITEM(o, 0, t);
-        PyTuple_SET_ITEM(o, 1, body);
-        return o;
-    }
-    """
+cdef extern from "lgu_frame.h":
     object lgu_frame(object cls, long ftype, object body)
 
 if not issubclass(Frame, tuple) or len(Frame._fields) != 2:

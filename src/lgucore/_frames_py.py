@@ -59,7 +59,7 @@ class FrameDecoder:
     call travel on the exception (``FrameError.frames``).
     """
 
-    __slots__ = ("_st", "_buf", "_max_body", "_max_buffer", "_offset", "_error", "_feeding")
+    __slots__ = ("_st", "_buf", "_max_body", "_max_buffer", "_offset", "_error", "_feeding", "_pending_after_error")
 
     def __init__(self, *, byteorder: str = "big", max_body: int = MAX_BODY, max_buffer: int = 1 << 20) -> None:
         self._st = _header_struct(byteorder)
@@ -73,10 +73,13 @@ class FrameDecoder:
         self._offset = 0  # stream offset of _buf[0]
         self._error: FrameError | None = None
         self._feeding = False
+        self._pending_after_error = 0
 
     @property
     def pending(self) -> int:
-        """Bytes held that do not yet make a whole frame."""
+        """Bytes held that do not yet make a whole frame (after an error: those left unread)."""
+        if self._error is not None:
+            return self._pending_after_error
         return len(self._buf)
 
     @property
@@ -85,7 +88,11 @@ class FrameDecoder:
         return self._offset
 
     def feed(self, data) -> list:
-        """Add ``data`` (any bytes-like object) and return the frames it completes."""
+        """Add ``data`` (any bytes-like object) and return the frames it completes.
+
+        Whole frames are cut straight out of ``data``; only a partial frame (fewer than
+        ``4 + max_body`` bytes, so never more than ``max_buffer``) is copied and held.
+        """
         if self._error is not None:
             raise FrameError("decoder is closed after an earlier error: " + str(self._error.args[0]))
         if self._feeding:
@@ -95,36 +102,71 @@ class FrameDecoder:
             mv = memoryview(data)
             if mv.itemsize != 1:
                 mv = mv.cast("B")
-            buf = self._buf
-            buf += mv
-            frames = []
-            pos = 0
-            end = len(buf)
-            unpack = self._st.unpack_from
-            max_body = self._max_body
-            while end - pos >= _HEADER:
-                ftype, length = unpack(buf, pos)
-                if length > max_body:
-                    self._error = FrameError(
-                        f"frame claims a {length}-byte body, over the {max_body}-byte limit",
-                        offset=self._offset + pos,
-                        excerpt=bytes(buf[pos : pos + 16]),
-                        frames=frames,
-                    )
-                    del buf[:pos]
-                    self._offset += pos
-                    raise self._error
-                if end - pos - _HEADER < length:
-                    break
-                start = pos + _HEADER
-                frames.append(Frame(ftype, bytes(buf[start : start + length])))
-                pos = start + length
-            if pos:
-                del buf[:pos]
-                self._offset += pos
+            elif not mv.c_contiguous:
+                raise TypeError("can't concat memoryview to bytearray: a C-contiguous bytes-like object is required")
+            frames: list = []
+            pos = self._finish_held(mv, frames)
+            if pos < 0:
+                return frames
+            pos = self._cut_whole(mv, pos, frames)
+            self._buf += mv[pos:]
             return frames
         finally:
             self._feeding = False
+
+    def _finish_held(self, mv: memoryview, frames: list) -> int:
+        """Complete the held partial frame from ``mv``; the next unread offset, or -1 if still partial."""
+        buf = self._buf
+        if not buf:
+            return 0
+        pos = 0
+        if len(buf) < _HEADER:
+            pos = min(_HEADER - len(buf), len(mv))
+            buf += mv[:pos]
+            if len(buf) < _HEADER:
+                return -1
+        ftype, length = self._st.unpack_from(buf, 0)
+        if length > self._max_body:
+            excerpt = (bytes(buf[:16]) + bytes(mv[pos : pos + 16]))[:16]
+            self._fail(length, self._offset, excerpt, frames, len(buf) + len(mv) - pos)
+        need = _HEADER + length - len(buf)
+        if len(mv) - pos < need:
+            buf += mv[pos:]
+            return -1
+        buf += mv[pos : pos + need]
+        frames.append(Frame(ftype, bytes(buf[_HEADER:])))
+        self._offset += _HEADER + length
+        buf.clear()
+        return pos + need
+
+    def _cut_whole(self, mv: memoryview, pos: int, frames: list) -> int:
+        """Append the whole frames of ``mv`` from ``pos``; the offset of the partial tail."""
+        end = len(mv)
+        unpack = self._st.unpack_from
+        max_body = self._max_body
+        while end - pos >= _HEADER:
+            ftype, length = unpack(mv, pos)
+            if length > max_body:
+                self._fail(length, self._offset, bytes(mv[pos : pos + 16]), frames, end - pos)
+            if end - pos - _HEADER < length:
+                break
+            start = pos + _HEADER
+            frames.append(Frame(ftype, bytes(mv[start : start + length])))
+            pos = start + length
+            self._offset += _HEADER + length
+        return pos
+
+    def _fail(self, length: int, offset: int, excerpt: bytes, frames: list, pending: int) -> None:
+        """Close the decoder on a header over ``max_body``; nothing more is held."""
+        self._pending_after_error = pending
+        self._buf = bytearray()
+        self._error = FrameError(
+            f"frame claims a {length}-byte body, over the {self._max_body}-byte limit",
+            offset=offset,
+            excerpt=excerpt,
+            frames=frames,
+        )
+        raise self._error
 
     def eof(self) -> None:
         """Declare the end of the stream; raise :class:`FrameError` if a frame is cut short."""
@@ -138,5 +180,6 @@ class FrameDecoder:
         else:
             _, length = self._st.unpack_from(self._buf, 0)
             msg = f"stream ended inside a frame ({n - _HEADER} of {length} body bytes)"
+        self._pending_after_error = n
         self._error = FrameError(msg, offset=self._offset, excerpt=bytes(self._buf[:16]))
         raise self._error

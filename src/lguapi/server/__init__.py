@@ -4,7 +4,7 @@
 >>> emu = Emulator(Directory.generate("3001-3010"), port=0)   # doctest: +SKIP
 >>> await emu.start(); print(emu.port)                        # doctest: +SKIP
 
-``Pbx`` and ``CommandError`` (the PBX model) and ``run_all`` (everything behind
+``Pbx`` and ``PbxCommandError`` (the PBX model) and ``run_all`` (everything behind
 ``lguapi serve``) load on first use.
 """
 from __future__ import annotations
@@ -15,12 +15,12 @@ from .session import Command, CommandSyntaxError, Session, parse_command
 
 __all__ = [
     "Emulator", "Directory", "User", "Session", "LoginGuard", "Command", "CommandSyntaxError", "parse_command",
-    "generated_id", "generated_password", "Pbx", "CommandError", "run_all",
+    "generated_id", "generated_password", "Pbx", "PbxCommandError", "run_all",
 ]
 
 
 def __getattr__(name):
-    if name in ("Pbx", "CommandError"):
+    if name in ("Pbx", "PbxCommandError"):
         from . import pbx
 
         return getattr(pbx, name)

@@ -15,7 +15,7 @@ POST     /phones/{exten}/hangup         --                                    20
 POST     /phones/{exten}/dtmf           ``{"digits": "12#"}``                   200 ``{"ok": true}``
 POST     /phones/{exten}/dial           ``{"to": "3002"}``                      201 ``{"id": ...}``
 POST     /sms                           ``{"from", "to", "text"}``              200 ``{"ok": true}``
-GET      /state                         --                                    200 ``Pbx.snapshot()``
+GET      /state                         --                                    200 ``Pbx.snapshot()`` + counters
 GET      /sessions                      --                                    200 logged-in sessions
 GET      /health                        --                                    200 ``{"ok": true, ...}``
 GET      /stats                         --                                    200 traffic/firehose counters
@@ -210,7 +210,9 @@ class AdminServer:
         return Response.json({"ok": True})
 
     def _state(self, request: Request) -> Response:
-        return Response.json(self.pbx.snapshot())
+        state = self.pbx.snapshot()
+        state["duplicate_login_byes"] = self.emulator.duplicate_login_byes
+        return Response.json(state)
 
     def _sessions(self, request: Request) -> Response:
         out = []

@@ -248,6 +248,12 @@ def _probability(text: str) -> float:
     return v
 
 
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
+    return int(text)
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"expected a port 0..65535 (0: any free port), not {text!r}")
@@ -284,11 +290,23 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--idle-timeout", type=_positive, default=90.0, help="close silent connections after (s, default 90)")
     g.add_argument("--max-send-buffer", type=int, default=4 << 20,
                    help="bytes queued for a client that does not read before it is closed (default 4 MiB)")
+    g.add_argument("--frame-timeout", type=_positive, default=30.0,
+                   help="close a connection whose frame is not complete this long after its first byte (s, default 30)")
+    g.add_argument("--max-connections", type=_count, default=20000,
+                   help="open connections in all; more are refused (default 20000)")
+    g.add_argument("--max-connections-per-address", type=_count, default=10000,
+                   help="open connections from one IP address; more are refused (default 10000)")
+    g.add_argument("--max-frames-per-turn", type=_count, default=200,
+                   help="frames of one connection handled per event-loop turn (default 200)")
     g = parser.add_argument_group("PBX")
     g.add_argument("--auto-answer", type=_nonneg, default=None, metavar="SECONDS",
                    help="external numbers answer after SECONDS (default: they ring until told, via the admin API)")
     g.add_argument("--ring-timeout", type=_nonneg, default=60.0, help="unanswered rings end with cause 19 after (s)")
     g.add_argument("--seed", type=int, default=None, help="random seed: deterministic PBX ids, traffic and firehose")
+    g.add_argument("--max-userinfo-bytes", type=_count, default=64 * 1024,
+                   help="bytes SETUSERINFO may store per extension (default 65536)")
+    g.add_argument("--max-addressbook", type=_count, default=5000,
+                   help="MAGADDRLIST entries per domain (default 5000)")
     g = parser.add_argument_group("TLS and OAM")
     g.add_argument("--tls", action="store_true", help="serve the API port over TLS too")
     g.add_argument("--oam-http", action="store_true", help="serve OAM over plain HTTP instead of HTTPS")
@@ -347,7 +365,11 @@ def _build_stack(args: argparse.Namespace) -> EmulatorStack:
         raise ValueError("--max-send-buffer must be at least 1024 bytes")
     options = dict(byteorder=args.byteorder, ciphers=ciphers, charset=args.charset,
                    idle_timeout=args.idle_timeout, max_send_buffer=args.max_send_buffer,
-                   ring_timeout=args.ring_timeout, auto_answer=args.auto_answer)
+                   ring_timeout=args.ring_timeout, auto_answer=args.auto_answer, frame_timeout=args.frame_timeout,
+                   max_connections=args.max_connections,
+                   max_connections_per_address=args.max_connections_per_address,
+                   max_frames_per_turn=args.max_frames_per_turn,
+                   max_userinfo_bytes=args.max_userinfo_bytes, max_addressbook=args.max_addressbook)
     return EmulatorStack(directory, host=args.host, port=args.port, admin_host=args.admin_host,
                          admin_port=args.admin_port, oam_host=args.oam_host, oam_port=args.oam_port,
                          oam_tls=not args.oam_http, oam_primary=args.oam_addr, oam_backup=args.oam_backup,

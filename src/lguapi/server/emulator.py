@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import random
 import ssl as _ssl
@@ -83,12 +82,25 @@ class Emulator:
         ciphers: the ciphers LOGIN may use; another one is refused with STATUS -4.
         seed_key, basic_key: cipher keys (the vendor's by default).
         charset: text charset (``cp949`` or ``utf-8``).
-        idle_timeout: close a connection silent this long; a logged-in one is sent ``PING``
-            after half of it (any frame, ``CMD|PONG`` included, counts as activity).
+        idle_timeout: close a connection that completes no frame for this long; a logged-in
+            one is sent ``PING`` after half of it (any complete frame, ``CMD|PONG`` included,
+            counts as activity; bytes of an unfinished frame do not).
+        frame_timeout: a frame must be complete this many seconds after its first byte
+            arrived, else the connection is answered ``CMDERROR|CMD:FRAME`` and closed
+            (default 30).
+        max_connections: open connections in all (default 20000); one more is answered
+            ``CMDERROR|CMD:CONNECT|MSG:too many connections ...`` and closed.
+        max_connections_per_address: open connections from one IP address (default 10000),
+            refused the same way.
+        max_frames_per_turn: frames one connection may have handled per event-loop turn
+            (default 200); the rest wait for the next turn with reading paused, so a burst
+            on one connection never holds the loop for the others.
         max_bad_frames: close after this many undecodable text frames in a row.
         max_body: largest body a frame may claim; a longer claim closes the connection.
         max_send_buffer: bytes queued for a client that does not read before it is closed.
         ring_timeout, auto_answer, clock, rng: passed to the PBX.
+        max_userinfo_bytes, max_addressbook: the PBX's bounds on per-user state (SETUSERINFO
+            bytes per extension, address-book entries per domain); passed to the PBX.
         lockout: ``(max_failures, window_seconds, lock_seconds)``; ``clock`` times it.
         pbx_factory: build the PBX (``factory(directory, deliver=, online=, ...)``); the
             default is :class:`lguapi.server.pbx.Pbx`.
@@ -102,7 +114,10 @@ class Emulator:
                  max_body: int = MAX_BODY, max_send_buffer: int = 4 << 20, ring_timeout: float = 60.0,
                  auto_answer: float | None = None, lockout=(5, 60.0, 60.0),
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None,
-                 pbx_factory: Callable | None = None, close_grace: float = 5.0) -> None:
+                 pbx_factory: Callable | None = None, close_grace: float = 5.0, frame_timeout: float = 30.0,
+                 max_connections: int = 20000, max_connections_per_address: int = 10000,
+                 max_userinfo_bytes: int = 64 * 1024, max_addressbook: int = 5000,
+                 max_frames_per_turn: int = 200) -> None:
         ciphers = tuple(ciphers)
         if not ciphers or any(c not in CIPHERS for c in ciphers):
             raise ValueError(f"ciphers must be a non-empty subset of {sorted(CIPHERS)}, not {ciphers!r}")
@@ -117,6 +132,12 @@ class Emulator:
             raise ValueError(f"max_body must be within 64..{MAX_BODY}")
         if max_send_buffer < 1024:
             raise ValueError("max_send_buffer must be >= 1024")
+        if not frame_timeout > 0:
+            raise ValueError("frame_timeout must be > 0")
+        if max_frames_per_turn < 1:
+            raise ValueError("max_frames_per_turn must be >= 1")
+        if max_connections < 1 or max_connections_per_address < 1:
+            raise ValueError("max_connections and max_connections_per_address must be >= 1")
         self.directory = directory
         self.host = host
         self._port = port
@@ -129,6 +150,15 @@ class Emulator:
         self.max_body = max_body
         self.max_send_buffer = max_send_buffer
         self.close_grace = close_grace
+        self.frame_timeout = float(frame_timeout)
+        self.max_connections = max_connections
+        self.max_connections_per_address = max_connections_per_address
+        self.max_frames_per_turn = max_frames_per_turn
+        #: BYEs sent to a session because the same ID logged in again elsewhere
+        self.duplicate_login_byes = 0
+        #: times a connection's frames were left for a later loop turn (max_frames_per_turn)
+        self.deferred_turns = 0
+        self._per_address: dict[object, int] = {}
         self._codecs = {c: TextCodec(c, seed_key=seed_key, basic_key=basic_key, byteorder=byteorder) for c in CIPHERS}
         self._guard = LoginGuard(*lockout, clock=clock)
         self._conns: set[Session] = set()
@@ -141,9 +171,8 @@ class Emulator:
         if pbx_factory is None:
             from .pbx import Pbx as pbx_factory
         self.pbx = pbx_factory(directory, deliver=self.deliver, ring_timeout=ring_timeout, auto_answer=auto_answer,
-                               clock=clock, rng=rng, online=self.online)
-        mod = importlib.import_module(type(self.pbx).__module__)
-        self._command_error = getattr(mod, "CommandError", None) or ()
+                               clock=clock, rng=rng, online=self.online, max_userinfo_bytes=max_userinfo_bytes,
+                               max_addressbook=max_addressbook)
 
     def __repr__(self) -> str:
         state = f"port={self.port}" if self._server is not None else "not started"
@@ -197,6 +226,20 @@ class Emulator:
             return self._server.sockets[0].getsockname()[1]
         return self._port
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the emulator runs on (``None`` before :meth:`start`)."""
+        return self._loop
+
+    @property
+    def login_guard(self) -> LoginGuard:
+        """The failed-login bookkeeping (lockouts) shared by every session."""
+        return self._guard
+
+    def codec(self, cipher: str) -> TextCodec:
+        """The emulator's :class:`lgucore.TextCodec` of ``cipher`` (its keys and byte order)."""
+        return self._codecs[cipher]
+
     # -- sessions and routing -------------------------------------------------------------
     def sessions(self) -> list[Session]:
         """The logged-in sessions."""
@@ -225,19 +268,37 @@ class Emulator:
         """Is an API session logged in for ``exten`` (the PBX's ``online``)."""
         return exten in self._by_exten
 
-    def _connected(self, s: Session) -> None:
+    def admit(self, s: Session) -> str | None:
+        """Count a new connection in, or say why it is refused (a cap is reached)."""
+        if len(self._conns) >= self.max_connections:
+            return f"too many connections (max_connections={self.max_connections})"
+        addr = s.peer[0] if s.peer else None
+        if self._per_address.get(addr, 0) >= self.max_connections_per_address:
+            return f"too many connections from {addr} (max_connections_per_address={self.max_connections_per_address})"
         self._conns.add(s)
+        self._per_address[addr] = self._per_address.get(addr, 0) + 1
+        return None
 
-    def _logged_in(self, s: Session) -> None:
+    def logged_in(self, s: Session) -> None:
+        """Register ``s`` as logged in; an older session of the same ID gets BYE and is closed."""
         old = self._by_id.get(s.user.id)
         if old is not None and old is not s:
+            self.duplicate_login_byes += 1
             old.send_text("BYE|REASON:duplicate login")
             old.close("duplicate login")
         self._by_id[s.user.id] = s
         self._by_exten.setdefault(s.exten, []).append(s)
 
-    def _forget(self, s: Session) -> None:
-        self._conns.discard(s)
+    def forget(self, s: Session) -> None:
+        """Drop ``s`` from the connection counts and the routing tables (it is closing)."""
+        if s in self._conns:
+            self._conns.discard(s)
+            addr = s.peer[0] if s.peer else None
+            left = self._per_address.get(addr, 1) - 1
+            if left > 0:
+                self._per_address[addr] = left
+            else:
+                self._per_address.pop(addr, None)
         if s.user is None:
             return
         if self._by_id.get(s.user.id) is s:
@@ -248,7 +309,8 @@ class Emulator:
             if not lst:
                 del self._by_exten[s.exten]
 
-    def _mark_dirty(self, s: Session) -> None:
+    def schedule_flush(self, s: Session) -> None:
+        """Have ``s`` flushed at the end of this loop iteration, with every other session."""
         self._dirty.append(s)
         if self._flush_handle is None:
             self._flush_handle = self._loop.call_soon(self._flush_all)
@@ -258,7 +320,7 @@ class Emulator:
         dirty, self._dirty = self._dirty, []
         for s in dirty:
             try:
-                s._flush()
+                s.flush()
             except Exception:  # one broken transport must not starve the others
                 log.exception("%r: flush failed", s)
-                s._abort("flush failed")
+                s.abort("flush failed")

@@ -393,14 +393,14 @@ class Firehose:
                     cursor = 0
                 g = ready[cursor]
                 cursor += 1
-                sent += self._emit(g)
+                sent += self.emit(g)
         except Exception:  # a bug: log it; the next round goes on
             log.exception("firehose: a round failed")
         self._cursor = cursor
         self._budget -= sent
         self.delivered += sent
 
-    def _emit(self, g: _Group) -> int:
+    def emit(self, g: _Group) -> int:
         """Deliver ``g``'s next event that reaches a session; the number of sessions reached.
 
         Events for the pair's other extension while it has no session are passed over

@@ -45,6 +45,39 @@ class HTTPError(Exception):
         self.close = close
 
 
+#: deepest nesting of arrays and objects a JSON body may have (json.loads recurses per level)
+MAX_JSON_DEPTH = 32
+
+_OPEN, _CLOSE, _QUOTE, _BACKSLASH = b"[{", b"]}", 0x22, 0x5C
+
+
+def json_depth(body: bytes) -> int:
+    """The deepest nesting of ``[``/``{`` in ``body`` (one linear pass; brackets in strings ignored).
+
+    >>> json_depth(b'{"a": [1, "[[["]}')
+    2
+    """
+    depth = deepest = 0
+    in_str = escaped = False
+    for c in body:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif c == _BACKSLASH:
+                escaped = True
+            elif c == _QUOTE:
+                in_str = False
+        elif c == _QUOTE:
+            in_str = True
+        elif c in _OPEN:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif c in _CLOSE:
+            depth -= 1
+    return deepest
+
+
 @dataclass
 class Request:
     """One parsed request. ``headers`` has lower-case names; ``params`` holds route parameters."""
@@ -64,9 +97,12 @@ class Request:
         """The body parsed as JSON (``None`` when empty); HTTPError 400 when it is not JSON."""
         if not self.body.strip():
             return None
+        depth = json_depth(self.body)
+        if depth > MAX_JSON_DEPTH:
+            raise HTTPError(400, f"request body nests JSON {depth} levels deep (the limit is {MAX_JSON_DEPTH})")
         try:
             return json.loads(self.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise HTTPError(400, f"request body is not valid JSON: {exc}") from None
 
     def form(self) -> dict[str, str]:

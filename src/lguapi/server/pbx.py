@@ -21,19 +21,21 @@ import random
 import re
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
+from .pbx_calls import CallEngine
 from .pbx_commands import CALL_COMMANDS
 from .pbx_conf import ConferenceEngine
-from .pbx_lookups import LOOKUP_COMMANDS
-from .pbx_model import REJECTED, Call, CommandError, Leg
-from .pbx_services import SERVICE_COMMANDS
+from .pbx_lookups import LOOKUP_COMMANDS, LookupEngine
+from .pbx_model import REJECTED, Call, PbxCommandError, Leg
+from .pbx_services import SERVICE_COMMANDS, ServiceEngine
 from .pbx_text import dtmf_event
+from .pbx_xfer import TransferEngine
 
 if TYPE_CHECKING:  # pragma: no cover
     from .accounts import Directory, User
 
-__all__ = ["Pbx", "CommandError", "COMMANDS"]
+__all__ = ["Pbx", "PbxCommandError", "COMMANDS"]
 
 #: every command the PBX answers (LOGIN and PONG belong to the session)
 COMMANDS: dict[str, Callable] = {**CALL_COMMANDS, **SERVICE_COMMANDS, **LOOKUP_COMMANDS}
@@ -45,7 +47,19 @@ _DTMF = re.compile(r"[0-9*#A-Da-d]+\Z")
 _MAX_SMS_IN = 2000
 
 
-class Pbx(ConferenceEngine):
+def _via(engine: str, name: str, *, settable: bool = False) -> Any:
+    """A :class:`Pbx` attribute that is ``self.<engine>.<name>`` (read, and written if ``settable``)."""
+
+    def get(self: Pbx) -> Any:
+        return getattr(getattr(self, engine), name)
+
+    def put(self: Pbx, value: Any) -> None:
+        setattr(getattr(self, engine), name, value)
+
+    return property(get, put if settable else None, doc=f"``{engine}.{name}``")
+
+
+class Pbx:
     """The in-memory PBX (see the module docstring and ``docs/emulator-pbx.md``).
 
     Args:
@@ -59,33 +73,97 @@ class Pbx(ConferenceEngine):
         rng: draws the 8-hex channel suffixes (seed it for reproducible runs).
         online: ``online(exten)`` -- is an API session logged in (GETPEERINFO, SENDPEERMSG).
         max_plain: the most characters of one CMDRESULT piece of a split result.
+        max_userinfo_bytes: characters (keys plus values) SETUSERINFO may store per extension;
+            a SETUSERINFO past it is refused with CMDERROR (default 64 KiB).
+        max_addressbook: MAGADDRLIST entries per domain; an add past it is refused (default 5000).
         history_limit: finished calls (and recordings) kept; older ones are dropped.
 
     Timers (ring timeouts, auto answers) use the running asyncio loop; without one they are off.
+
+    The PBX is composed of engines, each in its own module: ``core`` (:class:`CallEngine`:
+    phones, channels, calls, ringing, answering, hanging up, holding, forwarding, pickup,
+    recording, history), ``transfers`` (:class:`TransferEngine`), ``conferences``
+    (:class:`ConferenceEngine`), ``lookups`` (:class:`LookupEngine`) and ``services``
+    (:class:`ServiceEngine`). The call engine hands attended-transfer and conference legs to
+    the other two through typed protocols. The command handlers and the outside world (the
+    admin interface, the traffic generator) use the Pbx, which forwards the names below to
+    the engine that owns them.
     """
+
+    # the call engine's state and rules
+    directory = _via("core", "directory")
+    deliver = _via("core", "deliver")
+    online = _via("core", "online")
+    clock = _via("core", "clock", settable=True)
+    rng = _via("core", "rng", settable=True)
+    sequence = _via("core", "sequence", settable=True)
+    ring_timeout = _via("core", "ring_timeout", settable=True)
+    auto_answer = _via("core", "auto_answer", settable=True)
+    channels = _via("core", "channels")
+    phones = _via("core", "phones")
+    calls = _via("core", "calls")
+    forwards = _via("core", "forwards")
+    history = _via("core", "history")
+    rows = _via("core", "rows")
+    recordings = _via("core", "recordings")
+    answered_calls = _via("core", "answered_calls")
+    emit = _via("core", "emit")
+    other_side = _via("core", "other_side")
+    user_of = _via("core", "user_of")
+    active_leg = _via("core", "active_leg")
+    is_free = _via("core", "is_free")
+    phone_state = _via("core", "phone_state")
+    forward_of = _via("core", "forward_of")
+    ringing_at = _via("core", "ringing_at")
+    ringing_in_group = _via("core", "ringing_in_group")
+    dial = _via("core", "dial")
+    incoming = _via("core", "incoming")
+    answer = _via("core", "answer")
+    hangup = _via("core", "hangup")
+    hold = _via("core", "hold")
+    unhold = _via("core", "unhold")
+    start_record = _via("core", "start_record")
+    stop_record = _via("core", "stop_record")
+    # transfers and conferences
+    blind_transfer = _via("transfers", "blind_transfer")
+    attended_transfer = _via("transfers", "attended_transfer")
+    rooms = _via("conferences", "rooms")
+    room = _via("conferences", "room")
+    redirect_conference = _via("conferences", "redirect_conference")
+    invite = _via("conferences", "invite")
+    invite_external = _via("conferences", "invite_external")
+    call_with_conference = _via("conferences", "call_with_conference")
+    remove_from_conference = _via("conferences", "remove_from_conference")
+    # lookups and services
+    max_plain = _via("lookups", "max_plain", settable=True)
+    inbox = _via("services", "inbox")
+    sent_sms = _via("services", "sent_sms")
+    addressbook = _via("services", "addressbook")
+    addressbook_next = _via("services", "addressbook_next")
+    uservars = _via("services", "uservars")
+    max_userinfo_bytes = _via("services", "max_userinfo_bytes", settable=True)
+    max_addressbook = _via("services", "max_addressbook", settable=True)
 
     def __init__(self, directory: Directory, *, deliver: Callable[[str, str], None], ring_timeout: float | None = 60.0,
                  auto_answer: float | None = None, clock: Callable[[], float] = time.time,
                  rng: random.Random | None = None, online: Callable[[str], bool] = lambda exten: False,
-                 max_plain: int = 8192, history_limit: int = 10000) -> None:
+                 max_plain: int = 8192, history_limit: int = 10000, max_userinfo_bytes: int = 64 * 1024,
+                 max_addressbook: int = 5000) -> None:
         if ring_timeout is not None and ring_timeout < 0:
             raise ValueError("ring_timeout must be >= 0 or None")
         if auto_answer is not None and auto_answer < 0:
             raise ValueError("auto_answer must be >= 0 or None")
-        if max_plain < 64:
-            raise ValueError("max_plain must be >= 64")
         if history_limit < 1:
             raise ValueError("history_limit must be >= 1")
-        super().__init__(directory, deliver=deliver, ring_timeout=ring_timeout, auto_answer=auto_answer,
-                         clock=clock, rng=rng, online=online, history_limit=history_limit)
-        self.max_plain = max_plain
-        #: exten -> received SMS as (time, from, text, delivered to a session)
-        self.inbox: dict[str, deque] = {}
-        self.sent_sms: deque[dict] = deque(maxlen=history_limit)
-        #: domain -> address book (KEYIDX -> entry)
-        self.addressbook: dict[str, dict[int, dict]] = {}
-        #: exten -> variables stored with SETUSERINFO
-        self.uservars: dict[str, dict[str, str]] = {}
+        self.core = CallEngine(directory, deliver=deliver, ring_timeout=ring_timeout, auto_answer=auto_answer,
+                               clock=clock, rng=rng, online=online, history_limit=history_limit)
+        self.transfers = TransferEngine(self.core)
+        self.conferences = ConferenceEngine(self.core)
+        self.core.attach(self.transfers, self.conferences)
+        self.lookups = LookupEngine(max_plain=max_plain)
+        self.services = ServiceEngine(history_limit=history_limit, max_userinfo_bytes=max_userinfo_bytes,
+                                      max_addressbook=max_addressbook)
+        self._commands: dict[str, Callable] = {**CALL_COMMANDS, **self.lookups.commands, **self.services.commands}
 
     def __repr__(self) -> str:
         return f"<Pbx {len(self.calls)} call(s) {len(self.channels)} channel(s) {len(self.history)} finished>"
@@ -94,14 +172,14 @@ class Pbx(ConferenceEngine):
     def command(self, user: User, name: str, args: dict, positional: list, reply: Callable[[str], None]) -> None:
         """Carry out command ``name`` for ``user``; ``reply`` answers the issuing session.
 
-        Raises :class:`CommandError` for an unknown command, a missing or malformed argument,
+        Raises :class:`PbxCommandError` for an unknown command, a missing or malformed argument,
         no current call, an unknown channel, and whatever else the PBX cannot do.
         """
-        handler = COMMANDS.get(name)
+        handler = self._commands.get(name)
         if handler is None:
-            raise CommandError(f"unknown command {name}")
+            raise PbxCommandError(f"unknown command {name}")
         if positional and name not in PIPE_FORMS:
-            raise CommandError(f"{name} has no pipe form (HANGUP is the only command that has one)")
+            raise PbxCommandError(f"{name} has no pipe form (HANGUP is the only command that has one)")
         handler(self, user, args, positional, reply)
 
     # -- the outside world --------------------------------------------------------------
@@ -168,13 +246,13 @@ class Pbx(ConferenceEngine):
         leg = self.active_leg(exten, ("up",))
         if leg is None:
             raise ValueError(f"{exten} has no connected call")
-        other = None if leg.room is not None else self._other(leg)
+        other = None if leg.room is not None else self.other_side(leg)
         to_other = other.exten if other is not None and other.exten not in (None, exten) else None
         for d in digits.upper():
             text = dtmf_event(leg, d)
-            self._emit(exten, text)
+            self.emit(exten, text)
             if to_other is not None:
-                self._emit(to_other, text)
+                self.emit(to_other, text)
 
     def phone_dial(self, exten: str, number: str) -> str:
         """The handset of ``exten`` dials ``number`` (an extension, a 070 number or outside); the call id."""
@@ -204,7 +282,7 @@ class Pbx(ConferenceEngine):
         if box is None:
             box = self.inbox[owner.exten] = deque(maxlen=self.history.maxlen)
         box.append((self.clock(), from_number, text, delivered))
-        self._emit(owner.exten, f"RECVSMS|FROM:{from_number}|MESSAGE:{text}|SMSTO:{smsto}")
+        self.emit(owner.exten, f"RECVSMS|FROM:{from_number}|MESSAGE:{text}|SMSTO:{smsto}")
 
     # -- state ----------------------------------------------------------------------------
     @staticmethod

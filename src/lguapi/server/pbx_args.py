@@ -1,10 +1,10 @@
-"""Argument reading and validation shared by the PBX's command handlers (each failure a CommandError)."""
+"""Argument reading and validation shared by the PBX's command handlers (each failure a PbxCommandError)."""
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
 
-from .pbx_model import CommandError
+from .pbx_model import PbxCommandError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .accounts import User
@@ -30,10 +30,10 @@ def arg(args: dict, key: str, default: str = "") -> str:
 
 
 def required(args: dict, key: str) -> str:
-    """The value of ``key``; absent or empty is ``CommandError("missing argument KEY")``."""
+    """The value of ``key``; absent or empty is ``PbxCommandError("missing argument KEY")``."""
     v = args.get(key)
     if not v:
-        raise CommandError(f"missing argument {key}")
+        raise PbxCommandError(f"missing argument {key}")
     return v
 
 
@@ -41,22 +41,22 @@ def check_agent(user: User, args: dict) -> None:
     """``AGENT``, when given, must be the logged-in extension."""
     agent = args.get("AGENT")
     if agent and agent != user.exten:
-        raise CommandError(f"AGENT={agent} is not the logged-in extension {user.exten}")
+        raise PbxCommandError(f"AGENT={agent} is not the logged-in extension {user.exten}")
 
 
 def number(value: str, key: str) -> str:
     if not _NUMBER.match(value):
-        raise CommandError(f"malformed argument {key} (expected a phone number or extension)")
+        raise PbxCommandError(f"malformed argument {key} (expected a phone number or extension)")
     return value
 
 
 def peer_list(value: str, key: str = "PEERS") -> list[str]:
     """A comma-separated list, each entry a number; duplicates dropped, order kept; at most 500."""
     if not value:
-        raise CommandError(f"missing argument {key}")
+        raise PbxCommandError(f"missing argument {key}")
     parts = value.split(",")
     if len(parts) > MAX_PEERS:
-        raise CommandError(f"{key} lists more than {MAX_PEERS} entries")
+        raise PbxCommandError(f"{key} lists more than {MAX_PEERS} entries")
     out: dict[str, None] = {}
     for p in parts:
         p = p.strip()
@@ -64,14 +64,14 @@ def peer_list(value: str, key: str = "PEERS") -> list[str]:
             continue
         out[number(p, key)] = None
     if not out:
-        raise CommandError(f"missing argument {key}")
+        raise PbxCommandError(f"missing argument {key}")
     return list(out)
 
 
 def room_name(args: dict) -> str:
     room = required(args, "ROOM")
     if not _ROOM.match(room):
-        raise CommandError("malformed argument ROOM")
+        raise PbxCommandError("malformed argument ROOM")
     return room
 
 
@@ -79,13 +79,13 @@ def int_arg(args: dict, key: str, default: int | None = None, allowed=None) -> i
     v = args.get(key, "")
     if v == "":
         if default is None:
-            raise CommandError(f"missing argument {key}")
+            raise PbxCommandError(f"missing argument {key}")
         return default
     if not _DIGITS.match(v):
-        raise CommandError(f"malformed argument {key} (expected a number)")
+        raise PbxCommandError(f"malformed argument {key} (expected a number)")
     n = int(v)
     if allowed is not None and n not in allowed:
-        raise CommandError(f"malformed argument {key} (expected one of {', '.join(map(str, allowed))})")
+        raise PbxCommandError(f"malformed argument {key} (expected one of {', '.join(map(str, allowed))})")
     return n
 
 
@@ -100,7 +100,7 @@ def date_bound(args: dict, key: str, *, end: bool) -> str:
         return ""
     digits = v.replace("-", "").replace(":", "").replace("T", "")
     if not _DIGITS.match(digits) or len(digits) not in (8, 10, 12, 14):
-        raise CommandError(f"malformed argument {key} (expected YYYYMMDD[HH[MM[SS]]])")
+        raise PbxCommandError(f"malformed argument {key} (expected YYYYMMDD[HH[MM[SS]]])")
     return digits.ljust(14, "9" if end else "0")
 
 
@@ -108,9 +108,9 @@ def free_text(args: dict, key: str = "MSG") -> str:
     """SMS / peer-message text: present, at most 200 characters, no ``|``, CR or LF."""
     text = args.get(key)
     if not text:
-        raise CommandError(f"missing argument {key}")
+        raise PbxCommandError(f"missing argument {key}")
     if len(text) > MAX_TEXT:
-        raise CommandError(f"{key} is longer than {MAX_TEXT} characters")
+        raise PbxCommandError(f"{key} is longer than {MAX_TEXT} characters")
     if "|" in text or "\r" in text or "\n" in text:
-        raise CommandError(f"{key} must not contain a pipe, CR or LF (write line breaks as @@)")
+        raise PbxCommandError(f"{key} must not contain a pipe, CR or LF (write line breaks as @@)")
     return text

@@ -1,7 +1,9 @@
 """The PBX's call engine: channels and unique ids, ringing, answering, hanging up, holding,
 forwarding, pickup and recording (finished calls are recorded by :mod:`.pbx_history`).
 
-Attended/blind transfer and conferences build on this (:mod:`.pbx_xfer`, :mod:`.pbx_conf`).
+The transfer and conference engines (:mod:`.pbx_xfer`, :mod:`.pbx_conf`) are composed with it
+by :class:`~.pbx.Pbx`: they drive it through its public methods, and it hands them the legs
+that are theirs through the :class:`TransferHooks` and :class:`ConferenceHooks` protocols.
 Every event goes out through ``deliver(exten, text)`` in the order a phone would see it;
 the texts come from :mod:`.pbx_text`. Nothing here knows about sockets or commands.
 """
@@ -11,7 +13,7 @@ import asyncio
 import logging
 import random
 from collections import deque
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from .pbx_history import history_record, history_rows, local14
 from .pbx_model import BUSY, NO_ANSWER, NORMAL, REJECTED, TRUNK, Call, Forward, Leg
@@ -20,12 +22,28 @@ from .pbx_text import cdr_event, channel_list, channel_out, ring_in, ring_out
 if TYPE_CHECKING:  # pragma: no cover
     from .accounts import Directory, User
 
-__all__ = ["CallEngine"]
+__all__ = ["CallEngine", "TransferHooks", "ConferenceHooks"]
 
 log = logging.getLogger("lguapi.server.pbx")
 
 #: connected and ringing leg states, most "current" first (what a phone's buttons act on)
 ACTIVE = ("up", "hold", "dial", "ring")
+
+
+class TransferHooks(Protocol):
+    """What the call engine asks of the transfer engine (legs of an attended transfer)."""
+
+    def consult_failed(self, consult: Call) -> None: ...
+    def consult_hangup(self, leg: Leg) -> None: ...
+    def parent_hangup(self, leg: Leg) -> None: ...
+
+
+class ConferenceHooks(Protocol):
+    """What the call engine asks of the conference engine (room members and invitations)."""
+
+    def answer_invite(self, r: Leg, by: str | None) -> None: ...
+    def end_invite(self, r: Leg, cause: int) -> None: ...
+    def leave(self, leg: Leg, cause: int) -> None: ...
 
 
 class CallEngine:
@@ -60,15 +78,23 @@ class CallEngine:
         #: extension -> calls it answered (GETQSTATUS)
         self.answered_calls: dict[str, int] = {}
         self._no_loop_warned = False
+        # set by attach(): the Pbx builds this engine first, then the two that use it
+        self.transfers: TransferHooks
+        self.conferences: ConferenceHooks
+
+    def attach(self, transfers: TransferHooks, conferences: ConferenceHooks) -> None:
+        """Give the engine the transfer and conference engines it hands their legs to."""
+        self.transfers = transfers
+        self.conferences = conferences
 
     # -- plumbing -----------------------------------------------------------------------
-    def _emit(self, exten: str, text: str) -> None:
+    def emit(self, exten: str, text: str) -> None:
         try:
             self.deliver(exten, text)
         except Exception:  # a broken session must not leave the PBX half-updated
             log.exception("deliver of a %s event failed", text.split("|", 1)[0])
 
-    def _later(self, delay: float, fn, *args):
+    def later(self, delay: float, fn, *args):
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -84,21 +110,21 @@ class CallEngine:
         except Exception:
             log.exception("PBX timer %s failed", getattr(fn, "__name__", fn))
 
-    def _uid(self) -> str:
+    def new_uid(self) -> str:
         self.sequence += 1
         return f"{int(self.clock())}.{self.sequence}"
 
-    def _suffix(self, prefix: str, tail: str = "") -> str:
+    def channel_name(self, prefix: str, tail: str = "") -> str:
         channels = self.channels
         while True:
             name = f"{prefix}-{self.rng.getrandbits(32):08x}{tail}"
             if name not in channels:
                 return name
 
-    def _leg(self, peer: str, exten: str | None, number: str, kind: str, call: Call, state: str) -> Leg:
+    def new_leg(self, peer: str, exten: str | None, number: str, kind: str, call: Call, state: str) -> Leg:
         """A new channel ``SIP/<peer>-<8 hex>`` with the next unique id, registered with ``call``."""
-        name = self._suffix("SIP/" + peer)
-        leg = Leg(name, self._uid(), exten, number, kind, call, state, self.clock())
+        name = self.channel_name("SIP/" + peer)
+        leg = Leg(name, self.new_uid(), exten, number, kind, call, state, self.clock())
         self.channels[name] = leg
         call.legs.append(leg)
         if exten is not None:
@@ -110,7 +136,7 @@ class CallEngine:
             call.extens[exten] = None
         return leg
 
-    def _drop(self, leg: Leg) -> None:
+    def drop(self, leg: Leg) -> None:
         """Forget ``leg`` without any event (its channel is gone)."""
         if leg.state == "gone":
             return
@@ -137,7 +163,7 @@ class CallEngine:
         leg.state = "gone"
 
     @staticmethod
-    def _unring(r: Leg, rings: list) -> None:
+    def unring(r: Leg, rings: list) -> None:
         """``r`` stops ringing: its timer is cancelled and it leaves ``rings`` (if it is there)."""
         if r.timer is not None:
             r.timer.cancel()
@@ -147,13 +173,13 @@ class CallEngine:
         except ValueError:
             pass
 
-    def _end(self, leg: Leg, cause: int) -> None:
+    def end_leg(self, leg: Leg, cause: int) -> None:
         """``leg`` hangs up: its phone gets the CHANNELOUT."""
         if leg.state == "gone":
             return
-        self._drop(leg)
+        self.drop(leg)
         if leg.exten is not None:
-            self._emit(leg.exten, channel_out(leg, cause))
+            self.emit(leg.exten, channel_out(leg, cause))
 
     # -- lookups ------------------------------------------------------------------------
     def user_of(self, number: str) -> User | None:
@@ -195,7 +221,7 @@ class CallEngine:
             return None
         return fw
 
-    def _other(self, leg: Leg) -> Leg | None:
+    def other_side(self, leg: Leg) -> Leg | None:
         call = leg.call
         if leg is call.caller:
             return call.callee
@@ -209,32 +235,32 @@ class CallEngine:
         now = self.clock()
         call = Call("", "call", "internal" if internal else "outbound", user.exten, number, None, now)
         shown = user.exten if internal else (cid or user.callerid or user.exten)
-        a = self._leg(user.exten, user.exten, shown, "phone", call, "dial")
+        a = self.new_leg(user.exten, user.exten, shown, "phone", call, "dial")
         call.id = a.uid
         call.caller = a
         self.calls[call.id] = call
         before = len(call.busy)
-        self._route(call, target, target.exten if internal else number)
+        self.route(call, target, target.exten if internal else number)
         if not call.rings:
-            self._fail(call, BUSY if len(call.busy) > before else NO_ANSWER, caller_first=True)
+            self.fail_call(call, BUSY if len(call.busy) > before else NO_ANSWER, caller_first=True)
         return call
 
     def incoming(self, from_number: str, user: User, dialled: str) -> Call:
         """An outside caller ``from_number`` calls ``user`` (dialled as ``dialled``) over the trunk."""
         now = self.clock()
         call = Call("", "call", "inbound", from_number, dialled, user.callerid or None, now)
-        t = self._leg(TRUNK, None, from_number, "trunk", call, "dial")
+        t = self.new_leg(TRUNK, None, from_number, "trunk", call, "dial")
         call.id = t.uid
         call.caller = t
         self.calls[call.id] = call
         before = len(call.busy)
-        self._route(call, user, user.exten)
+        self.route(call, user, user.exten)
         if not call.rings:
-            self._fail(call, BUSY if len(call.busy) > before else NO_ANSWER, caller_first=True)
+            self.fail_call(call, BUSY if len(call.busy) > before else NO_ANSWER, caller_first=True)
         return call
 
     # -- ringing ------------------------------------------------------------------------
-    def _route(self, call: Call, user: User | None, number: str, forwarded: bool = False) -> None:
+    def route(self, call: Call, user: User | None, number: str, forwarded: bool = False) -> None:
         """Ring ``user``'s phone for ``call`` (or the outside ``number`` when ``user`` is None),
         applying the user's call forwarding. Busy targets are noted in ``call.busy``."""
         if user is None:
@@ -257,44 +283,44 @@ class CallEngine:
     def _forward(self, call: Call, exten: str, fw: Forward) -> None:
         call.forwards.append({"from": exten, "to": fw.number, "type": fw.type})
         target = self.user_of(fw.number)
-        self._route(call, target, target.exten if target is not None else fw.number, forwarded=True)
+        self.route(call, target, target.exten if target is not None else fw.number, forwarded=True)
 
     def _ring_phone(self, call: Call, user: User, forwarded: bool) -> None:
         exten = user.exten
         caller = call.caller
-        r = self._leg(exten, exten, exten, "phone", call, "ring")
+        r = self.new_leg(exten, exten, exten, "phone", call, "ring")
         r.forwarded = forwarded
         call.rings.append(r)
         call.rang[exten] = None
-        self._emit(exten, ring_in(r, caller, call.transferer))
+        self.emit(exten, ring_in(r, caller, call.transferer))
         if caller.exten is not None:
-            self._emit(caller.exten, ring_out(r, caller))
+            self.emit(caller.exten, ring_out(r, caller))
         rt = self.ring_timeout
         if rt:
-            r.timer = self._later(rt, self._ring_timeout, r)
+            r.timer = self.later(rt, self.ring_timed_out, r)
         call.dial_app = f"Dial(SIP/{exten}|{int(rt or 0)}|)"
 
     def _ring_external(self, call: Call, number: str) -> None:
         caller = call.caller
-        t = self._leg(TRUNK, None, number, "trunk", call, "ring")
+        t = self.new_leg(TRUNK, None, number, "trunk", call, "ring")
         call.rings.append(t)
         if caller.exten is not None:
-            self._emit(caller.exten, ring_out(t, caller))
+            self.emit(caller.exten, ring_out(t, caller))
         if self.auto_answer is not None:
-            t.timer = self._later(self.auto_answer, self._auto_answer, t)
+            t.timer = self.later(self.auto_answer, self.auto_answered, t)
         call.dial_app = f"Dial(SIP/{number}@{TRUNK}|{int(self.ring_timeout or 0)}|)"
 
-    def _auto_answer(self, t: Leg) -> None:
+    def auto_answered(self, t: Leg) -> None:
         t.timer = None
         if t.state == "ring":
             self.answer(t)
 
-    def _ring_timeout(self, r: Leg) -> None:
+    def ring_timed_out(self, r: Leg) -> None:
         r.timer = None
         if r.state != "ring":
             return
         if r.invite is not None:
-            self._end_invite(r, NO_ANSWER)
+            self.conferences.end_invite(r, NO_ANSWER)
             return
         call = r.call
         fw = None if r.forwarded else self.forward_of(r.exten)
@@ -303,24 +329,24 @@ class CallEngine:
         if fw is not None and fw.type == 1:
             self._forward(call, r.exten, fw)
         if not call.rings and call.callee is None:
-            self._fail(call, BUSY if len(call.busy) > before else NO_ANSWER)
+            self.fail_call(call, BUSY if len(call.busy) > before else NO_ANSWER)
 
     def _end_ring(self, r: Leg, cause: int) -> None:
-        self._unring(r, r.call.rings)
-        self._end(r, cause)
+        self.unring(r, r.call.rings)
+        self.end_leg(r, cause)
 
-    def _fail(self, call: Call, cause: int, caller_first: bool = False) -> None:
+    def fail_call(self, call: Call, cause: int, caller_first: bool = False) -> None:
         """``call`` ends without (another) answer: ringing legs and the calling leg go."""
         caller = call.caller
         if caller_first and call.kind != "consult":
-            self._end(caller, cause)
+            self.end_leg(caller, cause)
         rings, call.rings = call.rings, []
         for r in rings:
-            self._end(r, cause)
+            self.end_leg(r, cause)
         if call.kind == "consult":
-            self._consult_failed(call)
+            self.transfers.consult_failed(call)
             return
-        self._end(caller, cause)
+        self.end_leg(caller, cause)
         self._finish(call, cause)
 
     # -- answering ----------------------------------------------------------------------
@@ -332,10 +358,10 @@ class CallEngine:
         CHANNELLIST; other ringing legs of the call then end (CHANNELOUT, cause 16).
         """
         if r.invite is not None:
-            self._answer_invite(r, by)
+            self.conferences.answer_invite(r, by)
             return
         call = r.call
-        self._unring(r, call.rings)
+        self.unring(r, call.rings)
         now = self.clock()
         picked = None
         if r.kind == "trunk":
@@ -344,10 +370,10 @@ class CallEngine:
         else:
             exten = by or r.exten
             if exten == r.exten:
-                self._drop(r)
+                self.drop(r)
             else:
                 picked = r
-            b = self._leg(exten, exten, exten, "phone", call, "up")
+            b = self.new_leg(exten, exten, exten, "phone", call, "up")
         caller = call.caller
         b.src = caller
         b.up_at = now
@@ -362,14 +388,14 @@ class CallEngine:
             call.answered_by = b.exten
         text = channel_list(caller, b, call.inexten)
         if caller.exten is not None:
-            self._emit(caller.exten, text)
+            self.emit(caller.exten, text)
         if b.exten is not None and b.exten != caller.exten:
-            self._emit(b.exten, text)
+            self.emit(b.exten, text)
         others, call.rings = call.rings, []
         if picked is not None:
-            self._end(picked, NORMAL)
+            self.end_leg(picked, NORMAL)
         for o in others:
-            self._end(o, NORMAL)
+            self.end_leg(o, NORMAL)
 
     def ringing_at(self, exten: str) -> Leg | None:
         """The oldest leg ringing at ``exten``'s phone."""
@@ -401,34 +427,34 @@ class CallEngine:
         if leg.state == "gone":
             return
         if leg.room is not None:
-            self._leave(leg, NORMAL)
+            self.conferences.leave(leg, NORMAL)
             return
         call = leg.call
         if leg.state == "ring":
             if leg.invite is not None:
-                self._end_invite(leg, ring_cause)
+                self.conferences.end_invite(leg, ring_cause)
                 return
             self._end_ring(leg, ring_cause)
             if not call.rings and call.callee is None:
-                self._fail(call, ring_cause)
+                self.fail_call(call, ring_cause)
             return
         if call.kind == "consult":
-            self._consult_hangup(leg)
+            self.transfers.consult_hangup(leg)
             return
         if call.consult is not None:
-            self._parent_hangup(leg)
+            self.transfers.parent_hangup(leg)
             return
         if leg is call.caller and call.callee is None:
-            self._fail(call, NORMAL, caller_first=True)
+            self.fail_call(call, NORMAL, caller_first=True)
             return
-        self._clear(call, leg, NORMAL)
+        self.clear_call(call, leg, NORMAL)
 
-    def _clear(self, call: Call, first: Leg, cause: int) -> None:
+    def clear_call(self, call: Call, first: Leg, cause: int) -> None:
         """A connected two-party call ends: ``first`` hung up, the other side follows."""
         other = call.callee if first is call.caller else call.caller
-        self._end(first, cause)
+        self.end_leg(first, cause)
         if other is not None:
-            self._end(other, cause)
+            self.end_leg(other, cause)
         self._finish(call, cause)
 
     # -- holding, recording -------------------------------------------------------------
@@ -437,7 +463,6 @@ class CallEngine:
         if call.state != "up" or leg.state != "up" or leg.room is not None or call.kind != "call":
             return False
         call.state = "held"
-        call.held_by = leg.exten
         for side in (call.caller, call.callee):
             if side is not None:
                 side.state = "hold"
@@ -448,7 +473,6 @@ class CallEngine:
         if call.state != "held":
             return False
         call.state = "up"
-        call.held_by = None
         for side in (call.caller, call.callee):
             if side is not None and side.state == "hold":
                 side.state = "up"
@@ -474,7 +498,7 @@ class CallEngine:
         if leg.room is not None:
             peer = leg.room.room
         else:
-            other = self._other(leg)
+            other = self.other_side(leg)
             peer = other.number if other is not None else ""
         outbound = call.direction != "inbound" and leg.exten == call.src
         self.recordings.append({"time": start, "exten": leg.exten, "peer": peer,
@@ -482,7 +506,7 @@ class CallEngine:
                                 "inout": "outbound" if outbound else "inbound", "uniqueid": leg.uid})
 
     # -- the end of a call --------------------------------------------------------------
-    def _maybe_finish(self, call: Call) -> None:
+    def maybe_finish(self, call: Call) -> None:
         if call.state == "ended" or call.kind == "consult":
             return
         for leg in call.legs:
@@ -511,12 +535,5 @@ class CallEngine:
                 answered_calls[row[1]] = answered_calls.get(row[1], 0) + 1
         text = cdr_event(call, disposition, int(now - call.start), int(talk))
         for exten in call.extens:
-            self._emit(exten, text)
+            self.emit(exten, text)
 
-    # -- provided by the transfer and conference layers (pbx_xfer, pbx_conf) ----------
-    _consult_failed: Callable[[Call], None]
-    _consult_hangup: Callable[[Leg], None]
-    _parent_hangup: Callable[[Leg], None]
-    _leave: Callable[[Leg, int], None]
-    _answer_invite: Callable[[Leg, "str | None"], None]
-    _end_invite: Callable[[Leg, int], None]

@@ -2,14 +2,14 @@
 
 Each handler is ``handler(pbx, user, args, positional, reply)``; call events go out through
 the engine's ``deliver``, CMDRESULT answers through ``reply``, and anything the PBX cannot
-do raises :class:`~.pbx_model.CommandError`.
+do raises :class:`~.pbx_model.PbxCommandError`.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
 from .pbx_args import arg, check_agent, number, peer_list, required, room_name
-from .pbx_model import NORMAL, REJECTED, CommandError, Leg
+from .pbx_model import NORMAL, REJECTED, PbxCommandError, Leg
 from .pbx_text import cmd_result
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,7 +31,7 @@ def agent_leg(pbx: Pbx, user: User, channel: str, states=CONNECTED, what: str = 
     if channel:
         leg = pbx.channels.get(channel)
         if leg is None:
-            raise CommandError(f"unknown channel {channel}")
+            raise PbxCommandError(f"unknown channel {channel}")
         if leg.exten == exten:
             return leg
         call = leg.call
@@ -39,16 +39,16 @@ def agent_leg(pbx: Pbx, user: User, channel: str, states=CONNECTED, what: str = 
             c = mine.call
             if c is call or c is call.parent or call is c.parent or (mine.room is not None and mine.room is leg.room):
                 return mine
-        raise CommandError(f"channel {channel} is not in a call of {exten}")
+        raise PbxCommandError(f"channel {channel} is not in a call of {exten}")
     leg = pbx.active_leg(exten, states)
     if leg is None:
-        raise CommandError(what)
+        raise PbxCommandError(what)
     return leg
 
 
 def _connected(leg: Leg) -> Leg:
     if leg.state not in CONNECTED:
-        raise CommandError(f"no connected call on {leg.name} (it is {leg.state})")
+        raise PbxCommandError(f"no connected call on {leg.name} (it is {leg.state})")
     return leg
 
 
@@ -59,9 +59,9 @@ def cmd_clickcall(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     if cid:
         number(cid, "CID")
     if target in (user.exten, user.callerid):
-        raise CommandError("cannot call the own extension")
+        raise PbxCommandError("cannot call the own extension")
     if not pbx.is_free(user.exten):
-        raise CommandError(f"{user.exten} is busy")
+        raise PbxCommandError(f"{user.exten} is busy")
     pbx.dial(user, target, cid)
 
 
@@ -83,7 +83,7 @@ def cmd_answer(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     if ring is None:
         ring = pbx.ringing_at(exten)
     if ring is None:
-        raise CommandError("no ringing call to answer")
+        raise PbxCommandError("no ringing call to answer")
     pbx.answer(ring)
 
 
@@ -102,23 +102,23 @@ def cmd_pickup(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     manual §3.5); empty EXTEN picks up in the agent's pickup group."""
     check_agent(user, args)
     if not pbx.is_free(user.exten):
-        raise CommandError(f"{user.exten} is busy")
+        raise PbxCommandError(f"{user.exten} is busy")
     target = arg(args, "EXTEN")
     if target:
         u = pbx.directory.by_exten(target)
         if u is None and target.startswith("0"):
             u = pbx.directory.by_exten(target[1:])
         if u is None:
-            raise CommandError(f"unknown extension {target}")
+            raise PbxCommandError(f"unknown extension {target}")
         ring = pbx.ringing_at(u.exten)
         if ring is None:
-            raise CommandError(f"nothing is ringing at {u.exten}")
+            raise PbxCommandError(f"nothing is ringing at {u.exten}")
     else:
         if not user.pickup_group:
-            raise CommandError(f"{user.exten} has no pickup group")
+            raise PbxCommandError(f"{user.exten} has no pickup group")
         ring = pbx.ringing_in_group(user)
         if ring is None:
-            raise CommandError(f"nothing is ringing in pickup group {user.pickup_group}")
+            raise PbxCommandError(f"nothing is ringing in pickup group {user.pickup_group}")
     pbx.answer(ring, by=user.exten)
 
 
@@ -129,10 +129,10 @@ def cmd_hangup(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     if pos:
         channel = pos[0]
         if not channel:
-            raise CommandError("missing channel")
+            raise PbxCommandError("missing channel")
         leg = pbx.channels.get(channel)
         if leg is None:
-            raise CommandError(f"unknown channel {channel}")
+            raise PbxCommandError(f"unknown channel {channel}")
         reply(cmd_result("HANGUP", "RES:OK"))
         pbx.hangup(leg, REJECTED if leg.kind == "phone" else NORMAL)
         return
@@ -141,11 +141,11 @@ def cmd_hangup(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     if channel:
         leg = pbx.channels.get(channel)
         if leg is None:
-            raise CommandError(f"unknown channel {channel}")
+            raise PbxCommandError(f"unknown channel {channel}")
     else:
         leg = pbx.active_leg(user.exten)
         if leg is None:
-            raise CommandError("no current call")
+            raise PbxCommandError("no current call")
     pbx.hangup(leg, REJECTED if leg.kind == "phone" else NORMAL)
 
 
@@ -153,7 +153,7 @@ def cmd_monitor(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     check_agent(user, args)
     act = required(args, "ACT").upper()
     if act not in ("START", "STOP"):
-        raise CommandError("malformed argument ACT (START or STOP)")
+        raise PbxCommandError("malformed argument ACT (START or STOP)")
     leg = _connected(agent_leg(pbx, user, arg(args, "CHANNEL")))
     ok = pbx.start_record(leg) if act == "START" else pbx.stop_record(leg)
     reply(cmd_result("MONITOR", f"ACT:{act}", "RES:OK" if ok else "RES:ERR"))
@@ -163,7 +163,7 @@ def cmd_transfer(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     check_agent(user, args)
     target = number(required(args, "EXTEN"), "EXTEN")
     if target in (user.exten, user.callerid):
-        raise CommandError("cannot transfer to the own extension")
+        raise PbxCommandError("cannot transfer to the own extension")
     leg = _connected(agent_leg(pbx, user, arg(args, "CHANNEL")))
     u = pbx.user_of(target)
     pbx.blind_transfer(leg, u, u.exten if u is not None else target)
@@ -178,9 +178,9 @@ def _atxfer(with_cid: bool):
             number(cid, "CID")
         u = pbx.user_of(target)
         if u is None:
-            raise CommandError(f"unknown extension {target} (attended transfer goes to an extension)")
+            raise PbxCommandError(f"unknown extension {target} (attended transfer goes to an extension)")
         if u.exten == user.exten:
-            raise CommandError("cannot transfer to the own extension")
+            raise PbxCommandError("cannot transfer to the own extension")
         leg = _connected(agent_leg(pbx, user, arg(args, "CHANNEL")))
         pbx.attended_transfer(leg, u, cid)
     handler.__name__ = "cmd_atxfercid" if with_cid else "cmd_atxfer"
@@ -195,20 +195,20 @@ def cmd_redirectconf(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None
     if dst:
         other = pbx.channels.get(dst)
         if other is None:
-            raise CommandError(f"unknown channel {dst}")
+            raise PbxCommandError(f"unknown channel {dst}")
         if other.call is not leg.call:
-            raise CommandError(f"channel {dst} is not the other party of {leg.name}")
+            raise PbxCommandError(f"channel {dst} is not the other party of {leg.name}")
     pbx.redirect_conference(leg, user.domain, room)
 
 
 def _member_leg(pbx: Pbx, user: User, room: str):
     conf = pbx.room(user.domain, room)
     if conf is None:
-        raise CommandError(f"no conference {room}")
+        raise PbxCommandError(f"no conference {room}")
     for leg in pbx.phones.get(user.exten, ()):
         if leg.room is conf:
             return conf, leg
-    raise CommandError(f"{user.exten} is not in conference {room}")
+    raise PbxCommandError(f"{user.exten} is not in conference {room}")
 
 
 def cmd_inviteconf(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
@@ -217,13 +217,13 @@ def cmd_inviteconf(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     room = room_name(args)
     peers = peer_list(required(args, "PEERS"))
     if pbx.room(user.domain, room) is None:
-        raise CommandError(f"no conference {room} (INVITECONF comes after REDIRECTCONF)")
+        raise PbxCommandError(f"no conference {room} (INVITECONF comes after REDIRECTCONF)")
     conf, _ = _member_leg(pbx, user, room)
     users = []
     for p in peers:
         u = pbx.user_of(p)
         if u is None:
-            raise CommandError(f"unknown extension {p} (only extensions can be invited)")
+            raise PbxCommandError(f"unknown extension {p} (only extensions can be invited)")
         users.append(u)
     for u in users:
         if u.exten != user.exten:
@@ -243,12 +243,12 @@ def cmd_callwithconf(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None
     room = room_name(args)
     peers = peer_list(required(args, "PEERS"))
     if not pbx.is_free(user.exten):
-        raise CommandError(f"{user.exten} is busy")
+        raise PbxCommandError(f"{user.exten} is busy")
     resolved = []
     for p in peers:
         u = pbx.user_of(p)
         if u is not None and u.exten == user.exten:
-            raise CommandError("the own extension is in the conference already")
+            raise PbxCommandError("the own extension is in the conference already")
         resolved.append((u, u.exten if u is not None else p))
     pbx.call_with_conference(user, room, resolved)
 
@@ -258,13 +258,13 @@ def cmd_removeconf(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     room = room_name(args)
     conf = pbx.room(user.domain, room)
     if conf is None:
-        raise CommandError(f"no conference {room}")
+        raise PbxCommandError(f"no conference {room}")
     names = [c for c in required(args, "CHANNELS").split(",") if c]
     legs = []
     for name in names:
         leg = pbx.channels.get(name)
         if leg is None or leg.room is not conf:
-            raise CommandError(f"channel {name} is not in conference {room}")
+            raise PbxCommandError(f"channel {name} is not in conference {room}")
         legs.append(leg)
     pbx.remove_from_conference(conf, legs)
 

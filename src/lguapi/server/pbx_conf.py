@@ -1,4 +1,4 @@
-"""Conference rooms on top of the call engine (manual §3.14–3.17).
+"""The conference engine: rooms over the call engine (manual §3.14–3.17).
 
 A room holds legs. REDIRECTCONF moves both legs of a connected call into it; INVITECONF
 (members only) and CALLWITHCONF ring extensions (and, for CALLWITHCONF, outside numbers),
@@ -15,21 +15,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .pbx_model import NORMAL, TRUNK, Call, CommandError, Conference, Leg
+from .pbx_model import NORMAL, TRUNK, Call, PbxCommandError, Conference, Leg
 from .pbx_text import conference_event
-from .pbx_xfer import TransferEngine
 
 if TYPE_CHECKING:  # pragma: no cover
     from .accounts import User
+    from .pbx_calls import CallEngine
 
 __all__ = ["ConferenceEngine"]
 
 
-class ConferenceEngine(TransferEngine):
-    """The call engine with transfers plus conference rooms."""
+class ConferenceEngine:
+    """Conference rooms over the call engine ``core`` (its :class:`~.pbx_calls.ConferenceHooks`)."""
 
-    def __init__(self, *args, **kw) -> None:
-        super().__init__(*args, **kw)
+    def __init__(self, core: CallEngine) -> None:
+        self.core = core
         self.rooms: dict[tuple[str, str], Conference] = {}
 
     def room(self, domain: str, room: str) -> Conference | None:
@@ -41,27 +41,27 @@ class ConferenceEngine(TransferEngine):
             e = m.exten
             if e is not None and e not in seen:
                 seen.add(e)
-                self._emit(e, text)
+                self.core.emit(e, text)
         if also is not None and also.exten is not None and also.exten not in seen:
-            self._emit(also.exten, text)
+            self.core.emit(also.exten, text)
 
     def _join(self, conf: Conference, leg: Leg) -> None:
         leg.state = "up"
         leg.room = conf
         if leg.up_at is None:
-            leg.up_at = self.clock()
+            leg.up_at = self.core.clock()
         conf.members.append(leg)
         self._tell_room(conf, conference_event(True, conf.room, leg, len(conf.members)))
 
-    def _leave(self, leg: Leg, cause: int) -> None:
+    def leave(self, leg: Leg, cause: int) -> None:
         conf = leg.room
         conf.members.remove(leg)
         leg.room = None
         self._tell_room(conf, conference_event(False, conf.room, leg, len(conf.members)), also=leg)
-        self._end(leg, cause)
+        self.core.end_leg(leg, cause)
         if not conf.members:
             self._close_room(conf)
-        self._maybe_finish(leg.call)
+        self.core.maybe_finish(leg.call)
 
     def _close_room(self, conf: Conference) -> None:
         if self.rooms.get((conf.domain, conf.room)) is conf:
@@ -69,24 +69,23 @@ class ConferenceEngine(TransferEngine):
         invites, conf.invites = conf.invites, []
         for r in invites:
             r.invite = None
-            self._end(r, NORMAL)
-            self._maybe_finish(r.call)
+            self.core.end_leg(r, NORMAL)
+            self.core.maybe_finish(r.call)
 
     # -- commands -----------------------------------------------------------------------
     def redirect_conference(self, leg: Leg, domain: str, room: str, *, must_exist: bool = False) -> Conference:
         """Move ``leg``'s connected two-party call (both legs) into ``room``."""
         call = leg.call
         if call.kind != "call" or call.state not in ("up", "held") or leg.room is not None:
-            raise CommandError(f"no connected two-party call to move (call {call.id} is {call.state})")
-        other = self._other(leg)
+            raise PbxCommandError(f"no connected two-party call to move (call {call.id} is {call.state})")
+        other = self.core.other_side(leg)
         conf = self.room(domain, room)
         if conf is None:
             if must_exist:
-                raise CommandError(f"no conference {room}")
+                raise PbxCommandError(f"no conference {room}")
             conf = Conference(room, domain, call)
             self.rooms[(domain, room)] = conf
         call.state = "conference"
-        call.held_by = None
         if call.room is None:
             call.room = conf
         self._join(conf, leg)
@@ -104,40 +103,40 @@ class ConferenceEngine(TransferEngine):
         """Ring ``user``'s phone to join ``conf``; False when it is busy."""
         exten = user.exten
         call = self._host(conf)
-        if self.phones.get(exten):
+        if self.core.phones.get(exten):
             call.busy.append(exten)
             return False
-        r = self._leg(exten, exten, exten, "phone", call, "ring")
+        r = self.core.new_leg(exten, exten, exten, "phone", call, "ring")
         r.invite = conf
         conf.invites.append(r)
         call.rang[exten] = None
-        self._emit(exten, f"RINGEVENT|ISDIAL:0|CHANNEL:{r.name}|RECHANNEL:{r.name}|INEXTEN:null|AGENT:{exten}"
+        self.core.emit(exten, f"RINGEVENT|ISDIAL:0|CHANNEL:{r.name}|RECHANNEL:{r.name}|INEXTEN:null|AGENT:{exten}"
                           f"|CALLERID:{by}|UNIQUEID:{r.uid}")
-        if self.ring_timeout:
-            r.timer = self._later(self.ring_timeout, self._ring_timeout, r)
+        if self.core.ring_timeout:
+            r.timer = self.core.later(self.core.ring_timeout, self.core.ring_timed_out, r)
         return True
 
     def invite_external(self, conf: Conference, number: str) -> None:
         """Call the outside ``number`` into ``conf`` (it joins when the far end answers)."""
         call = self._host(conf)
-        t = self._leg(TRUNK, None, number, "trunk", call, "ring")
+        t = self.core.new_leg(TRUNK, None, number, "trunk", call, "ring")
         t.invite = conf
         conf.invites.append(t)
-        if self.auto_answer is not None:
-            t.timer = self._later(self.auto_answer, self._auto_answer, t)
+        if self.core.auto_answer is not None:
+            t.timer = self.core.later(self.core.auto_answer, self.core.auto_answered, t)
 
     def call_with_conference(self, user: User, room: str, peers: list[tuple[User | None, str]]) -> Call:
         """CALLWITHCONF: ``user``'s phone goes into a new ``room`` and every peer is called into it."""
         if self.room(user.domain, room) is not None:
-            raise CommandError(f"conference {room} is in use")
-        now = self.clock()
+            raise PbxCommandError(f"conference {room} is in use")
+        now = self.core.clock()
         direction = "internal" if all(u is not None for u, _ in peers) else "outbound"
         call = Call("", "conference", direction, user.exten, room, None, now)
-        a = self._leg(user.exten, user.exten, user.exten, "phone", call, "up")
+        a = self.core.new_leg(user.exten, user.exten, user.exten, "phone", call, "up")
         call.id = a.uid
         call.caller = a
         call.state = "conference"
-        self.calls[call.id] = call
+        self.core.calls[call.id] = call
         conf = Conference(room, user.domain, call)
         self.rooms[(user.domain, room)] = conf
         call.room = conf
@@ -152,32 +151,32 @@ class ConferenceEngine(TransferEngine):
     def remove_from_conference(self, conf: Conference, legs: list[Leg]) -> None:
         for leg in legs:
             if leg.room is conf:
-                self._leave(leg, NORMAL)
+                self.leave(leg, NORMAL)
 
     # -- hooks of the call engine -------------------------------------------------------
-    def _answer_invite(self, r: Leg, by: str | None) -> None:
+    def answer_invite(self, r: Leg, by: str | None) -> None:
         conf = r.invite
-        self._unring(r, conf.invites)
+        self.core.unring(r, conf.invites)
         r.invite = None
         call = r.call
         if self.rooms.get((conf.domain, conf.room)) is not conf:
-            self._end(r, NORMAL)
-            self._maybe_finish(call)
+            self.core.end_leg(r, NORMAL)
+            self.core.maybe_finish(call)
             return
         if by is not None and by != r.exten:
-            b = self._leg(by, by, by, "phone", call, "up")
-            self._end(r, NORMAL)
+            b = self.core.new_leg(by, by, by, "phone", call, "up")
+            self.core.end_leg(r, NORMAL)
         else:
             b = r
         if call.answer is None:
-            call.answer = self.clock()
+            call.answer = self.core.clock()
         if call.answered_by is None and b.exten is not None:
             call.answered_by = b.exten
         self._join(conf, b)
 
-    def _end_invite(self, r: Leg, cause: int) -> None:
+    def end_invite(self, r: Leg, cause: int) -> None:
         conf = r.invite
         r.invite = None
-        self._unring(r, conf.invites)
-        self._end(r, cause)
-        self._maybe_finish(r.call)
+        self.core.unring(r, conf.invites)
+        self.core.end_leg(r, cause)
+        self.core.maybe_finish(r.call)

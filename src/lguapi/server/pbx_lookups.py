@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Callable
 
 from .pbx_args import MAX_PEERS, arg, check_agent, date_bound, int_arg, peer_list, required
 from .pbx_history import local14
-from .pbx_model import CommandError, Leg
+from .pbx_model import PbxCommandError, Leg
 from .pbx_text import cmd_result, split_result
 
 if TYPE_CHECKING:  # pragma: no cover
     from .accounts import User
     from .pbx import Pbx
 
-__all__ = ["LOOKUP_COMMANDS", "status_of", "SMS_PAGE"]
+__all__ = ["LookupEngine", "LOOKUP_COMMANDS", "status_of", "SMS_PAGE"]
 
 #: rows per GETRECVSMSLIST page
 SMS_PAGE = 10
@@ -57,7 +57,7 @@ def _leg_status(pbx: Pbx, leg: Leg) -> str:
         return f"Ring:{call.dial_app}"
     if leg.room is not None:
         return f"Up:MeetMe({leg.room.room})"
-    other = pbx._other(leg)
+    other = pbx.other_side(leg)
     if st == "hold":
         return f"Up:Hold({other.name if other is not None else ''})"
     if leg is call.caller and call.dial_app and call.kind == "call":
@@ -90,9 +90,9 @@ def cmd_getstatuspeers(pbx: Pbx, user: User, args: dict, pos: list, reply) -> No
         if conf is not None:
             peers.extend(m.exten for m in conf.members if m.exten is not None and m.exten not in peers)
     if not peers and not room:
-        raise CommandError("missing argument PEERS")
+        raise PbxCommandError("missing argument PEERS")
     if len(peers) > MAX_PEERS:
-        raise CommandError(f"more than {MAX_PEERS} peers to report")
+        raise PbxCommandError(f"more than {MAX_PEERS} peers to report")
     fields = []
     for p in peers:
         u = pbx.directory.by_exten(p)
@@ -141,7 +141,7 @@ def cmd_getrecvsmslist(pbx: Pbx, user: User, args: dict, pos: list, reply) -> No
     check_agent(user, args)
     page = int_arg(args, "PAGE", 1)
     if page < 1:
-        raise CommandError("malformed argument PAGE (pages start at 1)")
+        raise PbxCommandError("malformed argument PAGE (pages start at 1)")
     inbox = pbx.inbox.get(user.exten, ())
     newest = list(reversed(inbox))[(page - 1) * SMS_PAGE: page * SMS_PAGE]
     rows = [f"{_when(t)}^{frm}^2^{'OK' if ok else 'NOT'}^{text}" for t, frm, text, ok in newest]
@@ -180,7 +180,7 @@ def cmd_getqstatus(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     if qname:
         members = [u.exten for u in pbx.directory.in_domain(user.domain) if u.pickup_group == qname]
         if not members:
-            raise CommandError(f"unknown queue {qname}")
+            raise PbxCommandError(f"unknown queue {qname}")
     else:
         members = [user.exten]
     only = arg(args, "MEMBER")
@@ -188,7 +188,7 @@ def cmd_getqstatus(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
         wanted = set(peer_list(only, "MEMBER"))
         members = [m for m in members if m in wanted]
     if len(members) > MAX_PEERS:
-        raise CommandError(f"queue {qname} has more than {MAX_PEERS} members: name them in MEMBER")
+        raise PbxCommandError(f"queue {qname} has more than {MAX_PEERS} members: name them in MEMBER")
     answered = pbx.answered_calls
     reply(cmd_result("GETQSTATUS", *(f"{m}:{pbx.phone_state(m)}:{answered.get(m, 0)}" for m in members)))
 
@@ -210,6 +210,17 @@ def cmd_getvarinfo(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
             "FORWARD": f"{fw.type}:{fw.number}" if fw is not None else "",
         }.get(key, "")
     reply(cmd_result("GETVARINFO", f"NAME:{name}", f"VALUE:{value}"))
+
+
+class LookupEngine:
+    """The read-only queries (status, history, SMS and recording lists, queues, variables):
+    their split-result size ``max_plain`` and their command table."""
+
+    def __init__(self, *, max_plain: int) -> None:
+        if max_plain < 64:
+            raise ValueError("max_plain must be >= 64")
+        self.max_plain = max_plain
+        self.commands: dict[str, Callable] = dict(LOOKUP_COMMANDS)
 
 
 LOOKUP_COMMANDS: dict[str, Callable] = {

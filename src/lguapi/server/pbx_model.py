@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "CommandError", "Leg", "Call", "Conference", "Forward",
+    "PbxCommandError", "Leg", "Call", "Conference", "Forward",
     "NORMAL", "BUSY", "NO_ANSWER", "REJECTED", "TRUNK", "XFER_CONTEXT",
 ]
 
@@ -24,10 +24,10 @@ TRUNK = "gw2.eicn"
 XFER_CONTEXT = "xfercontext"
 
 
-class CommandError(Exception):
+class PbxCommandError(Exception):
     """A command the PBX cannot carry out; the server answers ``CMDERROR|CMD:<NAME>|MSG:<reason>``.
 
-    >>> CommandError("no current call").reason
+    >>> PbxCommandError("no current call").reason
     'no current call'
     """
 
@@ -84,8 +84,7 @@ class Call:
 
     __slots__ = ("id", "kind", "direction", "src", "dst", "inexten", "caller", "callee", "rings", "legs",
                  "state", "start", "answer", "end", "answered_by", "cause", "extens", "parent", "consult",
-                 "transferer", "atxfer_cid", "transfers", "forwards", "busy", "rang", "dial_app", "room",
-                 "held_by")
+                 "transferer", "atxfer_cid", "transfers", "forwards", "busy", "rang", "dial_app", "room")
 
     def __init__(self, id: str, kind: str, direction: str, src: str, dst: str, inexten: str | None,
                  start: float) -> None:
@@ -116,7 +115,6 @@ class Call:
         self.rang: dict[str, None] = {}  # extensions whose phone rang for this call
         self.dial_app = ""
         self.room: Conference | None = None
-        self.held_by: str | None = None
 
     def __repr__(self) -> str:
         return f"<Call {self.id} {self.direction} {self.state}>"

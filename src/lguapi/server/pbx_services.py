@@ -5,17 +5,18 @@ Handlers have the signature of :mod:`.pbx_commands`; answers are CMDRESULT texts
 from __future__ import annotations
 
 import re
+from collections import deque
 from typing import TYPE_CHECKING, Callable
 
 from .pbx_args import MAX_PEERS, arg, check_agent, date_bound, free_text, int_arg, number, peer_list, required
-from .pbx_model import CommandError, Forward
+from .pbx_model import PbxCommandError, Forward
 from .pbx_text import cmd_result
 
 if TYPE_CHECKING:  # pragma: no cover
     from .accounts import User
     from .pbx import Pbx
 
-__all__ = ["SERVICE_COMMANDS", "SMS_NUMBER"]
+__all__ = ["ServiceEngine", "SERVICE_COMMANDS", "SMS_NUMBER"]
 
 #: a number an SMS can go to
 SMS_NUMBER = re.compile(r"\+?\d{3,20}\Z")
@@ -32,13 +33,13 @@ def cmd_sendsms(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     kind = int_arg(args, "TYPE", 0)
     info = arg(args, "INFO")
     if kind == 1 and not _STAMP.match(info):
-        raise CommandError("malformed argument INFO (TYPE=1 reserves for INFO=YYYYMMDDHHMMSS)")
+        raise PbxCommandError("malformed argument INFO (TYPE=1 reserves for INFO=YYYYMMDDHHMMSS)")
     raw = required(args, "PEERS")
     peers = list(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
     if not peers:
-        raise CommandError("missing argument PEERS")
+        raise PbxCommandError("missing argument PEERS")
     if len(peers) > MAX_PEERS:
-        raise CommandError(f"PEERS lists more than {MAX_PEERS} entries")
+        raise PbxCommandError(f"PEERS lists more than {MAX_PEERS} entries")
     text = free_text(args)
     verb = "Reserve" if kind == 1 else "Send"
     fields = []
@@ -46,7 +47,7 @@ def cmd_sendsms(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     sender = user.callerid or user.exten
     for p in peers:
         if "|" in p or ":" in p:
-            raise CommandError("malformed argument PEERS")
+            raise PbxCommandError("malformed argument PEERS")
         if not SMS_NUMBER.match(p):
             fields.append(f"{p}:RES:sms {verb} FAIL({p})")
             continue
@@ -71,7 +72,7 @@ def cmd_sendpeermsg(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
         n = 0
         for u in pbx.directory.in_domain(user.domain):
             if u.exten != user.exten and online(u.exten):
-                pbx._emit(u.exten, event)
+                pbx.emit(u.exten, event)
                 n += 1
         reply(cmd_result("SENDPEERMSG", f"ALLDOMAIN:{'OK' if n else 'NOT'}"))
         return
@@ -79,7 +80,7 @@ def cmd_sendpeermsg(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     for p in peer_list(raw):
         u = pbx.directory.by_exten(p)
         if u is not None and u.domain == user.domain and online(p):
-            pbx._emit(p, event)
+            pbx.emit(p, event)
             fields.append(f"{p}:OK")
         else:
             fields.append(f"{p}:NOT")
@@ -100,11 +101,11 @@ def cmd_setforward(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     target = number(required(args, "NUMBER"), "NUMBER")
     u = pbx.user_of(target)
     if u is not None and u.exten == user.exten:
-        raise CommandError("cannot forward to the own extension")
+        raise PbxCommandError("cannot forward to the own extension")
     start = date_bound(args, "START", end=False)
     end = date_bound(args, "END", end=True)
     if start and end and end < start:
-        raise CommandError("END is before START")
+        raise PbxCommandError("END is before START")
     pbx.forwards[user.exten] = Forward(kind, target, start, end)
     reply(cmd_result("SETFORWARD", f"RES:IFW userid:({user.id})-({user.domain})-({target})"))
 
@@ -114,9 +115,19 @@ def cmd_setuserinfo(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     check_agent(user, args)
     key = required(args, "KEY")
     if not _KEY.match(key):
-        raise CommandError("malformed argument KEY")
-    pbx.uservars.setdefault(user.exten, {})[key.upper()] = arg(args, "VAL")
+        raise PbxCommandError("malformed argument KEY")
+    key, value = key.upper(), arg(args, "VAL")
+    mine = pbx.uservars.setdefault(user.exten, {})
+    size = sum(_utf8_len(k) + _utf8_len(v) for k, v in mine.items() if k != key) + _utf8_len(key) + _utf8_len(value)
+    if size > pbx.max_userinfo_bytes:
+        raise PbxCommandError(f"variables of {user.exten} would take {size} bytes "
+                           f"(max_userinfo_bytes={pbx.max_userinfo_bytes})")
+    mine[key] = value
     reply(cmd_result("SETUSERINFO", "RES:OK"))
+
+
+def _utf8_len(text: str) -> int:
+    return len(text.encode("utf-8", "replace"))
 
 
 def cmd_magaddrlist(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
@@ -128,8 +139,11 @@ def cmd_magaddrlist(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     entry = {k: arg(args, k) for k in _BOOK_FIELDS}
     if kind == 0:
         if not entry["PNAME"] and not entry["TEL1"]:
-            raise CommandError("missing argument PNAME or TEL1")
-        key = max(book, default=0) + 1
+            raise PbxCommandError("missing argument PNAME or TEL1")
+        if len(book) >= pbx.max_addressbook:
+            raise PbxCommandError(f"address book of {user.domain} is full (max_addressbook={pbx.max_addressbook})")
+        key = pbx.addressbook_next.get(user.domain, 1)   # O(1): no scan of the book
+        pbx.addressbook_next[user.domain] = key + 1
         book[key] = {"KEYIDX": str(key), **entry, "OWNER": user.exten}
         reply(cmd_result("MAGADDRLIST", "RES:OK"))
         return
@@ -142,6 +156,27 @@ def cmd_magaddrlist(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     else:
         del book[key]
     reply(cmd_result("MAGADDRLIST", "RES:OK"))
+
+
+class ServiceEngine:
+    """The messaging and settings state of the PBX, each part bounded, and its command table.
+
+    ``inbox`` (exten -> received SMS as ``(time, from, text, delivered)``), ``sent_sms``,
+    ``addressbook`` (domain -> KEYIDX -> entry) with ``addressbook_next`` (domain -> the next
+    KEYIDX, never reused) and ``uservars`` (exten -> SETUSERINFO variables).
+    """
+
+    def __init__(self, *, history_limit: int, max_userinfo_bytes: int, max_addressbook: int) -> None:
+        if max_userinfo_bytes < 0 or max_addressbook < 0:
+            raise ValueError("max_userinfo_bytes and max_addressbook must be >= 0")
+        self.inbox: dict[str, deque] = {}
+        self.sent_sms: deque[dict] = deque(maxlen=history_limit)
+        self.addressbook: dict[str, dict[int, dict]] = {}
+        self.addressbook_next: dict[str, int] = {}
+        self.uservars: dict[str, dict[str, str]] = {}
+        self.max_userinfo_bytes = max_userinfo_bytes
+        self.max_addressbook = max_addressbook
+        self.commands: dict[str, Callable] = dict(SERVICE_COMMANDS)
 
 
 SERVICE_COMMANDS: dict[str, Callable] = {

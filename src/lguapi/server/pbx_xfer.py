@@ -1,4 +1,4 @@
-"""Blind and attended transfer on top of the call engine (manual §3.11–3.13).
+"""The transfer engine: blind and attended transfer, driving the call engine (manual §3.11–3.13).
 
 Blind (TRANSFER): the transferring phone's leg ends (CHANNELOUT, 16) and the other party's
 call rings the target, as the same call: RINGEVENT.UNIQUEID is the remaining party's id.
@@ -16,34 +16,37 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .pbx_calls import CallEngine
-from .pbx_model import BUSY, NO_ANSWER, NORMAL, XFER_CONTEXT, Call, CommandError, Leg
+from .pbx_model import BUSY, NO_ANSWER, NORMAL, XFER_CONTEXT, Call, PbxCommandError, Leg
 from .pbx_text import channel_list, channel_list_local
 
 if TYPE_CHECKING:  # pragma: no cover
     from .accounts import User
+    from .pbx_calls import CallEngine
 
 __all__ = ["TransferEngine"]
 
 
-class TransferEngine(CallEngine):
-    """The call engine plus blind and attended transfer."""
+class TransferEngine:
+    """Blind and attended transfer over the call engine ``core`` (its :class:`~.pbx_calls.TransferHooks`)."""
+
+    def __init__(self, core: CallEngine) -> None:
+        self.core = core
 
     def _transferable(self, leg: Leg) -> Leg:
         call = leg.call
         if call.kind != "call" or call.state not in ("up", "held") or leg.room is not None:
-            raise CommandError(f"call {call.id} cannot be transferred now (it is {call.state})")
-        other = self._other(leg)
+            raise PbxCommandError(f"call {call.id} cannot be transferred now (it is {call.state})")
+        other = self.core.other_side(leg)
         if other is None or other.state == "gone":
-            raise CommandError("no other party to transfer")
+            raise PbxCommandError("no other party to transfer")
         return other
 
     def blind_transfer(self, leg: Leg, user: User | None, number: str) -> None:
         """``leg``'s phone sends the other party to ``user`` (or the outside ``number``)."""
         other = self._transferable(leg)
         call = leg.call
-        self._end(leg, NORMAL)
-        call.transfers.append({"type": "blind", "by": leg.exten, "to": number, "at": self.clock()})
+        self.core.end_leg(leg, NORMAL)
+        call.transfers.append({"type": "blind", "by": leg.exten, "to": number, "at": self.core.clock()})
         self._reroute(call, other, user, number)
 
     def _reroute(self, call: Call, party: Leg, user: User | None, number: str) -> None:
@@ -53,27 +56,26 @@ class TransferEngine(CallEngine):
         party.state = "dial"
         call.callee = None
         call.state = "ringing"
-        call.held_by = None
         before = len(call.busy)
-        self._route(call, user, user.exten if user is not None else number)
+        self.core.route(call, user, user.exten if user is not None else number)
         if not call.rings:
-            self._fail(call, BUSY if len(call.busy) > before else NO_ANSWER)
+            self.core.fail_call(call, BUSY if len(call.busy) > before else NO_ANSWER)
 
     def attended_transfer(self, leg: Leg, user: User, cid: str = "") -> Call:
         """``leg``'s phone consults ``user`` before handing the other party over."""
         other = self._transferable(leg)
         call = leg.call
         if call.consult is not None:
-            raise CommandError("an attended transfer is already in progress")
-        now = self.clock()
+            raise PbxCommandError("an attended transfer is already in progress")
+        now = self.core.clock()
         exten = user.exten
         consult = Call("", "consult", "internal", leg.exten, exten, None, now)
-        base = self._suffix(f"Local/{exten}@{XFER_CONTEXT}", ";1")[:-2]
-        loc = Leg(base + ";1", self._uid(), None, cid or leg.exten, "local", consult, "dial", now)
+        base = self.core.channel_name(f"Local/{exten}@{XFER_CONTEXT}", ";1")[:-2]
+        loc = Leg(base + ";1", self.core.new_uid(), None, cid or leg.exten, "local", consult, "dial", now)
         loc.alias = base + ";2"
-        loc.alias_uid = self._uid()
-        self.channels[loc.name] = loc
-        self.channels[loc.alias] = loc
+        loc.alias_uid = self.core.new_uid()
+        self.core.channels[loc.name] = loc
+        self.core.channels[loc.alias] = loc
         consult.id = loc.uid
         consult.caller = loc
         consult.legs.append(loc)
@@ -82,17 +84,16 @@ class TransferEngine(CallEngine):
         consult.atxfer_cid = cid or None
         call.consult = consult
         call.state = "transferring"
-        call.held_by = None
         other.state = "hold"
         leg.state = "up"
-        self._emit(leg.exten, channel_list_local(leg, loc, exten))
+        self.core.emit(leg.exten, channel_list_local(leg, loc, exten))
         before = len(consult.busy)
-        self._route(consult, user, exten)
+        self.core.route(consult, user, exten)
         if not consult.rings:
-            self._fail(consult, BUSY if len(consult.busy) > before else NO_ANSWER)
+            self.core.fail_call(consult, BUSY if len(consult.busy) > before else NO_ANSWER)
         return consult
 
-    # -- hooks of the call engine -------------------------------------------------------
+    # -- consultation bookkeeping, and the hooks the call engine calls ----------------
     def _merge(self, call: Call, consult: Call) -> None:
         """The consultation's legs and rings become part of the original call's history."""
         call.consult = None
@@ -105,12 +106,12 @@ class TransferEngine(CallEngine):
         call.forwards.extend(consult.forwards)
         consult.state = "ended"
 
-    def _consult_failed(self, consult: Call) -> None:
+    def consult_failed(self, consult: Call) -> None:
         """The target never joined (or left): the transferring phone is back with the held party."""
         call = consult.parent
-        self._drop(consult.caller)
+        self.core.drop(consult.caller)
         if consult.callee is not None:
-            self._end(consult.callee, NORMAL)
+            self.core.end_leg(consult.callee, NORMAL)
         self._merge(call, consult)
         if call.state == "ended":
             return
@@ -120,7 +121,7 @@ class TransferEngine(CallEngine):
                 side.state = "up"
         mine = self._transferer_leg(call, consult.transferer)
         if mine is not None:
-            self._emit(mine.exten, channel_list(call.caller, call.callee, call.inexten))
+            self.core.emit(mine.exten, channel_list(call.caller, call.callee, call.inexten))
 
     def _transferer_leg(self, call: Call, exten: str | None) -> Leg | None:
         for side in (call.caller, call.callee):
@@ -128,18 +129,18 @@ class TransferEngine(CallEngine):
                 return side
         return None
 
-    def _consult_hangup(self, leg: Leg) -> None:
+    def consult_hangup(self, leg: Leg) -> None:
         """A connected leg of the consultation hung up: the Local channel or the target."""
         consult = leg.call
         rings, consult.rings = consult.rings, []
         for r in rings:
-            self._end(r, NORMAL)
+            self.core.end_leg(r, NORMAL)
         if leg.kind != "local":
-            self._end(leg, NORMAL)
+            self.core.end_leg(leg, NORMAL)
             consult.callee = None
-        self._consult_failed(consult)
+        self.consult_failed(consult)
 
-    def _parent_hangup(self, leg: Leg) -> None:
+    def parent_hangup(self, leg: Leg) -> None:
         """A leg of a call under attended transfer hung up: the transferring phone completes it;
         the held party's hang-up ends the original call and the consultation."""
         call = leg.call
@@ -149,26 +150,26 @@ class TransferEngine(CallEngine):
             return
         rings, consult.rings = consult.rings, []
         for r in rings:
-            self._end(r, NORMAL)
+            self.core.end_leg(r, NORMAL)
         if consult.callee is not None:
-            self._end(consult.callee, NORMAL)
-        self._drop(consult.caller)
+            self.core.end_leg(consult.callee, NORMAL)
+        self.core.drop(consult.caller)
         self._merge(call, consult)
-        self._clear(call, leg, NORMAL)
+        self.core.clear_call(call, leg, NORMAL)
 
     def _complete(self, call: Call, consult: Call, mine: Leg) -> None:
-        party = self._other(mine)
-        self._end(mine, NORMAL)
-        self._drop(consult.caller)
+        party = self.core.other_side(mine)
+        self.core.end_leg(mine, NORMAL)
+        self.core.drop(consult.caller)
         target = consult.dst
         self._merge(call, consult)
-        call.transfers.append({"type": "attended", "by": mine.exten, "to": target, "at": self.clock()})
+        call.transfers.append({"type": "attended", "by": mine.exten, "to": target, "at": self.core.clock()})
         b = consult.callee
         if b is None:
             rings, consult.rings = consult.rings, []
             for r in rings:
-                self._end(r, NORMAL)
-            self._reroute(call, party, self.user_of(target), target)
+                self.core.end_leg(r, NORMAL)
+            self._reroute(call, party, self.core.user_of(target), target)
             return
         call.caller = party
         party.src = party
@@ -181,6 +182,6 @@ class TransferEngine(CallEngine):
         if call.answered_by is None:
             call.answered_by = b.exten
         text = channel_list(party, b, call.inexten)
-        self._emit(b.exten, text)
+        self.core.emit(b.exten, text)
         if party.exten is not None and party.exten != b.exten:
-            self._emit(party.exten, text)
+            self.core.emit(party.exten, text)

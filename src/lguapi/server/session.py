@@ -13,9 +13,12 @@ import asyncio
 import hmac
 import logging
 import re
+from collections import deque
 from typing import TYPE_CHECKING, NamedTuple
 
 from lgucore import HEARTBEAT, HEARTBEAT_ACK, CipherError, FrameDecoder, FrameError, TextCodec, cipher_of, encode_frame
+
+from .pbx_model import PbxCommandError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .accounts import User
@@ -117,6 +120,15 @@ def parse_command(text: str) -> Command:
     return Command(name, args, [])
 
 
+def _is_command(text: str) -> bool:
+    """Does ``text`` parse as a command (see :func:`parse_command`)?"""
+    try:
+        parse_command(text)
+    except CommandSyntaxError:
+        return False
+    return True
+
+
 def _excerpt(s: str, n: int = 24) -> str:
     return s if len(s) <= n else s[:n] + "..."
 
@@ -142,10 +154,13 @@ class Session(asyncio.Protocol):
         self.user: User | None = None
         self.exten: str | None = None
         self.cipher = "none"
-        self.codec: TextCodec = emulator._codecs["none"]
+        self.codec: TextCodec = emulator.codec("none")
         self.peer: tuple = ()
         self.transport: asyncio.Transport | None = None
-        self._loop = emulator._loop
+        loop = emulator.loop
+        if loop is None:
+            raise RuntimeError("a session needs a started emulator")
+        self._loop: asyncio.AbstractEventLoop = loop
         self._decoder = FrameDecoder(byteorder=emulator.byteorder, max_body=emulator.max_body,
                                      max_buffer=max(1 << 20, emulator.max_body + 4))
         self._out: list = []
@@ -157,6 +172,12 @@ class Session(asyncio.Protocol):
         self._pinged_at = -1.0
         self._timer: asyncio.TimerHandle | None = None
         self._abort_timer: asyncio.TimerHandle | None = None
+        self._frame_timer: asyncio.TimerHandle | None = None
+        self._frame_start = -1  # stream offset of the partial frame the deadline is for
+        self._backlog: deque = deque()  # complete frames left for a later loop turn
+        self._drain_handle: asyncio.Handle | None = None
+        self._reading_paused = False
+        self._bad_stream: FrameError | None = None
         self.closed: asyncio.Future = self._loop.create_future()
 
     def __repr__(self) -> str:
@@ -169,30 +190,88 @@ class Session(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = tuple(peer) if isinstance(peer, (tuple, list)) else (peer,)
         self._last_rx = self._loop.time()
+        refusal = self._emu.admit(self)
+        if refusal is not None:
+            log.warning("%s: refused: %s", self._who(), refusal)
+            self._reply_error("CONNECT", refusal)
+            self.close("refused")
+            return
         self._timer = self._loop.call_at(self._last_rx + self._emu.idle_timeout, self._idle_check)
-        self._emu._connected(self)
 
     def data_received(self, data: bytes) -> None:
         if self._closing:
             return
-        self._last_rx = self._loop.time()
         try:
             frames = self._decoder.feed(data)
         except FrameError as e:
-            for f in e.frames:
-                if self._closing:
-                    return
-                self._on_frame(f)
-            if self._closing:
-                return
+            frames = e.frames
+            self._bad_stream = e   # acted on once the frames before it are handled
+        self._backlog.extend(frames)
+        self._watch_partial_frame()
+        if self._drain_handle is None:
+            self._drain()
+
+    def _drain(self) -> None:
+        """Handle at most ``max_frames_per_turn`` frames, then leave the rest to the next loop turn.
+
+        While frames wait, reading is paused: one connection's burst never holds the loop
+        (and the other sessions' heartbeats) for long, and its frames keep their order.
+        """
+        self._drain_handle = None
+        backlog = self._backlog
+        budget = self._emu.max_frames_per_turn
+        while backlog and budget and not self._closing:
+            self._on_frame(backlog.popleft())
+            budget -= 1
+        if self._closing or self.transport is None:
+            backlog.clear()
+            return
+        if backlog:
+            self._emu.deferred_turns += 1
+            if not self._reading_paused:
+                self._reading_paused = True
+                self.transport.pause_reading()
+            self._drain_handle = self._loop.call_soon(self._drain)
+            return
+        if self._bad_stream is not None:
+            e, self._bad_stream = self._bad_stream, None
             log.warning("%s: closing: %s", self._who(), e)
             self._reply_error("FRAME", f"{e.args[0]}; closing the connection")
             self.close("bad frame length")
             return
-        for f in frames:
-            if self._closing:
-                return
-            self._on_frame(f)
+        if self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
+
+    def _watch_partial_frame(self) -> None:
+        """Arm the frame-completion deadline for a partial frame, disarm it when none is held.
+
+        Only complete frames prove the peer alive (the idle timer counts them); a frame
+        whose bytes trickle in must still complete within ``frame_timeout`` of its start.
+        """
+        if self._closing:
+            return
+        dec = self._decoder
+        if not dec.pending:
+            if self._frame_timer is not None:
+                self._frame_timer.cancel()
+                self._frame_timer = None
+            return
+        if self._frame_timer is not None and self._frame_start == dec.offset:
+            return  # the same frame is still arriving: its deadline stands
+        if self._frame_timer is not None:
+            self._frame_timer.cancel()
+        self._frame_start = dec.offset
+        self._frame_timer = self._loop.call_later(self._emu.frame_timeout, self._frame_late)
+
+    def _frame_late(self) -> None:
+        self._frame_timer = None
+        if self._closing:
+            return
+        limit = self._emu.frame_timeout
+        log.info("%s: closing: a frame was not completed within %g s", self._who(), limit)
+        self._reply_error("FRAME", f"frame not completed within {limit:g} s (frame_timeout); closing the connection")
+        self.close("frame timeout")
 
     def eof_received(self):
         return False  # the client is done: close our side too
@@ -201,9 +280,10 @@ class Session(asyncio.Protocol):
         was_closing = self._closing
         self._closing = True
         self._cancel_timers(lost=True)
+        self._backlog.clear()
         self._out = []
         self._out_size = 0
-        self._emu._forget(self)
+        self._emu.forget(self)
         if not was_closing:
             log.info("%s: connection lost%s", self._who(), f" ({exc})" if exc else "")
         if not self.closed.done():
@@ -235,12 +315,12 @@ class Session(asyncio.Protocol):
         self._out_size += len(data)
         if not self._dirty:
             self._dirty = True
-            self._emu._mark_dirty(self)
+            self._emu.schedule_flush(self)
         if self._out_size > self._emu.max_send_buffer:
             self._slow_reader(self._out_size)
 
-    def _flush(self) -> None:
-        """Write everything queued in one ``write()`` (called once per loop iteration)."""
+    def flush(self) -> None:
+        """Write everything queued in one ``write()`` (the emulator calls it once per loop iteration)."""
         self._dirty = False
         if not self._out or self.transport is None:
             return
@@ -257,14 +337,14 @@ class Session(asyncio.Protocol):
     def _slow_reader(self, pending: int) -> None:
         log.warning("%s: closing: the client does not read (%d bytes queued, limit %d)",
                     self._who(), pending, self._emu.max_send_buffer)
-        self._abort("slow reader")
+        self.abort("slow reader")
 
     def _reply_error(self, name: str, reason: str, *, cipher: str | None = None) -> None:
         text = f"CMDERROR|CMD:{name}|MSG:{_field(reason)}"
         if cipher is not None and self.user is None and cipher != self.cipher:
             # before LOGIN, answer in the cipher the client used for this frame
             if not self._closing:
-                self._queue(self._emu._codecs[cipher].encode(text.encode(self._emu.charset, "replace")))
+                self._queue(self._emu.codec(cipher).encode(text.encode(self._emu.charset, "replace")))
             return
         self.send_text(text)
 
@@ -276,17 +356,17 @@ class Session(asyncio.Protocol):
         if self.transport is None:
             self._closing = True
             return
-        self._flush()
+        self.flush()
         self._closing = True
         self._cancel_timers()
-        self._emu._forget(self)
+        self._emu.forget(self)
         log.info("%s: closed%s", self._who(), f": {reason}" if reason else "")
         self.transport.close()
         if self.transport.get_write_buffer_size():
             # a client that does not read must not keep the socket forever
             self._abort_timer = self._loop.call_later(self._emu.close_grace, self.transport.abort)
 
-    def _abort(self, reason: str) -> None:
+    def abort(self, reason: str) -> None:
         """Drop the connection at once, discarding queued output (logged)."""
         if self._closing:
             return
@@ -294,7 +374,7 @@ class Session(asyncio.Protocol):
         self._cancel_timers()
         self._out = []
         self._out_size = 0
-        self._emu._forget(self)
+        self._emu.forget(self)
         log.info("%s: aborted: %s", self._who(), reason)
         if self.transport is not None:
             self.transport.abort()
@@ -303,6 +383,12 @@ class Session(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._frame_timer is not None:
+            self._frame_timer.cancel()
+            self._frame_timer = None
+        if self._drain_handle is not None:
+            self._drain_handle.cancel()
+            self._drain_handle = None
         if lost and self._abort_timer is not None:
             self._abort_timer.cancel()
             self._abort_timer = None
@@ -336,31 +422,50 @@ class Session(asyncio.Protocol):
 
     # -- frames and commands --------------------------------------------------------------
     def _on_frame(self, frame) -> None:
+        self._last_rx = self._loop.time()  # a complete frame: the peer is alive
         ftype = frame.type
         cipher = cipher_of(ftype)
         if cipher is not None:
             try:
                 plain = self.codec.open(ftype, frame.body)
             except CipherError as e:
-                self._bad_frames += 1
-                n, limit = self._bad_frames, self._emu.max_bad_frames
-                log.warning("%s: undecodable %s frame (%d of %d): %s", self._who(), frame.type_name, n, limit, e)
-                last = "; closing the connection" if n >= limit else ""
-                self._reply_error("FRAME", f"undecodable {frame.type_name} frame ({n} of {limit}): {e}{last}",
-                                  cipher=cipher)
-                if n >= limit:
-                    self.close(f"{n} undecodable frames in a row")
+                self._bad_frame(frame, cipher, str(e))
                 return
-            self._bad_frames = 0
-            self._on_text(plain.decode(self._emu.charset, "replace"), cipher)
+            text = plain.decode(self._emu.charset, "replace")
+            if self.user is None and cipher != "none" and not _is_command(text):
+                # before LOGIN an enciphered frame that opens to no command is answered
+                # exactly like one that does not open: no padding oracle
+                self._bad_frame(frame, cipher, "no command inside")
+                return
+            if self.user is not None:
+                self._bad_frames = 0
+            self._on_text(text, cipher)
         elif ftype == HEARTBEAT:
-            self._bad_frames = 0
             self._queue(encode_frame(HEARTBEAT_ACK, frame.body, byteorder=self._emu.byteorder))
         elif ftype == HEARTBEAT_ACK:
             self._reply_error("FRAME", "unexpected frame type 0x0011 (HEARTBEAT_ACK is sent by servers only)")
         else:
             log.info("%s: unknown frame type 0x%04x", self._who(), ftype)
             self._reply_error("FRAME", f"unknown frame type 0x{ftype:04x}")
+
+    def _bad_frame(self, frame, cipher: str, detail: str) -> None:
+        """Count an undecodable text frame and answer it; close at ``max_bad_frames``.
+
+        After LOGIN the count is of bad frames in a row (a good text frame resets it) and
+        the answer names the cause. Before LOGIN nothing resets it and every answer is
+        the same, whatever went wrong.
+        """
+        self._bad_frames += 1
+        n, limit = self._bad_frames, self._emu.max_bad_frames
+        log.warning("%s: undecodable %s frame (%d of %d): %s", self._who(), frame.type_name, n, limit, detail)
+        reason = f"undecodable {frame.type_name} frame ({n} of {limit})"
+        if self.user is not None:
+            reason += f": {detail}"
+        if n >= limit:
+            reason += "; closing the connection"
+        self._reply_error("FRAME", reason, cipher=cipher)
+        if n >= limit:
+            self.close(f"{n} undecodable frames")
 
     def _on_text(self, text: str, cipher: str) -> None:
         try:
@@ -379,7 +484,7 @@ class Session(asyncio.Protocol):
             return
         try:
             self._emu.pbx.command(self.user, name, cmd.args, cmd.positional, self.send_text)
-        except self._emu._command_error as e:
+        except PbxCommandError as e:
             self._reply_error(name, str(getattr(e, "reason", e)))
         except Exception as e:  # a PBX bug must not take the session down
             log.exception("%s: command %s failed", self._who(), name)
@@ -391,7 +496,7 @@ class Session(asyncio.Protocol):
             return
         emu = self._emu
         self.cipher = cipher
-        self.codec = emu._codecs[cipher]
+        self.codec = emu.codec(cipher)
         if cipher not in emu.ciphers:
             log.info("%s: login refused: cipher %s not accepted", self._who(), cipher)
             self._login_failed(-4, f"cipher {cipher} refused; accepted: {','.join(emu.ciphers)}")
@@ -409,23 +514,23 @@ class Session(asyncio.Protocol):
             log.info("%s: login refused: unknown ID", self._who())
             self._login_failed(-1, "unknown ID")
             return
-        wait = emu._guard.locked(uid)
+        wait = emu.login_guard.locked(uid)
         if wait > 0:
             log.info("%s: login refused: user %s is locked out", self._who(), user.exten)
             self._login_failed(-5, f"locked after too many failed logins; retry in {wait:.0f} s")
             return
         if not hmac.compare_digest(pwd.encode("utf-8"), user.password.encode("utf-8")):
-            locked = emu._guard.fail(uid)
+            locked = emu.login_guard.fail(uid)
             log.info("%s: login refused: wrong password for %s%s", self._who(), user.exten,
                      " (now locked out)" if locked else "")
             self._login_failed(-2, "wrong password")
             return
-        emu._guard.success(uid)
+        emu.login_guard.success(uid)
         self.user = user
         self.exten = user.exten
         self.send_text(f"LOGINRESULT|STATUS:1|EXTEN:{user.exten}|CALLERID:{user.callerid}|DOMAIN:{user.domain}"
                        f"|MSG:{user.exten},{user.callerid},{user.id}")
-        emu._logged_in(self)
+        emu.logged_in(self)
         # from now on the timer first fires at PING time (half the idle timeout)
         if self._timer is not None:
             self._timer.cancel()

@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterator
 
 from .._log import mask_text
 from .accounts import Directory, User
-from .pbx_model import CommandError
+from .pbx_model import PbxCommandError
 
 __all__ = ["TrafficConfig", "TrafficGenerator", "PlannedCall", "plan_calls", "parse_mix", "DEFAULT_MIX", "KINDS"]
 
@@ -460,7 +460,7 @@ class TrafficGenerator:
             self.placed.append((plan, call_id))
 
     def _command(self, user: User, name: str, args: dict) -> list[str]:
-        """Issue ``name`` as ``user``'s client would; the answers it got (CommandError when refused)."""
+        """Issue ``name`` as ``user``'s client would; the answers it got (PbxCommandError when refused)."""
         replies: list[str] = []
         self.pbx.command(user, name, args, [], replies.append)
         return replies
@@ -557,4 +557,4 @@ class TrafficGenerator:
 
 
 #: what the PBX raises when the outside world or a command asks for something it cannot do
-_REFUSED = (KeyError, ValueError, LookupError, CommandError)
+_REFUSED = (KeyError, ValueError, LookupError, PbxCommandError)
