@@ -82,6 +82,8 @@ class EmulatorStack:
         self.ca_file: str | None = cert_file
         self.state_dir = state_dir
         self.traffic_config = traffic
+        #: a :class:`~lguapi.server.playback.CapturePlayback` started with the stack by ``lguapi serve --replay``
+        self.playback: Any = None
         self.firehose_rate = firehose
         self.firehose_options = dict(firehose_options or {})
         self.seed = seed
@@ -278,7 +280,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--oam-host", default=None, help="OAM address (default: --host)")
     g.add_argument("--oam-port", type=_port, default=9999, help="OAM discovery port (default 9999)")
     g = parser.add_argument_group("accounts")
-    a = g.add_mutually_exclusive_group(required=True)
+    a = g.add_mutually_exclusive_group()
     a.add_argument("--accounts", metavar="FILE", help="accounts TOML file ([[domain]] / [[domain.user]])")
     a.add_argument("--extensions", metavar="RANGE", help="generated accounts, e.g. 3001-3999 or 3001-3010,4001")
     g.add_argument("--domain", default=DEFAULT_DOMAIN, help=f"domain of generated accounts (default {DEFAULT_DOMAIN})")
@@ -336,6 +338,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--transfer", type=_probability, default=d.transfer, metavar="P",
                    help="probability a connected call is blind-transferred (default %(default)s)")
     g.add_argument("--traffic-calls", type=int, default=None, metavar="N", help="stop after N calls (default: no limit)")
+    g = parser.add_argument_group("capture playback")
+    g.add_argument("--replay", metavar="CAPTURE", action="append",
+                   help="play a capture back: each login found in it receives its recorded frames after it "
+                        "logs in (repeatable; accounts come from the capture unless --accounts/--extensions)")
+    g.add_argument("--speed", type=_positive, default=1.0, help="--replay: divide the recorded spacing by this")
+    g.add_argument("--replay-password", default="replay", metavar="PASSWORD",
+                   help="--replay: the password of the accounts taken from the capture (default 'replay')")
     g = parser.add_argument_group("firehose")
     g.add_argument("--firehose", type=_nonneg, default=None, metavar="EVENTS_PER_SECOND",
                    help="replay generated call events to every logged-in session at this total rate")
@@ -344,10 +353,25 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def _build_stack(args: argparse.Namespace) -> EmulatorStack:
     from .traffic import TrafficConfig, parse_mix
 
+    playback = None
+    if getattr(args, "replay", None):
+        from ..capture import CaptureError
+        from .playback import CapturePlayback
+
+        try:
+            playback = CapturePlayback(None, args.replay, speed=args.speed)
+        except CaptureError as e:
+            raise ValueError(f"--replay: {e}") from None
+        if not playback.timelines:
+            raise ValueError("--replay: the capture holds no login with received frames")
     if args.accounts:
         directory = Directory.from_toml(args.accounts)
-    else:
+    elif args.extensions:
         directory = Directory.generate(args.extensions, domain=args.domain)
+    elif playback is not None:
+        directory = playback.directory(args.replay_password)
+    else:
+        raise ValueError("give --accounts FILE, --extensions RANGE or --replay CAPTURE")
     traffic = None
     if args.traffic:
         traffic = TrafficConfig(rate=args.traffic, mix=parse_mix(args.traffic_mix), ring_mean=args.ring_time,
@@ -370,12 +394,14 @@ def _build_stack(args: argparse.Namespace) -> EmulatorStack:
                    max_connections_per_address=args.max_connections_per_address,
                    max_frames_per_turn=args.max_frames_per_turn,
                    max_userinfo_bytes=args.max_userinfo_bytes, max_addressbook=args.max_addressbook)
-    return EmulatorStack(directory, host=args.host, port=args.port, admin_host=args.admin_host,
+    stack = EmulatorStack(directory, host=args.host, port=args.port, admin_host=args.admin_host,
                          admin_port=args.admin_port, oam_host=args.oam_host, oam_port=args.oam_port,
                          oam_tls=not args.oam_http, oam_primary=args.oam_addr, oam_backup=args.oam_backup,
                          oam_backup2=args.oam_backup2, tls=args.tls, cert_file=args.cert, key_file=args.key,
                          state_dir=args.state_dir, traffic=traffic, firehose=args.firehose, seed=args.seed,
                          emulator_options=options)
+    stack.playback = playback
+    return stack
 
 
 def run(args: argparse.Namespace) -> int:
@@ -409,6 +435,12 @@ def run(args: argparse.Namespace) -> int:
             except (OSError, ValueError) as e:
                 print(f"lguapi serve: cannot start: {e}", file=sys.stderr)
                 return 1
+            playback = stack.playback
+            if playback is not None:
+                playback.emulator = stack.emulator
+                playback.start()
+                print(f"lguapi serve: replaying {len(playback.timelines)} login(s) at {playback.speed:g}x",
+                      file=sys.stderr, flush=True)
             print(stack.ready_line(), flush=True)
             if stack.oam is not None and stack.oam.ca_file:
                 # on stderr whatever the log level: the client needs this path to verify OAM
@@ -418,6 +450,8 @@ def run(args: argparse.Namespace) -> int:
             log.info("stopping")
             return 0
         finally:
+            if stack.playback is not None:
+                await stack.playback.close()
             await stack.close()
             for sig in handled:
                 loop.remove_signal_handler(sig)
