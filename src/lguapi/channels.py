@@ -6,7 +6,7 @@ the monitor all compare channels through these functions.
 """
 from __future__ import annotations
 
-__all__ = ["normalize_channel", "normalize_unique_id", "channel_peer", "same_channel"]
+__all__ = ["normalize_channel", "normalize_unique_id", "channel_peer", "same_channel", "own_channel"]
 
 
 def normalize_channel(channel: str | None) -> str | None:
@@ -63,3 +63,46 @@ def same_channel(a: str | None, b: str | None) -> bool:
     """
     na = normalize_channel(a)
     return na is not None and na == normalize_channel(b)
+
+
+_PEERS: dict[str, str] = {}
+_MAX_PEERS = 65536
+
+
+def _peer(channel: str) -> str:
+    """:func:`channel_peer`, memoised (a channel is looked at several times per call)."""
+    p = _PEERS.get(channel)
+    if p is None:
+        if len(_PEERS) >= _MAX_PEERS:
+            _PEERS.clear()
+        p = _PEERS[channel] = channel_peer(channel)
+    return p
+
+
+def own_channel(exten: str | None, a: str | None, b: str | None) -> str | None:
+    """Which of two channels is ``exten``'s own, by peer name, or None when neither is.
+
+    The one rule the client and the call tracker share: an exact peer match wins over a
+    suffix match (``SIP/10033447-…`` for 3447, extensions of 3+ characters); between a SIP
+    and a Local channel of the same peer, the SIP one (the phone itself). Works on raw and
+    normalised names alike.
+
+    >>> own_channel("3321", "SIP/gw2.eicn-09b25a90", "SIP/3321-09b559d8")
+    'SIP/3321-09b559d8'
+    """
+    if not exten:
+        return None
+    pa = _peer(a) if a else None
+    pb = _peer(b) if b else None
+    if pa == exten:
+        if pb == exten and a.startswith("Local/") and not b.startswith("Local/"):  # type: ignore[union-attr]
+            return b
+        return a
+    if pb == exten:
+        return b
+    if len(exten) >= 3:
+        if pa is not None and pa.endswith(exten):
+            return a
+        if pb is not None and pb.endswith(exten):
+            return b
+    return None
