@@ -69,7 +69,7 @@ _LIVE = ("ringing", "connected")
 _ROOM = "\x00room:"
 
 from ._aqueue import AsyncQueueStream  # noqa: E402
-from .channels import channel_peer, normalize_channel, normalize_unique_id  # noqa: E402  (re-exported)
+from .channels import channel_peer, normalize_channel, normalize_unique_id, own_channel  # noqa: E402  (re-exported)
 
 _PEERS: dict[str, str] = {}
 
@@ -414,7 +414,7 @@ class CallTracker:
         }
         #: counters for diagnostics: calls, stale (late duplicates dropped), orphans, merges, ...
         self.stats: dict[str, int] = {"calls": 0, "stale": 0, "orphans": 0, "merged": 0,
-                                      "expired": 0, "reconciled": 0}
+                                      "expired": 0, "reconciled": 0, "refused": 0}
 
     # -- public API ------------------------------------------------------------------
 
@@ -708,27 +708,10 @@ class CallTracker:
                 calls = self._ext[exten] = {}
             calls[call.id] = call
 
-    def _own_of(self, exten: str, a: str | None, b: str | None) -> str | None:
-        """Which of two channels is ``exten``'s own (by peer name), or None.
-
-        An exact peer match wins over a suffix match (``SIP/10033447-..`` for 3447); between a
-        SIP and a Local channel of the same peer, the SIP one."""
-        if not exten:
-            return None
-        pa = _peer(a) if a is not None else None
-        pb = _peer(b) if b is not None else None
-        if pa == exten:
-            if pb == exten and a.startswith("Local/") and not b.startswith("Local/"):  # type: ignore[union-attr]
-                return b
-            return a
-        if pb == exten:
-            return b
-        if len(exten) >= 3:
-            if pa is not None and pa.endswith(exten):
-                return a
-            if pb is not None and pb.endswith(exten):
-                return b
-        return None
+    @staticmethod
+    def _own_of(exten: str, a: str | None, b: str | None) -> str | None:
+        """Which of two channels is ``exten``'s own: :func:`lguapi.channels.own_channel`."""
+        return own_channel(exten, a, b)
 
     def _party(self, chan: str | None, number: str | None) -> bool | None:
         """Is the party on ``chan`` / with ``number`` outside the PBX? None when unknown."""
@@ -946,14 +929,21 @@ class CallTracker:
             elif not any(e is ev or (e.exten == ev.exten and e == ev) for e in lst):
                 lst.append(ev)
 
-    def _adopt_orphans(self, keys: list[str], out: list) -> None:
-        """Replay CHANNELOUTs that arrived before the events that made their call known."""
+    def _adopt_orphans(self, call: Call, keys: list[str], out: list) -> None:
+        """Replay CHANNELOUTs that arrived before the events that made their call known.
+
+        Ids decide: a kept CHANNELOUT with unique ids joins only a call that has one of
+        them (a reused channel name alone says nothing); one without ids joins by name."""
         now = self._now
         todo: list[ChannelOutEvent] = []
+        uids = call._uids
         for k in keys:
             evs = self._orphans.get(k, now)
             if evs:
                 for e in evs:
+                    _, u, _, su = self._out_keys(e)
+                    if (u is not None or su is not None) and u not in uids and su not in uids:
+                        continue
                     if not any(t is e for t in todo):
                         todo.append(e)
         for e in todo:
@@ -972,6 +962,9 @@ class CallTracker:
         call = self._find(chans, uids + links, ev, out)
         if call is not None:
             return call, False
+        if not any(c is not None for c in chans):
+            self._refuse(ev)
+            return None, False
         now = self._now
         ids = [u for u in uids if u is not None]
         old = self._tombstoned(ids if ids else chans, now)
@@ -986,6 +979,13 @@ class CallTracker:
             call.continued_from = old
             return call, True
         return self._new_call(create_id, ev.ts), True
+
+    def _refuse(self, ev: Event) -> None:
+        """An event that would start a call but names no channel: no leg could ever end it."""
+        n = self.stats["refused"] = self.stats["refused"] + 1
+        if n == 1 or n % 10000 == 0:
+            log.warning("call tracker refused %d %s event(s) naming no channel (no call created)",
+                        n, getattr(ev, "name", type(ev).__name__))
 
     # -- event handlers -------------------------------------------------------------------
 
@@ -1068,7 +1068,7 @@ class CallTracker:
         self._refresh(call)
         self._changed(call, before, ev, out)
         if self._orphans and new_keys:
-            self._adopt_orphans(new_keys, out)
+            self._adopt_orphans(call, new_keys, out)
 
     def _on_list(self, ev: ChannelListEvent, out: list) -> None:
         exten = ev.exten or self._exten_of(ev)
@@ -1165,7 +1165,7 @@ class CallTracker:
         self._refresh(call)
         self._changed(call, before, ev, out)
         if self._orphans and new_keys:
-            self._adopt_orphans(new_keys, out)
+            self._adopt_orphans(call, new_keys, out)
 
     def _on_out(self, ev: ChannelOutEvent, out: list) -> None:
         exten = ev.exten or self._exten_of(ev)
@@ -1173,16 +1173,25 @@ class CallTracker:
         c, u, rc, su = keys
         idx = self._idx
         call = None
-        for k in (c, u, su, rc):  # own channel first, then ids, then the other party's channel
-            if k is not None:
-                x = idx.get(k)
-                if x is not None and (k is u or k is su or k not in x._dead):
-                    call = x
-                    break
+        ids = [x for x in (u, su) if x is not None]
+        for k in ids:  # ids decide
+            call = idx.get(k)
+            if call is not None:
+                break
+        if call is None and ids and self._tombstoned(ids, self._now) is not None:
+            # an ended call's CHANNELOUT again: its channel name may live on in a new call
+            self.stats["stale"] += 1
+            return
+        if call is None:
+            for k in (c, rc):  # ids unknown: the own channel, then the other party's, while alive
+                if k is not None:
+                    x = idx.get(k)
+                    if x is not None and k not in x._dead:
+                        call = x
+                        break
         if call is None and c is not None:
             call = idx.get(c)  # a channel already out: a duplicate
         if call is None:
-            ids = [x for x in (u, su) if x is not None]
             if self._tombstoned(ids if ids else (c, rc), self._now) is not None:
                 self.stats["stale"] += 1
             else:
