@@ -17,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 if str(HERE.parent / "src") not in sys.path:
-    sys.path.insert(0, str(HERE.parent / "src"))
+    sys.path.append(str(HERE.parent / "src"))  # after PYTHONPATH: a checkout without an install
 
 
 class _Clock:

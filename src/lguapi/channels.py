@@ -8,6 +8,9 @@ from __future__ import annotations
 
 __all__ = ["normalize_channel", "normalize_unique_id", "channel_peer", "same_channel", "own_channel"]
 
+_PEERS: dict[str, str] = {}
+_MAX_PEERS = 65536
+
 
 def normalize_channel(channel: str | None) -> str | None:
     """The channel name both Local halves share: ``;1``/``;2``/``,1``/``,2`` removed.
@@ -43,7 +46,18 @@ def normalize_unique_id(unique_id: str | None) -> str | None:
 
 def channel_peer(channel: str) -> str:
     """The peer a channel belongs to: ``SIP/3321-09b559d8`` -> ``3321``,
-    ``Local/3458@xfercontext-1b56;2`` -> ``3458``, ``SIP/gw2.eicn-09b25a90`` -> ``gw2.eicn``."""
+    ``Local/3458@xfercontext-1b56;2`` -> ``3458``, ``SIP/gw2.eicn-09b25a90`` -> ``gw2.eicn``.
+
+    Memoised (a channel is looked at several times per call; at most 65,536 entries)."""
+    p = _PEERS.get(channel)
+    if p is None:
+        if len(_PEERS) >= _MAX_PEERS:
+            _PEERS.clear()
+        p = _PEERS[channel] = _parse_peer(channel)
+    return p
+
+
+def _parse_peer(channel: str) -> str:
     slash = channel.find("/")
     rest = channel[slash + 1:] if slash >= 0 else channel
     if channel.startswith("Local/"):
@@ -65,20 +79,6 @@ def same_channel(a: str | None, b: str | None) -> bool:
     return na is not None and na == normalize_channel(b)
 
 
-_PEERS: dict[str, str] = {}
-_MAX_PEERS = 65536
-
-
-def _peer(channel: str) -> str:
-    """:func:`channel_peer`, memoised (a channel is looked at several times per call)."""
-    p = _PEERS.get(channel)
-    if p is None:
-        if len(_PEERS) >= _MAX_PEERS:
-            _PEERS.clear()
-        p = _PEERS[channel] = channel_peer(channel)
-    return p
-
-
 def own_channel(exten: str | None, a: str | None, b: str | None) -> str | None:
     """Which of two channels is ``exten``'s own, by peer name, or None when neither is.
 
@@ -92,8 +92,8 @@ def own_channel(exten: str | None, a: str | None, b: str | None) -> str | None:
     """
     if not exten:
         return None
-    pa = _peer(a) if a else None
-    pb = _peer(b) if b else None
+    pa = channel_peer(a) if a else None
+    pb = channel_peer(b) if b else None
     if pa == exten:
         if pb == exten and a.startswith("Local/") and not b.startswith("Local/"):  # type: ignore[union-attr]
             return b
