@@ -8,9 +8,6 @@ from __future__ import annotations
 
 __all__ = ["normalize_channel", "normalize_unique_id", "channel_peer", "same_channel", "own_channel"]
 
-_PEERS: dict[str, str] = {}
-_MAX_PEERS = 65536
-
 
 def normalize_channel(channel: str | None) -> str | None:
     """The channel name both Local halves share: ``;1``/``;2``/``,1``/``,2`` removed.
@@ -46,18 +43,7 @@ def normalize_unique_id(unique_id: str | None) -> str | None:
 
 def channel_peer(channel: str) -> str:
     """The peer a channel belongs to: ``SIP/3321-09b559d8`` -> ``3321``,
-    ``Local/3458@xfercontext-1b56;2`` -> ``3458``, ``SIP/gw2.eicn-09b25a90`` -> ``gw2.eicn``.
-
-    Memoised (a channel is looked at several times per call; at most 65,536 entries)."""
-    p = _PEERS.get(channel)
-    if p is None:
-        if len(_PEERS) >= _MAX_PEERS:
-            _PEERS.clear()
-        p = _PEERS[channel] = _parse_peer(channel)
-    return p
-
-
-def _parse_peer(channel: str) -> str:
+    ``Local/3458@xfercontext-1b56;2`` -> ``3458``, ``SIP/gw2.eicn-09b25a90`` -> ``gw2.eicn``."""
     slash = channel.find("/")
     rest = channel[slash + 1:] if slash >= 0 else channel
     if channel.startswith("Local/"):
@@ -92,17 +78,29 @@ def own_channel(exten: str | None, a: str | None, b: str | None) -> str | None:
     """
     if not exten:
         return None
-    pa = channel_peer(a) if a else None
-    pb = channel_peer(b) if b else None
-    if pa == exten:
-        if pb == exten and a.startswith("Local/") and not b.startswith("Local/"):  # type: ignore[union-attr]
-            return b
+    ea = a is not None and _is_peer(a, exten)
+    if ea and not (b is not None and a.startswith("Local/") and not b.startswith("Local/")
+                   and _is_peer(b, exten)):
         return a
-    if pb == exten:
+    if b is not None and _is_peer(b, exten):
         return b
     if len(exten) >= 3:
-        if pa is not None and pa.endswith(exten):
+        if a and channel_peer(a).endswith(exten):
             return a
-        if pb is not None and pb.endswith(exten):
+        if b and channel_peer(b).endswith(exten):
             return b
     return None
+
+
+def _is_peer(ch: str, exten: str) -> bool:
+    """``channel_peer(ch) == exten``, without building the peer (the common question)."""
+    s = ch.find("/") + 1
+    if not ch.startswith(exten, s):
+        return False
+    e = s + len(exten)
+    if ch.startswith("Local/"):
+        at = ch.find("@", s)
+        if at >= 0:
+            return at == e
+    d = ch.rfind("-", s)
+    return d == e if d > s else len(ch) == e

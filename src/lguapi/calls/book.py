@@ -14,7 +14,7 @@ from typing import Callable
 from ..channels import channel_peer
 from ..events import Event
 from .index import Memory, Orphans
-from .model import Call, CallUpdate
+from .model import Call, make_update
 from .state import DEAD, LIVE, LIVE_LEG, UID, CallState, Leg
 from .timers import Deadlines
 
@@ -186,7 +186,6 @@ class Book:
             cid = f"{cid}#{n}"
         call = Call(cid, ts)
         st = CallState(call, self._seq, ts, now)
-        call.bind(st)
         active[cid] = call
         self.states[cid] = st
         self.stats["calls"] += 1
@@ -246,9 +245,9 @@ class Book:
         if state == "ended":
             return
         if before is NEW:
-            out.append(CallUpdate(call, "new", ev, state))
+            out.append(make_update(call, "new", ev, state))
         elif st.signature() != before:
-            out.append(CallUpdate(call, "changed", ev, state))
+            out.append(make_update(call, "changed", ev, state))
 
     # -- ends ------------------------------------------------------------------------
 
@@ -311,21 +310,20 @@ class Book:
         self.forget(st)
         if reason != "merged":
             self.ended.append(call)
-        out.append(CallUpdate(call, "ended", ev, "ended"))
+        out.append(make_update(call, "ended", ev, "ended"))
 
     def forget(self, st: CallState) -> None:
-        now = self.now
         idx = self.idx
-        put = self.tomb.put
         call = st.call
         cid = call.id
-        for k in st.own_keys():
+        keys = st.own_keys()
+        for k in keys:
             if idx.get(k) is st:
                 del idx[k]
-            put(k, cid, now)
+        keys.append(_ID + cid)
+        self.tomb.put_many(keys, cid, self.now)
         if call.room is not None and idx.get(ROOM + call.room) is st:
             del idx[ROOM + call.room]
-        put(_ID + cid, cid, now)
         ext = self.ext
         for e in st.extens:
             calls = ext.get(e)
@@ -372,8 +370,7 @@ class Book:
         if keep.has_live():
             keep.pending = None
         # withdraw the absorbed call without remembering its keys as ended
-        gone.keys = {}
-        gone.legs = []
+        gone.withdraw()
         gc.room = None
         gc.merged_into = kc.id
         self.finish(gone, ev.ts, None, "merged", ev, out)

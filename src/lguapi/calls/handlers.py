@@ -40,7 +40,8 @@ def on_ring(b: Book, ev: RingEvent, out: list) -> None:
             return
     call = st.call
     before = NEW if created else st.signature()
-    b.touch(st, ev.ts)
+    st.last_seen = ev.ts
+    st.touched = b.now
     own = own_channel(exten, ch, rch)
     if own is None:
         own = rch if is_dial else ch
@@ -61,7 +62,7 @@ def on_ring(b: Book, ev: RingEvent, out: list) -> None:
         _ring_parties(b, st, exten, remote, ev)
     st.refresh()
     b.changed(st, before, ev, out)
-    if new_keys and b.orphans:
+    if new_keys and b.orphans.maybe and b.orphans:
         adopt_orphans(b, st, new_keys, out)
 
 
@@ -114,7 +115,8 @@ def on_list(b: Book, ev: ChannelListEvent, out: list) -> None:
         return
     call = st.call
     before = NEW if created else st.signature()
-    b.touch(st, ev.ts)
+    st.last_seen = ev.ts
+    st.touched = b.now
     mine = st.legs_of(exten) if st.legs else []
     own = own_channel(exten, c1, c2)
     by_peer = own is not None
@@ -142,7 +144,7 @@ def on_list(b: Book, ev: ChannelListEvent, out: list) -> None:
         call.answered_by = exten
     st.refresh()
     b.changed(st, before, ev, out)
-    if new_keys and b.orphans:
+    if new_keys and b.orphans.maybe and b.orphans:
         adopt_orphans(b, st, new_keys, out)
 
 
@@ -223,7 +225,8 @@ def on_out(b: Book, ev: ChannelOutEvent, out: list) -> None:
             b.orphans.keep(ev, keys, b.now)
         return
     before = st.signature()
-    b.touch(st, ev.ts)
+    st.last_seen = ev.ts
+    st.touched = b.now
     ended: list[Leg] = []
     leg = st.leg(exten, c) if c is not None else None
     if leg is not None:

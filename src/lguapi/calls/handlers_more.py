@@ -12,7 +12,7 @@ from ..events import (
 )
 from .book import NEW, ROOM, Book, looks_external
 from .index import out_keys
-from .model import CallUpdate
+from .model import make_update
 from .state import LIVE_LEG, CallState, Leg
 
 __all__ = ["on_conf", "on_cdr", "on_cmdresult", "on_reconciled", "on_disconnected", "on_session"]
@@ -39,7 +39,8 @@ def on_conf(b: Book, ev: ConferenceEvent, out: list) -> None:
         return
     call = st.call
     before = NEW if created else st.signature()
-    b.touch(st, ev.ts)
+    st.last_seen = ev.ts
+    st.touched = b.now
     b.index(st, (c,), (u,))
     if room and call.room is None and b.idx.get(ROOM + room) in (None, st):
         call.room = room
@@ -144,7 +145,7 @@ def on_cdr(b: Book, ev: CdrEvent, out: list) -> None:
     st.last_cause = outs[-1].hangup_cause
     st.last_seen = end
     st.refresh()
-    out.append(CallUpdate(call, "new", ev, call.state))
+    out.append(make_update(call, "new", ev, call.state))
     b.finish(st, end, st.last_cause, None, ev, out)
 
 
@@ -169,7 +170,8 @@ def on_cmdresult(b: Book, ev: CommandResultEvent, out: list) -> None:
     leg, st = best
     before = st.signature()
     leg.held = hold
-    b.touch(st, ev.ts)
+    st.last_seen = ev.ts
+    st.touched = b.now
     st.refresh()
     b.changed(st, before, ev, out)
 

@@ -42,6 +42,14 @@ class Memory:
             self._rotate(now)
         self.new[key] = value
 
+    def put_many(self, keys: Iterable[str], value: Any, now: float) -> None:
+        """:meth:`put` of each key (one rotation check for all)."""
+        if self.rotate_at is None:
+            self.rotate_at = now + self.half_ttl
+        elif now >= self.rotate_at or len(self.new) >= self.half_len:
+            self._rotate(now)
+        self.new.update(dict.fromkeys(keys, value))
+
     def get(self, key: str, now: float) -> Any:
         if self.rotate_at is not None and now >= self.rotate_at:
             self._rotate(now)
@@ -77,19 +85,24 @@ def out_keys(ev: ChannelOutEvent) -> tuple[str | None, str | None, str | None, s
 class Orphans:
     """CHANNELOUTs of calls not (yet) known, by each of their keys (bounded by a :class:`Memory`)."""
 
-    __slots__ = ("mem",)
+    __slots__ = ("mem", "maybe")
 
     def __init__(self, maxlen: int, ttl: float):
         self.mem = Memory(maxlen, ttl)
+        #: False when surely empty: a plain attribute, read for every new key of every call
+        self.maybe = False
 
     def __bool__(self) -> bool:
-        return bool(self.mem)
+        if self.maybe and not self.mem:
+            self.maybe = False
+        return self.maybe
 
     def __len__(self) -> int:
         return len(self.mem)
 
     def keep(self, ev: ChannelOutEvent, keys: Iterable[str | None], now: float) -> None:
         mem = self.mem
+        self.maybe = True
         for k in keys:
             if k is None:
                 continue

@@ -1,20 +1,22 @@
 """The public model of the call tracker: :class:`Call` (one real call) and :class:`CallUpdate`.
 
 A :class:`Call` holds the fields users read; the legs and keys the tracker relates events by
-live in its :class:`~lguapi.calls.state.CallState`, which the read-only views below consult.
+live in its :class:`~lguapi.calls.state.CallState`. The read-only views below see the
+state's containers (bound once by the tracker), never the state object: a call refers to
+no object that refers back to it, so ended calls are freed by reference counting alone.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._log import mask_number
 from ..events import Event
+from .state import active_extens_of, channels_of, unique_ids_of
 
 if TYPE_CHECKING:
-    from .state import CallState
+    from .state import Leg
 
-__all__ = ["Call", "CallUpdate", "DIRECTIONS", "STATES"]
+__all__ = ["Call", "CallUpdate", "make_update", "DIRECTIONS", "STATES"]
 
 DIRECTIONS = ("inbound", "outbound", "internal")
 STATES = ("ringing", "connected", "held", "transferring", "conference", "ended")
@@ -34,7 +36,8 @@ class Call:
     __slots__ = (
         "id", "direction", "state", "remote_number", "dialled_number", "answered_by",
         "caller", "callee", "hangup_cause", "end_reason", "ring_at", "answer_at", "end_at",
-        "missed", "abandoned", "room", "merged_into", "continued_from", "_state", "__weakref__",
+        "missed", "abandoned", "room", "merged_into", "continued_from",
+        "_extens", "_handled", "_keys", "_legs", "__weakref__",
     )
 
     def __init__(self, call_id: str, ts: float):
@@ -56,32 +59,38 @@ class Call:
         self.room: str | None = None
         self.merged_into: str | None = None
         self.continued_from: str | None = None
-        self._state: CallState | None = None
+        self._extens: list[str] = []
+        self._handled: list[str] = []
+        self._keys: dict[str, int] = {}
+        self._legs: list[Leg] = []
 
-    def bind(self, state: CallState) -> None:
-        """Attach the tracker's state the read-only views consult (done once, by the tracker)."""
-        self._state = state
+    def bind(self, extens: list[str], handled: list[str], keys: dict[str, int], legs: list[Leg]) -> None:
+        """Show the tracker's containers in the read-only views (by the tracker, when it makes them)."""
+        self._extens = extens
+        self._handled = handled
+        self._keys = keys
+        self._legs = legs
 
     # read-only views
     @property
     def exten(self) -> tuple[str, ...]:
         """The tracked extensions involved, in order of involvement."""
-        return tuple(self._state.extens) if self._state is not None else ()
+        return tuple(self._extens)
 
     @property
     def handled_by(self) -> tuple[str, ...]:
         """Every extension that was connected to this call, in order."""
-        return tuple(self._state.handled) if self._state is not None else ()
+        return tuple(self._handled)
 
     @property
     def channels(self) -> tuple[str, ...]:
         """Normalised channel names seen for this call (sorted)."""
-        return tuple(self._state.channel_names()) if self._state is not None else ()
+        return tuple(channels_of(self._keys))
 
     @property
     def unique_ids(self) -> tuple[str, ...]:
         """Normalised unique ids seen for this call (sorted)."""
-        return tuple(self._state.unique_ids()) if self._state is not None else ()
+        return tuple(unique_ids_of(self._keys))
 
     @property
     def answered(self) -> bool:
@@ -105,21 +114,21 @@ class Call:
     @property
     def active_extens(self) -> dict[str, str]:
         """``{extension: "ringing"|"connected"|"held"}`` for the tracked extensions still on the call."""
-        return self._state.active_extens() if self._state is not None else {}
+        return active_extens_of(self._legs)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict of the public fields."""
         return {
             "id": self.id, "direction": self.direction, "state": self.state,
-            "exten": list(self.exten), "remote_number": self.remote_number,
+            "exten": list(self._extens), "remote_number": self.remote_number,
             "dialled_number": self.dialled_number, "answered_by": self.answered_by,
-            "handled_by": list(self.handled_by), "caller": self.caller, "callee": self.callee,
+            "handled_by": list(self._handled), "caller": self.caller, "callee": self.callee,
             "hangup_cause": self.hangup_cause, "end_reason": self.end_reason,
             "ring_at": self.ring_at, "answer_at": self.answer_at, "end_at": self.end_at,
             "ring_seconds": self.ring_seconds, "talk_seconds": self.talk_seconds,
             "missed": self.missed, "abandoned": self.abandoned, "room": self.room,
             "merged_into": self.merged_into, "continued_from": self.continued_from,
-            "channels": list(self.channels), "unique_ids": list(self.unique_ids),
+            "channels": channels_of(self._keys), "unique_ids": unique_ids_of(self._keys),
         }
 
     def __repr__(self) -> str:
@@ -128,15 +137,22 @@ class Call:
                 f"answered_by={self.answered_by!r}, end_reason={self.end_reason!r})")
 
 
-@dataclass(frozen=True, slots=True)
-class CallUpdate:
+class CallUpdate(NamedTuple):
     """What an event did to a call. ``call`` is the live object (it keeps changing; use
     ``call.to_dict()`` for a copy); ``state`` is the call's state when the update was made.
     ``kind`` is ``"new"``, ``"changed"`` or ``"ended"``; an ``"ended"`` update with
     ``call.end_reason == "merged"`` withdraws a call that turned out to be part of
-    ``call.merged_into`` (count it nowhere)."""
+    ``call.merged_into`` (count it nowhere).
+
+    Immutable (a named tuple: one allocation, no garbage-collector tracking of its own)."""
 
     call: Call
     kind: str
     event: Event | None = None
     state: str = ""
+
+
+def make_update(call: Call, kind: str, event: Event | None, state: str,
+                _new: Any = tuple.__new__) -> CallUpdate:
+    """``CallUpdate(call, kind, event, state)`` without the keyword machinery (the hot path)."""
+    return _new(CallUpdate, (call, kind, event, state))

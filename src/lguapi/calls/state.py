@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .model import Call
 
-__all__ = ["Leg", "CallState", "UID", "LIVE", "DEAD", "GONE", "LIVE_LEG", "is_xfer"]
+__all__ = ["Leg", "CallState", "UID", "LIVE", "DEAD", "GONE", "LIVE_LEG", "is_xfer", "channels_of",
+           "unique_ids_of", "active_extens_of"]
 
 # What a key is to its call (values of CallState.keys):
 UID = 0   #: a unique id of the call
@@ -27,6 +28,30 @@ LIVE_LEG = ("ringing", "connected")
 def is_xfer(ch: str | None) -> bool:
     """An attended-transfer consultation channel (``Local/<exten>@xfercontext-…``)."""
     return ch is not None and ch.startswith("Local/") and "@xfercontext" in ch
+
+
+def channels_of(keys: dict[str, int]) -> list[str]:
+    """The channel names (live or dead) among a call's keys, sorted."""
+    return sorted([k for k, v in keys.items() if v == LIVE or v == DEAD])
+
+
+def unique_ids_of(keys: dict[str, int]) -> list[str]:
+    """The unique ids among a call's keys, sorted."""
+    return sorted([k for k, v in keys.items() if v == UID])
+
+
+def active_extens_of(legs: list[Leg]) -> dict[str, str]:
+    """``{extension: "ringing"|"connected"|"held"}`` of the live legs."""
+    out: dict[str, str] = {}
+    for leg in legs:
+        if leg.status == "connected":
+            st = "held" if leg.held else "connected"
+            if out.get(leg.exten) != "connected":
+                out[leg.exten] = st
+        elif leg.status == "ringing" and leg.exten not in out:
+            out[leg.exten] = "ringing"
+    out.pop("", None)
+    return out
 
 
 class Leg:
@@ -89,6 +114,13 @@ class CallState:
         self.conf_chans: set[str] | None = None
         self.last_seen = ts
         self.touched = now  # tracker clock at the last event (for call_expiry)
+        call.bind(self.extens, self.handled, self.keys, self.legs)
+
+    def withdraw(self) -> None:
+        """Forget every key and leg (the call was folded into another): its views show none."""
+        self.keys = {}
+        self.legs = []
+        self.call.bind(self.extens, self.handled, self.keys, self.legs)
 
     # -- keys ------------------------------------------------------------------------
 
@@ -110,12 +142,6 @@ class CallState:
             keys[ch] = GONE
         elif k == LIVE:
             keys[ch] = DEAD
-
-    def channel_names(self) -> list[str]:
-        return sorted([k for k, v in self.keys.items() if v == LIVE or v == DEAD])
-
-    def unique_ids(self) -> list[str]:
-        return sorted([k for k, v in self.keys.items() if v == UID])
 
     def own_keys(self) -> list[str]:
         """Every unique id and channel of the call (what the indexes and tombstones hold)."""
@@ -161,18 +187,6 @@ class CallState:
     def add_handled(self, exten: str) -> None:
         if exten and exten not in self.handled:
             self.handled.append(exten)
-
-    def active_extens(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for leg in self.legs:
-            if leg.status == "connected":
-                st = "held" if leg.held else "connected"
-                if out.get(leg.exten) != "connected":
-                    out[leg.exten] = st
-            elif leg.status == "ringing" and leg.exten not in out:
-                out[leg.exten] = "ringing"
-        out.pop("", None)
-        return out
 
     # -- conference ------------------------------------------------------------------
 
