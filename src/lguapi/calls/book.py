@@ -116,13 +116,11 @@ class Book:
         call: servers reuse channel names (the manual's §5.1 and §5.3 share
         ``SIP/3321-09b559d8``), so a dead channel's name says nothing about a new event.
         """
-        idx = self.idx
+        get = self.idx.get
         found: CallState | None = None
         others: list[CallState] | None = None
         for k in keys:
-            if k is None:
-                continue
-            st = idx.get(k)
+            st = get(k) if k is not None else None
             if st is None or st is found or st.keys.get(k, 0) >= DEAD:
                 continue
             if found is None:
@@ -148,8 +146,7 @@ class Book:
             return st, False
         now = self.now
         tomb = self.tomb
-        ids = [u for u in ids if u is not None]
-        old = tomb.first(ids if ids else chans, now)
+        old = tomb.first(ids if any(u is not None for u in ids) else chans, now)
         if old is not None:
             # an id of an ended call and no new channel: a late duplicate. A new channel next
             # to an ended call's id is a leg that joined after the grace: a call of its own.
@@ -221,7 +218,8 @@ class Book:
 
     def add_leg(self, st: CallState, leg: Leg) -> None:
         st.legs.append(leg)
-        self.leg_exten(st, leg.exten)
+        if leg.exten:
+            self.leg_exten(st, leg.exten)
 
     def leg_exten(self, st: CallState, exten: str) -> None:
         if exten:
@@ -229,8 +227,9 @@ class Book:
                 st.extens.append(exten)
             calls = self.ext.get(exten)
             if calls is None:
-                calls = self.ext[exten] = {}
-            calls[st.call.id] = st
+                self.ext[exten] = {st.call.id: st}
+            else:
+                calls[st.call.id] = st
 
     def touch(self, st: CallState, ts: float) -> None:
         st.last_seen = ts
@@ -239,7 +238,9 @@ class Book:
     # -- updates ---------------------------------------------------------------------
 
     @staticmethod
-    def changed(st: CallState, before: tuple, ev: Event | None, out: list) -> None:
+    def settle(st: CallState, before: tuple, ev: Event | None, out: list) -> None:
+        """Recompute the call's derived fields, then report a change (:meth:`changed`)."""
+        st.refresh()
         call = st.call
         state = call.state
         if state == "ended":
@@ -277,8 +278,7 @@ class Book:
             else:
                 self.finish(st, max(ts, st.call.ring_at), None, reason, ev, out)
         else:
-            st.refresh()
-            self.changed(st, before, ev, out)
+            self.settle(st, before, ev, out)
 
     def finish(self, st: CallState, ts: float, cause: int | None, reason: str | None, ev: Event | None,
                out: list) -> None:
@@ -374,8 +374,7 @@ class Book:
         gc.room = None
         gc.merged_into = kc.id
         self.finish(gone, ev.ts, None, "merged", ev, out)
-        keep.refresh()
-        self.changed(keep, before, ev, out)
+        self.settle(keep, before, ev, out)
 
     # -- deadlines -------------------------------------------------------------------
 
@@ -420,8 +419,7 @@ class Book:
         if not st.has_live():
             self.finish(st, max(st.last_seen, st.call.ring_at), None, "expired", None, out)
         else:
-            st.refresh()
-            self.changed(st, before, None, out)
+            self.settle(st, before, None, out)
 
     def flush(self, out: list) -> None:
         """Confirm every pending end now."""

@@ -60,15 +60,14 @@ def on_ring(b: Book, ev: RingEvent, out: list) -> None:
         st.rung = True
     if call.answer_at is None:
         _ring_parties(b, st, exten, remote, ev)
-    st.refresh()
-    b.changed(st, before, ev, out)
+    b.settle(st, before, ev, out)
     if new_keys and b.orphans.maybe and b.orphans:
         adopt_orphans(b, st, new_keys, out)
 
 
 def _ring_leg(b: Book, st: CallState, exten: str, own: str, remote: str | None, ev: RingEvent,
               known_own: bool) -> None:
-    leg = st.leg(exten, own)
+    leg = st.leg(exten, own) if st.legs else None
     if leg is None:
         leg = Leg(exten, own, remote, "ringing", ev.ts, b.now, ev.is_dial)
         b.add_leg(st, leg)
@@ -142,8 +141,7 @@ def on_list(b: Book, ev: ChannelListEvent, out: list) -> None:
     elif call.answered_by is None and own == c2 and exten and not xfer_list:
         # an outbound call answered outside and transferred: the first extension that answered
         call.answered_by = exten
-    st.refresh()
-    b.changed(st, before, ev, out)
+    b.settle(st, before, ev, out)
     if new_keys and b.orphans.maybe and b.orphans:
         adopt_orphans(b, st, new_keys, out)
 
@@ -250,8 +248,7 @@ def on_out(b: Book, ev: ChannelOutEvent, out: list) -> None:
             b.schedule_end(st, ev.ts, cause, ev, out)
             if st.call.state == "ended":
                 return
-    st.refresh()
-    b.changed(st, before, ev, out)
+    b.settle(st, before, ev, out)
 
 
 def _call_of_out(b: Book, c: str | None, u: str | None, rc: str | None, su: str | None) -> CallState | None:

@@ -51,8 +51,7 @@ def on_conf(b: Book, ev: ConferenceEvent, out: list) -> None:
         _conf_add(b, st, exten, c, member, mine, created, ev.ts)
     else:
         _conf_del(b, st, c, ev, out)
-    st.refresh()
-    b.changed(st, before, ev, out)
+    b.settle(st, before, ev, out)
 
 
 def _conf_add(b: Book, st: CallState, exten: str, c: str | None, member: str | None, mine: bool,
@@ -172,8 +171,7 @@ def on_cmdresult(b: Book, ev: CommandResultEvent, out: list) -> None:
     leg.held = hold
     st.last_seen = ev.ts
     st.touched = b.now
-    st.refresh()
-    b.changed(st, before, ev, out)
+    b.settle(st, before, ev, out)
 
 
 def on_reconciled(b: Book, ev: Reconciled, out: list) -> None:
