@@ -78,10 +78,10 @@ def own_channel(exten: str | None, a: str | None, b: str | None) -> str | None:
     """
     if not exten:
         return None
-    ea = a is not None and _is_peer(a, exten)
-    if ea and not (b is not None and a.startswith("Local/") and not b.startswith("Local/")
-                   and _is_peer(b, exten)):
-        return a
+    if a is not None and _is_peer(a, exten):
+        if not (b is not None and a.startswith("Local/") and not b.startswith("Local/")
+                and _is_peer(b, exten)):
+            return a
     if b is not None and _is_peer(b, exten):
         return b
     if len(exten) >= 3:

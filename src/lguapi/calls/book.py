@@ -129,8 +129,8 @@ class Book:
                 others = [st]
             elif st not in others:
                 others.append(st)
-        if others:
-            states = sorted([found, *others], key=lambda s: s.seq)  # type: ignore[list-item]
+        if found is not None and others:
+            states = sorted([found, *others], key=lambda s: s.seq)
             found = states[0]
             for other in states[1:]:
                 self.merge(found, other, ev, out)

@@ -119,7 +119,9 @@ class Orphans:
         """Forget ``ev`` under every one of its keys."""
         mem = self.mem
         for k in out_keys(ev):
-            lst = mem.get(k, now) if k is not None else None
+            if k is None:
+                continue
+            lst = mem.get(k, now)
             if lst is not None:
                 lst[:] = [x for x in lst if x is not ev]
                 if not lst:
