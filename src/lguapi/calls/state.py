@@ -228,14 +228,19 @@ class CallState:
     def refresh(self) -> None:
         """Recompute the call's direction, remote number and state from what is known."""
         c = self.call
-        direction = c.direction = "inbound" if self.orig else "outbound" if self.dest else "internal"
-        if direction == "inbound":
+        if self.orig:
+            c.direction = "inbound"
             remote = c.caller
-        elif direction == "outbound":
+        elif self.dest:
+            c.direction = "outbound"
             remote = c.callee
         else:
+            c.direction = "internal"
             remote = c.caller if self.rung else c.callee
-        c.remote_number = remote or c.remote_number or self.hint
+        if remote:
+            c.remote_number = remote
+        elif not c.remote_number:
+            c.remote_number = self.hint
         if c.state == "ended":
             return
         ringing = connected = held = transferring = False
@@ -243,21 +248,11 @@ class CallState:
             st = leg.status
             if st == "connected":
                 connected = True
-                if leg.held:
-                    held = True
-                if leg.xfer:
-                    transferring = True
+                held = held or leg.held
+                transferring = transferring or leg.xfer
             elif st == "ringing":
                 ringing = True
-                if leg.transfer:
-                    transferring = True
-        if not (ringing or connected):
-            return  # no live leg: keep the last state until the end is confirmed
-        if self.conf:
-            c.state = "conference"
-        elif transferring:
-            c.state = "transferring"
-        elif connected:
-            c.state = "held" if held else "connected"
-        else:
-            c.state = "ringing"
+                transferring = transferring or leg.transfer
+        if connected or ringing:  # no live leg: keep the last state until the end is confirmed
+            c.state = ("conference" if self.conf else "transferring" if transferring
+                       else ("held" if held else "connected") if connected else "ringing")
