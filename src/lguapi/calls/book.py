@@ -231,9 +231,12 @@ class Book:
             else:
                 calls[st.call.id] = st
 
-    def touch(self, st: CallState, ts: float) -> None:
+    def begin(self, st: CallState, created: bool, ts: float) -> tuple:
+        """Before an event changes ``st``: note the event's times, return what :meth:`settle`
+        compares with to tell whether the call changed."""
         st.last_seen = ts
         st.touched = self.now
+        return NEW if created else st.signature()
 
     # -- updates ---------------------------------------------------------------------
 

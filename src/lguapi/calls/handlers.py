@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..channels import channel_peer, normalize_channel, normalize_unique_id, own_channel
 from ..events import ChannelListEvent, ChannelOutEvent, RingEvent
-from .book import NEW, Book
+from .book import Book
 from .index import out_keys
 from .state import LIVE_LEG, CallState, Leg, is_xfer
 
@@ -39,9 +39,7 @@ def on_ring(b: Book, ev: RingEvent, out: list) -> None:
         if st is None:
             return
     call = st.call
-    before = NEW if created else st.signature()
-    st.last_seen = ev.ts
-    st.touched = b.now
+    before = b.begin(st, created, ev.ts)
     own = own_channel(exten, ch, rch)
     if own is None:
         own = rch if is_dial else ch
@@ -113,9 +111,7 @@ def on_list(b: Book, ev: ChannelListEvent, out: list) -> None:
     if st is None:
         return
     call = st.call
-    before = NEW if created else st.signature()
-    st.last_seen = ev.ts
-    st.touched = b.now
+    before = b.begin(st, created, ev.ts)
     mine = st.legs_of(exten) if st.legs else []
     own = own_channel(exten, c1, c2)
     by_peer = own is not None
@@ -222,9 +218,7 @@ def on_out(b: Book, ev: ChannelOutEvent, out: list) -> None:
             b.stats["orphans"] += 1
             b.orphans.keep(ev, keys, b.now)
         return
-    before = st.signature()
-    st.last_seen = ev.ts
-    st.touched = b.now
+    before = b.begin(st, False, ev.ts)
     ended: list[Leg] = []
     leg = st.leg(exten, c) if c is not None else None
     if leg is not None:

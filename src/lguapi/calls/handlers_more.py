@@ -10,7 +10,7 @@ from ..channels import normalize_channel, normalize_unique_id, own_channel
 from ..events import (
     CdrEvent, CommandResultEvent, ConferenceEvent, Disconnected, LoggedIn, Reconciled, Reconnected,
 )
-from .book import NEW, ROOM, Book, looks_external
+from .book import ROOM, Book, looks_external
 from .index import out_keys
 from .model import make_update
 from .state import LIVE_LEG, CallState, Leg
@@ -38,9 +38,7 @@ def on_conf(b: Book, ev: ConferenceEvent, out: list) -> None:
     if st is None:
         return
     call = st.call
-    before = NEW if created else st.signature()
-    st.last_seen = ev.ts
-    st.touched = b.now
+    before = b.begin(st, created, ev.ts)
     b.index(st, (c,), (u,))
     if room and call.room is None and b.idx.get(ROOM + room) in (None, st):
         call.room = room
@@ -167,10 +165,8 @@ def on_cmdresult(b: Book, ev: CommandResultEvent, out: list) -> None:
     if best is None:
         return
     leg, st = best
-    before = st.signature()
+    before = b.begin(st, False, ev.ts)
     leg.held = hold
-    st.last_seen = ev.ts
-    st.touched = b.now
     b.settle(st, before, ev, out)
 
 
