@@ -45,6 +45,7 @@ def build_traffic(pairs: int, calls_per_pair: int, seed: int = 7) -> list:
     rng = random.Random(seed)
     streams: list[list] = []
     clock = PbxClock()
+    clock.now = 1_700_000_000.0  # the same unique ids on every run
     events: list = []
     pbx = Pbx(directory, deliver=lambda e, t: events.append((e, t)), ring_timeout=0, clock=clock,
               rng=rng, online=lambda e: True, history_limit=1)
