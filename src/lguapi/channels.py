@@ -17,28 +17,26 @@ def normalize_channel(channel: str | None) -> str | None:
     """
     if not channel:
         return None
-    ch = channel
-    if ch[0] == " " or ch[-1] == " ":
-        ch = ch.strip()
-        if not ch:
+    last = channel[-1]
+    if last == " " or channel[0] == " ":
+        channel = channel.strip()
+        if not channel:
             return None
-    if len(ch) > 2 and ch[-1] in "12" and ch[-2] in ";,":
-        ch = ch[:-2]
-    return ch
+        last = channel[-1]
+    if (last == "1" or last == "2") and len(channel) > 2 and channel[-2] in ";,":
+        return channel[:-2]
+    return channel
 
 
 def normalize_unique_id(unique_id: str | None) -> str | None:
     """A unique id with the dot some servers write as a comma: ``1449825958,4879172`` -> ``1449825958.4879172``."""
     if not unique_id:
         return None
-    u = unique_id
-    if u[0] == " " or u[-1] == " ":
-        u = u.strip()
-        if not u:
+    if unique_id[0] == " " or unique_id[-1] == " ":
+        unique_id = unique_id.strip()
+        if not unique_id:
             return None
-    if "," in u:
-        u = u.replace(",", ".")
-    return u
+    return unique_id.replace(",", ".") if "," in unique_id else unique_id
 
 
 def channel_peer(channel: str) -> str:

@@ -14,7 +14,7 @@ from typing import Callable
 from ..channels import channel_peer
 from ..events import Event
 from .index import Memory, Orphans
-from .model import Call, make_update
+from .model import Call, CallUpdate
 from .state import DEAD, LIVE, LIVE_LEG, UID, CallState, Leg
 from .timers import Deadlines
 
@@ -27,6 +27,7 @@ DEFAULT_END_GRACE = 2.0
 ROOM = "\x00room:"  #: index prefix of conference room names
 _ID = "\x00id:"  #: tombstone prefix of ended calls' ids
 NEW: tuple = ("new",)  #: the "signature" of a call created by the current event
+_new_update = tuple.__new__  # CallUpdate(...) without the keyword machinery (a hot path)
 _UNANSWERED = {17: "busy", 19: "no-answer", 21: "rejected", 16: "cancelled"}
 
 
@@ -194,9 +195,7 @@ class Book:
         keys = st.keys
         new: list[str] = []
         for c in chans:
-            if c is None:
-                continue
-            k = keys.get(c)
+            k = keys.get(c) if c is not None else LIVE
             if k == LIVE or k == DEAD:
                 continue
             other = idx.get(c)
@@ -207,7 +206,7 @@ class Book:
             new.append(c)
         for u in uids:
             if u is None or u in keys:
-                continue
+                continue  # (an id already known: the common case)
             other = idx.get(u)
             if other is not None and other is not st:
                 continue
@@ -249,9 +248,9 @@ class Book:
         if state == "ended":
             return
         if before is NEW:
-            out.append(make_update(call, "new", ev, state))
+            out.append(_new_update(CallUpdate, (call, "new", ev, state)))
         elif st.signature() != before:
-            out.append(make_update(call, "changed", ev, state))
+            out.append(_new_update(CallUpdate, (call, "changed", ev, state)))
 
     # -- ends ------------------------------------------------------------------------
 
@@ -313,7 +312,7 @@ class Book:
         self.forget(st)
         if reason != "merged":
             self.ended.append(call)
-        out.append(make_update(call, "ended", ev, "ended"))
+        out.append(_new_update(CallUpdate, (call, "ended", ev, "ended")))
 
     def forget(self, st: CallState) -> None:
         idx = self.idx

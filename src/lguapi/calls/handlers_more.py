@@ -12,7 +12,7 @@ from ..events import (
 )
 from .book import ROOM, Book, looks_external
 from .index import out_keys
-from .model import make_update
+from .model import CallUpdate
 from .state import LIVE_LEG, CallState, Leg
 
 __all__ = ["on_conf", "on_cdr", "on_cmdresult", "on_reconciled", "on_disconnected", "on_session"]
@@ -142,7 +142,7 @@ def on_cdr(b: Book, ev: CdrEvent, out: list) -> None:
     st.last_cause = outs[-1].hangup_cause
     st.last_seen = end
     st.refresh()
-    out.append(make_update(call, "new", ev, call.state))
+    out.append(CallUpdate(call, "new", ev, call.state))
     b.finish(st, end, st.last_cause, None, ev, out)
 
 

@@ -16,7 +16,7 @@ from .state import active_extens_of, channels_of, unique_ids_of
 if TYPE_CHECKING:
     from .state import Leg
 
-__all__ = ["Call", "CallUpdate", "make_update", "DIRECTIONS", "STATES"]
+__all__ = ["Call", "CallUpdate", "DIRECTIONS", "STATES"]
 
 DIRECTIONS = ("inbound", "outbound", "internal")
 STATES = ("ringing", "connected", "held", "transferring", "conference", "ended")
@@ -151,8 +151,3 @@ class CallUpdate(NamedTuple):
     event: Event | None = None
     state: str = ""
 
-
-def make_update(call: Call, kind: str, event: Event | None, state: str,
-                _new: Any = tuple.__new__) -> CallUpdate:
-    """``CallUpdate(call, kind, event, state)`` without the keyword machinery (the hot path)."""
-    return _new(CallUpdate, (call, kind, event, state))
