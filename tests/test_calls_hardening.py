@@ -10,6 +10,7 @@ from lgucore import tokenize
 from lguapi.calls import CallTracker
 from lguapi.channels import own_channel
 from lguapi.events import ChannelListEvent, ChannelOutEvent, RingEvent, parse_event
+from test_calls import M51, M53_3321  # the manual's texts
 
 
 def ev(text: str, exten: str | None = None, ts: float = 0.0):
@@ -17,23 +18,7 @@ def ev(text: str, exten: str | None = None, ts: float = 0.0):
 
 
 # manual §5.1 (3321 dials out on SIP/3321-09b559d8) and §5.3 (3321 answers on a channel of the same name)
-M51_OUT = ("CHANNELOUT|CHANNEL:SIP/3321-09b559d8|RECHANNEL:SIP/3321-09b559d8|UNIQUEID:1319339029.484"
-           "|SRCUNIQUEID:1319339029.484|HCAUSE:16")
-M51 = [
-    "RINGEVENT|ISDIAL:1|CHANNEL:SIP/gw2.eicn-09b25a90|RECHANNEL:SIP/3321-09b559d8|INEXTEN:null|AGENT:3321"
-    "|CALLERID:01923XXXXX|UNIQUEID:1319339029.484",
-    "CHANNELLIST|CHANNEL1:SIP/3321-09b559d8|CHANNEL2:SIP/gw2.eicn-09b25a90|CALLER1ID:070xxxx0321"
-    "|CALLER2ID:01923XXXXX|INEXTEN:null|UNIQUEID1:1319339029.484|UNIQUEID2:1319339029.485",
-    M51_OUT,
-]
-M53_3321 = [
-    "RINGEVENT|ISDIAL:0|CHANNEL:SIP/3321-09b4afc0|RECHANNEL:SIP/3322-09b2d358|INEXTEN:null|AGENT:3321"
-    "|CALLERID:3322|UNIQUEID:1319339499.489",
-    "CHANNELLIST|CHANNEL1:SIP/3322-09b2d358|CHANNEL2:SIP/3321-09b559d8|CALLER1ID:3322|CALLER2ID:3321"
-    "|INEXTEN:null|UNIQUEID1:1319339499.489|UNIQUEID2:1319339504.491",
-    "CHANNELOUT|CHANNEL:SIP/3321-09b559d8|RECHANNEL:SIP/3322-09b2d358|UNIQUEID:1319339504.491"
-    "|SRCUNIQUEID:1319339499.489|HCAUSE:16",
-]
+M51_OUT = M51[2]
 
 
 # --- defect 15: a name alone never joins a dead leg to a live call ----------------------
