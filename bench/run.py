@@ -2,6 +2,7 @@
 
     python bench/run.py                     # all modules, writes bench/RESULTS.md
     python bench/run.py --only core,cipher  # bench_core.py and bench_cipher.py
+    python bench/run.py --only calls        # bench_calls.py: µs per event of CallTracker.feed
     python bench/run.py --quick             # tiny sizes: a smoke test, timings meaningless
 
 Each module's ``run(report)`` adds its scenarios to one report (bench/_harness.py); the

@@ -18,3 +18,35 @@ def test_peers_and_unique_ids():
     assert channel_peer("Local/3458@xfercontext-1b56;2") == "3458"
     assert normalize_unique_id("1449825958,4879172") == "1449825958.4879172"
     assert normalize_unique_id("") is None
+
+
+def _own_reference(exten, a, b):
+    """The own-channel rule written plainly on channel_peer (what own_channel must equal)."""
+    if not exten:
+        return None
+    pa = channel_peer(a) if a is not None else None
+    pb = channel_peer(b) if b is not None else None
+    if pa == exten:
+        return b if pb == exten and a.startswith("Local/") and not b.startswith("Local/") else a
+    if pb == exten:
+        return b
+    if len(exten) >= 3:
+        if pa is not None and pa.endswith(exten):
+            return a
+        if pb is not None and pb.endswith(exten):
+            return b
+    return None
+
+
+def test_own_channel_equals_the_plain_rule_on_odd_names():
+    import random
+
+    from lguapi.channels import own_channel
+
+    rng = random.Random(8)
+    parts = ["SIP/", "Local/", "IAX2/", "", "3321", "33", "1003321", "-", "@", "x", "21", "-0a", ";2", "gw.e", "/"]
+    for _ in range(20_000):
+        a, b = (("".join(rng.choice(parts) for _ in range(rng.randint(0, 5))) if rng.random() < 0.9 else None)
+                for _ in range(2))
+        exten = rng.choice(["3321", "21", "1003321", "", "x"])
+        assert own_channel(exten, a, b) == _own_reference(exten, a, b), (exten, a, b)

@@ -39,7 +39,7 @@ from . import results as R
 from ._aqueue import AsyncQueueStream
 from ._log import WarningLimiter, mask_number, mask_text
 from ._protocol import FRAMES_PER_TURN, Session
-from .channels import channel_peer, same_channel
+from .channels import own_channel, same_channel
 from .commands import Command
 from .discovery import discover, parse_address
 from .errors import (
@@ -136,11 +136,6 @@ class _Call:
     state: str | None = None  # "ringing" | "dialing" | "talking"
     incoming: bool | None = None
     unique_id: str | None = None
-
-
-def _peer_of(channel: str | None) -> str | None:
-    """``SIP/3321-09b559d8`` -> ``3321``; ``Local/3458@xfer-1b56;2`` -> ``3458``; None for no channel."""
-    return channel_peer(channel) if channel and "/" in channel else None
 
 
 def _is_async(cb) -> bool:
@@ -1115,15 +1110,10 @@ class Client:
     # --- call tracking ----------------------------------------------------------------
 
     def _own_of(self, a: str | None, b: str | None) -> int:
-        """0 when ``a`` is the own extension's channel, 1 when ``b`` is, -1 when unknown."""
-        ex = self.exten
-        if ex:
-            pa, pb = _peer_of(a), _peer_of(b)
-            if pa == ex and pb != ex:
-                return 0
-            if pb == ex and pa != ex:
-                return 1
-        return -1
+        """0 when ``a`` is the own extension's channel, 1 when ``b`` is, -1 when unknown
+        (the one rule the call tracker uses too: :func:`lguapi.channels.own_channel`)."""
+        own = own_channel(self.exten, a, b)
+        return -1 if own is None else 0 if own is a else 1
 
     def _track(self, ev) -> None:
         c = self._call
@@ -1146,7 +1136,7 @@ class Client:
         elif isinstance(ev, E.ConferenceEvent):
             # our addition: a room joined without RINGEVENT/CHANNELLIST (CALLWITHCONF) still gives the
             # own channel; leaving the room ends it
-            mine = ev.member == self.exten or _peer_of(ev.channel) == self.exten
+            mine = ev.member == self.exten or own_channel(self.exten, ev.channel, None) is not None
             if ev.action == "CONFMEMBERADD" and mine and not c.own:
                 self._call = _Call(ev.channel, None, "talking", None, ev.unique_id)
             elif ev.action == "CONFMEMBERDEL" and same_channel(ev.channel, c.own):

@@ -1,0 +1,434 @@
+"""The call tracker's books: which key belongs to which active call, and a call's life cycle
+(created, joined, merged, ended, remembered), shared by the per-event handlers.
+
+Every lookup is a dict access by a normalised channel or unique id; nothing scans all
+calls except the periodic sweep. The rules are those of ``docs/calls.md`` ("How legs are
+joined"); the handlers in :mod:`lguapi.calls.handlers` decide what each event means.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import Callable
+
+from ..channels import channel_peer
+from ..events import Event
+from .index import Memory, Orphans
+from .model import Call, CallUpdate
+from .state import DEAD, LIVE, LIVE_LEG, UID, CallState, Leg
+from .timers import Deadlines
+
+__all__ = ["Book", "DEFAULT_END_GRACE", "ROOM", "NEW", "looks_external"]
+
+log = logging.getLogger("lguapi.calls")
+
+#: seconds a call whose last leg went out waits for a leg on another connection (auto mode)
+DEFAULT_END_GRACE = 2.0
+ROOM = "\x00room:"  #: index prefix of conference room names
+_ID = "\x00id:"  #: tombstone prefix of ended calls' ids
+NEW: tuple = ("new",)  #: the "signature" of a call created by the current event
+_new_update = tuple.__new__  # CallUpdate(...) without the keyword machinery (a hot path)
+_UNANSWERED = {17: "busy", 19: "no-answer", 21: "rejected", 16: "cancelled"}
+
+
+def looks_external(number: str) -> bool:
+    """A PSTN number (``010...``, ``02...``, ``070...``, ``+82...``) rather than an extension."""
+    return number.startswith("+") or (len(number) >= 8 and number[0] == "0")
+
+
+class Book:
+    """Active calls, their key index, the memories of ended calls and orphans, the deadlines."""
+
+    __slots__ = ("active", "states", "ended", "idx", "ext", "tomb", "orphans", "deadlines", "tracked",
+                 "stats", "now", "clock", "end_grace", "clients", "ring_expiry", "call_expiry", "_seq")
+
+    def __init__(self, *, clock: Callable[[], float], end_grace: float | None, ring_expiry: float,
+                 call_expiry: float, keep_ended: int, tombstone_ttl: float, max_tombstones: int,
+                 max_orphans: int, orphan_ttl: float):
+        self.clock = clock
+        self.now = clock()
+        self.end_grace = end_grace
+        self.ring_expiry = ring_expiry
+        self.call_expiry = call_expiry
+        self.active: dict[str, Call] = {}
+        self.states: dict[str, CallState] = {}  # call id -> its state (active calls)
+        self.ended: deque[Call] = deque(maxlen=keep_ended)
+        self.idx: dict[str, CallState] = {}  # normalised channel / unique id / room -> active call
+        self.ext: dict[str, dict[str, CallState]] = {}  # extension -> active calls it has legs in
+        self.tomb = Memory(max_tombstones, tombstone_ttl)  # keys of ended calls -> call id
+        self.orphans = Orphans(max_orphans, orphan_ttl)  # key -> [ChannelOutEvent] before their call
+        self.deadlines = Deadlines(min(30.0, max(1.0, min(ring_expiry, call_expiry) / 10)), self.now)
+        self.tracked: set[str] = set()
+        self.clients = 0  # attached clients (for the automatic grace)
+        self._seq = 0
+        #: counters for diagnostics: calls, stale (late duplicates dropped), orphans, merges, ...
+        self.stats: dict[str, int] = {"calls": 0, "stale": 0, "orphans": 0, "merged": 0,
+                                      "expired": 0, "reconciled": 0, "refused": 0}
+
+    # -- small questions ---------------------------------------------------------------
+
+    def grace(self) -> float:
+        if self.end_grace is not None:
+            return self.end_grace
+        return DEFAULT_END_GRACE if len(self.tracked) > 1 or self.clients > 1 else 0.0
+
+    def note_exten(self, exten: str | None) -> None:
+        if exten and exten not in self.tracked:
+            self.tracked.add(exten)
+
+    def exten_of(self, ev: Event) -> str:
+        """The receiving extension; for events fed without one, the only extension known."""
+        if ev.exten:
+            return ev.exten
+        if len(self.tracked) == 1:
+            for e in self.tracked:
+                return e
+        return ""
+
+    def party(self, chan: str | None, number: str | None) -> bool | None:
+        """Is the party on ``chan`` / with ``number`` outside the PBX? None when unknown."""
+        local = chan is None or chan.startswith("Local/")
+        if not local:
+            peer = channel_peer(chan)  # type: ignore[arg-type]
+            if "." in peer:
+                return True  # trunk: SIP/gw2.eicn-..., SIP/112.223.25.10-...
+            if peer in self.tracked:
+                return False
+        if number:
+            if number in self.tracked:
+                return False
+            return looks_external(number)
+        return False if not local else None
+
+    def conference_of(self, exten: str) -> CallState | None:
+        """The active call in which ``exten`` is in a conference room, if any."""
+        for st in self.ext.get(exten, {}).values():
+            if st.conf and st.has_live_of(exten):
+                return st
+        return None
+
+    # -- finding and creating calls ------------------------------------------------------
+
+    def find(self, keys: list, ev: Event, out: list) -> CallState | None:
+        """The active call these keys belong to (ids and rooms first, then channels); several
+        calls are merged into the oldest.
+
+        Unique ids (and rooms) always link. A channel links only while it is alive in its
+        call: servers reuse channel names (the manual's §5.1 and §5.3 share
+        ``SIP/3321-09b559d8``), so a dead channel's name says nothing about a new event.
+        """
+        get = self.idx.get
+        found: CallState | None = None
+        others: list[CallState] | None = None
+        for k in keys:
+            st = get(k) if k is not None else None
+            if st is None or st is found or st.keys.get(k, 0) >= DEAD:
+                continue
+            if found is None:
+                found = st
+            elif others is None:
+                others = [st]
+            elif st not in others:
+                others.append(st)
+        if found is not None and others:
+            states = sorted([found, *others], key=lambda s: s.seq)
+            found = states[0]
+            for other in states[1:]:
+                self.merge(found, other, ev, out)
+        return found
+
+    def start(self, ev: Event, chans: tuple, keys: list, ids: list, out: list,
+              create_id: str | None) -> tuple[CallState | None, bool]:
+        """Find or create the call of a RINGEVENT/CHANNELLIST/CONFERENCEEVENT: ``(state, created)``.
+
+        ``keys`` are the ids and links, then the channels, to look up; ``ids`` the unique ids."""
+        st = self.find(keys, ev, out)
+        if st is not None:
+            return st, False
+        now = self.now
+        tomb = self.tomb
+        old = tomb.first(ids if any(u is not None for u in ids) else chans, now)
+        if old is not None:
+            # an id of an ended call and no new channel: a late duplicate. A new channel next
+            # to an ended call's id is a leg that joined after the grace: a call of its own.
+            idx = self.idx
+            if not any(c is not None and c not in idx and tomb.get(c, now) is None for c in chans):
+                self.stats["stale"] += 1
+                return None, False
+            st = self.new_call(create_id, ev.ts)
+            st.call.continued_from = old
+            return st, True
+        if chans[0] is None and chans[1 if len(chans) > 1 else 0] is None:
+            self.refuse(ev)
+            return None, False
+        return self.new_call(create_id, ev.ts), True
+
+    def refuse(self, ev: Event) -> None:
+        """An event that would start a call but names no channel: no leg could ever end it,
+        so no call is created (counted in ``stats["refused"]``, logged once per 10,000)."""
+        n = self.stats["refused"] = self.stats["refused"] + 1
+        if n == 1 or n % 10000 == 0:
+            log.warning("call tracker refused %d event(s) naming no channel (latest: %s); no call created",
+                        n, getattr(ev, "name", type(ev).__name__))
+
+    def new_call(self, call_id: str | None, ts: float) -> CallState:
+        self._seq += 1
+        cid = call_id or f"call-{self._seq}"
+        now = self.now
+        active = self.active
+        tomb = self.tomb
+        if cid in active or tomb.get(_ID + cid, now) is not None:
+            n = 2
+            while f"{cid}#{n}" in active or tomb.get(f"{_ID}{cid}#{n}", now) is not None:
+                n += 1
+            cid = f"{cid}#{n}"
+        call = Call(cid, ts)
+        st = CallState(call, self._seq, ts, now)
+        active[cid] = call
+        self.states[cid] = st
+        self.stats["calls"] += 1
+        return st
+
+    def index(self, st: CallState, chans: tuple, uids: tuple) -> list[str]:
+        """Index new keys of ``st``; returns the keys that were new."""
+        idx = self.idx
+        keys = st.keys
+        new: list[str] = []
+        for c in chans:
+            k = keys.get(c) if c is not None else LIVE
+            if k == LIVE or k == DEAD:
+                continue
+            other = idx.get(c)
+            if other is not None and other is not st and other.keys.get(c, 0) < DEAD:
+                continue  # never take a live key from another call (only find() merges calls)
+            keys[c] = LIVE if k is None else DEAD  # a dead channel's name may be reused by a new call
+            idx[c] = st
+            new.append(c)
+        for u in uids:
+            if u is None or u in keys:
+                continue  # (an id already known: the common case)
+            other = idx.get(u)
+            if other is not None and other is not st:
+                continue
+            keys[u] = UID
+            idx[u] = st
+            new.append(u)
+        return new
+
+    def add_leg(self, st: CallState, leg: Leg) -> None:
+        st.legs.append(leg)
+        if leg.exten:
+            self.leg_exten(st, leg.exten)
+
+    def leg_exten(self, st: CallState, exten: str) -> None:
+        if exten:
+            if exten not in st.extens:
+                st.extens.append(exten)
+            calls = self.ext.get(exten)
+            if calls is None:
+                self.ext[exten] = {st.call.id: st}
+            else:
+                calls[st.call.id] = st
+
+    def begin(self, st: CallState, created: bool, ts: float) -> tuple:
+        """Before an event changes ``st``: note the event's times, return what :meth:`settle`
+        compares with to tell whether the call changed."""
+        st.last_seen = ts
+        st.touched = self.now
+        return NEW if created else st.signature()
+
+    # -- updates ---------------------------------------------------------------------
+
+    @staticmethod
+    def settle(st: CallState, before: tuple, ev: Event | None, out: list) -> None:
+        """Recompute the call's derived fields, then report a change (:meth:`changed`)."""
+        st.refresh()
+        call = st.call
+        state = call.state
+        if state == "ended":
+            return
+        if before is NEW:
+            out.append(_new_update(CallUpdate, (call, "new", ev, state)))
+        elif st.signature() != before:
+            out.append(_new_update(CallUpdate, (call, "changed", ev, state)))
+
+    # -- ends ------------------------------------------------------------------------
+
+    def schedule_end(self, st: CallState, ts: float, cause: int | None, ev: Event | None, out: list,
+                     min_grace: float = 0.0) -> None:
+        grace = max(self.grace(), min_grace)
+        if grace <= 0:
+            self.finish(st, ts, cause, None, ev, out)
+            return
+        dl = self.deadlines
+        token = dl.token()
+        st.pending = (token, ts, cause)
+        dl.push(self.now + grace, st.call.id, token)
+
+    def close_legs(self, st: CallState, exten: str | None, reason: str, ev: Event | None, ts: float,
+                   out: list) -> None:
+        """Close the live legs of ``exten`` (all when None); end the call when none is left."""
+        before = st.signature()
+        for leg in st.legs:
+            if leg.status in LIVE_LEG and (exten is None or leg.exten == exten):
+                leg.status = "ended"
+                st.mark_dead(leg.own)
+        if not st.has_live():
+            p = st.pending
+            if p is not None:
+                self.finish(st, p[1], p[2], None, ev, out)
+            else:
+                self.finish(st, max(ts, st.call.ring_at), None, reason, ev, out)
+        else:
+            self.settle(st, before, ev, out)
+
+    def finish(self, st: CallState, ts: float, cause: int | None, reason: str | None, ev: Event | None,
+               out: list) -> None:
+        """The call is over: classify it, drop it from the indexes, remember its keys."""
+        call = st.call
+        st.pending = None
+        for leg in st.legs:
+            if leg.status in LIVE_LEG:
+                leg.status = "ended"
+        call.state = "ended"
+        call.end_at = end = max(ts, call.ring_at)
+        if call.answer_at is not None and call.answer_at > end:
+            call.answer_at = end
+        call.hangup_cause = cause = cause if cause is not None else st.last_cause
+        st.refresh()
+        if reason is not None:
+            call.end_reason = reason
+        elif call.answer_at is not None:
+            call.end_reason = "hangup"
+        elif st.rung and call.direction != "outbound":
+            if cause == 16:
+                call.abandoned = True
+                call.end_reason = "abandoned"
+            else:
+                call.missed = True
+                call.end_reason = "missed"
+        else:
+            call.end_reason = _UNANSWERED.get(cause, "unanswered")  # type: ignore[arg-type]
+        self.forget(st)
+        if reason != "merged":
+            self.ended.append(call)
+        out.append(_new_update(CallUpdate, (call, "ended", ev, "ended")))
+
+    def forget(self, st: CallState) -> None:
+        idx = self.idx
+        call = st.call
+        cid = call.id
+        keys = st.own_keys()
+        for k in keys:
+            if idx.get(k) is st:
+                del idx[k]
+        keys.append(_ID + cid)
+        self.tomb.put_many(keys, cid, self.now)
+        if call.room is not None and idx.get(ROOM + call.room) is st:
+            del idx[ROOM + call.room]
+        ext = self.ext
+        for e in st.extens:
+            calls = ext.get(e)
+            if calls is not None:
+                calls.pop(cid, None)
+                if not calls:
+                    del ext[e]
+        self.active.pop(cid, None)
+        self.states.pop(cid, None)
+
+    def merge(self, keep: CallState, gone: CallState, ev: Event, out: list) -> None:
+        """``gone`` turned out to be part of ``keep`` (the older call): fold it in."""
+        self.stats["merged"] += 1
+        before = keep.signature()
+        kc, gc = keep.call, gone.call
+        for leg in gone.legs:
+            if keep.leg(leg.exten, leg.own) is None:
+                keep.legs.append(leg)
+        idx = self.idx
+        for k in gone.own_keys():
+            idx[k] = keep
+        keep.absorb_keys(gone)
+        for e in gone.extens:
+            self.leg_exten(keep, e)
+        for e in gone.handled:
+            keep.add_handled(e)
+        kc.ring_at = min(kc.ring_at, gc.ring_at)
+        if gc.answer_at is not None and (kc.answer_at is None or gc.answer_at < kc.answer_at):
+            kc.answer_at = gc.answer_at
+            kc.answered_by = gc.answered_by
+        for name in ("caller", "callee", "dialled_number", "room"):
+            if getattr(kc, name) is None:
+                setattr(kc, name, getattr(gc, name))
+        if keep.hint is None:
+            keep.hint = gone.hint
+        if kc.room is not None:
+            idx[ROOM + kc.room] = keep
+        keep.absorb_conf(gone)
+        keep.rung = keep.rung or gone.rung
+        if keep.orig_strength < gone.orig_strength:
+            keep.orig_strength, keep.orig = gone.orig_strength, gone.orig
+        if keep.dest_strength < gone.dest_strength:
+            keep.dest_strength, keep.dest = gone.dest_strength, gone.dest
+        if keep.has_live():
+            keep.pending = None
+        # withdraw the absorbed call without remembering its keys as ended
+        gone.withdraw()
+        gc.room = None
+        gc.merged_into = kc.id
+        self.finish(gone, ev.ts, None, "merged", ev, out)
+        self.settle(keep, before, ev, out)
+
+    # -- deadlines -------------------------------------------------------------------
+
+    def run_deadlines(self, now: float, out: list, sweep: bool) -> None:
+        dl = self.deadlines
+        dl.pop_due(now, lambda cid, token: self._confirm(cid, token, out))
+        if sweep:
+            self.sweep(now, out)
+        dl.rearm()
+
+    def _confirm(self, cid: str, token: int, out: list) -> None:
+        st = self.states.get(cid)
+        if st is not None:
+            p = st.pending
+            if p is not None and p[0] == token:
+                self.finish(st, p[1], p[2], None, None, out)
+
+    def sweep(self, now: float, out: list) -> None:
+        """Every few seconds: expire rings and silent calls, prune the deadline heap."""
+        self.deadlines.swept(min(now, self.clock()))
+        ring_limit = now - self.ring_expiry
+        for st in list(self.states.values()):
+            if st.pending is not None:
+                continue
+            if st.touched + self.call_expiry <= now:
+                self.stats["expired"] += 1
+                self.close_legs(st, None, "expired", None, st.last_seen, out)
+                continue
+            for leg in st.legs:
+                if leg.status == "ringing" and leg.clock <= ring_limit:
+                    self.expire_rings(st, ring_limit, out)
+                    break
+        self.deadlines.prune(self.states, len(self.states))
+
+    def expire_rings(self, st: CallState, ring_limit: float, out: list) -> None:
+        before = st.signature()
+        for leg in st.legs:
+            if leg.status == "ringing" and leg.clock <= ring_limit:
+                leg.status = "ended"
+                st.mark_dead(leg.own)
+        self.stats["expired"] += 1
+        if not st.has_live():
+            self.finish(st, max(st.last_seen, st.call.ring_at), None, "expired", None, out)
+        else:
+            self.settle(st, before, None, out)
+
+    def flush(self, out: list) -> None:
+        """Confirm every pending end now."""
+        for st in list(self.states.values()):
+            p = st.pending
+            if p is not None:
+                self.finish(st, p[1], p[2], None, None, out)
+
+    def calls_of(self, exten: str) -> list[Call]:
+        return [st.call for st in self.ext.get(exten, {}).values() if st.has_live_of(exten)]

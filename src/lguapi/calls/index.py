@@ -1,0 +1,147 @@
+"""Bounded memories of the call tracker: ended calls' keys (tombstones) and orphan CHANNELOUTs.
+
+Both are :class:`Memory`: two generations of plain dicts, so a key costs one dict entry and
+no per-key deadline. The live index (key -> active call) is a plain dict in the tracker.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from ..channels import normalize_channel, normalize_unique_id
+from ..events import ChannelOutEvent
+
+__all__ = ["Memory", "Orphans", "out_keys"]
+
+
+class Memory:
+    """A bounded memory of keys in two generations.
+
+    A key is kept for at least ``ttl/2`` seconds and ``maxlen/2`` later puts, at most
+    ``ttl`` seconds and ``maxlen`` keys in all.
+    """
+
+    __slots__ = ("new", "old", "half_len", "half_ttl", "rotate_at")
+
+    def __init__(self, maxlen: int, ttl: float):
+        self.new: dict[str, Any] = {}
+        self.old: dict[str, Any] = {}
+        self.half_len = max(1, maxlen // 2)
+        self.half_ttl = ttl / 2
+        self.rotate_at: float | None = None
+
+    def _rotate(self, now: float) -> None:
+        assert self.rotate_at is not None
+        self.old = self.new if now < self.rotate_at + self.half_ttl else {}
+        self.new = {}
+        self.rotate_at = now + self.half_ttl
+
+    def put(self, key: str, value: Any, now: float) -> None:
+        if self.rotate_at is None:
+            self.rotate_at = now + self.half_ttl
+        elif now >= self.rotate_at or len(self.new) >= self.half_len:
+            self._rotate(now)
+        self.new[key] = value
+
+    def put_many(self, keys: Iterable[str], value: Any, now: float) -> None:
+        """:meth:`put` of each key (one rotation check for all)."""
+        if self.rotate_at is None:
+            self.rotate_at = now + self.half_ttl
+        elif now >= self.rotate_at or len(self.new) >= self.half_len:
+            self._rotate(now)
+        self.new.update(dict.fromkeys(keys, value))
+
+    def get(self, key: str, now: float) -> Any:
+        if self.rotate_at is not None and now >= self.rotate_at:
+            self._rotate(now)
+        v = self.new.get(key)
+        return self.old.get(key) if v is None else v
+
+    def first(self, keys: Iterable[str | None], now: float) -> Any:
+        """The value of the first of ``keys`` (None ignored) that is remembered, else None."""
+        for k in keys:
+            if k is not None:
+                v = self.get(k, now)
+                if v is not None:
+                    return v
+        return None
+
+    def pop(self, key: str) -> None:
+        self.new.pop(key, None)
+        self.old.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self.new) + len(self.old)
+
+    def __bool__(self) -> bool:
+        return bool(self.new) or bool(self.old)
+
+
+def out_keys(ev: ChannelOutEvent) -> tuple[str | None, str | None, str | None, str | None]:
+    """A CHANNELOUT's normalised (channel, unique id, remote channel, source unique id)."""
+    return (normalize_channel(ev.channel), normalize_unique_id(ev.unique_id),
+            normalize_channel(ev.remote_channel), normalize_unique_id(ev.src_unique_id))
+
+
+class Orphans:
+    """CHANNELOUTs of calls not (yet) known, by each of their keys (bounded by a :class:`Memory`)."""
+
+    __slots__ = ("mem", "maybe")
+
+    def __init__(self, maxlen: int, ttl: float):
+        self.mem = Memory(maxlen, ttl)
+        #: False when surely empty: a plain attribute, read for every new key of every call
+        self.maybe = False
+
+    def __bool__(self) -> bool:
+        if self.maybe and not self.mem:
+            self.maybe = False
+        return self.maybe
+
+    def __len__(self) -> int:
+        return len(self.mem)
+
+    def keep(self, ev: ChannelOutEvent, keys: Iterable[str | None], now: float) -> None:
+        mem = self.mem
+        self.maybe = True
+        for k in keys:
+            if k is None:
+                continue
+            lst = mem.get(k, now)
+            if lst is None:
+                mem.put(k, [ev], now)
+            elif not any(e is ev or (e.exten == ev.exten and e == ev) for e in lst):
+                lst.append(ev)
+
+    def get(self, key: str, now: float) -> list[ChannelOutEvent] | None:
+        return self.mem.get(key, now)
+
+    def take(self, ev: ChannelOutEvent, now: float) -> None:
+        """Forget ``ev`` under every one of its keys."""
+        mem = self.mem
+        for k in out_keys(ev):
+            if k is None:
+                continue
+            lst = mem.get(k, now)
+            if lst is not None:
+                lst[:] = [x for x in lst if x is not ev]
+                if not lst:
+                    mem.pop(k)
+
+    def for_call(self, keys: Iterable[str], has_uid: Any, now: float) -> list[ChannelOutEvent]:
+        """The kept CHANNELOUTs under ``keys`` that may join the call whose ids ``has_uid`` tells.
+
+        Ids decide: one with unique ids joins only a call that has one of them (a reused
+        channel name alone says nothing); one without ids joins by name."""
+        todo: list[ChannelOutEvent] = []
+        mem = self.mem
+        for k in keys:
+            evs = mem.get(k, now)
+            if evs:
+                for e in evs:
+                    u = normalize_unique_id(e.unique_id)
+                    su = normalize_unique_id(e.src_unique_id)
+                    if (u is not None or su is not None) and not has_uid(u) and not has_uid(su):
+                        continue
+                    if not any(t is e for t in todo):
+                        todo.append(e)
+        return todo

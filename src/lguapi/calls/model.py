@@ -1,0 +1,153 @@
+"""The public model of the call tracker: :class:`Call` (one real call) and :class:`CallUpdate`.
+
+A :class:`Call` holds the fields users read; the legs and keys the tracker relates events by
+live in its :class:`~lguapi.calls.state.CallState`. The read-only views below see the
+state's containers (bound once by the tracker), never the state object: a call refers to
+no object that refers back to it, so ended calls are freed by reference counting alone.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from .._log import mask_number
+from ..events import Event
+from .state import active_extens_of, channels_of, unique_ids_of
+
+if TYPE_CHECKING:
+    from .state import Leg
+
+__all__ = ["Call", "CallUpdate", "DIRECTIONS", "STATES"]
+
+DIRECTIONS = ("inbound", "outbound", "internal")
+STATES = ("ringing", "connected", "held", "transferring", "conference", "ended")
+
+
+class Call:
+    """One real call, whatever its legs are called (PROTOCOL.md §4.5).
+
+    Times are the ``ts`` of the events (float epoch seconds). ``remote_number`` is the
+    caller for inbound calls, the called number for outbound ones; for internal calls the
+    caller when a tracked extension was rung, else the called extension. ``answered_by`` is
+    the extension that answered first (``None`` for an outbound call: the far end
+    answered). ``handled_by`` lists every extension that was connected, in order
+    (transfer targets, pickups). See ``docs/calls.md`` for ``missed``/``abandoned``.
+    """
+
+    __slots__ = (
+        "id", "direction", "state", "remote_number", "dialled_number", "answered_by",
+        "caller", "callee", "hangup_cause", "end_reason", "ring_at", "answer_at", "end_at",
+        "missed", "abandoned", "room", "merged_into", "continued_from",
+        "_extens", "_handled", "_keys", "_legs", "__weakref__",
+    )
+
+    def __init__(self, call_id: str, ts: float):
+        self.id = call_id
+        self.direction = "internal"
+        self.state = "ringing"
+        self.remote_number: str | None = None
+        self.dialled_number: str | None = None
+        self.answered_by: str | None = None
+        self.caller: str | None = None
+        self.callee: str | None = None
+        self.hangup_cause: int | None = None
+        self.end_reason: str | None = None
+        self.ring_at = ts
+        self.answer_at: float | None = None
+        self.end_at: float | None = None
+        self.missed = False
+        self.abandoned = False
+        self.room: str | None = None
+        self.merged_into: str | None = None
+        self.continued_from: str | None = None
+        self._extens: list[str] = []
+        self._handled: list[str] = []
+        self._keys: dict[str, int] = {}
+        self._legs: list[Leg] = []
+
+    def bind(self, extens: list[str], handled: list[str], keys: dict[str, int], legs: list[Leg]) -> None:
+        """Show the tracker's containers in the read-only views (by the tracker, when it makes them)."""
+        self._extens = extens
+        self._handled = handled
+        self._keys = keys
+        self._legs = legs
+
+    # read-only views
+    @property
+    def exten(self) -> tuple[str, ...]:
+        """The tracked extensions involved, in order of involvement."""
+        return tuple(self._extens)
+
+    @property
+    def handled_by(self) -> tuple[str, ...]:
+        """Every extension that was connected to this call, in order."""
+        return tuple(self._handled)
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Normalised channel names seen for this call (sorted)."""
+        return tuple(channels_of(self._keys))
+
+    @property
+    def unique_ids(self) -> tuple[str, ...]:
+        """Normalised unique ids seen for this call (sorted)."""
+        return tuple(unique_ids_of(self._keys))
+
+    @property
+    def answered(self) -> bool:
+        return self.answer_at is not None
+
+    @property
+    def ring_seconds(self) -> float | None:
+        """From the first event to the answer (or to the end when unanswered); None while ringing."""
+        stop = self.answer_at if self.answer_at is not None else self.end_at
+        return None if stop is None else max(0.0, stop - self.ring_at)
+
+    @property
+    def talk_seconds(self) -> float | None:
+        """From the answer to the end; 0.0 for an unanswered call; None while connected."""
+        if self.answer_at is None:
+            return 0.0 if self.end_at is not None else None
+        if self.end_at is None:
+            return None
+        return max(0.0, self.end_at - self.answer_at)
+
+    @property
+    def active_extens(self) -> dict[str, str]:
+        """``{extension: "ringing"|"connected"|"held"}`` for the tracked extensions still on the call."""
+        return active_extens_of(self._legs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict of the public fields."""
+        return {
+            "id": self.id, "direction": self.direction, "state": self.state,
+            "exten": list(self._extens), "remote_number": self.remote_number,
+            "dialled_number": self.dialled_number, "answered_by": self.answered_by,
+            "handled_by": list(self._handled), "caller": self.caller, "callee": self.callee,
+            "hangup_cause": self.hangup_cause, "end_reason": self.end_reason,
+            "ring_at": self.ring_at, "answer_at": self.answer_at, "end_at": self.end_at,
+            "ring_seconds": self.ring_seconds, "talk_seconds": self.talk_seconds,
+            "missed": self.missed, "abandoned": self.abandoned, "room": self.room,
+            "merged_into": self.merged_into, "continued_from": self.continued_from,
+            "channels": channels_of(self._keys), "unique_ids": unique_ids_of(self._keys),
+        }
+
+    def __repr__(self) -> str:
+        return (f"Call(id={self.id!r}, direction={self.direction!r}, state={self.state!r}, "
+                f"exten={self.exten!r}, remote_number={mask_number(self.remote_number)!r}, "
+                f"answered_by={self.answered_by!r}, end_reason={self.end_reason!r})")
+
+
+class CallUpdate(NamedTuple):
+    """What an event did to a call. ``call`` is the live object (it keeps changing; use
+    ``call.to_dict()`` for a copy); ``state`` is the call's state when the update was made.
+    ``kind`` is ``"new"``, ``"changed"`` or ``"ended"``; an ``"ended"`` update with
+    ``call.end_reason == "merged"`` withdraws a call that turned out to be part of
+    ``call.merged_into`` (count it nowhere).
+
+    Immutable (a named tuple: one allocation, no garbage-collector tracking of its own)."""
+
+    call: Call
+    kind: str
+    event: Event | None = None
+    state: str = ""
+

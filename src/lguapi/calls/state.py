@@ -1,0 +1,258 @@
+"""The tracker's own bookkeeping of one call: its legs, its keys, the evidence for its direction.
+
+Nothing here is public: :class:`~lguapi.calls.model.Call` is what users see, and it reads
+this state only through the methods below. Few containers per call: one dict for every key
+(unique ids, live and dead channels), one list of legs, two short lists of extensions;
+the conference containers exist only for calls that met a conference.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import Call
+
+__all__ = ["Leg", "CallState", "UID", "LIVE", "DEAD", "GONE", "LIVE_LEG", "is_xfer", "channels_of",
+           "unique_ids_of", "active_extens_of"]
+
+# What a key is to its call (values of CallState.keys):
+UID = 0   #: a unique id of the call
+LIVE = 1  #: a channel of the call, alive
+DEAD = 2  #: a channel of the call that went out (its name may be reused by a new call)
+GONE = 3  #: a channel that went out while named by this call, never one of its channels
+
+#: leg statuses that count as "on the call"
+LIVE_LEG = ("ringing", "connected")
+
+
+def is_xfer(ch: str | None) -> bool:
+    """An attended-transfer consultation channel (``Local/<exten>@xfercontext-…``)."""
+    return ch is not None and ch.startswith("Local/") and "@xfercontext" in ch
+
+
+def channels_of(keys: dict[str, int]) -> list[str]:
+    """The channel names (live or dead) among a call's keys, sorted."""
+    return sorted([k for k, v in keys.items() if v == LIVE or v == DEAD])
+
+
+def unique_ids_of(keys: dict[str, int]) -> list[str]:
+    """The unique ids among a call's keys, sorted."""
+    return sorted([k for k, v in keys.items() if v == UID])
+
+
+def active_extens_of(legs: list[Leg]) -> dict[str, str]:
+    """``{extension: "ringing"|"connected"|"held"}`` of the live legs."""
+    out: dict[str, str] = {}
+    for leg in legs:
+        if leg.status == "connected":
+            st = "held" if leg.held else "connected"
+            if out.get(leg.exten) != "connected":
+                out[leg.exten] = st
+        elif leg.status == "ringing" and leg.exten not in out:
+            out[leg.exten] = "ringing"
+    out.pop("", None)
+    return out
+
+
+class Leg:
+    """One extension's presence in a call: its own channel, who it talks to, its status."""
+
+    __slots__ = ("exten", "own", "remotes", "status", "since", "clock", "dial", "transfer",
+                 "xfer", "held", "cause")
+
+    def __init__(self, exten: str, own: str, remote: str | None, status: str, since: float,
+                 clock: float, dial: bool | None):
+        self.exten = exten
+        self.own = own
+        self.remotes: list[str] = [remote] if remote else []
+        self.status = status  # ringing | connected | ended | retired
+        self.since = since
+        self.clock = clock
+        self.dial = dial
+        self.transfer = False  # a ring that joined an already answered call
+        self.xfer = False  # this extension is consulting an attended-transfer target
+        self.held = False
+        self.cause: int | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE_LEG
+
+    def add_remote(self, remote: str) -> None:
+        if remote not in self.remotes:
+            self.remotes.append(remote)
+
+    def drop_remote(self, remote: str) -> None:
+        if remote in self.remotes:
+            self.remotes.remove(remote)
+
+
+class CallState:
+    """Per-call state of the tracker (legs, keys, evidence), next to its public :class:`Call`."""
+
+    __slots__ = ("call", "seq", "extens", "handled", "legs", "keys", "orig_strength", "orig",
+                 "dest_strength", "dest", "rung", "hint", "conf_start", "pending", "last_cause",
+                 "conf", "conf_chans", "last_seen", "touched")
+
+    def __init__(self, call: Call, seq: int, ts: float, now: float):
+        self.call = call
+        self.seq = seq
+        self.extens: list[str] = []
+        self.handled: list[str] = []
+        self.legs: list[Leg] = []
+        self.keys: dict[str, int] = {}  # unique id / channel -> UID | LIVE | DEAD | GONE
+        self.orig_strength = 0  # evidence that the caller is outside: (strength, verdict)
+        self.orig: bool | None = None
+        self.dest_strength = 0
+        self.dest: bool | None = None
+        self.rung = False  # a tracked extension was rung (ISDIAL:0)
+        self.hint: str | None = None
+        self.conf_start = False  # the call began in a conference (CALLWITHCONF)
+        self.pending: tuple[int, float, int | None] | None = None  # (token, end ts, cause)
+        self.last_cause: int | None = None
+        self.conf: dict[str, str | None] | None = None  # channel -> member, while in a room
+        self.conf_chans: set[str] | None = None
+        self.last_seen = ts
+        self.touched = now  # tracker clock at the last event (for call_expiry)
+        call.bind(self.extens, self.handled, self.keys, self.legs)
+
+    def withdraw(self) -> None:
+        """Forget every key and leg (the call was folded into another): its views show none."""
+        self.keys = {}
+        self.legs = []
+        self.call.bind(self.extens, self.handled, self.keys, self.legs)
+
+    # -- keys ------------------------------------------------------------------------
+
+    def is_dead(self, key: str) -> bool:
+        """Did channel ``key`` go out while this call named it?"""
+        return self.keys.get(key, 0) >= DEAD
+
+    def has_channel(self, key: str) -> bool:
+        k = self.keys.get(key)
+        return k == LIVE or k == DEAD
+
+    def has_uid(self, key: str | None) -> bool:
+        return key is not None and self.keys.get(key) == UID
+
+    def mark_dead(self, ch: str) -> None:
+        keys = self.keys
+        k = keys.get(ch)
+        if k is None:
+            keys[ch] = GONE
+        elif k == LIVE:
+            keys[ch] = DEAD
+
+    def own_keys(self) -> list[str]:
+        """Every unique id and channel of the call (what the indexes and tombstones hold)."""
+        return [k for k, v in self.keys.items() if v != GONE]
+
+    def absorb_keys(self, other: CallState) -> None:
+        """Union with ``other``'s keys (a merge): channels, ids and dead marks all carry over."""
+        keys = self.keys
+        for k, v in other.keys.items():
+            mine = keys.get(k)
+            if mine is None or mine == v:
+                keys[k] = v
+            elif mine == UID or v == UID:
+                keys[k] = UID
+            else:  # two channel kinds: ours if either has it, dead if either saw it go out
+                ours = mine <= DEAD or v <= DEAD
+                dead = mine >= DEAD or v >= DEAD
+                keys[k] = (DEAD if dead else LIVE) if ours else GONE
+
+    # -- legs and extensions ----------------------------------------------------------
+
+    def leg(self, exten: str, own: str) -> Leg | None:
+        for leg in self.legs:
+            if leg.own == own and leg.exten == exten:
+                return leg
+        return None
+
+    def legs_of(self, exten: str) -> list[Leg]:
+        return [leg for leg in self.legs if leg.exten == exten]
+
+    def has_live(self) -> bool:
+        for leg in self.legs:
+            if leg.status in LIVE_LEG:
+                return True
+        return False
+
+    def has_live_of(self, exten: str) -> bool:
+        for leg in self.legs:
+            if leg.exten == exten and leg.status in LIVE_LEG:
+                return True
+        return False
+
+    def add_handled(self, exten: str) -> None:
+        if exten and exten not in self.handled:
+            self.handled.append(exten)
+
+    # -- conference ------------------------------------------------------------------
+
+    def conf_add(self, ch: str, member: str | None) -> None:
+        if self.conf is None:
+            self.conf = {}
+            self.conf_chans = set()
+        self.conf[ch] = member
+        self.conf_chans.add(ch)  # type: ignore[union-attr]
+
+    def in_conf_chans(self, ch: str) -> bool:
+        return self.conf_chans is not None and ch in self.conf_chans
+
+    def absorb_conf(self, other: CallState) -> None:
+        if other.conf:
+            if self.conf is None:
+                self.conf = {}
+            self.conf.update(other.conf)
+        if other.conf_chans:
+            if self.conf_chans is None:
+                self.conf_chans = set()
+            self.conf_chans |= other.conf_chans
+
+    # -- direction, state, change detection --------------------------------------------
+
+    def evidence(self, strength: int, orig: bool | None, dest: bool | None) -> None:
+        if orig is not None and self.orig_strength <= strength:
+            self.orig_strength = strength
+            self.orig = orig
+        if dest is not None and self.dest_strength <= strength:
+            self.dest_strength = strength
+            self.dest = dest
+
+    def signature(self) -> tuple:
+        c = self.call
+        return (c.state, c.direction, c.answered_by, c.remote_number, c.dialled_number,
+                len(self.extens) + 1000 * len(self.handled), c.room)
+
+    def refresh(self) -> None:
+        """Recompute the call's direction, remote number and state from what is known."""
+        c = self.call
+        if self.orig:
+            c.direction = "inbound"
+            remote = c.caller
+        elif self.dest:
+            c.direction = "outbound"
+            remote = c.callee
+        else:
+            c.direction = "internal"
+            remote = c.caller if self.rung else c.callee
+        if remote:
+            c.remote_number = remote
+        elif not c.remote_number:
+            c.remote_number = self.hint
+        if c.state == "ended":
+            return
+        ringing = connected = held = transferring = False
+        for leg in self.legs:
+            st = leg.status
+            if st == "connected":
+                connected = True
+                held = held or leg.held
+                transferring = transferring or leg.xfer
+            elif st == "ringing":
+                ringing = True
+                transferring = transferring or leg.transfer
+        if connected or ringing:  # no live leg: keep the last state until the end is confirmed
+            c.state = ("conference" if self.conf else "transferring" if transferring
+                       else ("held" if held else "connected") if connected else "ringing")

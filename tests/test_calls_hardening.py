@@ -1,0 +1,163 @@
+"""Call tracker hardening (issue 8, defects 15-17): reused channel names never join a dead
+leg to a live call, events that name no channel create no leg-less call, and the client and
+the tracker agree on which channel is an extension's own."""
+from __future__ import annotations
+
+import logging
+
+from clientkit import emulator, logged_in
+from lgucore import tokenize
+from lguapi.calls import CallTracker
+from lguapi.channels import own_channel
+from lguapi.events import ChannelListEvent, ChannelOutEvent, RingEvent, parse_event
+from test_calls import M51, M53_3321  # the manual's texts
+
+
+def ev(text: str, exten: str | None = None, ts: float = 0.0):
+    return parse_event(tokenize(text.encode("cp949")), exten=exten, ts=ts)
+
+
+# manual §5.1 (3321 dials out on SIP/3321-09b559d8) and §5.3 (3321 answers on a channel of the same name)
+M51_OUT = M51[2]
+
+
+# --- defect 15: a name alone never joins a dead leg to a live call ----------------------
+
+
+def test_orphan_channelout_does_not_end_a_later_call_that_reuses_its_channel_name():
+    """The tracker started mid-call: §5.1's CHANNELOUT is kept as an orphan; §5.3 later answers
+    on a channel of the same name. None of the orphan's ids belong to §5.3's call."""
+    t = CallTracker()
+    assert t.feed(ev(M51_OUT, "3321", ts=100.0)) == []
+    ups = [u for i, x in enumerate(M53_3321[:2]) for u in t.feed(ev(x, "3321", ts=200.0 + i))]
+    assert [u.kind for u in ups] == ["new", "changed"]
+    (call,) = t.active.values()
+    assert call.state == "connected" and call.answered_by == "3321"
+    t.feed(ev(M53_3321[2], "3321", ts=230.0))
+    assert not t.active and len(t.ended) == 1
+    (call,) = t.ended
+    assert call.id == "1319339499.489" and call.end_reason == "hangup" and call.end_at == 230.0
+    assert call.continued_from is None
+
+
+def test_orphan_channelout_does_not_abandon_a_new_ring_on_a_reused_name():
+    """Without the fix: a false 'abandoned' call plus a second 'continued' call."""
+    t = CallTracker()
+    t.feed(ev(M51_OUT, "3321", ts=100.0))
+    ring = ("RINGEVENT|ISDIAL:0|CHANNEL:SIP/3321-09b559d8|RECHANNEL:SIP/gw2.eicn-0a0b0c0d|INEXTEN:null"
+            "|AGENT:3321|CALLERID:01012345678|UNIQUEID:1319339600.500")
+    assert [u.kind for u in t.feed(ev(ring, "3321", ts=200.0))] == ["new"]
+    (call,) = t.active.values()
+    assert call.state == "ringing"
+    t.feed(ev("CHANNELLIST|CHANNEL1:SIP/gw2.eicn-0a0b0c0d|CHANNEL2:SIP/3321-0c0c0c0c|CALLER1ID:01012345678"
+              "|CALLER2ID:3321|INEXTEN:07012340001|UNIQUEID1:1319339600.500|UNIQUEID2:1319339604.502", "3321",
+              ts=204.0))
+    t.feed(ev("CHANNELOUT|CHANNEL:SIP/3321-0c0c0c0c|RECHANNEL:SIP/gw2.eicn-0a0b0c0d|UNIQUEID:1319339604.502"
+              "|SRCUNIQUEID:1319339600.500|HCAUSE:16", "3321", ts=210.0))
+    assert not t.active
+    (call,) = t.ended
+    assert (call.end_reason, call.abandoned, call.continued_from) == ("hangup", False, None)
+
+
+def test_old_channelout_delivered_again_does_not_end_a_new_call_on_a_reused_name():
+    t = CallTracker()
+    for i, x in enumerate(M51):
+        t.feed(ev(x, "3321", ts=100.0 + i))
+    assert len(t.ended) == 1 and not t.active
+    for i, x in enumerate(M53_3321[:2]):
+        t.feed(ev(x, "3321", ts=200.0 + i))
+    (call,) = t.active.values()
+    assert call.state == "connected"
+    assert t.feed(ev(M51_OUT, "3321", ts=205.0)) == []  # the same event twice changes nothing
+    assert call.state == "connected" and t.active
+    assert t.stats["stale"] >= 1
+    t.feed(ev(M53_3321[2], "3321", ts=230.0))
+    assert [c.end_at for c in t.ended] == [102.0, 230.0]
+    assert t.ended[-1].end_reason == "hangup"
+
+
+def test_a_ring_ended_by_its_own_id_still_joins_by_its_live_channel():
+    """The rule that must survive: unknown ids (not another call's) plus a live name join."""
+    t = CallTracker()
+    t.feed(ev("RINGEVENT|ISDIAL:0|CHANNEL:SIP/3001-0000aa01|RECHANNEL:SIP/gw2.eicn-0000aa00|INEXTEN:null"
+              "|AGENT:3001|CALLERID:01012345678|UNIQUEID:1700000000.1", "3001", ts=1.0))
+    t.feed(ev("CHANNELOUT|CHANNEL:SIP/3001-0000aa01|UNIQUEID:1700000000.2|HCAUSE:16", "3001", ts=5.0))
+    (call,) = t.ended
+    assert call.end_reason == "abandoned" and not t.active
+
+
+# --- defect 16: no leg-less call stuck ringing ------------------------------------------
+
+
+def test_ring_and_channel_list_without_channels_are_refused_counted_and_logged_once(caplog):
+    t = CallTracker()
+    texts = [
+        "RINGEVENT|ISDIAL:0|AGENT:3321|CALLERID:01012345678",
+        "RINGEVENT|ISDIAL:0|AGENT:3321|CALLERID:01012345678|UNIQUEID:1700000000.9",
+        "CHANNELLIST|CALLER1ID:01012345678|CALLER2ID:3321",
+        "CHANNELLIST|CALLER1ID:01012345678|CALLER2ID:3321|UNIQUEID1:1700000001.1",
+    ]
+    with caplog.at_level(logging.WARNING, logger="lguapi.calls"):
+        for x in texts:
+            assert t.feed(ev(x, "3321", ts=1.0)) == []
+    assert not t.active and not t.ended
+    assert t.stats["refused"] == 4
+    assert len([r for r in caplog.records if "refused" in r.getMessage()]) == 1
+
+
+def test_an_event_without_channels_still_updates_a_known_call():
+    t = CallTracker()
+    t.feed(ev(M53_3321[0], "3321", ts=1.0))
+    # a second ring of the same call (same id), no channels: joins by the id, refuses nothing
+    t.feed(ev("RINGEVENT|ISDIAL:0|AGENT:3321|CALLERID:3322|UNIQUEID:1319339499.489", "3321", ts=2.0))
+    assert len(t.active) == 1 and t.stats["refused"] == 0
+
+
+# --- defect 17: one rule for "which channel is mine" ------------------------------------
+
+
+def test_own_channel_rule():
+    assert own_channel("3321", "SIP/3321-09b559d8", "SIP/gw2.eicn-09b25a90") == "SIP/3321-09b559d8"
+    assert own_channel("3321", "SIP/gw2.eicn-09b25a90", "SIP/3321-09b559d8") == "SIP/3321-09b559d8"
+    # a SIP channel wins over a Local one of the same peer
+    assert own_channel("3321", "Local/3321@default-1b56;2", "SIP/3321-0a0a") == "SIP/3321-0a0a"
+    assert own_channel("3321", "SIP/3321-0a0a", "Local/3321@default-1b56;2") == "SIP/3321-0a0a"
+    # an exact peer wins over a suffix; a suffix covers domain-prefixed peers (3+ characters)
+    assert own_channel("3447", "SIP/10033447-aa", "SIP/3447-bb") == "SIP/3447-bb"
+    assert own_channel("3447", "SIP/10033447-aa", "SIP/gw2.eicn-bb") == "SIP/10033447-aa"
+    assert own_channel("47", "SIP/10033447-aa", "SIP/gw2.eicn-bb") is None
+    assert own_channel("3321", "SIP/3322-aa", None) is None
+    assert own_channel("", "SIP/3321-aa", "SIP/3322-bb") is None
+
+
+async def test_client_and_tracker_agree_on_the_own_channel():
+    """Events where an exact match alone and the layout would pick another channel."""
+    async with emulator(extens="3001-3002") as emu:
+        client, rec = await logged_in(emu, "3001")
+        tracker = CallTracker()
+        tracker.attach(client)
+        try:
+            # a SIP and a Local channel of 3001: the SIP one is the phone (ISDIAL:0's layout says CHANNEL)
+            emu.deliver("3001", "RINGEVENT|ISDIAL:0|CHANNEL:Local/3001@default-00aa;2|RECHANNEL:SIP/3001-00bb"
+                                "|INEXTEN:null|AGENT:3001|CALLERID:3002|UNIQUEID:1700000100.1")
+            ring = await rec.wait_for(RingEvent)
+            assert client.own_channel == own_channel("3001", ring.channel, ring.remote_channel) == "SIP/3001-00bb"
+            # a domain-prefixed peer (suffix match) where ISDIAL:1's layout says RECHANNEL
+            emu.deliver("3001", "RINGEVENT|ISDIAL:1|CHANNEL:SIP/10033001-00cc|RECHANNEL:SIP/gw2.eicn-00dd"
+                                "|INEXTEN:null|AGENT:3001|CALLERID:01012345678|UNIQUEID:1700000200.1")
+            ring = await rec.wait_for(RingEvent, lambda e: e.unique_id == "1700000200.1")
+            assert client.own_channel == "SIP/10033001-00cc"
+            emu.deliver("3001", "CHANNELLIST|CHANNEL1:SIP/gw2.eicn-00dd|CHANNEL2:SIP/10033001-00cc"
+                                "|CALLER1ID:01012345678|CALLER2ID:3001|INEXTEN:null|UNIQUEID1:1700000200.1"
+                                "|UNIQUEID2:1700000200.2")
+            await rec.wait_for(ChannelListEvent)
+            assert client.own_channel == "SIP/10033001-00cc" and client.remote_channel == "SIP/gw2.eicn-00dd"
+            # the tracker's leg of 3001 is that channel: its CHANNELOUT ends the call
+            emu.deliver("3001", "CHANNELOUT|CHANNEL:SIP/10033001-00cc|RECHANNEL:SIP/gw2.eicn-00dd"
+                                "|UNIQUEID:1700000200.1|SRCUNIQUEID:1700000200.1|HCAUSE:16")
+            await rec.wait_for(ChannelOutEvent)
+            assert client.own_channel is None
+            assert [c.id for c in tracker.calls_of("3001")] == ["1700000100.1"]
+        finally:
+            tracker.close()
+            await client.close()
