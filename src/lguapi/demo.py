@@ -30,6 +30,7 @@ import time
 from typing import Any
 
 from .monitor import Monitor
+from .runtime import EXIT_ERROR, EXIT_OK, EXIT_USAGE, remove_signal_handlers, stop_event, watch
 
 __all__ = ["run_demo", "compare_history", "default_rate", "hang_up_everything", "SUMMARY_TITLE"]
 
@@ -152,8 +153,7 @@ def compare_history(history: list[dict], calls: list[Any], *, since: float | Non
 
 async def run_demo(args: argparse.Namespace, *, tui: bool, out=None) -> int:
     """Run the demo described in the module docstring; returns the exit status (0)."""
-    from .cli import _remove_signal_handlers, _stop_event, watch
-    from .server.accounts import Directory
+    from .accounts import Directory
     from .server.cli import EmulatorStack
     from .server.traffic import TrafficConfig, TrafficGenerator
 
@@ -161,8 +161,8 @@ async def run_demo(args: argparse.Namespace, *, tui: bool, out=None) -> int:
     try:
         directory = Directory.generate(args.extensions)
     except ValueError as e:
-        print(f"lguapi demo: {e}", file=sys.stderr)
-        return 2
+        print(f"lguapi demo: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     n = len(directory)
     rate = args.traffic if args.traffic is not None else default_rate(n)
     sink_path = args.sink or _default_sink()
@@ -170,7 +170,7 @@ async def run_demo(args: argparse.Namespace, *, tui: bool, out=None) -> int:
     if parent and "://" not in sink_path:
         os.makedirs(parent, exist_ok=True)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
-    stop = _stop_event()
+    stop = stop_event()
     t0 = time.time()
     stack = EmulatorStack(directory, host=args.host, port=args.port, admin_port=args.admin_port, oam_port=0,
                           oam_tls=False, seed=seed)
@@ -183,7 +183,7 @@ async def run_demo(args: argparse.Namespace, *, tui: bool, out=None) -> int:
             await stack.start()
         except OSError as e:
             print(f"lguapi demo: cannot start the emulator: {e}", file=sys.stderr)
-            return 1
+            return EXIT_ERROR
         print(f"emulator: {args.host}:{stack.port} ({n} extensions; admin http://{stack.admin_host}:"
               f"{stack.admin_port}/state), traffic {rate:g} calls/s, seed {seed}, sink {sink_path}",
               file=out, flush=True)
@@ -222,13 +222,13 @@ async def run_demo(args: argparse.Namespace, *, tui: bool, out=None) -> int:
                                  monitored={u.exten for u in directory.users()})
         snap = monitor.snapshot(calls=0)
     finally:
-        _remove_signal_handlers()
+        remove_signal_handlers()
         if monitor is not None:
             await monitor.close()
         await stack.close()
     snap["sink"] = monitor.snapshot(calls=0)["sink"]
     _print_summary(out, snap, result, elapsed=elapsed, n=n, sink_path=sink_path)
-    return 0
+    return EXIT_OK
 
 
 class _EndedCalls:

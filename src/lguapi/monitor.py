@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, NamedTuple
 
 from ._log import mask_number
+from .accounts import Account, load_accounts
 from .events import ConnectionEvent, Disconnected, Event, LoggedIn, Reconnected
+from .runtime import new_event_loop, raise_nofile_limit
 
 __all__ = ["Monitor", "LoginProgress", "STATES", "Account", "load_accounts", "raise_nofile_limit",
            "new_event_loop"]
@@ -35,6 +37,8 @@ log = logging.getLogger("lguapi.monitor")
 
 #: every per-extension state, in wallboard order
 STATES = ("offline", "idle", "ringing", "talking", "held")
+#: seconds of history behind ``snapshot()["events"]["per_second"]``
+_RATE_WINDOW = 5.0
 _DEFAULT_DOMAIN = "default"
 #: seconds between runs of the tracker's timers (ring expiry, end grace)
 _MAINTENANCE_INTERVAL = 0.5
@@ -46,98 +50,6 @@ class LoginProgress(NamedTuple):
     done: int
     total: int
     failed: int
-
-
-@dataclass(frozen=True)
-class Account:
-    """One extension to log in. ``exten``/``domain`` are known up front from an accounts file;
-    for plain ``(id, password)`` pairs they come from the login result."""
-
-    id: str
-    password: str
-    exten: str | None = None
-    domain: str | None = None
-
-    def __repr__(self) -> str:  # never show the password
-        return f"Account(id={mask_number(self.id)!r}, exten={self.exten!r}, domain={self.domain!r})"
-
-
-def load_accounts(accounts: Any) -> list[Account]:
-    """Accounts from a TOML file path, a ``Directory``, or an iterable of ``(id, password)``
-    pairs (or :class:`Account` objects). Raises ``ValueError`` for anything else.
-
-    >>> load_accounts([("07012343001", "secret-3001")])
-    [Account(id='070****3001', exten=None, domain=None)]
-    """
-    if isinstance(accounts, (str, os.PathLike)):
-        from .server.accounts import Directory
-
-        accounts = Directory.from_toml(accounts)
-    users = getattr(accounts, "users", None)
-    if callable(users):  # a Directory
-        return [Account(u.id, u.password, u.exten or None, u.domain or None) for u in users()]
-    out: list[Account] = []
-    try:
-        items = list(accounts)
-    except TypeError:
-        raise ValueError(f"accounts must be a TOML path, a Directory or (id, password) pairs, "
-                         f"not {type(accounts).__name__}") from None
-    for i, item in enumerate(items):
-        if isinstance(item, Account):
-            out.append(item)
-            continue
-        if hasattr(item, "id") and hasattr(item, "password"):  # a User
-            out.append(Account(item.id, item.password, getattr(item, "exten", None) or None,
-                               getattr(item, "domain", None) or None))
-            continue
-        try:
-            uid, pwd = item
-        except (TypeError, ValueError):
-            raise ValueError(f"account #{i + 1} is not an (id, password) pair") from None
-        if not isinstance(uid, str) or not isinstance(pwd, str) or not uid:
-            raise ValueError(f"account #{i + 1}: id and password must be strings (id non-empty)")
-        out.append(Account(uid, pwd))
-    seen: set[str] = set()
-    for a in out:
-        if a.id in seen:
-            raise ValueError(f"login id {mask_number(a.id)!r} is listed twice (a second login would replace the first)")
-        seen.add(a.id)
-    return out
-
-
-def raise_nofile_limit(needed: int = 0) -> tuple[int, int]:
-    """Raise the soft RLIMIT_NOFILE to the hard limit; warn when it is below ``needed``.
-
-    Returns the new ``(soft, hard)``. A no-op where :mod:`resource` does not exist.
-    """
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - Windows
-        return (0, 0)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-    if soft < target:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError) as e:  # pragma: no cover - platform specific
-            log.warning("could not raise the open-file limit from %d to %d: %s", soft, target, e)
-    if needed and soft < needed:
-        log.warning("open-file limit %d is below the %d descriptors needed; logins will fail "
-                    "(raise it with `ulimit -n`)", soft, needed)
-    return (soft, hard)
-
-
-def new_event_loop(use_uvloop: bool = True) -> asyncio.AbstractEventLoop:
-    """A new event loop: uvloop's when installed and wanted, else asyncio's."""
-    if use_uvloop:
-        try:
-            import uvloop
-        except ImportError:
-            pass
-        else:
-            return uvloop.new_event_loop()
-    return asyncio.new_event_loop()
 
 
 def _set_reading(client, on: bool) -> None:
@@ -188,7 +100,8 @@ class _Counters:
 class _Line:
     """One monitored extension: its account, client and whether it is logged in."""
 
-    __slots__ = ("monitor", "account", "exten", "domain", "client", "online", "failed", "error", "since", "events")
+    __slots__ = ("monitor", "account", "exten", "domain", "client", "online", "failed", "error", "since", "events",
+                 "kicked")
 
     def __init__(self, monitor: Monitor, account: Account) -> None:
         self.monitor = monitor
@@ -201,6 +114,7 @@ class _Line:
         self.error: str | None = None
         self.since = time.time()
         self.events = 0
+        self.kicked = False
 
     def on_event(self, ev: Event) -> None:  # the Client callback: sync, cheap
         try:
@@ -288,6 +202,7 @@ class Monitor:
         self._domains: dict[str, _Counters] = {}
         self._counted: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._events = 0
+        self._event_samples: collections.deque[tuple[float, int]] = collections.deque(maxlen=256)
         self._started_at: float | None = None
         self._login_done_at: float | None = None
         self._tasks: list[asyncio.Task] = []
@@ -515,6 +430,8 @@ class Monitor:
             if line.online:
                 line.since = time.time()
             line.online = False
+            if not ev.deliberate and (ev.reason or "").startswith("BYE"):
+                line.kicked, line.error = True, f"kicked: {ev.reason}"
             if not ev.deliberate and not self._closing:
                 log.info("monitor: extension %s lost its connection%s", line.exten,
                          " (reconnecting)" if ev.will_reconnect else "")
@@ -524,6 +441,7 @@ class Monitor:
             if not line.online:
                 line.since = time.time()
             line.online = not self._closing
+            line.kicked = False
 
     def _apply(self, update, line: _Line | None = None) -> None:
         if update.kind == "ended":
@@ -728,10 +646,10 @@ class Monitor:
     def snapshot(self, *, calls: int = 200) -> dict:
         """Everything a wallboard shows, JSON-serialisable.
 
-        ``{"ts", "started_at", "uptime", "logins": {"total","done","failed","online"},
-        "states": {state: count}, "extensions": {exten: {"state","domain","id","since","calls"}},
+        ``{"ts", "started_at", "uptime", "logins": {"total","done","failed","online","kicked","seconds"},
+        "states": {state: count}, "extensions": {exten: {"state","domain","id","since","calls","error","kicked"}},
         "counters": {...see counters()}, "calls": [up to ``calls`` live calls, to_dict()],
-        "events": {"total", "per_second"}, "sink": {"path","written","backlog","dropped"}}``.
+        "events": {"total", "per_second" (over the last 5 s), "average_per_second"}, "sink": {"path","written","backlog","dropped"}}``.
         """
         now = time.time()
         tracker = self.tracker
@@ -744,6 +662,7 @@ class Monitor:
             exts[ln.exten or ln.account.id] = {
                 "state": st, "domain": ln.domain or _DEFAULT_DOMAIN, "id": ln.account.id, "since": ln.since,
                 "calls": [c.id for c in tracker.calls_of(ln.exten)] if ln.exten else [], "error": ln.error,
+                "kicked": ln.kicked,
             }
         uptime = now - self._started_at if self._started_at else 0.0
         live_calls = []
@@ -759,16 +678,29 @@ class Monitor:
             "uptime": uptime,
             "logins": {"total": p.total, "done": p.done, "failed": p.failed,
                        "online": sum(1 for ln in self._lines if ln.online),
+                       "kicked": sum(1 for ln in self._lines if ln.kicked),
                        "seconds": (self._login_done_at - self._started_at)
                        if self._login_done_at and self._started_at else None},
             "states": states,
             "extensions": exts,
             "counters": self.counters(),
             "calls": live_calls,
-            "events": {"total": self._events, "per_second": round(self._events / uptime, 1) if uptime > 0 else 0.0},
+            "events": {"total": self._events, "per_second": self._recent_rate(now, uptime),
+                       "average_per_second": round(self._events / uptime, 1) if uptime > 0 else 0.0},
             "sink": {"path": self._sink_path(), "written": self._sink_written, "backlog": len(self._sink_queue),
                      "dropped": self._sink_dropped},
         }
+
+    def _recent_rate(self, now: float, uptime: float) -> float:
+        """Events per second over the last few seconds (the samples are the snapshots taken)."""
+        samples = self._event_samples
+        samples.append((now, self._events))
+        while len(samples) > 2 and now - samples[1][0] >= _RATE_WINDOW:
+            samples.popleft()
+        t0, n0 = samples[0]
+        if now - t0 < 0.5:  # too short a window: the average since the start is the better guess
+            return round(self._events / uptime, 1) if uptime > 0 else 0.0
+        return round((self._events - n0) / (now - t0), 1)
 
     def _sink_path(self) -> str | None:
         if self._sink_spec is None:

@@ -18,6 +18,7 @@ __all__ = ["render", "render_progress", "plain_line", "STATE_STYLES", "rich_avai
 #: rich style of each extension state
 STATE_STYLES = {
     "offline": "bold white on red",
+    "kicked": "bold yellow on red",  # offline after BYE (the same ID logged in elsewhere)
     "idle": "green",
     "ringing": "bold black on yellow",
     "talking": "bold white on blue",
@@ -56,6 +57,8 @@ def plain_line(snap: dict) -> str:
     lg = snap.get("logins", {})
     ev = snap.get("events", {})
     states = " ".join(f"{k} {st.get(k, 0)}" for k in ("idle", "ringing", "talking", "held", "offline"))
+    if lg.get("kicked"):
+        states += f" (kicked {lg['kicked']})"
     return (f"[{format_seconds(snap.get('uptime'))}] online {lg.get('online', 0)}/{lg.get('total', 0)}"
             f"{' failed ' + str(lg['failed']) if lg.get('failed') else ''} | {states} | "
             f"calls active {tot.get('active', 0)} ringing {tot.get('ringing', 0)} | "
@@ -111,7 +114,8 @@ def _grid(snap: dict, max_cells: int):
     width = max((len(k) for k, _ in shown), default=4)
     text = Text()
     for k, v in shown:
-        text.append(k.ljust(width), style=STATE_STYLES.get(v.get("state", ""), ""))
+        state = "kicked" if v.get("kicked") else v.get("state", "")
+        text.append(k.ljust(width), style=STATE_STYLES.get(state, ""))
         text.append(" ")
     if note:
         text.append(note, style="dim")
@@ -121,7 +125,8 @@ def _grid(snap: dict, max_cells: int):
 def _legend(snap: dict):
     from rich.text import Text
 
-    st = snap.get("states", {})
+    st = dict(snap.get("states", {}))
+    st["kicked"] = snap.get("logins", {}).get("kicked", 0)  # offline ones the server said BYE to
     t = Text()
     for state, style in STATE_STYLES.items():
         t.append(f" {state} {st.get(state, 0)} ", style=style)
