@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_ERROR", "EXIT_USAGE", "EXIT_LOGIN_REFUSED",
            "EXIT_CANNOT_CONNECT", "EXIT_BYE", "EXIT_NOT_ANSWERED"]
 
-log = logging.getLogger("lguapi.cli")
+log: logging.Logger = logging.getLogger("lguapi.cli")
 
 RICH_MISSING = ("note: the live wallboard needs the optional 'rich' package "
                 "(pip install 'lguapi[cli]'); printing plain status lines instead")

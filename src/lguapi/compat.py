@@ -464,7 +464,8 @@ def DispatchWithEvents(progid: Any, user_event_class: type | None = None, **opti
     """
     if user_event_class is None:
         return LGUBaseOpenApi(**options)
-    cls = type(f"{user_event_class.__name__}LGUBaseOpenApi", (LGUBaseOpenApi, user_event_class), {})
+    cls: type[LGUBaseOpenApi] = type(f"{user_event_class.__name__}LGUBaseOpenApi",
+                                     (LGUBaseOpenApi, user_event_class), {})
     obj = cls.__new__(cls)
     LGUBaseOpenApi.__init__(obj, **options)
     init = user_event_class.__dict__.get("__init__")

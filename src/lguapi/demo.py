@@ -34,7 +34,7 @@ from .runtime import EXIT_ERROR, EXIT_OK, EXIT_USAGE, remove_signal_handlers, st
 
 __all__ = ["run_demo", "compare_history", "default_rate", "hang_up_everything", "SUMMARY_TITLE"]
 
-log = logging.getLogger("lguapi.demo")
+log: logging.Logger = logging.getLogger("lguapi.demo")
 
 SUMMARY_TITLE = "demo summary"
 _DRAIN_SECONDS = 5.0

@@ -22,18 +22,21 @@ import collections
 import logging
 import os
 import time
-from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, NamedTuple
 
 from ._log import mask_number
 from .accounts import Account, load_accounts
 from .events import ConnectionEvent, Disconnected, Event, LoggedIn, Reconnected
 from .runtime import new_event_loop, raise_nofile_limit
 
+if TYPE_CHECKING:
+    from .client import Client
+    from .sinks import Sink
+
 __all__ = ["Monitor", "LoginProgress", "STATES", "Account", "load_accounts", "raise_nofile_limit",
            "new_event_loop"]
 
-log = logging.getLogger("lguapi.monitor")
+log: logging.Logger = logging.getLogger("lguapi.monitor")
 
 #: every per-extension state, in wallboard order
 STATES = ("offline", "idle", "ringing", "talking", "held")
@@ -108,7 +111,7 @@ class _Line:
         self.account = account
         self.exten = account.exten
         self.domain = account.domain
-        self.client = None
+        self.client: Client | None = None
         self.online = False
         self.failed = False
         self.error: str | None = None
@@ -158,7 +161,7 @@ class Monitor:
 
     def __init__(self, host: str | None, port: int = 8086, *, accounts: Any, cipher: str = "seed",
                  sink: Any = None, login_concurrency: int = 100, login_retries: int = 2,
-                 client_options: dict | None = None, tracker: Any = None, ring_expiry: float = 300.0,
+                 client_options: dict[str, Any] | None = None, tracker: Any = None, ring_expiry: float = 300.0,
                  on_progress: Callable[[LoginProgress], Any] | None = None,
                  client_factory: Callable[..., Any] | None = None, sink_high_water: int = 10_000,
                  max_sink_backlog: int = 1_000_000, freeze_gc: bool = False) -> None:
@@ -183,14 +186,14 @@ class Monitor:
             tracker = CallTracker(ring_expiry=ring_expiry)
         self.tracker = tracker
         self._sink_spec = sink
-        self.sink = None
+        self.sink: Sink | None = None
         self._owns_sink = False
         self._max_sink_backlog = max_sink_backlog
         self._freeze_gc = freeze_gc
         self._sink_high = max(1, sink_high_water)
         self._sink_low = self._sink_high // 4
         self._reading_paused = False
-        self.sink_pauses = 0
+        self.sink_pauses: int = 0
         self._sink_queue: collections.deque = collections.deque()
         self._sink_wakeup: asyncio.Event | None = None
         self._sink_dropped = 0
@@ -216,7 +219,7 @@ class Monitor:
         await self.start()
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     async def start(self, *, wait: bool = True) -> LoginProgress:
@@ -541,6 +544,7 @@ class Monitor:
 
     async def _sink_writer(self) -> None:
         wake = self._sink_wakeup
+        assert wake is not None, "the sink writer runs after start()"
         while True:
             await wake.wait()
             wake.clear()
@@ -611,14 +615,14 @@ class Monitor:
         """``{extension or login id: state}`` for every monitored extension."""
         return {(ln.exten or ln.account.id): ln.state(self.tracker) for ln in self._lines}
 
-    def client(self, exten: str):
+    def client(self, exten: str) -> Client | None:
         """The :class:`lguapi.Client` of one extension (``None`` before its login)."""
         line = self._by_exten.get(exten)
         if line is None:
             raise KeyError(f"extension {exten!r} is not monitored")
         return line.client
 
-    def counters(self) -> dict:
+    def counters(self) -> dict[str, Any]:
         """Wallboard counters: ``{"total": {...}, "domains": {domain: {...}}}``.
 
         Each has ``active`` (live calls), ``ringing``, ``talking`` (live, past ringing),
@@ -643,7 +647,7 @@ class Monitor:
             domains[dom] = self._domains.get(dom, _Counters()).to_dict(a, r)
         return {"total": self._total.to_dict(total[0], total[1]), "domains": domains}
 
-    def snapshot(self, *, calls: int = 200) -> dict:
+    def snapshot(self, *, calls: int = 200) -> dict[str, Any]:
         """Everything a wallboard shows, JSON-serialisable.
 
         ``{"ts", "started_at", "uptime", "logins": {"total","done","failed","online","kicked","seconds"},

@@ -35,7 +35,7 @@ __all__ = [
     "OncePerCause", "watch",
 ]
 
-log = logging.getLogger("lguapi.runtime")
+log: logging.Logger = logging.getLogger("lguapi.runtime")
 
 T = TypeVar("T")
 
@@ -150,7 +150,7 @@ class OncePerCause(logging.Filter):
     def __init__(self, *, limit: int = 1000) -> None:
         super().__init__()
         self.limit = limit
-        self.suppressed = 0
+        self.suppressed: int = 0
         self._seen: list[str] = []
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -31,14 +31,14 @@ import os
 import sqlite3
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator, Protocol
+from typing import Self, Any, Iterator, Protocol
 
 from .calls import Call
 from .events import CdrEvent, ChannelListEvent, ChannelOutEvent, Event, RingEvent
 
 __all__ = ["Sink", "JsonlSink", "SqliteSink", "open_sink", "event_key", "call_key", "read_jsonl"]
 
-log = logging.getLogger("lguapi.sinks")
+log: logging.Logger = logging.getLogger("lguapi.sinks")
 
 #: events whose text carries unique ids: the same text from the same extension is the same event
 _ID_EVENTS = (RingEvent, ChannelListEvent, ChannelOutEvent, CdrEvent)
@@ -174,17 +174,21 @@ class _Batching:
             self._timer.cancel()
             self._timer = None
 
-    async def __aenter__(self):
+    async def close(self) -> None:
+        """Flush and close (each sink defines it)."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
 
 # --- JSON Lines ---------------------------------------------------------------------------
 
 
-def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:
+def read_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """Every complete record of a JSONL sink file, in order (a torn last line is skipped)."""
     with open(path, "rb") as f:
         for n, line in enumerate(f, 1):
@@ -207,15 +211,15 @@ class JsonlSink(_Batching):
     ``kill -9`` needs no fsync (the kernel keeps what was written).
     """
 
-    def __init__(self, path: str | os.PathLike, *, batch: int = 100, flush_interval: float = 0.5,
+    def __init__(self, path: str | os.PathLike[str], *, batch: int = 100, flush_interval: float = 0.5,
                  fsync: bool = False, scan_bytes: int = 64 << 20, max_keys: int = 200_000):
         super().__init__(batch, flush_interval)
-        self.path = os.fspath(path)
+        self.path: str = os.fspath(path)
         self.fsync = fsync
         self._keys = _KeySet(max_keys)
         self._buf: list[bytes] = []
         self._torn = False  # a failed write left a partial line: start the next on a new line
-        self.repaired_bytes = self._load(scan_bytes)
+        self.repaired_bytes: int = self._load(scan_bytes)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def _load(self, scan_bytes: int) -> int:
@@ -387,12 +391,12 @@ class SqliteSink(_Batching):
     a power loss).
     """
 
-    def __init__(self, path: str | os.PathLike, *, batch: int = 100, flush_interval: float = 0.5,
+    def __init__(self, path: str | os.PathLike[str], *, batch: int = 100, flush_interval: float = 0.5,
                  synchronous: str = "NORMAL"):
         super().__init__(batch, flush_interval)
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"unknown synchronous mode {synchronous!r}")
-        self.path = os.fspath(path)
+        self.path: str = os.fspath(path)
         self._sync = synchronous.upper()
         self._events: list[tuple] = []
         self._calls: list[tuple] = []
@@ -527,7 +531,7 @@ class SqliteSink(_Batching):
 # --- opening by name ------------------------------------------------------------------------
 
 
-def open_sink(url_or_path: str | os.PathLike, **kwargs: Any) -> JsonlSink | SqliteSink:
+def open_sink(url_or_path: str | os.PathLike[str], **kwargs: Any) -> JsonlSink | SqliteSink:
     """Open a sink by name: ``events.jsonl`` (JSON Lines, the default),
     ``sqlite:///relative.db`` / ``sqlite:////absolute.db`` or a path ending in ``.db``,
     ``.sqlite`` or ``.sqlite3`` (SQLite), ``jsonl:///path`` (JSON Lines, explicit).

@@ -50,7 +50,7 @@ def format_seconds(v: float | None) -> str:
     return f"{h}h{m:02d}m"
 
 
-def plain_line(snap: dict) -> str:
+def plain_line(snap: dict[str, Any]) -> str:
     """One line of text summarising a snapshot (for ``--no-tui``, CI logs and pipes)."""
     st = snap.get("states", {})
     tot = snap.get("counters", {}).get("total", {})
@@ -67,7 +67,7 @@ def plain_line(snap: dict) -> str:
             f"events {ev.get('total', 0)} ({ev.get('per_second', 0)}/s)")
 
 
-def _counters_table(snap: dict):
+def _counters_table(snap: dict[str, Any]):
     from rich.table import Table
 
     table = Table(title="Calls", expand=False, show_edge=True, header_style="bold")
@@ -97,7 +97,7 @@ def _counters_table(snap: dict):
     return table
 
 
-def _grid(snap: dict, max_cells: int):
+def _grid(snap: dict[str, Any], max_cells: int):
     from rich.text import Text
 
     exts = snap.get("extensions", {})
@@ -122,7 +122,7 @@ def _grid(snap: dict, max_cells: int):
     return text
 
 
-def _legend(snap: dict):
+def _legend(snap: dict[str, Any]):
     from rich.text import Text
 
     st = dict(snap.get("states", {}))
@@ -134,7 +134,7 @@ def _legend(snap: dict):
     return t
 
 
-def _live_calls(snap: dict, limit: int):
+def _live_calls(snap: dict[str, Any], limit: int):
     from rich.table import Table
 
     calls = snap.get("calls", [])[:limit]
@@ -158,7 +158,7 @@ def _live_calls(snap: dict, limit: int):
     return table
 
 
-def render(snap: dict, *, title: str = "lguapi monitor", max_cells: int = 600, max_calls: int = 8) -> Any:
+def render(snap: dict[str, Any], *, title: str = "lguapi monitor", max_cells: int = 600, max_calls: int = 8) -> Any:
     """The wallboard for one snapshot as a rich renderable (a ``Group``).
 
     Shows a header (uptime, logins, events/s), the state legend with counts, a grid of

@@ -4,6 +4,8 @@ Each concern has a compiled twin (Cython) and a pure-Python twin with identical
 behaviour. ``HAS_EXTENSIONS`` tells which one is in use; set ``LGUCORE_NO_EXTENSIONS=1``
 to force the pure twins (at build time and at import).
 """
+from types import SimpleNamespace
+
 from ._types import FRAME_TYPES, HEARTBEAT, HEARTBEAT_ACK, TEXT, TEXT_BASIC, TEXT_SEED, Frame
 from .errors import CipherError, FrameError, ProtocolError
 from . import batch as _batch, cipher as _cipher, frames as _frames, tokens as _tokens
@@ -30,14 +32,12 @@ HAS_EXTENSIONS: bool = all(m.c is not None for m in (_frames, _tokens, _batch, _
 __version__ = "0.1.0"
 
 
-def implementations() -> dict:
+def implementations() -> dict[str, SimpleNamespace]:
     """``{"py": namespace, "c": namespace}`` of each twin's public names (``"c"`` only when built).
 
     The test-suite runs every core test against each entry.
     """
-    from types import SimpleNamespace
-
-    out = {}
+    out: dict[str, SimpleNamespace] = {}
     for tag in ("py", "c"):
         mods = [getattr(m, tag) for m in (_frames, _tokens, _batch, _cipher)]
         if any(m is None for m in mods):

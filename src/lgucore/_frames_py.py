@@ -97,7 +97,7 @@ class FrameDecoder:
                 mv = mv.cast("B")
             buf = self._buf
             buf += mv
-            frames = []
+            frames: list[Frame] = []
             pos = 0
             end = len(buf)
             unpack = self._st.unpack_from
