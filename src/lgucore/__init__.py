@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from ._types import FRAME_TYPES, HEARTBEAT, HEARTBEAT_ACK, TEXT, TEXT_BASIC, TEXT_SEED, Frame
 from .errors import CipherError, FrameError, ProtocolError
 from . import batch as _batch, cipher as _cipher, frames as _frames, tokens as _tokens
-from ._env import NO_EXTENSIONS
+from ._env import NO_EXTENSIONS, build_fallback_cause
 from .frames import MAX_BODY, FrameDecoder, encode_frame
 from .tokens import Message, tokenize
 from .batch import FrameBatch, TokenBatch, decode_batch, tokenize_batch
@@ -28,6 +28,13 @@ from .codec import CIPHERS, TextCodec, cipher_of
 
 #: True when every concern runs its compiled twin.
 HAS_EXTENSIONS: bool = all(m.c is not None for m in (_frames, _tokens, _batch, _cipher))
+
+if not HAS_EXTENSIONS and not NO_EXTENSIONS and (_cause := build_fallback_cause()) is not None:
+    import warnings
+
+    warnings.warn(f"lgucore: the compiled core was not built at install ({_cause}); using the pure-Python "
+                  "twin (much slower). Install a C compiler and reinstall, or set LGUCORE_NO_EXTENSIONS=1 "
+                  "to choose the pure twin and silence this warning.", RuntimeWarning, stacklevel=2)
 
 __version__ = "0.1.0"
 
