@@ -7,10 +7,10 @@ with at most ``login_concurrency`` logins in flight. Every event feeds one share
 ``idle``, ``ringing``, ``talking``, ``held``) and live wallboard counters, per domain and in
 total, and writes every event and every finished call to a sink (JSON Lines by default).
 
->>> async def wallboard():                                         # doctest: +SKIP
-...     async with Monitor("127.0.0.1", 8086, accounts="accounts.toml", sink="events.jsonl") as m:
-...         async for update in m.updates():
-...             print(update.kind, update.call.id, m.snapshot()["counters"]["total"])
+    >>> async def wallboard():                                         # doctest: +SKIP
+    ...     async with Monitor("127.0.0.1", 8086, accounts="accounts.toml", sink="events.jsonl") as m:
+    ...         async for update in m.updates():
+    ...             print(update.kind, update.call.id, m.snapshot()["counters"]["total"])
 
 Losing one connection only takes that extension ``offline`` until its client reconnects
 (``auto_reconnect``, passed through ``client_options``); the others are not touched.

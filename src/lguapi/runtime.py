@@ -13,8 +13,8 @@ subcommand. A program built on them looks like::
             return EXIT_OK
         return run(body)
 
->>> run(lambda: asyncio.sleep(0, result=EXIT_OK), use_uvloop=False)
-0
+    >>> run(lambda: asyncio.sleep(0, result=EXIT_OK), use_uvloop=False)
+    0
 """
 from __future__ import annotations
 
@@ -141,10 +141,10 @@ class OncePerCause(logging.Filter):
     line. Records below WARNING pass untouched (``--log-level debug`` still shows
     everything); at most ``limit`` causes are remembered.
 
-    >>> f = OncePerCause()
-    >>> rec = lambda *a: logging.LogRecord("x", logging.WARNING, "", 0, "login of %s failed: %s", a, None)
-    >>> [f.filter(rec("3001", "[Errno 111] refused")), f.filter(rec("3002", "ConnectFailed: [Errno 111] refused"))]
-    [True, False]
+        >>> f = OncePerCause()
+        >>> rec = lambda *a: logging.LogRecord("x", logging.WARNING, "", 0, "login of %s failed: %s", a, None)
+        >>> [f.filter(rec("3001", "[Errno 111] refused")), f.filter(rec("3002", "ConnectFailed: [Errno 111] refused"))]
+        [True, False]
     """
 
     def __init__(self, *, limit: int = 1000) -> None:

@@ -30,6 +30,7 @@ def encode_frame(ftype: int, body=b"", *, byteorder: str = "big") -> bytes:
     Raises :class:`FrameError` when ``body`` is longer than 65535 bytes (it never
     truncates) or ``ftype`` does not fit 16 bits.
 
+    >>> from lgucore import TEXT
     >>> encode_frame(TEXT, b"PING")
     b'\\x00\\x01\\x00\\x04PING'
     """
