@@ -182,7 +182,7 @@ class Client:
                  max_queue: int = 10000) -> None:
         self._codec = _shared_codec(cipher, seed_key, basic_key, byteorder)
         try:
-            self.charset = codecs.lookup(charset).name
+            self.charset: str = codecs.lookup(charset).name
         except LookupError:
             raise ValueError(f"unknown charset {charset!r}") from None
         if host is not None and not isinstance(host, str):
@@ -197,10 +197,10 @@ class Client:
         self.port = port
         self.cipher = cipher
         self.byteorder = byteorder
-        self.heartbeat = _check_heartbeat(heartbeat)
+        self.heartbeat: float = _check_heartbeat(heartbeat)
         if auto_reconnect is not None and auto_reconnect < 0:
             raise ValueError("auto_reconnect must be >= 0 seconds (0/None: off)")
-        self.auto_reconnect = float(auto_reconnect or 0)
+        self.auto_reconnect: float = float(auto_reconnect or 0)
         self.backups: tuple[tuple[str, int], ...] = tuple(
             parse_address(b) if isinstance(b, str) else (str(b[0]), int(b[1])) for b in backups)
         if tls is True:
@@ -212,10 +212,10 @@ class Client:
         self.tls: _ssl.SSLContext | None = tls
         self.oam = oam
         self.oam_ca = oam_ca
-        self.oam_verify = bool(oam_verify)
+        self.oam_verify: bool = bool(oam_verify)
         if command_timeout is None or command_timeout <= 0:
             raise ValueError("command_timeout must be > 0 seconds")
-        self.command_timeout = float(command_timeout)
+        self.command_timeout: float = float(command_timeout)
         if not isinstance(max_queue, int) or max_queue < 1:
             raise ValueError("max_queue must be a positive integer")
         self.max_queue = max_queue

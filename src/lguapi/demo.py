@@ -72,7 +72,7 @@ def hang_up_everything(pbx: Any, directory: Any) -> int:
     return n
 
 
-def _row_keys(row: dict) -> set[str]:
+def _row_keys(row: dict[str, Any]) -> set[str]:
     """Every id a history row is known by: the call id and its legs' unique ids."""
     keys = set()
     if row.get("id"):
@@ -84,7 +84,7 @@ def _row_keys(row: dict) -> set[str]:
     return keys
 
 
-def _row_visible(row: dict, monitored: set[str] | None) -> bool:
+def _row_visible(row: dict[str, Any], monitored: set[str] | None) -> bool:
     """Did a monitored extension receive events of this call? Not when its only extensions
     were busy (an outside caller hearing busy sends nothing to anyone)."""
     extens = set(row.get("extensions") or ()) - set(row.get("busy") or ())
@@ -93,8 +93,8 @@ def _row_visible(row: dict, monitored: set[str] | None) -> bool:
     return bool(extens)
 
 
-def compare_history(history: list[dict], calls: list[Any], *, since: float | None = None,
-                    monitored: set[str] | None = None) -> dict:
+def compare_history(history: list[dict[str, Any]], calls: list[Any], *, since: float | None = None,
+                    monitored: set[str] | None = None) -> dict[str, Any]:
     """Match the emulator's finished calls with the tracker's, call for call.
 
     A history row (``Pbx.snapshot()["history"]``) and a tracked call match when they share
@@ -177,7 +177,7 @@ async def run_demo(args: argparse.Namespace, *, tui: bool, out=None) -> int:
     monitor: Monitor | None = None
     traffic = None
     traffic_started_at: float | None = None
-    result: dict | None = None
+    result: dict[str, Any] | None = None
     try:
         try:
             await stack.start()
@@ -258,7 +258,7 @@ async def _drain(monitor: Monitor) -> None:
     await asyncio.sleep(0.1)  # the last CDREVENTs
 
 
-def _print_summary(out, snap: dict, result: dict | None, *, elapsed: float, n: int, sink_path: str) -> None:
+def _print_summary(out, snap: dict[str, Any], result: dict[str, Any] | None, *, elapsed: float, n: int, sink_path: str) -> None:
     tot = snap["counters"]["total"]
     lg = snap["logins"]
     events = snap["events"]["total"]

@@ -25,7 +25,7 @@ from .errors import DiscoveryError
 
 __all__ = ["ServerInfo", "discover", "parse_serverinfo", "parse_address", "oam_ssl_context"]
 
-log = logging.getLogger("lguapi.client")
+log: logging.Logger = logging.getLogger("lguapi.client")
 
 _MAX_ANSWER = 64 * 1024
 

@@ -91,7 +91,7 @@ class _Counters:
             self.talk_sum += talk
             self.talk_n += 1
 
-    def to_dict(self, active: int, ringing: int) -> dict:
+    def to_dict(self, active: int, ringing: int) -> dict[str, Any]:
         return {
             "active": active, "ringing": ringing, "talking": active - ringing,
             "ended": self.ended, "answered": self.answered, "missed": self.missed, "abandoned": self.abandoned,

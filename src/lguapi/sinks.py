@@ -83,13 +83,13 @@ def call_key(call: Call) -> str:
     return _digest(f"call\x1f{call.id}\x1f{call.end_at!r}")
 
 
-def _event_record(key: str, ev: Event) -> dict:
+def _event_record(key: str, ev: Event) -> dict[str, Any]:
     rec = {"key": key, "kind": "event"}
     rec.update(ev.to_dict())
     return rec
 
 
-def _call_record(key: str, call: Call) -> dict:
+def _call_record(key: str, call: Call) -> dict[str, Any]:
     rec = {"key": key, "kind": "call"}
     rec.update(call.to_dict())
     return rec
@@ -151,7 +151,7 @@ class _Batching:
         self._closed = False
         self._error: BaseException | None = None
         #: written (new records stored), duplicates (skipped), batches (flushes that wrote)
-        self.stats = {"written": 0, "duplicates": 0, "batches": 0}
+        self.stats: dict[str, int] = {"written": 0, "duplicates": 0, "batches": 0}
 
     def _check_open(self) -> None:
         if self._closed:
@@ -268,7 +268,7 @@ class JsonlSink(_Batching):
                 keys.add(key)
         return repaired
 
-    def _add(self, key: str, record: dict) -> bool:
+    def _add(self, key: str, record: dict[str, Any]) -> bool:
         if key in self._keys:
             self.stats["duplicates"] += 1
             return False

@@ -22,7 +22,7 @@ from .session import Session
 
 __all__ = ["Emulator", "LoginGuard"]
 
-log = logging.getLogger("lguapi.server")
+log: logging.Logger = logging.getLogger("lguapi.server")
 
 
 class LoginGuard:
@@ -124,7 +124,7 @@ class Emulator:
         self.byteorder = byteorder
         self.ciphers = ciphers
         self.charset = charset
-        self.idle_timeout = float(idle_timeout)
+        self.idle_timeout: float = float(idle_timeout)
         self.max_bad_frames = max_bad_frames
         self.max_body = max_body
         self.max_send_buffer = max_send_buffer

@@ -33,7 +33,7 @@ from .tlscert import DEFAULT_HOSTS, server_context, write_self_signed
 
 __all__ = ["OamServer", "parse_hostport", "format_serverinfo", "PATH"]
 
-log = logging.getLogger("lguapi.server.oam")
+log: logging.Logger = logging.getLogger("lguapi.server.oam")
 
 PATH = "/oam/serverinfo"
 UNKNOWN = "SERVERINFO|ERROR:-1"

@@ -21,7 +21,7 @@ import random
 import re
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Callable
+from typing import Any, TYPE_CHECKING, Callable
 
 from .pbx_commands import CALL_COMMANDS
 from .pbx_conf import ConferenceEngine
@@ -91,7 +91,7 @@ class Pbx(ConferenceEngine):
         return f"<Pbx {len(self.calls)} call(s) {len(self.channels)} channel(s) {len(self.history)} finished>"
 
     # -- commands from sessions ---------------------------------------------------------
-    def command(self, user: User, name: str, args: dict, positional: list, reply: Callable[[str], None]) -> None:
+    def command(self, user: User, name: str, args: dict[str, Any], positional: list[Any], reply: Callable[[str], None]) -> None:
         """Carry out command ``name`` for ``user``; ``reply`` answers the issuing session.
 
         Raises :class:`CommandError` for an unknown command, a missing or malformed argument,
@@ -208,7 +208,7 @@ class Pbx(ConferenceEngine):
 
     # -- state ----------------------------------------------------------------------------
     @staticmethod
-    def _leg_dict(leg: Leg) -> dict:
+    def _leg_dict(leg: Leg) -> dict[str, Any]:
         d = {"channel": leg.name, "uniqueid": leg.uid, "exten": leg.exten, "number": leg.number,
              "kind": leg.kind, "state": leg.state}
         if leg.alias is not None:
@@ -220,7 +220,7 @@ class Pbx(ConferenceEngine):
             d["recording"] = leg.record[1]
         return d
 
-    def _call_dict(self, call: Call) -> dict:
+    def _call_dict(self, call: Call) -> dict[str, Any]:
         live = [self._leg_dict(leg) for leg in call.legs if leg.state != "gone"]
         d = {"id": call.id, "kind": call.kind, "direction": call.direction, "from": call.src, "to": call.dst,
              "inexten": call.inexten, "state": call.state, "start": call.start, "answer": call.answer,
@@ -230,7 +230,7 @@ class Pbx(ConferenceEngine):
             d["consult"] = self._call_dict(call.consult)
         return d
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """Phones, live channels and calls, conferences, forwards and finished calls (JSON-serialisable)."""
         phones = {}
         for u in self.directory.users():

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import random
 from collections import deque
-from typing import TYPE_CHECKING, Callable
+from typing import Any, TYPE_CHECKING, Callable
 
 from .pbx_history import history_record, history_rows, local14
 from .pbx_model import BUSY, NO_ANSWER, NORMAL, REJECTED, TRUNK, Call, Forward, Leg
@@ -137,7 +137,7 @@ class CallEngine:
         leg.state = "gone"
 
     @staticmethod
-    def _unring(r: Leg, rings: list) -> None:
+    def _unring(r: Leg, rings: list[Any]) -> None:
         """``r`` stops ringing: its timer is cancelled and it leaves ``rings`` (if it is there)."""
         if r.timer is not None:
             r.timer.cancel()

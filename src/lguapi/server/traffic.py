@@ -36,7 +36,7 @@ from .pbx_model import CommandError
 
 __all__ = ["TrafficConfig", "TrafficGenerator", "PlannedCall", "plan_calls", "parse_mix", "DEFAULT_MIX", "KINDS"]
 
-log = logging.getLogger("lguapi.server.traffic")
+log: logging.Logger = logging.getLogger("lguapi.server.traffic")
 
 KINDS = ("inbound", "click", "internal")
 DEFAULT_MIX = {"inbound": 0.5, "click": 0.3, "internal": 0.2}
@@ -68,7 +68,7 @@ class TrafficConfig:
     """What the generator produces; times in seconds, probabilities within 0..1."""
 
     rate: float                                   #: call arrivals per second (total)
-    mix: dict = field(default_factory=lambda: dict(DEFAULT_MIX))
+    mix: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_MIX))
     ring_mean: float = 4.0                        #: mean ring time (exponential)
     talk_mean: float = 30.0                       #: mean talk time (lognormal)
     talk_sigma: float = 0.8                       #: sigma of the talk-time lognormal
@@ -224,7 +224,7 @@ class TrafficGenerator:
         self._t0 = 0.0
         # one heap of (when, n, run or None, fn, args) on the virtual timeline: actions run in
         # exactly this order even when the loop is late (asyncio's own timers would not)
-        self._heap: list = []
+        self._heap: list[Any] = []
         self._order = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when = 0.0
@@ -236,7 +236,7 @@ class TrafficGenerator:
         self._idle: asyncio.Event | None = None
         self.keep_placed = keep_placed
         self.placed: list[tuple[PlannedCall, str | None]] = []
-        self.counts = {"arrived": 0, "placed": 0, "refused": 0, "answered": 0, "abandoned": 0, "held": 0,
+        self.counts: dict[str, int] = {"arrived": 0, "placed": 0, "refused": 0, "answered": 0, "abandoned": 0, "held": 0,
                        "transferred": 0, "completed": 0, "skipped_busy": 0, "errors": 0}
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -282,12 +282,12 @@ class TrafficGenerator:
         """Calls in progress."""
         return len(self._running)
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         return dict(self.counts, active=len(self._running), rate=self.config.rate)
 
     # --- scheduling ---------------------------------------------------------------------
 
-    def _push(self, when: float, run: _Running | None, fn: Callable, args: tuple) -> None:
+    def _push(self, when: float, run: _Running | None, fn: Callable, args: tuple[Any, ...]) -> None:
         heapq.heappush(self._heap, (when, next(self._order), run, fn, args))
         if self._waking:
             return  # _wake re-arms the timer when it is done
@@ -337,7 +337,7 @@ class TrafficGenerator:
         """Run ``fn(run, *args)`` at ``plan.at + offset`` on the virtual timeline."""
         self._push(self._t0 + run.plan.at + offset, run, fn, args)
 
-    def _step(self, run: _Running, fn: Callable, args: tuple) -> None:
+    def _step(self, run: _Running, fn: Callable, args: tuple[Any, ...]) -> None:
         if run.done or self._closed:
             return
         try:
@@ -459,7 +459,7 @@ class TrafficGenerator:
         if len(self.placed) < self.keep_placed:
             self.placed.append((plan, call_id))
 
-    def _command(self, user: User, name: str, args: dict) -> list[str]:
+    def _command(self, user: User, name: str, args: dict[str, Any]) -> list[str]:
         """Issue ``name`` as ``user``'s client would; the answers it got (CommandError when refused)."""
         replies: list[str] = []
         self.pbx.command(user, name, args, [], replies.append)
