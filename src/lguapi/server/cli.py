@@ -143,7 +143,11 @@ class EmulatorStack:
             hosts = list(DEFAULT_HOSTS) + [h for h in (self.host, self.oam_host) if h not in _WILDCARD]
             files = await asyncio.to_thread(write_self_signed, directory, hosts)
             self.cert_file, self.key_file, self.ca_file = files.cert, files.key, files.ca
-        ssl_ctx = server_context(self.cert_file, self.key_file) if self.tls else None
+        ssl_ctx = None
+        if self.tls:
+            if self.cert_file is None or self.key_file is None:
+                raise ValueError("TLS needs a certificate and its key")
+            ssl_ctx = server_context(self.cert_file, self.key_file)
         options = dict(self.emulator_options)
         if self.seed is not None:
             options.setdefault("rng", self._rng("pbx"))

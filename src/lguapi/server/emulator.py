@@ -100,7 +100,7 @@ class Emulator:
                  ciphers=("none", "basic", "seed"), seed_key=DEFAULT_SEED_KEY, basic_key=DEFAULT_BASIC_KEY,
                  charset: str = "cp949", idle_timeout: float = 90.0, max_bad_frames: int = 5,
                  max_body: int = MAX_BODY, max_send_buffer: int = 4 << 20, ring_timeout: float = 60.0,
-                 auto_answer: float | None = None, lockout=(5, 60.0, 60.0),
+                 auto_answer: float | None = None, lockout: tuple[int, float, float] = (5, 60.0, 60.0),
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None,
                  pbx_factory: Callable | None = None, close_grace: float = 5.0) -> None:
         ciphers = tuple(ciphers)
@@ -137,9 +137,10 @@ class Emulator:
         self._dirty: list[Session] = []
         self._flush_handle: asyncio.Handle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None
         if pbx_factory is None:
-            from .pbx import Pbx as pbx_factory
+            from .pbx import Pbx
+            pbx_factory = Pbx
         self.pbx = pbx_factory(directory, deliver=self.deliver, ring_timeout=ring_timeout, auto_answer=auto_answer,
                                clock=clock, rng=rng, online=self.online)
         mod = importlib.import_module(type(self.pbx).__module__)
@@ -229,6 +230,7 @@ class Emulator:
         self._conns.add(s)
 
     def _logged_in(self, s: Session) -> None:
+        assert s.user is not None and s.exten is not None, "called once the login succeeded"
         old = self._by_id.get(s.user.id)
         if old is not None and old is not s:
             old.send_text("BYE|REASON:duplicate login")
@@ -242,6 +244,8 @@ class Emulator:
             return
         if self._by_id.get(s.user.id) is s:
             del self._by_id[s.user.id]
+        if s.exten is None:
+            return
         lst = self._by_exten.get(s.exten)
         if lst is not None and s in lst:
             lst.remove(s)
@@ -250,7 +254,7 @@ class Emulator:
 
     def _mark_dirty(self, s: Session) -> None:
         self._dirty.append(s)
-        if self._flush_handle is None:
+        if self._flush_handle is None and self._loop is not None:
             self._flush_handle = self._loop.call_soon(self._flush_all)
 
     def _flush_all(self) -> None:

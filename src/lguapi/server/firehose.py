@@ -169,7 +169,7 @@ class _Group:
 
     def codecs(self) -> dict[str, Any]:
         """cipher -> codec of every session receiving now or from the next call boundary."""
-        out = {}
+        out: dict[str, Any] = {}
         for group in (self.sessions, self.pending or {}):
             for lst in group.values():
                 for sess in lst:
@@ -230,7 +230,7 @@ class Firehose:
         self._cursor = 0
         self._budget = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._handle: asyncio.TimerHandle | None = None
+        self._handle: asyncio.Handle | None = None
         self._last = 0.0
         self._last_refresh = -1e9
         self._started_at = 0.0
@@ -359,6 +359,8 @@ class Firehose:
 
     def _round(self) -> None:
         loop = self._loop
+        if loop is None:  # closed meanwhile
+            return
         self._handle = loop.call_later(self.tick, self._round)
         t_start = time.perf_counter()
         now = loop.time()

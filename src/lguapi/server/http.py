@@ -178,7 +178,7 @@ class HTTPServer:
         self.body_timeout = body_timeout
         self.on_error = on_error
         self.name = name
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
         self._closing = False
 

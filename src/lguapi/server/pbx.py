@@ -222,7 +222,7 @@ class Pbx(ConferenceEngine):
 
     def _call_dict(self, call: Call) -> dict[str, Any]:
         live = [self._leg_dict(leg) for leg in call.legs if leg.state != "gone"]
-        d = {"id": call.id, "kind": call.kind, "direction": call.direction, "from": call.src, "to": call.dst,
+        d: dict[str, Any] = {"id": call.id, "kind": call.kind, "direction": call.direction, "from": call.src, "to": call.dst,
              "inexten": call.inexten, "state": call.state, "start": call.start, "answer": call.answer,
              "answered_by": call.answered_by, "legs": live, "extensions": list(call.extens),
              "conference": call.room.room if call.room is not None else None}

@@ -77,8 +77,8 @@ def cmd_sendpeermsg(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], 
         return
     fields = []
     for p in peer_list(raw):
-        u = pbx.directory.by_exten(p)
-        if u is not None and u.domain == user.domain and online(p):
+        peer = pbx.directory.by_exten(p)
+        if peer is not None and peer.domain == user.domain and online(p):
             pbx._emit(p, event)
             fields.append(f"{p}:OK")
         else:

@@ -298,19 +298,19 @@ class TrafficGenerator:
 
     def _arm(self, when: float) -> None:
         self._timer_when = when
-        self._timer = self._loop.call_at(when, self._wake)
+        self._timer = self._loop_now().call_at(when, self._wake)
 
     def _wake(self) -> None:
         """Run every action that is due, in timeline order (actions they add included)."""
         self._timer = None
         heap = self._heap
         pop = heapq.heappop
-        limit = max(self._loop.time(), self._timer_when)
+        limit = max(self._loop_now().time(), self._timer_when)
         self._waking = True
         try:
             while heap and not self._closed:
                 if heap[0][0] > limit:
-                    limit = self._loop.time()
+                    limit = self._loop_now().time()
                     if heap[0][0] > limit:
                         break
                 _, _, run, fn, args = pop(heap)
@@ -375,13 +375,25 @@ class TrafficGenerator:
     def _phone_free(self, exten: str) -> bool:
         return self.pbx.phone_state(exten) == "idle"
 
-    def _current_leg(self, exten: str) -> Any:
+    def _current_leg(self, exten: str | None) -> Any:
         """The leg ``exten``'s buttons act on now (the PBX engine's ``active_leg``), or None."""
-        return self.pbx.active_leg(exten)
+        return self.pbx.active_leg(exten) if exten is not None else None
 
-    def _channel(self, exten: str) -> str | None:
+    def _channel(self, exten: str | None) -> str | None:
         leg = self._current_leg(exten)
         return leg.name if leg is not None else None
+
+    def _user(self, exten: str | None) -> User:
+        """The account of one of the directory's extensions (the plans only name those)."""
+        user = self.directory.by_exten(exten) if exten is not None else None
+        if user is None:
+            raise LookupError(f"extension {exten!r} is not in the directory")
+        return user
+
+    def _loop_now(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError("the traffic generator is not started")
+        return self._loop
 
     def _finish(self, run: _Running, outcome: str) -> None:
         if run.done:
@@ -428,7 +440,7 @@ class TrafficGenerator:
             return
         self._running[plan.seq] = run
         pbx = self.pbx
-        agent = self.directory.by_exten(plan.agent)
+        agent = self._user(plan.agent)
         try:
             if plan.kind == "inbound":
                 run.call_id = pbx.external_call(plan.other, agent.callerid or agent.exten)
@@ -493,16 +505,16 @@ class TrafficGenerator:
         self._finish(run, "abandoned")
 
     def _hold(self, run: _Running) -> None:
-        user = self.directory.by_exten(run.talker)
+        user = self._user(run.talker)
         channel = self._channel(run.talker)
         if channel is None or self._call_gone(run) or self.pbx.phone_state(run.talker) != "talking":
             return
         self._command(user, "HOLD", {"AGENT": user.exten, "CHANNEL": channel})
         self.counts["held"] += 1
-        self._at(run, run.plan.ring + run.plan.hold_at + run.plan.hold_for, self._unhold)
+        self._at(run, run.plan.ring + (run.plan.hold_at or 0.0) + run.plan.hold_for, self._unhold)
 
     def _unhold(self, run: _Running) -> None:
-        user = self.directory.by_exten(run.talker)
+        user = self._user(run.talker)
         channel = self._channel(run.talker)
         if channel is None or self._call_gone(run) or self.pbx.phone_state(run.talker) != "held":
             return
@@ -511,9 +523,9 @@ class TrafficGenerator:
     def _transfer(self, run: _Running) -> None:
         plan = run.plan
         target = plan.transfer_to
-        if self._call_gone(run) or not self._engage(run, target):
+        if target is None or self._call_gone(run) or not self._engage(run, target):
             return  # the target is busy with another call of ours: no transfer
-        user = self.directory.by_exten(run.talker)
+        user = self._user(run.talker)
         channel = self._channel(run.talker)
         if channel is None or self.pbx.phone_state(run.talker) != "talking":
             return  # on hold right now: skip the transfer
