@@ -19,10 +19,11 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-# Editable install; the build tools come first so that rebuilding in place needs no download.
+# Editable install (the sources, not compiled: $(BUILT) compiles them in place, once); the
+# build tools come first so that rebuilding in place needs no download.
 $(INSTALLED): $(PY) pyproject.toml setup.py
 	$(PY) -m pip install -q "setuptools>=77" "Cython>=3.0" wheel
-	$(PY) -m pip install -q --no-build-isolation -e ".[cli]"
+	LGUCORE_NO_EXTENSIONS=1 $(PY) -m pip install -q --no-build-isolation -e ".[cli]"
 	touch $@
 
 # The test extras only: the package itself is already installed.

@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
+
+pytestmark = pytest.mark.slow  # the docs build, not the twins: once per `make test`
 
 ROOT = Path(__file__).resolve().parents[1]
 

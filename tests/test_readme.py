@@ -135,6 +135,8 @@ class Background:
             os.killpg(self.proc.pid, signal.SIGKILL)
             rc = self.proc.wait()
         self._reader.join(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         return rc
 
 
@@ -167,7 +169,7 @@ def test_every_block_is_run_or_marked(readme):
             assert b.skip.strip(), f"{b.where}: a skip marker needs a reason"
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.slow  # the whole tour (~20 s): once per `make test`, on the compiled core
 @pytest.mark.parametrize("readme", READMES, ids=[p.name for p in READMES])
 def test_every_block_runs_as_written(readme, tmp_path):
     ensure_curl()

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # type checkers, not the twins: once per `make test`
+
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 MIN_COMPLETENESS = 0.90
