@@ -131,6 +131,26 @@ def accounts_file(text: str) -> Directory:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _scheme_path(text: str) -> str:
+    """The file a sink name (``x.jsonl``, ``sqlite:///x.db``, ``jsonl:///x``) writes to."""
+    for scheme in ("sqlite:", "jsonl:"):
+        if text.startswith(scheme):
+            rest = text[len(scheme):]
+            return rest[3:] if rest.startswith("///") else rest[2:] if rest.startswith("//") else rest
+    return text
+
+
+def output_file(text: str) -> str:
+    """A file to write (a sink or a snapshot): its directory must exist; returned as given."""
+    path = _scheme_path(text)
+    if not path or path.endswith(os.sep):
+        raise argparse.ArgumentTypeError(f"no file name in {text!r}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"the directory of {text!r} does not exist ({folder})")
+    return text
+
+
 # -- helpers shared by the subcommands -------------------------------------------------------
 def _password(args: argparse.Namespace) -> str:
     """The password from ``$<--password-env>``, else a prompt on a terminal."""
@@ -505,7 +525,8 @@ def _add_monitor(sub: Any) -> None:
     g.add_argument("--extensions", metavar="RANGE", type=extension_range,
                    help="generated accounts, e.g. 3001-3300 or 3001-3010,4001")
     p.add_argument("--domain", default="ipcctest.com", help="domain of generated accounts (default ipcctest.com)")
-    p.add_argument("--sink", metavar="PATH", help="record events and finished calls (file.jsonl or sqlite:///file.db)")
+    p.add_argument("--sink", metavar="PATH", type=output_file,
+                   help="record events and finished calls (file.jsonl or sqlite:///file.db)")
     p.add_argument("--no-tui", action="store_true", help="plain periodic status lines instead of the wallboard")
     p.add_argument("--interval", type=positive, default=2.0, help="seconds between plain status lines (default 2)")
     p.add_argument("--duration", type=nonnegative, default=None, help="stop after this many seconds (default: Ctrl-C)")
@@ -513,7 +534,7 @@ def _add_monitor(sub: Any) -> None:
                    help="logins in flight at once (default 100)")
     p.add_argument("--auto-reconnect", type=nonnegative, default=5.0,
                    help="seconds between reconnect rounds after a lost connection (default 5; 0 = off)")
-    p.add_argument("--snapshot", metavar="FILE", help="write the final snapshot as JSON to FILE")
+    p.add_argument("--snapshot", metavar="FILE", type=output_file, help="write the final snapshot as JSON to FILE")
     p.set_defaults(func=_cmd_monitor)
 
 
@@ -606,6 +627,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lguapi: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except (OSError, ValueError, RuntimeError) as e:  # a runtime error: one line (the traceback at debug level)
+        log.debug("lguapi %s failed", args.command, exc_info=True)
+        print(f"lguapi {args.command}: error: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_ERROR
     return int(rc or 0)
 
 
