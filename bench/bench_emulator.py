@@ -55,7 +55,7 @@ async def _serve(n: int) -> None:
     import logging
     import random
 
-    from lguapi.server.accounts import Directory
+    from lguapi.accounts import Directory
     from lguapi.server.cli import EmulatorStack
     from lguapi.server.firehose import Firehose
     from lguapi.server.traffic import TrafficConfig, TrafficGenerator
@@ -185,7 +185,7 @@ class _Conn(asyncio.Protocol):
 async def _login_all(port: int, n: int, counts: _Counts) -> tuple[list[_Conn], float]:
     from lgucore import TextCodec
 
-    from lguapi.server.accounts import generated_id, generated_password
+    from lguapi.accounts import generated_id, generated_password
 
     codec = TextCodec("seed")
     loop = asyncio.get_running_loop()
@@ -268,7 +268,7 @@ def run(report) -> None:
     """Scenarios: login of N connections, PBX traffic and firehose events/s (and per emulator
     CPU-second), emulator RSS; the issue's targets are the baselines."""
     n = 300 if report.quick else 5000
-    from lguapi.monitor import new_event_loop
+    from lguapi.runtime import new_event_loop
 
     with asyncio.Runner(loop_factory=new_event_loop) as runner:   # the clients read with uvloop too
         res = runner.run(_measure(n, warmup=1.0 if report.quick else 3.0, window=2.0 if report.quick else 8.0,
@@ -293,7 +293,7 @@ def run(report) -> None:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--serve"]:
-        from lguapi.monitor import new_event_loop
+        from lguapi.runtime import new_event_loop
 
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
             runner.run(_serve(int(argv[1])))

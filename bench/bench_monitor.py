@@ -68,7 +68,7 @@ def _prebuild(hose) -> None:
 async def _serve(n: int) -> None:
     """Emulator + firehose; commands on stdin: ``rate R``, ``probe HZ``, ``stats``, ``quit``."""
     _raise_nofile()
-    from lguapi.server.accounts import Directory
+    from lguapi.accounts import Directory
     from lguapi.server.cli import EmulatorStack
     from lguapi.server.firehose import Firehose
 
@@ -131,7 +131,7 @@ async def _monitor(port: int, n: int, sink: str) -> None:
     """Monitor; commands on stdin: ``measure SECONDS``, ``latency SECONDS``, ``drain``, ``rss``, ``quit``."""
     import lgucore
     from lguapi.monitor import Monitor
-    from lguapi.server.accounts import Directory
+    from lguapi.accounts import Directory
 
     directory = Directory.generate(_spec(n))
     monitor = Monitor("127.0.0.1", port, accounts=directory, sink=None if sink == "-" else sink, login_concurrency=100,
@@ -305,13 +305,13 @@ def run(report) -> None:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--serve"]:
-        from lguapi.monitor import new_event_loop
+        from lguapi.runtime import new_event_loop
 
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
             runner.run(_serve(int(argv[1])))
         return 0
     if argv[:1] == ["--monitor"]:
-        from lguapi.monitor import new_event_loop
+        from lguapi.runtime import new_event_loop
 
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
             runner.run(_monitor(int(argv[1]), int(argv[2]), argv[3]))

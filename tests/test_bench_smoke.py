@@ -68,3 +68,31 @@ def test_harness_api():
     md = r.render_markdown()
     assert "| s | fast | 250 | MB/s | 2.50x |" in md and "| t | fast | 0.5 | us | 4.00x |" in md
     assert "| s | base | 100 | MB/s | baseline |" in md
+
+
+def _pytest_bench(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "bench" / "test_micro.py"), "-q",
+                           "-p", "no:cacheprovider", *args], capture_output=True, text=True, timeout=300, env=env,
+                          cwd=cwd)
+
+
+def test_micro_benchmarks_run_under_pytest_benchmark(tmp_path):
+    """Every pytest-benchmark body runs once (untimed): the smoke that `make test` allows."""
+    proc = _pytest_bench(["--benchmark-disable"], tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    passed = int(proc.stdout.split(" passed")[0].rsplit(None, 1)[-1])
+    assert passed >= (22 if lgucore.HAS_EXTENSIONS else 12), proc.stdout[-500:]
+
+
+def test_benchmark_compare_across_runs(tmp_path):
+    """`--benchmark-autosave` then `--benchmark-compare`: the comparison table comes out."""
+    store = f"file://{tmp_path / 'store'}"
+    quick = ["--benchmark-only", "-k", "seed_seal", "--benchmark-max-time=0.01", "--benchmark-min-rounds=3",
+             "--benchmark-warmup=off", f"--benchmark-storage={store}"]
+    first = _pytest_bench([*quick, "--benchmark-autosave"], tmp_path)
+    assert first.returncode == 0, first.stdout[-3000:]
+    second = _pytest_bench([*quick, "--benchmark-compare"], tmp_path)
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert "0001_" in second.stdout and "test_seed_seal_200b" in second.stdout

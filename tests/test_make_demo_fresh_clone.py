@@ -2,7 +2,8 @@
 
 The clone gets its own virtualenv and its own build of the extensions (so this is slow:
 about two minutes on the 2-core CI machine); the demo is left running for a while,
-interrupted with SIGINT like Ctrl-C, and its summary is checked.
+interrupted with SIGINT like Ctrl-C, and its summary is checked. Then `make -n` shows that
+running it again would install and build nothing.
 """
 from __future__ import annotations
 
@@ -65,3 +66,13 @@ def test_make_demo_from_a_fresh_clone(tmp_path):
     assert int(fields["calls seen"]) > 0, fields
     assert fields["tracker matches emulator history"].startswith("yes"), fields
     assert (clone / ".venv" / "bin" / "lguapi").exists()
+
+    # nothing changed: a second `make demo` / `make test` neither reinstalls nor rebuilds
+    for target in ("demo", "test"):
+        dry = subprocess.run(["make", "-n", target], cwd=clone, env=env, capture_output=True, text=True, timeout=60)
+        assert dry.returncode == 0, dry.stderr
+        steps = [line for line in dry.stdout.splitlines() if "pip install" in line or "build_ext" in line
+                 or "-m venv" in line]
+        assert steps == [], steps  # (`make test` still installs the test extras once: not a rebuild)
+    dry = subprocess.run(["make", "-q", ".venv/.built", ".venv/.installed"], cwd=clone, env=env, timeout=60)
+    assert dry.returncode == 0, "make -q: the build stamps are not up to date after make demo"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from lguapi.server import Command, CommandSyntaxError, Directory, LoginGuard, User, parse_command
-from lguapi.server.accounts import _mini_toml, generated_id, generated_password
+from lguapi.server.accounts import generated_id, generated_password
 
 # -- parse_command ----------------------------------------------------------------------
 
@@ -101,14 +101,10 @@ exten = 3700
 """
 
 
-@pytest.mark.parametrize("reader", ["tomllib", "mini"])
-def test_directory_from_toml(tmp_path, reader):
-    if reader == "tomllib":
-        path = tmp_path / "accounts.toml"
-        path.write_text(ACCOUNTS, encoding="utf-8")
-        d = Directory.from_toml(path)
-    else:
-        d = Directory.from_mapping(_mini_toml(ACCOUNTS))
+def test_directory_from_toml(tmp_path):
+    path = tmp_path / "accounts.toml"
+    path.write_text(ACCOUNTS, encoding="utf-8")
+    d = Directory.from_toml(path)
     assert len(d) == 3
     assert d.domains() == ["ipcctest.com", "premium_c_12.lgdacom.net"]
     u = d.by_id("07012340321")
@@ -142,15 +138,11 @@ def test_user_repr_hides_password():
     ('[[domain]]\nname="d"\n[[domain.user]]\nid="a"\npassword="b"\nexten="1 2"\n', "contains a space"),
     ('[[domain]]\nname="d"\n[[domain.user]]\nid="a|b"\npassword="b"\nexten="1"\n', "contains a space or one of"),
 ])
-@pytest.mark.parametrize("reader", ["tomllib", "mini"])
-def test_directory_rejects_bad_files(tmp_path, text, message, reader):
+def test_directory_rejects_bad_files(tmp_path, text, message):
+    path = tmp_path / "a.toml"
+    path.write_text(text, encoding="utf-8")
     with pytest.raises(ValueError) as ei:
-        if reader == "tomllib":
-            path = tmp_path / "a.toml"
-            path.write_text(text, encoding="utf-8")
-            Directory.from_toml(path)
-        else:
-            Directory.from_mapping(_mini_toml(text))
+        Directory.from_toml(path)
     assert message in str(ei.value)
 
 
@@ -160,11 +152,13 @@ def test_directory_rejects_bad_files(tmp_path, text, message, reader):
     '[[domain]]\npassword: "colon-secret"\n',
     '[[domain]]\npassword = "a" trailing-secret\n',
 ])
-def test_mini_toml_errors_never_show_values(text):
+def test_toml_errors_never_show_values(tmp_path, text):
+    path = tmp_path / "a.toml"
+    path.write_text(text, encoding="utf-8")
     with pytest.raises(ValueError) as ei:
-        _mini_toml(text)
+        Directory.from_toml(path)
     assert "secret" not in str(ei.value)
-    assert "bad TOML line" in str(ei.value)
+    assert "bad TOML" in str(ei.value)
 
 
 def test_generate_documented_ids_and_passwords():

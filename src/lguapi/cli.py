@@ -8,8 +8,10 @@
 
 Passwords are read from an environment variable (``--password-env``, default
 ``LGUAPI_PASSWORD``) or prompted for on a terminal — never taken from the command line,
-where every user of the machine can see them. Phone numbers are masked in logs and in the
-human-readable output (``LGUAPI_LOG_NUMBERS=1`` shows them). See docs/cli.md.
+where every user of the machine can see them. Phone numbers are masked in logs; data the
+user asked for (``events``, ``call --json``) carries them in full unless ``--mask`` is given.
+Every subcommand exits with the codes of :mod:`lguapi.runtime` (0 ok, 1 runtime error,
+2 usage, 3 login refused, 4 cannot connect, 5 BYE). See docs/cli.md.
 """
 from __future__ import annotations
 
@@ -19,65 +21,137 @@ import getpass
 import json
 import logging
 import os
-import signal
+import re
 import sys
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._log import mask_number
+from ._version import __version__
+from .runtime import (EXIT_BYE, EXIT_CANNOT_CONNECT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_LOGIN_REFUSED,
+                      EXIT_NOT_ANSWERED, EXIT_OK, EXIT_USAGE, OncePerCause, remove_signal_handlers, run,
+                      stop_event, watch)
 
-__all__ = ["main", "build_parser"]
+if TYPE_CHECKING:
+    from .accounts import Directory
+    from .calls import Call, CallTracker
+    from .client import Client
+    from .events import Disconnected
 
-log = logging.getLogger("lguapi.cli")
+__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_ERROR", "EXIT_USAGE", "EXIT_LOGIN_REFUSED",
+           "EXIT_CANNOT_CONNECT", "EXIT_BYE", "EXIT_NOT_ANSWERED"]
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_NOT_ANSWERED = 3
+log: logging.Logger = logging.getLogger("lguapi.cli")
+
 RICH_MISSING = ("note: the live wallboard needs the optional 'rich' package "
                 "(pip install 'lguapi[cli]'); printing plain status lines instead")
 
 
-# -- helpers shared by the subcommands -------------------------------------------------------
-def _run(coro_fn: Callable[[], Any], *, use_uvloop: bool = True) -> Any:
-    """Run ``coro_fn()`` in a new event loop (uvloop's when installed)."""
-    from .monitor import new_event_loop
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr and exit status 2."""
 
-    with asyncio.Runner(loop_factory=lambda: new_event_loop(use_uvloop)) as runner:
-        return runner.run(coro_fn())
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def _stop_event() -> asyncio.Event:
-    """An Event set by SIGINT/SIGTERM (where the loop supports signal handlers)."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - Windows / threads
-            pass
-    return stop
+class UsageError(Exception):
+    """A bad argument found after parsing (a missing password, ...): one line, exit status 2."""
 
 
-def _remove_signal_handlers() -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.remove_signal_handler(sig)
-        except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
-            pass
+# -- argument types: every bad value is a usage error before anything starts -----------------
+def port(text: str) -> int:
+    """A port to connect to: 1..65535."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 1..65535, not {text!r}")
+    return int(text)
 
 
-async def _wait_stop(stop: asyncio.Event, duration: float | None) -> None:
-    if duration is None:
-        await stop.wait()
-        return
+def listen_port(text: str) -> int:
+    """A port to listen on: 0..65535 (0: any free port)."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 0..65535 (0: any free port), not {text!r}")
+    return int(text)
+
+
+def _number(text: str, *, minimum: float, strict: bool) -> float:
     try:
-        await asyncio.wait_for(stop.wait(), duration)
-    except asyncio.TimeoutError:
-        pass
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if not (v > minimum if strict else v >= minimum) or v != v or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number {'>' if strict else '>='} {minimum:g}, not {text!r}")
+    return v
 
 
+def positive(text: str) -> float:
+    """A finite number > 0 (seconds, intervals)."""
+    return _number(text, minimum=0, strict=True)
+
+
+def nonnegative(text: str) -> float:
+    """A finite number >= 0."""
+    return _number(text, minimum=0, strict=False)
+
+
+def count(text: str) -> int:
+    """A whole number >= 0."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, not {text!r}")
+    return int(text)
+
+
+def at_least_one(text: str) -> int:
+    """A whole number >= 1."""
+    n = count(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
+    return n
+
+
+def extension_range(text: str) -> str:
+    """An extension range (``3001-3300``, ``3001-3010,4001``), checked now, returned as given."""
+    from .accounts import Directory
+
+    try:
+        Directory.generate(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def accounts_file(text: str) -> Directory:
+    """An accounts TOML file, read now: a missing or bad file is a usage error."""
+    from .accounts import Directory
+
+    try:
+        return Directory.from_toml(text)
+    except OSError as e:
+        raise argparse.ArgumentTypeError(f"cannot read {text!r}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _scheme_path(text: str) -> str:
+    """The file a sink name (``x.jsonl``, ``sqlite:///x.db``, ``jsonl:///x``) writes to."""
+    for scheme in ("sqlite:", "jsonl:"):
+        if text.startswith(scheme):
+            rest = text[len(scheme):]
+            return rest[3:] if rest.startswith("///") else rest[2:] if rest.startswith("//") else rest
+    return text
+
+
+def output_file(text: str) -> str:
+    """A file to write (a sink or a snapshot): its directory must exist; returned as given."""
+    path = _scheme_path(text)
+    if not path or path.endswith(os.sep):
+        raise argparse.ArgumentTypeError(f"no file name in {text!r}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"the directory of {text!r} does not exist ({folder})")
+    return text
+
+
+# -- helpers shared by the subcommands -------------------------------------------------------
 def _password(args: argparse.Namespace) -> str:
     """The password from ``$<--password-env>``, else a prompt on a terminal."""
     var = args.password_env
@@ -86,31 +160,39 @@ def _password(args: argparse.Namespace) -> str:
         return pwd
     if sys.stdin.isatty():
         return getpass.getpass(f"password for {args.id}: ")
-    raise SystemExit(f"lguapi: no password: set ${var} (see --password-env) or run on a terminal to be asked")
+    raise UsageError(f"no password: set ${var} (see --password-env) or run on a terminal to be asked")
 
 
-def _client_kwargs(args: argparse.Namespace) -> dict:
-    kw: dict = {"cipher": args.cipher}
-    if getattr(args, "byteorder", None):
-        kw["byteorder"] = args.byteorder
-    if getattr(args, "charset", None):
-        kw["charset"] = args.charset
-    if getattr(args, "auto_reconnect", None) is not None:
-        kw["auto_reconnect"] = args.auto_reconnect
-    return kw
+def _client(args: argparse.Namespace) -> Client:
+    from .client import Client
 
-async def _login_or_report(client, args, password: str, command: str) -> bool:
-    """Log ``client`` in; on failure print why (never the password) and return False."""
+    kw: dict[str, Any] = {"cipher": args.cipher}
+    for name in ("byteorder", "charset", "auto_reconnect"):
+        if getattr(args, name, None) is not None:
+            kw[name] = getattr(args, name)
+    return Client(args.host, args.port, **kw)
+
+
+async def _login(client: Client, args: argparse.Namespace, password: str) -> int:
+    """Log ``client`` in; on failure say why on stderr (never the password). Returns an exit status."""
     from .errors import LguapiError, LoginError
 
     try:
         await client.login(args.id, password)
-        return True
+        return EXIT_OK
     except LoginError as e:
-        print(f"lguapi {command}: login refused: {e}", file=sys.stderr)
+        print(f"lguapi {args.command}: login refused: {e}", file=sys.stderr)
+        return EXIT_LOGIN_REFUSED
     except (OSError, asyncio.TimeoutError, LguapiError) as e:
-        print(f"lguapi {command}: cannot connect to {args.host}:{args.port}: {e}", file=sys.stderr)
-    return False
+        print(f"lguapi {args.command}: cannot connect to {args.host}:{args.port}: {e}", file=sys.stderr)
+        return EXIT_CANNOT_CONNECT
+
+
+def _lost_for_good(ev: Disconnected) -> int | None:
+    """The exit status a lost session means (5 for BYE, 4 otherwise), or None while it will resume."""
+    if ev.deliberate or ev.will_reconnect:
+        return None
+    return EXIT_BYE if (ev.reason or "").startswith("BYE") else EXIT_CANNOT_CONNECT
 
 
 def _json_default(o: Any) -> Any:
@@ -124,13 +206,26 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=_json_default, separators=(",", ":"))
+_PHONE = re.compile(r"(?<![0-9])(0\d{2})(\d{1,5})(\d{4})(?![0-9])")
+
+
+def mask_numbers(text: str) -> str:
+    """Mask every phone number (8 to 12 digits starting with 0) in ``text``, whatever the log setting.
+
+    >>> mask_numbers('{"caller_id":"01012345678","exten":"3001"}')
+    '{"caller_id":"010****5678","exten":"3001"}'
+    """
+    return _PHONE.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
+
+
+def _dumps(obj: Any, *, mask: bool = False) -> str:
+    text = json.dumps(obj, ensure_ascii=False, default=_json_default, separators=(",", ":"))
+    return mask_numbers(text) if mask else text
 
 
 def _add_connection_args(p: argparse.ArgumentParser, *, login: bool) -> None:
     p.add_argument("--host", default="127.0.0.1", help="server address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8086, help="server port (default 8086)")
+    p.add_argument("--port", type=port, default=8086, help="server port (default 8086)")
     p.add_argument("--cipher", choices=("seed", "basic", "none"), default="seed",
                    help="session cipher (default seed)")
     p.add_argument("--byteorder", choices=("big", "little"), default=None, help="frame byte order (default big)")
@@ -140,83 +235,39 @@ def _add_connection_args(p: argparse.ArgumentParser, *, login: bool) -> None:
         p.add_argument("--password-env", default="LGUAPI_PASSWORD", metavar="VAR",
                        help="environment variable holding the password (default LGUAPI_PASSWORD); "
                             "without it the password is prompted for on a terminal")
+        p.add_argument("--mask", action="store_true", help="mask phone numbers in the output data too")
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.WARNING), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-# -- serve ---------------------------------------------------------------------------------
-def _configure_serve(p: argparse.ArgumentParser) -> None:
-    try:
-        from .server import cli as server_cli
-    except ImportError as e:  # the emulator package is part of lguapi; this only guards a broken install
-        p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(func=lambda a: _fail(f"the emulator is not available: {e}"))
-        return
-    server_cli.configure_parser(p)
-    p.set_defaults(func=server_cli.run)
-
-
-def _fail(msg: str) -> int:
-    print(f"lguapi: {msg}", file=sys.stderr)
-    return EXIT_ERROR
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(OncePerCause())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(getattr(logging, level.upper(), logging.WARNING))
 
 
 # -- events --------------------------------------------------------------------------------
 def _cmd_events(args: argparse.Namespace) -> int:
     password = _password(args)
     only = {s.strip().lower() for s in args.only.split(",") if s.strip()} if args.only else None
-    out = sys.stdout
 
     async def main() -> int:
-        from .client import Client
-
-        stop = _stop_event()
-        client = Client(args.host, args.port, **_client_kwargs(args))
+        stop = stop_event()
+        client = _client(args)
         stream = client.events()  # bounded: a slow pipe pauses reading instead of buffering without end
-        printed = 0
         try:
-            if not await _login_or_report(client, args, password, "events"):
-                return EXIT_ERROR
-            deadline = None if args.duration is None else time.monotonic() + args.duration
-            stopper = asyncio.ensure_future(stop.wait())
-            it = stream.__aiter__()
-            try:
-                while not stop.is_set():
-                    timeout = None if deadline is None else deadline - time.monotonic()
-                    if timeout is not None and timeout <= 0:
-                        break
-                    getter = asyncio.ensure_future(it.__anext__())
-                    done, _ = await asyncio.wait({getter, stopper}, timeout=timeout,
-                                                 return_when=asyncio.FIRST_COMPLETED)
-                    if getter not in done:
-                        getter.cancel()
-                        await asyncio.gather(getter, return_exceptions=True)
-                        break
-                    try:
-                        ev = getter.result()
-                    except StopAsyncIteration:
-                        break
-                    if only and not only & {type(ev).__name__.lower(), (ev.name or ev.NAME or "").lower()}:
-                        continue
-                    out.write(_dumps(ev) + "\n")
-                    out.flush()
-                    printed += 1
-                    if args.count and printed >= args.count:
-                        break
-            finally:
-                stopper.cancel()
-                await asyncio.gather(stopper, return_exceptions=True)
+            rc = await _login(client, args, password)
+            if rc != EXIT_OK:
+                return rc
+            return await _print_events(stream, stop, args, only)
         finally:
-            _remove_signal_handlers()
+            remove_signal_handlers()
             await stream.aclose()
             await client.close()
-        return EXIT_OK
 
     try:
-        return _run(main, use_uvloop=not args.no_uvloop)
+        return run(main, use_uvloop=not args.no_uvloop)
     except BrokenPipeError:  # `lguapi events | head`
         try:
             sys.stdout = open(os.devnull, "w")
@@ -225,10 +276,42 @@ def _cmd_events(args: argparse.Namespace) -> int:
         return EXIT_OK
 
 
-def _event_base():
-    from .events import Event
+async def _print_events(stream: Any, stop: asyncio.Event, args: argparse.Namespace, only: set[str] | None) -> int:
+    """Print events until --count, --duration, a signal, or the session ending for good."""
+    from .events import Disconnected
 
-    return Event
+    deadline = None if args.duration is None else time.monotonic() + args.duration
+    printed = 0
+    stopper = asyncio.ensure_future(stop.wait())
+    it = stream.__aiter__()
+    try:
+        while not stop.is_set():
+            timeout = None if deadline is None else deadline - time.monotonic()
+            if timeout is not None and timeout <= 0:
+                break
+            getter = asyncio.ensure_future(it.__anext__())
+            done, _ = await asyncio.wait({getter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                await asyncio.gather(getter, return_exceptions=True)
+                break
+            try:
+                ev = getter.result()
+            except StopAsyncIteration:
+                break
+            if not only or only & {type(ev).__name__.lower(), (ev.name or ev.NAME or "").lower()}:
+                sys.stdout.write(_dumps(ev, mask=args.mask) + "\n")
+                sys.stdout.flush()
+                printed += 1
+            if isinstance(ev, Disconnected) and (rc := _lost_for_good(ev)) is not None:
+                print(f"lguapi events: the session ended: {ev.reason}", file=sys.stderr)
+                return rc
+            if args.count and printed >= args.count:
+                break
+    finally:
+        stopper.cancel()
+        await asyncio.gather(stopper, return_exceptions=True)
+    return EXIT_OK
 
 
 # -- call ----------------------------------------------------------------------------------
@@ -237,24 +320,29 @@ def _cmd_call(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         from .calls import CallTracker
-        from .client import Client
+        from .events import Disconnected, Event
 
-        stop = _stop_event()
-        client = Client(args.host, args.port, **_client_kwargs(args))
+        stop = stop_event()
+        client = _client(args)
         tracker = CallTracker()
         changed = asyncio.Event()
+        lost: list[int] = []
 
-        def on_event(ev):
+        def on_event(ev: Event) -> None:
+            if isinstance(ev, Disconnected) and (rc := _lost_for_good(ev)) is not None:
+                lost.append(rc)
+                changed.set()
             try:
                 if tracker.feed(ev):
                     changed.set()
             except Exception:
                 log.exception("call tracker failed on %s", type(ev).__name__)
 
-        client.on(_event_base(), on_event)
+        client.on(Event, on_event)
         try:
-            if not await _login_or_report(client, args, password, "call"):
-                return EXIT_ERROR
+            rc = await _login(client, args, password)
+            if rc != EXIT_OK:
+                return rc
             known = {c.id for c in tracker.calls(include_ended=True)}
             started = time.time()
             try:
@@ -263,19 +351,23 @@ def _cmd_call(args: argparse.Namespace) -> int:
                 print(f"lguapi call: the call was refused: {e}", file=sys.stderr)
                 return EXIT_ERROR
             print(f"calling {mask_number(args.to)} from {client.exten} ...", file=sys.stderr)
-            call = await _follow_call(tracker, known, changed, stop, client, args, started)
+            call = await _follow_call(tracker, known, changed, stop, client, args, started, lost)
         finally:
-            _remove_signal_handlers()
+            remove_signal_handlers()
             await client.close()
-        return _call_summary(call, args)
+        if lost:
+            print("lguapi call: the session ended before the call did", file=sys.stderr)
+        summary = _call_summary(call, args)
+        return lost[0] if lost else summary
 
-    return _run(main, use_uvloop=not args.no_uvloop)
+    return run(main, use_uvloop=not args.no_uvloop)
 
 
-async def _follow_call(tracker, known, changed, stop, client, args, started):
+async def _follow_call(tracker: CallTracker, known: set[str], changed: asyncio.Event, stop: asyncio.Event,
+                       client: Client, args: argparse.Namespace, started: float, lost: list[int]) -> Call | None:
     """Wait for our call to connect and end; hang up after --hangup-after, on timeout or Ctrl-C."""
 
-    def ours():
+    def ours() -> Call | None:
         for c in tracker.calls(include_ended=True):
             if c.id not in known:
                 return c
@@ -285,7 +377,7 @@ async def _follow_call(tracker, known, changed, stop, client, args, started):
     while True:
         changed.clear()
         call = ours()
-        if call is not None and call.state == "ended":
+        if lost or (call is not None and call.state == "ended"):
             return call
         now = time.time()
         if call is not None and call.answer_at is not None and connected_at is None:
@@ -319,24 +411,19 @@ async def _follow_call(tracker, known, changed, stop, client, args, started):
         await asyncio.gather(*waiters, return_exceptions=True)
 
 
-def _call_summary(call, args) -> int:
+def _call_summary(call: Call | None, args: argparse.Namespace) -> int:
     if call is None:
         print(f"call to {mask_number(args.to)}: no call was seen", file=sys.stderr)
         if args.json:
-            print(_dumps({"to": mask_number(args.to), "state": None, "answered": False}))
+            print(_dumps({"to": args.to, "state": None, "answered": False}, mask=args.mask))
         return EXIT_NOT_ANSWERED
-    d = call.to_dict()
     answered = call.answer_at is not None
     if args.json:
-        d = dict(d)
-        for k in ("remote_number", "dialled_number", "caller", "callee"):
-            if k in d:
-                d[k] = mask_number(d[k])
-        print(_dumps(d))
+        print(_dumps(call.to_dict(), mask=args.mask))
     else:
         from .tui import format_seconds
 
-        print(f"call {call.id} to {mask_number(args.to)}: "
+        print(f"call {call.id} to {mask_numbers(args.to) if args.mask else args.to}: "
               f"{'answered' if answered else 'not answered'}, state {call.state}, "
               f"ring {format_seconds(call.ring_seconds)}, talk {format_seconds(call.talk_seconds)}, "
               f"end {call.end_reason or '-'}, cause {call.hangup_cause if call.hangup_cause is not None else '-'}")
@@ -344,14 +431,6 @@ def _call_summary(call, args) -> int:
 
 
 # -- monitor -------------------------------------------------------------------------------
-def _accounts_from_args(args: argparse.Namespace):
-    from .server.accounts import Directory
-
-    if args.accounts:
-        return Directory.from_toml(args.accounts)
-    return Directory.generate(args.extensions, domain=args.domain)
-
-
 def _want_tui(args: argparse.Namespace) -> bool:
     if args.no_tui:
         return False
@@ -365,115 +444,56 @@ def _want_tui(args: argparse.Namespace) -> bool:
     return True
 
 
-async def watch(monitor, *, stop: asyncio.Event, duration: float | None, tui: bool, interval: float,
-                title: str, out=None) -> bool:
-    """Show login progress, then the wallboard (rich Live) or plain lines, until ``stop`` is set
-    or ``duration`` seconds pass. Returns False (at once) when every login failed."""
-    out = out or sys.stdout
-    deadline = None if duration is None else time.monotonic() + duration
-
-    def remaining():
-        return None if deadline is None else max(0.0, deadline - time.monotonic())
-
-    def all_failed() -> bool:
-        p = monitor.login_progress
-        if monitor.logins_done and p.total and p.failed == p.total:
-            first = next((e["error"] for e in monitor.snapshot(calls=0)["extensions"].values() if e["error"]), "")
-            print(f"lguapi: every login failed ({p.failed}); first error: {first}", file=sys.stderr, flush=True)
-            return True
-        return False
-
-    if tui:
-        from rich.console import Console
-        from rich.live import Live
-
-        from .tui import render, render_progress
-
-        console = Console(file=out)
-        with Live(render_progress(*monitor.login_progress), console=console, refresh_per_second=8,
-                  transient=False) as live:
-            while not stop.is_set() and not monitor.logins_done:
-                r = remaining()
-                if r == 0:
-                    break
-                await _sleep_or_stop(stop, min(0.125, r) if r is not None else 0.125)
-                live.update(render_progress(*monitor.login_progress))
-            if all_failed():
-                return False
-            every = min(interval, 1.0)  # the wallboard redraws at least once a second
-            while not stop.is_set():
-                live.update(render(monitor.snapshot(calls=20), title=title))
-                r = remaining()
-                if r == 0:
-                    break
-                await _sleep_or_stop(stop, min(every, r) if r is not None else every)
-            live.update(render(monitor.snapshot(calls=20), title=title))
-        return True
-    last_progress = None
-    while not stop.is_set() and not monitor.logins_done:
-        p = monitor.login_progress
-        if p != last_progress:
-            print(f"logging in: {p.done}/{p.total} ({p.failed} failed)", file=out, flush=True)
-            last_progress = p
-        r = remaining()
-        if r == 0:
-            break
-        await _sleep_or_stop(stop, min(1.0, r) if r is not None else 1.0)
-    if monitor.logins_done:
-        p = monitor.login_progress
-        print(f"logged in: {p.done - p.failed}/{p.total} ({p.failed} failed)", file=out, flush=True)
-        if all_failed():
-            return False
-    from .tui import plain_line
-
-    while not stop.is_set():
-        r = remaining()
-        if r == 0:
-            break
-        await _sleep_or_stop(stop, min(interval, r) if r is not None else interval)
-        print(plain_line(monitor.snapshot(calls=0)), file=out, flush=True)
-    return True
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except asyncio.TimeoutError:
-        pass
-
-
 def _cmd_monitor(args: argparse.Namespace) -> int:
+    from .accounts import Directory
     from .monitor import Monitor
 
-    try:
-        accounts = _accounts_from_args(args)
-    except (OSError, ValueError) as e:
-        return _fail(str(e))
+    accounts = args.accounts if args.accounts is not None else Directory.generate(args.extensions, domain=args.domain)
     tui = _want_tui(args)
 
     async def main() -> int:
-        stop = _stop_event()
-        opts = _client_kwargs(args)
-        cipher = opts.pop("cipher")
-        monitor = Monitor(args.host, args.port, accounts=accounts, cipher=cipher, sink=args.sink,
-                          login_concurrency=args.login_concurrency, client_options=opts, freeze_gc=True)
+        stop = stop_event()
+        kw: dict[str, Any] = {"auto_reconnect": args.auto_reconnect}
+        for name in ("byteorder", "charset"):
+            if getattr(args, name, None) is not None:
+                kw[name] = getattr(args, name)
+        monitor = Monitor(args.host, args.port, accounts=accounts, cipher=args.cipher, sink=args.sink,
+                          login_concurrency=args.login_concurrency, client_options=kw, freeze_gc=True)
         try:
             await monitor.start(wait=False)
             ok = await watch(monitor, stop=stop, duration=args.duration, tui=tui, interval=args.interval,
                              title=f"lguapi monitor {args.host}:{args.port}")
         finally:
-            _remove_signal_handlers()
+            remove_signal_handlers()
             await monitor.close()
         snap = monitor.snapshot(calls=0)
         from .tui import plain_line
 
         print(plain_line(snap), file=sys.stderr)
+        _print_kicked(snap)
         if args.snapshot:
             with open(args.snapshot, "w", encoding="utf-8") as f:
                 json.dump(snap, f, ensure_ascii=False, default=_json_default)
-        return EXIT_OK if ok else EXIT_ERROR
+        return EXIT_OK if ok else _failed_logins_status(snap)
 
-    return _run(main, use_uvloop=not args.no_uvloop)
+    return run(main, use_uvloop=not args.no_uvloop)
+
+
+def _print_kicked(snap: dict[str, Any]) -> None:
+    kicked = sorted(e for e, x in snap["extensions"].items() if x.get("kicked"))
+    if kicked:
+        shown = ", ".join(kicked[:20]) + (f" and {len(kicked) - 20} more" if len(kicked) > 20 else "")
+        print(f"kicked by a duplicate login (BYE): {len(kicked)} extension(s): {shown}", file=sys.stderr)
+
+
+def _failed_logins_status(snap: dict[str, Any]) -> int:
+    """Every login failed: 3 when they were all refused, 4 when none could connect, else 1."""
+    errors = [x["error"] or "" for x in snap["extensions"].values()]
+    if errors and all(e.startswith("login refused") for e in errors):
+        return EXIT_LOGIN_REFUSED
+    if errors and not any(e.startswith("login refused") for e in errors):
+        return EXIT_CANNOT_CONNECT
+    return EXIT_ERROR
 
 
 # -- demo ----------------------------------------------------------------------------------
@@ -481,87 +501,112 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from . import demo
 
     tui = _want_tui(args)
-    return _run(lambda: demo.run_demo(args, tui=tui), use_uvloop=not args.no_uvloop)
+    return run(lambda: demo.run_demo(args, tui=tui), use_uvloop=not args.no_uvloop)
 
 
 # -- parser --------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``lguapi`` command (every subcommand)."""
-    parser = argparse.ArgumentParser(
-        prog="lguapi", description="LG U+ Centrex OpenAPI toolkit: emulator, monitor, events, click-to-call, demo.",
-        epilog="Passwords come from an environment variable (--password-env) or a prompt, never from argv. "
-               "See docs/cli.md.")
-    parser.add_argument("--log-level", default=os.environ.get("LGUAPI_LOG_LEVEL", "warning"),
-                        choices=("debug", "info", "warning", "error"), help="log level on stderr (default warning)")
-    parser.add_argument("--no-uvloop", action="store_true", help="use asyncio's event loop even if uvloop is installed")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+def _add_serve(sub: Any) -> None:
+    from .server import cli as server_cli
 
     p = sub.add_parser("serve", help="run the emulator (a local LGUBaseOpenAPI server and PBX)",
                        description="Run the emulator: LGUBaseOpenAPI server, PBX, OAM and admin interface.")
-    _configure_serve(p)
+    server_cli.configure_parser(p)
+    p.set_defaults(func=server_cli.run)
 
+
+def _add_monitor(sub: Any) -> None:
     p = sub.add_parser("monitor", help="live wallboard of many extensions",
                        description="Log in many extensions (one connection each) and show their states and "
                                    "call counters live. Generated accounts (--extensions) use the emulator's "
                                    "documented IDs and passwords (0701234<exten>, secret-<exten>).")
     _add_connection_args(p, login=False)
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--accounts", metavar="FILE", help="accounts file (the emulator's TOML format)")
-    g.add_argument("--extensions", metavar="RANGE", help="generated accounts, e.g. 3001-3300 or 3001-3010,4001")
+    g.add_argument("--accounts", metavar="FILE", type=accounts_file, help="accounts file (TOML, see docs/cli.md)")
+    g.add_argument("--extensions", metavar="RANGE", type=extension_range,
+                   help="generated accounts, e.g. 3001-3300 or 3001-3010,4001")
     p.add_argument("--domain", default="ipcctest.com", help="domain of generated accounts (default ipcctest.com)")
-    p.add_argument("--sink", metavar="PATH", help="record events and finished calls (file.jsonl or sqlite:///file.db)")
+    p.add_argument("--sink", metavar="PATH", type=output_file,
+                   help="record events and finished calls (file.jsonl or sqlite:///file.db)")
     p.add_argument("--no-tui", action="store_true", help="plain periodic status lines instead of the wallboard")
-    p.add_argument("--interval", type=float, default=2.0, help="seconds between plain status lines (default 2)")
-    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
-    p.add_argument("--login-concurrency", type=int, default=100, help="logins in flight at once (default 100)")
-    p.add_argument("--auto-reconnect", type=float, default=5.0,
+    p.add_argument("--interval", type=positive, default=2.0, help="seconds between plain status lines (default 2)")
+    p.add_argument("--duration", type=nonnegative, default=None, help="stop after this many seconds (default: Ctrl-C)")
+    p.add_argument("--login-concurrency", type=at_least_one, default=100,
+                   help="logins in flight at once (default 100)")
+    p.add_argument("--auto-reconnect", type=nonnegative, default=5.0,
                    help="seconds between reconnect rounds after a lost connection (default 5; 0 = off)")
-    p.add_argument("--snapshot", metavar="FILE", help="write the final snapshot as JSON to FILE")
+    p.add_argument("--snapshot", metavar="FILE", type=output_file, help="write the final snapshot as JSON to FILE")
     p.set_defaults(func=_cmd_monitor)
 
+
+def _add_events(sub: Any) -> None:
     p = sub.add_parser("events", help="print one extension's typed events as JSON lines",
                        description="Log in one extension and print every typed event (connection-state "
-                                   "events included) as one JSON object per line on stdout, for piping.")
+                                   "events included) as one JSON object per line on stdout, for piping. "
+                                   "Ends with status 5 when the server ends the session (BYE).")
     _add_connection_args(p, login=True)
     p.add_argument("--only", metavar="NAMES", help="comma-separated event classes or wire names to keep "
                                                    "(e.g. RingEvent,CHANNELOUT)")
-    p.add_argument("--count", type=int, default=0, help="stop after printing this many events")
-    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    p.add_argument("--auto-reconnect", type=float, default=None, help="seconds between reconnect rounds")
+    p.add_argument("--count", type=count, default=0, help="stop after printing this many events")
+    p.add_argument("--duration", type=nonnegative, default=None, help="stop after this many seconds")
+    p.add_argument("--auto-reconnect", type=nonnegative, default=None, help="seconds between reconnect rounds")
     p.set_defaults(func=_cmd_events)
 
+
+def _add_call(sub: Any) -> None:
     p = sub.add_parser("call", help="click-to-call from the shell and wait for the call to end",
                        description="Place a click-to-call from one extension, wait for it to connect and "
-                                   "end, and print a summary. Exit status 0 if answered, 3 if not.")
+                                   f"end, and print a summary. Exit status 0 if answered, {EXIT_NOT_ANSWERED} "
+                                   "if not.")
     _add_connection_args(p, login=True)
     p.add_argument("--to", required=True, help="number to call (external or an extension)")
     p.add_argument("--cid", default="", help="caller ID to show (default: the extension's)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for an answer (default 60)")
-    p.add_argument("--hangup-after", type=float, default=None,
+    p.add_argument("--timeout", type=positive, default=60.0, help="seconds to wait for an answer (default 60)")
+    p.add_argument("--hangup-after", type=nonnegative, default=None,
                    help="hang up this many seconds after the call connects (default: wait for the other side)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=_cmd_call)
 
+
+def _add_demo(sub: Any) -> None:
     p = sub.add_parser("demo", help="emulator + traffic + monitor + sink in one command",
                        description="Start the emulator with generated extensions and call traffic, monitor "
                                    "every extension, record events to a JSONL sink, and print a summary "
                                    "(also checked against the emulator's own call history) on Ctrl-C or "
                                    "after --duration.")
-    p.add_argument("--extensions", default="3001-3300", metavar="RANGE", help="extensions (default 3001-3300)")
-    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
-    p.add_argument("--traffic", type=float, default=None, metavar="CALLS_PER_SECOND",
+    p.add_argument("--extensions", default="3001-3300", metavar="RANGE", type=extension_range,
+                   help="extensions (default 3001-3300)")
+    p.add_argument("--duration", type=nonnegative, default=None, help="stop after this many seconds (default: Ctrl-C)")
+    p.add_argument("--traffic", type=nonnegative, default=None, metavar="CALLS_PER_SECOND",
                    help="call arrivals per second (default: about one per 30 extensions, at most 20)")
     p.add_argument("--seed", type=int, default=None, help="random seed of the traffic (default: random)")
     p.add_argument("--sink", metavar="PATH", default=None,
                    help="where to record events and calls (default demo-out/demo-<time>.jsonl)")
     p.add_argument("--host", default="127.0.0.1", help="address the emulator listens on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=0, help="emulator port (default 0: any free port)")
-    p.add_argument("--admin-port", type=int, default=0, help="admin HTTP port (default 0: any free port)")
+    p.add_argument("--port", type=listen_port, default=0, help="emulator port (default 0: any free port)")
+    p.add_argument("--admin-port", type=listen_port, default=0, help="admin HTTP port (default 0: any free port)")
     p.add_argument("--cipher", choices=("seed", "basic", "none"), default="seed", help="cipher (default seed)")
     p.add_argument("--no-tui", action="store_true", help="plain periodic status lines instead of the wallboard")
-    p.add_argument("--interval", type=float, default=2.0, help="seconds between plain status lines (default 2)")
-    p.add_argument("--login-concurrency", type=int, default=100, help="logins in flight at once (default 100)")
+    p.add_argument("--interval", type=positive, default=2.0, help="seconds between plain status lines (default 2)")
+    p.add_argument("--login-concurrency", type=at_least_one, default=100,
+                   help="logins in flight at once (default 100)")
     p.set_defaults(func=_cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``lguapi`` command (every subcommand)."""
+    parser = Parser(
+        prog="lguapi", description="LG U+ Centrex OpenAPI toolkit: emulator, monitor, events, click-to-call, demo.",
+        epilog="Exit status: 0 ok, 1 runtime error, 2 usage, 3 login refused, 4 cannot connect, "
+               "5 session ended by the server (BYE). Passwords come from an environment variable "
+               "(--password-env) or a prompt, never from argv. See docs/cli.md.")
+    parser.add_argument("--version", action="version", version=f"lguapi {__version__}")
+    parser.add_argument("--log-level", default=os.environ.get("LGUAPI_LOG_LEVEL", "warning"),
+                        choices=("debug", "info", "warning", "error"), help="log level on stderr (default warning)")
+    parser.add_argument("--no-uvloop", action="store_true", help="use asyncio's event loop even if uvloop is installed")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # every subcommand: a function (or a module's add_parser) that adds it and sets func=run(args) -> int
+    for add in (_add_serve, _add_monitor, _add_events, _add_call, _add_demo):
+        add(sub)
     return parser
 
 
@@ -569,16 +614,23 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``lguapi`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(args.log_level)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    _setup_logging(args.log_level)
     try:
         rc = func(args)
+    except UsageError as e:
+        print(f"lguapi {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("lguapi: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except (OSError, ValueError, RuntimeError) as e:  # a runtime error: one line (the traceback at debug level)
+        log.debug("lguapi %s failed", args.command, exc_info=True)
+        print(f"lguapi {args.command}: error: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_ERROR
     return int(rc or 0)
 
 

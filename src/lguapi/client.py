@@ -29,7 +29,7 @@ import time
 import warnings
 import weakref
 from collections import deque
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Generator, TypeVar, overload
 
 from lgucore import DEFAULT_BASIC_KEY, DEFAULT_SEED_KEY, TEXT, TextCodec, tokenize
 
@@ -58,7 +58,9 @@ __all__ = [
 ]
 
 _time = time.time
-log = logging.getLogger("lguapi.client")
+#: an event class, for callbacks typed by the event they receive
+EventT = TypeVar("EventT", bound=Event)
+log: logging.Logger = logging.getLogger("lguapi.client")
 
 #: the vendor's cap on the heartbeat interval (manual §2.5)
 HEARTBEAT_MAX = 30.0
@@ -221,7 +223,7 @@ class EventStream(AsyncQueueStream):
     async def __aenter__(self) -> EventStream:
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
 
@@ -249,7 +251,7 @@ class Client:
     """
 
     def __init__(self, host: str | None = None, port: int = 8086, *, cipher: str = "seed",
-                 seed_key=DEFAULT_SEED_KEY, basic_key=DEFAULT_BASIC_KEY, charset: str = "cp949",
+                 seed_key: bytes = DEFAULT_SEED_KEY, basic_key: bytes = DEFAULT_BASIC_KEY, charset: str = "cp949",
                  byteorder: str = "big", heartbeat: float | None = 20, auto_reconnect: float | None = 30,
                  backups=(), tls: bool | _ssl.SSLContext | None = None, oam: str | None = None,
                  oam_ca: str | None = None, oam_verify: bool = True, command_timeout: float = 10.0,
@@ -259,7 +261,7 @@ class Client:
                  capture: Any = None) -> None:
         self._codec = _shared_codec(cipher, seed_key, basic_key, byteorder)
         try:
-            self.charset = codecs.lookup(charset).name
+            self.charset: str = codecs.lookup(charset).name
         except LookupError:
             raise ValueError(f"unknown charset {charset!r}") from None
         if host is not None and not isinstance(host, str):
@@ -274,10 +276,10 @@ class Client:
         self.port = port
         self.cipher = cipher
         self.byteorder = byteorder
-        self.heartbeat = _check_heartbeat(heartbeat)
+        self.heartbeat: float = _check_heartbeat(heartbeat)
         if auto_reconnect is not None and auto_reconnect < 0:
             raise ValueError("auto_reconnect must be >= 0 seconds (0/None: off)")
-        self.auto_reconnect = float(auto_reconnect or 0)
+        self.auto_reconnect: float = float(auto_reconnect or 0)
         self.backups: tuple[tuple[str, int], ...] = tuple(
             parse_address(b) if isinstance(b, str) else (str(b[0]), int(b[1])) for b in backups)
         if tls is True:
@@ -289,10 +291,10 @@ class Client:
         self.tls: _ssl.SSLContext | None = tls
         self.oam = oam
         self.oam_ca = oam_ca
-        self.oam_verify = bool(oam_verify)
+        self.oam_verify: bool = bool(oam_verify)
         if command_timeout is None or command_timeout <= 0:
             raise ValueError("command_timeout must be > 0 seconds")
-        self.command_timeout = float(command_timeout)
+        self.command_timeout: float = float(command_timeout)
         if not isinstance(max_queue, int) or max_queue < 1:
             raise ValueError("max_queue must be a positive integer")
         self.max_queue = max_queue
@@ -394,7 +396,12 @@ class Client:
 
     # --- subscriptions ----------------------------------------------------------------
 
-    def on(self, event_type: type[Event] | str, callback: Callable[[Event], Any]) -> None:
+    @overload
+    def on(self, event_type: type[EventT], callback: Callable[[EventT], Any]) -> None: ...
+    @overload
+    def on(self, event_type: str, callback: Callable[[Event], Any]) -> None: ...
+
+    def on(self, event_type: type[Event] | str, callback: Callable[[Any], Any]) -> None:
         """Call ``callback(event)`` for every event of ``event_type`` (subclasses included).
 
         ``Event`` subscribes to everything, connection-state events included. A string is
@@ -410,7 +417,7 @@ class Client:
         self._subs.setdefault(key, []).append((callback, _is_async(callback)))
         self._cache.clear()
 
-    def off(self, event_type: type[Event] | str, callback: Callable[[Event], Any]) -> None:
+    def off(self, event_type: type[Event] | str, callback: Callable[[Any], Any]) -> None:
         """Remove a callback added with :meth:`on` (no error when it is not there)."""
         key = _event_key(event_type)
         lst = self._subs.get(key)
@@ -453,8 +460,8 @@ class Client:
     def _handlers_for(self, cls: type) -> tuple[tuple, tuple]:
         h = self._cache.get(cls)
         if h is None:
-            sync: list[Callable] = []
-            asyn: list[Callable] = []
+            sync: list[Callable[..., Any]] = []
+            asyn: list[Callable[..., Any]] = []
             for k in cls.__mro__:
                 for cb, is_async in self._subs.get(k, ()):
                     (asyn if is_async else sync).append(cb)
@@ -810,7 +817,7 @@ class Client:
                              f"{self.cipher} frame can carry")
         return self._codec.encode(plain)
 
-    async def send(self, command: Command | str, *, wait: bool = True):
+    async def send(self, command: Command | str, *, wait: bool = True) -> Any:
         """Send a :class:`~lguapi.commands.Command` (or a raw ``CMD ...`` text) and return its answer.
 
         The answer is the CMDRESULT event (``answer == "result"``), the list of pieces
@@ -890,7 +897,8 @@ class Client:
         if self.host:
             addrs = [(self.host, self.port)]
         else:
-            info = await discover(self.oam or "", self.user_id or "", ca=self.oam_ca, verify=self.oam_verify,
+            assert self.oam is not None and self.user_id is not None, "no host: __init__ required oam"
+            info = await discover(self.oam, self.user_id, ca=self.oam_ca, verify=self.oam_verify,
                                   timeout=self.command_timeout)
             addrs = list(info.addresses)
         for b in self.backups:
@@ -1047,7 +1055,7 @@ class Client:
 
     async def _reconcile(self) -> None:
         try:
-            statuses = await self.get_status_peers(self.exten)
+            statuses = await self.get_status_peers(self.exten or "")
         except (LguapiError, ValueError) as e:
             log.warning("reconciliation after reconnect failed (%s): no Reconciled event", e)
             return
@@ -1104,7 +1112,7 @@ class Client:
     async def __aenter__(self) -> Client:
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     # --- call tracking ----------------------------------------------------------------
@@ -1174,7 +1182,7 @@ class Client:
 
     # --- call control -----------------------------------------------------------------
 
-    async def click2call(self, number: str, cid: str = "", context: str = "", *, wait: bool = True):
+    async def click2call(self, number: str, cid: str = "", context: str = "", *, wait: bool = True) -> Any:
         """Dial ``number`` from the own phone (Click2Call).
 
         Returns the RINGEVENT (ISDIAL:1), or the CHANNELLIST / CHANNELOUT when the call is
@@ -1248,7 +1256,7 @@ class Client:
         return await self.send(C.redirect_conference(agent, room, self._own("REDIRECTCONF"),
                                                      self._other("REDIRECTCONF")), wait=wait)
 
-    async def invite_conference(self, room: str, peers, *, wait: bool = False) -> E.ConferenceEvent | None:
+    async def invite_conference(self, room: str, peers: C.Peers, *, wait: bool = False) -> E.ConferenceEvent | None:
         """Invite ``peers`` (extensions) into ``room`` (only after :meth:`redirect_conference`).
 
         The invitees' phones ring; the CONFERENCEEVENT comes when one answers, so by default
@@ -1263,15 +1271,15 @@ class Client:
                       stacklevel=2)
         return await self.send(C.join_conference(self._agent("JOINCONF"), room), wait=wait)
 
-    async def call_with_conference(self, room: str, peers, *, wait: bool = True) -> E.ConferenceEvent | None:
+    async def call_with_conference(self, room: str, peers: C.Peers, *, wait: bool = True) -> E.ConferenceEvent | None:
         """Call ``peers`` and the own phone into conference ``room``."""
         return await self.send(C.call_with_conference(self._agent("CALLWITHCONF"), room, peers), wait=wait)
 
-    async def remove_conference(self, room: str, channels, *, wait: bool = True) -> E.ConferenceEvent | None:
+    async def remove_conference(self, room: str, channels: C.Peers, *, wait: bool = True) -> E.ConferenceEvent | None:
         """Remove ``channels`` from conference ``room``."""
         return await self.send(C.remove_conference(self._agent("REMOVECONF"), room, channels), wait=wait)
 
-    async def send_sip_command(self, text: str, *, wait: bool = True):
+    async def send_sip_command(self, text: str, *, wait: bool = True) -> Any:
         """Pass a command text through (SendSIPCommand), e.g. ``"CMD|HANGUP|SIP/3584-09fb3350"``.
 
         Returns the answer recognised for the named command (CMDRESULT, or its event).
@@ -1281,17 +1289,18 @@ class Client:
 
     # --- messages and settings --------------------------------------------------------
 
-    async def send_sms(self, peers, text: str, *, type: str = "0", info="") -> dict[str, str]:
+    async def send_sms(self, peers: C.Peers, text: str, *, type: str = "0", info: C.Value = "") -> dict[str, str]:
         """Send an SMS to ``peers`` (numbers); returns ``{peer: result}``."""
         ev = await self.send(C.send_sms(self._agent("SENDSMS"), peers, text, type=type, info=info))
         return R.parse_delivery(self._ok(ev))
 
-    async def send_peer_msg(self, peers, text: str, *, type: str = "0", info: str = "") -> dict[str, str]:
+    async def send_peer_msg(self, peers: C.Peers, text: str, *, type: str = "0", info: str = "") -> dict[str, str]:
         """Send a message to extensions (or ``"ALLDOMAIN"``); returns ``{peer: "OK"|"NOT"}``."""
         ev = await self.send(C.send_peer_msg(self._agent("SENDPEERMSG"), peers, text, type=type, info=info))
         return R.parse_delivery(self._ok(ev))
 
-    async def set_forward(self, use, type="", number: str = "", start="", end="", etc: str = "") -> R.ForwardResult:
+    async def set_forward(self, use: C.Value, type: C.Value = "", number: str = "", start: C.Value = "",
+                          end: C.Value = "", etc: str = "") -> R.ForwardResult:
         """Set (``use=1``) or clear (``use=0``) call forwarding; ``type`` 0 always, 1 no answer, 2 busy,
         3 ring both; ``start``/``end`` as dates (hour precision)."""
         ev = await self.send(C.set_forward(self._agent("SETFORWARD"), use, type, number, start, end, etc))
@@ -1300,29 +1309,30 @@ class Client:
     async def set_user_info(self, key: str, value: str) -> CommandResultEvent:
         return self._ok(await self.send(C.set_user_info(self._agent("SETUSERINFO"), key, value)))
 
-    async def address_book(self, type: str, **fields) -> CommandResultEvent:
+    async def address_book(self, type: str, **fields: str) -> CommandResultEvent:
         """MagAddrList: ``type`` plus ``keyidx, gname, pname, tel1..tel5, default, memo``."""
         return self._ok(await self.send(C.address_book(self._agent("MAGADDRLIST"), type, **fields)))
 
     # --- queries ----------------------------------------------------------------------
 
-    async def get_peer_info(self, peers) -> dict[str, R.PeerInfo]:
+    async def get_peer_info(self, peers: C.Peers) -> dict[str, R.PeerInfo]:
         """Per extension: registered with the PBX? an API session connected?"""
         ev = await self.send(C.get_peer_info(self._agent("GETPEERINFO"), peers))
         return R.parse_peer_info(self._ok(ev))
 
-    async def get_call_history(self, cat="1", inout="0", start="", end="", search="9") -> list[R.HistoryRow] | int:
+    async def get_call_history(self, cat: C.Value = "1", inout: C.Value = "0", start: C.Value = "",
+                               end: C.Value = "", search: C.Value = "9") -> list[R.HistoryRow] | int:
         """Call history rows (names decoded); with ``inout=9`` the number of calls instead."""
         pieces = await self.send(C.get_call_history(self._agent("GETCALLHISTORY"), cat, inout, start, end, search))
         if str(inout) == "9":
             return R.parse_history_count(pieces)
         return R.parse_call_history(R.rows_of(pieces), charset=self.charset)
 
-    async def get_status_peers(self, peers, room: str = "") -> list[R.PeerStatus]:
+    async def get_status_peers(self, peers: C.Peers, room: str = "") -> list[R.PeerStatus]:
         ev = await self.send(C.get_status_peers(self._agent("GETSTATUSPEERS"), peers, room))
         return R.parse_status_peers(self._ok(ev))
 
-    async def get_recv_sms_list(self, page=1, cat: str = "") -> list[R.SmsRow]:
+    async def get_recv_sms_list(self, page: C.Value = 1, cat: str = "") -> list[R.SmsRow]:
         pieces = await self.send(C.get_recv_sms_list(self._agent("GETRECVSMSLIST"), page, cat))
         return R.parse_recv_sms_list(R.rows_of(pieces))
 
@@ -1334,7 +1344,8 @@ class Client:
         ev = await self.send(C.get_queue_status(self._agent("GETQSTATUS"), type, qname, member))
         return R.parse_queue_status(self._ok(ev))
 
-    async def get_record_list(self, inout="", start="", end="", search="") -> list[R.RecordRow]:
+    async def get_record_list(self, inout: C.Value = "", start: C.Value = "", end: C.Value = "",
+                              search: C.Value = "") -> list[R.RecordRow]:
         pieces = await self.send(C.get_record_list(self._agent("GETRECORDLIST"), inout, start, end, search))
         return R.parse_record_list(R.rows_of(pieces))
 
@@ -1360,7 +1371,7 @@ _SPECIAL: dict[str, Callable] = {
 _CODECS: dict[tuple, TextCodec] = {}
 
 
-def _shared_codec(cipher: str, seed_key, basic_key, byteorder: str) -> TextCodec:
+def _shared_codec(cipher: str, seed_key: bytes, basic_key: bytes, byteorder: str) -> TextCodec:
     """One TextCodec per (cipher, keys, byte order): it is stateless, and a Monitor runs thousands of clients."""
     if isinstance(seed_key, (bytes, bytearray)) and isinstance(basic_key, (bytes, bytearray)):
         key = (cipher, bytes(seed_key), bytes(basic_key), byteorder)
@@ -1415,7 +1426,7 @@ class connect:
     also works and returns the logged-in client (close it yourself).
     """
 
-    def __init__(self, host: str | None = None, port: int = 8086, *, user_id: str, password: str, **kw) -> None:
+    def __init__(self, host: str | None = None, port: int = 8086, *, user_id: str, password: str, **kw: Any) -> None:
         C.login(user_id, password)
         self._client = Client(host, port, **kw)
         self._creds = (user_id, _Secret(password))
@@ -1433,11 +1444,11 @@ class connect:
             raise
         return self._client
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, Client]:
         return self._open().__await__()
 
     async def __aenter__(self) -> Client:
         return await self._open()
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self._client.close()

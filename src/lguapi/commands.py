@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Iterable
+from typing import Iterable, Union
 
 from ._log import mask_text
 
@@ -67,6 +67,12 @@ EVENT_ANSWERS: dict[str, tuple[str, ...]] = {
 LIST_COMMANDS = frozenset({"GETCALLHISTORY", "GETRECVSMSLIST", "GETRECORDLIST"})
 
 
+#: what an argument may be given as: text, a number, a flag, a date/datetime (converted per argument)
+Value = object
+#: several peers or channels: ``"3456,3457"`` or an iterable of strings
+Peers = Union[str, Iterable[str]]
+
+
 @dataclass(frozen=True)
 class Command:
     """One command ready for the wire.
@@ -93,7 +99,7 @@ _ALNUM_EXTEN = re.compile(r"[A-Za-z0-9]*[0-9][A-Za-z0-9]*")
 _NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
-def _text_of(v, what: str) -> str:
+def _text_of(v: Value, what: str) -> str:
     if isinstance(v, bool):
         return "1" if v else "0"
     if isinstance(v, int):
@@ -103,14 +109,14 @@ def _text_of(v, what: str) -> str:
     return v
 
 
-def _describe_bad(s: str, pattern: re.Pattern) -> str:
+def _describe_bad(s: str, pattern: re.Pattern[str]) -> str:
     m = pattern.search(s)
     ch = m.group(0) if m else "?"
     return {" ": "a space", "=": "'='", "|": "'|'", ",": "a comma", "\r": "CR", "\n": "LF", "\t": "a tab"}.get(
         ch, f"the character {ch!r}")
 
 
-def value(v, what: str, *, required: bool = False, max_len: int = 256) -> str:
+def value(v: Value, what: str, *, required: bool = False, max_len: int = 256) -> str:
     """A plain argument value: no space, ``=``, ``|``, comma or control character.
 
     >>> value("3321", "AGENT")
@@ -132,12 +138,12 @@ def value(v, what: str, *, required: bool = False, max_len: int = 256) -> str:
     return s
 
 
-def extension(v, what: str = "extension", *, required: bool = True) -> str:
+def extension(v: Value, what: str = "extension", *, required: bool = True) -> str:
     """An extension (``3321``, ``101t4004``) or any other plain value."""
     return value(v, what, required=required, max_len=64)
 
 
-def number(v, what: str = "number", *, required: bool = True, strict: bool = False) -> str:
+def number(v: Value, what: str = "number", *, required: bool = True, strict: bool = False) -> str:
     """A dialled number: optional leading ``+``, then digits, ``*``, ``#``.
 
     Hyphens of a written number are removed; unless ``strict``, an extension with
@@ -165,7 +171,7 @@ def number(v, what: str = "number", *, required: bool = True, strict: bool = Fal
                      f"{'' if strict else ', or an extension like 101t4004'}), not {mask_text(s)!r}")
 
 
-def channel(v, what: str = "channel", *, required: bool = True) -> str:
+def channel(v: Value, what: str = "channel", *, required: bool = True) -> str:
     """A channel name (``SIP/3321-09b559d8``, ``Local/3458@xfercontext-1b56;2`` or ``,2``)."""
     s = _text_of(v if v is not None else "", what)
     if not s:
@@ -179,7 +185,7 @@ def channel(v, what: str = "channel", *, required: bool = True) -> str:
     return s
 
 
-def peer_list(v, what: str = "peers", *, numbers: bool = False, allow_all: bool = False) -> str:
+def peer_list(v: Peers | int | None, what: str = "peers", *, numbers: bool = False, allow_all: bool = False) -> str:
     """A non-empty comma-separated list, from a string (``"3456,3457"``) or an iterable.
 
     ``numbers=True`` checks each entry as a dialled number, else as an extension.
@@ -190,6 +196,7 @@ def peer_list(v, what: str = "peers", *, numbers: bool = False, allow_all: bool 
     """
     if v is None:
         raise ValueError(f"{what} is required")
+    items: list[object]
     if isinstance(v, (str, int)):
         items = [p.strip() for p in str(v).split(",")]
     else:
@@ -211,11 +218,11 @@ def peer_list(v, what: str = "peers", *, numbers: bool = False, allow_all: bool 
     return ",".join(out)
 
 
-def channel_list(v, what: str = "channels") -> str:
+def channel_list(v: Peers | None, what: str = "channels") -> str:
     """A non-empty comma-separated list of channel names (no comma inside a name)."""
     if v is None:
         raise ValueError(f"{what} is required")
-    items = v.split(",") if isinstance(v, str) else list(v)
+    items: list[object] = list(v.split(",") if isinstance(v, str) else v)
     if not items or items == [""]:
         raise ValueError(f"{what} is required (at least one channel)")
     out = []
@@ -227,7 +234,7 @@ def channel_list(v, what: str = "channels") -> str:
     return ",".join(out)
 
 
-def message(v, what: str = "text") -> str:
+def message(v: Value, what: str = "text") -> str:
     """SMS / peer-message text: 1-200 characters, no CR or LF (manual §3.19)."""
     if not isinstance(v, str):
         raise ValueError(f"{what} must be a string, not {type(v).__name__}")
@@ -245,7 +252,7 @@ def message(v, what: str = "text") -> str:
     return v
 
 
-def choice(v, what: str, allowed: Iterable[str], *, required: bool = True) -> str:
+def choice(v: Value, what: str, allowed: Iterable[str], *, required: bool = True) -> str:
     """One of ``allowed`` (ints are turned into text first)."""
     s = _text_of(v if v is not None else "", what).strip()
     allowed = tuple(allowed)
@@ -260,7 +267,7 @@ _DIGIT_DATE = {8: "%Y%m%d", 10: "%Y%m%d%H", 12: "%Y%m%d%H%M", 14: "%Y%m%d%H%M%S"
 _ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2})(?::(\d{2})(?::(\d{2}))?)?)?")
 
 
-def wire_date(v, what: str = "date", *, hours: bool = False, required: bool = False) -> str:
+def wire_date(v: Value, what: str = "date", *, hours: bool = False, required: bool = False) -> str:
     """A date/time as the wire wants it (digits only).
 
     Digit strings pass unchanged once checked; ``datetime`` becomes ``YYYYMMDDHHMMSS``
@@ -394,7 +401,7 @@ def redirect_conference(agent: str, room: str, own_channel: str, dst_channel: st
                                  ("CHANNEL", channel(own_channel)), ("DSTCHANNEL", channel(dst_channel, "dst channel"))])
 
 
-def invite_conference(agent: str, room: str, peers) -> Command:
+def invite_conference(agent: str, room: str, peers: Peers) -> Command:
     return _cmd("INVITECONF", [("AGENT", extension(agent, "agent")), ("ROOM", value(room, "room", required=True)),
                                ("PEERS", peer_list(peers))])
 
@@ -403,12 +410,12 @@ def join_conference(agent: str, room: str) -> Command:
     return _cmd("JOINCONF", [("AGENT", extension(agent, "agent")), ("ROOM", value(room, "room", required=True))])
 
 
-def call_with_conference(agent: str, room: str, peers) -> Command:
+def call_with_conference(agent: str, room: str, peers: Peers) -> Command:
     return _cmd("CALLWITHCONF", [("AGENT", extension(agent, "agent")),
                                  ("ROOM", value(room, "room", required=True)), ("PEERS", peer_list(peers))])
 
 
-def remove_conference(agent: str, room: str, channels) -> Command:
+def remove_conference(agent: str, room: str, channels: Peers) -> Command:
     return _cmd("REMOVECONF", [("AGENT", extension(agent, "agent")), ("ROOM", value(room, "room", required=True)),
                                ("CHANNELS", channel_list(channels))])
 
@@ -443,7 +450,7 @@ def sip_command(text: str) -> Command:
     return Command(name, text, answer, EVENT_ANSWERS.get(name, ()))
 
 
-def _send(name: str, agent: str, type: str, info, peers, text: str, *, numbers: bool, allow_all: bool) -> Command:
+def _send(name: str, agent: str, type: str, info: Value, peers: Peers, text: str, *, numbers: bool, allow_all: bool) -> Command:
     t = value(type, "type", required=True)
     if name == "SENDSMS" and t == "1":
         info_s = wire_date(info, "info (reservation time)", required=True)
@@ -456,17 +463,18 @@ def _send(name: str, agent: str, type: str, info, peers, text: str, *, numbers: 
                 free=("MSG", message(text)))
 
 
-def send_sms(agent: str, peers, text: str, *, type: str = "0", info="") -> Command:
+def send_sms(agent: str, peers: Peers, text: str, *, type: str = "0", info: Value = "") -> Command:
     """``TYPE=0`` sends now; ``TYPE=1`` reserves it for ``info`` (a datetime or YYYYMMDDHHMMSS)."""
     return _send("SENDSMS", agent, type, info, peers, text, numbers=True, allow_all=False)
 
 
-def send_peer_msg(agent: str, peers, text: str, *, type: str = "0", info: str = "") -> Command:
+def send_peer_msg(agent: str, peers: Peers, text: str, *, type: str = "0", info: Value = "") -> Command:
     """``peers`` may be ``"ALLDOMAIN"`` (every extension of the sender's domain)."""
     return _send("SENDPEERMSG", agent, type, info, peers, text, numbers=False, allow_all=True)
 
 
-def set_forward(agent: str, use, type="", number_: str = "", start="", end="", etc: str = "") -> Command:
+def set_forward(agent: str, use: Value, type: Value = "", number_: str = "", start: Value = "", end: Value = "",
+                etc: str = "") -> Command:
     """``use`` 1/True sets forwarding (``type`` 0 always, 1 no answer, 2 busy, 3 ring both; ``number_``
     required); 0/False clears it (the other values may stay empty)."""
     u = choice(use, "use", ("0", "1"))
@@ -481,11 +489,12 @@ def set_forward(agent: str, use, type="", number_: str = "", start="", end="", e
                                ("END", wire_date(end, "end", hours=True)), ("ETC", value(etc, "etc"))])
 
 
-def get_peer_info(agent: str, peers) -> Command:
+def get_peer_info(agent: str, peers: Peers) -> Command:
     return _cmd("GETPEERINFO", [("AGENT", extension(agent, "agent")), ("PEERS", peer_list(peers))])
 
 
-def get_call_history(agent: str, cat="1", inout="0", start="", end="", search="9") -> Command:
+def get_call_history(agent: str, cat: Value = "1", inout: Value = "0", start: Value = "", end: Value = "",
+                     search: Value = "9") -> Command:
     """``cat`` 0 domain / 1 own; ``inout`` 0 received, 1 dialled, "" both, 9 count only; ``search`` 0 internal,
     1 local/long distance, 2 mobile, 5 international, 9 all."""
     return _cmd("GETCALLHISTORY", [("AGENT", extension(agent, "agent")), ("CAT", choice(cat, "cat", ("0", "1"))),
@@ -494,12 +503,12 @@ def get_call_history(agent: str, cat="1", inout="0", start="", end="", search="9
                                    ("SEARCH", choice(search, "search", ("0", "1", "2", "5", "9")))])
 
 
-def get_status_peers(agent: str, peers, room: str = "") -> Command:
+def get_status_peers(agent: str, peers: Peers, room: str = "") -> Command:
     return _cmd("GETSTATUSPEERS", [("AGENT", extension(agent, "agent")), ("PEERS", peer_list(peers)),
                                    ("ROOM", value(room, "room"))])
 
 
-def get_recv_sms_list(agent: str, page=1, cat: str = "") -> Command:
+def get_recv_sms_list(agent: str, page: Value = 1, cat: str = "") -> Command:
     p = _text_of(page, "page")
     if not p.isdigit() or int(p) < 1:
         raise ValueError(f"page must be a positive integer, not {p!r}")
@@ -515,7 +524,7 @@ def get_queue_status(agent: str, type: str = "", qname: str = "", member: str = 
                                ("QNAME", value(qname, "qname")), ("MEMBER", value(member, "member"))])
 
 
-def get_record_list(agent: str, inout="", start="", end="", search="") -> Command:
+def get_record_list(agent: str, inout: Value = "", start: Value = "", end: Value = "", search: Value = "") -> Command:
     return _cmd("GETRECORDLIST", [("AGENT", extension(agent, "agent")), ("INOUT", value(inout, "inout")),
                                   ("START", wire_date(start, "start")), ("END", wire_date(end, "end")),
                                   ("SEARCH", value(search, "search"))])

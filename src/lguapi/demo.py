@@ -30,10 +30,11 @@ import time
 from typing import Any
 
 from .monitor import Monitor
+from .runtime import EXIT_ERROR, EXIT_OK, EXIT_USAGE, remove_signal_handlers, stop_event, watch
 
 __all__ = ["run_demo", "compare_history", "default_rate", "hang_up_everything", "SUMMARY_TITLE"]
 
-log = logging.getLogger("lguapi.demo")
+log: logging.Logger = logging.getLogger("lguapi.demo")
 
 SUMMARY_TITLE = "demo summary"
 _DRAIN_SECONDS = 5.0
@@ -71,7 +72,7 @@ def hang_up_everything(pbx: Any, directory: Any) -> int:
     return n
 
 
-def _row_keys(row: dict) -> set[str]:
+def _row_keys(row: dict[str, Any]) -> set[str]:
     """Every id a history row is known by: the call id and its legs' unique ids."""
     keys = set()
     if row.get("id"):
@@ -83,7 +84,7 @@ def _row_keys(row: dict) -> set[str]:
     return keys
 
 
-def _row_visible(row: dict, monitored: set[str] | None) -> bool:
+def _row_visible(row: dict[str, Any], monitored: set[str] | None) -> bool:
     """Did a monitored extension receive events of this call? Not when its only extensions
     were busy (an outside caller hearing busy sends nothing to anyone)."""
     extens = set(row.get("extensions") or ()) - set(row.get("busy") or ())
@@ -92,8 +93,8 @@ def _row_visible(row: dict, monitored: set[str] | None) -> bool:
     return bool(extens)
 
 
-def compare_history(history: list[dict], calls: list[Any], *, since: float | None = None,
-                    monitored: set[str] | None = None) -> dict:
+def compare_history(history: list[dict[str, Any]], calls: list[Any], *, since: float | None = None,
+                    monitored: set[str] | None = None) -> dict[str, Any]:
     """Match the emulator's finished calls with the tracker's, call for call.
 
     A history row (``Pbx.snapshot()["history"]``) and a tracked call match when they share
@@ -152,8 +153,7 @@ def compare_history(history: list[dict], calls: list[Any], *, since: float | Non
 
 async def run_demo(args: argparse.Namespace, *, tui: bool, out=None) -> int:
     """Run the demo described in the module docstring; returns the exit status (0)."""
-    from .cli import _remove_signal_handlers, _stop_event, watch
-    from .server.accounts import Directory
+    from .accounts import Directory
     from .server.cli import EmulatorStack
     from .server.traffic import TrafficConfig, TrafficGenerator
 
@@ -161,8 +161,8 @@ async def run_demo(args: argparse.Namespace, *, tui: bool, out=None) -> int:
     try:
         directory = Directory.generate(args.extensions)
     except ValueError as e:
-        print(f"lguapi demo: {e}", file=sys.stderr)
-        return 2
+        print(f"lguapi demo: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     n = len(directory)
     rate = args.traffic if args.traffic is not None else default_rate(n)
     sink_path = args.sink or _default_sink()
@@ -170,20 +170,20 @@ async def run_demo(args: argparse.Namespace, *, tui: bool, out=None) -> int:
     if parent and "://" not in sink_path:
         os.makedirs(parent, exist_ok=True)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
-    stop = _stop_event()
+    stop = stop_event()
     t0 = time.time()
     stack = EmulatorStack(directory, host=args.host, port=args.port, admin_port=args.admin_port, oam_port=0,
                           oam_tls=False, seed=seed)
     monitor: Monitor | None = None
     traffic = None
     traffic_started_at: float | None = None
-    result: dict | None = None
+    result: dict[str, Any] | None = None
     try:
         try:
             await stack.start()
         except OSError as e:
             print(f"lguapi demo: cannot start the emulator: {e}", file=sys.stderr)
-            return 1
+            return EXIT_ERROR
         print(f"emulator: {args.host}:{stack.port} ({n} extensions; admin http://{stack.admin_host}:"
               f"{stack.admin_port}/state), traffic {rate:g} calls/s, seed {seed}, sink {sink_path}",
               file=out, flush=True)
@@ -222,13 +222,13 @@ async def run_demo(args: argparse.Namespace, *, tui: bool, out=None) -> int:
                                  monitored={u.exten for u in directory.users()})
         snap = monitor.snapshot(calls=0)
     finally:
-        _remove_signal_handlers()
+        remove_signal_handlers()
         if monitor is not None:
             await monitor.close()
         await stack.close()
     snap["sink"] = monitor.snapshot(calls=0)["sink"]
     _print_summary(out, snap, result, elapsed=elapsed, n=n, sink_path=sink_path)
-    return 0
+    return EXIT_OK
 
 
 class _EndedCalls:
@@ -258,7 +258,7 @@ async def _drain(monitor: Monitor) -> None:
     await asyncio.sleep(0.1)  # the last CDREVENTs
 
 
-def _print_summary(out, snap: dict, result: dict | None, *, elapsed: float, n: int, sink_path: str) -> None:
+def _print_summary(out, snap: dict[str, Any], result: dict[str, Any] | None, *, elapsed: float, n: int, sink_path: str) -> None:
     tot = snap["counters"]["total"]
     lg = snap["logins"]
     events = snap["events"]["total"]

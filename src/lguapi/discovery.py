@@ -26,7 +26,7 @@ from .errors import DiscoveryError
 
 __all__ = ["ServerInfo", "discover", "parse_serverinfo", "parse_address", "oam_ssl_context", "MAX_ANSWER"]
 
-log = logging.getLogger("lguapi.client")
+log: logging.Logger = logging.getLogger("lguapi.client")
 
 #: default bound of the OAM answer body (``discover(max_answer=)``); the headers get as much
 MAX_ANSWER = 64 * 1024

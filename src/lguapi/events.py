@@ -16,7 +16,10 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
+
+if TYPE_CHECKING:
+    from lgucore import Message
 
 from lgucore.fields import FIELD_FLAG, FIELD_INT, FIELD_TEXT, build
 
@@ -64,9 +67,9 @@ class Event:
         if not self.name and self.NAME:
             object.__setattr__(self, "name", self.NAME)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict: ``{"event": <class name>, <python names>...}``."""
-        d = {"event": type(self).__name__}
+        d: dict[str, Any] = {"event": type(self).__name__}
         for k, v in self.__dict__.items():
             if isinstance(v, tuple):
                 v = [list(x) if isinstance(x, tuple) else x for x in v]
@@ -130,9 +133,10 @@ class CommandResultEvent(Event):
     NAME: ClassVar[str] = "CMDRESULT"
     cmd: str | None = None
     res: str | None = None
-    fields: tuple = ()
+    fields: tuple[tuple[str | None, str], ...] = ()
 
-    def get(self, key: str, default=None):
+    def get(self, key: str, default: str | None = None) -> str | None:
+        """The value of the first field named ``key``, else ``default``."""
         for k, v in self.fields:
             if k == key:
                 return v
@@ -219,9 +223,10 @@ class CommandErrorEvent(Event):
 class UnknownEvent(Event):
     """Any other event name: ``fields`` as tokenized."""
 
-    fields: tuple = ()
+    fields: tuple[tuple[str | None, str], ...] = ()
 
-    def get(self, key: str, default=None):
+    def get(self, key: str, default: str | None = None) -> str | None:
+        """The value of the first field named ``key``, else ``default``."""
         for k, v in self.fields:
             if k == key:
                 return v
@@ -281,7 +286,7 @@ class Reconciled(ConnectionEvent):
     """
 
     NAME: ClassVar[str] = "reconciled"
-    statuses: tuple = ()
+    statuses: tuple[tuple[str, str | None, str | None], ...] = ()
 
 
 # --- parsing ------------------------------------------------------------------------
@@ -296,7 +301,7 @@ def _bool01(v):
 
 
 # wire key -> (attribute, converter), per event
-_SPECS: dict[str, tuple[type, dict[str, tuple[str, Callable[[Any], Any]]]]] = {
+_SPECS: dict[str, tuple[type[Event], dict[str, tuple[str, Callable[[Any], Any]]]]] = {
     "LOGINRESULT": (LoginResultEvent, {"STATUS": ("status", _I), "EXTEN": ("exten_number", _S),
                                        "CALLERID": ("caller_id", _S), "DOMAIN": ("domain", _S), "MSG": ("msg", _S)}),
     "RINGEVENT": (RingEvent, {"ISDIAL": ("is_dial", _bool01), "CHANNEL": ("channel", _S),
@@ -326,11 +331,11 @@ _SPECS: dict[str, tuple[type, dict[str, tuple[str, Callable[[Any], Any]]]]] = {
 }
 
 #: wire name -> event class
-EVENT_TYPES: dict[str, type] = {name: spec[0] for name, spec in _SPECS.items()}
+EVENT_TYPES: dict[str, type[Event]] = {name: spec[0] for name, spec in _SPECS.items()}
 EVENT_TYPES["CMDRESULT"] = CommandResultEvent
 
 
-def _text(msg) -> str:
+def _text(msg: Message) -> str:
     raw = msg.raw
     if isinstance(raw, str):
         return raw
@@ -340,10 +345,10 @@ def _text(msg) -> str:
         return str(raw)
 
 
-_DEFAULTS: dict[type, dict] = {}
+_DEFAULTS: dict[type, dict[str, Any]] = {}
 
 
-def _blank(cls: type) -> dict:
+def _blank(cls: type) -> dict[str, Any]:
     """Every field of ``cls`` at its default (``ts`` is filled per event)."""
     d = _DEFAULTS.get(cls)
     if d is None:
@@ -354,11 +359,11 @@ def _blank(cls: type) -> dict:
     return d
 
 
-def _build(cls: type, values: dict, common: dict) -> Event:
+def _build(cls: type[Event], values: dict[str, Any], common: dict[str, Any]) -> Event:
     """A frozen event without the dataclass ``__init__`` (it sets each field through
     ``object.__setattr__``, the main cost of parsing at tens of thousands of events/s).
     The instance is the same as ``cls(**values, **common)`` would make."""
-    ev = object.__new__(cls)
+    ev: Event = object.__new__(cls)
     d = ev.__dict__
     d.update(_blank(cls))
     d.update(values)
@@ -377,7 +382,7 @@ def _plans() -> dict[str, tuple[type, dict, dict]]:
     return plans
 
 
-def parse_event(msg, *, exten: str | None = None, ts: float | None = None, raw: str | None = None) -> Event:
+def parse_event(msg: Message, *, exten: str | None = None, ts: float | None = None, raw: str | None = None) -> Event:
     """Turn a tokenized :class:`lgucore.Message` into its typed event.
 
     ``raw`` overrides the text kept on the event (the client passes the text decoded
@@ -399,7 +404,7 @@ def parse_event(msg, *, exten: str | None = None, ts: float | None = None, raw: 
     if name == "CMDRESULT":
         cmd = None
         res = None
-        rest = []
+        rest: list[tuple[str | None, str]] = []
         for k, v in msg.fields:
             if k == "CMD" and cmd is None:
                 cmd = v

@@ -7,10 +7,10 @@ with at most ``login_concurrency`` logins in flight. Every event feeds one share
 ``idle``, ``ringing``, ``talking``, ``held``) and live wallboard counters, per domain and in
 total, and writes every event and every finished call to a sink (JSON Lines by default).
 
->>> async def wallboard():                                         # doctest: +SKIP
-...     async with Monitor("127.0.0.1", 8086, accounts="accounts.toml", sink="events.jsonl") as m:
-...         async for update in m.updates():
-...             print(update.kind, update.call.id, m.snapshot()["counters"]["total"])
+    >>> async def wallboard():                                         # doctest: +SKIP
+    ...     async with Monitor("127.0.0.1", 8086, accounts="accounts.toml", sink="events.jsonl") as m:
+    ...         async for update in m.updates():
+    ...             print(update.kind, update.call.id, m.snapshot()["counters"]["total"])
 
 Losing one connection only takes that extension ``offline`` until its client reconnects
 (``auto_reconnect``, passed through ``client_options``); the others are not touched.
@@ -22,19 +22,26 @@ import collections
 import logging
 import os
 import time
-from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, NamedTuple
 
 from ._log import mask_number
+from .accounts import Account, load_accounts
 from .events import ConnectionEvent, Disconnected, Event, LoggedIn, Reconnected
+from .runtime import new_event_loop, raise_nofile_limit
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .sinks import Sink
 
 __all__ = ["Monitor", "LoginProgress", "STATES", "Account", "load_accounts", "raise_nofile_limit",
            "new_event_loop"]
 
-log = logging.getLogger("lguapi.monitor")
+log: logging.Logger = logging.getLogger("lguapi.monitor")
 
 #: every per-extension state, in wallboard order
 STATES = ("offline", "idle", "ringing", "talking", "held")
+#: seconds of history behind ``snapshot()["events"]["per_second"]``
+_RATE_WINDOW = 5.0
 _DEFAULT_DOMAIN = "default"
 #: seconds between runs of the tracker's timers (ring expiry, end grace)
 _MAINTENANCE_INTERVAL = 0.5
@@ -46,98 +53,6 @@ class LoginProgress(NamedTuple):
     done: int
     total: int
     failed: int
-
-
-@dataclass(frozen=True)
-class Account:
-    """One extension to log in. ``exten``/``domain`` are known up front from an accounts file;
-    for plain ``(id, password)`` pairs they come from the login result."""
-
-    id: str
-    password: str
-    exten: str | None = None
-    domain: str | None = None
-
-    def __repr__(self) -> str:  # never show the password
-        return f"Account(id={mask_number(self.id)!r}, exten={self.exten!r}, domain={self.domain!r})"
-
-
-def load_accounts(accounts: Any) -> list[Account]:
-    """Accounts from a TOML file path, a ``Directory``, or an iterable of ``(id, password)``
-    pairs (or :class:`Account` objects). Raises ``ValueError`` for anything else.
-
-    >>> load_accounts([("07012343001", "secret-3001")])
-    [Account(id='070****3001', exten=None, domain=None)]
-    """
-    if isinstance(accounts, (str, os.PathLike)):
-        from .server.accounts import Directory
-
-        accounts = Directory.from_toml(accounts)
-    users = getattr(accounts, "users", None)
-    if callable(users):  # a Directory
-        return [Account(u.id, u.password, u.exten or None, u.domain or None) for u in users()]
-    out: list[Account] = []
-    try:
-        items = list(accounts)
-    except TypeError:
-        raise ValueError(f"accounts must be a TOML path, a Directory or (id, password) pairs, "
-                         f"not {type(accounts).__name__}") from None
-    for i, item in enumerate(items):
-        if isinstance(item, Account):
-            out.append(item)
-            continue
-        if hasattr(item, "id") and hasattr(item, "password"):  # a User
-            out.append(Account(item.id, item.password, getattr(item, "exten", None) or None,
-                               getattr(item, "domain", None) or None))
-            continue
-        try:
-            uid, pwd = item
-        except (TypeError, ValueError):
-            raise ValueError(f"account #{i + 1} is not an (id, password) pair") from None
-        if not isinstance(uid, str) or not isinstance(pwd, str) or not uid:
-            raise ValueError(f"account #{i + 1}: id and password must be strings (id non-empty)")
-        out.append(Account(uid, pwd))
-    seen: set[str] = set()
-    for a in out:
-        if a.id in seen:
-            raise ValueError(f"login id {mask_number(a.id)!r} is listed twice (a second login would replace the first)")
-        seen.add(a.id)
-    return out
-
-
-def raise_nofile_limit(needed: int = 0) -> tuple[int, int]:
-    """Raise the soft RLIMIT_NOFILE to the hard limit; warn when it is below ``needed``.
-
-    Returns the new ``(soft, hard)``. A no-op where :mod:`resource` does not exist.
-    """
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - Windows
-        return (0, 0)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-    if soft < target:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError) as e:  # pragma: no cover - platform specific
-            log.warning("could not raise the open-file limit from %d to %d: %s", soft, target, e)
-    if needed and soft < needed:
-        log.warning("open-file limit %d is below the %d descriptors needed; logins will fail "
-                    "(raise it with `ulimit -n`)", soft, needed)
-    return (soft, hard)
-
-
-def new_event_loop(use_uvloop: bool = True) -> asyncio.AbstractEventLoop:
-    """A new event loop: uvloop's when installed and wanted, else asyncio's."""
-    if use_uvloop:
-        try:
-            import uvloop
-        except ImportError:
-            pass
-        else:
-            return uvloop.new_event_loop()
-    return asyncio.new_event_loop()
 
 
 def _set_reading(client, on: bool) -> None:
@@ -176,7 +91,7 @@ class _Counters:
             self.talk_sum += talk
             self.talk_n += 1
 
-    def to_dict(self, active: int, ringing: int) -> dict:
+    def to_dict(self, active: int, ringing: int) -> dict[str, Any]:
         return {
             "active": active, "ringing": ringing, "talking": active - ringing,
             "ended": self.ended, "answered": self.answered, "missed": self.missed, "abandoned": self.abandoned,
@@ -188,19 +103,21 @@ class _Counters:
 class _Line:
     """One monitored extension: its account, client and whether it is logged in."""
 
-    __slots__ = ("monitor", "account", "exten", "domain", "client", "online", "failed", "error", "since", "events")
+    __slots__ = ("monitor", "account", "exten", "domain", "client", "online", "failed", "error", "since", "events",
+                 "kicked")
 
     def __init__(self, monitor: Monitor, account: Account) -> None:
         self.monitor = monitor
         self.account = account
         self.exten = account.exten
         self.domain = account.domain
-        self.client = None
+        self.client: Client | None = None
         self.online = False
         self.failed = False
         self.error: str | None = None
         self.since = time.time()
         self.events = 0
+        self.kicked = False
 
     def on_event(self, ev: Event) -> None:  # the Client callback: sync, cheap
         try:
@@ -246,7 +163,7 @@ class Monitor:
 
     def __init__(self, host: str | None, port: int = 8086, *, accounts: Any, cipher: str = "seed",
                  sink: Any = None, login_concurrency: int = 100, login_retries: int = 2,
-                 client_options: dict | None = None, tracker: Any = None, ring_expiry: float = 300.0,
+                 client_options: dict[str, Any] | None = None, tracker: Any = None, ring_expiry: float = 300.0,
                  on_progress: Callable[[LoginProgress], Any] | None = None,
                  client_factory: Callable[..., Any] | None = None, sink_high_water: int = 10_000,
                  max_sink_backlog: int = 1_000_000, freeze_gc: bool = False,
@@ -272,7 +189,7 @@ class Monitor:
             tracker = CallTracker(ring_expiry=ring_expiry)
         self.tracker = tracker
         self._sink_spec = sink
-        self.sink = None
+        self.sink: Sink | None = None
         self._owns_sink = False
         self._max_sink_backlog = max_sink_backlog
         self._freeze_gc = freeze_gc
@@ -281,7 +198,7 @@ class Monitor:
         self._sink_high = max(1, sink_high_water)
         self._sink_low = self._sink_high // 4
         self._reading_paused = False
-        self.sink_pauses = 0
+        self.sink_pauses: int = 0
         self._paused_lines: dict[_Line, None] = {}  # connections paused for the sink
         self._sink_queue: collections.deque = collections.deque()
         self._sink_wakeup: asyncio.Event | None = None
@@ -294,6 +211,7 @@ class Monitor:
         self._domains: dict[str, _Counters] = {}
         self._counted: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._events = 0
+        self._event_samples: collections.deque[tuple[float, int]] = collections.deque(maxlen=256)
         self._started_at: float | None = None
         self._login_done_at: float | None = None
         self._tasks: list[asyncio.Task] = []
@@ -307,7 +225,7 @@ class Monitor:
         await self.start()
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     async def start(self, *, wait: bool = True) -> LoginProgress:
@@ -528,6 +446,8 @@ class Monitor:
             if line.online:
                 line.since = time.time()
             line.online = False
+            if not ev.deliberate and (ev.reason or "").startswith("BYE"):
+                line.kicked, line.error = True, f"kicked: {ev.reason}"
             if not ev.deliberate and not self._closing:
                 log.info("monitor: extension %s lost its connection%s", line.exten,
                          " (reconnecting)" if ev.will_reconnect else "")
@@ -537,6 +457,7 @@ class Monitor:
             if not line.online:
                 line.since = time.time()
             line.online = not self._closing
+            line.kicked = False
 
     def _apply(self, update, line: _Line | None = None) -> None:
         if update.kind == "ended":
@@ -643,6 +564,7 @@ class Monitor:
 
     async def _sink_writer(self) -> None:
         wake = self._sink_wakeup
+        assert wake is not None, "the sink writer runs after start()"
         while True:
             await wake.wait()
             wake.clear()
@@ -713,14 +635,14 @@ class Monitor:
         """``{extension or login id: state}`` for every monitored extension."""
         return {(ln.exten or ln.account.id): ln.state(self.tracker) for ln in self._lines}
 
-    def client(self, exten: str):
+    def client(self, exten: str) -> Client | None:
         """The :class:`lguapi.Client` of one extension (``None`` before its login)."""
         line = self._by_exten.get(exten)
         if line is None:
             raise KeyError(f"extension {exten!r} is not monitored")
         return line.client
 
-    def counters(self) -> dict:
+    def counters(self) -> dict[str, Any]:
         """Wallboard counters: ``{"total": {...}, "domains": {domain: {...}}}``.
 
         Each has ``active`` (live calls), ``ringing``, ``talking`` (live, past ringing),
@@ -745,13 +667,13 @@ class Monitor:
             domains[dom] = self._domains.get(dom, _Counters()).to_dict(a, r)
         return {"total": self._total.to_dict(total[0], total[1]), "domains": domains}
 
-    def snapshot(self, *, calls: int = 200) -> dict:
+    def snapshot(self, *, calls: int = 200) -> dict[str, Any]:
         """Everything a wallboard shows, JSON-serialisable.
 
-        ``{"ts", "started_at", "uptime", "logins": {"total","done","failed","online"},
-        "states": {state: count}, "extensions": {exten: {"state","domain","id","since","calls"}},
+        ``{"ts", "started_at", "uptime", "logins": {"total","done","failed","online","kicked","seconds"},
+        "states": {state: count}, "extensions": {exten: {"state","domain","id","since","calls","error","kicked"}},
         "counters": {...see counters()}, "calls": [up to ``calls`` live calls, to_dict()],
-        "events": {"total", "per_second"}, "sink": {"path","written","backlog","dropped"}}``.
+        "events": {"total", "per_second" (over the last 5 s), "average_per_second"}, "sink": {"path","written","backlog","dropped"}}``.
         """
         now = time.time()
         tracker = self.tracker
@@ -764,6 +686,7 @@ class Monitor:
             exts[ln.exten or ln.account.id] = {
                 "state": st, "domain": ln.domain or _DEFAULT_DOMAIN, "id": ln.account.id, "since": ln.since,
                 "calls": [c.id for c in tracker.calls_of(ln.exten)] if ln.exten else [], "error": ln.error,
+                "kicked": ln.kicked,
             }
         uptime = now - self._started_at if self._started_at else 0.0
         live_calls = []
@@ -779,16 +702,29 @@ class Monitor:
             "uptime": uptime,
             "logins": {"total": p.total, "done": p.done, "failed": p.failed,
                        "online": sum(1 for ln in self._lines if ln.online),
+                       "kicked": sum(1 for ln in self._lines if ln.kicked),
                        "seconds": (self._login_done_at - self._started_at)
                        if self._login_done_at and self._started_at else None},
             "states": states,
             "extensions": exts,
             "counters": self.counters(),
             "calls": live_calls,
-            "events": {"total": self._events, "per_second": round(self._events / uptime, 1) if uptime > 0 else 0.0},
+            "events": {"total": self._events, "per_second": self._recent_rate(now, uptime),
+                       "average_per_second": round(self._events / uptime, 1) if uptime > 0 else 0.0},
             "sink": {"path": self._sink_path(), "written": self._sink_written, "backlog": len(self._sink_queue),
                      "dropped": self._sink_dropped},
         }
+
+    def _recent_rate(self, now: float, uptime: float) -> float:
+        """Events per second over the last few seconds (the samples are the snapshots taken)."""
+        samples = self._event_samples
+        samples.append((now, self._events))
+        while len(samples) > 2 and now - samples[1][0] >= _RATE_WINDOW:
+            samples.popleft()
+        t0, n0 = samples[0]
+        if now - t0 < 0.5:  # too short a window: the average since the start is the better guess
+            return round(self._events / uptime, 1) if uptime > 0 else 0.0
+        return round((self._events - n0) / (now - t0), 1)
 
     def _sink_path(self) -> str | None:
         if self._sink_spec is None:

@@ -82,7 +82,8 @@ class PeerStatus:
     state: str | None
     app: str | None
 
-    def as_tuple(self) -> tuple:
+    def as_tuple(self) -> tuple[str, str | None, str | None]:
+        """``(peer, state, app)``."""
         return (self.peer, self.state, self.app)
 
 
@@ -101,7 +102,7 @@ class HistoryRow(_Timed):
     talk_seconds: int | None
     result: str | None
     name_b64: str = ""
-    extra: tuple = ()
+    extra: tuple[str, ...] = ()
     raw: str = ""
 
 

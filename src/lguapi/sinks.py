@@ -31,7 +31,7 @@ import os
 import sqlite3
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator, Protocol
+from typing import Self, Any, Iterator, Protocol
 
 try:  # the fast serialiser (a dependency); the standard library remains the fallback
     import orjson
@@ -43,7 +43,7 @@ from .events import CdrEvent, ChannelListEvent, ChannelOutEvent, Event, RingEven
 
 __all__ = ["Sink", "JsonlSink", "SqliteSink", "open_sink", "event_key", "call_key", "read_jsonl"]
 
-log = logging.getLogger("lguapi.sinks")
+log: logging.Logger = logging.getLogger("lguapi.sinks")
 
 #: events whose text carries unique ids: the same text from the same extension is the same event
 _ID_EVENTS = (RingEvent, ChannelListEvent, ChannelOutEvent, CdrEvent)
@@ -88,13 +88,13 @@ def call_key(call: Call) -> str:
     return _digest(f"call\x1f{call.id}\x1f{call.end_at!r}")
 
 
-def _event_record(key: str, ev: Event) -> dict:
+def _event_record(key: str, ev: Event) -> dict[str, Any]:
     rec = {"key": key, "kind": "event"}
     rec.update(ev.to_dict())
     return rec
 
 
-def _call_record(key: str, call: Call) -> dict:
+def _call_record(key: str, call: Call) -> dict[str, Any]:
     rec = {"key": key, "kind": "call"}
     rec.update(call.to_dict())
     return rec
@@ -187,7 +187,7 @@ class _Batching:
         self._closed = False
         self._error: BaseException | None = None
         #: written (new records stored), duplicates (skipped), batches (flushes that wrote)
-        self.stats = {"written": 0, "duplicates": 0, "batches": 0}
+        self.stats: dict[str, int] = {"written": 0, "duplicates": 0, "batches": 0}
 
     def _check_open(self) -> None:
         if self._closed:
@@ -210,17 +210,21 @@ class _Batching:
             self._timer.cancel()
             self._timer = None
 
-    async def __aenter__(self):
+    async def close(self) -> None:
+        """Flush and close (each sink defines it)."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
 
 # --- JSON Lines ---------------------------------------------------------------------------
 
 
-def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:
+def read_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """Every complete record of a JSONL sink file, in order (a torn last line is skipped)."""
     with open(path, "rb") as f:
         for n, line in enumerate(f, 1):
@@ -243,15 +247,15 @@ class JsonlSink(_Batching):
     ``kill -9`` needs no fsync (the kernel keeps what was written).
     """
 
-    def __init__(self, path: str | os.PathLike, *, batch: int = 100, flush_interval: float = 0.5,
+    def __init__(self, path: str | os.PathLike[str], *, batch: int = 100, flush_interval: float = 0.5,
                  fsync: bool = False, scan_bytes: int = 64 << 20, max_keys: int = 200_000):
         super().__init__(batch, flush_interval)
-        self.path = os.fspath(path)
+        self.path: str = os.fspath(path)
         self.fsync = fsync
         self._keys = _KeySet(max_keys)
         self._buf: list[bytes] = []
         self._torn = False  # a failed write left a partial line: start the next on a new line
-        self.repaired_bytes = self._load(scan_bytes)
+        self.repaired_bytes: int = self._load(scan_bytes)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def _load(self, scan_bytes: int) -> int:
@@ -423,12 +427,12 @@ class SqliteSink(_Batching):
     a power loss).
     """
 
-    def __init__(self, path: str | os.PathLike, *, batch: int = 100, flush_interval: float = 0.5,
+    def __init__(self, path: str | os.PathLike[str], *, batch: int = 100, flush_interval: float = 0.5,
                  synchronous: str = "NORMAL"):
         super().__init__(batch, flush_interval)
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"unknown synchronous mode {synchronous!r}")
-        self.path = os.fspath(path)
+        self.path: str = os.fspath(path)
         self._sync = synchronous.upper()
         self._events: list[tuple] = []
         self._calls: list[tuple] = []
@@ -564,7 +568,7 @@ class SqliteSink(_Batching):
 # --- opening by name ------------------------------------------------------------------------
 
 
-def open_sink(url_or_path: str | os.PathLike, **kwargs: Any) -> JsonlSink | SqliteSink:
+def open_sink(url_or_path: str | os.PathLike[str], **kwargs: Any) -> JsonlSink | SqliteSink:
     """Open a sink by name: ``events.jsonl`` (JSON Lines, the default),
     ``sqlite:///relative.db`` / ``sqlite:////absolute.db`` or a path ending in ``.db``,
     ``.sqlite`` or ``.sqlite3`` (SQLite), ``jsonl:///path`` (JSON Lines, explicit).

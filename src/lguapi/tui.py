@@ -18,6 +18,7 @@ __all__ = ["render", "render_progress", "plain_line", "STATE_STYLES", "rich_avai
 #: rich style of each extension state
 STATE_STYLES = {
     "offline": "bold white on red",
+    "kicked": "bold yellow on red",  # offline after BYE (the same ID logged in elsewhere)
     "idle": "green",
     "ringing": "bold black on yellow",
     "talking": "bold white on blue",
@@ -49,13 +50,15 @@ def format_seconds(v: float | None) -> str:
     return f"{h}h{m:02d}m"
 
 
-def plain_line(snap: dict) -> str:
+def plain_line(snap: dict[str, Any]) -> str:
     """One line of text summarising a snapshot (for ``--no-tui``, CI logs and pipes)."""
     st = snap.get("states", {})
     tot = snap.get("counters", {}).get("total", {})
     lg = snap.get("logins", {})
     ev = snap.get("events", {})
     states = " ".join(f"{k} {st.get(k, 0)}" for k in ("idle", "ringing", "talking", "held", "offline"))
+    if lg.get("kicked"):
+        states += f" (kicked {lg['kicked']})"
     return (f"[{format_seconds(snap.get('uptime'))}] online {lg.get('online', 0)}/{lg.get('total', 0)}"
             f"{' failed ' + str(lg['failed']) if lg.get('failed') else ''} | {states} | "
             f"calls active {tot.get('active', 0)} ringing {tot.get('ringing', 0)} | "
@@ -64,7 +67,7 @@ def plain_line(snap: dict) -> str:
             f"events {ev.get('total', 0)} ({ev.get('per_second', 0)}/s)")
 
 
-def _counters_table(snap: dict):
+def _counters_table(snap: dict[str, Any]):
     from rich.table import Table
 
     table = Table(title="Calls", expand=False, show_edge=True, header_style="bold")
@@ -94,7 +97,7 @@ def _counters_table(snap: dict):
     return table
 
 
-def _grid(snap: dict, max_cells: int):
+def _grid(snap: dict[str, Any], max_cells: int):
     from rich.text import Text
 
     exts = snap.get("extensions", {})
@@ -111,17 +114,19 @@ def _grid(snap: dict, max_cells: int):
     width = max((len(k) for k, _ in shown), default=4)
     text = Text()
     for k, v in shown:
-        text.append(k.ljust(width), style=STATE_STYLES.get(v.get("state", ""), ""))
+        state = "kicked" if v.get("kicked") else v.get("state", "")
+        text.append(k.ljust(width), style=STATE_STYLES.get(state, ""))
         text.append(" ")
     if note:
         text.append(note, style="dim")
     return text
 
 
-def _legend(snap: dict):
+def _legend(snap: dict[str, Any]):
     from rich.text import Text
 
-    st = snap.get("states", {})
+    st = dict(snap.get("states", {}))
+    st["kicked"] = snap.get("logins", {}).get("kicked", 0)  # offline ones the server said BYE to
     t = Text()
     for state, style in STATE_STYLES.items():
         t.append(f" {state} {st.get(state, 0)} ", style=style)
@@ -129,7 +134,7 @@ def _legend(snap: dict):
     return t
 
 
-def _live_calls(snap: dict, limit: int):
+def _live_calls(snap: dict[str, Any], limit: int):
     from rich.table import Table
 
     calls = snap.get("calls", [])[:limit]
@@ -153,7 +158,7 @@ def _live_calls(snap: dict, limit: int):
     return table
 
 
-def render(snap: dict, *, title: str = "lguapi monitor", max_cells: int = 600, max_calls: int = 8) -> Any:
+def render(snap: dict[str, Any], *, title: str = "lguapi monitor", max_cells: int = 600, max_calls: int = 8) -> Any:
     """The wallboard for one snapshot as a rich renderable (a ``Group``).
 
     Shows a header (uptime, logins, events/s), the state legend with counts, a grid of

@@ -4,10 +4,12 @@ Each concern has a compiled twin (Cython) and a pure-Python twin with identical
 behaviour. ``HAS_EXTENSIONS`` tells which one is in use; set ``LGUCORE_NO_EXTENSIONS=1``
 to force the pure twins (at build time and at import).
 """
+from types import SimpleNamespace
+
 from ._types import FRAME_TYPES, HEARTBEAT, HEARTBEAT_ACK, TEXT, TEXT_BASIC, TEXT_SEED, Frame
 from .errors import CipherError, FrameError, ProtocolError
 from . import batch as _batch, cipher as _cipher, frames as _frames, fields as _fields, tokens as _tokens
-from ._env import NO_EXTENSIONS
+from ._env import NO_EXTENSIONS, build_fallback_cause
 from .frames import MAX_BODY, FrameDecoder, encode_frame
 from .tokens import Message, tokenize
 from .fields import project
@@ -29,17 +31,22 @@ from .codec import CIPHERS, TextCodec, cipher_of
 _CONCERNS = (_frames, _tokens, _batch, _cipher, _fields)
 HAS_EXTENSIONS: bool = all(m.c is not None for m in _CONCERNS)
 
+if not HAS_EXTENSIONS and not NO_EXTENSIONS and (_cause := build_fallback_cause()) is not None:
+    import warnings
+
+    warnings.warn(f"lgucore: the compiled core was not built at install ({_cause}); using the pure-Python "
+                  "twin (much slower). Install a C compiler and reinstall, or set LGUCORE_NO_EXTENSIONS=1 "
+                  "to choose the pure twin and silence this warning.", RuntimeWarning, stacklevel=2)
+
 __version__ = "0.1.0"
 
 
-def implementations() -> dict:
+def implementations() -> dict[str, SimpleNamespace]:
     """``{"py": namespace, "c": namespace}`` of each twin's public names (``"c"`` only when built).
 
     The test-suite runs every core test against each entry.
     """
-    from types import SimpleNamespace
-
-    out = {}
+    out: dict[str, SimpleNamespace] = {}
     for tag in ("py", "c"):
         mods = [getattr(m, tag) for m in _CONCERNS]
         if any(m is None for m in mods):

@@ -196,7 +196,11 @@ def tokenize_batch(batch: FrameBatch, *, charset: str = "cp949") -> TokenBatch:
     name_o = np.empty(n, dtype=np.int64)
     name_l = np.empty(n, dtype=np.int64)
     index = np.empty(n + 1, dtype=np.int64)
-    ff, ko, kl, vo, vl = [], [], [], [], []
+    ff: list[int] = []
+    ko: list[int] = []
+    kl: list[int] = []
+    vo: list[int] = []
+    vl: list[int] = []
     for i in range(n):
         s = int(batch.offsets[i])
         if not _span_ok(s, int(batch.lengths[i]), 0, len(buf)):

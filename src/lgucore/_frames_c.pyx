@@ -68,6 +68,7 @@ def encode_frame(ftype, body=b"", *, byteorder="big"):
     truncates) or ``ftype`` does not fit 16 bits; ``TypeError`` when ``ftype`` is not
     an integer.
 
+    >>> from lgucore import TEXT
     >>> encode_frame(TEXT, b"PING")
     b'\\x00\\x01\\x00\\x04PING'
     """

@@ -30,6 +30,7 @@ def encode_frame(ftype: int, body=b"", *, byteorder: str = "big") -> bytes:
     Raises :class:`FrameError` when ``body`` is longer than 65535 bytes (it never
     truncates) or ``ftype`` does not fit 16 bits.
 
+    >>> from lgucore import TEXT
     >>> encode_frame(TEXT, b"PING")
     b'\\x00\\x01\\x00\\x04PING'
     """
@@ -104,7 +105,7 @@ class FrameDecoder:
                 mv = mv.cast("B")
             elif not mv.c_contiguous:
                 raise TypeError("can't concat memoryview to bytearray: a C-contiguous bytes-like object is required")
-            frames: list = []
+            frames: list[Frame] = []
             pos = self._finish_held(mv, frames)
             if pos < 0:
                 return frames

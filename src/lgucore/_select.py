@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 
 from ._env import NO_EXTENSIONS
 
 
-def compiled(name: str):
+def compiled(name: str) -> ModuleType | None:
     """Return ``lgucore.<name>`` (a compiled module) or ``None``; never hides other errors."""
     if NO_EXTENSIONS:
         return None

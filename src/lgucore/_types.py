@@ -1,9 +1,12 @@
 """Plain value types shared by the pure and the compiled implementations."""
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Union
 
-__all__ = ["Frame", "TEXT", "TEXT_BASIC", "TEXT_SEED", "HEARTBEAT", "HEARTBEAT_ACK", "FRAME_TYPES"]
+__all__ = ["Buffer", "Frame", "TEXT", "TEXT_BASIC", "TEXT_SEED", "HEARTBEAT", "HEARTBEAT_ACK", "FRAME_TYPES"]
+
+#: what the codecs accept as input: any bytes-like object
+Buffer = Union[bytes, bytearray, memoryview]
 
 TEXT = 0x0001
 TEXT_BASIC = 0x0002

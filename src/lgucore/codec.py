@@ -4,7 +4,7 @@ This composes the twinned primitives; it holds no byte-level loop of its own.
 """
 from __future__ import annotations
 
-from ._types import HEARTBEAT, HEARTBEAT_ACK, TEXT, TEXT_BASIC, TEXT_SEED, Frame
+from ._types import HEARTBEAT, HEARTBEAT_ACK, TEXT, TEXT_BASIC, TEXT_SEED, Buffer, Frame
 from .cipher import DEFAULT_BASIC_KEY, DEFAULT_SEED_KEY, Seed, basic_decrypt, basic_encrypt, seed_open, seed_seal
 from .errors import FrameError
 from .frames import MAX_BODY, encode_frame
@@ -16,7 +16,7 @@ CIPHERS = {"none": TEXT, "basic": TEXT_BASIC, "seed": TEXT_SEED}
 _NAME_OF = {v: k for k, v in CIPHERS.items()}
 
 
-def cipher_of(ftype: int):
+def cipher_of(ftype: int) -> str | None:
     """The cipher name a text frame type implies, or ``None`` for a non-text frame."""
     return _NAME_OF.get(ftype)
 
@@ -35,14 +35,15 @@ class TextCodec:
 
     __slots__ = ("cipher", "frame_type", "byteorder", "_seed", "_basic_key", "max_plain")
 
-    def __init__(self, cipher: str = "seed", *, seed_key=DEFAULT_SEED_KEY, basic_key=DEFAULT_BASIC_KEY,
+    def __init__(self, cipher: str = "seed", *, seed_key: Buffer | Seed = DEFAULT_SEED_KEY,
+                 basic_key: Buffer = DEFAULT_BASIC_KEY,
                  byteorder: str = "big") -> None:
         if cipher not in CIPHERS:
             raise ValueError(f"cipher must be one of {sorted(CIPHERS)}, not {cipher!r}")
         if byteorder not in ("big", "little"):
             raise ValueError(f"byteorder must be 'big' or 'little', not {byteorder!r}")
-        self.cipher = cipher
-        self.frame_type = CIPHERS[cipher]
+        self.cipher: str = cipher
+        self.frame_type: int = CIPHERS[cipher]
         self.byteorder = byteorder
         self._seed = seed_key if isinstance(seed_key, Seed) else Seed(bytes(seed_key))
         basic_key = bytes(basic_key)
@@ -50,16 +51,16 @@ class TextCodec:
             raise ValueError("basic_key must not be empty")
         self._basic_key = basic_key
         #: the longest plain text one frame can carry under this cipher
-        self.max_plain = _max_plain(cipher)
+        self.max_plain: int = _max_plain(cipher)
 
     def __repr__(self) -> str:  # keys stay out of reprs
         return f"<TextCodec cipher={self.cipher} byteorder={self.byteorder}>"
 
-    def seal(self, plain) -> bytes:
+    def seal(self, plain: Buffer) -> bytes:
         """The frame body for ``plain`` under this session's cipher."""
         return self.seal_as(self.cipher, plain)
 
-    def seal_as(self, cipher: str, plain) -> bytes:
+    def seal_as(self, cipher: str, plain: Buffer) -> bytes:
         if cipher == "seed":
             return seed_seal(plain, self._seed)
         if cipher == "basic":
@@ -68,7 +69,7 @@ class TextCodec:
             return bytes(plain)
         raise ValueError(f"unknown cipher {cipher!r}")
 
-    def encode(self, plain, cipher: str | None = None) -> bytes:
+    def encode(self, plain: Buffer, cipher: str | None = None) -> bytes:
         """A whole text frame carrying ``plain`` (raises FrameError when it is too long)."""
         c = cipher or self.cipher
         body = self.seal_as(c, plain)
@@ -76,7 +77,7 @@ class TextCodec:
             raise FrameError(f"{len(plain)} bytes of text make a {len(body)}-byte {c} body, over 65535; split it")
         return encode_frame(CIPHERS[c], body, byteorder=self.byteorder)
 
-    def open(self, ftype: int, body) -> bytes:
+    def open(self, ftype: int, body: Buffer) -> bytes:
         """The plain text of a text frame body of type ``ftype``."""
         if ftype == TEXT_SEED:
             return seed_open(body, self._seed)
@@ -89,10 +90,10 @@ class TextCodec:
     def decode(self, frame: Frame) -> bytes:
         return self.open(frame.type, frame.body)
 
-    def heartbeat(self, token=b"") -> bytes:
+    def heartbeat(self, token: Buffer = b"") -> bytes:
         return encode_frame(HEARTBEAT, token, byteorder=self.byteorder)
 
-    def heartbeat_ack(self, token=b"") -> bytes:
+    def heartbeat_ack(self, token: Buffer = b"") -> bytes:
         return encode_frame(HEARTBEAT_ACK, token, byteorder=self.byteorder)
 
 

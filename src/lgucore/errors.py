@@ -5,6 +5,10 @@ the stream ``offset`` where it was found and a short ``excerpt`` of the bad byte
 """
 from __future__ import annotations
 
+from typing import Iterable
+
+from ._types import Buffer, Frame
+
 __all__ = ["ProtocolError", "FrameError", "CipherError"]
 
 _EXCERPT = 16
@@ -18,7 +22,7 @@ class ProtocolError(ValueError):
         excerpt: up to 16 bytes of the offending input, for the log.
     """
 
-    def __init__(self, message: str, *, offset: int | None = None, excerpt=b"") -> None:
+    def __init__(self, message: str, *, offset: int | None = None, excerpt: Buffer = b"") -> None:
         excerpt = bytes(memoryview(excerpt)[:_EXCERPT]) if excerpt else b""
         self.offset = offset
         self.excerpt = excerpt
@@ -37,10 +41,14 @@ class FrameError(ProtocolError):
     before the error, so nothing that arrived intact is lost.
     """
 
-    def __init__(self, message: str, *, offset: int | None = None, excerpt=b"", frames=()) -> None:
+    def __init__(self, message: str, *, offset: int | None = None, excerpt: Buffer = b"",
+                 frames: Iterable[Frame] = ()) -> None:
         super().__init__(message, offset=offset, excerpt=excerpt)
-        self.frames = list(frames)
+        self.frames: list[Frame] = list(frames)
 
 
 class CipherError(ProtocolError):
     """A body that is not valid under its cipher: bad Base64, padding, block length or key."""
+
+    #: which Base64 layer failed (``"outer"`` or ``"inner"``), when the error is about Base64
+    layer: str | None = None

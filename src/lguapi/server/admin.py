@@ -36,7 +36,7 @@ from .http import HTTPError, HTTPServer, Request, Response, Router
 
 __all__ = ["AdminServer"]
 
-log = logging.getLogger("lguapi.server.admin")
+log: logging.Logger = logging.getLogger("lguapi.server.admin")
 
 #: numbers and extensions: what may appear in an event field (no | : space = , ^)
 _NUMBER = re.compile(r"^[0-9A-Za-z*#+._-]{1,40}$")
@@ -48,7 +48,7 @@ def json_error(status: int, message: str) -> Response:
     return Response.json({"error": message}, status)
 
 
-def _body(request: Request) -> dict:
+def _body(request: Request) -> dict[str, Any]:
     data = request.json()
     if data is None:
         return {}
@@ -57,7 +57,7 @@ def _body(request: Request) -> dict:
     return data
 
 
-def _number(data: dict, key: str) -> str:
+def _number(data: dict[str, Any], key: str) -> str:
     value = data.get(key)
     if value is None:
         raise HTTPError(400, f"missing field {key!r}")

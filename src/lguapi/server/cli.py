@@ -37,7 +37,7 @@ from .tlscert import DEFAULT_HOSTS, server_context, write_self_signed
 
 __all__ = ["EmulatorStack", "run_all", "configure_parser", "run", "main", "READY_PREFIX"]
 
-log = logging.getLogger("lguapi.server")
+log: logging.Logger = logging.getLogger("lguapi.server")
 
 READY_PREFIX = "lguapi-emulator ready"
 _WILDCARD = ("", "0.0.0.0", "::")
@@ -61,8 +61,8 @@ class EmulatorStack:
                  oam_primary: HostPort | None = None, oam_backup: HostPort | None = None,
                  oam_backup2: HostPort | None = None, tls: bool = False,
                  cert_file: str | None = None, key_file: str | None = None, state_dir: str | None = None,
-                 traffic: Any = None, firehose: float | None = None, firehose_options: dict | None = None,
-                 seed: int | None = None, emulator_options: dict | None = None) -> None:
+                 traffic: Any = None, firehose: float | None = None, firehose_options: dict[str, Any] | None = None,
+                 seed: int | None = None, emulator_options: dict[str, Any] | None = None) -> None:
         if (cert_file is None) != (key_file is None):
             raise ValueError("give both cert_file and key_file, or neither")
         if firehose is not None and firehose < 0:
@@ -72,10 +72,10 @@ class EmulatorStack:
         self._port = port
         self.admin_host = admin_host
         self._admin_port = admin_port
-        self.oam_host = host if oam_host is None else oam_host
+        self.oam_host: str = host if oam_host is None else oam_host
         self._oam_port = oam_port
         self.oam_tls = oam_tls
-        self.oam_addresses = (oam_primary, oam_backup, oam_backup2)
+        self.oam_addresses: tuple[HostPort | None, HostPort | None, HostPort | None] = (oam_primary, oam_backup, oam_backup2)
         self.tls = tls
         self.cert_file = cert_file
         self.key_file = key_file
@@ -85,9 +85,9 @@ class EmulatorStack:
         #: a :class:`~lguapi.server.playback.CapturePlayback` started with the stack by ``lguapi serve --replay``
         self.playback: Any = None
         self.firehose_rate = firehose
-        self.firehose_options = dict(firehose_options or {})
+        self.firehose_options: dict[str, Any] = dict(firehose_options or {})
         self.seed = seed
-        self.emulator_options = dict(emulator_options or {})
+        self.emulator_options: dict[str, Any] = dict(emulator_options or {})
         self.emulator: Any = None
         self.admin: Any = None
         self.oam: OamServer | None = None
@@ -145,7 +145,11 @@ class EmulatorStack:
             hosts = list(DEFAULT_HOSTS) + [h for h in (self.host, self.oam_host) if h not in _WILDCARD]
             files = await asyncio.to_thread(write_self_signed, directory, hosts)
             self.cert_file, self.key_file, self.ca_file = files.cert, files.key, files.ca
-        ssl_ctx = server_context(self.cert_file, self.key_file) if self.tls else None
+        ssl_ctx = None
+        if self.tls:
+            if self.cert_file is None or self.key_file is None:
+                raise ValueError("TLS needs a certificate and its key")
+            ssl_ctx = server_context(self.cert_file, self.key_file)
         options = dict(self.emulator_options)
         if self.seed is not None:
             options.setdefault("rng", self._rng("pbx"))

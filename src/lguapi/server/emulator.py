@@ -21,7 +21,7 @@ from .session import Session
 
 __all__ = ["Emulator", "LoginGuard"]
 
-log = logging.getLogger("lguapi.server")
+log: logging.Logger = logging.getLogger("lguapi.server")
 
 
 class LoginGuard:
@@ -112,7 +112,7 @@ class Emulator:
                  ciphers=("none", "basic", "seed"), seed_key=DEFAULT_SEED_KEY, basic_key=DEFAULT_BASIC_KEY,
                  charset: str = "cp949", idle_timeout: float = 90.0, max_bad_frames: int = 5,
                  max_body: int = MAX_BODY, max_send_buffer: int = 4 << 20, ring_timeout: float = 60.0,
-                 auto_answer: float | None = None, lockout=(5, 60.0, 60.0),
+                 auto_answer: float | None = None, lockout: tuple[int, float, float] = (5, 60.0, 60.0),
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None,
                  pbx_factory: Callable | None = None, close_grace: float = 5.0, frame_timeout: float = 30.0,
                  max_connections: int = 20000, max_connections_per_address: int = 10000,
@@ -145,7 +145,7 @@ class Emulator:
         self.byteorder = byteorder
         self.ciphers = ciphers
         self.charset = charset
-        self.idle_timeout = float(idle_timeout)
+        self.idle_timeout: float = float(idle_timeout)
         self.max_bad_frames = max_bad_frames
         self.max_body = max_body
         self.max_send_buffer = max_send_buffer
@@ -167,9 +167,10 @@ class Emulator:
         self._dirty: list[Session] = []
         self._flush_handle: asyncio.Handle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None
         if pbx_factory is None:
-            from .pbx import Pbx as pbx_factory
+            from .pbx import Pbx
+            pbx_factory = Pbx
         self.pbx = pbx_factory(directory, deliver=self.deliver, ring_timeout=ring_timeout, auto_answer=auto_answer,
                                clock=clock, rng=rng, online=self.online, max_userinfo_bytes=max_userinfo_bytes,
                                max_addressbook=max_addressbook)
@@ -303,6 +304,8 @@ class Emulator:
             return
         if self._by_id.get(s.user.id) is s:
             del self._by_id[s.user.id]
+        if s.exten is None:
+            return
         lst = self._by_exten.get(s.exten)
         if lst is not None and s in lst:
             lst.remove(s)
@@ -312,7 +315,7 @@ class Emulator:
     def schedule_flush(self, s: Session) -> None:
         """Have ``s`` flushed at the end of this loop iteration, with every other session."""
         self._dirty.append(s)
-        if self._flush_handle is None:
+        if self._flush_handle is None and self._loop is not None:
             self._flush_handle = self._loop.call_soon(self._flush_all)
 
     def _flush_all(self) -> None:

@@ -37,7 +37,7 @@ from .accounts import User
 
 __all__ = ["Firehose", "generate_calls"]
 
-log = logging.getLogger("lguapi.server.firehose")
+log: logging.Logger = logging.getLogger("lguapi.server.firehose")
 
 _OUTSIDE = "010"
 
@@ -56,14 +56,14 @@ class _Clock:
     __slots__ = ("now",)
 
     def __init__(self) -> None:
-        self.now = time.time()
+        self.now: float = time.time()
 
     def __call__(self) -> float:
         return self.now
 
 
 def generate_calls(pbx: Any, clock: _Clock, users: list[User], n_calls: int, rng: random.Random,
-                   events: list) -> list[int]:
+                   events: list[Any]) -> list[int]:
     """Drive ``n_calls`` calls among ``users`` (1 or 2) through ``pbx``; its deliver callback
     appends ``(exten, text)`` to ``events``. Returns the index in ``events`` where each call starts.
 
@@ -169,7 +169,7 @@ class _Group:
 
     def codecs(self) -> dict[str, Any]:
         """cipher -> codec of every session receiving now or from the next call boundary."""
-        out = {}
+        out: dict[str, Any] = {}
         for group in (self.sessions, self.pending or {}):
             for lst in group.values():
                 for sess in lst:
@@ -202,15 +202,15 @@ class Firehose:
         if not 0 < tick <= 1 or calls_per_group < 1 or not 0 < build_share <= 1 or not refresh > 0:
             raise ValueError("firehose: tick within (0, 1], calls_per_group >= 1, build_share within (0, 1]")
         self.emulator = emulator
-        self.rate = float(rate)
+        self.rate: float = float(rate)
         self.rng = rng if rng is not None else random.Random()
         self.tick = tick
         self.calls_per_group = calls_per_group
         self.refresh = refresh
         self.build_share = build_share
-        self.charset = getattr(emulator, "charset", "cp949")
+        self.charset: Any | str = getattr(emulator, "charset", "cp949")
         self._clock = _Clock()
-        self._events: list = []
+        self._events: list[Any] = []
         self._pbx = _make_pbx(emulator.directory, lambda exten, text: self._events.append((exten, text)),
                               self._clock, self.rng)
         self._groups: list[_Group] = []
@@ -230,7 +230,7 @@ class Firehose:
         self._cursor = 0
         self._budget = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._handle: asyncio.TimerHandle | None = None
+        self._handle: asyncio.Handle | None = None
         self._last = 0.0
         self._last_refresh = -1e9
         self._started_at = 0.0
@@ -263,7 +263,7 @@ class Firehose:
         except Exception:  # pragma: no cover - closing must not fail the caller
             log.exception("closing the firehose's private PBX failed")
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         elapsed = (self._loop.time() - self._started_at) if self._loop is not None else 0.0
         return {"rate": self.rate, "delivered": self.delivered, "replays": self.replays,
                 "regenerated": self.regenerated, "built": self.built, "build_errors": self.build_errors, "active_groups": len(self._active),
@@ -359,6 +359,8 @@ class Firehose:
 
     def _round(self) -> None:
         loop = self._loop
+        if loop is None:  # closed meanwhile
+            return
         self._handle = loop.call_later(self.tick, self._round)
         t_start = time.perf_counter()
         now = loop.time()

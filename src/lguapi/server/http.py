@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 __all__ = ["HTTPError", "Request", "Response", "Router", "HTTPServer", "Handler"]
 
-log = logging.getLogger("lguapi.server.http")
+log: logging.Logger = logging.getLogger("lguapi.server.http")
 
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _VERSIONS = ("HTTP/1.0", "HTTP/1.1")
@@ -41,7 +41,7 @@ class HTTPError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-        self.headers = headers or []
+        self.headers: list[tuple[str, str]] = headers or []
         self.close = close
 
 
@@ -214,7 +214,7 @@ class HTTPServer:
         self.body_timeout = body_timeout
         self.on_error = on_error
         self.name = name
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
         self._closing = False
 

@@ -33,7 +33,7 @@ from .tlscert import DEFAULT_HOSTS, server_context, write_self_signed
 
 __all__ = ["OamServer", "parse_hostport", "format_serverinfo", "PATH"]
 
-log = logging.getLogger("lguapi.server.oam")
+log: logging.Logger = logging.getLogger("lguapi.server.oam")
 
 PATH = "/oam/serverinfo"
 UNKNOWN = "SERVERINFO|ERROR:-1"
@@ -130,8 +130,11 @@ class OamServer:
         if self.tls:
             if self.cert_file is None:
                 await self._generate_cert()
+            cert, key = self.cert_file, self.key_file
+            if cert is None or key is None:
+                raise ValueError("OAM over TLS needs a certificate and its key")
             try:
-                self._http.ssl = server_context(self.cert_file, self.key_file)
+                self._http.ssl = server_context(cert, key)
             except (OSError, _ssl.SSLError) as exc:
                 raise ValueError(f"cannot load the OAM certificate {self.cert_file!r}: {exc}") from exc
         await self._http.start()
@@ -143,7 +146,7 @@ class OamServer:
     async def _generate_cert(self) -> None:
         if self.state_dir is None:
             self._own_dir = tempfile.mkdtemp(prefix="lguapi-emulator-")
-        directory = self.state_dir or self._own_dir
+        directory = self.state_dir or self._own_dir or tempfile.mkdtemp(prefix="lguapi-emulator-")
         hosts = list(DEFAULT_HOSTS) + [h for h in (self.host, self.emulator_host, socket.gethostname())
                                        if h and h not in _WILDCARD]
         files = await asyncio.to_thread(write_self_signed, directory, hosts)

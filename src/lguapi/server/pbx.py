@@ -169,7 +169,7 @@ class Pbx:
         return f"<Pbx {len(self.calls)} call(s) {len(self.channels)} channel(s) {len(self.history)} finished>"
 
     # -- commands from sessions ---------------------------------------------------------
-    def command(self, user: User, name: str, args: dict, positional: list, reply: Callable[[str], None]) -> None:
+    def command(self, user: User, name: str, args: dict[str, Any], positional: list[Any], reply: Callable[[str], None]) -> None:
         """Carry out command ``name`` for ``user``; ``reply`` answers the issuing session.
 
         Raises :class:`PbxCommandError` for an unknown command, a missing or malformed argument,
@@ -286,7 +286,7 @@ class Pbx:
 
     # -- state ----------------------------------------------------------------------------
     @staticmethod
-    def _leg_dict(leg: Leg) -> dict:
+    def _leg_dict(leg: Leg) -> dict[str, Any]:
         d = {"channel": leg.name, "uniqueid": leg.uid, "exten": leg.exten, "number": leg.number,
              "kind": leg.kind, "state": leg.state}
         if leg.alias is not None:
@@ -298,9 +298,9 @@ class Pbx:
             d["recording"] = leg.record[1]
         return d
 
-    def _call_dict(self, call: Call) -> dict:
+    def _call_dict(self, call: Call) -> dict[str, Any]:
         live = [self._leg_dict(leg) for leg in call.legs if leg.state != "gone"]
-        d = {"id": call.id, "kind": call.kind, "direction": call.direction, "from": call.src, "to": call.dst,
+        d: dict[str, Any] = {"id": call.id, "kind": call.kind, "direction": call.direction, "from": call.src, "to": call.dst,
              "inexten": call.inexten, "state": call.state, "start": call.start, "answer": call.answer,
              "answered_by": call.answered_by, "legs": live, "extensions": list(call.extens),
              "conference": call.room.room if call.room is not None else None}
@@ -308,7 +308,7 @@ class Pbx:
             d["consult"] = self._call_dict(call.consult)
         return d
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """Phones, live channels and calls, conferences, forwards and finished calls (JSON-serialisable)."""
         phones = {}
         for u in self.directory.users():

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import Any, TYPE_CHECKING
 
 from .pbx_model import PbxCommandError
 
@@ -23,13 +23,13 @@ MAX_TEXT = 200
 MAX_PEERS = 500
 
 
-def arg(args: dict, key: str, default: str = "") -> str:
+def arg(args: dict[str, Any], key: str, default: str = "") -> str:
     """The value of ``key`` (``default`` when absent)."""
     v = args.get(key)
     return default if v is None else v
 
 
-def required(args: dict, key: str) -> str:
+def required(args: dict[str, Any], key: str) -> str:
     """The value of ``key``; absent or empty is ``PbxCommandError("missing argument KEY")``."""
     v = args.get(key)
     if not v:
@@ -37,7 +37,7 @@ def required(args: dict, key: str) -> str:
     return v
 
 
-def check_agent(user: User, args: dict) -> None:
+def check_agent(user: User, args: dict[str, Any]) -> None:
     """``AGENT``, when given, must be the logged-in extension."""
     agent = args.get("AGENT")
     if agent and agent != user.exten:
@@ -68,14 +68,14 @@ def peer_list(value: str, key: str = "PEERS") -> list[str]:
     return list(out)
 
 
-def room_name(args: dict) -> str:
+def room_name(args: dict[str, Any]) -> str:
     room = required(args, "ROOM")
     if not _ROOM.match(room):
         raise PbxCommandError("malformed argument ROOM")
     return room
 
 
-def int_arg(args: dict, key: str, default: int | None = None, allowed=None) -> int:
+def int_arg(args: dict[str, Any], key: str, default: int | None = None, allowed=None) -> int:
     v = args.get(key, "")
     if v == "":
         if default is None:
@@ -89,7 +89,7 @@ def int_arg(args: dict, key: str, default: int | None = None, allowed=None) -> i
     return n
 
 
-def date_bound(args: dict, key: str, *, end: bool) -> str:
+def date_bound(args: dict[str, Any], key: str, *, end: bool) -> str:
     """A date/time bound as 14 digits (``""`` when absent), padded to the start or end of its unit.
 
     Accepts ``YYYYMMDD``, ``YYYYMMDDHH``, ``YYYYMMDDHHMM``, ``YYYYMMDDHHMMSS`` and the same
@@ -104,7 +104,7 @@ def date_bound(args: dict, key: str, *, end: bool) -> str:
     return digits.ljust(14, "9" if end else "0")
 
 
-def free_text(args: dict, key: str = "MSG") -> str:
+def free_text(args: dict[str, Any], key: str = "MSG") -> str:
     """SMS / peer-message text: present, at most 200 characters, no ``|``, CR or LF."""
     text = args.get(key)
     if not text:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 from collections import deque
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from .pbx_history import history_record, history_rows, local14
 from .pbx_model import BUSY, NO_ANSWER, NORMAL, REJECTED, TRUNK, Call, Forward, Leg
@@ -163,7 +163,7 @@ class CallEngine:
         leg.state = "gone"
 
     @staticmethod
-    def unring(r: Leg, rings: list) -> None:
+    def unring(r: Leg, rings: list[Any]) -> None:
         """``r`` stops ringing: its timer is cancelled and it leaves ``rings`` (if it is there)."""
         if r.timer is not None:
             r.timer.cancel()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 import time
-from typing import TYPE_CHECKING
+from typing import Any, TYPE_CHECKING
 
 from .pbx_model import BUSY, Call
 
@@ -27,7 +27,7 @@ def b64name(text: str) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def history_record(call: Call, disposition: str, ring: float, talk: float) -> dict:
+def history_record(call: Call, disposition: str, ring: float, talk: float) -> dict[str, Any]:
     """The JSON-serialisable history entry of the finished ``call``."""
     return {
         "id": call.id, "direction": call.direction, "from": call.src, "to": call.dst,

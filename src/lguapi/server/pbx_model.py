@@ -51,24 +51,24 @@ class Leg:
 
     def __init__(self, name: str, uid: str, exten: str | None, number: str, kind: str, call: Call,
                  state: str, created: float) -> None:
-        self.name = name
-        self.uid = uid
-        self.exten = exten          # the owning extension; None for trunk and Local channels
-        self.number = number        # what the other side sees as this party's number
-        self.kind = kind            # "phone" | "trunk" | "local"
-        self.call = call
-        self.state = state
+        self.name: str = name
+        self.uid: str = uid
+        self.exten: str | None = exten          # the owning extension; None for trunk and Local channels
+        self.number: str = number        # what the other side sees as this party's number
+        self.kind: str = kind            # "phone" | "trunk" | "local"
+        self.call: Call = call
+        self.state: str = state
         self.src: Leg = self
-        self.created = created
+        self.created: float = created
         self.up_at: float | None = None
         self.timer: Any = None      # asyncio.TimerHandle of a ring timeout or an auto answer
-        self.record: tuple | None = None   # (start time, file name) while recording
+        self.record: tuple[Any, ...] | None = None   # (start time, file name) while recording
         self.room: Conference | None = None
-        self.forwarded = False      # a ring caused by call forwarding (never forwarded again)
+        self.forwarded: bool = False      # a ring caused by call forwarding (never forwarded again)
         self.invite: Conference | None = None  # a ring that joins this conference on answer
         self.alias: str | None = None          # the ";2" half of a Local channel
         self.alias_uid: str | None = None
-        self.talk = 0.0             # seconds this leg was connected (set when it ends)
+        self.talk: float = 0.0             # seconds this leg was connected (set when it ends)
 
     def __repr__(self) -> str:
         return f"<Leg {self.name} {self.uid} {self.state}>"
@@ -88,18 +88,18 @@ class Call:
 
     def __init__(self, id: str, kind: str, direction: str, src: str, dst: str, inexten: str | None,
                  start: float) -> None:
-        self.id = id
-        self.kind = kind
-        self.direction = direction      # "inbound" | "outbound" | "internal"
-        self.src = src
-        self.dst = dst
-        self.inexten = inexten          # the dialled 070 number of an inbound external call
+        self.id: str = id
+        self.kind: str = kind
+        self.direction: str = direction      # "inbound" | "outbound" | "internal"
+        self.src: str = src
+        self.dst: str = dst
+        self.inexten: str | None = inexten          # the dialled 070 number of an inbound external call
         self.caller: Leg | None = None
         self.callee: Leg | None = None
         self.rings: list[Leg] = []
         self.legs: list[Leg] = []       # every leg the call ever had, in creation order
-        self.state = "ringing"          # ringing | up | held | transferring | conference | ended
-        self.start = start
+        self.state: str = "ringing"          # ringing | up | held | transferring | conference | ended
+        self.start: float = start
         self.answer: float | None = None
         self.end: float | None = None
         self.answered_by: str | None = None
@@ -109,11 +109,11 @@ class Call:
         self.consult: Call | None = None
         self.transferer: str | None = None
         self.atxfer_cid: str | None = None
-        self.transfers: list[dict] = []
-        self.forwards: list[dict] = []
+        self.transfers: list[dict[str, Any]] = []
+        self.forwards: list[dict[str, Any]] = []
         self.busy: list[str] = []       # extensions that were busy when this call tried them
         self.rang: dict[str, None] = {}  # extensions whose phone rang for this call
-        self.dial_app = ""
+        self.dial_app: str = ""
         self.room: Conference | None = None
 
     def __repr__(self) -> str:
@@ -126,11 +126,11 @@ class Conference:
     __slots__ = ("room", "domain", "members", "invites", "host")
 
     def __init__(self, room: str, domain: str, host: Call) -> None:
-        self.room = room
-        self.domain = domain
+        self.room: str = room
+        self.domain: str = domain
         self.members: list[Leg] = []
         self.invites: list[Leg] = []
-        self.host = host    # the call new invitations belong to
+        self.host: Call = host    # the call new invitations belong to
 
     def __repr__(self) -> str:
         return f"<Conference {self.room} {len(self.members)} member(s)>"
@@ -146,10 +146,10 @@ class Forward:
     __slots__ = ("type", "number", "start", "end")
 
     def __init__(self, type: int, number: str, start: str = "", end: str = "") -> None:
-        self.type = type
-        self.number = number
-        self.start = start
-        self.end = end
+        self.type: int = type
+        self.number: str = number
+        self.start: str = start
+        self.end: str = end
 
     def active(self, now14: str) -> bool:
         """Is the forward in force at ``now14`` (local time as ``YYYYMMDDHHMMSS``)?"""
@@ -159,5 +159,5 @@ class Forward:
             return False
         return True
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, "number": self.number, "start": self.start, "end": self.end}

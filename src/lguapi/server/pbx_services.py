@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .pbx_args import MAX_PEERS, arg, check_agent, date_bound, free_text, int_arg, number, peer_list, required
 from .pbx_model import PbxCommandError, Forward
@@ -25,7 +25,7 @@ _KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}\Z")
 _BOOK_FIELDS = ("GNAME", "PNAME", "TEL1", "TEL2", "TEL3", "TEL4", "TEL5", "DEF", "MEMO")
 
 
-def cmd_sendsms(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
+def cmd_sendsms(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
     """SENDSMS: one field per peer, ``<peer>:RES:sms Send SUCCESS(<peer>)`` (manual §3.19), or
     ``... FAIL(<peer>)`` for a number an SMS cannot go to. TYPE=1 reserves for INFO's time
     (``Reserve SUCCESS``). An SMS to one of the emulator's own 070 numbers arrives there as RECVSMS."""
@@ -58,7 +58,7 @@ def cmd_sendsms(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     reply(cmd_result("SENDSMS", *fields))
 
 
-def cmd_sendpeermsg(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
+def cmd_sendpeermsg(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
     """SENDPEERMSG: ``<peer>:OK`` when the extension (same domain) has an API session and got
     RECVPEERMSG, ``<peer>:NOT`` otherwise. ``PEERS=ALLDOMAIN`` reaches every other extension
     of the domain and is answered with one field, ``ALLDOMAIN:OK`` (someone got it) or ``ALLDOMAIN:NOT``."""
@@ -87,7 +87,7 @@ def cmd_sendpeermsg(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     reply(cmd_result("SENDPEERMSG", *fields))
 
 
-def cmd_setforward(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
+def cmd_setforward(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
     """SETFORWARD (manual §3.21): USE=1 sets TYPE 0 (always) / 1 (no answer) / 2 (busy) /
     3 (ring both) to NUMBER between START and END; USE=0 clears it. Answers
     ``RES:IFW userid:(<id>)-(<domain>)-(<number>)`` and ``RES:DFW userid:(<id>)-()``."""
@@ -110,7 +110,7 @@ def cmd_setforward(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
     reply(cmd_result("SETFORWARD", f"RES:IFW userid:({user.id})-({user.domain})-({target})"))
 
 
-def cmd_setuserinfo(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
+def cmd_setuserinfo(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
     """SETUSERINFO KEY= VAL=: stores a variable of the user (GETVARINFO reads it back)."""
     check_agent(user, args)
     key = required(args, "KEY")
@@ -130,7 +130,7 @@ def _utf8_len(text: str) -> int:
     return len(text.encode("utf-8", "replace"))
 
 
-def cmd_magaddrlist(pbx: Pbx, user: User, args: dict, pos: list, reply) -> None:
+def cmd_magaddrlist(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
     """MAGADDRLIST: the domain's address book. TYPE=0 adds an entry (PNAME or TEL1 needed),
     TYPE=1 updates and TYPE=2 deletes entry KEYIDX; RES:ERR when KEYIDX does not exist."""
     check_agent(user, args)

@@ -14,7 +14,7 @@ import hmac
 import logging
 import re
 from collections import deque
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lgucore import HEARTBEAT, HEARTBEAT_ACK, CipherError, FrameDecoder, FrameError, TextCodec, cipher_of, encode_frame
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Session", "Command", "CommandSyntaxError", "parse_command", "FREE_TEXT_COMMANDS"]
 
-log = logging.getLogger("lguapi.server")
+log: logging.Logger = logging.getLogger("lguapi.server")
 
 #: commands whose ``MSG`` argument is free text running to the end of the body (PROTOCOL.md §4.1)
 FREE_TEXT_COMMANDS = frozenset({"SENDSMS", "SENDPEERMSG"})
@@ -88,7 +88,7 @@ def parse_command(text: str) -> Command:
     if not _NAME.match(name):
         raise CommandSyntaxError("?", f"bad command name {_excerpt(name)!r} (expected upper-case ASCII)")
     free = name in FREE_TEXT_COMMANDS
-    args: dict = {}
+    args: dict[str, Any] = {}
     pos = 0
     n = len(rest)
     while pos < n:
@@ -153,9 +153,9 @@ class Session(asyncio.Protocol):
         self._emu = emulator
         self.user: User | None = None
         self.exten: str | None = None
-        self.cipher = "none"
+        self.cipher: str = "none"
         self.codec: TextCodec = emulator.codec("none")
-        self.peer: tuple = ()
+        self.peer: tuple[Any, ...] = ()
         self.transport: asyncio.Transport | None = None
         loop = emulator.loop
         if loop is None:
@@ -163,7 +163,7 @@ class Session(asyncio.Protocol):
         self._loop: asyncio.AbstractEventLoop = loop
         self._decoder = FrameDecoder(byteorder=emulator.byteorder, max_body=emulator.max_body,
                                      max_buffer=max(1 << 20, emulator.max_body + 4))
-        self._out: list = []
+        self._out: list[Any] = []
         self._out_size = 0
         self._dirty = False
         self._closing = False

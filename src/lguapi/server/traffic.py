@@ -36,7 +36,7 @@ from .pbx_model import PbxCommandError
 
 __all__ = ["TrafficConfig", "TrafficGenerator", "PlannedCall", "plan_calls", "parse_mix", "DEFAULT_MIX", "KINDS"]
 
-log = logging.getLogger("lguapi.server.traffic")
+log: logging.Logger = logging.getLogger("lguapi.server.traffic")
 
 KINDS = ("inbound", "click", "internal")
 DEFAULT_MIX = {"inbound": 0.5, "click": 0.3, "internal": 0.2}
@@ -68,7 +68,7 @@ class TrafficConfig:
     """What the generator produces; times in seconds, probabilities within 0..1."""
 
     rate: float                                   #: call arrivals per second (total)
-    mix: dict = field(default_factory=lambda: dict(DEFAULT_MIX))
+    mix: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_MIX))
     ring_mean: float = 4.0                        #: mean ring time (exponential)
     talk_mean: float = 30.0                       #: mean talk time (lognormal)
     talk_sigma: float = 0.8                       #: sigma of the talk-time lognormal
@@ -224,7 +224,7 @@ class TrafficGenerator:
         self._t0 = 0.0
         # one heap of (when, n, run or None, fn, args) on the virtual timeline: actions run in
         # exactly this order even when the loop is late (asyncio's own timers would not)
-        self._heap: list = []
+        self._heap: list[Any] = []
         self._order = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when = 0.0
@@ -236,7 +236,7 @@ class TrafficGenerator:
         self._idle: asyncio.Event | None = None
         self.keep_placed = keep_placed
         self.placed: list[tuple[PlannedCall, str | None]] = []
-        self.counts = {"arrived": 0, "placed": 0, "refused": 0, "answered": 0, "abandoned": 0, "held": 0,
+        self.counts: dict[str, int] = {"arrived": 0, "placed": 0, "refused": 0, "answered": 0, "abandoned": 0, "held": 0,
                        "transferred": 0, "completed": 0, "skipped_busy": 0, "errors": 0}
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -282,12 +282,12 @@ class TrafficGenerator:
         """Calls in progress."""
         return len(self._running)
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         return dict(self.counts, active=len(self._running), rate=self.config.rate)
 
     # --- scheduling ---------------------------------------------------------------------
 
-    def _push(self, when: float, run: _Running | None, fn: Callable, args: tuple) -> None:
+    def _push(self, when: float, run: _Running | None, fn: Callable, args: tuple[Any, ...]) -> None:
         heapq.heappush(self._heap, (when, next(self._order), run, fn, args))
         if self._waking:
             return  # _wake re-arms the timer when it is done
@@ -298,19 +298,19 @@ class TrafficGenerator:
 
     def _arm(self, when: float) -> None:
         self._timer_when = when
-        self._timer = self._loop.call_at(when, self._wake)
+        self._timer = self._loop_now().call_at(when, self._wake)
 
     def _wake(self) -> None:
         """Run every action that is due, in timeline order (actions they add included)."""
         self._timer = None
         heap = self._heap
         pop = heapq.heappop
-        limit = max(self._loop.time(), self._timer_when)
+        limit = max(self._loop_now().time(), self._timer_when)
         self._waking = True
         try:
             while heap and not self._closed:
                 if heap[0][0] > limit:
-                    limit = self._loop.time()
+                    limit = self._loop_now().time()
                     if heap[0][0] > limit:
                         break
                 _, _, run, fn, args = pop(heap)
@@ -337,7 +337,7 @@ class TrafficGenerator:
         """Run ``fn(run, *args)`` at ``plan.at + offset`` on the virtual timeline."""
         self._push(self._t0 + run.plan.at + offset, run, fn, args)
 
-    def _step(self, run: _Running, fn: Callable, args: tuple) -> None:
+    def _step(self, run: _Running, fn: Callable, args: tuple[Any, ...]) -> None:
         if run.done or self._closed:
             return
         try:
@@ -375,13 +375,25 @@ class TrafficGenerator:
     def _phone_free(self, exten: str) -> bool:
         return self.pbx.phone_state(exten) == "idle"
 
-    def _current_leg(self, exten: str) -> Any:
+    def _current_leg(self, exten: str | None) -> Any:
         """The leg ``exten``'s buttons act on now (the PBX engine's ``active_leg``), or None."""
-        return self.pbx.active_leg(exten)
+        return self.pbx.active_leg(exten) if exten is not None else None
 
-    def _channel(self, exten: str) -> str | None:
+    def _channel(self, exten: str | None) -> str | None:
         leg = self._current_leg(exten)
         return leg.name if leg is not None else None
+
+    def _user(self, exten: str | None) -> User:
+        """The account of one of the directory's extensions (the plans only name those)."""
+        user = self.directory.by_exten(exten) if exten is not None else None
+        if user is None:
+            raise LookupError(f"extension {exten!r} is not in the directory")
+        return user
+
+    def _loop_now(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError("the traffic generator is not started")
+        return self._loop
 
     def _finish(self, run: _Running, outcome: str) -> None:
         if run.done:
@@ -428,7 +440,7 @@ class TrafficGenerator:
             return
         self._running[plan.seq] = run
         pbx = self.pbx
-        agent = self.directory.by_exten(plan.agent)
+        agent = self._user(plan.agent)
         try:
             if plan.kind == "inbound":
                 run.call_id = pbx.external_call(plan.other, agent.callerid or agent.exten)
@@ -459,7 +471,7 @@ class TrafficGenerator:
         if len(self.placed) < self.keep_placed:
             self.placed.append((plan, call_id))
 
-    def _command(self, user: User, name: str, args: dict) -> list[str]:
+    def _command(self, user: User, name: str, args: dict[str, Any]) -> list[str]:
         """Issue ``name`` as ``user``'s client would; the answers it got (PbxCommandError when refused)."""
         replies: list[str] = []
         self.pbx.command(user, name, args, [], replies.append)
@@ -493,16 +505,16 @@ class TrafficGenerator:
         self._finish(run, "abandoned")
 
     def _hold(self, run: _Running) -> None:
-        user = self.directory.by_exten(run.talker)
+        user = self._user(run.talker)
         channel = self._channel(run.talker)
         if channel is None or self._call_gone(run) or self.pbx.phone_state(run.talker) != "talking":
             return
         self._command(user, "HOLD", {"AGENT": user.exten, "CHANNEL": channel})
         self.counts["held"] += 1
-        self._at(run, run.plan.ring + run.plan.hold_at + run.plan.hold_for, self._unhold)
+        self._at(run, run.plan.ring + (run.plan.hold_at or 0.0) + run.plan.hold_for, self._unhold)
 
     def _unhold(self, run: _Running) -> None:
-        user = self.directory.by_exten(run.talker)
+        user = self._user(run.talker)
         channel = self._channel(run.talker)
         if channel is None or self._call_gone(run) or self.pbx.phone_state(run.talker) != "held":
             return
@@ -511,9 +523,9 @@ class TrafficGenerator:
     def _transfer(self, run: _Running) -> None:
         plan = run.plan
         target = plan.transfer_to
-        if self._call_gone(run) or not self._engage(run, target):
+        if target is None or self._call_gone(run) or not self._engage(run, target):
             return  # the target is busy with another call of ours: no transfer
-        user = self.directory.by_exten(run.talker)
+        user = self._user(run.talker)
         channel = self._channel(run.talker)
         if channel is None or self.pbx.phone_state(run.talker) != "talking":
             return  # on hold right now: skip the transfer
