@@ -63,3 +63,24 @@ async def test_replay_twice_into_one_store_adds_nothing(tmp_path):
     second = await replay([cap], sink=str(out))
     assert first.events == second.events > 0
     assert len(list(read_jsonl(out))) == n  # idempotent keys: the second pass wrote nothing new
+
+
+async def test_monitor_capture_then_replay_from_the_command_line(tmp_path):
+    from test_cli import finish, lguapi as run_lguapi
+
+    directory = Directory.generate("3001-3003")
+    cap, out = tmp_path / "cap", tmp_path / "out.jsonl"
+    async with Emulator(directory, port=0) as emu:
+        proc = await run_lguapi("monitor", "--port", str(emu.port), "--extensions", "3001-3003", "--no-tui",
+                                "--duration", "2", "--capture", str(cap))
+        rc, _, err = await finish(proc, 60)
+    assert rc == 0, err
+    proc = await run_lguapi("replay", str(cap), "--sink", f"jsonl:{out}", "--json")
+    rc, stdout, err = await finish(proc, 60)
+    assert rc == 0, err
+    summary = __import__("json").loads(stdout)
+    assert summary["connections"] == 3 and summary["events"] >= 6 and summary["truncated_bytes"] == 0
+    assert len(list(read_jsonl(out))) == summary["events"]
+    proc = await run_lguapi("replay", str(tmp_path / "missing"))
+    rc, _, err = await finish(proc, 60)
+    assert rc == 2 and "no capture" in err and "Traceback" not in err

@@ -458,6 +458,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
             if getattr(args, name, None) is not None:
                 kw[name] = getattr(args, name)
         monitor = Monitor(args.host, args.port, accounts=accounts, cipher=args.cipher, sink=args.sink,
+                          capture=args.capture,
                           login_concurrency=args.login_concurrency, client_options=kw, freeze_gc=True)
         try:
             await monitor.start(wait=False)
@@ -535,6 +536,8 @@ def _add_monitor(sub: Any) -> None:
     p.add_argument("--auto-reconnect", type=nonnegative, default=5.0,
                    help="seconds between reconnect rounds after a lost connection (default 5; 0 = off)")
     p.add_argument("--snapshot", metavar="FILE", type=output_file, help="write the final snapshot as JSON to FILE")
+    p.add_argument("--capture", metavar="DIR", type=output_file,
+                   help="record every frame of every connection in DIR (docs/capture.md; `lguapi replay DIR`)")
     p.set_defaults(func=_cmd_monitor)
 
 
@@ -605,7 +608,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-uvloop", action="store_true", help="use asyncio's event loop even if uvloop is installed")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # every subcommand: a function (or a module's add_parser) that adds it and sets func=run(args) -> int
-    for add in (_add_serve, _add_monitor, _add_events, _add_call, _add_demo):
+    from .replay_cli import add_parser as _add_replay
+
+    for add in (_add_serve, _add_monitor, _add_events, _add_call, _add_demo, _add_replay):
         add(sub)
     return parser
 
