@@ -15,6 +15,8 @@ True
 """
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["project", "build", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG"]
 
 FIELD_TEXT, FIELD_INT, FIELD_FLAG = 0, 1, 2
@@ -67,6 +69,6 @@ def build(cls: type, base: dict, spec: dict, fields):
         raise TypeError("base must be a dict")
     d = dict(base)
     project(fields, spec, d)
-    obj = object.__new__(cls)
+    obj: Any = object.__new__(cls)
     object.__setattr__(obj, "__dict__", d)
     return obj

@@ -16,7 +16,7 @@ from typing import Callable
 
 from lgucore import CIPHERS, DEFAULT_BASIC_KEY, DEFAULT_SEED_KEY, MAX_BODY, TextCodec
 
-from .accounts import Directory
+from .accounts import Directory, User
 from .session import Session
 
 __all__ = ["Emulator", "LoginGuard"]
@@ -280,15 +280,15 @@ class Emulator:
         self._per_address[addr] = self._per_address.get(addr, 0) + 1
         return None
 
-    def logged_in(self, s: Session) -> None:
-        """Register ``s`` as logged in; an older session of the same ID gets BYE and is closed."""
-        old = self._by_id.get(s.user.id)
+    def logged_in(self, s: Session, user: User) -> None:
+        """Register ``s``, just logged in as ``user``; an older session of the same ID gets BYE and is closed."""
+        old = self._by_id.get(user.id)
         if old is not None and old is not s:
             self.duplicate_login_byes += 1
             old.send_text("BYE|REASON:duplicate login")
             old.close("duplicate login")
-        self._by_id[s.user.id] = s
-        self._by_exten.setdefault(s.exten, []).append(s)
+        self._by_id[user.id] = s
+        self._by_exten.setdefault(user.exten, []).append(s)
 
     def forget(self, s: Session) -> None:
         """Drop ``s`` from the connection counts and the routing tables (it is closing)."""

@@ -16,7 +16,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from .pbx_history import history_record, history_rows, local14
-from .pbx_model import BUSY, NO_ANSWER, NORMAL, REJECTED, TRUNK, Call, Forward, Leg
+from .pbx_model import BUSY, NO_ANSWER, NORMAL, REJECTED, TRUNK, Call, Conference, Forward, Leg, PbxCommandError
 from .pbx_text import cdr_event, channel_list, channel_out, ring_in, ring_out
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,15 +35,15 @@ class TransferHooks(Protocol):
 
     def consult_failed(self, consult: Call) -> None: ...
     def consult_hangup(self, leg: Leg) -> None: ...
-    def parent_hangup(self, leg: Leg) -> None: ...
+    def parent_hangup(self, leg: Leg, consult: Call) -> None: ...
 
 
 class ConferenceHooks(Protocol):
     """What the call engine asks of the conference engine (room members and invitations)."""
 
-    def answer_invite(self, r: Leg, by: str | None) -> None: ...
-    def end_invite(self, r: Leg, cause: int) -> None: ...
-    def leave(self, leg: Leg, cause: int) -> None: ...
+    def answer_invite(self, r: Leg, conf: Conference, by: str | None) -> None: ...
+    def end_invite(self, r: Leg, conf: Conference, cause: int) -> None: ...
+    def leave(self, leg: Leg, conf: Conference, cause: int) -> None: ...
 
 
 class CallEngine:
@@ -157,7 +157,7 @@ class CallEngine:
                 if not lst:
                     del self.phones[leg.exten]
         if leg.record is not None:
-            self._save_record(leg)
+            self._save_record(leg, leg.record)
         if leg.up_at is not None:
             leg.talk = self.clock() - leg.up_at
         leg.state = "gone"
@@ -240,7 +240,7 @@ class CallEngine:
         call.caller = a
         self.calls[call.id] = call
         before = len(call.busy)
-        self.route(call, target, target.exten if internal else number)
+        self.route(call, target, target.exten if target is not None else number)
         if not call.rings:
             self.fail_call(call, BUSY if len(call.busy) > before else NO_ANSWER, caller_first=True)
         return call
@@ -320,14 +320,15 @@ class CallEngine:
         if r.state != "ring":
             return
         if r.invite is not None:
-            self.conferences.end_invite(r, NO_ANSWER)
+            self.conferences.end_invite(r, r.invite, NO_ANSWER)
             return
         call = r.call
-        fw = None if r.forwarded else self.forward_of(r.exten)
+        exten = r.exten
+        fw = None if r.forwarded or exten is None else self.forward_of(exten)
         self._end_ring(r, NO_ANSWER)
         before = len(call.busy)
-        if fw is not None and fw.type == 1:
-            self._forward(call, r.exten, fw)
+        if fw is not None and fw.type == 1 and exten is not None:
+            self._forward(call, exten, fw)
         if not call.rings and call.callee is None:
             self.fail_call(call, BUSY if len(call.busy) > before else NO_ANSWER)
 
@@ -358,17 +359,19 @@ class CallEngine:
         CHANNELLIST; other ringing legs of the call then end (CHANNELOUT, cause 16).
         """
         if r.invite is not None:
-            self.conferences.answer_invite(r, by)
+            self.conferences.answer_invite(r, r.invite, by)
             return
+        exten = by or r.exten
+        if r.kind != "trunk" and exten is None:
+            raise PbxCommandError(f"{r.name} has no phone to answer it")
         call = r.call
         self.unring(r, call.rings)
         now = self.clock()
         picked = None
-        if r.kind == "trunk":
+        if r.kind == "trunk" or exten is None:
             b = r
             b.state = "up"
         else:
-            exten = by or r.exten
             if exten == r.exten:
                 self.drop(r)
             else:
@@ -427,12 +430,12 @@ class CallEngine:
         if leg.state == "gone":
             return
         if leg.room is not None:
-            self.conferences.leave(leg, NORMAL)
+            self.conferences.leave(leg, leg.room, NORMAL)
             return
         call = leg.call
         if leg.state == "ring":
             if leg.invite is not None:
-                self.conferences.end_invite(leg, ring_cause)
+                self.conferences.end_invite(leg, leg.invite, ring_cause)
                 return
             self._end_ring(leg, ring_cause)
             if not call.rings and call.callee is None:
@@ -442,7 +445,7 @@ class CallEngine:
             self.transfers.consult_hangup(leg)
             return
         if call.consult is not None:
-            self.transfers.parent_hangup(leg)
+            self.transfers.parent_hangup(leg, call.consult)
             return
         if leg is call.caller and call.callee is None:
             self.fail_call(call, NORMAL, caller_first=True)
@@ -488,11 +491,11 @@ class CallEngine:
     def stop_record(self, leg: Leg) -> bool:
         if leg.record is None:
             return False
-        self._save_record(leg)
+        self._save_record(leg, leg.record)
         return True
 
-    def _save_record(self, leg: Leg) -> None:
-        start, file = leg.record
+    def _save_record(self, leg: Leg, record: tuple[Any, ...]) -> None:
+        start, file = record
         leg.record = None
         call = leg.call
         if leg.room is not None:
@@ -523,10 +526,10 @@ class CallEngine:
         call.end = now
         call.cause = cause
         self.calls.pop(call.id, None)
-        answered = call.answer is not None
-        disposition = "ANSWERED" if answered else "BUSY" if cause == BUSY else "NO ANSWER"
-        ring = (call.answer if answered else now) - call.start
-        talk = now - call.answer if answered else 0.0
+        answer = call.answer
+        disposition = "ANSWERED" if answer is not None else "BUSY" if cause == BUSY else "NO ANSWER"
+        ring = (answer if answer is not None else now) - call.start
+        talk = now - answer if answer is not None else 0.0
         self.history.append(history_record(call, disposition, ring, talk))
         answered_calls = self.answered_calls
         for row in history_rows(self.directory, call, ring):

@@ -53,8 +53,7 @@ class ConferenceEngine:
         conf.members.append(leg)
         self._tell_room(conf, conference_event(True, conf.room, leg, len(conf.members)))
 
-    def leave(self, leg: Leg, cause: int) -> None:
-        conf = leg.room
+    def leave(self, leg: Leg, conf: Conference, cause: int) -> None:
         conf.members.remove(leg)
         leg.room = None
         self._tell_room(conf, conference_event(False, conf.room, leg, len(conf.members)), also=leg)
@@ -151,11 +150,10 @@ class ConferenceEngine:
     def remove_from_conference(self, conf: Conference, legs: list[Leg]) -> None:
         for leg in legs:
             if leg.room is conf:
-                self.leave(leg, NORMAL)
+                self.leave(leg, conf, NORMAL)
 
     # -- hooks of the call engine -------------------------------------------------------
-    def answer_invite(self, r: Leg, by: str | None) -> None:
-        conf = r.invite
+    def answer_invite(self, r: Leg, conf: Conference, by: str | None) -> None:
         self.core.unring(r, conf.invites)
         r.invite = None
         call = r.call
@@ -174,8 +172,7 @@ class ConferenceEngine:
             call.answered_by = b.exten
         self._join(conf, b)
 
-    def end_invite(self, r: Leg, cause: int) -> None:
-        conf = r.invite
+    def end_invite(self, r: Leg, conf: Conference, cause: int) -> None:
         r.invite = None
         self.core.unring(r, conf.invites)
         self.core.end_leg(r, cause)

@@ -86,6 +86,10 @@ class Call:
                  "state", "start", "answer", "end", "answered_by", "cause", "extens", "parent", "consult",
                  "transferer", "atxfer_cid", "transfers", "forwards", "busy", "rang", "dial_app", "room")
 
+    #: the calling leg; whoever creates a call sets it at once, from the call's first leg (a
+    #: leg needs its call to exist first), so it is never read unset
+    caller: Leg
+
     def __init__(self, id: str, kind: str, direction: str, src: str, dst: str, inexten: str | None,
                  start: float) -> None:
         self.id: str = id
@@ -94,7 +98,6 @@ class Call:
         self.src: str = src
         self.dst: str = dst
         self.inexten: str | None = inexten          # the dialled 070 number of an inbound external call
-        self.caller: Leg | None = None
         self.callee: Leg | None = None
         self.rings: list[Leg] = []
         self.legs: list[Leg] = []       # every leg the call ever had, in creation order

@@ -26,6 +26,13 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["TransferEngine"]
 
 
+def _parent(consult: Call) -> Call:
+    """The call a consultation belongs to (set when the consultation is made)."""
+    parent = consult.parent
+    assert parent is not None, f"{consult!r} has no parent call"  # every consultation is made with one
+    return parent
+
+
 class TransferEngine:
     """Blind and attended transfer over the call engine ``core`` (its :class:`~.pbx_calls.TransferHooks`)."""
 
@@ -67,11 +74,14 @@ class TransferEngine:
         call = leg.call
         if call.consult is not None:
             raise PbxCommandError("an attended transfer is already in progress")
+        by = leg.exten
+        if by is None:
+            raise PbxCommandError(f"{leg.name} is not a phone's channel: only a phone transfers")
         now = self.core.clock()
         exten = user.exten
-        consult = Call("", "consult", "internal", leg.exten, exten, None, now)
+        consult = Call("", "consult", "internal", by, exten, None, now)
         base = self.core.channel_name(f"Local/{exten}@{XFER_CONTEXT}", ";1")[:-2]
-        loc = Leg(base + ";1", self.core.new_uid(), None, cid or leg.exten, "local", consult, "dial", now)
+        loc = Leg(base + ";1", self.core.new_uid(), None, cid or by, "local", consult, "dial", now)
         loc.alias = base + ";2"
         loc.alias_uid = self.core.new_uid()
         self.core.channels[loc.name] = loc
@@ -80,13 +90,13 @@ class TransferEngine:
         consult.caller = loc
         consult.legs.append(loc)
         consult.parent = call
-        consult.transferer = leg.exten
+        consult.transferer = by
         consult.atxfer_cid = cid or None
         call.consult = consult
         call.state = "transferring"
         other.state = "hold"
         leg.state = "up"
-        self.core.emit(leg.exten, channel_list_local(leg, loc, exten))
+        self.core.emit(by, channel_list_local(leg, loc, exten))
         before = len(consult.busy)
         self.core.route(consult, user, exten)
         if not consult.rings:
@@ -108,7 +118,7 @@ class TransferEngine:
 
     def consult_failed(self, consult: Call) -> None:
         """The target never joined (or left): the transferring phone is back with the held party."""
-        call = consult.parent
+        call = _parent(consult)
         self.core.drop(consult.caller)
         if consult.callee is not None:
             self.core.end_leg(consult.callee, NORMAL)
@@ -120,7 +130,7 @@ class TransferEngine:
             if side is not None and side.state != "gone":
                 side.state = "up"
         mine = self._transferer_leg(call, consult.transferer)
-        if mine is not None:
+        if mine is not None and mine.exten is not None and call.callee is not None:
             self.core.emit(mine.exten, channel_list(call.caller, call.callee, call.inexten))
 
     def _transferer_leg(self, call: Call, exten: str | None) -> Leg | None:
@@ -140,11 +150,11 @@ class TransferEngine:
             consult.callee = None
         self.consult_failed(consult)
 
-    def parent_hangup(self, leg: Leg) -> None:
-        """A leg of a call under attended transfer hung up: the transferring phone completes it;
-        the held party's hang-up ends the original call and the consultation."""
+    def parent_hangup(self, leg: Leg, consult: Call) -> None:
+        """A leg of a call under attended transfer (``consult`` is its consultation) hung up:
+        the transferring phone completes it; the held party's hang-up ends the original call
+        and the consultation."""
         call = leg.call
-        consult = call.consult
         if leg.exten is not None and leg.exten == consult.transferer:
             self._complete(call, consult, leg)
             return
@@ -159,6 +169,7 @@ class TransferEngine:
 
     def _complete(self, call: Call, consult: Call, mine: Leg) -> None:
         party = self.core.other_side(mine)
+        assert party is not None, f"{call!r} under transfer has one side"  # it was up when the transfer began
         self.core.end_leg(mine, NORMAL)
         self.core.drop(consult.caller)
         target = consult.dst
@@ -182,6 +193,7 @@ class TransferEngine:
         if call.answered_by is None:
             call.answered_by = b.exten
         text = channel_list(party, b, call.inexten)
-        self.core.emit(b.exten, text)
+        if b.exten is not None:
+            self.core.emit(b.exten, text)
         if party.exten is not None and party.exten != b.exten:
             self.core.emit(party.exten, text)

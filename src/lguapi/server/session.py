@@ -530,7 +530,7 @@ class Session(asyncio.Protocol):
         self.exten = user.exten
         self.send_text(f"LOGINRESULT|STATUS:1|EXTEN:{user.exten}|CALLERID:{user.callerid}|DOMAIN:{user.domain}"
                        f"|MSG:{user.exten},{user.callerid},{user.id}")
-        emu.logged_in(self)
+        emu.logged_in(self, user)
         # from now on the timer first fires at PING time (half the idle timeout)
         if self._timer is not None:
             self._timer.cancel()
