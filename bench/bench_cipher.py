@@ -1,11 +1,11 @@
-"""Benchmarks of the ciphers (PROTOCOL.md §5): SEED-CBC, the §5.2 frame-body wrap and double Base64.
+"""Benchmarks of the ciphers (docs/protocol.md §5): SEED-CBC, the §5.2 frame-body wrap and double Base64.
 
 Each scenario times the compiled twin, the pure twin and the alternatives a user would reach
 for, in the same process: OpenSSL's SEED through ``cryptography`` (baseline of the SEED
 scenarios) and ``binascii`` applied twice (baseline of the Base64 ones), with pybase64 beside
 them when installed. Inputs are built outside the timed bodies.
 
-Targets (issue 2): ``Seed.encrypt_cbc`` >= 1.0x OpenSSL at 4 KiB and 1 MiB; ``seed_seal`` of a
+Targets (the core's design goals, docs/ciphers.md): ``Seed.encrypt_cbc`` >= 1.0x OpenSSL at 4 KiB and 1 MiB; ``seed_seal`` of a
 200-byte event >= 3x a cryptography call doing the same job; ``b64encode2``/``b64decode2``
 >= 1.5x binascii twice at 256 B and 64 KiB.
 """

@@ -3,7 +3,7 @@
 Every scenario runs the compiled twin, the pure twin and the plain-Python code that public
 integrations use, in one process, on the same inputs (built outside the timed bodies).
 
-Targets (issue 2): ``tokenize`` of cp949 event bodies >= 2,000,000 events/s and >= 6x the
+Targets (the core's design goals, docs/core.md): ``tokenize`` of cp949 event bodies >= 2,000,000 events/s and >= 6x the
 split-on-``|``-then-first-``:`` parser; ``decode_batch`` + ``tokenize_batch`` over one buffer of
 1,000,000 frames >= 1 GB/s (1,000 MB/s) and >= 20x the pure twin.
 

@@ -17,7 +17,7 @@ Measured, each over a window after a warm-up:
   figures;
 * **emulator RSS** — with every connection logged in and idle, and its peak.
 
-Targets (issue 3): >= 5,000 events/s of PBX traffic and >= 50,000 events/s of firehose,
+Targets (the emulator's design goals): >= 5,000 events/s of PBX traffic and >= 50,000 events/s of firehose,
 sustained on one core; the "target" rows are the baselines, so "vs baseline" reads as
 "times the target". The soft RLIMIT_NOFILE is raised to the hard limit in both processes.
 Run alone: ``python bench/bench_emulator.py [--quick]``.
@@ -266,7 +266,7 @@ async def _measure(n: int, *, warmup: float, window: float, traffic_events: floa
 
 def run(report) -> None:
     """Scenarios: login of N connections, PBX traffic and firehose events/s (and per emulator
-    CPU-second), emulator RSS; the issue's targets are the baselines."""
+    CPU-second), emulator RSS; the design's targets are the baselines."""
     n = 300 if report.quick else 5000
     from lguapi.runtime import new_event_loop
 
@@ -279,7 +279,7 @@ def run(report) -> None:
     for key, target, what in (("traffic", 5000, "simulated PBX traffic"), ("firehose", 50_000, "firehose")):
         r = res[key]
         scenario = f"emulator {n} conn: {what} (SEED, {loop})"
-        report.add(scenario, "target (issue 3)", target, "events/s", baseline=True)
+        report.add(scenario, "target", target, "events/s", baseline=True)
         report.add(scenario, f"received (emulator CPU {r['emulator_cpu_share']:.0%}, clients "
                              f"{r['clients_cpu_share']:.0%})", r["events_per_s"], "events/s")
         report.add(scenario, "per emulator CPU-second", r["events_per_cpu_s"], "events/s")

@@ -13,7 +13,7 @@ For each: events/s, CPU µs per event of the consumer process, the longest garba
 pause, and connections declared dead (must be 0). Then, in this process, the **per-stage
 budget** on the same frames (decrypt, frames, tokens, typed event, tracker, sink record)
 and the **core's own limit** (decrypt + frames + tokens): ``loop and the rest`` is the live
-CPU per event minus the stages. Targets (issue "ingest at the speed of the core"): Monitor
+CPU per event minus the stages. Targets (the ingest design goals): Monitor
 5,000 with tracker and JSONL sink ≥ 60,000 events/s and ≥ 0.4× the Client; without a sink
 ≥ 0.8× the Client; no GC pause over 10 ms.
 

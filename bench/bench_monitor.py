@@ -19,7 +19,7 @@ Measured per size and twin:
 * **client RSS** — resident set of the monitor process with every extension logged in,
   after the runs (``/proc/self/statm``), and its peak.
 
-Targets (issue 5): 5,000 extensions under 250 MB RSS; >= 20,000 events/s end to end;
+Targets (the monitor's design goals): 5,000 extensions under 250 MB RSS; >= 20,000 events/s end to end;
 p99 under 50 ms at 2,000 events/s. The soft RLIMIT_NOFILE is raised to the hard limit.
 Run alone: ``python bench/bench_monitor.py [--quick]``.
 """

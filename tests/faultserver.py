@@ -1,8 +1,8 @@
 """A scriptable fault server for the client tests: real asyncio TCP on 127.0.0.1, lgucore's codecs, one script per connection.
 
 The emulator (``lguapi.server``) behaves; this server misbehaves on purpose, one scenario at
-a time, so each client defect of issue 8 has a reproducible case. It speaks the wire
-protocol of PROTOCOL.md with the same ``lgucore`` codecs as the client (frames, SEED/basic,
+a time, so each client defect the hardening tests name has a reproducible case. It speaks the wire
+protocol of docs/protocol.md with the same ``lgucore`` codecs as the client (frames, SEED/basic,
 heartbeat acks) and reads commands with the emulator's own ``parse_command``.
 
 Each accepted connection runs one *script*: ``async def script(conn: FaultConn)``. The

@@ -1,5 +1,5 @@
 """CallTracker on exact event texts: the manual's §5 calls, §6.1's sample, and each
-situation of PROTOCOL.md §4.5 (new answering channel, ring ended by its own id, Local
+situation of docs/protocol.md §4.5 (new answering channel, ring ended by its own id, Local
 halves, comma ids, overlapping calls, pickup, transfers, conference, hold, duplicates,
 reordering, reconnect reconciliation, ring expiry)."""
 from __future__ import annotations

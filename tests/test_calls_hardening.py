@@ -1,4 +1,4 @@
-"""Call tracker hardening (issue 8, defects 15-17): reused channel names never join a dead
+"""Call tracker hardening: reused channel names never join a dead
 leg to a live call, events that name no channel create no leg-less call, and the client and
 the tracker agree on which channel is an extension's own."""
 from __future__ import annotations
@@ -21,7 +21,7 @@ def ev(text: str, exten: str | None = None, ts: float = 0.0):
 M51_OUT = M51[2]
 
 
-# --- defect 15: a name alone never joins a dead leg to a live call ----------------------
+# --- a name alone never joins a dead leg to a live call ----------------------
 
 
 def test_orphan_channelout_does_not_end_a_later_call_that_reuses_its_channel_name():
@@ -86,7 +86,7 @@ def test_a_ring_ended_by_its_own_id_still_joins_by_its_live_channel():
     assert call.end_reason == "abandoned" and not t.active
 
 
-# --- defect 16: no leg-less call stuck ringing ------------------------------------------
+# --- no leg-less call stuck ringing ------------------------------------------
 
 
 def test_ring_and_channel_list_without_channels_are_refused_counted_and_logged_once(caplog):
@@ -113,7 +113,7 @@ def test_an_event_without_channels_still_updates_a_known_call():
     assert len(t.active) == 1 and t.stats["refused"] == 0
 
 
-# --- defect 17: one rule for "which channel is mine" ------------------------------------
+# --- one rule for "which channel is mine" ------------------------------------
 
 
 def test_own_channel_rule():

@@ -29,7 +29,7 @@ class Clock:
 
 
 class Pbx:
-    """Builds the events each extension receives for one call, by PROTOCOL.md §4.5."""
+    """Builds the events each extension receives for one call, by docs/protocol.md §4.5."""
 
     def __init__(self, rng: random.Random):
         self.rng = rng

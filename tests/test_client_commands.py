@@ -1,4 +1,4 @@
-"""Command texts (PROTOCOL.md §4.3) and argument validation, without any server."""
+"""Command texts (docs/protocol.md §4.3) and argument validation, without any server."""
 from __future__ import annotations
 
 from datetime import date, datetime

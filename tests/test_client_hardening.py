@@ -1,4 +1,4 @@
-"""Issue 8, client defects 1-7: each reproduced against the scriptable fault server (tests/faultserver.py).
+"""Client hardening, seven defects found by review: each reproduced against the scriptable fault server (tests/faultserver.py).
 
 Every scenario runs over real TCP on 127.0.0.1; waits are on conditions (events, futures,
 connection counts) with generous timeouts, never on a fixed sleep where a condition exists.

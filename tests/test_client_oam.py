@@ -1,4 +1,4 @@
-"""OAM discovery over HTTPS (PROTOCOL.md §6) with the emulator's OAM server (lguapi.server.oam)."""
+"""OAM discovery over HTTPS (docs/protocol.md §6) with the emulator's OAM server (lguapi.server.oam)."""
 from __future__ import annotations
 
 import pytest

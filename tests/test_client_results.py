@@ -1,4 +1,4 @@
-"""Typed query results (lguapi.results) parsed from the answer texts of PROTOCOL.md and the manual."""
+"""Typed query results (lguapi.results) parsed from the answer texts of docs/protocol.md and the manual."""
 from __future__ import annotations
 
 import base64

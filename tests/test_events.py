@@ -1,4 +1,4 @@
-"""Typed events from every event text of PROTOCOL.md §4.4 and manual §5."""
+"""Typed events from every event text of docs/protocol.md §4.4 and manual §5."""
 import dataclasses
 import json
 

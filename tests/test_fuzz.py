@@ -1,4 +1,4 @@
-"""A short bounded run of every coverage-guided fuzz target in ``fuzz/`` (issue 8 "Tooling").
+"""A short bounded run of every coverage-guided fuzz target in ``fuzz/`` (docs/core.md "Fuzzing").
 
 Each target runs as its own process (``python fuzz/fuzz_<name>.py -runs=N``) from the
 checked-in seed corpus; any crash, disagreement between the twins or broken invariant is a

@@ -1,4 +1,4 @@
-"""The admin interface (issue 3 §6) against the real Emulator and PBX over real TCP.
+"""The admin interface (docs/emulator-admin.md) against the real Emulator and PBX over real TCP.
 
 HTTP requests go through tests/httpraw.py; what the phones' sessions receive is read with
 tests/rawclient.py (built only on lgucore).

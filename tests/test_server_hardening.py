@@ -1,4 +1,4 @@
-"""The emulator under hostile peers (issue 8, defects 11-14) and its duplicate-login count,
+"""The emulator under hostile peers and its duplicate-login count,
 over real TCP with tests/rawclient.py and tests/httpraw.py.
 
 Attackers pace their bytes with short sleeps (that is the attack); every assertion waits on
@@ -215,7 +215,7 @@ async def test_deeply_nested_json_is_a_400():
         assert r.status == 201
 
 
-# -- issue 12: duplicate-login BYEs are counted ---------------------------------------------
+# -- duplicate-login BYEs are counted (admin state: duplicate_login_byes) -------------------
 
 async def test_duplicate_login_byes_are_counted_in_admin_state():
     async with emulator() as emu, AdminServer(emu, port=0) as admin:

@@ -1,4 +1,4 @@
-"""OAM discovery (PROTOCOL.md §6) over real HTTPS/HTTP on 127.0.0.1, and its certificate."""
+"""OAM discovery (docs/protocol.md §6) over real HTTPS/HTTP on 127.0.0.1, and its certificate."""
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,4 @@
-"""The bounded scale check of issue 3 with traffic: 500 logged-in connections receiving
+"""The emulator's bounded scale check with traffic: 500 logged-in connections receiving
 simulated PBX calls (traffic generator) and firehose events at once, over real TCP."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Emulator sessions over real TCP (PROTOCOL.md §6, issue 3 §4), driven by tests/rawclient.py.
+"""Emulator sessions over real TCP (docs/protocol.md §6, docs/emulator-sessions.md), driven by tests/rawclient.py.
 
 Every bad-input test also checks that another, well-behaved session is unaffected.
 """

@@ -1,4 +1,4 @@
-"""The bounded scale check of issue 3: 500 logged-in connections, each getting its own events."""
+"""The emulator's bounded scale check: 500 logged-in connections, each getting its own events."""
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,4 @@
-"""The traffic generator (issue 3 §7) against the real Emulator and PBX, sessions over real TCP."""
+"""The traffic generator (docs/emulator-admin.md) against the real Emulator and PBX, sessions over real TCP."""
 from __future__ import annotations
 
 import asyncio

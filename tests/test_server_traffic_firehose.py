@@ -1,4 +1,4 @@
-"""The firehose (issue 3 §7) against the real Emulator over real TCP: per-extension routing,
+"""The firehose (docs/emulator-admin.md) against the real Emulator over real TCP: per-extension routing,
 consistent calls, every cipher, rate bound, joining sessions, replays."""
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ log = logging.getLogger("lguapi.client")
 
 
 def dead_after(interval: float) -> float:
-    """Seconds without a complete frame after which a connection is declared dead (PROTOCOL.md §6)."""
+    """Seconds without a complete frame after which a connection is declared dead (docs/protocol.md §6)."""
     return 2 * interval + 5
 
 

@@ -1,4 +1,4 @@
-"""Channel names and unique ids as servers write them (PROTOCOL.md §4.5), normalised.
+"""Channel names and unique ids as servers write them (docs/protocol.md §4.5), normalised.
 
 ``Local/<exten>@<context>-<hex>;1`` and ``;2`` (or ``,1``/``,2``) are the two halves of one
 channel; unique ids sometimes carry a comma for the dot. The client, the call tracker and

@@ -1,4 +1,4 @@
-"""``lguapi.Client``: one LGUBaseOpenAPI login over asyncio, every command of PROTOCOL.md §4.3.
+"""``lguapi.Client``: one LGUBaseOpenAPI login over asyncio, every command of docs/protocol.md §4.3.
 
 >>> async def main():                                   # doctest: +SKIP
 ...     async with lguapi.connect("127.0.0.1", user_id="07012340321", password="secret") as client:
@@ -182,7 +182,7 @@ def _contradicts(p: _Pending, ev: CommandResultEvent) -> bool:
 
 
 def _continues(ev: CommandResultEvent) -> bool:
-    """A CMDRESULT piece whose text ends in LF or CR is continued by the next one (PROTOCOL.md §7)."""
+    """A CMDRESULT piece whose text ends in LF or CR is continued by the next one (docs/protocol.md §7)."""
     return ev.raw.endswith(("\n", "\r"))
 
 
@@ -560,7 +560,7 @@ class Client:
 
         For an application whose own consumer (a sink, a database) falls behind: events stay
         in the socket, the server sees a slow reader and may in the end drop the connection
-        (PROTOCOL.md §6), which the client reports and reconnects from. Combined with the
+        (docs/protocol.md §6), which the client reports and reconnects from. Combined with the
         client's own overflow pause: reading resumes only when neither holds it. A new
         connection (after a reconnect) starts reading.
         """

@@ -1,4 +1,4 @@
-"""Command texts of PROTOCOL.md §4.3 and the validation of their arguments.
+"""Command texts of docs/protocol.md §4.3 and the validation of their arguments.
 
 Every builder checks its arguments *before* a text exists, raising :class:`ValueError`
 with a message that names the argument (and never echoes a password), and returns a
@@ -9,7 +9,7 @@ with a message that names the argument (and never echoes a password), and return
 >>> hold("3321", "SIP/3321-09b559d8").answer
 'result'
 
-Validation rules (PROTOCOL.md is silent on most; these are our choices):
+Validation rules (docs/protocol.md is silent on most; these are our choices):
 
 * A plain value never contains a space, ``=``, ``|``, a comma (lists are comma-separated),
   CR, LF or another control character (§4.1). Channel names may contain a comma (the

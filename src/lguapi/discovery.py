@@ -1,4 +1,4 @@
-"""OAM server discovery (PROTOCOL.md §6): where does this user ID log in?
+"""OAM server discovery (docs/protocol.md §6): where does this user ID log in?
 
 One HTTPS POST of ``id=<user id>`` to ``/oam/serverinfo``; the answer is one line
 ``SERVERINFO|ADDR:<host>:<port>|BACKUPADDR:<host>:<port>|BACKADDR2:<host>:<port>``

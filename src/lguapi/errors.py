@@ -22,7 +22,7 @@ __all__ = [
     "ConnectionLost", "ConnectFailed", "DiscoveryError", "ResultTooLarge", "ComError", "LOGIN_STATUS",
 ]
 
-#: LOGINRESULT STATUS values that mean failure (PROTOCOL.md §4.4)
+#: LOGINRESULT STATUS values that mean failure (docs/protocol.md §4.4)
 LOGIN_STATUS = {
     -1: "unknown ID",
     -2: "wrong password",
@@ -87,7 +87,7 @@ class CommandTimeout(CommandError, TimeoutError):
 
 
 class ResultTooLarge(CommandError):
-    """A split result (PROTOCOL.md §7) grew past the client's ``max_result_rows`` or ``max_result_bytes``.
+    """A split result (docs/protocol.md §7) grew past the client's ``max_result_rows`` or ``max_result_bytes``.
 
     What had arrived is freed; the rest of that result is read and discarded. ``limit`` names the
     bound that was hit, ``rows`` and ``size`` (bytes) tell how much had arrived.

@@ -1,4 +1,4 @@
-"""Typed events: one frozen dataclass per event of PROTOCOL.md §4.4.
+"""Typed events: one frozen dataclass per event of docs/protocol.md §4.4.
 
 Wire names stay at the wire: ``RINGEVENT|ISDIAL:1|RECHANNEL:...`` becomes
 ``RingEvent(is_dial=True, remote_channel=...)``. ``null`` and empty values read as

@@ -1,4 +1,4 @@
-"""Typed results of the query commands (PROTOCOL.md §4.3, §7), parsed from CMDRESULT events.
+"""Typed results of the query commands (docs/protocol.md §4.3, §7), parsed from CMDRESULT events.
 
 Per-peer answers (``CMDRESULT|CMD:GETPEERINFO|3456:OK:CONN|3457:OK:NOT``) become one
 frozen dataclass per peer; row answers (split CMDRESULTs closed by CMDRESULTEND) become

@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Compiled twin of :mod:`lgucore._cipher_py` (PROTOCOL.md §5): strict double Base64, the
+"""Compiled twin of :mod:`lgucore._cipher_py` (docs/protocol.md §5): strict double Base64, the
 basic XOR cipher and SEED-128 (RFC 4269) CBC with PKCS#7, plus the §5.2 frame-body wrap.
 
 Behaviour (results, error classes, messages and offsets) is identical to the pure twin; the
@@ -375,7 +375,7 @@ cdef int _acquire_basic_key(object key, Py_buffer* view) except -1:
 
 
 def basic_encrypt(data, key=DEFAULT_BASIC_KEY) -> bytes:
-    """The basic cipher of PROTOCOL.md §5.1: ``B64(B64(data XOR key))``.
+    """The basic cipher of docs/protocol.md §5.1: ``B64(B64(data XOR key))``.
 
     The key repeats from the first byte (``data[i] ^ key[i % len(key)]``).
 
@@ -620,7 +620,7 @@ cdef int _key_into(object key, uint32_t* ek, uint32_t* dk) except -1:
 
 
 def seed_seal(plain, key, iv=None) -> bytes:
-    """The SEED text-frame body of PROTOCOL.md §5.2: ``B64(IV || SEED-CBC(key, IV, PKCS7(plain)))``.
+    """The SEED text-frame body of docs/protocol.md §5.2: ``B64(IV || SEED-CBC(key, IV, PKCS7(plain)))``.
 
     ``key`` is 16 bytes or a :class:`Seed` (cache one per session); ``iv`` defaults to
     fresh bytes from ``os.urandom`` (drawn 4 KiB at a time, see ``_fresh_iv``).

@@ -1,4 +1,4 @@
-"""Pure-Python twin of the ciphers of PROTOCOL.md §5: strict double Base64, the basic XOR
+"""Pure-Python twin of the ciphers of docs/protocol.md §5: strict double Base64, the basic XOR
 cipher and SEED-128 (RFC 4269) in CBC mode with PKCS#7 padding.
 
 The compiled twin ``_cipher_c`` must behave identically (same results, same error classes,
@@ -25,9 +25,9 @@ __all__ = [
     "DEFAULT_BASIC_KEY", "DEFAULT_SEED_KEY",
 ]
 
-#: The vendor's default key of the basic cipher (PROTOCOL.md §5.1).
+#: The vendor's default key of the basic cipher (docs/protocol.md §5.1).
 DEFAULT_BASIC_KEY = b"LGUBaseApi"
-#: The vendor's default SEED key (PROTOCOL.md §5.2).
+#: The vendor's default SEED key (docs/protocol.md §5.2).
 DEFAULT_SEED_KEY = b"LGUBaseOpenApi21"
 
 _M32 = 0xFFFFFFFF
@@ -157,7 +157,7 @@ def _basic_key(key) -> bytes:
 
 
 def basic_encrypt(data, key=DEFAULT_BASIC_KEY) -> bytes:
-    """The basic cipher of PROTOCOL.md §5.1: ``B64(B64(data XOR key))``.
+    """The basic cipher of docs/protocol.md §5.1: ``B64(B64(data XOR key))``.
 
     The key repeats from the first byte (``data[i] ^ key[i % len(key)]``).
 
@@ -397,7 +397,7 @@ def _pad_len(plain: bytes) -> int:
 # --------------------------------------------------------------------------- frame body wrap
 
 def seed_seal(plain, key, iv=None) -> bytes:
-    """The SEED text-frame body of PROTOCOL.md §5.2: ``B64(IV || SEED-CBC(key, IV, PKCS7(plain)))``.
+    """The SEED text-frame body of docs/protocol.md §5.2: ``B64(IV || SEED-CBC(key, IV, PKCS7(plain)))``.
 
     ``key`` is 16 bytes or a :class:`Seed` (cache one per session); ``iv`` defaults to
     ``os.urandom(16)``.

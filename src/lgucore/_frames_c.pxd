@@ -1,4 +1,4 @@
-# Declarations of the compiled frame codec (PROTOCOL.md §2), and the checked cursor
+# Declarations of the compiled frame codec (docs/protocol.md §2), and the checked cursor
 # that every header and body read goes through (also used by _batch_c).
 
 

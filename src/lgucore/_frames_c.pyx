@@ -1,4 +1,4 @@
-"""Compiled frame codec (PROTOCOL.md §2): the twin of ``lgucore._frames_py``.
+"""Compiled frame codec (docs/protocol.md §2): the twin of ``lgucore._frames_py``.
 
 A frame is ``type:u16 | length:u16 | body``, big-endian unless told otherwise.
 Behaviour, messages and errors are those of the pure twin; only the receive buffer
@@ -84,7 +84,7 @@ def encode_frame(ftype, body=b"", *, byteorder="big"):
             raise FrameError(f"frame type {ftype} does not fit 16 bits")
         t = _index(ftype)
         if n > MAX_BODY:
-            raise FrameError(f"frame body of {n} bytes exceeds the 65535-byte limit; split it (PROTOCOL.md §7)")
+            raise FrameError(f"frame body of {n} bytes exceeds the 65535-byte limit; split it (docs/protocol.md §7)")
         out = PyBytes_FromStringAndSize(NULL, _HEADER + n)
         p = <unsigned char*>PyBytes_AS_STRING(out)
         if big:

@@ -1,4 +1,4 @@
-"""Pure-Python frame codec (PROTOCOL.md §2): the reference twin of ``_frames_c``.
+"""Pure-Python frame codec (docs/protocol.md §2): the reference twin of ``_frames_c``.
 
 A frame is ``type:u16 | length:u16 | body``, big-endian unless told otherwise.
 """
@@ -43,7 +43,7 @@ def encode_frame(ftype: int, body=b"", *, byteorder: str = "big") -> bytes:
         raise FrameError(f"frame type {ftype} does not fit 16 bits")
     ftype = operator.index(ftype)  # TypeError for 1.5, not struct.error
     if n > MAX_BODY:
-        raise FrameError(f"frame body of {n} bytes exceeds the 65535-byte limit; split it (PROTOCOL.md §7)")
+        raise FrameError(f"frame body of {n} bytes exceeds the 65535-byte limit; split it (docs/protocol.md §7)")
     return st.pack(ftype, n) + mv.tobytes()
 
 

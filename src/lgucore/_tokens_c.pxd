@@ -1,7 +1,7 @@
 # Declarations of the compiled tokenizer, shared with _batch_c.
 #
 # The scanner is C (in lgu_scan.h beside this file) so that both modules inline it: it is the
-# grammar of PROTOCOL.md §4.2 exactly as lgucore._tokens_py.scan() states it, on
+# grammar of docs/protocol.md §4.2 exactly as lgucore._tokens_py.scan() states it, on
 # bytes, returning spans. Every read is inside [start, end), which the caller
 # has checked against its buffer; the 16-byte vector loads never pass `end`.
 from libc.stdint cimport int64_t

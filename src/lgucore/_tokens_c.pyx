@@ -1,4 +1,4 @@
-"""Compiled event tokenizer (PROTOCOL.md §3, §4.2): the twin of ``lgucore._tokens_py``.
+"""Compiled event tokenizer (docs/protocol.md §3, §4.2): the twin of ``lgucore._tokens_py``.
 
 Same grammar, same results; see the pure module's docstring for the rules. What is
 different is cost: the body is scanned once in C (``lgu_scan`` in ``_tokens_c.pxd``),

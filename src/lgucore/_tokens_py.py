@@ -1,4 +1,4 @@
-"""Pure-Python event tokenizer (PROTOCOL.md §3, §4.2): the reference twin of ``_tokens_c``.
+"""Pure-Python event tokenizer (docs/protocol.md §3, §4.2): the reference twin of ``_tokens_c``.
 
 The grammar works on bytes, never on decoded text: every delimiter (``|``, ``:``,
 ``(``, ``)``, space) is ASCII and cannot be the trail byte of a cp949 character, so

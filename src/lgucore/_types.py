@@ -14,7 +14,7 @@ TEXT_SEED = 0x0003
 HEARTBEAT = 0x0010
 HEARTBEAT_ACK = 0x0011
 
-#: Frame type -> name, for the types of PROTOCOL.md §2. Anything else is "unknown".
+#: Frame type -> name, for the types of docs/protocol.md §2. Anything else is "unknown".
 FRAME_TYPES = {
     TEXT: "TEXT",
     TEXT_BASIC: "TEXT_BASIC",
@@ -28,7 +28,7 @@ class Frame(NamedTuple):
     """One decoded frame: its 16-bit ``type`` and its ``body`` bytes.
 
     A frame of a type not in :data:`FRAME_TYPES` is still returned (``known`` is False):
-    PROTOCOL.md §2 says it is reported, never dropped.
+    docs/protocol.md §2 says it is reported, never dropped.
     """
 
     type: int

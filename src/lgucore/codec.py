@@ -1,4 +1,4 @@
-"""Text frames under a session cipher (PROTOCOL.md §5), shared by client and emulator.
+"""Text frames under a session cipher (docs/protocol.md §5), shared by client and emulator.
 
 This composes the twinned primitives; it holds no byte-level loop of its own.
 """

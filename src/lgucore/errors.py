@@ -15,7 +15,7 @@ _EXCERPT = 16
 
 
 class ProtocolError(ValueError):
-    """Bytes that break PROTOCOL.md.
+    """Bytes that break docs/protocol.md.
 
     Attributes:
         offset: byte offset of the problem in the input (or ``None``).

@@ -1,4 +1,4 @@
-"""Ciphers of PROTOCOL.md §5 on both twins: RFC 4269 vectors, OpenSSL, the standard library.
+"""Ciphers of docs/protocol.md §5 on both twins: RFC 4269 vectors, OpenSSL, the standard library.
 
 Property tests (hypothesis) live in ``test_cipher_props.py``.
 """

@@ -1,4 +1,4 @@
-"""Frames (PROTOCOL.md §2) on both twins: encoding, incremental decoding, limits, bad streams."""
+"""Frames (docs/protocol.md §2) on both twins: encoding, incremental decoding, limits, bad streams."""
 from __future__ import annotations
 
 import array

@@ -44,7 +44,7 @@ def assert_clean(proc: subprocess.CompletedProcess) -> None:
     assert proc.returncode == 0, f"child exited {proc.returncode}: {proc.stderr[-2000:]}"
 
 
-# ---------------------------------------------------------------- defect 8: crafted columns
+# ---------------------------------------------------------------- crafted columns
 
 CRAFTED = [
     ("name_lengths", 0, (1 << 63) - 1),
@@ -128,7 +128,7 @@ def test_hand_built_frame_batch_gives_value_error(impl):
     assert_clean(proc)
 
 
-# ---------------------------------------------------------------- defect 9: allocation sizing
+# ---------------------------------------------------------------- allocation sizing
 
 def test_tokenize_batch_sizes_columns_from_the_input(impl):
     """64 bodies of 65535 pipes, then 100,000 one-byte bodies: 4.6 MB, 4.2 M fields."""
@@ -143,7 +143,7 @@ def test_tokenize_batch_sizes_columns_from_the_input(impl):
     assert tb.nfields == 8 * 65535 and tb.messages()[-1].fields[0] == (None, "")
 
 
-# ---------------------------------------------------------------- defect 10: max_buffer
+# ---------------------------------------------------------------- max_buffer
 
 def _held_after(fn) -> int:
     """Bytes still allocated after ``fn`` returns (its result dropped)."""

@@ -1,4 +1,4 @@
-"""The event tokenizer (PROTOCOL.md §3, §4.2) on both twins: grammar, text, Message API, differential."""
+"""The event tokenizer (docs/protocol.md §3, §4.2) on both twins: grammar, text, Message API, differential."""
 from __future__ import annotations
 
 import copy

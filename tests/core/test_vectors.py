@@ -1,6 +1,6 @@
-"""Tokenizer vectors: every event text of the vendor manual (and PROTOCOL.md), tokens written by hand.
+"""Tokenizer vectors: every event text of the vendor manual (and docs/protocol.md), tokens written by hand.
 
-The texts live in ``manual_vectors.json`` in the wire form PROTOCOL.md implies (the manual
+The texts live in ``manual_vectors.json`` in the wire form docs/protocol.md implies (the manual
 prints ``/`` or a double space where the wire has ``|``; its PDF line breaks are rejoined);
 the odd ones are kept as printed. Each vector is checked through every path a body takes:
 ``tokenize`` in cp949 and utf-8, a frame through ``FrameDecoder``, and the batch columns.

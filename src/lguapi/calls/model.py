@@ -23,7 +23,7 @@ STATES = ("ringing", "connected", "held", "transferring", "conference", "ended")
 
 
 class Call:
-    """One real call, whatever its legs are called (PROTOCOL.md §4.5).
+    """One real call, whatever its legs are called (docs/protocol.md §4.5).
 
     Times are the ``ts`` of the events (float epoch seconds). ``remote_number`` is the
     caller for inbound calls, the called number for outbound ones; for internal calls the

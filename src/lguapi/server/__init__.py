@@ -1,4 +1,4 @@
-"""lguapi.server: a local LGUBaseOpenApi server and PBX that behaves like the real one (issue 3).
+"""lguapi.server: a local LGUBaseOpenApi server and PBX that behaves like the real one.
 
 >>> from lguapi.server import Emulator, Directory
 >>> emu = Emulator(Directory.generate("3001-3010"), port=0)   # doctest: +SKIP

@@ -1,6 +1,6 @@
 """The emulator's admin interface: HTTP + JSON on loopback, playing the outside world.
 
-Endpoints (issue 3 §6; every answer is JSON, errors are ``{"error": "..."}``):
+Endpoints (docs/emulator-admin.md; every answer is JSON, errors are ``{"error": "..."}``):
 
 =======  =============================  ====================================  =================
 method   path                           body                                  answer

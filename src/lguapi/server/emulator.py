@@ -26,7 +26,7 @@ log: logging.Logger = logging.getLogger("lguapi.server")
 
 class LoginGuard:
     """Failed-login bookkeeping: ``max_failures`` wrong passwords for one ID within ``window``
-    seconds lock that ID for ``duration`` seconds (PROTOCOL.md §6; STATUS -5).
+    seconds lock that ID for ``duration`` seconds (docs/protocol.md §6; STATUS -5).
 
     The attempt that reaches ``max_failures`` is still answered -2; later attempts, right
     password or not, get -5 until the lock expires. Attempts while locked neither extend
@@ -73,11 +73,11 @@ class LoginGuard:
 
 
 class Emulator:
-    """An LGUBaseOpenApi server for tests and demos (issue 3), on top of the in-memory :class:`Pbx`.
+    """An LGUBaseOpenApi server for tests and demos, on top of the in-memory :class:`Pbx`.
 
     Keywords:
         host, port: where to listen (``port=0`` picks a free port; read :attr:`port`).
-        ssl: an :class:`ssl.SSLContext` to serve TLS (PROTOCOL.md §1), or None.
+        ssl: an :class:`ssl.SSLContext` to serve TLS (docs/protocol.md §1), or None.
         byteorder: frame header byte order, ``"big"`` or ``"little"``.
         ciphers: the ciphers LOGIN may use; another one is refused with STATUS -4.
         seed_key, basic_key: cipher keys (the vendor's by default).

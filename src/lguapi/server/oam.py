@@ -1,4 +1,4 @@
-"""OAM discovery (PROTOCOL.md §6): which server a login ID should connect to, over HTTPS.
+"""OAM discovery (docs/protocol.md §6): which server a login ID should connect to, over HTTPS.
 
 ``POST /oam/serverinfo`` with the form field ``id`` answers one event-form line::
 

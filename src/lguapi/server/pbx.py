@@ -1,4 +1,4 @@
-"""The emulator's in-memory PBX: every command of PROTOCOL.md §4.3 (but LOGIN), the outside
+"""The emulator's in-memory PBX: every command of docs/protocol.md §4.3 (but LOGIN), the outside
 world's hooks (callers, handsets, SMS) and a JSON snapshot of phones, channels, calls and history.
 
 It knows nothing about sockets: the server hands it commands and gives it ``deliver`` to

@@ -17,7 +17,7 @@ __all__ = ["arg", "required", "check_agent", "number", "peer_list", "room_name",
 _NUMBER = re.compile(r"\+?[0-9A-Za-z*#-]{1,32}\Z")
 _ROOM = re.compile(r"[0-9A-Za-z_.@/-]{1,40}\Z")
 _DIGITS = re.compile(r"\d+\Z")
-#: longest SMS / peer-message text (manual §3.19, PROTOCOL.md §4.3)
+#: longest SMS / peer-message text (manual §3.19, docs/protocol.md §4.3)
 MAX_TEXT = 200
 #: most entries of one list argument (so that any per-peer answer fits one frame)
 MAX_PEERS = 500

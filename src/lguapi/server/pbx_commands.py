@@ -1,4 +1,4 @@
-"""The call-control commands of PROTOCOL.md §4.3: read and check arguments, then drive the engine.
+"""The call-control commands of docs/protocol.md §4.3: read and check arguments, then drive the engine.
 
 Each handler is ``handler(pbx, user, args, positional, reply)``; call events go out through
 the engine's ``deliver``, CMDRESULT answers through ``reply``, and anything the PBX cannot

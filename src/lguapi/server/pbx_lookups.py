@@ -1,7 +1,7 @@
 """The PBX's query commands: GETPEERINFO, GETSTATUSPEERS, GETCALLHISTORY, GETRECVSMSLIST,
 GETRECORDLIST, GETQSTATUS, GETVARINFO.
 
-Row results (call history, received SMS, recordings) are split results (PROTOCOL.md §7):
+Row results (call history, received SMS, recordings) are split results (docs/protocol.md §7):
 CMDRESULT pieces of at most ``pbx.max_plain`` characters, then CMDRESULTEND.
 """
 from __future__ import annotations

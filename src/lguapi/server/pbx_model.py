@@ -12,7 +12,7 @@ __all__ = [
     "NORMAL", "BUSY", "NO_ANSWER", "REJECTED", "TRUNK", "XFER_CONTEXT",
 ]
 
-#: Q.850 clearing causes the model uses (PROTOCOL.md §4.4, CHANNELOUT HCAUSE)
+#: Q.850 clearing causes the model uses (docs/protocol.md §4.4, CHANNELOUT HCAUSE)
 NORMAL = 16
 BUSY = 17
 NO_ANSWER = 19

@@ -1,4 +1,4 @@
-"""The PBX's event texts, field for field as PROTOCOL.md §4.4 and manual §5 print them.
+"""The PBX's event texts, field for field as docs/protocol.md §4.4 and manual §5 print them.
 
 Each builder is one f-string: these run for every simulated event, so they stay lean.
 
@@ -80,7 +80,7 @@ def cmd_result(name: str, *fields: str) -> str:
 
 
 def split_result(name: str, rows: Iterable[str], max_plain: int) -> list[str]:
-    """The texts of a split result (PROTOCOL.md §7): CMDRESULT pieces, then CMDRESULTEND.
+    """The texts of a split result (docs/protocol.md §7): CMDRESULT pieces, then CMDRESULTEND.
 
     Rows are joined by LF inside ``RES``; a piece that is continued ends in LF. A piece
     holds as many whole rows as fit ``max_plain`` characters (at least one row, so a row

@@ -1,4 +1,4 @@
-"""One client connection of the emulator (PROTOCOL.md §6): frames in, commands to the PBX, events out.
+"""One client connection of the emulator (docs/protocol.md §6): frames in, commands to the PBX, events out.
 
 A :class:`Session` is an :class:`asyncio.Protocol` (no task per connection). It decodes
 frames with :class:`lgucore.FrameDecoder`, opens text frames with the emulator's
@@ -28,7 +28,7 @@ __all__ = ["Session", "Command", "CommandSyntaxError", "parse_command", "FREE_TE
 
 log: logging.Logger = logging.getLogger("lguapi.server")
 
-#: commands whose ``MSG`` argument is free text running to the end of the body (PROTOCOL.md §4.1)
+#: commands whose ``MSG`` argument is free text running to the end of the body (docs/protocol.md §4.1)
 FREE_TEXT_COMMANDS = frozenset({"SENDSMS", "SENDPEERMSG"})
 _NAME = re.compile(r"[A-Z][A-Z0-9_]*\Z")
 _ARG = re.compile(r"[A-Z][A-Z0-9_]*\Z")
@@ -56,7 +56,7 @@ class CommandSyntaxError(ValueError):
 
 
 def parse_command(text: str) -> Command:
-    """Parse one command text in either form of PROTOCOL.md §4.1.
+    """Parse one command text in either form of docs/protocol.md §4.1.
 
     >>> parse_command("CMD LOGIN ID=3321 PWD=x ")
     Command(name='LOGIN', args={'ID': '3321', 'PWD': 'x'}, positional=[])
@@ -295,7 +295,7 @@ class Session(asyncio.Protocol):
 
         The frame is written at the end of the current event-loop iteration, batched with
         the session's other output. Raises :class:`lgucore.FrameError` when the text does
-        not fit one frame (split it, PROTOCOL.md §7). A session whose queue exceeds the
+        not fit one frame (split it, docs/protocol.md §7). A session whose queue exceeds the
         emulator's ``max_send_buffer`` is closed (a slow reader), never silently thinned.
         After the session closed, the text is discarded: the connection is gone.
         """

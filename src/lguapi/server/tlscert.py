@@ -1,6 +1,6 @@
 """A self-signed TLS certificate for the emulator, made with the standard library only.
 
-The emulator serves OAM discovery over HTTPS (PROTOCOL.md §6) and, with ``--tls``, its
+The emulator serves OAM discovery over HTTPS (docs/protocol.md §6) and, with ``--tls``, its
 TCP port too. Users should not need OpenSSL tools or the ``cryptography`` package to run
 it, so this module builds a 2048-bit RSA key and an X.509 v3 certificate (SHA-256,
 PKCS #1 v1.5 signature) by hand: a few lines of DER and textbook RSA with
