@@ -8,25 +8,14 @@ import json
 
 import pytest
 
-from lgucore import tokenize
 from lguapi.calls import (
     CallTracker, CallUpdate, channel_peer, normalize_channel, normalize_unique_id,
 )
-from lguapi.events import Disconnected, Reconciled, Reconnected, parse_event
+from lguapi.events import Disconnected, Reconciled, Reconnected
 
-
-class Clock:
-    """A hand-driven clock for expiry and grace deadlines."""
-
-    def __init__(self, t: float = 1_000.0):
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def ev(text: str, exten: str | None = None, ts: float = 0.0):
-    return parse_event(tokenize(text.encode("cp949")), exten=exten, ts=ts)
+from kit.clock import Clock
+from kit.manual import M51, M52, M53_3321, M53_3322, M61
+from kit.text import ev
 
 
 def feed_all(tracker: CallTracker, items) -> list[CallUpdate]:
@@ -41,49 +30,7 @@ def only_ended(tracker: CallTracker):
     return list(tracker.ended)
 
 
-# --- manual §5: three complete calls (texts as in the manual, line breaks of the PDF joined)
-
-M51 = [
-    "RINGEVENT|ISDIAL:1|CHANNEL:SIP/gw2.eicn-09b25a90|RECHANNEL:SIP/3321-09b559d8|INEXTEN:null|AGENT:3321"
-    "|CALLERID:01923XXXXX|UNIQUEID:1319339029.484",
-    "CHANNELLIST|CHANNEL1:SIP/3321-09b559d8|CHANNEL2:SIP/gw2.eicn-09b25a90|CALLER1ID:070xxxx0321"
-    "|CALLER2ID:01923XXXXX|INEXTEN:null|UNIQUEID1:1319339029.484|UNIQUEID2:1319339029.485",
-    "CHANNELOUT|CHANNEL:SIP/3321-09b559d8|RECHANNEL:SIP/3321-09b559d8|UNIQUEID:1319339029.484"
-    "|SRCUNIQUEID:1319339029.484|HCAUSE:16",
-]
-M52 = [
-    "RINGEVENT|ISDIAL:0|CHANNEL:SIP/3321-09b2a738|RECHANNEL:SIP/gw2.eicn-09b559d8|INEXTEN:null|AGENT:3321"
-    "|CALLERID:01923XXXXX|UNIQUEID:1319339116.486",
-    "CHANNELLIST|CHANNEL1:SIP/gw2.eicn-09b559d8|CHANNEL2:SIP/3321-09b25a90|CALLER1ID:010xxxx0907|CALLER2ID:3321"
-    "|INEXTEN:070xxxx0321|UNIQUEID1:1319339116.486|UNIQUEID2:1319339122.488",
-    "CHANNELOUT|CHANNEL:SIP/3321-09b25a90|RECHANNEL:SIP/gw2.eicn-09b559d8|UNIQUEID:1319339122.488"
-    "|SRCUNIQUEID:1319339116.486|HCAUSE:16",
-]
-M53_3321 = [
-    "RINGEVENT|ISDIAL:0|CHANNEL:SIP/3321-09b4afc0|RECHANNEL:SIP/3322-09b2d358|INEXTEN:null|AGENT:3321"
-    "|CALLERID:3322|UNIQUEID:1319339499.489",
-    "CHANNELLIST|CHANNEL1:SIP/3322-09b2d358|CHANNEL2:SIP/3321-09b559d8|CALLER1ID:3322|CALLER2ID:3321"
-    "|INEXTEN:null|UNIQUEID1:1319339499.489|UNIQUEID2:1319339504.491",
-    "CHANNELOUT|CHANNEL:SIP/3321-09b559d8|RECHANNEL:SIP/3322-09b2d358|UNIQUEID:1319339504.491"
-    "|SRCUNIQUEID:1319339499.489|HCAUSE:16",
-]
-M53_3322 = [
-    "RINGEVENT|ISDIAL:1|CHANNEL:SIP/3321-09b4afc0|RECHANNEL:SIP/3322-09b2d358|INEXTEN:null|AGENT:3322"
-    "|CALLERID:3321|UNIQUEID:1319339499.489",
-    "CHANNELLIST|CHANNEL1:SIP/3322-09b2d358|CHANNEL2:SIP/3321-09b559d8|CALLER1ID:3322|CALLER2ID:3321"
-    "|INEXTEN:null|UNIQUEID1:1319339499.489|UNIQUEID2:1319339504.491",
-    "CHANNELOUT|CHANNEL:SIP/3322-09b2d358|RECHANNEL:SIP/3322-09b2d358|UNIQUEID:1319339499.489"
-    "|SRCUNIQUEID:1319339499.489|HCAUSE:16",
-]
-# manual §6.1: the sample page's log (a click-to-call through a Local channel; keys as printed)
-M61 = [
-    "RINGEVENT|CHANNEL:SIP/1y669211-bc621|SDIAL:1|NEXTE:nul|RECHANNEL:Local/1y669211@default-1b56,2"
-    "|AGENT:1y669211|CALLERID:010xxxx0850|UNIQUEID:1449825958,4879172",
-    "CHANNELLIST|CHANNEL1:SIP/1y669211-bc621|CHANNEL2:SIP/112.223.25.10-872e|CALLERID:9211"
-    "|CALLER2ID:010xxxx0850|NEXTE:nul|UNIQUEID1:1449825958,4879171|UNIQUEID2:1449825959,4879174",
-    "CHANNELOUT|CHANNEL:SIP/1y669211-bc621|RECHANNEL:Local/1y669211@default-1b56,1"
-    "|UNIQUEID:1449825958,4879171|SRCUNIQUEID:1449825958,4879171|HCAUSE:16",
-]
+# --- manual §5 and §6.1: the traces (kit.manual reads them from tests/core/manual_vectors.json)
 
 
 def test_manual_5_1_outbound_click_dial():

@@ -19,16 +19,9 @@ from lguapi.client import Client
 from lguapi.server import Directory, Emulator
 from lguapi.server.traffic import TrafficConfig, TrafficGenerator
 
+from kit.wait import until
+
 CLIENT = {"heartbeat": 0, "auto_reconnect": 0, "cipher": "basic"}
-
-
-async def until(pred, timeout: float = 20.0, what: str = "condition"):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not pred():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 class Rig:

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import logging
 
-from clientkit import emulator, logged_in
-from lgucore import tokenize
 from lguapi.calls import CallTracker
 from lguapi.channels import own_channel
-from lguapi.events import ChannelListEvent, ChannelOutEvent, RingEvent, parse_event
-from test_calls import M51, M53_3321  # the manual's texts
+from lguapi.events import ChannelListEvent, ChannelOutEvent, RingEvent
 
-
-def ev(text: str, exten: str | None = None, ts: float = 0.0):
-    return parse_event(tokenize(text.encode("cp949")), exten=exten, ts=ts)
+from kit.clients import emulator, logged_in
+from kit.manual import M51, M53_3321
+from kit.text import ev
 
 
 # manual §5.1 (3321 dials out on SIP/3321-09b559d8) and §5.3 (3321 answers on a channel of the same name)

@@ -14,18 +14,12 @@ from lgucore import tokenize
 from lguapi.calls import CallTracker
 from lguapi.events import parse_event
 
+from kit.clock import Clock
+
 TRACKED = [f"30{i:02d}" for i in range(1, 9)]
 UNTRACKED = "3999"
 JITTER = 0.4
 GRACE = 2.0
-
-
-class Clock:
-    def __init__(self, t: float = 0.0):
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 class Pbx:
@@ -282,7 +276,7 @@ def deliver(events, rng: random.Random, dup_rate: float = 0.08):
 
 
 def run(stream, grace=GRACE):
-    clock = Clock()
+    clock = Clock(0.0)
     tracker = CallTracker(clock=clock, end_grace=grace, keep_ended=100_000)
     kinds = {"new": 0, "ended": 0, "merged": 0}
     for d, exten, text in stream:

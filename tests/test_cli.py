@@ -14,6 +14,8 @@ from lguapi import cli
 from lguapi.server.accounts import Directory
 from lguapi.server.emulator import Emulator
 
+from kit.wait import until
+
 ROOT = Path(__file__).resolve().parents[1]
 SECRET_ENV = "LGUAPI_TEST_PASSWORD"
 
@@ -74,13 +76,8 @@ async def test_events_filters_by_name():
         proc = await lguapi("events", "--port", str(emu.port), "--id", user.id, "--password-env", SECRET_ENV,
                             "--only", "RINGEVENT,ChannelOutEvent", "--count", "2", "--duration", "20",
                             env=child_env(**{SECRET_ENV: user.password}))
-        await asyncio.sleep(0)
         # wait until the session is logged in, then ring and hang up
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 20
-        while not emu.online("3001"):
-            assert loop.time() < deadline, "lguapi events never logged in"
-            await asyncio.sleep(0.02)
+        await until(lambda: emu.online("3001"), "lguapi events to log in")
         call_id = emu.pbx.external_call("01012345678", user.callerid)
         emu.pbx.external_hangup(call_id)
         rc, out, err = await finish(proc)
@@ -146,11 +143,7 @@ async def test_monitor_plain_lines_without_a_terminal(tmp_path):
     async with Emulator(directory, port=0) as emu:
         proc = await lguapi("monitor", "--port", str(emu.port), "--extensions", "3001-3005", "--interval", "0.2",
                             "--snapshot", str(snap_file))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 20
-        while len(emu.sessions()) < 5:
-            assert loop.time() < deadline, "lguapi monitor never logged in"
-            await asyncio.sleep(0.02)
+        await until(lambda: len(emu.sessions()) >= 5, "lguapi monitor to log in")
         call_id = emu.pbx.external_call("01012345678", directory.by_exten("3003").callerid)
         line = ""
         while "ringing 1" not in line:

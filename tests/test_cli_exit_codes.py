@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 import sys
 
 import pytest
@@ -16,14 +15,9 @@ from lguapi.client import Client
 from lguapi.runtime import (EXIT_BYE, EXIT_CANNOT_CONNECT, EXIT_LOGIN_REFUSED, EXIT_OK, EXIT_USAGE)
 from lguapi.server.emulator import Emulator
 
+from kit.clients import free_port
+from kit.wait import until
 from test_cli import SECRET_ENV, child_env, finish, lguapi as run_lguapi
-
-
-def free_port() -> int:
-    """A port nobody listens on (bound, read, released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_version_is_the_package_version():
@@ -96,11 +90,7 @@ async def test_monitor_every_login_refused_is_3(tmp_path):
 
 
 async def wait_logged_in(emu: Emulator, n: int) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 20
-    while len(emu.sessions()) < n:
-        assert loop.time() < deadline, "the command never logged in"
-        await asyncio.sleep(0.02)
+    await until(lambda: len(emu.sessions()) >= n, "the command to log in")
 
 
 async def test_events_exits_5_when_the_session_ends_by_bye():
@@ -158,8 +148,7 @@ async def test_events_data_is_full_unless_masked():
             emu.pbx.external_hangup(call_id)
             assert rc == EXIT_OK, err
             outs.append(json.loads(out))
-            while emu.sessions():
-                await asyncio.sleep(0.02)
+            await until(lambda: not emu.sessions(), "the session to close")
     assert outs[0]["caller_id"] == "01012345678" and "01012345678" in outs[0]["raw"]
     assert outs[1]["caller_id"] == "010****5678" and "01012345678" not in json.dumps(outs[1])
 

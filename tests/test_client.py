@@ -11,7 +11,7 @@ import logging
 import pytest
 
 import lguapi
-from clientkit import Recorder, creds, emulator, logged_in, settle
+from kit.clients import Recorder, creds, emulator, logged_in, settle
 from lguapi import (
     CdrEvent, ChannelListEvent, ChannelOutEvent, CommandErrorEvent, CommandResultEvent, ConferenceEvent,
     Connected, Disconnected, DtmfEvent, Event, LoggedIn, LoginResultEvent, PeerMessageEvent, PingEvent, RingEvent,

@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from clientkit import Recorder, creds, emulator, free_port, logged_in, settle
+from kit.clients import Recorder, creds, emulator, free_port, logged_in
 from lgucore import HEARTBEAT, TextCodec, FrameDecoder, tokenize
 from lguapi import (
     ByeEvent, Connected, Disconnected, LoggedIn, Reconciled, Reconnected, Reconnecting, RingEvent,

@@ -1,4 +1,4 @@
-"""Client hardening, seven defects found by review: each reproduced against the scriptable fault server (tests/faultserver.py).
+"""Client hardening, seven defects found by review: each reproduced against the scriptable fault server (tests/kit/faultserver.py).
 
 Every scenario runs over real TCP on 127.0.0.1; waits are on conditions (events, futures,
 connection counts) with generous timeouts, never on a fixed sleep where a condition exists.
@@ -11,8 +11,8 @@ import logging
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from clientkit import Recorder, creds
-from faultserver import FaultConn, FaultServer, HostileOam, answer_for
+from kit.clients import Recorder, creds
+from kit.faultserver import FaultConn, FaultServer, HostileOam, answer_for
 from lgucore import TextCodec, encode_frame
 from lguapi import Disconnected, Reconciled, Reconnected, Reconnecting
 from lguapi.events import CommandResultEvent, Event

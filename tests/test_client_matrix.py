@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from clientkit import emulator, logged_in
+from kit.clients import emulator, logged_in
 from lguapi import (
     ChannelListEvent, ChannelOutEvent, CommandResultEvent, ConferenceEvent, PeerMessageEvent, RingEvent, SmsEvent,
 )

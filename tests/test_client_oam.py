@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from clientkit import Recorder, creds, emulator
+from kit.clients import Recorder, creds, emulator
 from lguapi import LoggedIn
 from lguapi.client import Client
 from lguapi.discovery import discover

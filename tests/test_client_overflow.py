@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
-from clientkit import emulator, logged_in
+from kit.clients import emulator, logged_in
 from lguapi import Disconnected, Reconnected, UnknownEvent
 
 
@@ -92,7 +92,7 @@ async def test_application_pause_holds_events_in_the_socket_until_resumed():
     """pause_reading()/resume_reading(): nothing is delivered while paused, nothing lost after."""
     import asyncio as _asyncio
 
-    from clientkit import Recorder, creds, emulator
+    from kit.clients import Recorder, creds, emulator
     from lguapi.client import Client
     from lguapi.events import SmsEvent
 

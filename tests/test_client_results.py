@@ -6,15 +6,14 @@ from datetime import datetime
 
 import pytest
 
-from lgucore import tokenize
 from lguapi import results as R
 from lguapi.discovery import parse_address, parse_serverinfo
 from lguapi.errors import DiscoveryError
-from lguapi.events import parse_event
+from kit.text import ev as event_of
 
 
 def ev(text: str):
-    return parse_event(tokenize(text.encode("cp949")), raw=text)
+    return event_of(text, raw=True)
 
 
 def test_peer_info_manual_3_22():

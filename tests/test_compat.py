@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 
-from compatkit import Events, module_stack
+from kit.compat import Events, module_stack
 from lguapi.compat import EVENT_CALLBACKS, DispatchWithEvents, LGUBaseOpenApi, PumpWaitingMessages
 from lguapi.server import generated_id, generated_password
 

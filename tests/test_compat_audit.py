@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from compatkit import Events, module_stack
+from kit.compat import Events, module_stack
 from lguapi import compat
 from lguapi.compat import EVENT_CALLBACKS
 from lguapi.server import generated_id, generated_password

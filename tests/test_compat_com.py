@@ -1,6 +1,6 @@
 """win32com semantics of lguapi.compat: class names and com_error, apartments and pumps, lifetime, options, gaps.
 
-Against the real emulator stack on 127.0.0.1 (see compatkit.StackThread).
+Against the real emulator stack on 127.0.0.1 (see kit.compat.StackThread).
 """
 from __future__ import annotations
 
@@ -10,31 +10,17 @@ import time
 
 import pytest
 
-from compatkit import WAIT, Events, module_stack
+from kit.clients import creds
+from kit.compat import WAIT, Events, module_stack
+from kit.wait import wait_until
 from lguapi import compat
 from lguapi.compat import LGUBaseOpenApi, com_error
 from lguapi.compat import standins
-from lguapi.server import generated_id, generated_password
 
 PROGID = "LGUBaseOpenApi.LGUBaseOpenApiCtrl.1"
 
 
 stack = module_stack(extens="3001-3010")
-
-
-def creds(exten: str) -> tuple[str, str]:
-    return generated_id(exten), generated_password(exten)
-
-
-def wait_until(pred, timeout: float = WAIT, pump: bool = False) -> bool:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            return False
-        if pump:
-            compat.PumpWaitingMessages()
-        time.sleep(0.01)
-    return True
 
 
 def io_threads() -> int:
@@ -144,9 +130,9 @@ def test_pump_delivery_runs_handlers_only_inside_the_pump(stack):
         assert api.LoginServer(uid, pw, "") is True
         time.sleep(0.2)
         assert api.seen == []  # nothing runs until this thread pumps
-        assert wait_until(lambda: api.seen, pump=True)
+        assert wait_until(lambda: api.seen, pump=compat.PumpWaitingMessages)
         stack.admin("/calls", {"from": "01055556666", "to": uid})
-        assert wait_until(lambda: any(e[0] == "ring" for e in api.seen), pump=True)
+        assert wait_until(lambda: any(e[0] == "ring" for e in api.seen), pump=compat.PumpWaitingMessages)
         assert api.threads == {threading.current_thread().name}
         assert io_threads() >= 1 and not [t for t in threading.enumerate() if t.name == "lguapi-events"]
         api.HangUp()

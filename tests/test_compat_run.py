@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from compatkit import (
+from kit.compat import (
     PROGRAMS, SRC, Program, StackThread, module_stack, phone_call_flow, program_env, restart_and_reconnect,
 )
 from lguapi.compat import LGUBaseOpenApi

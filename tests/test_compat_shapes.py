@@ -12,7 +12,7 @@ Both run with ``events="pump"``: the dialog's and the browser's UI thread pump m
 """
 from __future__ import annotations
 
-from compatkit import Events, module_stack
+from kit.compat import Events, module_stack
 from lguapi import compat
 from lguapi.server import generated_id, generated_password
 

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from compatkit import Program, module_stack, phone_call_flow, program_env, restart_and_reconnect
+from kit.compat import Program, module_stack, phone_call_flow, program_env, restart_and_reconnect
 from lguapi.compat import LGUBaseOpenApi
 from lguapi.server import generated_id, generated_password
 

@@ -16,20 +16,9 @@ from lguapi.server.accounts import Directory
 from lguapi.server.emulator import Emulator
 from lguapi.server.traffic import TrafficConfig, TrafficGenerator
 
+from kit.wait import until
+
 FAST = {"auto_reconnect": 0.2, "heartbeat": 0}
-
-
-async def until(pred, timeout: float = 15.0, what: str = "condition"):
-    """Poll ``pred()`` until true; fail with ``what`` after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def session_of(emu: Emulator, exten: str):

@@ -1,7 +1,6 @@
 """The status line's events/s is the rate of the last few seconds, not the average since the start."""
 from __future__ import annotations
 
-import asyncio
 import time
 import types
 
@@ -11,12 +10,7 @@ from lguapi.monitor import Monitor
 from lguapi.server.emulator import Emulator
 from lguapi.tui import plain_line
 
-
-async def until(cond, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
+from kit.wait import until
 
 
 async def test_events_per_second_is_recent(monkeypatch):

@@ -1,24 +1,21 @@
 """The admin interface (docs/emulator-admin.md) against the real Emulator and PBX over real TCP.
 
-HTTP requests go through tests/httpraw.py; what the phones' sessions receive is read with
-tests/rawclient.py (built only on lgucore).
+HTTP requests go through tests/kit/httpraw.py; what the phones' sessions receive is read with
+tests/kit/rawclient.py (built only on lgucore).
 """
 from __future__ import annotations
 
 import contextlib
 
-from httpraw import exchange, parse_replies, request
-from rawclient import RawClient
+from kit.httpraw import exchange, parse_replies, request
+from kit.rawclient import RawClient
+from kit.text import fields
 from lguapi.server import Directory, Emulator
 from lguapi.server.admin import AdminServer
 
 DIRECTORY = Directory.generate("3001-3004")
 U1, U2 = DIRECTORY.by_exten("3001"), DIRECTORY.by_exten("3002")
 OUTSIDE = "01012345678"
-
-
-def fields(text: str) -> dict:
-    return dict(p.split(":", 1) for p in text.split("|")[1:])
 
 
 @contextlib.asynccontextmanager

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from httpraw import exchange, parse_replies, request
+from kit.httpraw import exchange, parse_replies, request
 from lguapi.server.http import HTTPError, HTTPServer, Response, Router
 
 

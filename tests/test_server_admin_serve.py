@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from httpraw import request
-from rawclient import RawClient
+from kit.httpraw import request
+from kit.rawclient import RawClient
 from lguapi.server import Directory
 from lguapi.server.cli import EmulatorStack, run_all
 from lguapi.server.traffic import TrafficConfig

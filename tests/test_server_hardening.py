@@ -1,5 +1,5 @@
 """The emulator under hostile peers and its duplicate-login count,
-over real TCP with tests/rawclient.py and tests/httpraw.py.
+over real TCP with tests/kit/rawclient.py and tests/kit/httpraw.py.
 
 Attackers pace their bytes with short sleeps (that is the attack); every assertion waits on
 a condition with a generous timeout.
@@ -10,11 +10,11 @@ import asyncio
 import struct
 
 import lgucore
-from httpraw import request
+from kit.httpraw import request
 from lgucore import HEARTBEAT, TEXT, TEXT_SEED, FrameDecoder, encode_frame
 from lguapi.server import Directory, Emulator, User
 from lguapi.server.admin import AdminServer
-from rawclient import RawClient
+from kit.rawclient import RawClient
 from test_server_session import emulator as session_emulator
 from test_server_session import logged_in
 

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from httpraw import exchange, parse_replies, request
+from kit.httpraw import exchange, parse_replies, request
 from lguapi.server.accounts import Directory
 from lguapi.server.oam import OamServer, format_serverinfo, parse_hostport
 from lguapi.server.tlscert import client_context, generate_self_signed, write_self_signed

@@ -2,7 +2,8 @@
 CALLWITHCONF, REMOVECONF, GETLISTCONFMEMBER, and the CONFERENCEEVENT texts and counts."""
 from __future__ import annotations
 
-from test_server_pbx_support import fields, name_of, phones, pbx_server, quiet
+from kit.text import fields, name_of
+from kit.pbx import phones, pbx_server, quiet
 
 CALLER = "01098765432"
 

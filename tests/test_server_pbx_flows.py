@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
-from test_server_pbx_support import fields, name_of, only_call, phones, pbx_server, quiet, until
+from kit.text import fields, name_of
+from kit.wait import until
+from kit.pbx import only_call, phones, pbx_server, quiet
 
 CALLER = "01098765432"
 

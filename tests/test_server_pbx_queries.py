@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from test_server_pbx_support import Clock, fields, login, phones, pbx_server
+from kit.clock import Clock
+from kit.text import fields
+from kit.pbx import login, phones, pbx_server
 
 CALLER = "01098765432"
 

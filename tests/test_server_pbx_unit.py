@@ -12,22 +12,11 @@ from lguapi.server import Directory
 from lguapi.server.pbx import COMMANDS, PbxCommandError, Pbx
 from lguapi.server.pbx_model import Forward
 from lguapi.server.pbx_text import split_result
-from test_server_pbx_support import USERS, Script
+from kit.pbx import USERS, DeliveryLog, Script
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, str]] = []
-
-    def __call__(self, exten: str, text: str) -> None:
-        self.events.append((exten, text))
-
-    def names(self, exten=None):
-        return [t.split("|", 1)[0] for e, t in self.events if exten is None or e == exten]
-
-
-def make(**kw) -> tuple[Pbx, Recorder]:
-    rec = Recorder()
+def make(**kw) -> tuple[Pbx, DeliveryLog]:
+    rec = DeliveryLog()
     return Pbx(Directory(USERS), deliver=rec, rng=Script(), **kw), rec
 
 

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from rawclient import RawClient
+from kit.rawclient import RawClient
 from lguapi.server import Directory, Emulator
 from lguapi.server.firehose import Firehose
 from lguapi.server.traffic import TrafficConfig, TrafficGenerator

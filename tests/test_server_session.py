@@ -1,4 +1,4 @@
-"""Emulator sessions over real TCP (docs/protocol.md §6, docs/emulator-sessions.md), driven by tests/rawclient.py.
+"""Emulator sessions over real TCP (docs/protocol.md §6, docs/emulator-sessions.md), driven by tests/kit/rawclient.py.
 
 Every bad-input test also checks that another, well-behaved session is unaffected.
 """
@@ -14,7 +14,7 @@ import pytest
 import lgucore
 from lgucore import HEARTBEAT_ACK, TEXT, TEXT_BASIC, TEXT_SEED, encode_frame
 from lguapi.server import Directory, Emulator, User
-from rawclient import RawClient
+from kit.rawclient import RawClient
 
 HOST = "127.0.0.1"
 TYPE_OF = {"none": TEXT, "basic": TEXT_BASIC, "seed": TEXT_SEED}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 
 from lguapi.server import Directory, Emulator
-from rawclient import RawClient
+from kit.rawclient import RawClient
 
 N = 500
 

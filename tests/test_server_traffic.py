@@ -8,15 +8,12 @@ import random
 
 import pytest
 
-from rawclient import RawClient
+from kit.rawclient import RawClient
+from kit.text import fields
 from lguapi.server import Directory, Emulator
 from lguapi.server.traffic import DEFAULT_MIX, TrafficConfig, TrafficGenerator, parse_mix, plan_calls
 
 FAST = dict(ring_mean=0.03, talk_mean=0.06, hold_mean=0.01)
-
-
-def fields(text: str) -> dict:
-    return dict(p.split(":", 1) for p in text.split("|")[1:])
 
 
 def test_plan_is_a_function_of_the_seed():

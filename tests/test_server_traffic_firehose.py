@@ -7,16 +7,13 @@ import collections
 import contextlib
 import random
 
-from rawclient import RawClient
+from kit.rawclient import RawClient
+from kit.text import fields
 from lguapi.server import Directory, Emulator
 from lguapi.server.firehose import Firehose, _Clock, generate_calls
 from lguapi.server.pbx import Pbx
 
 DIRECTORY = Directory.generate("3001-3006")
-
-
-def fields(text: str) -> dict:
-    return dict(p.split(":", 1) for p in text.split("|")[1:])
 
 
 def calls_of(texts: list[str]) -> list[list[str]]:

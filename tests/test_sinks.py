@@ -14,25 +14,21 @@ import textwrap
 
 import pytest
 
-from lgucore import tokenize
 from lguapi.calls import CallTracker
 from lguapi.events import (
-    LoggedIn, LoginResultEvent, PingEvent, Reconciled, parse_event,
+    LoggedIn, LoginResultEvent, PingEvent, Reconciled,
 )
 from lguapi.sinks import JsonlSink, SqliteSink, call_key, event_key, open_sink, read_jsonl
 
-INBOUND = [
-    "RINGEVENT|ISDIAL:0|CHANNEL:SIP/3321-09b2a738|RECHANNEL:SIP/gw2.eicn-09b559d8|INEXTEN:null|AGENT:3321"
-    "|CALLERID:01923XXXXX|UNIQUEID:1319339116.486",
-    "CHANNELLIST|CHANNEL1:SIP/gw2.eicn-09b559d8|CHANNEL2:SIP/3321-09b25a90|CALLER1ID:010xxxx0907|CALLER2ID:3321"
-    "|INEXTEN:070xxxx0321|UNIQUEID1:1319339116.486|UNIQUEID2:1319339122.488",
-    "CHANNELOUT|CHANNEL:SIP/3321-09b25a90|RECHANNEL:SIP/gw2.eicn-09b559d8|UNIQUEID:1319339122.488"
-    "|SRCUNIQUEID:1319339116.486|HCAUSE:16",
-]
+from kit.manual import M52
+from kit.text import ev as event_of
+
+INBOUND = M52  # manual §5.2, as 3321 receives it
 
 
 def ev(text, exten="3321", ts=1.0):
-    return parse_event(tokenize(text.encode("cp949")), exten=exten, ts=ts)
+    """This file's events are 3321's unless said otherwise."""
+    return event_of(text, exten, ts)
 
 
 def sample_events():

@@ -1,19 +1,17 @@
-"""Shared harness of the PBX tests (no tests of its own): accounts, a scripted rng and clock,
-an emulator on an ephemeral port and logged-in raw clients.
+"""The PBX tests' harness: accounts, a scripted rng, an emulator on an ephemeral port,
+logged-in raw phones, and a log of what a bare ``Pbx`` delivers.
 
 Every flow test drives the PBX through :class:`lguapi.server.Emulator` over real TCP with
-``tests/rawclient.py`` (built only on lgucore), and asserts the event texts that arrive.
+:mod:`kit.rawclient` (built only on lgucore), and asserts the event texts that arrive.
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import random
 
-import lgucore
 import pytest
 from lguapi.server import Directory, Emulator, User
-from rawclient import RawClient
+from kit.rawclient import RawClient
 
 HOST = "127.0.0.1"
 
@@ -45,16 +43,6 @@ class Script(random.Random):
         if self.values:
             return self.values.pop(0)
         return super().getrandbits(k)
-
-
-class Clock:
-    """A settable clock: ``clock()`` returns ``clock.t``."""
-
-    def __init__(self, t: float = 1319339029.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @contextlib.asynccontextmanager
@@ -96,25 +84,19 @@ async def quiet(c: RawClient, wait: float = 0.05) -> None:
         pytest.fail(f"unexpected event {text!r}")
 
 
-def fields(text: str) -> dict:
-    """The fields of an event text as a dict (lgucore's tokenizer)."""
-    return lgucore.tokenize(text.encode("utf-8"), charset="utf-8").to_dict()
-
-
-def name_of(text: str) -> str:
-    return lgucore.tokenize(text.encode("utf-8"), charset="utf-8").name
-
-
-async def until(predicate, timeout: float = 5.0) -> None:
-    """Wait until ``predicate()`` is true (polling the event loop)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise TimeoutError("condition not reached")
-        await asyncio.sleep(0.01)
-
-
 def only_call(emu: Emulator) -> str:
     (call_id,) = emu.pbx.calls
     return call_id
+
+
+class DeliveryLog:
+    """A bare ``Pbx``'s ``deliver`` callback that keeps every ``(exten, text)`` it is given."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    def __call__(self, exten: str, text: str) -> None:
+        self.events.append((exten, text))
+
+    def names(self, exten: str | None = None) -> list[str]:
+        return [t.split("|", 1)[0] for e, t in self.events if exten is None or e == exten]

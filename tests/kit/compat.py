@@ -23,8 +23,8 @@ from lguapi.server import Directory
 from lguapi.server.cli import EmulatorStack
 
 WAIT = 15.0
-PROGRAMS = Path(__file__).parent / "compat_programs"
-SRC = Path(__file__).resolve().parent.parent / "src"
+PROGRAMS = Path(__file__).resolve().parent.parent / "compat_programs"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 class StackThread:

@@ -6,7 +6,7 @@ tracking, no typed events, no reconnects.
 
 Example::
 
-    from rawclient import RawClient
+    from kit.rawclient import RawClient
 
     async with RawClient.connect("127.0.0.1", port, cipher="seed", byteorder="big") as c:
         assert (await c.login("07012343321", "secret-3321")).startswith("LOGINRESULT|STATUS:1|")

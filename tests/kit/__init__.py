@@ -1,0 +1,15 @@
+"""The test kit: the helpers the test files share, written once.
+
+* :mod:`kit.wait` — ``until`` (await a condition) and ``wait_until`` (the same from a thread);
+* :mod:`kit.clock` — ``Clock``, a hand-driven clock to inject where code reads the time;
+* :mod:`kit.text` — ``fields``/``name_of`` (an event text's fields and name) and ``ev`` (a typed
+  event from a text);
+* :mod:`kit.manual` — the vendor manual's §5/§6.1 traces, read from ``tests/core/manual_vectors.json``;
+* :mod:`kit.rawclient`, :mod:`kit.httpraw` — raw clients built only on lgucore and asyncio;
+* :mod:`kit.faultserver` — a server that misbehaves on purpose, for the client's tests;
+* :mod:`kit.clients` — emulators, logged-in ``lguapi.Client``s and their event ``Recorder``;
+* :mod:`kit.pbx` — the PBX tests' accounts, scripted rng, emulator and logged-in raw phones;
+* :mod:`kit.compat` — the compat facade's emulator stack thread and program runner.
+
+Test files import what they use, e.g. ``from kit.wait import until``.
+"""
