@@ -11,7 +11,8 @@ import logging
 import pytest
 
 import lguapi
-from kit.clients import Recorder, creds, emulator, logged_in, settle
+from kit.clients import Recorder, creds, emulator, logged_in
+from kit.wait import until
 from lguapi import (
     CdrEvent, ChannelListEvent, ChannelOutEvent, CommandErrorEvent, CommandResultEvent, ConferenceEvent,
     Connected, Disconnected, DtmfEvent, Event, LoggedIn, LoginResultEvent, PeerMessageEvent, PingEvent, RingEvent,
@@ -188,14 +189,14 @@ async def test_internal_call_blind_transfer_and_pickup():
         await ra.wait_for(ChannelOutEvent)
         # directed pickup: 3004 (no client) rings, 3002 picks it up
         emu.pbx.external_call("01011112222", "3004")
-        await settle()
+        await until(lambda: emu.pbx.phone_state("3004") == "ringing", "3004 ringing")
         picked = await b.pickup("3004")
         assert isinstance(picked, ChannelListEvent) and b.own_channel == picked.channel2
         assert b.own_channel.startswith("SIP/3002-")
         await b.hangup()
         # group pickup (3001..3009 share the generated group "300x")
         emu.pbx.external_call("01011113333", "3005")
-        await settle()
+        await until(lambda: emu.pbx.phone_state("3005") == "ringing", "3005 ringing")
         assert (await c.pickup()).channel2.startswith("SIP/3003-")
         await c.hangup()
         with pytest.raises(CommandError, match="nothing is ringing"):
@@ -382,7 +383,8 @@ async def test_callbacks_sync_async_errors_and_text_hook(caplog):
             emu.pbx.external_call(f"0101111000{n}", "3001")
             ids.append((await rec.wait_for(RingEvent, after=len(rec.events))).unique_id)
             await client.hangup()
-        await asyncio.sleep(0.2)
+        await until(lambda: len(seen_async) == 3 and len(by_name) == 3 and client.callback_errors == 6,
+                    "every callback to run")
         assert seen_sync == ids and seen_async == ids  # every callback ran, in order, after the failures
         assert len(by_name) == 3 and all(isinstance(e, ChannelOutEvent) for e in by_name)
         assert client.callback_errors == 6 and isinstance(client.last_callback_error, (RuntimeError, KeyError))
@@ -413,7 +415,7 @@ async def test_events_iterator():
                 got.append(ev)
 
         task = asyncio.ensure_future(consume())
-        await settle()
+        await asyncio.sleep(0)  # one step of the loop: the consumer subscribes
         emu.pbx.external_call("01012345678", "3001")
         await rec.wait_for(RingEvent)
         await client.hangup()
@@ -460,8 +462,8 @@ async def test_ping_answered_with_pong_and_heartbeat():
     async with emulator(idle_timeout=0.6) as emu:
         quiet, rq = await logged_in(emu, "3001", heartbeat=0)  # only PONG keeps it alive
         beating, rb = await logged_in(emu, "3002", heartbeat=0.1)
-        await asyncio.sleep(1.5)
-        assert len(rq.of(PingEvent)) >= 2 and quiet.is_logged_in
+        await until(lambda: len(rq.of(PingEvent)) >= 2, "two PINGs to the quiet client")
+        assert quiet.is_logged_in
         assert rb.of(PingEvent) == [] and beating.is_logged_in  # heartbeats count as activity
         await quiet.close()
         await beating.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from kit.clients import emulator, logged_in
+from kit.wait import until
 from lguapi import Disconnected, Reconnected, UnknownEvent
 
 
@@ -61,10 +62,7 @@ async def test_slow_async_callback_is_throttled_not_dropped():
         sess = emu.sessions()[0]
         for i in range(300):
             sess.send_text(f"FLOOD|SEQ:{i}")
-        for _ in range(500):
-            if len(got) == 300:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: len(got) == 300, "the 300 events")
         assert got == list(range(300))
         assert client.overflow_pauses >= 1 and client.is_logged_in and not rec.of(Disconnected)
         await client.close()
@@ -80,10 +78,7 @@ async def test_an_abandoned_stream_does_not_block_reading():
                 break  # the stream is dropped here
         for i in range(1, 200):
             sess.send_text(f"FLOOD|SEQ:{i}")
-        for _ in range(300):
-            if len([e for e in rec.events if e.name == "FLOOD"]) == 200:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: len([e for e in rec.events if e.name == "FLOOD"]) == 200, "the 200 events")
         assert len([e for e in rec.events if e.name == "FLOOD"]) == 200 and client.overflow_pauses == 0
         await client.close()
 
@@ -104,13 +99,10 @@ async def test_application_pause_holds_events_in_the_socket_until_resumed():
             client.pause_reading()
             for i in range(5):
                 emu.pbx.inbound_sms("01012345678", creds("3001")[0], f"msg {i}")
-            await _asyncio.sleep(0.3)
+            await _asyncio.sleep(0.3)  # a while paused: nothing may arrive
             assert rec.of(SmsEvent) == []
             client.resume_reading()
-            for _ in range(100):
-                if len(rec.of(SmsEvent)) == 5:
-                    break
-                await _asyncio.sleep(0.05)
+            await until(lambda: len(rec.of(SmsEvent)) == 5, "the five messages")
             assert [e.message for e in rec.of(SmsEvent)] == [f"msg {i}" for i in range(5)]
         finally:
             await client.close()

@@ -275,10 +275,8 @@ async def test_a_slow_sink_pauses_reading_and_loses_nothing():
             finally:
                 hose.close()
             # everything read is written once the sink catches up; nobody was disconnected
-            last = -1
-            while m.events_seen != last or m.snapshot()["sink"]["backlog"]:
-                last = m.events_seen
-                await asyncio.sleep(0.3)
+            await until(lambda: not m.snapshot()["sink"]["backlog"] and len(sink.events) == m.events_seen,
+                        what="the sink to catch up")
             snap = m.snapshot()
             assert snap["sink"]["dropped"] == 0
             assert len(sink.events) == m.events_seen == snap["sink"]["written"] - len(sink.calls)

@@ -12,6 +12,8 @@ from lguapi.server.emulator import Emulator
 from lguapi.server.traffic import TrafficConfig, TrafficGenerator
 from lguapi.sinks import read_jsonl
 
+from kit.wait import until
+
 FAST = {"heartbeat": 1, "auto_reconnect": 0.2}
 
 
@@ -34,7 +36,7 @@ async def test_a_capture_replays_into_the_live_runs_records(tmp_path):
             await asyncio.wait_for(gen.wait(), 60)
         finally:
             gen.close()
-        await asyncio.sleep(3)  # the tracker's end grace passes for the last calls
+        await until(lambda: not emu.pbx.calls and not m.tracker.active, "every call to end, in the PBX and the tracker")
         await m.close()
     recorded = _by_key(live)
     assert sum(1 for r in recorded.values() if r["kind"] == "call") >= 20
@@ -55,9 +57,10 @@ async def test_replay_twice_into_one_store_adds_nothing(tmp_path):
     directory = Directory.generate("3001-3004")
     cap, out = tmp_path / "capture", tmp_path / "out.jsonl"
     async with Emulator(directory, port=0) as emu:
-        async with Monitor("127.0.0.1", emu.port, accounts=directory, capture=str(cap), client_options=FAST):
+        async with Monitor("127.0.0.1", emu.port, accounts=directory, capture=str(cap), client_options=FAST) as m:
+            seen = m.events_seen
             emu.deliver("3001", "RECVPEERMSG|FROM:3002|MSG:hello")
-            await asyncio.sleep(0.5)
+            await until(lambda: m.events_seen > seen, "the message to reach the monitor")
     first = await replay([cap], sink=str(out))
     n = len(list(read_jsonl(out)))
     second = await replay([cap], sink=str(out))

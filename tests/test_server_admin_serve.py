@@ -14,6 +14,7 @@ import pytest
 
 from kit.httpraw import request
 from kit.rawclient import RawClient
+from kit.wait import eventually
 from lguapi.server import Directory
 from lguapi.server.cli import EmulatorStack, run_all
 from lguapi.server.traffic import TrafficConfig
@@ -67,6 +68,10 @@ async def test_serve_subprocess_ready_login_oam_admin_and_sigterm(tmp_path):
     assert f"CA file to trust: {tmp_path / 'oam-ca.pem'}".encode() in err
 
 
+async def _json(reply):
+    return (await reply).json()
+
+
 @pytest.mark.timeout(90)
 async def test_lguapi_serve_with_traffic_firehose_tls_and_sigint():
     proc = await _spawn("serve", "--extensions", "3001-3004", "--port", "0", "--admin-port", "0", "--oam-port", "0",
@@ -80,10 +85,10 @@ async def test_lguapi_serve_with_traffic_firehose_tls_and_sigint():
         ctx.verify_mode = ssl.CERT_NONE
         async with RawClient.connect("127.0.0.1", port, cipher="basic", byteorder="little", ssl=ctx) as c:
             assert (await c.login("07012343002", "secret-3002")).startswith("LOGINRESULT|STATUS:1|")
-            await asyncio.sleep(0.6)                 # the firehose looks for sessions every 0.25 s
             await c.expect("CDREVENT", timeout=10)   # firehose and traffic events arrive
-        stats = (await request(admin, "GET", "/stats")).json()
-        assert stats["traffic"]["arrived"] > 0 and stats["firehose"]["delivered"] > 0
+            await eventually(lambda: _json(request(admin, "GET", "/stats")),
+                             lambda s: s["traffic"]["arrived"] > 0 and s["firehose"]["delivered"] > 0,
+                             "traffic and firehose in the admin stats")
         r = await request(oam, "POST", "/oam/serverinfo", form={"id": "nobody"})
         assert r.text == "SERVERINFO|ERROR:-1"
     finally:

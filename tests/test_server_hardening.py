@@ -39,7 +39,7 @@ async def dribble(c: RawClient, data: bytes, pause: float) -> None:
         await asyncio.sleep(pause)
 
 
-# -- 11: slowloris, frame deadline, connection caps ---------------------------------------
+# -- slowloris, frame deadline, connection caps ---------------------------------------
 
 async def test_bytes_that_never_finish_a_frame_do_not_keep_a_connection_open():
     async with emulator(idle_timeout=1.0) as emu:
@@ -112,7 +112,7 @@ async def test_total_and_per_address_connection_caps():
         await first.close()
 
 
-# -- 12: bounded per-session state ----------------------------------------------------------
+# -- bounded per-session state ----------------------------------------------------------
 
 async def test_setuserinfo_is_bounded_per_extension():
     async with emulator(max_userinfo_bytes=100_000) as emu:
@@ -162,7 +162,7 @@ async def test_a_burst_on_one_connection_does_not_hold_the_others():
         await b.close()
 
 
-# -- 13: one uniform error before login, heartbeats do not reset the count ------------------
+# -- one uniform error before login, heartbeats do not reset the count ------------------
 
 def _seed_frames() -> list[bytes]:
     """Undecodable SEED bodies of different kinds, and one that opens to garbage."""
@@ -201,7 +201,7 @@ async def test_heartbeats_do_not_reset_the_bad_frame_count_before_login():
         await c.wait_closed(timeout=10)
 
 
-# -- 14: hostile JSON to the admin API ------------------------------------------------------
+# -- hostile JSON to the admin API ------------------------------------------------------
 
 async def test_deeply_nested_json_is_a_400():
     async with emulator() as emu, AdminServer(emu, port=0) as admin:

@@ -9,6 +9,7 @@ import random
 import pytest
 
 from kit.rawclient import RawClient
+from kit.wait import until
 from lguapi.server import Directory, Emulator
 from lguapi.server.firehose import Firehose
 from lguapi.server.traffic import TrafficConfig, TrafficGenerator
@@ -42,14 +43,19 @@ async def test_500_connections_receive_traffic_and_firehose():
             hose.start()
             await asyncio.wait_for(gen.wait(), 60)
             # the firehose reaches every session (building its pools takes longer on the pure twins)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 40
-            while sum(1 for c in clients if len(c.received) > 1) < N and loop.time() < deadline:
-                await asyncio.sleep(0.1)
+            await until(lambda: all(len(c.received) > 1 for c in clients), "an event at every session", timeout=40)
             hose.close()
-            await asyncio.sleep(0.5)  # the last frames on their way
-
+            await until(lambda: not emu.pbx.calls, "the last traffic call to end")
             snap = emu.pbx.snapshot()
+
+            def cdrs_by_exten() -> collections.Counter:
+                return collections.Counter(u.exten for u, c in zip(users, clients) for t in c.received[1:]
+                                           if _name(t) == "CDREVENT")
+
+            # the last frames on their way: every PBX CDR and every firehose frame has arrived
+            pbx_cdrs = collections.Counter(e for h in snap["history"] for e in h["extensions"])
+            await until(lambda: sum(len(c.received) - 1 for c in clients) >= hose.stats()["delivered"]
+                        and all(cdrs_by_exten()[e] >= n for e, n in pbx_cdrs.items()), "the last frames")
             stats = gen.stats()
             assert stats["arrived"] == 600 and stats["errors"] == 0 and stats["placed"] > 300
             assert snap["calls"] == [] and len(snap["history"]) == stats["placed"]
@@ -72,7 +78,6 @@ async def test_500_connections_receive_traffic_and_firehose():
                     if name == "CDREVENT":
                         by_exten[u.exten] += 1
             # traffic CDRs (by the PBX's history) plus firehose CDRs: at least the PBX's per extension
-            pbx_cdrs = collections.Counter(e for h in snap["history"] for e in h["extensions"])
             assert all(by_exten[e] >= n for e, n in pbx_cdrs.items())
             assert total >= hose.stats()["delivered"] > 0
             assert all(len(c.received) > 1 for c in clients)

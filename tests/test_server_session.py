@@ -15,6 +15,7 @@ import lgucore
 from lgucore import HEARTBEAT_ACK, TEXT, TEXT_BASIC, TEXT_SEED, encode_frame
 from lguapi.server import Directory, Emulator, User
 from kit.rawclient import RawClient
+from kit.wait import until
 
 HOST = "127.0.0.1"
 TYPE_OF = {"none": TEXT, "basic": TEXT_BASIC, "seed": TEXT_SEED}
@@ -86,12 +87,8 @@ async def test_login_success_answers_in_the_clients_cipher(cipher, byteorder):
             assert emu.online("3321") and not emu.online("3322")
             await assert_alive(emu, c, USERS[0])
             assert c.frames[-2].type == TYPE_OF[cipher]  # routed events too come in the session cipher
-        await asyncio.sleep(0.05)
-        for _ in range(100):
-            if not emu.sessions():
-                break
-            await asyncio.sleep(0.01)
-        assert emu.sessions() == [] and not emu.online("3321")
+        await until(lambda: not emu.sessions(), "the session to go")
+        assert not emu.online("3321")
 
 
 async def test_login_pipe_form_and_non_digit_extension():

@@ -10,6 +10,7 @@ import pytest
 
 from kit.rawclient import RawClient
 from kit.text import fields
+from kit.wait import until
 from lguapi.server import Directory, Emulator
 from lguapi.server.traffic import DEFAULT_MIX, TrafficConfig, TrafficGenerator, parse_mix, plan_calls
 
@@ -113,7 +114,14 @@ async def test_bounded_run_gives_consistent_calls_to_every_session():
             assert len(snap["history"]) == stats["placed"]
             directions = {h["direction"] for h in snap["history"]}
             assert directions == {"inbound", "outbound", "internal"}
-            await asyncio.sleep(0.2)  # the last events on their way
+            def cdrs(exten: str, c: RawClient) -> list[str]:
+                return [t for t in c.received[1:] if t.startswith("CDREVENT|")]
+
+            def history(exten: str) -> list[dict]:
+                return [h for h in snap["history"] if exten in h["extensions"]]
+
+            await until(lambda: all(len(cdrs(u.exten, c)) >= len(history(u.exten)) for u, c in zip(users, clients)),
+                        "the last events")
             for u, c in zip(users, clients):
                 texts = [t for t in c.received[1:] if t != "PING"]
                 _check_session_stream(u.exten, texts)
@@ -157,11 +165,11 @@ async def test_close_stops_arrivals_and_actions():
     async with Emulator(d, port=0) as emu:
         gen = TrafficGenerator(emu.pbx, d, TrafficConfig(rate=200, ring_mean=5, talk_mean=5), rng=random.Random(1))
         gen.start()
-        await asyncio.sleep(0.2)
+        await until(lambda: gen.stats()["arrived"] > 0, "a first arrival")
         gen.close()
         arrived = gen.stats()["arrived"]
         assert arrived > 0 and gen.active == 0
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # a while closed: nothing more may arrive
         assert gen.stats()["arrived"] == arrived
         await asyncio.wait_for(gen.wait(), 1)  # closed counts as idle
         with pytest.raises(RuntimeError):
@@ -173,7 +181,7 @@ async def test_stop_lets_calls_in_progress_finish():
     async with Emulator(d, port=0) as emu:
         gen = TrafficGenerator(emu.pbx, d, TrafficConfig(rate=100, **FAST), rng=random.Random(2))
         gen.start()
-        await asyncio.sleep(0.2)
+        await until(lambda: gen.active > 0, "a call in progress")
         gen.stop()
         await asyncio.wait_for(gen.wait(), 10)
         assert gen.active == 0 and emu.pbx.snapshot()["calls"] == []

@@ -9,6 +9,7 @@ import random
 
 from kit.rawclient import RawClient
 from kit.text import fields
+from kit.wait import until
 from lguapi.server import Directory, Emulator
 from lguapi.server.firehose import Firehose, _Clock, generate_calls
 from lguapi.server.pbx import Pbx
@@ -25,6 +26,24 @@ def calls_of(texts: list[str]) -> list[list[str]]:
             calls.append(cur)
             cur = []
     return calls
+
+
+def texts_of(c: RawClient) -> list[str]:
+    """What a session received after its LOGINRESULT, PINGs aside."""
+    return [t for t in c.received[1:] if t != "PING"]
+
+
+async def all_arrived(hose: Firehose, clients) -> None:
+    """Wait until every frame the (closed) firehose delivered has reached its session."""
+    await until(lambda: sum(len(texts_of(c)) for c in clients) == hose.stats()["delivered"],
+                "every delivered frame to arrive")
+
+
+def pair_lists(texts1: list[str], texts2: list[str]) -> tuple[set[str], set[str], set[str]]:
+    """The CHANNELLISTs 3001 and 3002 received about calls between them, and those both received."""
+    lists1 = {t for t in texts1 if t.startswith("CHANNELLIST|") and "SIP/3002-" in t}
+    lists2 = {t for t in texts2 if t.startswith("CHANNELLIST|") and "SIP/3001-" in t}
+    return lists1, lists2, lists1 & lists2
 
 
 def check_call(exten: str, call: list[str]) -> str:
@@ -88,12 +107,13 @@ async def test_each_session_gets_only_its_own_consistent_calls():
         async with sessions(emu, plan) as clients:
             hose = Firehose(emu, 2000, rng=random.Random(9), build_share=1.0)
             hose.start()
-            await asyncio.sleep(0.6)
+            await until(lambda: all(len(calls_of(texts_of(c))) >= 5 for c in clients.values())
+                        and pair_lists(texts_of(clients["3001"]), texts_of(clients["3002"]))[2],
+                        "five complete calls at every session, one between 3001 and 3002")
             hose.close()
-            await asyncio.sleep(0.2)
+            await all_arrived(hose, clients.values())
             stats = hose.stats()
-            got = {e: [t for t in c.received[1:] if t != "PING"] for e, c in clients.items()}
-            assert sum(len(v) for v in got.values()) == stats["delivered"] > 200
+            got = {e: texts_of(c) for e, c in clients.items()}
             assert stats["active_groups"] == 3
             ids = {}
             for exten, texts in got.items():
@@ -103,9 +123,7 @@ async def test_each_session_gets_only_its_own_consistent_calls():
                 if stats["replays"] == 0:  # pools regenerated in time: fresh unique ids for every call
                     assert len(set(ids[exten])) == len(ids[exten])
             # internal calls between the pair 3001/3002: both sides saw the same CHANNELLIST
-            lists1 = {t for t in got["3001"] if t.startswith("CHANNELLIST|") and "SIP/3002-" in t}
-            lists2 = {t for t in got["3002"] if t.startswith("CHANNELLIST|") and "SIP/3001-" in t}
-            common = lists1 & lists2
+            lists1, lists2, common = pair_lists(got["3001"], got["3002"])
             assert common and len(common) >= min(len(lists1), len(lists2)) - 1
             # no rate above the configured one (plus the bounded catch-up)
             assert stats["delivered"] <= 2000 * (stats["elapsed"] + 0.25) + 10
@@ -116,12 +134,12 @@ async def test_a_session_that_logs_in_later_starts_at_a_call_boundary():
         async with sessions(emu, [("3001", "none")]) as first:
             hose = Firehose(emu, 1000, rng=random.Random(4), refresh=0.05)
             hose.start()
-            await asyncio.sleep(0.3)
+            await until(lambda: calls_of(texts_of(first["3001"])), "a first call at 3001")
             async with sessions(emu, [("3002", "seed")]) as later:
-                await asyncio.sleep(0.4)
+                await until(lambda: len(calls_of(texts_of(later["3002"]))) >= 2, "two calls at 3002")
                 hose.close()
-                await asyncio.sleep(0.1)
-                texts = [t for t in later["3002"].received[1:] if t != "PING"]
+                await all_arrived(hose, [first["3001"], later["3002"]])
+                texts = texts_of(later["3002"])
                 assert texts and texts[0].startswith("RINGEVENT|")
                 for call in calls_of(texts):
                     check_call("3002", call)
@@ -134,9 +152,10 @@ async def test_pools_replay_when_the_build_budget_is_spent():
         async with sessions(emu, [("3001", "basic")]) as clients:
             hose = Firehose(emu, 20000, rng=random.Random(5), calls_per_group=2, build_share=1e-9)
             hose.start()
-            await asyncio.sleep(0.3)
+            await until(lambda: hose.stats()["replays"] > 0 and len(calls_of(texts_of(clients["3001"]))) >= 4,
+                        "replayed calls")
             hose.close()
-            await asyncio.sleep(0.2)
+            await all_arrived(hose, clients.values())
             stats = hose.stats()
             assert stats["replays"] > 0
             texts = clients["3001"].received[1:]

@@ -3,7 +3,6 @@ writer killed with SIGKILL mid-write (SQLite and JSONL): nothing lost but the un
 batch, nothing duplicated, the store intact."""
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -22,6 +21,7 @@ from lguapi.sinks import JsonlSink, SqliteSink, call_key, event_key, open_sink, 
 
 from kit.manual import M52
 from kit.text import ev as event_of
+from kit.wait import until
 
 INBOUND = M52  # manual §5.2, as 3321 receives it
 
@@ -144,10 +144,7 @@ async def test_flush_interval_writes_a_partial_batch(tmp_path):
     sink = JsonlSink(path, batch=1000, flush_interval=0.05)
     await sink.write_event(ev("PING", ts=1.0))
     assert os.path.getsize(path) == 0  # buffered
-    for _ in range(200):
-        if os.path.getsize(path):
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: os.path.getsize(path), "the flush interval to write the batch")
     assert len(list(read_jsonl(path))) == 1
     await sink.close()
     await sink.close()  # idempotent
@@ -159,10 +156,7 @@ async def test_sqlite_flush_interval_and_wal(tmp_path):
     path = tmp_path / "e.db"
     sink = SqliteSink(path, batch=1000, flush_interval=0.05)
     await sink.write_event(ev("PING", ts=1.0))
-    for _ in range(200):
-        if sink.stats["written"]:
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: sink.stats["written"], "the flush interval to write the batch")
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 1

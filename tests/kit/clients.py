@@ -1,4 +1,4 @@
-"""Helpers for the lguapi.Client tests (tests/test_client*.py): emulators, logged-in clients, event recorders.
+"""The lguapi.Client tests' harness: emulators, logged-in clients and the events they deliver.
 
 Everything runs over real TCP on 127.0.0.1 with ephemeral ports.
 """
@@ -88,8 +88,4 @@ async def logged_in(emu: Emulator, exten: str = "3001", **kw) -> tuple[Client, R
     return client, rec
 
 
-async def settle(seconds: float = 0.05) -> None:
-    await asyncio.sleep(seconds)
-
-
-__all__ = ["creds", "free_port", "emulator", "Recorder", "logged_in", "settle", "EXTENS", "lguapi"]
+__all__ = ["creds", "free_port", "emulator", "Recorder", "logged_in", "EXTENS", "lguapi"]

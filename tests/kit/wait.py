@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Callable, TypeVar
+from typing import Awaitable, Callable, TypeVar
 
 T = TypeVar("T")
 
@@ -40,3 +40,18 @@ def wait_until(pred: Callable[[], T], what: str = "condition", *, timeout: float
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(every)
+
+
+async def eventually(fetch: Callable[[], Awaitable[T]], pred: Callable[[T], object], what: str = "condition", *,
+                     timeout: float = TIMEOUT, every: float = 0.05) -> T:
+    """Await ``fetch()`` (e.g. an HTTP request) until ``pred`` holds for its result, and return
+    that result; ``AssertionError`` naming ``what`` (and the last result) after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await fetch()
+        if pred(value):
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {value!r}")
+        await asyncio.sleep(every)
