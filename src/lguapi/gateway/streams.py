@@ -81,6 +81,7 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
     heartbeat = request.app[GATEWAY].config.feed_heartbeat
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                        "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    resp.force_close()  # a stream ends its connection: never reused for another request
     try:
         await resp.prepare(request)
         await resp.write(b"retry: 2000\n\n")
