@@ -27,6 +27,8 @@ log = logging.getLogger("lguapi.gateway.streams")
 
 _SHUTDOWN = "the gateway is shutting down"
 _CLIENT_GONE = "the client closed the connection"
+#: seconds between checks that an idle SSE client is still connected
+_POLL = 1.0
 
 
 def _csv(query: Any, key: str) -> list[str] | None:
@@ -85,21 +87,34 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
     try:
         await resp.prepare(request)
         await resp.write(b"retry: 2000\n\n")
+        loop = asyncio.get_running_loop()
+        quiet_since = loop.time()
         while True:
             try:
-                batch = await sub.next_batch(heartbeat)
+                batch = await sub.next_batch(min(_POLL, heartbeat))
             except SubscriberCut as cut:
                 await resp.write(_sse_cut(str(cut)))
                 break
             if not batch:
-                await resp.write(b": keep-alive\n\n")
+                if _gone(request):
+                    break
+                if loop.time() - quiet_since >= heartbeat:
+                    await resp.write(b": keep-alive\n\n")
+                    quiet_since = loop.time()
                 continue
+            quiet_since = loop.time()
             await resp.write("".join(f"id: {i}\ndata: {text}\n\n" for i, text in batch).encode("utf-8"))
     except (ConnectionError, asyncio.CancelledError):
         pass  # the client went away (or the server is stopping)
     finally:
         sub.stop(_CLIENT_GONE)
     return resp
+
+
+def _gone(request: web.Request) -> bool:
+    """Has the client closed the connection? (aiohttp does not cancel the handler for it.)"""
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _cut_body(reason: str) -> str:
