@@ -45,6 +45,7 @@ test-core: build
 
 demo: build
 	$(PY) -m pip install -q -e ".[cli]"
+	$(PY) -m pip install -q -e ".[gateway]"
 	$(VENV)/bin/lguapi demo --extensions 3001-3300 $(DEMO_ARGS)
 
 bench: build

@@ -87,3 +87,28 @@ def test_the_example_file_is_valid():
                       environ={"LGUAPI_CRM_TOKEN": "a", "LGUAPI_WALLBOARD_TOKEN": "b"})
     assert cfg.port == 8090 and cfg.host == "127.0.0.1" and [t.name for t in cfg.tokens] == ["crm", "wallboard"]
     assert cfg.tokens[1].mask_numbers and cfg.tokens[1].scopes == {"read"}
+
+
+async def test_the_demo_gateway_serves_the_demos_own_monitor():
+    import io
+
+    from lguapi.gateway.cli import start_demo_gateway
+    from lguapi.monitor import Monitor
+
+    directory = Directory.generate("3001-3004")
+    async with Emulator(directory, host="127.0.0.1", port=0) as emu:
+        monitor = Monitor("127.0.0.1", emu.port, accounts=directory, client_options={"heartbeat": 0})
+        out = io.StringIO()
+        gateway = await start_demo_gateway(monitor, "3001-3004", out, port=0)
+        try:
+            await monitor.start()
+            assert out.getvalue().startswith(f"wallboard: {gateway.url}/")
+            async with aiohttp.ClientSession() as http:  # anonymous on loopback
+                r = await http.get(gateway.url + "/v1/extensions")
+                assert {e["state"] for e in (await r.json())["extensions"]} == {"idle"}
+                r = await http.post(gateway.url + "/v1/extensions/3001/get_var_info", json={"name": "EXTEN"})
+                assert (await r.json())["result"] == {"name": "EXTEN", "value": "3001"}
+        finally:
+            await gateway.close()
+            assert monitor.login_progress.done == 4  # the demo closes its monitor itself
+            await monitor.close()

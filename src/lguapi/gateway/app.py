@@ -98,16 +98,19 @@ _PUBLIC = Principal("public", frozenset())  # the caller of a public route
 class Gateway:
     """``lguapi gateway`` in-process: :meth:`start` logs in and listens, :meth:`close` stops.
 
-    ``monitor_factory(config) -> Monitor`` replaces how the monitor is made (tests, embedding);
-    ``wait_logins`` makes :meth:`start` return only after every initial login.
+    ``monitor``: serve a :class:`lguapi.Monitor` the caller made and starts/closes itself (it
+    must not be started yet, so the gateway sees every login); else the gateway makes one
+    from the configuration (``monitor_factory(config)`` replaces how). ``wait_logins`` makes
+    :meth:`start` return only after every initial login.
     """
 
-    def __init__(self, config: GatewayConfig, *, monitor_factory: Callable[[GatewayConfig], Any] | None = None,
-                 wait_logins: bool = True) -> None:
+    def __init__(self, config: GatewayConfig, *, monitor: Any = None,
+                 monitor_factory: Callable[[GatewayConfig], Any] | None = None, wait_logins: bool = True) -> None:
         self.config = config
         self._monitor_factory = monitor_factory or _make_monitor
+        self._owns_monitor = monitor is None
         self._wait_logins = wait_logins
-        self.monitor: Any = None
+        self.monitor: Any = monitor
         self.hub: Hub | None = None
         self.bridge: MonitorBridge | None = None
         self.dispatcher: Any = None
@@ -125,13 +128,15 @@ class Gateway:
             raise RuntimeError("Gateway.start() called twice")
         self._started = True
         cfg = self.config
-        self.monitor = self._monitor_factory(cfg)
+        if self._owns_monitor:
+            self.monitor = self._monitor_factory(cfg)
         self.hub = Hub(buffer=cfg.feed_buffer, queue=cfg.feed_queue, max_subscribers=cfg.max_subscribers)
         self.bridge = MonitorBridge(self.monitor, self.hub, skip_events=cfg.feed_skip_events)
         try:
             await self._start_webhooks()
             await self._start_http()
-            await self.monitor.start(wait=self._wait_logins)
+            if self._owns_monitor:
+                await self.monitor.start(wait=self._wait_logins)
         except BaseException:
             await self.close()
             raise
@@ -175,7 +180,7 @@ class Gateway:
                 await self.dispatcher.close()
             except Exception:
                 log.exception("gateway: closing the webhook dispatcher failed")
-        if self.monitor is not None:
+        if self.monitor is not None and self._owns_monitor:
             await self.monitor.close()
 
     async def __aenter__(self) -> Gateway:

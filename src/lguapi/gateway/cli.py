@@ -139,3 +139,29 @@ async def _watch_logins(gateway, stop: asyncio.Event) -> int:
     if p.failed:
         print(f"lguapi gateway: {p.failed} of {p.total} logins failed (see the log)", file=sys.stderr)
     return EXIT_OK
+
+
+async def start_demo_gateway(monitor: Any, extensions: str, out: Any, *, port: int = 8090) -> Any:
+    """For ``lguapi demo``: a gateway serving ``monitor`` (not started yet) on 127.0.0.1, anonymous
+    read and command (loopback only), on ``port`` or any free port when it is taken. Prints the
+    wallboard's URL on ``out``; returns the started gateway, or ``None`` (with a note) when the
+    gateway extra is not installed."""
+    try:
+        from .app import Gateway
+        from .config import GatewayConfig
+    except ImportError as e:
+        print(f"note: no wallboard: the gateway needs the gateway extra (pip install 'lguapi[gateway]'): {e}",
+              file=out, flush=True)
+        return None
+    config = GatewayConfig(extensions=extensions, host="127.0.0.1", port=port,
+                           anonymous=frozenset({"read", "command"}))
+    gateway = Gateway(config, monitor=monitor)
+    try:
+        await gateway.start()
+    except OSError:  # the port is taken: any free one
+        await gateway.close()
+        gateway = Gateway(config.replace(port=0), monitor=monitor)
+        await gateway.start()
+    print(f"wallboard: {gateway.url}/  (REST {gateway.url}/v1, feed {gateway.url}/v1/events, "
+          f"metrics {gateway.url}/metrics)", file=out, flush=True)
+    return gateway
