@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 
 from .jsonable import dumps, mask_numbers
 
-__all__ = ["Hub", "Subscriber", "SubscriberCut", "FeedFilter", "KINDS"]
+__all__ = ["Hub", "Subscriber", "SubscriberCut", "FeedFilter", "FeedEntry", "KINDS"]
 
 log = logging.getLogger("lguapi.gateway.feed")
 
@@ -74,17 +74,22 @@ def _call_has(msg: dict, extens: frozenset[str]) -> bool:
     return not extens.isdisjoint(msg["data"].get("exten") or ())
 
 
-class _Entry:
-    """One published message with its JSON text made once (and masked once, on demand)."""
+class FeedEntry:
+    """One published message; its JSON text and SSE frame are made once for every subscriber
+    (and the masked ones once more, on demand)."""
 
-    __slots__ = ("msg", "_text", "_masked")
+    __slots__ = ("msg", "id", "_text", "_masked", "_sse", "_sse_masked")
 
     def __init__(self, msg: dict) -> None:
         self.msg = msg
+        self.id: int = msg["id"]
         self._text: str | None = None
         self._masked: str | None = None
+        self._sse: bytes | None = None
+        self._sse_masked: bytes | None = None
 
     def text(self, masked: bool = False) -> str:
+        """The message as compact JSON (phone numbers masked when ``masked``)."""
         if masked:
             if self._masked is None:
                 self._masked = dumps(mask_numbers(self.msg))
@@ -92,6 +97,17 @@ class _Entry:
         if self._text is None:
             self._text = dumps(self.msg)
         return self._text
+
+    def sse(self, masked: bool = False) -> bytes:
+        """The message as one Server-Sent Events frame (``id:`` and ``data:`` lines)."""
+        frame = self._sse_masked if masked else self._sse
+        if frame is None:
+            frame = f"id: {self.id}\ndata: {self.text(masked)}\n\n".encode("utf-8")
+            if masked:
+                self._sse_masked = frame
+            else:
+                self._sse = frame
+        return frame
 
 
 class Subscriber:
@@ -104,13 +120,13 @@ class Subscriber:
         self.filter = flt
         self.masked = masked
         self.max_queue = max_queue
-        self._queue: collections.deque[_Entry] = collections.deque()
+        self._queue: collections.deque[FeedEntry] = collections.deque()
         self._wake = asyncio.Event()
         self.cut: str | None = None
         self.closed = False
         self.sent = 0
 
-    def _push(self, entry: _Entry) -> bool:
+    def _push(self, entry: FeedEntry) -> bool:
         """Queue one entry; False (and cut off) when the queue is full."""
         if len(self._queue) >= self.max_queue:
             self.cut = (f"slow subscriber: {len(self._queue)} messages waiting (the queue limit); "
@@ -122,10 +138,11 @@ class Subscriber:
             self._wake.set()
         return True
 
-    async def next_batch(self, timeout: float | None = None, limit: int = 500) -> list[tuple[int, str]]:
-        """The queued messages as ``(id, JSON text)`` (up to ``limit``); waits up to ``timeout``
-        for one. An empty list means the wait timed out; raises :class:`SubscriberCut` once
-        cut off (after the messages queued before the cut)."""
+    async def next_batch(self, timeout: float | None = None, limit: int = 500) -> list[FeedEntry]:
+        """The queued messages (up to ``limit``; render them with ``entry.text(sub.masked)`` or
+        ``entry.sse(sub.masked)``); waits up to ``timeout`` for one. An empty list means the
+        wait timed out; raises :class:`SubscriberCut` once cut off (after the messages queued
+        before the cut)."""
         if not self._queue and self.cut is None:
             self._wake.clear()
             try:
@@ -136,11 +153,7 @@ class Subscriber:
             raise SubscriberCut(self.cut)
         q = self._queue
         n = min(limit, len(q))
-        masked = self.masked
-        out = []
-        for _ in range(n):
-            e = q.popleft()
-            out.append((e.msg["id"], e.text(masked)))
+        out = [q.popleft() for _ in range(n)]
         self.sent += n
         return out
 
@@ -180,7 +193,7 @@ class Hub:
         self.queue_size = queue
         self.max_subscribers = max_subscribers
         self._clock = clock
-        self._ring: collections.deque[_Entry] = collections.deque(maxlen=buffer)
+        self._ring: collections.deque[FeedEntry] = collections.deque(maxlen=buffer)
         self._subs: list[Subscriber] = []
         self._listeners: list[Callable[[dict], Any]] = []
         self.last_id = 0
@@ -196,7 +209,7 @@ class Hub:
         self.last_id += 1
         msg = {"id": self.last_id, "kind": kind, "type": type, "ts": self._clock() if ts is None else ts,
                "exten": exten, "domain": domain, "data": data}
-        entry = _Entry(msg)
+        entry = FeedEntry(msg)
         self._ring.append(entry)
         self.published += 1
         for listener in self._listeners:
@@ -246,7 +259,7 @@ class Hub:
         if reason is not None:
             gap = {"id": oldest - 1, "kind": "gap", "type": "gap", "ts": self._clock(), "exten": None,
                    "domain": None, "data": {"reason": reason, "since": since[0], "oldest": oldest}}
-            sub._queue.append(_Entry(gap))
+            sub._queue.append(FeedEntry(gap))
         start = max(0, since[1] - oldest + 1)
         ring = self._ring
         wants = sub.filter.wants

@@ -103,7 +103,8 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
                     quiet_since = loop.time()
                 continue
             quiet_since = loop.time()
-            await resp.write("".join(f"id: {i}\ndata: {text}\n\n" for i, text in batch).encode("utf-8"))
+            masked = sub.masked
+            await resp.write(b"".join([e.sse(masked) for e in batch]))
     except (ConnectionError, asyncio.CancelledError):
         pass  # the client went away (or the server is stopping)
     finally:
@@ -145,8 +146,8 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
                     await ws.close(code=1001 if reason == _SHUTDOWN else 4000,
                                    message=reason[:120].encode("utf-8"))
                 break
-            for _, text in batch:
-                await ws.send_str(text)
+            for e in batch:
+                await ws.send_str(e.text(sub.masked))
     except (ConnectionError, asyncio.CancelledError):
         pass
     finally:
