@@ -4,8 +4,9 @@ Every message is a dict ``{"id", "kind", "type", "ts", "exten", "domain", "data"
 ``docs/gateway.md``); ids increase by one per message for the life of the process.
 :meth:`Hub.publish` keeps the last ``buffer`` messages for resuming, calls every listener
 synchronously (the webhook dispatcher's ``offer``) and appends the message to each matching
-subscriber's queue. A subscriber whose queue holds ``queue`` messages is cut off with a
-reason; nobody ever waits for a subscriber.
+subscriber's queue. A subscriber whose queue holds ``queue`` messages while it is still busy writing
+earlier ones is cut off with a reason (one that was idle takes the whole burst on its next
+turn, up to ``buffer`` messages); nobody ever waits for a subscriber.
 
 >>> hub = Hub(buffer=2)
 >>> for i in range(3):
@@ -113,13 +114,16 @@ class FeedEntry:
 class Subscriber:
     """One feed connection: a bounded queue of entries; ``cut`` holds the reason once cut off."""
 
-    __slots__ = ("filter", "masked", "max_queue", "_queue", "_wake", "cut", "closed", "sent", "_hub")
+    __slots__ = ("filter", "masked", "max_queue", "hard_limit", "_queue", "_wake", "_waiting", "cut", "closed",
+                 "sent", "_hub")
 
-    def __init__(self, hub: Hub, flt: FeedFilter, max_queue: int, masked: bool) -> None:
+    def __init__(self, hub: Hub, flt: FeedFilter, max_queue: int, masked: bool, hard_limit: int) -> None:
         self._hub = hub
         self.filter = flt
         self.masked = masked
         self.max_queue = max_queue
+        self.hard_limit = max(max_queue, hard_limit)
+        self._waiting = False  # idle, waiting for messages: it takes the whole queue on its next turn
         self._queue: collections.deque[FeedEntry] = collections.deque()
         self._wake = asyncio.Event()
         self.cut: str | None = None
@@ -127,8 +131,11 @@ class Subscriber:
         self.sent = 0
 
     def _push(self, entry: FeedEntry) -> bool:
-        """Queue one entry; False (and cut off) when the queue is full."""
-        if len(self._queue) >= self.max_queue:
+        """Queue one entry; False (and cut off) when the queue is full: ``max_queue`` while the
+        subscriber is busy writing (it is behind), ``hard_limit`` even while it waits (one burst
+        of messages, published before it could run, larger than the resume buffer)."""
+        n = len(self._queue)
+        if n >= self.max_queue and (not self._waiting or n >= self.hard_limit):
             self.cut = (f"slow subscriber: {len(self._queue)} messages waiting (the queue limit); "
                         f"reconnect with the last id to resume")
             self._wake.set()
@@ -145,10 +152,13 @@ class Subscriber:
         before the cut)."""
         if not self._queue and self.cut is None:
             self._wake.clear()
+            self._waiting = True
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             except asyncio.TimeoutError:
                 return []
+            finally:
+                self._waiting = False
         if self.cut is not None and not self._queue:
             raise SubscriberCut(self.cut)
         q = self._queue
@@ -241,7 +251,7 @@ class Hub:
         after it come first, preceded by a ``gap`` message when some have left the buffer."""
         if len(self._subs) >= self.max_subscribers:
             raise OverflowError(f"the feed has its {self.max_subscribers} subscribers already (max_subscribers)")
-        sub = Subscriber(self, flt or FeedFilter(), self.queue_size, masked)
+        sub = Subscriber(self, flt or FeedFilter(), self.queue_size, masked, self.buffer_size)
         if since is not None:
             self._replay(sub, since)
         self._subs.append(sub)
