@@ -212,7 +212,7 @@ def _make_monitor(cfg: GatewayConfig):
     if accounts is None:
         from ..server.accounts import Directory
 
-        accounts = Directory.generate(cfg.extensions, domain=cfg.domain)
+        accounts = Directory.generate(cfg.extensions or "", domain=cfg.domain)
     opts = dict(cfg.client_options)
     if cfg.oam:
         opts.setdefault("oam", cfg.oam)
@@ -275,7 +275,8 @@ async def _cors_middleware(request: web.Request, handler: Handler) -> web.Stream
     origins = request.app[GATEWAY].config.cors_origins
     origin = request.headers.get("Origin")
     allowed = origin is not None and ("*" in origins or origin in origins)
-    if request.method == "OPTIONS" and allowed and "Access-Control-Request-Method" in request.headers:
+    if request.method == "OPTIONS" and origin is not None and allowed and \
+            "Access-Control-Request-Method" in request.headers:
         return web.Response(status=204, headers={
             "Access-Control-Allow-Origin": origin, "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
             "Access-Control-Allow-Headers": _CORS_HEADERS, "Access-Control-Max-Age": "600", "Vary": "Origin"})

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
 import time
 from typing import Any, Callable, Iterable
@@ -258,23 +259,19 @@ class Hub:
         return sub
 
     def _replay(self, sub: Subscriber, since: int) -> None:
-        oldest = self._ring[0].msg["id"] if self._ring else self.last_id + 1
+        oldest = self._ring[0].id if self._ring else self.last_id + 1
+        after = since  # replay the buffered messages with ids above this one
         reason = None
         if since > self.last_id:  # an id of an earlier gateway process: replay all we have
-            reason, since = "unknown id (the gateway restarted?)", (since, oldest - 1)
+            reason, after = "unknown id (the gateway restarted?)", oldest - 1
         elif since < oldest - 1:
-            reason, since = "the messages after this id have left the resume buffer", (since, since)
-        else:
-            since = (since, since)
+            reason = "the messages after this id have left the resume buffer"
         if reason is not None:
             gap = {"id": oldest - 1, "kind": "gap", "type": "gap", "ts": self._clock(), "exten": None,
-                   "domain": None, "data": {"reason": reason, "since": since[0], "oldest": oldest}}
+                   "domain": None, "data": {"reason": reason, "since": since, "oldest": oldest}}
             sub._queue.append(FeedEntry(gap))
-        start = max(0, since[1] - oldest + 1)
-        ring = self._ring
         wants = sub.filter.wants
-        for i in range(start, len(ring)):
-            e = ring[i]
+        for e in itertools.islice(self._ring, max(0, after - oldest + 1), None):
             if wants(e.msg):
                 sub._queue.append(e)
         if sub._queue:
@@ -299,4 +296,4 @@ class Hub:
 
     @property
     def oldest_id(self) -> int | None:
-        return self._ring[0].msg["id"] if self._ring else None
+        return self._ring[0].id if self._ring else None
