@@ -249,12 +249,20 @@
       tiles.size + " " + t("extensions") + " · " + eventsSeen + " " + t("events") + " · #" + lastId;
   }
 
+  // The counters come from the snapshot, which grows with the extensions: refresh at most
+  // every COUNTERS_EVERY_MS, and never spend more than about 5 % of the time on it.
+  var nextCounters = 0;
   function refreshCounters() {
+    if (Date.now() < nextCounters) return;
     countersDirty = false;
-    return getJSON("/v1/snapshot").then(function (snap) {
+    var started = Date.now();
+    nextCounters = started + 3600000;   // one refresh at a time
+    getJSON("/v1/snapshot").then(function (snap) {
       clockOffset = snap.ts - Date.now() / 1000;
       renderCounters(snap.counters);
-    }).catch(function () { /* the feed's reconnect logic reports the outage */ });
+    }).catch(function () { /* the feed's reconnect logic reports the outage */ }).then(function () {
+      nextCounters = Date.now() + 20 * (Date.now() - started);
+    });
   }
 
   // ---- the feed ----------------------------------------------------------------------------
