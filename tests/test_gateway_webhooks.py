@@ -321,3 +321,18 @@ async def test_old_delivered_and_failed_rows_are_pruned(tmp_path):
             disp.offer(message(2))
             await wait_until(lambda: disp.stats()["failed"] == 1)
             await wait_until(lambda: disp.deliveries() == [] and disp.stats()["failed"] == 0)
+
+
+async def test_a_backlog_beyond_the_memory_window_waits_on_disk_in_order(tmp_path):
+    path = tmp_path / "o.sqlite3"
+    opts = dict(FAST, memory_window=4, concurrency=1)
+    async with Receiver(SECRET.encode(), delay=0.005) as rx:
+        async with WebhookDispatcher(path, [endpoint(rx.url)], **opts) as disp:
+            for i in range(60):
+                disp.offer(message(i))
+            await rx.wait_for(lambda r: len(r.delivered) >= 10)
+        # closed with most of the backlog still pending: it comes back in order after a restart
+        async with WebhookDispatcher(path, [endpoint(rx.url)], **opts) as disp:
+            await rx.wait_for(lambda r: len(r.ok_per_key()) == 60)
+            await wait_until(lambda: disp.stats()["pending"] == 0)
+    assert [h.message["id"] for h in rx.delivered] == list(range(60))      # in order, each once
