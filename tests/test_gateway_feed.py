@@ -131,20 +131,51 @@ async def read_all(s: socket.socket) -> bytes:
         chunks.append(data)
 
 
+async def until_cut(st, fast: SseReader) -> list[dict]:
+    """Bursts smaller than the queue, each read by ``fast``, until a subscriber is cut off."""
+    sent = 0
+    got: list[dict] = []
+    while st.gateway.hub.cut_count == 0:
+        assert sent < 60_000, "the slow subscriber was never cut off"
+        await burst(st, 50, start=sent)
+        sent += 50
+        got += await fast.messages(is_test, 50)
+    return got
+
+
+def aborted(s: socket.socket) -> bool:
+    """Has the peer ended the connection? (the kernel's TCP state: reads nothing)"""
+    tcp_established = 1
+    return s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0] != tcp_established
+
+
 @pytest.mark.timeout(120)
-async def test_a_slow_subscriber_is_cut_off_while_a_fast_one_loses_nothing():
+async def test_a_subscriber_that_reads_nothing_at_all_is_disconnected(monkeypatch):
+    from lguapi.gateway import streams
+
+    monkeypatch.setattr(streams, "_GOODBYE_SECONDS", 0.5)
+    async with gateway_stack("3001-3002", feed_queue=100) as st, st.session() as http:
+        fast = SseReader(await http.get(st.url + "/v1/events?kinds=event"))
+        stuck = slow_client(st.gateway._port, "/v1/events?kinds=event")
+        await until(lambda: st.gateway.hub.subscribers == 2, what="two subscribers")
+        await until_cut(st, fast)
+        await until(lambda: aborted(stuck), timeout=30, what="the stuck connection to be aborted")
+        stuck.close()
+        fast.resp.close()
+
+
+@pytest.mark.timeout(120)
+async def test_a_slow_subscriber_is_cut_off_while_a_fast_one_loses_nothing(monkeypatch):
+    from lguapi.gateway import streams
+
+    monkeypatch.setattr(streams, "_GOODBYE_SECONDS", 600.0)  # it reads its notice, however loaded the machine
     async with gateway_stack("3001-3002", feed_queue=100) as st, st.session() as http:
         hub = st.gateway.hub
         fast = SseReader(await http.get(st.url + "/v1/events?kinds=event"))
         slow = slow_client(st.gateway._port, "/v1/events?kinds=event")
         await until(lambda: hub.subscribers == 2, what="two subscribers")
-        sent = 0
-        got: list[dict] = []
-        while hub.cut_count == 0:  # bursts smaller than the queue, each read by the fast one
-            assert sent < 60_000, "the slow subscriber was never cut off"
-            await burst(st, 50, start=sent)
-            sent += 50
-            got += await fast.messages(is_test, 50)
+        got = await until_cut(st, fast)
+        sent = len(got)
         await burst(st, 50, start=sent)  # the fast one goes on after the cut
         sent += 50
         got += await fast.messages(is_test, 50)

@@ -116,7 +116,7 @@ class Subscriber:
     """One feed connection: a bounded queue of entries; ``cut`` holds the reason once cut off."""
 
     __slots__ = ("filter", "masked", "max_queue", "hard_limit", "_queue", "_wake", "_waiting", "cut", "closed",
-                 "sent", "_hub")
+                 "sent", "_hub", "on_cut")
 
     def __init__(self, hub: Hub, flt: FeedFilter, max_queue: int, masked: bool, hard_limit: int) -> None:
         self._hub = hub
@@ -125,6 +125,8 @@ class Subscriber:
         self.max_queue = max_queue
         self.hard_limit = max(max_queue, hard_limit)
         self._waiting = False  # idle, waiting for messages: it takes the whole queue on its next turn
+        #: called (no arguments) when the hub cuts this subscriber off for falling behind
+        self.on_cut: Callable[[], Any] | None = None
         self._queue: collections.deque[FeedEntry] = collections.deque()
         self._wake = asyncio.Event()
         self.cut: str | None = None
@@ -238,6 +240,11 @@ class Hub:
                 self.cut_count += 1
                 log.warning("gateway feed: %s", sub.cut)
                 sub.close()
+                if sub.on_cut is not None:
+                    try:
+                        sub.on_cut()
+                    except Exception:
+                        log.exception("gateway feed: an on_cut callback failed")
         return msg
 
     def add_listener(self, callback: Callable[[dict], Any]) -> None:
