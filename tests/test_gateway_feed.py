@@ -190,3 +190,25 @@ async def test_a_slow_subscriber_is_cut_off_while_a_fast_one_loses_nothing(monke
         cut = json.loads(tail.split("event: cut\ndata: ", 1)[1].split("\n", 1)[0])
         assert cut["error"] == "slow_subscriber" and "queue limit" in cut["message"]
         fast.resp.close()
+
+
+@pytest.mark.timeout(120)
+async def test_a_slow_websocket_subscriber_gets_the_reason_and_close_code_4000(monkeypatch):
+    from lguapi.gateway import streams
+
+    monkeypatch.setattr(streams, "_GOODBYE_SECONDS", 600.0)
+    async with gateway_stack("3001-3002", feed_queue=100) as st, st.session() as http:
+        fast = SseReader(await http.get(st.url + "/v1/events?kinds=event"))
+        slow = await http.ws_connect(st.url + "/v1/ws?kinds=event", max_msg_size=0)  # not read until the cut
+        await until(lambda: st.gateway.hub.subscribers == 2, what="two subscribers")
+        await until_cut(st, fast)
+        last = None
+        while True:
+            msg = await slow.receive(timeout=30)
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                break
+            last = json.loads(msg.data)
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        assert slow.close_code == 4000
+        assert last["error"] == "slow_subscriber" and "queue limit" in last["message"]
+        fast.resp.close()

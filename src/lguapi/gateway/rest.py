@@ -60,7 +60,10 @@ async def list_extensions(request: web.Request) -> web.Response:
     want_state = request.query.get("state")
     out = []
     for exten in gw.extens():
-        d = _extension_dict(gw, exten)
+        try:
+            d = _extension_dict(gw, exten)
+        except KeyError:  # a login id whose extension is not known yet (before its first login)
+            continue
         if not p.may_see(exten, d["domain"]):
             continue
         if (want_domain and d["domain"] != want_domain) or (want_state and d["state"] != want_state):
