@@ -156,7 +156,7 @@ async def test_a_subscriber_that_reads_nothing_at_all_is_disconnected(monkeypatc
     monkeypatch.setattr(streams, "_GOODBYE_SECONDS", 0.5)
     async with gateway_stack("3001-3002", feed_queue=100) as st, st.session() as http:
         fast = SseReader(await http.get(st.url + "/v1/events?kinds=event"))
-        stuck = slow_client(st.gateway._port, "/v1/events?kinds=event")
+        stuck = slow_client(st.gateway.port, "/v1/events?kinds=event")
         await until(lambda: st.gateway.hub.subscribers == 2, what="two subscribers")
         await until_cut(st, fast)
         await until(lambda: aborted(stuck), timeout=30, what="the stuck connection to be aborted")
@@ -172,7 +172,7 @@ async def test_a_slow_subscriber_is_cut_off_while_a_fast_one_loses_nothing(monke
     async with gateway_stack("3001-3002", feed_queue=100) as st, st.session() as http:
         hub = st.gateway.hub
         fast = SseReader(await http.get(st.url + "/v1/events?kinds=event"))
-        slow = slow_client(st.gateway._port, "/v1/events?kinds=event")
+        slow = slow_client(st.gateway.port, "/v1/events?kinds=event")
         await until(lambda: hub.subscribers == 2, what="two subscribers")
         got = await until_cut(st, fast)
         sent = len(got)

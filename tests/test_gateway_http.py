@@ -49,7 +49,7 @@ async def test_hostile_input_gets_clean_json_4xx():
         r = await http.get(st.url + "/v1/calls?limit=0")
         assert r.status == 400
         for garbage in (b"\x00\x01\x02 nonsense\r\n\r\n", b"GET /v1/extensions HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"):
-            answer = await raw_request(st.gateway._port, garbage)  # broken HTTP framing: aiohttp's own 400
+            answer = await raw_request(st.gateway.port, garbage)  # broken HTTP framing: aiohttp's own 400
             assert re.match(rb"HTTP/1\.[01] 400 ", answer) and b"Traceback" not in answer, answer[:80]
         r = await http.get(st.url + "/v1/extensions")  # still serving
         assert r.status == 200

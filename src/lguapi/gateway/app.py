@@ -163,9 +163,8 @@ class Gateway:
             log.warning("gateway: %s", warning)
         site = web.TCPSite(self._runner, cfg.host, cfg.port, ssl_context=ctx)
         await site.start()
-        server = site._server  # aiohttp keeps the listening sockets there; the only way to learn port 0
-        sockets = getattr(server, "sockets", None) or ()
-        self._port = sockets[0].getsockname()[1] if sockets else cfg.port
+        addresses = self._runner.addresses  # the real (host, port, ...) of every listening socket
+        self._port = addresses[0][1] if addresses else cfg.port
         log.info("gateway: listening on %s", self.url)
 
     async def close(self) -> None:
@@ -198,7 +197,12 @@ class Gateway:
         if ":" in host:
             host = f"[{host}]"
         scheme = "https" if self.config.tls else "http"
-        return f"{scheme}://{host}:{self._port if self._port is not None else self.config.port}"
+        return f"{scheme}://{host}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        """The port the gateway listens on (the real one when 0 was asked, once started)."""
+        return self._port if self._port is not None else self.config.port
 
     def extens(self) -> list[str]:
         """Every monitored extension (or login id before its first login)."""
