@@ -97,6 +97,10 @@ async def _gateway_child(upstream_port: int, spec: str, hook_url: str, outbox: s
                         webhook_options={"concurrency": concurrency, "timeout": 10.0},
                         client_options={"heartbeat": 0})
     async with Gateway(cfg) as gw:
+        if os.environ.get("BENCH_GC_FREEZE", "1") == "1":
+            import gc
+
+            gc.freeze()   # as Monitor(freeze_gc=True): thousands of connections out of full collections
         print("ready", gw.url, os.getpid(), flush=True)
         loop = asyncio.get_running_loop()
         if os.environ.get("BENCH_WEBHOOKS_TRACE"):

@@ -9,12 +9,12 @@ import contextlib
 import dataclasses
 import time
 
-import aiohttp
 import pytest
 
 from lguapi.gateway import Gateway
 from lguapi.server.admin import AdminServer
 
+from adminkit import admin_post
 from browserkit import call, new_driver, screenshot, wait_js
 from gatewaykit import gateway_stack
 
@@ -38,12 +38,6 @@ async def browser():
         await call(driver.quit)
 
 
-async def admin_post(admin: AdminServer, path: str, body: dict | None = None) -> dict:
-    async with aiohttp.ClientSession() as http:
-        async with http.post(admin.url + path, json=body or {}) as resp:
-            data = await resp.json()
-            assert resp.status in (200, 201), (path, resp.status, data)
-            return data
 
 
 async def wait_state(driver, exten: str, state: str, timeout: float = 30.0) -> None:
