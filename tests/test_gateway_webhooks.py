@@ -336,3 +336,15 @@ async def test_a_backlog_beyond_the_memory_window_waits_on_disk_in_order(tmp_pat
             await rx.wait_for(lambda r: len(r.ok_per_key()) == 60)
             await wait_until(lambda: disp.stats()["pending"] == 0)
     assert [h.message["id"] for h in rx.delivered] == list(range(60))      # in order, each once
+
+
+async def test_offers_after_close_are_counted_and_a_bad_outbox_path_fails_start(tmp_path, caplog):
+    disp = WebhookDispatcher(tmp_path / "o.sqlite3", [endpoint("http://127.0.0.1:9/hook")])
+    await disp.start()
+    await disp.close()
+    disp.offer(message(1))
+    assert disp.stats()["dropped"] == 1 and "the dispatcher is closed" in caplog.text
+    broken = WebhookDispatcher(tmp_path / "no-such-dir" / "o.sqlite3", [endpoint("http://127.0.0.1:9/hook")])
+    with pytest.raises(Exception, match="unable to open"):
+        await broken.start()
+    await broken.close()

@@ -257,9 +257,17 @@ class WebhookDispatcher:
             raise RuntimeError("WebhookDispatcher already started")
         self._started = True
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lguapi-outbox")
-        self._outbox = await self._run(Outbox, self.outbox_path)
-        counts = await self._run(self._outbox.counts)
-        backlog = await self._run(self._outbox.pending)
+        try:
+            self._outbox = await self._run(Outbox, self.outbox_path)
+            counts = await self._run(self._outbox.counts)
+            backlog = await self._run(self._outbox.pending)
+        except BaseException:
+            if self._outbox is not None:
+                await self._run(self._outbox.close)
+                self._outbox = None
+            self._executor.shutdown(wait=False)
+            self._closing = True
+            raise
         self._pending += counts["pending"]
         self._failed = counts["failed"]
         self._session = aiohttp.ClientSession(
@@ -321,11 +329,13 @@ class WebhookDispatcher:
         At the ``max_outbox`` bound the delivery is dropped, counted (``dropped``) and logged
         at ERROR (once per 10 seconds, with the count so far).
         """
-        if self._closing:
-            return
         try:
             targets = [ep for ep in self.endpoints if ep.matches(message)]
             if not targets:
+                return
+            if self._final_write:   # the outbox is being closed: say so, never drop silently
+                for ep in targets:
+                    self._drop(ep, "the dispatcher is closed")
                 return
             body = json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=str).encode()
             now = time.time()
@@ -333,7 +343,7 @@ class WebhookDispatcher:
             mtype = str(message.get("type"))
             for ep in targets:
                 if self._pending + self._failed >= self.max_outbox:
-                    self._drop(ep)
+                    self._drop(ep, f"outbox full (max_outbox={self.max_outbox} pending+failed deliveries)")
                     continue
                 self._new.append(Delivery(uuid.uuid4().hex, ep.name, event_id if isinstance(event_id, int)
                                           else None, mtype, body, now, 0, now))
@@ -456,14 +466,13 @@ class WebhookDispatcher:
         self._outcomes.append(outcome)
         self._dirty.set()
 
-    def _drop(self, ep: WebhookEndpoint) -> None:
+    def _drop(self, ep: WebhookEndpoint, reason: str) -> None:
         self._dropped += 1
         self._metrics.count(ep.name, "dropped")
         now = time.monotonic()
         if now - self._last_drop_log >= _DROP_LOG_INTERVAL:
             self._last_drop_log = now
-            log.error("webhooks: outbox full (max_outbox=%d pending+failed deliveries); delivery to %s "
-                      "dropped (%d dropped so far)", self.max_outbox, ep.name, self._dropped)
+            log.error("webhooks: %s; delivery to %s dropped (%d dropped so far)", reason, ep.name, self._dropped)
 
     # --- internals: scheduling ---------------------------------------------------------------
 
