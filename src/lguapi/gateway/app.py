@@ -29,7 +29,7 @@ from .metrics import metrics_handler, new_registry
 from . import rest, streams
 from .keys import GATEWAY, PRINCIPAL
 
-__all__ = ["Gateway", "ROUTES", "Route", "STATIC_DIR"]
+__all__ = ["Gateway", "ROUTES", "Route", "STATIC_DIR", "make_monitor", "build_app"]
 
 log = logging.getLogger("lguapi.gateway")
 
@@ -107,7 +107,7 @@ class Gateway:
     def __init__(self, config: GatewayConfig, *, monitor: Any = None,
                  monitor_factory: Callable[[GatewayConfig], Any] | None = None, wait_logins: bool = True) -> None:
         self.config = config
-        self._monitor_factory = monitor_factory or _make_monitor
+        self._monitor_factory = monitor_factory or make_monitor
         self._owns_monitor = monitor is None
         self._wait_logins = wait_logins
         self.monitor: Any = monitor
@@ -209,7 +209,8 @@ class Gateway:
         return list(self.monitor.states())
 
 
-def _make_monitor(cfg: GatewayConfig):
+def make_monitor(cfg: GatewayConfig, *, freeze_gc: bool = False):
+    """The :class:`lguapi.Monitor` the configuration describes (``freeze_gc``: see Monitor)."""
     from ..monitor import Monitor
 
     accounts = cfg.accounts
@@ -221,7 +222,8 @@ def _make_monitor(cfg: GatewayConfig):
     if cfg.oam:
         opts.setdefault("oam", cfg.oam)
     return Monitor(cfg.upstream_host, cfg.upstream_port, accounts=accounts, cipher=cfg.cipher, sink=cfg.sink,
-                   login_concurrency=cfg.login_concurrency, ring_expiry=cfg.ring_expiry, client_options=opts)
+                   login_concurrency=cfg.login_concurrency, ring_expiry=cfg.ring_expiry, client_options=opts,
+                   freeze_gc=freeze_gc)
 
 
 def _ssl_context(cfg: GatewayConfig) -> ssl.SSLContext | None:

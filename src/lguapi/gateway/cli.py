@@ -85,9 +85,10 @@ def _config(args: argparse.Namespace):
 
 
 async def _serve(config) -> int:
-    from .app import Gateway
+    from .app import Gateway, make_monitor
 
-    gateway = Gateway(config, wait_logins=False)
+    # a process of its own: keep thousands of long-lived connections out of full GC runs
+    gateway = Gateway(config, wait_logins=False, monitor_factory=lambda c: make_monitor(c, freeze_gc=True))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -205,6 +205,8 @@ def config_from_mapping(data: dict, *, source: str = "config", base: str = ".",
     if not isinstance(client, dict):
         raise ConfigError(f"{source}: [upstream.client] must be a table")
     kw.update(_mapped(up, _UPSTREAM, f"{source} [upstream]"))
+    if "oam" in up and "host" not in up:
+        kw["upstream_host"] = None  # discover the server through OAM
     kw["client_options"] = dict(client)
     kw.update(_mapped(_table(data, "http", source), _HTTP, f"{source} [http]"))
     kw.update(_mapped(_table(data, "feed", source), _FEED, f"{source} [feed]"))
