@@ -335,7 +335,7 @@ class WebhookDispatcher:
                 return
             if self._final_write:   # the outbox is being closed: say so, never drop silently
                 for ep in targets:
-                    self._drop(ep, "the dispatcher is closed")
+                    self._drop(ep, "the dispatcher is closed", logging.WARNING)
                 return
             body = json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=str).encode()
             now = time.time()
@@ -466,13 +466,13 @@ class WebhookDispatcher:
         self._outcomes.append(outcome)
         self._dirty.set()
 
-    def _drop(self, ep: WebhookEndpoint, reason: str) -> None:
+    def _drop(self, ep: WebhookEndpoint, reason: str, level: int = logging.ERROR) -> None:
         self._dropped += 1
         self._metrics.count(ep.name, "dropped")
         now = time.monotonic()
         if now - self._last_drop_log >= _DROP_LOG_INTERVAL:
             self._last_drop_log = now
-            log.error("webhooks: %s; delivery to %s dropped (%d dropped so far)", reason, ep.name, self._dropped)
+            log.log(level, "webhooks: %s; delivery to %s dropped (%d dropped so far)", reason, ep.name, self._dropped)
 
     # --- internals: scheduling ---------------------------------------------------------------
 
