@@ -120,6 +120,7 @@ class Gateway:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._started = False
+        self._closed = False
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -130,18 +131,20 @@ class Gateway:
         cfg = self.config
         if self._owns_monitor:
             self.monitor = self._monitor_factory(cfg)
-        self.hub = Hub(buffer=cfg.feed_buffer, queue=cfg.feed_queue, max_subscribers=cfg.max_subscribers)
-        self.bridge = MonitorBridge(self.monitor, self.hub, skip_events=cfg.feed_skip_events)
+        hub = self.hub = Hub(buffer=cfg.feed_buffer, queue=cfg.feed_queue, max_subscribers=cfg.max_subscribers)
         try:
-            await self._start_webhooks()
+            await self._start_webhooks(hub)
             await self._start_http()
+            # hooked into the monitor only once listening (a failed start leaves no hook behind);
+            # no request can run before: nothing awaits in between
+            self.bridge = MonitorBridge(self.monitor, hub, skip_events=cfg.feed_skip_events)
             if self._owns_monitor:
                 await self.monitor.start(wait=self._wait_logins)
         except BaseException:
             await self.close()
             raise
 
-    async def _start_webhooks(self) -> None:
+    async def _start_webhooks(self, hub: Hub) -> None:
         cfg = self.config
         if not cfg.webhooks and cfg.webhook_outbox is None:
             return
@@ -150,8 +153,7 @@ class Gateway:
         outbox = cfg.webhook_outbox or "lguapi-webhooks.sqlite3"
         self.dispatcher = WebhookDispatcher(outbox, cfg.webhooks, registry=self.registry, **cfg.webhook_options)
         await self.dispatcher.start()
-        assert self.hub is not None
-        self.hub.add_listener(self.dispatcher.offer)
+        hub.add_listener(self.dispatcher.offer)
 
     async def _start_http(self) -> None:
         cfg = self.config
@@ -168,7 +170,11 @@ class Gateway:
         log.info("gateway: listening on %s", self.url)
 
     async def close(self) -> None:
-        """Cut the feeds, stop the HTTP server, then webhooks, then log every extension out."""
+        """Cut the feeds, stop the HTTP server, then webhooks, then log every extension out
+        (a second call does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         if self.hub is not None:
             self.hub.close()
         if self._runner is not None:
