@@ -31,6 +31,7 @@ from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
+from yarl import URL
 
 from .outbox import STATUSES, Delivery, Outbox, Outcome
 from .signing import sign
@@ -270,8 +271,9 @@ class WebhookDispatcher:
             raise
         self._pending += counts["pending"]
         self._failed = counts["failed"]
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0), headers={"User-Agent": _USER_AGENT})
+        self._session = aiohttp.ClientSession(    # no cookies: each delivery stands alone
+            connector=aiohttp.TCPConnector(limit=0), headers={"User-Agent": _USER_AGENT},
+            cookie_jar=aiohttp.DummyCookieJar())
         for ep in self.endpoints:
             self._lanes[ep.name] = _Lane(self, ep)
         for d in backlog:
@@ -568,8 +570,9 @@ class WebhookDispatcher:
         if self._inflight == 0:
             self._idle.set()
 
-    async def _attempt(self, ep: WebhookEndpoint, d: Delivery) -> None:
+    async def _attempt(self, lane: _Lane, d: Delivery) -> None:
         assert self._session is not None and d.body is not None
+        ep = lane.endpoint
         ts = int(time.time())
         headers = {
             "Content-Type": "application/json",
@@ -579,18 +582,17 @@ class WebhookDispatcher:
             "X-Lguapi-Event": d.event_type,
             "X-Lguapi-Attempt": str(d.attempts + 1),
         }
-        timeout = aiohttp.ClientTimeout(total=ep.timeout or self.timeout)
         status: int | None = None
         retry_after: str | None = None
         error: str | None = None
         started = time.perf_counter()
         try:
-            async with self._session.post(ep.url, data=d.body, headers=headers, timeout=timeout,
+            async with self._session.post(lane.url, data=d.body, headers=headers, timeout=lane.timeout,
                                           allow_redirects=False) as resp:
                 status = resp.status
                 retry_after = resp.headers.get("Retry-After")
         except asyncio.TimeoutError:
-            error = f"timeout after {ep.timeout or self.timeout:g} s"
+            error = f"timeout after {lane.timeout.total:g} s"
         except (aiohttp.ClientError, OSError) as exc:
             error = _describe(exc)
         self._metrics.observe(ep.name, time.perf_counter() - started)
@@ -651,6 +653,8 @@ class _Lane:
         self.refilling = False
         self.workers: list[asyncio.Task[None]] = []
         self.size = endpoint.concurrency or owner.concurrency
+        self.url = URL(endpoint.url)          # parsed once, not per request
+        self.timeout = aiohttp.ClientTimeout(total=endpoint.timeout or owner.timeout)
         self.window = owner.memory_window
 
     def start(self) -> None:
@@ -678,7 +682,7 @@ class _Lane:
                 return   # it stays pending in the outbox
             owner._begin()
             try:
-                await owner._attempt(self.endpoint, d)
+                await owner._attempt(self, d)
             except Exception:
                 log.exception("webhooks: delivery %s to %s: unexpected error; it stays pending",
                               d.id, self.endpoint.name)
