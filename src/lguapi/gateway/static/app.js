@@ -32,7 +32,8 @@
     }
   };
   var STATES = ["offline", "idle", "ringing", "talking", "held"];
-  var RECONNECT_MIN_MS = 1000, RECONNECT_MAX_MS = 15000, COUNTERS_EVERY_MS = 2000;
+  var RECONNECT_MIN_MS = 1000, RECONNECT_MAX_MS = 15000, COUNTERS_EVERY_MS = 2000, MAX_COUNTERS_GAP_MS = 10000;
+  var DENSE_FROM = 500;       // from this many tiles on, smaller tiles (class "dense")
 
   var params = new URLSearchParams(window.location.search);
   var token = params.get("access_token");
@@ -156,6 +157,7 @@
       if (!seen.has(exten)) { tile.el.remove(); tiles.delete(exten); ticking.delete(tile); dirty.delete(tile); }
     });
     $tiles.appendChild(frag);
+    $tiles.classList.toggle("dense", tiles.size >= DENSE_FROM);
     document.getElementById("empty").hidden = tiles.size > 0;
     flush();
     stats.tiles = tiles.size;
@@ -250,7 +252,8 @@
   }
 
   // The counters come from the snapshot, which grows with the extensions: refresh at most
-  // every COUNTERS_EVERY_MS, and never spend more than about 5 % of the time on it.
+  // every COUNTERS_EVERY_MS, and spend at most about a tenth of the time on it (but
+  // refresh at least every MAX_COUNTERS_GAP_MS while calls change).
   var nextCounters = 0;
   function refreshCounters() {
     if (Date.now() < nextCounters) return;
@@ -261,7 +264,8 @@
       clockOffset = snap.ts - Date.now() / 1000;
       renderCounters(snap.counters);
     }).catch(function () { /* the feed's reconnect logic reports the outage */ }).then(function () {
-      nextCounters = Date.now() + 20 * (Date.now() - started);
+      var spent = Date.now() - started;
+      nextCounters = Date.now() + Math.min(MAX_COUNTERS_GAP_MS, 10 * spent);
     });
   }
 
