@@ -35,12 +35,16 @@ async def test_hostile_input_gets_clean_json_4xx():
             (dict(data=b'{"name": "\xff\xfe"}', headers={"Content-Type": "application/json"}), 400, "UTF-8"),
             (dict(data=b'["EXTEN"]', headers={"Content-Type": "application/json"}), 400, "JSON object"),
             (dict(data=b"name=EXTEN", headers={"Content-Type": "application/x-www-form-urlencoded"}), 415, "JSON"),
+            (dict(data=b"\xff", headers={"Content-Type": "text/plain"}), 415, "JSON"),
         ]
         for kw, status, fragment in cases:
             r = await http.post(url, **kw)
             body = await r.json()
             assert r.status == status and fragment in body["message"], (status, body)
             assert set(body) == {"error", "message"} and "Traceback" not in body["message"]
+        r = await http.post(url, data=b'{"name": "EXTEN"}',  # curl -d: JSON sent with a form type
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status == 200 and (await r.json())["result"]["value"] == "3001"
         for path in ("/v1/extensions/%ff%fe", "/v1/calls/%00", "/v1/" + "a" * 3000):
             r = await http.get(st.url + path)
             assert 400 <= r.status < 500 and (await r.json())["error"]
