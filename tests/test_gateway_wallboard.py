@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from lguapi.gateway import Gateway
+from lguapi.gateway import Gateway, TokenConfig, hash_token
 from lguapi.server.admin import AdminServer
 
 from adminkit import admin_post
@@ -91,6 +91,26 @@ async def test_wallboard_follows_a_call_and_survives_a_gateway_restart():
             await admin_post(admin, "/phones/3002/hangup")
             await wait_state(driver, "3002", "idle")
             await call(driver.get, "about:blank")   # closes the page's event stream
+
+
+@pytest.mark.timeout(120)
+async def test_wallboard_with_a_token_from_its_url():
+    token = TokenConfig("wall", hash_token("wall-token-1"), frozenset({"read"}),
+                        extensions=frozenset({"3001", "3002"}), mask_numbers=True)
+    async with gateway_stack("3001-3004", anonymous=(), tokens=(token,)) as st, \
+            AdminServer(st.emu, port=0) as admin, browser() as driver:
+        await call(driver.get, st.url + "/")                          # no token: told so, no tiles
+        await wait_js(driver, "document.getElementById('status').dataset.state === 'denied'", what="denied")
+        assert await call(driver.execute_script, "return window.wallboard.tiles") == 0
+        await call(driver.get, st.url + "/?access_token=wall-token-1")
+        await wait_js(driver, "window.wallboard.ready && window.wallboard.connected", what="page live")
+        assert await call(driver.execute_script, "return window.wallboard.tiles") == 2   # the token's extensions
+        await admin_post(admin, "/calls", {"from": CALLER, "to": "07012343002"})
+        await wait_state(driver, "3002", "ringing")
+        await wait_js(driver, f"{tile_text('3002', 'remote')} === '010****1234'", what="masked number")
+        await admin_post(admin, "/phones/3002/hangup")
+        await wait_state(driver, "3002", "idle")
+        await call(driver.get, "about:blank")
 
 
 @pytest.mark.slow
