@@ -5,6 +5,7 @@ import asyncio
 import json
 import logging
 import socket
+import sqlite3
 import time
 
 import pytest
@@ -348,3 +349,20 @@ async def test_offers_after_close_are_counted_and_a_bad_outbox_path_fails_start(
     with pytest.raises(Exception, match="unable to open"):
         await broken.start()
     await broken.close()
+
+
+async def test_pending_deliveries_of_a_removed_endpoint_become_failed(tmp_path):
+    path = tmp_path / "o.sqlite3"
+    dead = endpoint(f"http://127.0.0.1:{free_port()}/hook")
+    async with WebhookDispatcher(path, [dead], backoff_base=30.0, backoff_cap=60.0) as disp:
+        disp.offer(message(1))
+        await wait_until(lambda: (disp.deliveries("pending") or [{}])[0].get("attempts") == 1)
+    other = WebhookEndpoint.from_config({"name": "erp", "url": "http://127.0.0.1:9/h", "secret": "s",
+                                         "events": ["call.ended"]})
+    db = sqlite3.connect(path)                   # make its retry due now instead of in 15-60 s
+    with db:
+        db.execute("UPDATE deliveries SET next_at = 0")
+    db.close()
+    async with WebhookDispatcher(path, [other]) as disp:
+        await wait_until(lambda: len(disp.deliveries("failed")) == 1)
+        assert disp.deliveries("failed")[0]["last_error"] == "endpoint not configured"
