@@ -168,6 +168,7 @@ async def test_signed_delivery_with_filters_and_metrics(tmp_path):
                for fam in text_string_to_metric_families(generate_latest(registry).decode()) for s in fam.samples}
     assert samples[("lguapi_webhook_deliveries_total", (("endpoint", "crm"), ("outcome", "delivered")))] == 2
     assert samples[("lguapi_webhook_delivery_seconds_count", (("endpoint", "crm"),))] == 2
+    assert (tmp_path / "outbox.sqlite3").stat().st_mode & 0o777 == 0o600
 
 
 async def test_retries_on_500_then_delivered(tmp_path):
