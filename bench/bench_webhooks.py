@@ -263,6 +263,7 @@ async def measure(n: int, rate: int, seconds: float, concurrency: int = 16, even
             while len((got := await _ask(rx, "dump"))["probes"]) < len(sent) and time.monotonic() < deadline:
                 await asyncio.sleep(0.5)
             rss = _rss_mb(gw_pid)
+            assert gw.stdin is not None
             gw.stdin.close()
             try:
                 await asyncio.wait_for(gw.wait(), 60)
