@@ -126,3 +126,17 @@ async def test_openapi_documents_exactly_the_real_routes():
                     assert r.status == 401, (method, path)
         methods = doc["paths"]["/v1/extensions/{exten}/{method}"]["post"]["parameters"][1]["schema"]["enum"]
         assert "click2call" in methods and "get_call_history" in methods
+
+
+async def test_a_bug_in_a_handler_is_a_json_500_without_the_traceback(caplog):
+    async with gateway_stack("3001-3002") as st, st.session() as http:
+        def broken(*a, **kw):
+            raise RuntimeError("secret internals")
+
+        st.gateway.monitor.snapshot = broken  # a bug somewhere below a route
+        r = await http.get(st.url + "/v1/snapshot")
+        body = await r.json()
+        assert r.status == 500 and body == {"error": "internal_error", "message": "internal error (logged by the gateway)"}
+        assert "secret internals" not in await r.text()
+        assert any("secret internals" in (rec.exc_text or str(rec.exc_info)) for rec in caplog.records)
+        assert (await http.get(st.url + "/v1/extensions")).status == 200  # and it goes on
