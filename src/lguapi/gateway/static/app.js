@@ -46,6 +46,7 @@
   var dirty = new Set();      // tiles to redraw at the next frame
   var ticking = new Set();    // tiles showing a running duration
   var frameQueued = false;
+  var denied = false;          // the last REST answer was 401/403
   var es = null, lastId = 0, syncing = false, held = [], reconnectMs = RECONNECT_MIN_MS, interrupted = false;
   var clockOffset = 0;        // server time - browser time, seconds
   var countersTimer = null, countersDirty = false, eventsSeen = 0;
@@ -70,7 +71,7 @@
     var headers = { "Accept": "application/json" };
     if (token) headers["Authorization"] = "Bearer " + token;
     return fetch(url(path, query), { headers: headers, cache: "no-store" }).then(function (r) {
-      if (r.status === 401 || r.status === 403) { setStatus("denied"); throw new Error("HTTP " + r.status); }
+      if (r.status === 401 || r.status === 403) { denied = true; throw new Error("HTTP " + r.status); }
       if (!r.ok) throw new Error("HTTP " + r.status);
       return r.json();
     });
@@ -336,6 +337,7 @@
     held = [];
     Promise.all([getJSON("/v1/extensions"), getJSON("/v1/snapshot")]).then(function (res) {
       var list = res[0].extensions, snap = res[1];
+      denied = false;
       clockOffset = snap.ts - Date.now() / 1000;
       calls.clear();
       (snap.calls || []).forEach(function (c) { if (c.state !== "ended") calls.set(c.id, c); });
@@ -352,7 +354,7 @@
       stats.ready = true;
     }).catch(function () {
       syncing = false;
-      setStatus("reconnecting");
+      setStatus(denied ? "denied" : "reconnecting");   // a refused token: keep saying so
       later(resync);
     });
   }
