@@ -291,6 +291,21 @@ async def test_outbox_bound_drops_with_a_clear_log(tmp_path, caplog):
     assert 'outcome="dropped"} 2.0' in generate_latest(registry).decode()
 
 
+async def test_an_endpoint_can_have_numbers_masked(tmp_path):
+    async with Receiver(SECRET.encode()) as rx:
+        full = endpoint(rx.url)
+        masked = WebhookEndpoint.from_config({"name": "partner", "url": rx.url, "secret": SECRET,
+                                              "events": ["call.ringing"], "mask_numbers": True})
+        async with WebhookDispatcher(tmp_path / "o.sqlite3", [full, masked], **FAST) as disp:
+            disp.offer(message(1))
+            await rx.wait_for(lambda r: len(r.delivered) == 2)
+    numbers = sorted(h.message["data"]["remote_number"] for h in rx.delivered)
+    assert numbers == ["010****5678", "01012345678"] and all(h.verified for h in rx.hits)
+    with pytest.raises(ValueError, match="mask_numbers"):
+        WebhookEndpoint.from_config({"name": "p", "url": rx.url, "secret": "s", "events": ["*"],
+                                     "mask_numbers": "yes"})
+
+
 async def test_no_secret_in_logs_or_outbox_listing(tmp_path, caplog):
     caplog.set_level(logging.DEBUG, logger="lguapi")
     async with Receiver(SECRET.encode(), fail_first=1) as rx:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import heapq
-import json
 import logging
 import os
 import random
@@ -33,6 +32,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from yarl import URL
 
+from .jsonable import dumps, mask_numbers
 from .outbox import STATUSES, Delivery, Outbox, Outcome
 from .signing import sign
 
@@ -62,7 +62,7 @@ _T = TypeVar("_T")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _EVENT_PATTERN = re.compile(r"^(\*|call\.\*|extension\.\*|event\.\*|event\.[a-z0-9_]+)$")
 _ENDPOINT_KEYS = frozenset({"name", "url", "secret", "secret_env", "events", "exten", "domain",
-                            "timeout", "concurrency"})
+                            "timeout", "concurrency", "mask_numbers"})
 _USER_AGENT = "lguapi-webhooks/1"
 _WRITE_RETRY_DELAY = 1.0
 _DROP_LOG_INTERVAL = 10.0
@@ -76,7 +76,8 @@ class WebhookEndpoint:
 
     ``events`` holds exact types (``call.ringing``), ``call.*``-style prefixes or ``*``
     (every message except ``gap``). ``exten``/``domain``, when given, keep only messages of
-    those extensions/domains. ``timeout``/``concurrency`` override the dispatcher's defaults.
+    those extensions/domains. ``timeout``/``concurrency`` override the dispatcher's defaults;
+    ``mask_numbers`` sends phone numbers masked (``010****5678``; default: in full).
     The secret never appears in the repr, and the URL's query and user info are left out.
     """
 
@@ -88,6 +89,7 @@ class WebhookEndpoint:
     domain: frozenset[str] | None = None
     timeout: float | None = field(default=None, repr=False)
     concurrency: int | None = field(default=None, repr=False)
+    mask_numbers: bool = field(default=False, repr=False)
 
     def __repr__(self) -> str:
         return (f"WebhookEndpoint(name={self.name!r}, url={self.display_url!r}, events={self.events!r}, "
@@ -125,6 +127,7 @@ class WebhookEndpoint:
             timeout=_positive(f"{where}.timeout", table.get("timeout"), float) if "timeout" in table else None,
             concurrency=_positive(f"{where}.concurrency", table.get("concurrency"), int)
             if "concurrency" in table else None,
+            mask_numbers=_flag(f"{where}.mask_numbers", table.get("mask_numbers", False)),
         )
 
     def matches(self, message: Mapping[str, Any]) -> bool:
@@ -339,7 +342,7 @@ class WebhookDispatcher:
                 for ep in targets:
                     self._drop(ep, "the dispatcher is closed", logging.WARNING)
                 return
-            body = json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+            bodies: dict[bool, bytes] = {}   # full and masked, each encoded once
             now = time.time()
             event_id = message.get("id")
             mtype = str(message.get("type"))
@@ -347,6 +350,9 @@ class WebhookDispatcher:
                 if self._pending + self._failed >= self.max_outbox:
                     self._drop(ep, f"outbox full (max_outbox={self.max_outbox} pending+failed deliveries)")
                     continue
+                body = bodies.get(ep.mask_numbers)
+                if body is None:
+                    body = bodies[ep.mask_numbers] = dumps(mask_numbers(message) if ep.mask_numbers else message).encode()
                 self._new.append(Delivery(uuid.uuid4().hex, ep.name, event_id if isinstance(event_id, int)
                                           else None, mtype, body, now, 0, now))
                 self._pending += 1
@@ -779,6 +785,12 @@ def _positive(where: str, value: Any, kind: type) -> Any:
     if not ok or value <= 0:
         raise ValueError(f"{where}: must be a positive {'integer' if kind is int else 'number'}")
     return kind(value)
+
+
+def _flag(where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{where}: must be true or false")
+    return value
 
 
 def _check_options(**opts: Any) -> None:
