@@ -76,7 +76,7 @@ class SseReader:
         self.resp = resp
         self.frames: list[tuple[int | None, str | None, Any]] = []
 
-    async def next(self, timeout: float = 10.0) -> tuple[int | None, str | None, Any]:
+    async def next(self, timeout: float = 20.0) -> tuple[int | None, str | None, Any]:
         """The next frame with data (comments and retry lines skipped)."""
         ident: int | None = None
         event: str | None = None
@@ -102,7 +102,7 @@ class SseReader:
             elif field == "data":
                 data.append(value)
 
-    async def messages(self, pred, count: int = 1, timeout: float = 10.0) -> list[dict]:
+    async def messages(self, pred, count: int = 1, timeout: float = 20.0) -> list[dict]:
         """Read until ``count`` messages matching ``pred`` arrived; returns them."""
         found: list[dict] = []
         loop = asyncio.get_running_loop()

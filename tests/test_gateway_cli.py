@@ -52,7 +52,7 @@ async def test_runs_until_sigterm_with_flags_over_the_file(tmp_path):
             url = line.split("url=")[1].split()[0]
             assert not url.endswith(":8090")  # --port 0 won over the file
             async with aiohttp.ClientSession(headers={"Authorization": "Bearer tok-123"}) as http:
-                for _ in range(200):
+                for _ in range(600):  # generous: a loaded machine
                     r = await http.get(url + "/v1/extensions")
                     states = {e["state"] for e in (await r.json())["extensions"]}
                     if states == {"idle"}:
