@@ -624,6 +624,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for add in (_add_serve, _add_monitor, _add_events, _add_call, _add_demo, _add_replay):
         add(sub)
+    from .gateway import cli as gateway_cli  # the HTTP gateway (its own module)
+
+    gateway_cli.add_parser(sub)
     return parser
 
 
