@@ -11,7 +11,7 @@ BUILT          = $(VENV)/.built
 CORE_SOURCES   = setup.py $(wildcard src/lgucore/*.pyx src/lgucore/*.pxd src/lgucore/*.h)
 PYTEST_ARGS ?=
 
-.PHONY: all venv build test test-core demo bench wheel docs fuzz clean
+.PHONY: all venv build browser test test-core demo bench wheel docs fuzz clean
 
 all: test
 
@@ -23,7 +23,7 @@ $(PY):
 # build tools come first so that rebuilding in place needs no download.
 $(INSTALLED): $(PY) pyproject.toml setup.py
 	$(PY) -m pip install -q "setuptools>=77" "Cython>=3.0" wheel
-	LGUCORE_NO_EXTENSIONS=1 $(PY) -m pip install -q --no-build-isolation -e ".[cli]"
+	LGUCORE_NO_EXTENSIONS=1 $(PY) -m pip install -q --no-build-isolation -e ".[cli,gateway]"
 	touch $@
 
 # The test extras only: the package itself is already installed.
@@ -41,9 +41,18 @@ venv: $(TEST_INSTALLED)
 
 build: $(BUILT)
 
+# The wallboard tests drive Debian's headless Chromium (plus a Korean font for readable
+# screenshots); as root (CI) install them when missing, else those tests skip with the reason.
+BROWSER_PKGS = chromium chromium-driver fonts-nanum
+browser:
+	@if dpkg -s $(BROWSER_PKGS) >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(BROWSER_PKGS); \
+	else echo "make: $(BROWSER_PKGS) missing and not root: the wallboard browser tests will skip"; fi
+
 # The whole suite on the compiled core (core tests run on both twins), then the
 # lguapi suite once more on the pure twin.
-test: $(TEST_INSTALLED) $(BUILT)
+test: $(TEST_INSTALLED) $(BUILT) browser
 	$(PY) -X dev -m pytest $(PYTEST_ARGS)
 	LGUCORE_NO_EXTENSIONS=1 $(PY) -X dev -m pytest -m "not slow" --ignore=tests/core $(PYTEST_ARGS)
 

@@ -158,6 +158,19 @@ def machine_info() -> str:
 # --- process metrics shared by the benchmarks that run servers and clients -----------------
 
 
+def child_env(pure: bool) -> dict:
+    """The environment of a benchmark child process: this checkout's ``src`` first, and the
+    pure twin forced (``LGUCORE_NO_EXTENSIONS=1``) or not."""
+    from pathlib import Path
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("LGUCORE_NO_EXTENSIONS", None)
+    if pure:
+        env["LGUCORE_NO_EXTENSIONS"] = "1"
+    return env
+
+
 def raise_nofile() -> None:
     """Raise the soft open-file limit to the hard one (thousands of sockets in one process)."""
     from lguapi.runtime import raise_nofile_limit

@@ -40,13 +40,7 @@ from loadgen import call_flows, login_id  # noqa: E402
 FIRST = 20001
 
 
-def _env(pure: bool) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
-    env.pop("LGUCORE_NO_EXTENSIONS", None)
-    if pure:
-        env["LGUCORE_NO_EXTENSIONS"] = "1"
-    return env
+from _harness import child_env as _env  # noqa: E402
 
 
 # --- the consumer process ---------------------------------------------------------------------

@@ -41,13 +41,7 @@ PROBE = "LGUAPIPROBE"
 START_EXTEN = 10001
 
 
-def _env(pure: bool) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
-    env.pop("LGUCORE_NO_EXTENSIONS", None)
-    if pure:
-        env["LGUCORE_NO_EXTENSIONS"] = "1"
-    return env
+from _harness import child_env as _env  # noqa: E402
 
 
 from _harness import peak_rss_mb as _peak_rss_mb, raise_nofile as _raise_nofile, rss_mb as _rss_mb  # noqa: E402

@@ -28,7 +28,7 @@ def makefile_demo_args() -> list[str]:
     recipe = text.split("\ndemo:", 1)[1].split("\n\n", 1)[0]
     assert "$(BUILT)" in recipe.splitlines()[0], "make demo must build the core (and install the package)"
     install = text.split("\n$(INSTALLED):", 1)[1].split("\n\n", 1)[0]
-    assert '-e ".[cli]"' in install, "make demo must install the cli extra (rich)"
+    assert '-e ".[cli,gateway]"' in install, "make demo must install the cli (rich) and gateway extras"
     (line,) = [x for x in recipe.splitlines() if "lguapi demo" in x]
     assert line.strip().startswith("$(VENV)/bin/lguapi demo")
     args = shlex.split(line.split("lguapi demo", 1)[1])

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 READMES = [p for p in (ROOT / "README.md", ROOT / "README.ko.md") if p.exists()]
 RUNNABLE = {"sh": "sh", "bash": "sh", "shell": "sh", "python": "python", "py": "python"}
 NOT_CODE = {"json", "text", "toml", "console-output"}
-PORTS = ("8086", "8087", "9999")
+PORTS = ("8086", "8087", "9999", "8090")
 MARK = re.compile(r'<!--\s*readme-test:\s*(skip:\s*(?P<reason>.+?)|background until "(?P<until>[^"]+)")\s*-->')
 BLOCK_TIMEOUT = 120.0
 

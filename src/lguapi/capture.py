@@ -365,7 +365,7 @@ class CaptureReader:
         types = batch.types.tolist()
         if not types or types[0] != FILE:
             raise CaptureError(f"{path.name} is not an lguapi capture")
-        header = _load_json(batch, 0, path)
+        header = load_json_record(batch, 0, path)
         if header.get("format") != FORMAT or header.get("version") != VERSION:
             raise CaptureError(f"{path.name}: unsupported capture {header.get('format')!r} "
                                f"version {header.get('version')!r}")
@@ -380,7 +380,7 @@ class CaptureReader:
                 yield Record("rx" if t == RX else "tx", conn, ts, types[i + 1], bytes(batch.body(i + 1)))
                 i += 2
                 continue
-            info = _load_json(batch, i, path)
+            info = load_json_record(batch, i, path)
             kind = {OPEN: "open", CLOSE: "close", EVENT: "event", FILE: "file"}.get(t)
             if kind is None:
                 raise CaptureError(f"{path.name}: unknown record type 0x{t:04x} at frame {i}")
@@ -389,13 +389,15 @@ class CaptureReader:
             i += 1
 
 
-def _load_json(batch: Any, i: int, path: Path) -> dict:
+def load_json_record(batch: Any, i: int, path: Path | None) -> dict:
+    """The JSON object in body ``i`` of a segment's frame batch (``CaptureError`` if it is not one)."""
+    where = path.name if path is not None else "capture"
     try:
         obj = json.loads(bytes(batch.body(i)))
     except ValueError as e:
-        raise CaptureError(f"{path.name}: record {i} is not valid JSON ({e})") from None
+        raise CaptureError(f"{where}: record {i} is not valid JSON ({e})") from None
     if not isinstance(obj, dict):
-        raise CaptureError(f"{path.name}: record {i} is not a JSON object")
+        raise CaptureError(f"{where}: record {i} is not a JSON object")
     return obj
 
 

@@ -140,6 +140,18 @@ def _scheme_path(text: str) -> str:
     return text
 
 
+def output_dir(text: str) -> str:
+    """A directory to write into (a capture): it exists, or its parent does; returned as given."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty directory name")
+    path = os.path.abspath(text)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a directory")
+    if not os.path.isdir(path) and not os.path.isdir(os.path.dirname(path.rstrip(os.sep))):
+        raise argparse.ArgumentTypeError(f"neither {text!r} nor its parent directory exists")
+    return text
+
+
 def output_file(text: str) -> str:
     """A file to write (a sink or a snapshot): its directory must exist; returned as given."""
     path = _scheme_path(text)
@@ -536,7 +548,7 @@ def _add_monitor(sub: Any) -> None:
     p.add_argument("--auto-reconnect", type=nonnegative, default=5.0,
                    help="seconds between reconnect rounds after a lost connection (default 5; 0 = off)")
     p.add_argument("--snapshot", metavar="FILE", type=output_file, help="write the final snapshot as JSON to FILE")
-    p.add_argument("--capture", metavar="DIR", type=output_file,
+    p.add_argument("--capture", metavar="DIR", type=output_dir,
                    help="record every frame of every connection in DIR (docs/capture.md; `lguapi replay DIR`)")
     p.set_defaults(func=_cmd_monitor)
 
@@ -612,6 +624,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for add in (_add_serve, _add_monitor, _add_events, _add_call, _add_demo, _add_replay):
         add(sub)
+    from .gateway import cli as gateway_cli  # the HTTP gateway (its own module)
+
+    gateway_cli.add_parser(sub)
     return parser
 
 

@@ -26,7 +26,7 @@ from lgucore import TEXT, tokenize
 from lgucore.batch import decode_batch, tokenize_batch
 
 from . import events as E
-from .capture import CLOSE, EVENT, FILE, OPEN, RX, TX, CaptureError, _META, load_segment, segments
+from .capture import CLOSE, EVENT, FILE, OPEN, RX, TX, CaptureError, _META, load_json_record, load_segment, segments
 
 __all__ = ["ReplayResult", "replay", "rebuild_event"]
 
@@ -152,7 +152,7 @@ async def replay(paths: Iterable[str | os.PathLike], *, sink: Any = None, tracke
                 elif t == TX:
                     i += 2
                 elif t in (OPEN, CLOSE, EVENT):
-                    info = _json(batch, i, path)
+                    info = load_json_record(batch, i, path)
                     cid = int(info["conn"])
                     if t == OPEN:
                         known = conns.get(cid)
@@ -192,17 +192,5 @@ def _login_result(conn: _Conn, ev: E.LoginResultEvent) -> E.LoginResultEvent:
 def _batch_charset(batch: Any, types: list[int]) -> str:
     for i, t in enumerate(types):
         if t == OPEN:
-            return str(_json(batch, i, None).get("charset") or "cp949")
+            return str(load_json_record(batch, i, None).get("charset") or "cp949")
     return "cp949"
-
-
-def _json(batch: Any, i: int, path: Any) -> dict:
-    import json
-
-    try:
-        obj = json.loads(bytes(batch.body(i)))
-    except ValueError as e:
-        raise CaptureError(f"{getattr(path, 'name', 'capture')}: record {i} is not valid JSON ({e})") from None
-    if not isinstance(obj, dict):
-        raise CaptureError(f"{getattr(path, 'name', 'capture')}: record {i} is not a JSON object")
-    return obj
