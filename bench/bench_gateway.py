@@ -18,7 +18,7 @@ Measured per size:
   frame to the emulator -> CMDRESULT back -> JSON; median and p99;
 * **gateway RSS** — resident set of the gateway process after the runs (``/proc/<pid>/statm``).
 
-Targets (issue 11): >= 20,000 messages/s delivered in total with no loss for subscribers that
+Targets (the gateway's design goals): >= 20,000 messages/s delivered in total with no loss for subscribers that
 keep up; REST p99 < 20 ms. Run alone: ``python bench/bench_gateway.py [--quick] [--size N]``.
 The ring-to-webhook latency benchmark is in ``bench_webhooks.py``.
 """

@@ -15,7 +15,7 @@ CallTracker, feed hub -> webhook filter -> SQLite commit -> HTTP POST. The fireh
 calls are delivered too (hundreds of webhooks per second), so the probes queue behind real
 load. Median and p99 are reported with the webhook throughput and the gateway's RSS.
 
-Target (issue 11): p99 < 100 ms at 2,000 events/s with 5,000 extensions.
+Target (the webhooks' design goal): p99 < 100 ms at 2,000 events/s with 5,000 extensions.
 Run alone: ``python bench/bench_webhooks.py [--quick] [--extensions N] [--rate R] [--seconds S]``.
 """
 from __future__ import annotations

@@ -11,7 +11,7 @@ from lguapi.gateway import ConfigError, GatewayConfig, TokenConfig, hash_token
 from lguapi.gateway.config import config_from_mapping
 from lguapi.server.tlscert import client_context, write_self_signed
 
-from gatewaykit import SseReader, gateway_stack
+from kit.gateway import SseReader, gateway_stack
 
 TOKENS = (
     TokenConfig("reader", hash_token("t-read"), frozenset({"read"})),

@@ -13,7 +13,7 @@ import aiohttp
 from lguapi.gateway import load_config
 from lguapi.server import Directory, Emulator
 
-from clientkit import free_port
+from kit.clients import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT / "src"), GW_TOKEN="tok-123")

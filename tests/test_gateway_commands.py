@@ -11,7 +11,8 @@ from lguapi.client import Client
 from lguapi.gateway.commands import METHODS
 from lguapi.gateway.jsonable import to_jsonable
 
-from gatewaykit import FAST, gateway_stack, until
+from kit.gateway import FAST, gateway_stack
+from kit.wait import until
 
 # method -> (JSON body, the wire command the PBX receives, or None when the client refuses
 # locally because there is no current call)

@@ -6,7 +6,8 @@ import asyncio
 
 import aiohttp
 
-from gatewaykit import SseReader, gateway_stack, until
+from kit.gateway import SseReader, gateway_stack
+from kit.wait import until
 
 
 async def test_extensions_calls_snapshot_and_sse_follow_a_ringing_call():

@@ -10,7 +10,8 @@ import socket
 import aiohttp
 import pytest
 
-from gatewaykit import SseReader, gateway_stack, until
+from kit.gateway import SseReader, gateway_stack
+from kit.wait import until
 
 PAD = "x" * 900
 

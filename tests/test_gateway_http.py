@@ -11,7 +11,8 @@ from lguapi.gateway.app import ROUTES
 from lguapi.gateway.openapi import openapi_path
 from lguapi.gateway.webhooks import WebhookEndpoint
 
-from gatewaykit import SseReader, gateway_stack, until
+from kit.gateway import SseReader, gateway_stack
+from kit.wait import until
 
 
 async def raw_request(port: int, data: bytes) -> bytes:

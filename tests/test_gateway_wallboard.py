@@ -14,9 +14,9 @@ import pytest
 from lguapi.gateway import Gateway, TokenConfig, hash_token
 from lguapi.server.admin import AdminServer
 
-from adminkit import admin_post
-from browserkit import call, new_driver, screenshot, wait_js
-from gatewaykit import gateway_stack
+from kit.admin import admin_post
+from kit.browser import call, new_driver, screenshot, wait_js
+from kit.gateway import gateway_stack
 
 CALLER = "01055501234"
 

@@ -1,10 +1,8 @@
 """The webhook dispatcher on its own: a real aiohttp receiver on loopback and a real SQLite outbox."""
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import socket
 import sqlite3
 import time
 
@@ -15,7 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from lguapi.gateway.signing import sign, verify
 from lguapi.gateway.webhooks import DEFAULTS, WebhookDispatcher, WebhookEndpoint
 
-from webhook_receiver import Receiver
+from kit.clients import free_port
+from kit.wait import until
+from kit.webhook_receiver import Receiver
 
 SECRET = "shh-do-not-log-me"
 
@@ -33,19 +33,6 @@ def endpoint(url: str, **extra) -> WebhookEndpoint:
 
 
 FAST = {"backoff_base": 0.05, "backoff_cap": 0.2, "timeout": 15.0}   # generous: a loaded machine
-
-
-async def wait_until(predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- signing ---------------------------------------------------------------------------------
@@ -146,7 +133,7 @@ async def test_signed_delivery_with_filters_and_metrics(tmp_path):
             disp.offer(message(3, "call.answered"))                # not subscribed
             disp.offer(message(4, "call.ended"))
             await rx.wait_for(lambda r: len(r.delivered) == 2)
-            await wait_until(lambda: len(disp.deliveries("delivered")) == 2)
+            await until(lambda: len(disp.deliveries("delivered")) == 2)
             assert disp.deliveries("pending") == [] and disp.deliveries("failed") == []
             rows = {r["id"]: r for r in disp.deliveries()}
         hits = rx.hits
@@ -176,7 +163,7 @@ async def test_retries_on_500_then_delivered(tmp_path):
         async with WebhookDispatcher(tmp_path / "o.sqlite3", [endpoint(rx.url)], **FAST) as disp:
             disp.offer(message(1))
             await rx.wait_for(lambda r: len(r.delivered) == 1)
-            await wait_until(lambda: len(disp.deliveries("delivered")) == 1)
+            await until(lambda: len(disp.deliveries("delivered")) == 1)
             row = disp.deliveries("delivered")[0]
     assert [h.status for h in rx.hits] == [500, 500, 200]
     assert [h.attempt for h in rx.hits] == [1, 2, 3]
@@ -205,7 +192,7 @@ async def test_restart_mid_retry_loses_nothing_and_delivers_once(tmp_path):
         try:
             assert reopened.stats()["pending"] + len(reopened.deliveries("delivered")) == n + 5
             await rx.wait_for(lambda r: len(r.ok_per_key()) == n + 5)
-            await wait_until(lambda: len(reopened.deliveries("delivered", limit=1000)) == n + 5)
+            await until(lambda: len(reopened.deliveries("delivered", limit=1000)) == n + 5)
         finally:
             await reopened.close()
     assert set(rx.ok_per_key().values()) == {1}                      # nothing delivered twice
@@ -220,7 +207,7 @@ async def test_dead_letter_then_retry(tmp_path):
         async with WebhookDispatcher(tmp_path / "o.sqlite3", [endpoint(rx.url)], registry=registry,
                                      max_attempts=3, **FAST) as disp:
             disp.offer(message(1))
-            await wait_until(lambda: len(disp.deliveries("failed")) == 1)
+            await until(lambda: len(disp.deliveries("failed")) == 1)
             failed = disp.deliveries("failed")[0]
             assert failed["attempts"] == 3 and failed["last_status"] == 503
             assert "gave up after 3 attempts" in failed["last_error"]
@@ -229,7 +216,7 @@ async def test_dead_letter_then_retry(tmp_path):
             rx.status = 200
             row = await disp.retry(failed["id"])
             assert row is not None and row["status"] == "pending" and row["attempts"] == 0
-            await wait_until(lambda: len(disp.deliveries("delivered")) == 1)
+            await until(lambda: len(disp.deliveries("delivered")) == 1)
             assert disp.deliveries("failed") == [] and disp.stats()["failed"] == 0
             delivered = await disp.retry(failed["id"])               # nothing to do: returned as is
             assert delivered is not None and delivered["status"] == "delivered"
@@ -244,7 +231,7 @@ async def test_4xx_is_permanent_but_429_and_408_are_retried(tmp_path):
     async with Receiver(SECRET.encode(), status=400) as rx:
         async with WebhookDispatcher(tmp_path / "o.sqlite3", [endpoint(rx.url)], **FAST) as disp:
             disp.offer(message(1))
-            await wait_until(lambda: len(disp.deliveries("failed")) == 1)
+            await until(lambda: len(disp.deliveries("failed")) == 1)
             row = disp.deliveries("failed")[0]
             assert row["attempts"] == 1 and row["last_status"] == 400 and "not retried" in row["last_error"]
             for status in (429, 408):
@@ -252,7 +239,7 @@ async def test_4xx_is_permanent_but_429_and_408_are_retried(tmp_path):
                 disp.offer(message(status))
                 await rx.wait_for(lambda r, s=status: sum(h.status == s for h in r.hits) >= 2)
                 rx.status = 200
-                await wait_until(lambda s=status: any(d["event_id"] == s for d in disp.deliveries("delivered")))
+                await until(lambda s=status: any(d["event_id"] == s for d in disp.deliveries("delivered")))
 
 
 async def test_timeouts_and_refused_connections_are_retried(tmp_path):
@@ -260,14 +247,14 @@ async def test_timeouts_and_refused_connections_are_retried(tmp_path):
         async with WebhookDispatcher(tmp_path / "o.sqlite3", [endpoint(rx.url, timeout=0.2)],
                                      **FAST) as disp:
             disp.offer(message(1))
-            await wait_until(lambda: any((d["last_error"] or "").startswith("timeout")
+            await until(lambda: any((d["last_error"] or "").startswith("timeout")
                                          for d in disp.deliveries("pending")))
             rx.delay = 0.0
-            await wait_until(lambda: len(disp.deliveries("delivered")) == 1)
+            await until(lambda: len(disp.deliveries("delivered")) == 1)
     dead = f"http://127.0.0.1:{free_port()}/hook"
     async with WebhookDispatcher(tmp_path / "o2.sqlite3", [endpoint(dead)], max_attempts=2, **FAST) as disp:
         disp.offer(message(2))
-        await wait_until(lambda: len(disp.deliveries("failed")) == 1)
+        await until(lambda: len(disp.deliveries("failed")) == 1)
         row = disp.deliveries("failed")[0]
         assert row["attempts"] == 2 and row["last_status"] is None
         assert "Connect" in row["last_error"] or "connect" in row["last_error"]
@@ -285,7 +272,7 @@ async def test_outbox_bound_drops_with_a_clear_log(tmp_path, caplog):
             disp.offer(message(i))
         assert disp.stats()["pending"] == 3 and disp.stats()["dropped"] == 2
         assert "outbox full (max_outbox=3" in caplog.text
-        await wait_until(lambda: len(disp.deliveries("pending")) == 3)
+        await until(lambda: len(disp.deliveries("pending")) == 3)
     finally:
         await disp.close()
     assert 'outcome="dropped"} 2.0' in generate_latest(registry).decode()
@@ -312,7 +299,7 @@ async def test_no_secret_in_logs_or_outbox_listing(tmp_path, caplog):
         ep = endpoint(rx.url + "?token=querytoken42")
         async with WebhookDispatcher(tmp_path / "o.sqlite3", [ep], max_attempts=2, **FAST) as disp:
             disp.offer(message(1))
-            await wait_until(lambda: len(disp.deliveries("delivered")) == 1)
+            await until(lambda: len(disp.deliveries("delivered")) == 1)
             listing = json.dumps(disp.deliveries())
             text = caplog.text + listing + repr(disp) + repr(ep)
     assert SECRET not in text and "querytoken42" not in text
@@ -333,11 +320,11 @@ async def test_old_delivered_and_failed_rows_are_pruned(tmp_path):
         async with WebhookDispatcher(tmp_path / "o.sqlite3", [endpoint(rx.url)], delivered_retention=0.2,
                                      failed_retention=0.2, prune_interval=0.1, **FAST) as disp:
             disp.offer(message(1))
-            await wait_until(lambda: len(disp.deliveries("delivered")) == 1)
+            await until(lambda: len(disp.deliveries("delivered")) == 1)
             rx.status = 400
             disp.offer(message(2))
-            await wait_until(lambda: disp.stats()["failed"] == 1)
-            await wait_until(lambda: disp.deliveries() == [] and disp.stats()["failed"] == 0)
+            await until(lambda: disp.stats()["failed"] == 1)
+            await until(lambda: disp.deliveries() == [] and disp.stats()["failed"] == 0)
 
 
 async def test_a_backlog_beyond_the_memory_window_waits_on_disk_in_order(tmp_path):
@@ -351,7 +338,7 @@ async def test_a_backlog_beyond_the_memory_window_waits_on_disk_in_order(tmp_pat
         # closed with most of the backlog still pending: it comes back in order after a restart
         async with WebhookDispatcher(path, [endpoint(rx.url)], **opts) as disp:
             await rx.wait_for(lambda r: len(r.ok_per_key()) == 60)
-            await wait_until(lambda: disp.stats()["pending"] == 0)
+            await until(lambda: disp.stats()["pending"] == 0)
     assert [h.message["id"] for h in rx.delivered] == list(range(60))      # in order, each once
 
 
@@ -372,7 +359,7 @@ async def test_pending_deliveries_of_a_removed_endpoint_become_failed(tmp_path):
     dead = endpoint(f"http://127.0.0.1:{free_port()}/hook")
     async with WebhookDispatcher(path, [dead], backoff_base=30.0, backoff_cap=60.0) as disp:
         disp.offer(message(1))
-        await wait_until(lambda: (disp.deliveries("pending") or [{}])[0].get("attempts") == 1)
+        await until(lambda: (disp.deliveries("pending") or [{}])[0].get("attempts") == 1)
     other = WebhookEndpoint.from_config({"name": "erp", "url": "http://127.0.0.1:9/h", "secret": "s",
                                          "events": ["call.ended"]})
     db = sqlite3.connect(path)                   # make its retry due now instead of in 15-60 s
@@ -380,5 +367,5 @@ async def test_pending_deliveries_of_a_removed_endpoint_become_failed(tmp_path):
         db.execute("UPDATE deliveries SET next_at = 0")
     db.close()
     async with WebhookDispatcher(path, [other]) as disp:
-        await wait_until(lambda: len(disp.deliveries("failed")) == 1)
+        await until(lambda: len(disp.deliveries("failed")) == 1)
         assert disp.deliveries("failed")[0]["last_error"] == "endpoint not configured"

@@ -11,9 +11,10 @@ from lguapi.gateway import Gateway
 from lguapi.gateway.webhooks import WebhookEndpoint
 from lguapi.server.admin import AdminServer
 
-from adminkit import admin_post
-from gatewaykit import gateway_stack, until
-from webhook_receiver import Receiver
+from kit.admin import admin_post
+from kit.gateway import gateway_stack
+from kit.wait import until
+from kit.webhook_receiver import Receiver
 
 SECRET = "e2e-hook-secret"
 CALLER = "01077712345"

@@ -193,7 +193,7 @@ async def run_demo(args: argparse.Namespace, *, tui: bool, out=None) -> int:
                           client_options={"auto_reconnect": 1.0}, freeze_gc=True)
         ended = _EndedCalls()
         monitor.add_update_hook(ended)
-        from .gateway.cli import start_demo_gateway  # the HTTP gateway and its wallboard (issue 11)
+        from .gateway.cli import start_demo_gateway  # the HTTP gateway and its wallboard (docs/gateway.md)
 
         gateway = await start_demo_gateway(monitor, args.extensions, out)
         await monitor.start(wait=False)

@@ -18,7 +18,7 @@ import pytest
 
 T = TypeVar("T")
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 _BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 

@@ -1,5 +1,5 @@
 """Helpers for the gateway tests: the emulator and a gateway on free loopback ports, an HTTP
-session, an SSE reader and a condition waiter. Everything is real TCP on 127.0.0.1.
+session and an SSE reader (conditions: :mod:`kit.wait`). Everything is real TCP on 127.0.0.1.
 
 >>> async def test_x():                                                  # doctest: +SKIP
 ...     async with gateway_stack("3001-3005") as st:
@@ -17,17 +17,13 @@ from typing import Any, AsyncIterator
 import aiohttp
 
 from lguapi.gateway import Gateway, GatewayConfig
-from lguapi.server import Directory, Emulator, generated_id, generated_password
+from lguapi.server import Directory, Emulator
+
 
 #: client options that make reconnects and tests quick
 FAST = {"auto_reconnect": 0.2, "heartbeat": 0, "command_timeout": 5.0}
 
-__all__ = ["FAST", "Stack", "gateway_stack", "SseReader", "until", "creds"]
-
-
-def creds(exten: str) -> tuple[str, str]:
-    """The emulator's generated (login id, password) of ``exten``."""
-    return generated_id(exten), generated_password(exten)
+__all__ = ["FAST", "Stack", "gateway_stack", "SseReader"]
 
 
 @dataclass
@@ -114,14 +110,3 @@ class SseReader:
         return found
 
 
-async def until(pred, timeout: float = 15.0, what: str = "condition"):
-    """Poll ``pred()`` (sync) until true; fail with ``what`` after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
