@@ -21,7 +21,7 @@ class AsyncQueueStream:
         self._waiter: asyncio.Future | None = None
         self._ended = False
 
-    def __aiter__(self):
+    def __aiter__(self) -> AsyncQueueStream:
         return self
 
     async def __anext__(self) -> Any:

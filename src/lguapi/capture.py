@@ -61,7 +61,7 @@ __all__ = [
     "FILE", "OPEN", "CLOSE", "RX", "TX", "EVENT", "FORMAT", "VERSION",
 ]
 
-log = logging.getLogger("lguapi.capture")
+log: logging.Logger = logging.getLogger("lguapi.capture")
 
 FORMAT = "lguapi-capture"
 VERSION = 1
@@ -93,7 +93,7 @@ class Record:
     ts: float
     ftype: int | None = None
     body: bytes | None = None
-    info: dict | None = None
+    info: dict[str, Any] | None = None
 
 
 def redact_login(body: bytes) -> bytes:
@@ -117,7 +117,7 @@ class CaptureWriter:
     also syncs each flush to the disk (power-loss safety, at a cost).
     """
 
-    def __init__(self, directory: str | os.PathLike, *, max_segment_bytes: int = 64 << 20,
+    def __init__(self, directory: str | os.PathLike[str], *, max_segment_bytes: int = 64 << 20,
                  max_segments: int | None = None, compress: bool = True,
                  buffer_bytes: int = 256 << 10, flush_interval: float = 0.5,
                  fsync: bool = False, prefix: str = "capture") -> None:
@@ -129,7 +129,7 @@ class CaptureWriter:
             raise ValueError("buffer_bytes and flush_interval must be positive")
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", prefix):
             raise ValueError("prefix may hold only letters, digits, '_', '.' and '-'")
-        self.directory = Path(directory)
+        self.directory: Path = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.max_segment_bytes = max_segment_bytes
         self.max_segments = max_segments
@@ -138,7 +138,7 @@ class CaptureWriter:
         self.flush_interval = flush_interval
         self.fsync = fsync
         self.prefix = prefix
-        self.records = 0
+        self.records: int = 0
         self._buf = bytearray()
         self._fd: int | None = None
         self._size = 0
@@ -245,7 +245,7 @@ class CaptureWriter:
         buf += body
         self._after()
 
-    def _json(self, kind: int, obj: dict) -> None:
+    def _json(self, kind: int, obj: dict[str, Any]) -> None:
         data = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
         if len(data) > _MAX_BODY:
             raise CaptureError(f"a capture record of {len(data)} bytes is over the frame limit")
@@ -309,7 +309,7 @@ def _compress(path: Path) -> None:
 # -- reading ----------------------------------------------------------------------------------
 
 
-def segments(paths: Iterable[str | os.PathLike]) -> list[Path]:
+def segments(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """The segment files named by ``paths`` (files, or directories holding segments), in
     recording order. A segment present both plain and compressed is read plain (the
     compressed copy may be unfinished)."""
@@ -346,10 +346,10 @@ class CaptureReader:
     ``truncated`` counts the bytes of partial records skipped at segment ends (a crash).
     """
 
-    def __init__(self, paths: Iterable[str | os.PathLike], *, max_segment_bytes: int = 1 << 30) -> None:
-        self.paths = segments(paths)
+    def __init__(self, paths: Iterable[str | os.PathLike[str]], *, max_segment_bytes: int = 1 << 30) -> None:
+        self.paths: list[Path] = segments(paths)
         self.max_segment_bytes = max_segment_bytes
-        self.truncated = 0
+        self.truncated: int = 0
 
     def __iter__(self) -> Iterator[Record]:
         for path in self.paths:
@@ -389,7 +389,7 @@ class CaptureReader:
             i += 1
 
 
-def load_json_record(batch: Any, i: int, path: Path | None) -> dict:
+def load_json_record(batch: Any, i: int, path: Path | None) -> dict[str, Any]:
     """The JSON object in body ``i`` of a segment's frame batch (``CaptureError`` if it is not one)."""
     where = path.name if path is not None else "capture"
     try:
@@ -401,7 +401,7 @@ def load_json_record(batch: Any, i: int, path: Path | None) -> dict:
     return obj
 
 
-def read_capture(*paths: str | os.PathLike) -> CaptureReader:
+def read_capture(*paths: str | os.PathLike[str]) -> CaptureReader:
     """Every record of the captures at ``paths`` (files or directories), oldest first."""
     return CaptureReader(paths)
 

@@ -298,8 +298,8 @@ class Client:
         if not isinstance(max_queue, int) or max_queue < 1:
             raise ValueError("max_queue must be a positive integer")
         self.max_queue = max_queue
-        self.max_result_rows = _positive_int(max_result_rows, "max_result_rows")
-        self.max_result_bytes = _positive_int(max_result_bytes, "max_result_bytes")
+        self.max_result_rows: int = _positive_int(max_result_rows, "max_result_rows")
+        self.max_result_bytes: int = _positive_int(max_result_bytes, "max_result_bytes")
         self._limiter = WarningLimiter(burst=warning_burst, interval=warning_interval)
         if not isinstance(frames_per_turn, int) or frames_per_turn < 1:
             raise ValueError("frames_per_turn must be a positive integer")
@@ -346,10 +346,10 @@ class Client:
         self._app_paused = False
         self._pause_logged = -1e9
         #: callbacks (and text hooks) that raised; each is logged with its traceback
-        self.callback_errors = 0
+        self.callback_errors: int = 0
         self.last_callback_error: BaseException | None = None
         #: how many times a full queue made the client stop reading
-        self.overflow_pauses = 0
+        self.overflow_pauses: int = 0
 
     # --- introspection ----------------------------------------------------------------
 

@@ -151,7 +151,7 @@ def compare_history(history: list[dict[str, Any]], calls: list[Any], *, since: f
             "ok": missing == 0 and extra == 0 and differ == 0, "details": details}
 
 
-async def run_demo(args: argparse.Namespace, *, tui: bool, out=None) -> int:
+async def run_demo(args: argparse.Namespace, *, tui: bool, out: Any = None) -> int:
     """Run the demo described in the module docstring; returns the exit status (0)."""
     from .accounts import Directory
     from .server.cli import EmulatorStack

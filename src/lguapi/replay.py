@@ -77,8 +77,8 @@ def rebuild_event(fields: dict[str, Any], login_result: E.LoginResultEvent | Non
     return cls(**kw)
 
 
-async def replay(paths: Iterable[str | os.PathLike], *, sink: Any = None, tracker: Any = None,
-                 tracker_options: dict | None = None, on_event: Callable[[E.Event], Any] | None = None,
+async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, tracker: Any = None,
+                 tracker_options: dict[str, Any] | None = None, on_event: Callable[[E.Event], Any] | None = None,
                  on_update: Callable[[Any], Any] | None = None,
                  max_segment_bytes: int = 1 << 30) -> ReplayResult:
     """Replay the captures at ``paths`` (segment files or directories) in recording order.

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 __all__ = ["Apartment", "Backlog", "Delivery", "PumpDelivery", "ThreadDelivery", "apartment", "apartment_of",
            "PumpWaitingMessages", "PumpMessages", "PostQuitMessage", "PostThreadQuit"]
 
-log = logging.getLogger("lguapi.compat")
+log: logging.Logger = logging.getLogger("lguapi.compat")
 
 WorkItem = Callable[[], Any]
 
@@ -48,9 +48,9 @@ class Backlog:
     def __init__(self, limit: int) -> None:
         if int(limit) < 1:
             raise ValueError(f"max_pending_events must be >= 1, not {limit!r}")
-        self.limit = int(limit)
-        self.pending = 0
-        self.dropped = 0
+        self.limit: int = int(limit)
+        self.pending: int = 0
+        self.dropped: int = 0
         self._full = False
         self._lock = threading.Lock()
 
@@ -197,7 +197,7 @@ class ThreadDelivery:
     """Events run in order on one daemon thread, ``lguapi-events``, as soon as they arrive."""
 
     def __init__(self, target: weakref.ref, *, max_pending: int = 10000) -> None:
-        self.backlog = Backlog(max_pending)
+        self.backlog: Backlog = Backlog(max_pending)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=_dispatch_forever, args=(self._queue, target, self.backlog),
                                         name="lguapi-events", daemon=True)
@@ -222,7 +222,7 @@ class PumpDelivery:
     """Events wait in the creating thread's apartment and run inside its message pump."""
 
     def __init__(self, target: weakref.ref, home: Apartment, *, max_pending: int = 10000) -> None:
-        self.backlog = Backlog(max_pending)
+        self.backlog: Backlog = Backlog(max_pending)
         self._target = target
         self._home = home
 

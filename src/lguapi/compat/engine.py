@@ -19,7 +19,7 @@ from ..events import Disconnected, Event, LoggedIn, Reconnected
 
 __all__ = ["Engine", "EVENT_CALLBACKS", "Post"]
 
-log = logging.getLogger("lguapi.compat")
+log: logging.Logger = logging.getLogger("lguapi.compat")
 
 #: wire event name -> vendor callback (events not listed go to SendEtcEvent(name, text))
 EVENT_CALLBACKS = {

@@ -1,7 +1,7 @@
 """``lguapi gateway``: the Monitor's HTTP face — REST commands, a live feed, webhooks, metrics, wallboard.
 
 >>> from lguapi.gateway import Gateway, load_config                    # doctest: +SKIP
->>> gw = Gateway(load_config("gateway.toml")); await gw.start(); print(gw.url)
+>>> gw = Gateway(load_config("gateway.toml")); await gw.start(); print(gw.url)  # doctest: +SKIP
 
 Needs the ``gateway`` extra (``pip install 'lguapi[gateway]'``: aiohttp, prometheus-client);
 the names are imported on first use, so ``lguapi --help`` works without it.

@@ -16,7 +16,7 @@ import logging
 import os
 import ssl
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiohttp import web
 
@@ -29,9 +29,12 @@ from .metrics import metrics_handler, new_registry
 from . import rest, streams
 from .keys import GATEWAY, PRINCIPAL
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..monitor import Monitor
+
 __all__ = ["Gateway", "ROUTES", "Route", "STATIC_DIR", "make_monitor", "build_app"]
 
-log = logging.getLogger("lguapi.gateway")
+log: logging.Logger = logging.getLogger("lguapi.gateway")
 
 #: the wallboard's static files (index.html, CSS, JavaScript)
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
@@ -69,7 +72,7 @@ async def _static(request: web.Request) -> web.StreamResponse:
 async def _openapi(request: web.Request) -> web.Response:
     from .openapi import openapi_document
 
-    return web.json_response(openapi_document(request.app[GATEWAY]))
+    return web.json_response(openapi_document(ROUTES, request.app[GATEWAY]))
 
 
 ROUTES: tuple[Route, ...] = (
@@ -115,7 +118,7 @@ class Gateway:
         self.bridge: MonitorBridge | None = None
         self.dispatcher: Any = None
         self.registry = new_registry(self)
-        self.auth = Authenticator(config.tokens, config.anonymous)
+        self.auth: Authenticator = Authenticator(config.tokens, config.anonymous)
         self.app: web.Application | None = None
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -192,7 +195,7 @@ class Gateway:
         await self.start()
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     # -- views ---------------------------------------------------------------------------------
@@ -215,13 +218,13 @@ class Gateway:
         return list(self.monitor.states())
 
 
-def make_monitor(cfg: GatewayConfig, *, freeze_gc: bool = False):
+def make_monitor(cfg: GatewayConfig, *, freeze_gc: bool = False) -> Monitor:
     """The :class:`lguapi.Monitor` the configuration describes (``freeze_gc``: see Monitor)."""
     from ..monitor import Monitor
 
     accounts = cfg.accounts
     if accounts is None:
-        from ..server.accounts import Directory
+        from ..accounts import Directory
 
         accounts = Directory.generate(cfg.extensions or "", domain=cfg.domain)
     opts = dict(cfg.client_options)

@@ -9,7 +9,7 @@ Anonymous requests get the configured ``anonymous`` scopes, and only from a loop
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .config import TokenConfig, hash_token, is_loopback
 
@@ -38,7 +38,7 @@ class Principal:
             return False
         return True
 
-    def may_see_call(self, call: dict, domain_of) -> bool:
+    def may_see_call(self, call: dict[str, Any], domain_of: Callable[[str], str | None]) -> bool:
         """A call is visible when one of its tracked extensions is."""
         if not self.limited:
             return True

@@ -51,8 +51,8 @@ class MonitorBridge:
         self._answered: set[str] = set()
         self.events_by_type: collections.Counter[str] = collections.Counter()
         self.calls_by_outcome: collections.Counter[str] = collections.Counter()
-        self.logins = 0
-        self.reconnects = 0
+        self.logins: int = 0
+        self.reconnects: int = 0
         monitor.add_update_hook(self.on_update)
         monitor.add_event_hook(self.on_event)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 __all__ = ["add_parser", "run", "EXIT_OK", "EXIT_ERROR", "EXIT_USAGE", "EXIT_REFUSED", "EXIT_NO_CONNECT"]
 
-log = logging.getLogger("lguapi.gateway.cli")
+log: logging.Logger = logging.getLogger("lguapi.gateway.cli")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REFUSED, EXIT_NO_CONNECT = 0, 1, 2, 3, 4
 

@@ -51,7 +51,7 @@ def _signatures() -> dict[str, inspect.Signature]:
 _SIGNATURES = _signatures()
 
 
-def signature_of(method: str) -> list[dict]:
+def signature_of(method: str) -> list[dict[str, Any]]:
     """``[{"name", "required", "default"}]`` of a method's keyword arguments (for OpenAPI)."""
     out = []
     for p in list(_SIGNATURES[method].parameters.values())[1:]:
@@ -74,7 +74,7 @@ def _check_value(method: str, key: str, value: Any) -> None:
     raise ApiError(400, None, f"{method}: argument {key!r} must be a string, a number or a list of them")
 
 
-def check_arguments(method: str, kwargs: dict) -> None:
+def check_arguments(method: str, kwargs: dict[str, Any]) -> None:
     """Raise a 400 :class:`ApiError` unless ``kwargs`` fit the method's signature."""
     params = list(_SIGNATURES[method].parameters.values())[1:]
     named = {p.name: p for p in params if p.kind is not p.VAR_KEYWORD}
@@ -90,7 +90,7 @@ def check_arguments(method: str, kwargs: dict) -> None:
         _check_value(method, k, v)
 
 
-async def run_command(client: Any, exten: str, method: str, kwargs: dict, *, deny=frozenset(),
+async def run_command(client: Any, exten: str, method: str, kwargs: dict[str, Any], *, deny=frozenset(),
                       timeout: float = 15.0) -> Any:
     """Call ``client.<method>(**kwargs)`` and return its result as JSON data."""
     if method not in _SIGNATURES or method in deny:

@@ -89,7 +89,7 @@ class GatewayConfig:
     sink: str | None = None
     login_concurrency: int = 100
     ring_expiry: float = 300.0
-    client_options: dict = field(default_factory=dict)
+    client_options: dict[str, Any] = field(default_factory=dict)
     # http
     host: str = "127.0.0.1"
     port: int = 8090
@@ -111,7 +111,7 @@ class GatewayConfig:
     tokens: tuple[TokenConfig, ...] = ()
     # webhooks (gateway-web's dispatcher): endpoints, options, outbox path
     webhooks: tuple = ()
-    webhook_options: dict = field(default_factory=dict)
+    webhook_options: dict[str, Any] = field(default_factory=dict)
     webhook_outbox: str | None = None
 
     def __post_init__(self) -> None:
@@ -178,7 +178,7 @@ _SETS = {"anonymous", "deny_methods", "feed_skip_events"}
 _TOP = {"upstream", "http", "feed", "tokens", "webhook", "webhooks"}
 
 
-def load_config(path: str | os.PathLike, *, environ: Mapping[str, str] | None = None) -> GatewayConfig:
+def load_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> GatewayConfig:
     """Read a gateway TOML file. Relative paths in it (accounts, sink, outbox, TLS files) are
     taken relative to the file's directory. ``environ`` (default ``os.environ``) resolves
     ``token_env``."""
@@ -194,7 +194,7 @@ def load_config(path: str | os.PathLike, *, environ: Mapping[str, str] | None = 
                                environ=os.environ if environ is None else environ)
 
 
-def config_from_mapping(data: dict, *, source: str = "config", base: str = ".",
+def config_from_mapping(data: dict[str, Any], *, source: str = "config", base: str = ".",
                         environ: Mapping[str, str] | None = None) -> GatewayConfig:
     """A :class:`GatewayConfig` from the parsed TOML (see :func:`load_config`)."""
     env: Mapping[str, str] = os.environ if environ is None else environ
@@ -226,20 +226,20 @@ def config_from_mapping(data: dict, *, source: str = "config", base: str = ".",
         raise ConfigError(f"{source}: {e}") from None
 
 
-def _table(data: dict, name: str, source: str) -> dict:
+def _table(data: dict[str, Any], name: str, source: str) -> dict[str, Any]:
     t = data.get(name, {})
     if not isinstance(t, dict):
         raise ConfigError(f"{source}: [{name}] must be a table")
     return dict(t)
 
 
-def _no_unknown(table: dict, known, where: str) -> None:
+def _no_unknown(table: dict[str, Any], known, where: str) -> None:
     unknown = set(table) - set(known)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
 
 
-def _mapped(table: dict, names: dict[str, str], where: str) -> dict:
+def _mapped(table: dict[str, Any], names: dict[str, str], where: str) -> dict[str, Any]:
     _no_unknown(table, names, where)
     out: dict[str, Any] = {}
     for key, value in table.items():
@@ -282,7 +282,7 @@ def _token(t: Any, i: int, source: str, environ) -> TokenConfig:
                        mask_numbers=bool(t.get("mask_numbers", False)))
 
 
-def _opt_set(t: dict, key: str, where: str) -> frozenset[str] | None:
+def _opt_set(t: dict[str, Any], key: str, where: str) -> frozenset[str] | None:
     if key not in t:
         return None
     v = t[key]
@@ -291,7 +291,7 @@ def _opt_set(t: dict, key: str, where: str) -> frozenset[str] | None:
     return frozenset(str(x) for x in v)
 
 
-def _webhooks(data: dict, kw: dict, source: str, base: str) -> None:
+def _webhooks(data: dict[str, Any], kw: dict[str, Any], source: str, base: str) -> None:
     settings = _table(data, "webhook", source)
     endpoints = data.get("webhooks", [])
     if not isinstance(endpoints, list):

@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from .jsonable import dumps
@@ -24,15 +26,15 @@ class ApiError(Exception):
     """Raise from a handler: answered as ``status`` with ``{"error": code, "message": message}``."""
 
     def __init__(self, status: int, code: str | None = None, message: str = "", *,
-                 headers: dict | None = None) -> None:
+                 headers: dict[str, Any] | None = None) -> None:
         self.status = status
-        self.code = code or CODES.get(status, "error")
+        self.code: str = code or CODES.get(status, "error")
         self.message = message
         self.headers = headers
         super().__init__(f"{status} {self.code}: {message}")
 
 
-def error_response(status: int, code: str | None, message: str, headers: dict | None = None) -> web.Response:
+def error_response(status: int, code: str | None, message: str, headers: dict[str, Any] | None = None) -> web.Response:
     """The JSON error response."""
     body = dumps({"error": code or CODES.get(status, "error"), "message": message})
     return web.Response(status=status, text=body, content_type="application/json", headers=headers)

@@ -28,7 +28,7 @@ from .jsonable import dumps, mask_numbers
 
 __all__ = ["Hub", "Subscriber", "SubscriberCut", "FeedFilter", "FeedEntry", "KINDS"]
 
-log = logging.getLogger("lguapi.gateway.feed")
+log: logging.Logger = logging.getLogger("lguapi.gateway.feed")
 
 #: message kinds a filter can name (``gap`` always passes)
 KINDS = ("call", "extension", "event")
@@ -44,9 +44,9 @@ class FeedFilter:
 
     def __init__(self, extens: Iterable[str] | None = None, domains: Iterable[str] | None = None,
                  kinds: Iterable[str] | None = None) -> None:
-        self.extens = frozenset(extens) if extens is not None else None
-        self.domains = frozenset(domains) if domains is not None else None
-        self.kinds = frozenset(kinds) if kinds is not None else None
+        self.extens: frozenset[str] | None = frozenset(extens) if extens is not None else None
+        self.domains: frozenset[str] | None = frozenset(domains) if domains is not None else None
+        self.kinds: frozenset[str] | None = frozenset(kinds) if kinds is not None else None
         if self.kinds is not None and self.kinds - set(KINDS):
             raise ValueError(f"unknown kind(s) {sorted(self.kinds - set(KINDS))}; kinds are {list(KINDS)}")
 
@@ -56,7 +56,7 @@ class FeedFilter:
         do = self.domains if domains is None else (domains if self.domains is None else self.domains & domains)
         return FeedFilter(ex, do, self.kinds)
 
-    def wants(self, msg: dict) -> bool:
+    def wants(self, msg: dict[str, Any]) -> bool:
         kind = msg["kind"]
         if kind == "gap":
             return True
@@ -69,7 +69,7 @@ class FeedFilter:
         return True
 
 
-def _call_has(msg: dict, extens: frozenset[str]) -> bool:
+def _call_has(msg: dict[str, Any], extens: frozenset[str]) -> bool:
     """A call message also matches any of the call's other tracked extensions."""
     if msg["kind"] != "call":
         return False
@@ -82,7 +82,7 @@ class FeedEntry:
 
     __slots__ = ("msg", "id", "_text", "_masked", "_sse", "_sse_masked")
 
-    def __init__(self, msg: dict) -> None:
+    def __init__(self, msg: dict[str, Any]) -> None:
         self.msg = msg
         self.id: int = msg["id"]
         self._text: str | None = None
@@ -120,18 +120,18 @@ class Subscriber:
 
     def __init__(self, hub: Hub, flt: FeedFilter, max_queue: int, masked: bool, hard_limit: int) -> None:
         self._hub = hub
-        self.filter = flt
-        self.masked = masked
-        self.max_queue = max_queue
-        self.hard_limit = max(max_queue, hard_limit)
+        self.filter: FeedFilter = flt
+        self.masked: bool = masked
+        self.max_queue: int = max_queue
+        self.hard_limit: int = max(max_queue, hard_limit)
         self._waiting = False  # idle, waiting for messages: it takes the whole queue on its next turn
         #: called (no arguments) when the hub cuts this subscriber off for falling behind
         self.on_cut: Callable[[], Any] | None = None
         self._queue: collections.deque[FeedEntry] = collections.deque()
         self._wake = asyncio.Event()
         self.cut: str | None = None
-        self.closed = False
-        self.sent = 0
+        self.closed: bool = False
+        self.sent: int = 0
 
     def _push(self, entry: FeedEntry) -> bool:
         """Queue one entry; False (and cut off) when the queue is full: ``max_queue`` while the
@@ -170,7 +170,7 @@ class Subscriber:
         self.sent += n
         return out
 
-    def drain(self) -> list[dict]:
+    def drain(self) -> list[dict[str, Any]]:
         """Every queued message as a dict (for tests and in-process use)."""
         out = [e.msg for e in self._queue]
         self._queue.clear()
@@ -209,15 +209,15 @@ class Hub:
         self._ring: collections.deque[FeedEntry] = collections.deque(maxlen=buffer)
         self._subs: list[Subscriber] = []
         self._listeners: list[Callable[[dict], Any]] = []
-        self.last_id = 0
+        self.last_id: int = 0
         #: subscribers cut off for falling behind, since start
-        self.cut_count = 0
+        self.cut_count: int = 0
         #: messages published, since start
-        self.published = 0
+        self.published: int = 0
 
     # -- producers -----------------------------------------------------------------------------
-    def publish(self, kind: str, type: str, data: dict, *, exten: str | None = None,
-                domain: str | None = None, ts: float | None = None) -> dict:
+    def publish(self, kind: str, type: str, data: dict[str, Any], *, exten: str | None = None,
+                domain: str | None = None, ts: float | None = None) -> dict[str, Any]:
         """Number, keep and fan out one message; returns it."""
         self.last_id += 1
         msg = {"id": self.last_id, "kind": kind, "type": type, "ts": self._clock() if ts is None else ts,

@@ -8,7 +8,7 @@ keyword arguments are described here.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Iterable
 
 from .. import __version__ as _LGUAPI_VERSION
 from .commands import METHODS, signature_of
@@ -44,12 +44,10 @@ def openapi_path(path: str) -> str:
     return _PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
 
 
-def openapi_document(gateway: Any = None) -> dict:
-    """The OpenAPI 3.1 document of every route (``gateway`` gives the server URL)."""
-    from .app import ROUTES
-
-    paths: dict[str, dict] = {}
-    for r in ROUTES:
+def openapi_document(routes: Iterable[Any], gateway: Any = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``routes`` (the app's ``ROUTES``; ``gateway`` gives the server URL)."""
+    paths: dict[str, dict[str, Any]] = {}
+    for r in routes:
         paths.setdefault(openapi_path(r.path), {})[r.method.lower()] = _operation(r)
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
@@ -72,7 +70,7 @@ def openapi_document(gateway: Any = None) -> dict:
     return doc
 
 
-def _operation(r: Any) -> dict:
+def _operation(r: Any) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": r.summary, "tags": [r.tag], "operationId": _operation_id(r)}
     params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
               for n in _PARAM.findall(r.path)]
@@ -103,7 +101,7 @@ def _operation_id(r: Any) -> str:
     return f"{r.method.lower()}_{words}"
 
 
-def _responses(r: Any) -> dict:
+def _responses(r: Any) -> dict[str, Any]:
     ctype = {"/v1/events": "text/event-stream", "/metrics": "text/plain", "/": "text/html"}.get(r.path,
                                                                                                  "application/json")
     out: dict[str, Any] = {"200": {"description": "OK", "content": {ctype: {}}}}
@@ -118,7 +116,7 @@ def _responses(r: Any) -> dict:
     return out
 
 
-def _command_body() -> dict:
+def _command_body() -> dict[str, Any]:
     variants = []
     for m in METHODS:
         props = {}

@@ -76,7 +76,7 @@ class Outbox:
     """The SQLite file behind the dispatcher (see the module docstring for the threading rule)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = os.fspath(path)
+        self.path: str = os.fspath(path)
         if self.path == ":memory:" or self.path.startswith("file:"):
             raise ValueError("webhook outbox: a file path is required (the outbox must survive a restart)")
         if not os.path.exists(self.path):   # phone numbers inside: owner-only (WAL files follow)

@@ -33,7 +33,7 @@ def _gateway(request: web.Request):
     return request.app[GATEWAY]
 
 
-def _extension_dict(gw, exten: str) -> dict:
+def _extension_dict(gw, exten: str) -> dict[str, Any]:
     info = gw.monitor.extension(exten)
     calls = info["calls"]
     return {"exten": exten, "domain": info["domain"], "state": info["state"],
@@ -41,7 +41,7 @@ def _extension_dict(gw, exten: str) -> dict:
             "error": info["error"]}
 
 
-def _visible_extension(request: web.Request, exten: str) -> dict:
+def _visible_extension(request: web.Request, exten: str) -> dict[str, Any]:
     gw = _gateway(request)
     try:
         d = _extension_dict(gw, exten)
@@ -171,7 +171,7 @@ async def command(request: web.Request) -> web.Response:
     return json_response(request, {"exten": exten, "method": method, "result": result})
 
 
-async def _json_object(request: web.Request) -> dict:
+async def _json_object(request: web.Request) -> dict[str, Any]:
     """The body as a JSON object (an empty body is ``{}``); 400/415 otherwise.
 
     A body that is JSON is taken whatever its Content-Type says (``curl -d '{...}'`` sends

@@ -25,7 +25,7 @@ from .keys import GATEWAY, PRINCIPAL
 
 __all__ = ["sse_handler", "ws_handler", "feed_filter", "feed_since"]
 
-log = logging.getLogger("lguapi.gateway.streams")
+log: logging.Logger = logging.getLogger("lguapi.gateway.streams")
 
 _SHUTDOWN = "the gateway is shutting down"
 _CLIENT_GONE = "the client closed the connection"

@@ -38,7 +38,7 @@ from .signing import sign
 
 __all__ = ["WebhookEndpoint", "WebhookDispatcher", "DEFAULTS", "EVENT_TYPES"]
 
-log = logging.getLogger("lguapi.gateway.webhooks")
+log: logging.Logger = logging.getLogger("lguapi.gateway.webhooks")
 
 #: the documented defaults of every dispatcher option (``[webhook]`` table keys)
 DEFAULTS: dict[str, Any] = {
@@ -186,20 +186,20 @@ class WebhookDispatcher:
                        timeout=timeout, concurrency=concurrency, max_outbox=max_outbox,
                        delivered_retention=delivered_retention, failed_retention=failed_retention,
                        close_timeout=close_timeout, prune_interval=prune_interval, memory_window=memory_window)
-        self.outbox_path = os.fspath(outbox_path)
+        self.outbox_path: str = os.fspath(outbox_path)
         if not self.outbox_path or self.outbox_path == ":memory:" or self.outbox_path.startswith("file:"):
             raise ValueError("webhook outbox: a file path is required (the outbox must survive a restart)")
-        self.endpoints = tuple(eps)
+        self.endpoints: tuple[WebhookEndpoint, ...] = tuple(eps)
         self.max_attempts = max_attempts
-        self.backoff_base = float(backoff_base)
-        self.backoff_cap = float(backoff_cap)
-        self.timeout = float(timeout)
+        self.backoff_base: float = float(backoff_base)
+        self.backoff_cap: float = float(backoff_cap)
+        self.timeout: float = float(timeout)
         self.concurrency = concurrency
         self.max_outbox = max_outbox
-        self.delivered_retention = float(delivered_retention)
-        self.failed_retention = float(failed_retention)
-        self.close_timeout = float(close_timeout)
-        self.prune_interval = float(prune_interval)
+        self.delivered_retention: float = float(delivered_retention)
+        self.failed_retention: float = float(failed_retention)
+        self.close_timeout: float = float(close_timeout)
+        self.prune_interval: float = float(prune_interval)
         self.memory_window = memory_window
         self._metrics = _Metrics(registry)
         self._outbox: Outbox | None = None
@@ -328,7 +328,7 @@ class WebhookDispatcher:
 
     # --- the hub listener ------------------------------------------------------------------
 
-    def offer(self, message: dict) -> None:
+    def offer(self, message: dict[str, Any]) -> None:
         """Queue ``message`` for every endpoint whose filters accept it; never blocks or raises.
 
         At the ``max_outbox`` bound the delivery is dropped, counted (``dropped``) and logged
@@ -362,7 +362,7 @@ class WebhookDispatcher:
 
     # --- the dead-letter API -----------------------------------------------------------------
 
-    def deliveries(self, status: str | None = None, limit: int = 100) -> list[dict]:
+    def deliveries(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Deliveries in the outbox, most recently updated first (``status``: pending, delivered, failed).
 
         Each dict: ``id`` (= ``idempotency_key``), ``endpoint``, ``event_id``, ``event_type``,
@@ -375,7 +375,7 @@ class WebhookDispatcher:
             return []
         return self._outbox.list(status, limit)
 
-    async def retry(self, delivery_id: str) -> dict | None:
+    async def retry(self, delivery_id: str) -> dict[str, Any] | None:
         """Send a ``failed`` delivery again (a fresh round of attempts); None if the id is unknown.
 
         A pending or delivered delivery is returned as it is (nothing changes).

@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+from typing import Any
+
 from .accounts import Directory, User, generated_id, generated_password
 from .emulator import Emulator, LoginGuard
 from .session import Command, CommandSyntaxError, Session, parse_command
@@ -19,7 +21,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name in ("Pbx", "PbxCommandError"):
         from . import pbx
 

@@ -79,7 +79,7 @@ class AdminServer:
     """
 
     def __init__(self, emulator: Any, *, host: str = "127.0.0.1", port: int = 8087,
-                 stats: dict[str, Callable[[], dict]] | None = None, max_body: int = 16 * 1024) -> None:
+                 stats: dict[str, Callable[[], dict[str, Any]]] | None = None, max_body: int = 16 * 1024) -> None:
         self.emulator = emulator
         self.stats = stats if stats is not None else {}  # live: entries added later show up
         self._started = time.monotonic()

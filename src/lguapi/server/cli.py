@@ -162,7 +162,7 @@ class EmulatorStack:
                              key_file=self.key_file if self.oam_tls else None,
                              ca_file=self.ca_file if self.oam_tls else None)
         await self.oam.start()
-        stats: dict[str, Callable[[], dict]] = {}
+        stats: dict[str, Callable[[], dict[str, Any]]] = {}
         self.admin = AdminServer(self.emulator, host=self.admin_host, port=self._admin_port, stats=stats)
         await self.admin.start()
         if self.traffic_config is not None and self.traffic_config.rate > 0:

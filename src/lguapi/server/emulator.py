@@ -12,12 +12,15 @@ import logging
 import random
 import ssl as _ssl
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from lgucore import CIPHERS, DEFAULT_BASIC_KEY, DEFAULT_SEED_KEY, MAX_BODY, TextCodec
 
 from .accounts import Directory, User
 from .session import Session
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .pbx import Pbx
 
 __all__ = ["Emulator", "LoginGuard"]
 
@@ -109,7 +112,7 @@ class Emulator:
 
     def __init__(self, directory: Directory, *, host: str = "127.0.0.1", port: int = 8086,
                  ssl: _ssl.SSLContext | None = None, byteorder: str = "big",
-                 ciphers=("none", "basic", "seed"), seed_key=DEFAULT_SEED_KEY, basic_key=DEFAULT_BASIC_KEY,
+                 ciphers: Iterable[str] = ("none", "basic", "seed"), seed_key: bytes = DEFAULT_SEED_KEY, basic_key: bytes = DEFAULT_BASIC_KEY,
                  charset: str = "cp949", idle_timeout: float = 90.0, max_bad_frames: int = 5,
                  max_body: int = MAX_BODY, max_send_buffer: int = 4 << 20, ring_timeout: float = 60.0,
                  auto_answer: float | None = None, lockout: tuple[int, float, float] = (5, 60.0, 60.0),
@@ -150,12 +153,12 @@ class Emulator:
         self.max_body = max_body
         self.max_send_buffer = max_send_buffer
         self.close_grace = close_grace
-        self.frame_timeout = float(frame_timeout)
+        self.frame_timeout: float = float(frame_timeout)
         self.max_connections = max_connections
         self.max_connections_per_address = max_connections_per_address
         self.max_frames_per_turn = max_frames_per_turn
         #: BYEs sent to a session because the same ID logged in again elsewhere
-        self.duplicate_login_byes = 0
+        self.duplicate_login_byes: int = 0
         #: times a connection's frames were left for a later loop turn (max_frames_per_turn)
         self.deferred_turns = 0
         self._per_address: dict[object, int] = {}
@@ -171,7 +174,7 @@ class Emulator:
         if pbx_factory is None:
             from .pbx import Pbx
             pbx_factory = Pbx
-        self.pbx = pbx_factory(directory, deliver=self.deliver, ring_timeout=ring_timeout, auto_answer=auto_answer,
+        self.pbx: Pbx = pbx_factory(directory, deliver=self.deliver, ring_timeout=ring_timeout, auto_answer=auto_answer,
                                clock=clock, rng=rng, online=self.online, max_userinfo_bytes=max_userinfo_bytes,
                                max_addressbook=max_addressbook)
 
@@ -217,7 +220,7 @@ class Emulator:
         await self.start()
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     @property

@@ -153,19 +153,19 @@ class _Group:
                  "pending", "epoch", "queued", "ready")
 
     def __init__(self, key: int, users: list[User]) -> None:
-        self.key = key
-        self.users = users
-        self.extens = tuple(u.exten for u in users)
+        self.key: int = key
+        self.users: list[User] = users
+        self.extens: tuple[str, ...] = tuple(u.exten for u in users)
         self.texts: list[bytes] = []              # encoded in the charset, not yet framed
         self.targets: list[str] = []              # exten of each event
         self.starts: frozenset[int] = frozenset()  # indexes where a call starts
         self.frames: dict[str, list[bytes]] = {}  # cipher -> framed events
-        self.pos = 0
+        self.pos: int = 0
         self.sessions: dict[str, list] = {}       # exten -> sessions receiving now
         self.pending: dict[str, list] | None = None  # sessions to use from the next call boundary
-        self.epoch = 0
-        self.queued = False                       # waiting in the build queue
-        self.ready = False                        # in the round-robin
+        self.epoch: int = 0
+        self.queued: bool = False                       # waiting in the build queue
+        self.ready: bool = False                        # in the round-robin
 
     def codecs(self) -> dict[str, Any]:
         """cipher -> codec of every session receiving now or from the next call boundary."""
@@ -203,7 +203,7 @@ class Firehose:
             raise ValueError("firehose: tick within (0, 1], calls_per_group >= 1, build_share within (0, 1]")
         self.emulator = emulator
         self.rate: float = float(rate)
-        self.rng = rng if rng is not None else random.Random()
+        self.rng: random.Random = rng if rng is not None else random.Random()
         self.tick = tick
         self.calls_per_group = calls_per_group
         self.refresh = refresh
@@ -236,13 +236,13 @@ class Firehose:
         self._started_at = 0.0
         self._deadline = 0.0
         self._may_build = True
-        self.delivered = 0
-        self.replays = 0
-        self.regenerated = 0
-        self.built = 0
-        self.build_errors = 0
-        self.ticks = 0
-        self.build_seconds = 0.0
+        self.delivered: int = 0
+        self.replays: int = 0
+        self.regenerated: int = 0
+        self.built: int = 0
+        self.build_errors: int = 0
+        self.ticks: int = 0
+        self.build_seconds: float = 0.0
 
     # --- lifecycle ----------------------------------------------------------------------
 

@@ -105,7 +105,7 @@ class OamServer:
         self.ca_file: str | None = (ca_file or cert_file) if tls else None
         self.state_dir = state_dir
         self._own_dir: str | None = None
-        self.requests = 0
+        self.requests: int = 0
         router = Router()
         router.add("POST", PATH, self._serverinfo)
         self._http = HTTPServer(router, host=host, port=port, max_body=4096, name="oam")

@@ -27,7 +27,7 @@ from .pbx_calls import CallEngine
 from .pbx_commands import CALL_COMMANDS
 from .pbx_conf import ConferenceEngine
 from .pbx_lookups import LOOKUP_COMMANDS, LookupEngine
-from .pbx_model import REJECTED, Call, PbxCommandError, Leg
+from .pbx_model import REJECTED, Call, Conference, Forward, Leg, PbxCommandError
 from .pbx_services import SERVICE_COMMANDS, ServiceEngine
 from .pbx_text import dtmf_event
 from .pbx_xfer import TransferEngine
@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Pbx", "PbxCommandError", "COMMANDS"]
 
 #: every command the PBX answers (LOGIN and PONG belong to the session)
-COMMANDS: dict[str, Callable] = {**CALL_COMMANDS, **SERVICE_COMMANDS, **LOOKUP_COMMANDS}
+COMMANDS: dict[str, Callable[..., Any]] = {**CALL_COMMANDS, **SERVICE_COMMANDS, **LOOKUP_COMMANDS}
 #: commands that also come in the pipe form ``CMD|<NAME>|<value>...`` (SendSIPCommand)
 PIPE_FORMS = frozenset({"HANGUP"})
 
@@ -91,58 +91,58 @@ class Pbx:
     """
 
     # the call engine's state and rules
-    directory = _via("core", "directory")
-    deliver = _via("core", "deliver")
-    online = _via("core", "online")
-    clock = _via("core", "clock", settable=True)
-    rng = _via("core", "rng", settable=True)
-    sequence = _via("core", "sequence", settable=True)
-    ring_timeout = _via("core", "ring_timeout", settable=True)
-    auto_answer = _via("core", "auto_answer", settable=True)
-    channels = _via("core", "channels")
-    phones = _via("core", "phones")
-    calls = _via("core", "calls")
-    forwards = _via("core", "forwards")
-    history = _via("core", "history")
-    rows = _via("core", "rows")
-    recordings = _via("core", "recordings")
-    answered_calls = _via("core", "answered_calls")
-    emit = _via("core", "emit")
-    other_side = _via("core", "other_side")
-    user_of = _via("core", "user_of")
-    active_leg = _via("core", "active_leg")
-    is_free = _via("core", "is_free")
-    phone_state = _via("core", "phone_state")
-    forward_of = _via("core", "forward_of")
-    ringing_at = _via("core", "ringing_at")
-    ringing_in_group = _via("core", "ringing_in_group")
-    dial = _via("core", "dial")
-    incoming = _via("core", "incoming")
-    answer = _via("core", "answer")
-    hangup = _via("core", "hangup")
-    hold = _via("core", "hold")
-    unhold = _via("core", "unhold")
-    start_record = _via("core", "start_record")
-    stop_record = _via("core", "stop_record")
+    directory: Directory = _via("core", "directory")
+    deliver: Callable[[str, str], None] = _via("core", "deliver")
+    online: Callable[[str], bool] = _via("core", "online")
+    clock: Callable[[], float] = _via("core", "clock", settable=True)
+    rng: random.Random = _via("core", "rng", settable=True)
+    sequence: int = _via("core", "sequence", settable=True)
+    ring_timeout: float | None = _via("core", "ring_timeout", settable=True)
+    auto_answer: float | None = _via("core", "auto_answer", settable=True)
+    channels: dict[str, Leg] = _via("core", "channels")
+    phones: dict[str, list[Leg]] = _via("core", "phones")
+    calls: dict[str, Call] = _via("core", "calls")
+    forwards: dict[str, Forward] = _via("core", "forwards")
+    history: deque[dict[str, Any]] = _via("core", "history")
+    rows: deque[tuple[Any, ...]] = _via("core", "rows")
+    recordings: deque[dict[str, Any]] = _via("core", "recordings")
+    answered_calls: dict[str, int] = _via("core", "answered_calls")
+    emit: Callable[[str, str], None] = _via("core", "emit")
+    other_side: Callable[[Leg], Leg | None] = _via("core", "other_side")
+    user_of: Callable[[str], User | None] = _via("core", "user_of")
+    active_leg: Callable[..., Leg | None] = _via("core", "active_leg")
+    is_free: Callable[[str], bool] = _via("core", "is_free")
+    phone_state: Callable[[str], str] = _via("core", "phone_state")
+    forward_of: Callable[[str], Forward | None] = _via("core", "forward_of")
+    ringing_at: Callable[[str], Leg | None] = _via("core", "ringing_at")
+    ringing_in_group: Callable[[User], Leg | None] = _via("core", "ringing_in_group")
+    dial: Callable[..., Call] = _via("core", "dial")
+    incoming: Callable[[str, User, str], Call] = _via("core", "incoming")
+    answer: Callable[..., None] = _via("core", "answer")
+    hangup: Callable[..., None] = _via("core", "hangup")
+    hold: Callable[[Leg], bool] = _via("core", "hold")
+    unhold: Callable[[Leg], bool] = _via("core", "unhold")
+    start_record: Callable[[Leg], bool] = _via("core", "start_record")
+    stop_record: Callable[[Leg], bool] = _via("core", "stop_record")
     # transfers and conferences
-    blind_transfer = _via("transfers", "blind_transfer")
-    attended_transfer = _via("transfers", "attended_transfer")
-    rooms = _via("conferences", "rooms")
-    room = _via("conferences", "room")
-    redirect_conference = _via("conferences", "redirect_conference")
-    invite = _via("conferences", "invite")
-    invite_external = _via("conferences", "invite_external")
-    call_with_conference = _via("conferences", "call_with_conference")
-    remove_from_conference = _via("conferences", "remove_from_conference")
+    blind_transfer: Callable[[Leg, User | None, str], None] = _via("transfers", "blind_transfer")
+    attended_transfer: Callable[..., Call] = _via("transfers", "attended_transfer")
+    rooms: dict[tuple[str, str], Conference] = _via("conferences", "rooms")
+    room: Callable[[str, str], Conference | None] = _via("conferences", "room")
+    redirect_conference: Callable[..., Conference] = _via("conferences", "redirect_conference")
+    invite: Callable[[Conference, User, str], bool] = _via("conferences", "invite")
+    invite_external: Callable[[Conference, str], None] = _via("conferences", "invite_external")
+    call_with_conference: Callable[[User, str, list[tuple[User | None, str]]], Call] = _via("conferences", "call_with_conference")
+    remove_from_conference: Callable[[Conference, list[Leg]], None] = _via("conferences", "remove_from_conference")
     # lookups and services
-    max_plain = _via("lookups", "max_plain", settable=True)
-    inbox = _via("services", "inbox")
-    sent_sms = _via("services", "sent_sms")
-    addressbook = _via("services", "addressbook")
-    addressbook_next = _via("services", "addressbook_next")
-    uservars = _via("services", "uservars")
-    max_userinfo_bytes = _via("services", "max_userinfo_bytes", settable=True)
-    max_addressbook = _via("services", "max_addressbook", settable=True)
+    max_plain: int = _via("lookups", "max_plain", settable=True)
+    inbox: dict[str, deque[Any]] = _via("services", "inbox")
+    sent_sms: deque[dict[str, Any]] = _via("services", "sent_sms")
+    addressbook: dict[str, dict[int, dict[str, Any]]] = _via("services", "addressbook")
+    addressbook_next: dict[str, int] = _via("services", "addressbook_next")
+    uservars: dict[str, dict[str, str]] = _via("services", "uservars")
+    max_userinfo_bytes: int = _via("services", "max_userinfo_bytes", settable=True)
+    max_addressbook: int = _via("services", "max_addressbook", settable=True)
 
     def __init__(self, directory: Directory, *, deliver: Callable[[str, str], None], ring_timeout: float | None = 60.0,
                  auto_answer: float | None = None, clock: Callable[[], float] = time.time,
@@ -155,15 +155,15 @@ class Pbx:
             raise ValueError("auto_answer must be >= 0 or None")
         if history_limit < 1:
             raise ValueError("history_limit must be >= 1")
-        self.core = CallEngine(directory, deliver=deliver, ring_timeout=ring_timeout, auto_answer=auto_answer,
+        self.core: CallEngine = CallEngine(directory, deliver=deliver, ring_timeout=ring_timeout, auto_answer=auto_answer,
                                clock=clock, rng=rng, online=online, history_limit=history_limit)
-        self.transfers = TransferEngine(self.core)
-        self.conferences = ConferenceEngine(self.core)
+        self.transfers: TransferEngine = TransferEngine(self.core)
+        self.conferences: ConferenceEngine = ConferenceEngine(self.core)
         self.core.attach(self.transfers, self.conferences)
-        self.lookups = LookupEngine(max_plain=max_plain)
-        self.services = ServiceEngine(history_limit=history_limit, max_userinfo_bytes=max_userinfo_bytes,
+        self.lookups: LookupEngine = LookupEngine(max_plain=max_plain)
+        self.services: ServiceEngine = ServiceEngine(history_limit=history_limit, max_userinfo_bytes=max_userinfo_bytes,
                                       max_addressbook=max_addressbook)
-        self._commands: dict[str, Callable] = {**CALL_COMMANDS, **self.lookups.commands, **self.services.commands}
+        self._commands: dict[str, Callable[..., Any]] = {**CALL_COMMANDS, **self.lookups.commands, **self.services.commands}
 
     def __repr__(self) -> str:
         return f"<Pbx {len(self.calls)} call(s) {len(self.channels)} channel(s) {len(self.history)} finished>"

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["CallEngine", "TransferHooks", "ConferenceHooks"]
 
-log = logging.getLogger("lguapi.server.pbx")
+log: logging.Logger = logging.getLogger("lguapi.server.pbx")
 
 #: connected and ringing leg states, most "current" first (what a phone's buttons act on)
 ACTIVE = ("up", "hold", "dial", "ring")
@@ -63,18 +63,18 @@ class CallEngine:
         self.ring_timeout = ring_timeout
         self.auto_answer = auto_answer
         self.clock = clock
-        self.rng = rng if rng is not None else random.Random()
+        self.rng: random.Random = rng if rng is not None else random.Random()
         self.online = online
-        self.sequence = 0
+        self.sequence: int = 0
         self.channels: dict[str, Leg] = {}      # live channels by name (both Local halves)
         self.phones: dict[str, list[Leg]] = {}  # extension -> its live legs
         self.calls: dict[str, Call] = {}        # live calls by id
         self.forwards: dict[str, Forward] = {}
-        self.history: deque[dict] = deque(maxlen=history_limit)
+        self.history: deque[dict[str, Any]] = deque(maxlen=history_limit)
         #: call-history rows: (start, exten, domain, "inbound"|"outbound", name, number, ring, talk, result)
-        self.rows: deque[tuple] = deque(maxlen=history_limit * 2)
+        self.rows: deque[tuple[Any, ...]] = deque(maxlen=history_limit * 2)
         #: finished recordings: dicts with time, exten, peer, seconds, file, inout, uniqueid
-        self.recordings: deque[dict] = deque(maxlen=history_limit)
+        self.recordings: deque[dict[str, Any]] = deque(maxlen=history_limit)
         #: extension -> calls it answered (GETQSTATUS)
         self.answered_calls: dict[str, int] = {}
         self._no_loop_warned = False
@@ -94,7 +94,7 @@ class CallEngine:
         except Exception:  # a broken session must not leave the PBX half-updated
             log.exception("deliver of a %s event failed", text.split("|", 1)[0])
 
-    def later(self, delay: float, fn, *args):
+    def later(self, delay: float, fn: Callable[..., Any], *args: Any) -> asyncio.TimerHandle | None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -187,7 +187,7 @@ class CallEngine:
         d = self.directory
         return d.by_exten(number) or d.by_callerid(number)
 
-    def active_leg(self, exten: str, states=ACTIVE) -> Leg | None:
+    def active_leg(self, exten: str, states: tuple[str, ...] = ACTIVE) -> Leg | None:
         """The leg of ``exten``'s phone its buttons act on: connected first, then dialing, ringing."""
         legs = self.phones.get(exten)
         if not legs:

@@ -21,7 +21,7 @@ __all__ = ["CALL_COMMANDS", "agent_leg"]
 CONNECTED = ("up", "hold")
 
 
-def agent_leg(pbx: Pbx, user: User, channel: str, states=CONNECTED, what: str = "no current call") -> Leg:
+def agent_leg(pbx: Pbx, user: User, channel: str, states: tuple[str, ...] = CONNECTED, what: str = "no current call") -> Leg:
     """The agent's leg a command acts on.
 
     ``channel`` (optional) names the agent's own channel or the other party's; an unknown
@@ -52,7 +52,7 @@ def _connected(leg: Leg) -> Leg:
     return leg
 
 
-def cmd_clickcall(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_clickcall(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     check_agent(user, args)
     target = number(required(args, "EXTEN"), "EXTEN")
     cid = arg(args, "CID")
@@ -65,7 +65,7 @@ def cmd_clickcall(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], re
     pbx.dial(user, target, cid)
 
 
-def cmd_answer(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_answer(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     """ANSWER: MYCHANNEL (own ringing channel) and CHANNEL (the caller's) are hints; without a
     match the oldest call ringing at the agent is answered."""
     check_agent(user, args)
@@ -88,7 +88,7 @@ def cmd_answer(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply
 
 
 def _hold(name: str, on: bool):
-    def handler(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+    def handler(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
         check_agent(user, args)
         leg = agent_leg(pbx, user, arg(args, "CHANNEL"))
         ok = pbx.hold(leg) if on else pbx.unhold(leg)
@@ -97,7 +97,7 @@ def _hold(name: str, on: bool):
     return handler
 
 
-def cmd_pickup(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_pickup(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     """PICKUP: EXTEN names the ringing phone (3-digit extensions may carry a leading 0,
     manual §3.5); empty EXTEN picks up in the agent's pickup group."""
     check_agent(user, args)
@@ -122,7 +122,7 @@ def cmd_pickup(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply
     pbx.answer(ring, by=user.exten)
 
 
-def cmd_hangup(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_hangup(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     """HANGUP of the own, the other party's or any named channel. The pipe form
     ``CMD|HANGUP|<channel>`` (SendSIPCommand) is answered ``CMDRESULT|CMD:HANGUP|RES:OK``
     before the hang-up's events."""
@@ -149,7 +149,7 @@ def cmd_hangup(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply
     pbx.hangup(leg, REJECTED if leg.kind == "phone" else NORMAL)
 
 
-def cmd_monitor(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_monitor(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     check_agent(user, args)
     act = required(args, "ACT").upper()
     if act not in ("START", "STOP"):
@@ -159,7 +159,7 @@ def cmd_monitor(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], repl
     reply(cmd_result("MONITOR", f"ACT:{act}", "RES:OK" if ok else "RES:ERR"))
 
 
-def cmd_transfer(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_transfer(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     check_agent(user, args)
     target = number(required(args, "EXTEN"), "EXTEN")
     if target in (user.exten, user.callerid):
@@ -170,7 +170,7 @@ def cmd_transfer(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], rep
 
 
 def _atxfer(with_cid: bool):
-    def handler(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+    def handler(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
         check_agent(user, args)
         target = number(required(args, "EXTEN"), "EXTEN")
         cid = required(args, "CID") if with_cid else ""
@@ -187,7 +187,7 @@ def _atxfer(with_cid: bool):
     return handler
 
 
-def cmd_redirectconf(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_redirectconf(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     check_agent(user, args)
     room = room_name(args)
     leg = _connected(agent_leg(pbx, user, arg(args, "CHANNEL")))
@@ -211,7 +211,7 @@ def _member_leg(pbx: Pbx, user: User, room: str):
     raise PbxCommandError(f"{user.exten} is not in conference {room}")
 
 
-def cmd_inviteconf(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_inviteconf(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     """INVITECONF rings extensions into a room the agent is in (after REDIRECTCONF)."""
     check_agent(user, args)
     room = room_name(args)
@@ -230,7 +230,7 @@ def cmd_inviteconf(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], r
             pbx.invite(conf, u, user.exten)
 
 
-def cmd_joinconf(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_joinconf(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     """JOINCONF (withdrawn by the vendor): the agent's connected call joins an existing room."""
     check_agent(user, args)
     room = room_name(args)
@@ -238,7 +238,7 @@ def cmd_joinconf(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], rep
     pbx.redirect_conference(leg, user.domain, room, must_exist=True)
 
 
-def cmd_callwithconf(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_callwithconf(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     check_agent(user, args)
     room = room_name(args)
     peers = peer_list(required(args, "PEERS"))
@@ -253,7 +253,7 @@ def cmd_callwithconf(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any],
     pbx.call_with_conference(user, room, resolved)
 
 
-def cmd_removeconf(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_removeconf(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     check_agent(user, args)
     room = room_name(args)
     conf = pbx.room(user.domain, room)
@@ -269,7 +269,7 @@ def cmd_removeconf(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], r
     pbx.remove_from_conference(conf, legs)
 
 
-def cmd_getlistconfmember(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_getlistconfmember(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     check_agent(user, args)
     room = room_name(args)
     conf = pbx.room(user.domain, room)
@@ -277,7 +277,7 @@ def cmd_getlistconfmember(pbx: Pbx, user: User, args: dict[str, Any], pos: list[
     reply(cmd_result("GETLISTCONFMEMBER", *(f"{m.exten or m.number}:{m.name}" for m in members)))
 
 
-CALL_COMMANDS: dict[str, Callable] = {
+CALL_COMMANDS: dict[str, Callable[..., Any]] = {
     "CLICKCALL": cmd_clickcall,
     "ANSWER": cmd_answer,
     "HOLD": _hold("HOLD", True),

@@ -48,7 +48,7 @@ def _display(directory: Directory, number: str) -> str:
     return (u.name or u.exten) if u is not None else number
 
 
-def history_rows(directory: Directory, call: Call, ring: float) -> list[tuple]:
+def history_rows(directory: Directory, call: Call, ring: float) -> list[tuple[Any, ...]]:
     """GETCALLHISTORY rows of ``call``: one per extension it involved, from that extension's side.
 
     A row is ``(start, exten, domain, "inbound"|"outbound", name (Base64), other number,

@@ -65,7 +65,7 @@ def _leg_status(pbx: Pbx, leg: Leg) -> str:
     return f"Up:Link_Channel({other.name if other is not None else ''})"
 
 
-def cmd_getpeerinfo(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_getpeerinfo(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     """``<peer>:OK:CONN`` (phone registered, API session up), ``<peer>:OK:NOT`` (no session),
     ``<peer>:NOT:NOT`` (no such extension in the domain)."""
     check_agent(user, args)
@@ -79,7 +79,7 @@ def cmd_getpeerinfo(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], 
     reply(cmd_result("GETPEERINFO", *fields))
 
 
-def cmd_getstatuspeers(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_getstatuspeers(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     """``<peer>:<Up|Down|Ring|Ringing>:<application>`` per peer; ROOM adds the room's members.
     An idle phone is ``Down:``, an unknown extension ``Down:Unknown``."""
     check_agent(user, args)
@@ -100,7 +100,7 @@ def cmd_getstatuspeers(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any
     reply(cmd_result("GETSTATUSPEERS", *fields))
 
 
-def cmd_getcallhistory(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_getcallhistory(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     """Rows ``time^name(Base64)^exten^inbound|outbound^ring^talk^OK|NO-ANS|BUSY^0^0``, newest
     first. CAT 0 = domain, 1 = own; INOUT 0 = inbound, 1 = outbound, empty = both, 9 = the
     count of the domain's rows (``RES:<count>``); START/END bound the time; SEARCH 0 internal,
@@ -135,7 +135,7 @@ def cmd_getcallhistory(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any
         reply(text)
 
 
-def cmd_getrecvsmslist(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_getrecvsmslist(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     """Page PAGE (from 1, 10 rows each, newest first) of the agent's received SMS:
     ``time^from^2^OK|NOT^message`` (OK: it reached an API session when it arrived)."""
     check_agent(user, args)
@@ -149,7 +149,7 @@ def cmd_getrecvsmslist(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any
         reply(text)
 
 
-def cmd_getrecordlist(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_getrecordlist(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     """The agent's recordings, newest first: ``time^exten^peer^seconds^file``; INOUT 0 inbound,
     1 outbound, empty/9 both; START/END and SEARCH as GETCALLHISTORY."""
     check_agent(user, args)
@@ -172,7 +172,7 @@ def cmd_getrecordlist(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any]
         reply(text)
 
 
-def cmd_getqstatus(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_getqstatus(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     """Queues are pickup groups: QNAME (empty: the agent's group) lists its members as
     ``<member>:<idle|ringing|talking|held>:<calls answered>``; MEMBER filters (comma list)."""
     check_agent(user, args)
@@ -193,7 +193,7 @@ def cmd_getqstatus(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], r
     reply(cmd_result("GETQSTATUS", *(f"{m}:{pbx.phone_state(m)}:{answered.get(m, 0)}" for m in members)))
 
 
-def cmd_getvarinfo(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_getvarinfo(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     """``NAME:<name>|VALUE:<value>``: EXTEN, CALLERID, DOMAIN, NAME, PICKUPGROUP, STATE,
     FORWARD (``<type>:<number>`` or empty), or anything SETUSERINFO stored (empty if unknown)."""
     check_agent(user, args)
@@ -220,10 +220,10 @@ class LookupEngine:
         if max_plain < 64:
             raise ValueError("max_plain must be >= 64")
         self.max_plain = max_plain
-        self.commands: dict[str, Callable] = dict(LOOKUP_COMMANDS)
+        self.commands: dict[str, Callable[..., Any]] = dict(LOOKUP_COMMANDS)
 
 
-LOOKUP_COMMANDS: dict[str, Callable] = {
+LOOKUP_COMMANDS: dict[str, Callable[..., Any]] = {
     "GETPEERINFO": cmd_getpeerinfo,
     "GETSTATUSPEERS": cmd_getstatuspeers,
     "GETCALLHISTORY": cmd_getcallhistory,

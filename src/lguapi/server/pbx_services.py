@@ -25,7 +25,7 @@ _KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}\Z")
 _BOOK_FIELDS = ("GNAME", "PNAME", "TEL1", "TEL2", "TEL3", "TEL4", "TEL5", "DEF", "MEMO")
 
 
-def cmd_sendsms(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_sendsms(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     """SENDSMS: one field per peer, ``<peer>:RES:sms Send SUCCESS(<peer>)`` (manual §3.19), or
     ``... FAIL(<peer>)`` for a number an SMS cannot go to. TYPE=1 reserves for INFO's time
     (``Reserve SUCCESS``). An SMS to one of the emulator's own 070 numbers arrives there as RECVSMS."""
@@ -58,7 +58,7 @@ def cmd_sendsms(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], repl
     reply(cmd_result("SENDSMS", *fields))
 
 
-def cmd_sendpeermsg(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_sendpeermsg(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     """SENDPEERMSG: ``<peer>:OK`` when the extension (same domain) has an API session and got
     RECVPEERMSG, ``<peer>:NOT`` otherwise. ``PEERS=ALLDOMAIN`` reaches every other extension
     of the domain and is answered with one field, ``ALLDOMAIN:OK`` (someone got it) or ``ALLDOMAIN:NOT``."""
@@ -78,8 +78,8 @@ def cmd_sendpeermsg(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], 
         return
     fields = []
     for p in peer_list(raw):
-        u = pbx.directory.by_exten(p)
-        if u is not None and u.domain == user.domain and online(p):
+        peer = pbx.directory.by_exten(p)
+        if peer is not None and peer.domain == user.domain and online(p):
             pbx.emit(p, event)
             fields.append(f"{p}:OK")
         else:
@@ -87,7 +87,7 @@ def cmd_sendpeermsg(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], 
     reply(cmd_result("SENDPEERMSG", *fields))
 
 
-def cmd_setforward(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_setforward(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     """SETFORWARD (manual §3.21): USE=1 sets TYPE 0 (always) / 1 (no answer) / 2 (busy) /
     3 (ring both) to NUMBER between START and END; USE=0 clears it. Answers
     ``RES:IFW userid:(<id>)-(<domain>)-(<number>)`` and ``RES:DFW userid:(<id>)-()``."""
@@ -110,7 +110,7 @@ def cmd_setforward(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], r
     reply(cmd_result("SETFORWARD", f"RES:IFW userid:({user.id})-({user.domain})-({target})"))
 
 
-def cmd_setuserinfo(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_setuserinfo(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     """SETUSERINFO KEY= VAL=: stores a variable of the user (GETVARINFO reads it back)."""
     check_agent(user, args)
     key = required(args, "KEY")
@@ -130,7 +130,7 @@ def _utf8_len(text: str) -> int:
     return len(text.encode("utf-8", "replace"))
 
 
-def cmd_magaddrlist(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply) -> None:
+def cmd_magaddrlist(pbx: Pbx, user: User, args: dict[str, Any], pos: list[Any], reply: Callable[[str], None]) -> None:
     """MAGADDRLIST: the domain's address book. TYPE=0 adds an entry (PNAME or TEL1 needed),
     TYPE=1 updates and TYPE=2 deletes entry KEYIDX; RES:ERR when KEYIDX does not exist."""
     check_agent(user, args)
@@ -169,17 +169,17 @@ class ServiceEngine:
     def __init__(self, *, history_limit: int, max_userinfo_bytes: int, max_addressbook: int) -> None:
         if max_userinfo_bytes < 0 or max_addressbook < 0:
             raise ValueError("max_userinfo_bytes and max_addressbook must be >= 0")
-        self.inbox: dict[str, deque] = {}
-        self.sent_sms: deque[dict] = deque(maxlen=history_limit)
-        self.addressbook: dict[str, dict[int, dict]] = {}
+        self.inbox: dict[str, deque[Any]] = {}
+        self.sent_sms: deque[dict[str, Any]] = deque(maxlen=history_limit)
+        self.addressbook: dict[str, dict[int, dict[str, Any]]] = {}
         self.addressbook_next: dict[str, int] = {}
         self.uservars: dict[str, dict[str, str]] = {}
         self.max_userinfo_bytes = max_userinfo_bytes
         self.max_addressbook = max_addressbook
-        self.commands: dict[str, Callable] = dict(SERVICE_COMMANDS)
+        self.commands: dict[str, Callable[..., Any]] = dict(SERVICE_COMMANDS)
 
 
-SERVICE_COMMANDS: dict[str, Callable] = {
+SERVICE_COMMANDS: dict[str, Callable[..., Any]] = {
     "SENDSMS": cmd_sendsms,
     "SENDPEERMSG": cmd_sendpeermsg,
     "SETFORWARD": cmd_setforward,

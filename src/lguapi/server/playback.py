@@ -29,7 +29,7 @@ from .accounts import DEFAULT_DOMAIN, Directory, User
 
 __all__ = ["CapturePlayback", "Timeline", "load_timelines"]
 
-log = logging.getLogger("lguapi.server.playback")
+log: logging.Logger = logging.getLogger("lguapi.server.playback")
 
 #: what the emulator answers itself instead of replaying
 _OWN = ("LOGINRESULT",)
@@ -41,14 +41,14 @@ class Timeline:
     __slots__ = ("login", "exten", "domain", "callerid", "frames")
 
     def __init__(self, login: str, exten: str) -> None:
-        self.login = login
-        self.exten = exten
-        self.domain = DEFAULT_DOMAIN
-        self.callerid = ""
+        self.login: str = login
+        self.exten: str = exten
+        self.domain: str = DEFAULT_DOMAIN
+        self.callerid: str = ""
         self.frames: list[tuple[float, str]] = []
 
 
-def load_timelines(paths: Iterable[str | os.PathLike]) -> dict[str, Timeline]:
+def load_timelines(paths: Iterable[str | os.PathLike[str]]) -> dict[str, Timeline]:
     """Every login of the captures at ``paths`` with the text frames it received, by extension."""
     conns: dict[int, tuple[str | None, str | None, str]] = {}  # conn -> (login, exten, charset)
     by_login: dict[str, Timeline] = {}
@@ -90,18 +90,18 @@ class CapturePlayback:
     new logins are looked for, in seconds.
     """
 
-    def __init__(self, emulator: Any, paths: Iterable[str | os.PathLike], *, speed: float = 1.0,
+    def __init__(self, emulator: Any, paths: Iterable[str | os.PathLike[str]], *, speed: float = 1.0,
                  poll: float = 0.05) -> None:
         if not speed > 0:
             raise ValueError("speed must be > 0")
         if not poll > 0:
             raise ValueError("poll must be > 0 seconds")
         self.emulator = emulator
-        self.speed = float(speed)
-        self.poll = float(poll)
-        self.timelines = load_timelines(paths)
-        self.played = 0
-        self.started = 0
+        self.speed: float = float(speed)
+        self.poll: float = float(poll)
+        self.timelines: dict[str, Timeline] = load_timelines(paths)
+        self.played: int = 0
+        self.started: int = 0
         self._playing: dict[str, asyncio.Task] = {}
         self._finished: set[str] = set()  # played to the end during the current login
         self._watch: asyncio.Task | None = None

@@ -14,7 +14,7 @@ import hmac
 import logging
 import re
 from collections import deque
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from lgucore import HEARTBEAT, HEARTBEAT_ACK, CipherError, FrameDecoder, FrameError, TextCodec, cipher_of, encode_frame
 
@@ -178,15 +178,15 @@ class Session(asyncio.Protocol):
         self._drain_handle: asyncio.Handle | None = None
         self._reading_paused = False
         self._bad_stream: FrameError | None = None
-        self.closed: asyncio.Future = self._loop.create_future()
+        self.closed: asyncio.Future[None] = self._loop.create_future()
 
     def __repr__(self) -> str:
         who = f"exten={self.exten}" if self.exten else "not logged in"
         return f"<Session {who} cipher={self.cipher} peer={self.peer!r}{' closing' if self._closing else ''}>"
 
     # -- asyncio.Protocol -----------------------------------------------------------------
-    def connection_made(self, transport) -> None:
-        self.transport = transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # a stream server's connection
         peer = transport.get_extra_info("peername")
         self.peer = tuple(peer) if isinstance(peer, (tuple, list)) else (peer,)
         self._last_rx = self._loop.time()
@@ -273,10 +273,10 @@ class Session(asyncio.Protocol):
         self._reply_error("FRAME", f"frame not completed within {limit:g} s (frame_timeout); closing the connection")
         self.close("frame timeout")
 
-    def eof_received(self):
+    def eof_received(self) -> bool | None:
         return False  # the client is done: close our side too
 
-    def connection_lost(self, exc) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
         was_closing = self._closing
         self._closing = True
         self._cancel_timers(lost=True)

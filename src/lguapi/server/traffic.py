@@ -218,7 +218,7 @@ class TrafficGenerator:
         self.pbx = pbx
         self.directory = directory
         self.config = config
-        self.rng = rng if rng is not None else random.Random()
+        self.rng: random.Random = rng if rng is not None else random.Random()
         self._plan = plan_calls(directory, config, self.rng)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._t0 = 0.0
