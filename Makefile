@@ -51,10 +51,13 @@ browser:
 	else echo "make: $(BROWSER_PKGS) missing and not root: the wallboard browser tests will skip"; fi
 
 # The whole suite on the compiled core (core tests run on both twins), then the
-# lguapi suite once more on the pure twin.
+# lguapi suite once more on the pure twin. Each pass runs on two pytest-xdist workers, in
+# Python's dev mode like the main process; a test file's tests stay on one worker.
+# `make test XDIST=` runs in one process.
+XDIST ?= --tx '2*popen//python=$(abspath $(PY)) -X dev' --dist loadfile
 test: $(TEST_INSTALLED) $(BUILT) browser
-	$(PY) -X dev -m pytest $(PYTEST_ARGS)
-	LGUCORE_NO_EXTENSIONS=1 $(PY) -X dev -m pytest -m "not slow" --ignore=tests/core $(PYTEST_ARGS)
+	$(PY) -X dev -m pytest $(XDIST) $(PYTEST_ARGS)
+	LGUCORE_NO_EXTENSIONS=1 $(PY) -X dev -m pytest $(XDIST) -m "not slow" --ignore=tests/core $(PYTEST_ARGS)
 
 test-core: $(TEST_INSTALLED) $(BUILT)
 	$(PY) -m pytest tests/core $(PYTEST_ARGS)

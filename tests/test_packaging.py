@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from kit.locks import source_tree_lock
+
 pytestmark = pytest.mark.slow  # packaging, not the twins: once per `make test`
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,9 +76,10 @@ def source_copy(dest: Path) -> Path:
     def ignore(_dir: str, names: list[str]) -> set[str]:
         return {n for n in names if n.endswith((".so", ".pyd")) or n in ("build", "dist", ".venv", "site",
                                                                           "__pycache__", ".git", "_build_fallback.txt")}
-    for item in ("setup.py", "pyproject.toml", "README.md", "LICENSE", "MANIFEST.in"):
-        shutil.copy2(ROOT / item, dest / item)
-    shutil.copytree(ROOT / "src", dest / "src", ignore=ignore)
+    with source_tree_lock():  # not while another test builds in the checkout
+        for item in ("setup.py", "pyproject.toml", "README.md", "LICENSE", "MANIFEST.in"):
+            shutil.copy2(ROOT / item, dest / item)
+        shutil.copytree(ROOT / "src", dest / "src", ignore=ignore)
     return dest
 
 
@@ -120,8 +123,9 @@ def test_require_extensions_makes_a_missing_compiler_an_error(tmp_path):
 
 
 def test_sdist_has_tests_docs_license_and_its_tests_run_unpacked(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(tmp_path), str(ROOT)],
-                       capture_output=True, text=True, timeout=600, env=clean_env(), cwd=tmp_path)
+    with source_tree_lock():  # the sdist is built in the checkout (src/*.egg-info)
+        r = subprocess.run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(tmp_path),
+                            str(ROOT)], capture_output=True, text=True, timeout=600, env=clean_env(), cwd=tmp_path)
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
     (sdist,) = tmp_path.glob("lguapi-*.tar.gz")
     with tarfile.open(sdist) as tar:

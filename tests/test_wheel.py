@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from kit.locks import source_tree_lock
+
 ROOT = Path(__file__).resolve().parents[1]
 MAX_WHEEL_BYTES = 1_000_000  # about 0.55 MB today; the unstripped wheel with its .c files was 2.7 MB
 
@@ -22,9 +24,10 @@ def test_make_wheel(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LGUCORE_NO_EXTENSIONS", "MAKEFLAGS")}
     dist = tmp_path / "dist"
     # this interpreter's environment has the build tools; the recipe makes its own clean venv
-    r = subprocess.run(["make", "-s", "wheel", f"PY={sys.executable}", "TEST_INSTALLED=",
-                        f"WHEEL_DIR={dist / 'wheel'}"], cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=1200)
+    with source_tree_lock():  # it builds in the checkout (build/, src/*.egg-info)
+        r = subprocess.run(["make", "-s", "wheel", f"PY={sys.executable}", "TEST_INSTALLED=",
+                            f"WHEEL_DIR={dist / 'wheel'}"], cwd=ROOT, env=env, capture_output=True, text=True,
+                           timeout=1200)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-6000:]
     (wheel,) = (dist / "wheel").glob("lguapi-*.whl")
