@@ -4,6 +4,7 @@
   when ``LGUAPI_TEST_UVLOOP=1`` and it is installed), with a hard timeout so a hung
   test fails instead of hanging CI.
 * ``impl`` parametrizes core tests over the built twins of lgucore (ids ``py``/``c``).
+* Tests marked ``slow`` are collected first (see ``pytest_collection_modifyitems``).
 """
 from __future__ import annotations
 
@@ -57,6 +58,12 @@ def pytest_pyfunc_call(pyfuncitem):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "timeout(seconds): timeout of an async test")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The slow tests first (a stable sort): on ``make test``'s two xdist workers the long ones
+    then overlap with the rest instead of running alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 IMPLS = lgucore.implementations()

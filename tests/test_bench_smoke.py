@@ -71,7 +71,9 @@ def test_harness_api():
 
 
 def _pytest_bench(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
+    # a pytest of its own: not an xdist worker even when this test runs in one (pytest-benchmark
+    # would turn itself off)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
     return subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "bench" / "test_micro.py"), "-q",
                            "-p", "no:cacheprovider", *args], capture_output=True, text=True, timeout=300, env=env,
