@@ -13,6 +13,7 @@ from lguapi.server.pbx import COMMANDS, PbxCommandError, Pbx
 from lguapi.server.pbx_model import Forward
 from lguapi.server.pbx_text import split_result
 from kit.pbx import USERS, DeliveryLog, Script
+from kit.wait import until
 
 
 def make(**kw) -> tuple[Pbx, DeliveryLog]:
@@ -91,8 +92,8 @@ def test_without_an_event_loop_timers_are_off_and_with_one_they_fire():
         p2, rec2 = make(ring_timeout=0.05, auto_answer=0.01)
         p2.phone_dial("3322", "3321")
         p2.phone_dial("3323", "01012345678")
-        await asyncio.sleep(0.3)
-        assert p2.phone_state("3321") == "idle" and p2.phone_state("3323") == "talking"
+        await until(lambda: p2.phone_state("3321") == "idle" and p2.phone_state("3323") == "talking",
+                    "the ring timeout and the auto answer to fire")
         assert "CHANNELLIST" in rec2.names("3323")
         p2.close()
     asyncio.run(main())
@@ -102,7 +103,7 @@ async def test_close_cancels_timers():
     pbx, rec = make(ring_timeout=0.05)
     pbx.phone_dial("3322", "3321")
     pbx.close()
-    await asyncio.sleep(0.15)
+    await asyncio.sleep(0.15)  # three ring timeouts later: nothing fired
     assert pbx.phone_state("3321") == "ringing"
     pbx.phone_hangup("3322")
     assert pbx.calls == {}
