@@ -52,9 +52,10 @@ browser:
 
 # The whole suite on the compiled core (core tests run on both twins), then the
 # lguapi suite once more on the pure twin. Each pass runs on two pytest-xdist workers, in
-# Python's dev mode like the main process; a test file's tests stay on one worker.
+# Python's dev mode like the main process; a test file's tests stay on one worker, and the
+# files go out in collection order (conftest.py puts the slow ones first).
 # `make test XDIST=` runs in one process.
-XDIST ?= --tx '2*popen//python=$(abspath $(PY)) -X dev' --dist loadfile
+XDIST ?= --tx '2*popen//python=$(abspath $(PY)) -X dev' --dist loadfile --no-loadscope-reorder
 test: $(TEST_INSTALLED) $(BUILT) browser
 	$(PY) -X dev -m pytest $(XDIST) $(PYTEST_ARGS)
 	LGUCORE_NO_EXTENSIONS=1 $(PY) -X dev -m pytest $(XDIST) -m "not slow" --ignore=tests/core $(PYTEST_ARGS)

@@ -1,7 +1,7 @@
 """Every shell and Python block of README.md (and README.ko.md when it exists) runs as written.
 
 The blocks run in order, in one scratch directory, against the emulator the README itself
-starts; only the ports are changed (8086, 8087 and 9999 become free ones). A block runs to
+starts; only the ports are changed (8086, 8087, 8090 and 9999 become free ones). A block runs to
 completion (exit status 0, no traceback) unless an HTML comment on the line before it says
 otherwise:
 
@@ -88,7 +88,7 @@ def free_ports(n: int) -> list[str]:
 
 
 def substitute(code: str, ports: dict[str, str]) -> str:
-    return re.sub(r"(?<!\d)(8086|8087|9999)(?!\d)", lambda m: ports[m.group(1)], code)
+    return re.sub(r"(?<!\d)(8086|8087|8090|9999)(?!\d)", lambda m: ports[m.group(1)], code)
 
 
 def tool_dir(tmp: Path) -> Path:
