@@ -137,7 +137,8 @@ def test_pump_delivery_runs_handlers_only_inside_the_pump(stack):
         assert io_threads() >= 1 and not [t for t in threading.enumerate() if t.name == "lguapi-events"]
         api.HangUp()
         assert api.wait_events()  # on the home thread it pumps while it waits
-        assert any(e[0] == "channelout" for e in api.seen)
+        assert wait_until(lambda: any(e[0] == "channelout" for e in api.seen), "the CHANNELOUT",
+                          pump=compat.PumpWaitingMessages)
     finally:
         api.close()
 
