@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed
 SOURCES = pyproject.toml setup.py $(wildcard src/lgucore/*.pyx src/lgucore/*.pxd)
 PYTEST_ARGS ?=
 
-.PHONY: all venv build test test-core test-pure demo bench clean
+.PHONY: all venv build services test test-core test-pure demo bench clean
 
 all: test
 
@@ -25,9 +25,17 @@ venv: $(STAMP)
 build: $(STAMP)
 	$(PY) setup.py -q build_ext --inplace
 
+# System services the tests start themselves: Debian's redis-server (cluster tests), installed
+# when missing and we are root (CI); otherwise those tests skip and say why.
+services:
+	@command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || \
+	  { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null \
+	    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null; }; } || \
+	  echo "redis-server missing (not root): the cluster tests will skip"
+
 # The whole suite on the compiled core (core tests run on both twins), then the
 # lguapi suite once more on the pure twin.
-test: build
+test: build services
 	$(PY) -X dev -m pytest $(PYTEST_ARGS)
 	LGUCORE_NO_EXTENSIONS=1 $(PY) -X dev -m pytest -m "not slow" --ignore=tests/core $(PYTEST_ARGS)
 
