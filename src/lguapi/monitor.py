@@ -295,6 +295,7 @@ class Monitor:
         self._closing = False
         self._closed = False
         self._update_hooks: list[Callable[[Any], Any]] = []
+        self._event_hooks: list[Callable[[Event], Any]] = []
 
     # -- lifecycle ------------------------------------------------------------------------
     async def __aenter__(self) -> Monitor:
@@ -509,6 +510,11 @@ class Monitor:
             self._enqueue(("event", ev))
         for u in updates:
             self._apply(u, line)
+        for hook in self._event_hooks:
+            try:
+                hook(ev)
+            except Exception:
+                log.exception("monitor: event hook failed")
 
     def _connection_event(self, line: _Line, ev: Event) -> None:
         if isinstance(ev, Disconnected):
@@ -574,6 +580,11 @@ class Monitor:
     def add_update_hook(self, hook: Callable[[Any], Any]) -> None:
         """Call ``hook(update)`` synchronously for every call update (cheap: no queue)."""
         self._update_hooks.append(hook)
+
+    def add_event_hook(self, hook: Callable[[Event], Any]) -> None:
+        """Call ``hook(event)`` synchronously for every event, after the tracker has seen it
+        and its call updates went out (cheap: no queue)."""
+        self._event_hooks.append(hook)
 
     # -- sink -----------------------------------------------------------------------------
     async def _open_sink(self) -> None:
@@ -739,12 +750,9 @@ class Monitor:
         states = dict.fromkeys(STATES, 0)
         exts = {}
         for ln in self._lines:
-            st = ln.state(tracker)
-            states[st] += 1
-            exts[ln.exten or ln.account.id] = {
-                "state": st, "domain": ln.domain or _DEFAULT_DOMAIN, "id": ln.account.id, "since": ln.since,
-                "calls": [c.id for c in tracker.calls_of(ln.exten)] if ln.exten else [], "error": ln.error,
-            }
+            info = self._line_info(ln)
+            states[info["state"]] += 1
+            exts[ln.exten or ln.account.id] = info
         uptime = now - self._started_at if self._started_at else 0.0
         live_calls = []
         for call in list(active.values())[:max(0, calls)]:
@@ -769,6 +777,19 @@ class Monitor:
             "sink": {"path": self._sink_path(), "written": self._sink_written, "backlog": len(self._sink_queue),
                      "dropped": self._sink_dropped},
         }
+
+    def extension(self, exten: str) -> dict:
+        """One extension as :meth:`snapshot` lists it: ``{"state","domain","id","since","calls","error"}``."""
+        line = self._by_exten.get(exten)
+        if line is None:
+            raise KeyError(f"extension {exten!r} is not monitored")
+        return self._line_info(line)
+
+    def _line_info(self, ln: _Line) -> dict:
+        tracker = self.tracker
+        return {"state": ln.state(tracker), "domain": ln.domain or _DEFAULT_DOMAIN, "id": ln.account.id,
+                "since": ln.since, "calls": [c.id for c in tracker.calls_of(ln.exten)] if ln.exten else [],
+                "error": ln.error}
 
     def _sink_path(self) -> str | None:
         if self._sink_spec is None:

@@ -1,0 +1,279 @@
+"""The live feed's hub: numbered messages, a bounded resume buffer and bounded subscribers.
+
+Every message is a dict ``{"id", "kind", "type", "ts", "exten", "domain", "data"}`` (see
+``docs/gateway.md``); ids increase by one per message for the life of the process.
+:meth:`Hub.publish` keeps the last ``buffer`` messages for resuming, calls every listener
+synchronously (the webhook dispatcher's ``offer``) and appends the message to each matching
+subscriber's queue. A subscriber whose queue holds ``queue`` messages is cut off with a
+reason; nobody ever waits for a subscriber.
+
+>>> hub = Hub(buffer=2)
+>>> for i in range(3):
+...     _ = hub.publish("event", "event.ringevent", {"n": i}, exten="3001")
+>>> sub = hub.subscribe(since=0)
+>>> [m["kind"] for m in sub.drain()]
+['gap', 'event', 'event']
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from typing import Any, Callable, Iterable
+
+from .jsonable import dumps, mask_numbers
+
+__all__ = ["Hub", "Subscriber", "SubscriberCut", "FeedFilter", "KINDS"]
+
+log = logging.getLogger("lguapi.gateway.feed")
+
+#: message kinds a filter can name (``gap`` always passes)
+KINDS = ("call", "extension", "event")
+
+
+class FeedFilter:
+    """Which messages a subscriber wants: extensions, domains and kinds (``None``: any).
+
+    A token limited to extensions or domains narrows the filter with :meth:`narrowed`.
+    """
+
+    __slots__ = ("extens", "domains", "kinds")
+
+    def __init__(self, extens: Iterable[str] | None = None, domains: Iterable[str] | None = None,
+                 kinds: Iterable[str] | None = None) -> None:
+        self.extens = frozenset(extens) if extens is not None else None
+        self.domains = frozenset(domains) if domains is not None else None
+        self.kinds = frozenset(kinds) if kinds is not None else None
+        if self.kinds is not None and self.kinds - set(KINDS):
+            raise ValueError(f"unknown kind(s) {sorted(self.kinds - set(KINDS))}; kinds are {list(KINDS)}")
+
+    def narrowed(self, extens: frozenset[str] | None, domains: frozenset[str] | None) -> FeedFilter:
+        """This filter intersected with a token's limits."""
+        ex = self.extens if extens is None else (extens if self.extens is None else self.extens & extens)
+        do = self.domains if domains is None else (domains if self.domains is None else self.domains & domains)
+        return FeedFilter(ex, do, self.kinds)
+
+    def wants(self, msg: dict) -> bool:
+        kind = msg["kind"]
+        if kind == "gap":
+            return True
+        if self.kinds is not None and kind not in self.kinds:
+            return False
+        if self.extens is not None and msg["exten"] not in self.extens and not _call_has(msg, self.extens):
+            return False
+        if self.domains is not None and msg["domain"] not in self.domains:
+            return False
+        return True
+
+
+def _call_has(msg: dict, extens: frozenset[str]) -> bool:
+    """A call message also matches any of the call's other tracked extensions."""
+    if msg["kind"] != "call":
+        return False
+    return not extens.isdisjoint(msg["data"].get("exten") or ())
+
+
+class _Entry:
+    """One published message with its JSON text made once (and masked once, on demand)."""
+
+    __slots__ = ("msg", "_text", "_masked")
+
+    def __init__(self, msg: dict) -> None:
+        self.msg = msg
+        self._text: str | None = None
+        self._masked: str | None = None
+
+    def text(self, masked: bool = False) -> str:
+        if masked:
+            if self._masked is None:
+                self._masked = dumps(mask_numbers(self.msg))
+            return self._masked
+        if self._text is None:
+            self._text = dumps(self.msg)
+        return self._text
+
+
+class Subscriber:
+    """One feed connection: a bounded queue of entries; ``cut`` holds the reason once cut off."""
+
+    __slots__ = ("filter", "masked", "max_queue", "_queue", "_wake", "cut", "closed", "sent", "_hub")
+
+    def __init__(self, hub: Hub, flt: FeedFilter, max_queue: int, masked: bool) -> None:
+        self._hub = hub
+        self.filter = flt
+        self.masked = masked
+        self.max_queue = max_queue
+        self._queue: collections.deque[_Entry] = collections.deque()
+        self._wake = asyncio.Event()
+        self.cut: str | None = None
+        self.closed = False
+        self.sent = 0
+
+    def _push(self, entry: _Entry) -> bool:
+        """Queue one entry; False (and cut off) when the queue is full."""
+        if len(self._queue) >= self.max_queue:
+            self.cut = (f"slow subscriber: {len(self._queue)} messages waiting (the queue limit); "
+                        f"reconnect with the last id to resume")
+            self._wake.set()
+            return False
+        self._queue.append(entry)
+        if len(self._queue) == 1:
+            self._wake.set()
+        return True
+
+    async def next_batch(self, timeout: float | None = None, limit: int = 500) -> list[tuple[int, str]]:
+        """The queued messages as ``(id, JSON text)`` (up to ``limit``); waits up to ``timeout``
+        for one. An empty list means the wait timed out; raises :class:`SubscriberCut` once
+        cut off (after the messages queued before the cut)."""
+        if not self._queue and self.cut is None:
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except asyncio.TimeoutError:
+                return []
+        if self.cut is not None and not self._queue:
+            raise SubscriberCut(self.cut)
+        q = self._queue
+        n = min(limit, len(q))
+        masked = self.masked
+        out = []
+        for _ in range(n):
+            e = q.popleft()
+            out.append((e.msg["id"], e.text(masked)))
+        self.sent += n
+        return out
+
+    def drain(self) -> list[dict]:
+        """Every queued message as a dict (for tests and in-process use)."""
+        out = [e.msg for e in self._queue]
+        self._queue.clear()
+        return out
+
+    def stop(self, reason: str) -> None:
+        """End this subscription (the connection closed): :meth:`next_batch` raises."""
+        if self.cut is None:
+            self.cut = reason
+        self._queue.clear()
+        self._wake.set()
+        self.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._hub._remove(self)
+
+
+class SubscriberCut(Exception):
+    """A subscriber was cut off (its queue filled, or the gateway is closing)."""
+
+
+class Hub:
+    """Numbered feed messages: resume buffer of ``buffer``, subscribers of ``queue`` each,
+    at most ``max_subscribers`` at once (:meth:`subscribe` raises ``OverflowError`` beyond)."""
+
+    def __init__(self, *, buffer: int = 10_000, queue: int = 2_000, max_subscribers: int = 1_000,
+                 clock: Callable[[], float] = time.time) -> None:
+        if buffer < 1 or queue < 1 or max_subscribers < 1:
+            raise ValueError("buffer, queue and max_subscribers must be at least 1")
+        self.buffer_size = buffer
+        self.queue_size = queue
+        self.max_subscribers = max_subscribers
+        self._clock = clock
+        self._ring: collections.deque[_Entry] = collections.deque(maxlen=buffer)
+        self._subs: list[Subscriber] = []
+        self._listeners: list[Callable[[dict], Any]] = []
+        self.last_id = 0
+        #: subscribers cut off for falling behind, since start
+        self.cut_count = 0
+        #: messages published, since start
+        self.published = 0
+
+    # -- producers -----------------------------------------------------------------------------
+    def publish(self, kind: str, type: str, data: dict, *, exten: str | None = None,
+                domain: str | None = None, ts: float | None = None) -> dict:
+        """Number, keep and fan out one message; returns it."""
+        self.last_id += 1
+        msg = {"id": self.last_id, "kind": kind, "type": type, "ts": self._clock() if ts is None else ts,
+               "exten": exten, "domain": domain, "data": data}
+        entry = _Entry(msg)
+        self._ring.append(entry)
+        self.published += 1
+        for listener in self._listeners:
+            try:
+                listener(msg)
+            except Exception:
+                log.exception("gateway feed: a listener failed on message %d", msg["id"])
+        cut = None
+        for sub in self._subs:
+            if sub.filter.wants(msg) and not sub._push(entry):
+                cut = cut or []
+                cut.append(sub)
+        if cut:
+            for sub in cut:
+                self.cut_count += 1
+                log.warning("gateway feed: %s", sub.cut)
+                sub.close()
+        return msg
+
+    def add_listener(self, callback: Callable[[dict], Any]) -> None:
+        """Call ``callback(message)`` synchronously for every message (it must be cheap and
+        never block; the webhook dispatcher's ``offer`` is one)."""
+        self._listeners.append(callback)
+
+    # -- consumers -----------------------------------------------------------------------------
+    def subscribe(self, flt: FeedFilter | None = None, *, since: int | None = None,
+                  masked: bool = False) -> Subscriber:
+        """A new subscriber. With ``since`` (the last id the client has), the buffered messages
+        after it come first, preceded by a ``gap`` message when some have left the buffer."""
+        if len(self._subs) >= self.max_subscribers:
+            raise OverflowError(f"the feed has its {self.max_subscribers} subscribers already (max_subscribers)")
+        sub = Subscriber(self, flt or FeedFilter(), self.queue_size, masked)
+        if since is not None:
+            self._replay(sub, since)
+        self._subs.append(sub)
+        return sub
+
+    def _replay(self, sub: Subscriber, since: int) -> None:
+        oldest = self._ring[0].msg["id"] if self._ring else self.last_id + 1
+        reason = None
+        if since > self.last_id:  # an id of an earlier gateway process: replay all we have
+            reason, since = "unknown id (the gateway restarted?)", (since, oldest - 1)
+        elif since < oldest - 1:
+            reason, since = "the messages after this id have left the resume buffer", (since, since)
+        else:
+            since = (since, since)
+        if reason is not None:
+            gap = {"id": oldest - 1, "kind": "gap", "type": "gap", "ts": self._clock(), "exten": None,
+                   "domain": None, "data": {"reason": reason, "since": since[0], "oldest": oldest}}
+            sub._queue.append(_Entry(gap))
+        start = max(0, since[1] - oldest + 1)
+        ring = self._ring
+        wants = sub.filter.wants
+        for i in range(start, len(ring)):
+            e = ring[i]
+            if wants(e.msg):
+                sub._queue.append(e)
+        if sub._queue:
+            sub._wake.set()
+
+    def _remove(self, sub: Subscriber) -> None:
+        try:
+            self._subs.remove(sub)
+        except ValueError:
+            pass
+
+    def close(self) -> None:
+        """Cut every subscriber off (the gateway is closing)."""
+        for sub in list(self._subs):
+            sub.cut = "the gateway is shutting down"
+            sub._wake.set()
+            sub.close()
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subs)
+
+    @property
+    def oldest_id(self) -> int | None:
+        return self._ring[0].msg["id"] if self._ring else None

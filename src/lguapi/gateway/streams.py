@@ -1,0 +1,150 @@
+"""The live feed over HTTP: Server-Sent Events (``GET /v1/events``) and WebSocket (``GET /v1/ws``).
+
+Both take ``?exten=3001,3002&domain=...&kinds=call,extension,event`` and ``?since=ID``;
+SSE also ``Last-Event-ID`` (what a browser's EventSource sends when it reconnects).
+SSE frames are ``id: N`` + ``data: <message JSON>`` (no ``event:`` line, so
+``EventSource.onmessage`` gets them all), a ``: keep-alive`` comment every ``heartbeat``
+seconds, and a final ``event: cut`` frame when the gateway cuts the stream off. WebSocket
+sends one message per text frame; when cut off it sends ``{"error": ..., "message": ...}``
+and closes with code 4000 (slow subscriber) or 1001 (shutting down).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from .errors import ApiError
+from .feed import KINDS, FeedFilter, Subscriber, SubscriberCut
+from .jsonable import dumps
+from .keys import GATEWAY, PRINCIPAL
+
+__all__ = ["sse_handler", "ws_handler", "feed_filter", "feed_since"]
+
+log = logging.getLogger("lguapi.gateway.streams")
+
+_SHUTDOWN = "the gateway is shutting down"
+_CLIENT_GONE = "the client closed the connection"
+
+
+def _csv(query: Any, key: str) -> list[str] | None:
+    if key not in query:
+        return None
+    items = [p.strip() for v in query.getall(key) for p in v.split(",")]
+    items = [p for p in items if p]
+    return items or None
+
+
+def feed_filter(request: web.Request) -> FeedFilter:
+    """The filter of ``?exten=&domain=&kinds=``, narrowed to what the caller may see."""
+    kinds = _csv(request.query, "kinds")
+    if kinds is not None and set(kinds) - set(KINDS):
+        raise ApiError(400, None, f"kinds: unknown kind(s) {sorted(set(kinds) - set(KINDS))}; "
+                                  f"kinds are {', '.join(KINDS)}")
+    flt = FeedFilter(_csv(request.query, "exten"), _csv(request.query, "domain"), kinds)
+    p = request[PRINCIPAL]
+    return flt.narrowed(p.extensions, p.domains)
+
+
+def feed_since(request: web.Request, *, header: bool) -> int | None:
+    """``?since=ID`` (wins) or, for SSE, ``Last-Event-ID``; ``None`` when neither is given."""
+    raw = request.query.get("since")
+    name = "since"
+    if raw is None and header:
+        raw, name = request.headers.get("Last-Event-ID"), "Last-Event-ID"
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, None, f"{name} must be a message id (an integer >= 0), not {raw[:40]!r}") from None
+    if value < 0:
+        raise ApiError(400, None, f"{name} must be >= 0")
+    return value
+
+
+def _subscribe(request: web.Request, *, header: bool) -> Subscriber:
+    gw = request.app[GATEWAY]
+    flt = feed_filter(request)
+    since = feed_since(request, header=header)
+    try:
+        return gw.hub.subscribe(flt, since=since, masked=request[PRINCIPAL].mask_numbers)
+    except OverflowError as e:
+        raise ApiError(503, None, str(e), headers={"Retry-After": "5"}) from None
+
+
+async def sse_handler(request: web.Request) -> web.StreamResponse:
+    """``GET /v1/events``: the feed as text/event-stream."""
+    sub = _subscribe(request, header=True)
+    heartbeat = request.app[GATEWAY].config.feed_heartbeat
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
+                                       "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    try:
+        await resp.prepare(request)
+        await resp.write(b"retry: 2000\n\n")
+        while True:
+            try:
+                batch = await sub.next_batch(heartbeat)
+            except SubscriberCut as cut:
+                await resp.write(_sse_cut(str(cut)))
+                break
+            if not batch:
+                await resp.write(b": keep-alive\n\n")
+                continue
+            await resp.write("".join(f"id: {i}\ndata: {text}\n\n" for i, text in batch).encode("utf-8"))
+    except (ConnectionError, asyncio.CancelledError):
+        pass  # the client went away (or the server is stopping)
+    finally:
+        sub.stop(_CLIENT_GONE)
+    return resp
+
+
+def _cut_body(reason: str) -> str:
+    code = "shutting_down" if reason == _SHUTDOWN else "slow_subscriber"
+    return dumps({"error": code, "message": reason})
+
+
+def _sse_cut(reason: str) -> bytes:
+    return f"event: cut\ndata: {_cut_body(reason)}\n\n".encode("utf-8")
+
+
+async def ws_handler(request: web.Request) -> web.WebSocketResponse:
+    """``GET /v1/ws``: the feed over WebSocket (client messages are read and ignored)."""
+    sub = _subscribe(request, header=False)
+    heartbeat = request.app[GATEWAY].config.feed_heartbeat
+    ws = web.WebSocketResponse(heartbeat=heartbeat, max_msg_size=64 * 1024)
+    reader: asyncio.Task | None = None
+    try:
+        await ws.prepare(request)
+        reader = asyncio.create_task(_read_until_closed(ws, sub), name="lguapi-gateway-ws-reader")
+        while True:
+            try:
+                batch = await sub.next_batch(heartbeat)
+            except SubscriberCut as cut:
+                reason = str(cut)
+                if reason != _CLIENT_GONE and not ws.closed:
+                    await ws.send_str(_cut_body(reason))
+                    await ws.close(code=1001 if reason == _SHUTDOWN else 4000,
+                                   message=reason[:120].encode("utf-8"))
+                break
+            for _, text in batch:
+                await ws.send_str(text)
+    except (ConnectionError, asyncio.CancelledError):
+        pass
+    finally:
+        sub.stop(_CLIENT_GONE)
+        if reader is not None:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+    return ws
+
+
+async def _read_until_closed(ws: web.WebSocketResponse, sub: Subscriber) -> None:
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        sub.stop(_CLIENT_GONE)
