@@ -35,7 +35,7 @@ def shard_of(login_id: str, shards: int) -> int:
     """The shard of one extension (by its login id: known before any login).
 
     >>> shard_of("07012343001", 64)
-    27
+    40
     """
     return zlib.crc32(login_id.encode("utf-8")) % shards
 
@@ -77,13 +77,13 @@ class LeaseConfig:
     """
 
     shards: int = 64                 #: extensions are hashed into this many shards
-    lease_ttl: float = 10.0          #: PX expiry of a lease key
-    renew_interval: float = 2.0      #: seconds between ticks (one script call each)
-    member_ttl: float = 10.0         #: a member without a heartbeat this long is gone
+    lease_ttl: float = 8.0          #: PX expiry of a lease key
+    renew_interval: float = 1.5      #: seconds between ticks (one script call each)
+    member_ttl: float = 5.0          #: a member without a heartbeat this long is gone
     fence_margin: float = 2.0        #: step down this long before the lease could expire
     clock_drift: float = 0.01        #: bound on |rate(local monotonic) / rate(Redis clock) - 1|
     max_moves: int = 8               #: shards taken or handed over per tick (gradual rebalancing)
-    settle: float | None = None      #: membership must be stable this long before taking shards (default member_ttl)
+    settle: float | None = 2.0       #: membership must be stable this long before taking shards (None: member_ttl)
     redis_timeout: float = 1.5       #: bound on one Redis call
     prefix: str = "lguapi:cluster"   #: key prefix (one cluster per prefix)
 

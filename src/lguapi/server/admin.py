@@ -210,7 +210,8 @@ class AdminServer:
         return Response.json({"ok": True})
 
     def _state(self, request: Request) -> Response:
-        return Response.json(self.pbx.snapshot())
+        return Response.json({**self.pbx.snapshot(),
+                              "duplicate_login_byes": getattr(self.emulator, "duplicate_login_byes", 0)})
 
     def _sessions(self, request: Request) -> Response:
         out = []

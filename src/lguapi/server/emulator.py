@@ -132,6 +132,8 @@ class Emulator:
         self._codecs = {c: TextCodec(c, seed_key=seed_key, basic_key=basic_key, byteorder=byteorder) for c in CIPHERS}
         self._guard = LoginGuard(*lockout, clock=clock)
         self._conns: set[Session] = set()
+        #: BYEs sent because a second login of the same ID replaced the first
+        self.duplicate_login_byes = 0
         self._by_id: dict[str, Session] = {}
         self._by_exten: dict[str, list[Session]] = {}
         self._dirty: list[Session] = []
@@ -231,6 +233,7 @@ class Emulator:
     def _logged_in(self, s: Session) -> None:
         old = self._by_id.get(s.user.id)
         if old is not None and old is not s:
+            self.duplicate_login_byes += 1
             old.send_text("BYE|REASON:duplicate login")
             old.close("duplicate login")
         self._by_id[s.user.id] = s

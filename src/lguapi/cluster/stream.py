@@ -1,0 +1,255 @@
+"""One event stream for the cluster: feed messages appended to sharded Redis Streams in pipelined batches.
+
+A message has the gateway's feed shape (``kind`` ``call``/``extension``/``event``/``gap``,
+``type``, ``ts``, ``exten``, ``domain``, ``data``) plus ``node`` (the member that wrote it) and
+``token`` (its fencing token for that extension's shard). It goes to stream
+``<prefix>:stream:<shard % streams>`` — every message of one extension lands in the same
+stream, in order — as one field ``m`` holding JSON, with ``MAXLEN ~ maxlen``.
+
+:func:`event_from_dict` and :class:`CallRecord` turn messages back into what
+:mod:`lguapi.sinks` writes, with the same idempotency keys as a local sink.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import json
+import logging
+from typing import Any
+
+from .. import events as _events
+
+__all__ = ["StreamPublisher", "stream_key", "stream_keys", "event_message", "call_message", "event_from_dict",
+           "CallRecord", "merge_call_dicts", "dumps"]
+
+log = logging.getLogger("lguapi.cluster.stream")
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON (events and calls are JSON-serialisable through ``to_dict``)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_default)
+
+
+def _default(obj: Any) -> Any:
+    to_dict = getattr(obj, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if isinstance(obj, bytes):
+        return obj.decode("utf-8", "replace")
+    raise TypeError(f"cannot publish a {type(obj).__name__} value")
+
+
+def stream_key(prefix: str, shard: int, streams: int) -> str:
+    """The stream one shard's messages go to."""
+    return f"{prefix}:stream:{shard % streams}"
+
+
+def stream_keys(prefix: str, streams: int) -> list[str]:
+    """Every stream of the cluster."""
+    return [f"{prefix}:stream:{i}" for i in range(streams)]
+
+
+def event_message(ev: Any, exten: str | None, domain: str | None) -> dict:
+    """The feed message of one event (connection states are ``extension`` messages)."""
+    kind = "extension" if isinstance(ev, _events.ConnectionEvent) else "event"
+    return {"kind": kind, "type": ev.name or type(ev).__name__, "ts": ev.ts, "exten": exten, "domain": domain,
+            "data": ev.to_dict()}
+
+
+def call_message(update: Any, exten: str | None, domain: str | None) -> dict:
+    """The feed message of one call update (``call.ringing``, ``call.answered``, ``call.ended`` ...)."""
+    call = update.call
+    ts = getattr(call, "end_at", None) if update.kind == "ended" else None
+    return {"kind": "call", "type": f"call.{update.kind}", "ts": ts or getattr(call, "ring_at", None),
+            "exten": exten, "domain": domain, "data": call.to_dict()}
+
+
+# --- back from messages ---------------------------------------------------------------------
+
+def _event_classes() -> dict[str, type]:
+    out: dict[str, type] = {}
+    stack = [_events.Event]
+    while stack:
+        cls = stack.pop()
+        out[cls.__name__] = cls
+        stack.extend(cls.__subclasses__())
+    return out
+
+
+_CLASSES = _event_classes()
+_TUPLE_FIELDS = ("fields", "statuses")
+
+
+def event_from_dict(d: dict) -> _events.Event:
+    """Rebuild an event from its ``to_dict()``: equal fields, so :func:`lguapi.sinks.event_key`
+    gives the key the publishing process would have. ``ValueError`` for an unknown event class."""
+    cls = _CLASSES.get(d.get("event", ""))
+    if cls is None:
+        raise ValueError(f"unknown event class {d.get('event')!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    kw = {}
+    for k, v in d.items():
+        if k not in names:
+            continue
+        if k in _TUPLE_FIELDS and isinstance(v, list):
+            v = tuple(tuple(x) if isinstance(x, list) else x for x in v)
+        elif k == "result" and isinstance(v, dict):
+            v = event_from_dict(v)
+        kw[k] = v
+    return cls(**kw)
+
+
+class CallRecord:
+    """A finished call rebuilt from ``Call.to_dict()``: the public fields the sinks read, and
+    ``to_dict()`` giving the dict back (so ``call_key`` and the stored record are the same)."""
+
+    def __init__(self, d: dict) -> None:
+        self._d = d
+        for k in ("id", "direction", "state", "remote_number", "dialled_number", "answered_by", "caller",
+                  "callee", "hangup_cause", "end_reason", "ring_at", "answer_at", "end_at", "ring_seconds",
+                  "talk_seconds", "missed", "abandoned", "room", "merged_into", "continued_from"):
+            setattr(self, k, d.get(k))
+        self.exten = tuple(d.get("exten") or ())
+        self.handled_by = tuple(d.get("handled_by") or ())
+        self.unique_ids = tuple(d.get("unique_ids") or ())
+        self.missed = bool(self.missed)
+        self.abandoned = bool(self.abandoned)
+
+    @property
+    def answered(self) -> bool:
+        return self.answer_at is not None
+
+    def to_dict(self) -> dict:
+        return dict(self._d)
+
+    def __repr__(self) -> str:
+        return f"CallRecord(id={self.id!r}, direction={self.direction!r}, end_reason={self.end_reason!r})"
+
+
+def _union(*lists: Any) -> list:
+    return list(dict.fromkeys(x for lst in lists for x in (lst or ())))
+
+
+def merge_call_dicts(parts: list[dict]) -> dict:
+    """One record from the views of one call that several members tracked (each saw only its
+    own extensions' legs): earliest ring and answer, latest end, every extension, channel and
+    unique id; the other fields from the view that ended last. Deterministic in the set."""
+    if len(parts) == 1:
+        return parts[0]
+    parts = sorted(parts, key=lambda p: (p.get("end_at") or 0.0, dumps(p)))
+    out = dict(parts[-1])
+    rings = [p["ring_at"] for p in parts if p.get("ring_at") is not None]
+    answers = [p for p in parts if p.get("answer_at") is not None]
+    ends = [p["end_at"] for p in parts if p.get("end_at") is not None]
+    out["ring_at"] = min(rings) if rings else None
+    out["end_at"] = max(ends) if ends else None
+    if answers:
+        first = min(answers, key=lambda p: p["answer_at"])
+        out["answer_at"] = first["answer_at"]
+        out["answered_by"] = first.get("answered_by") or next(
+            (p.get("answered_by") for p in answers if p.get("answered_by")), None)
+        out["missed"] = out["abandoned"] = False
+    for k in ("exten", "handled_by", "channels", "unique_ids"):
+        out[k] = _union(*(p.get(k) for p in parts))
+    for k in ("channels", "unique_ids"):
+        out[k] = sorted(out[k])
+    if out["ring_at"] is not None:
+        stop = out.get("answer_at") if out.get("answer_at") is not None else out["end_at"]
+        out["ring_seconds"] = None if stop is None else max(0.0, stop - out["ring_at"])
+    if out.get("answer_at") is not None and out["end_at"] is not None:
+        out["talk_seconds"] = max(0.0, out["end_at"] - out["answer_at"])
+    return out
+
+
+# --- publishing ------------------------------------------------------------------------------
+
+class StreamPublisher:
+    """Append messages to the cluster's streams in pipelined batches (``batch`` messages or
+    ``flush_interval`` seconds). While Redis is unreachable messages wait in memory, at most
+    ``max_backlog`` (new ones are dropped beyond it, counted in ``stats["dropped"]`` and logged),
+    and go out in order when it is back."""
+
+    def __init__(self, redis: Any, prefix: str, *, streams: int = 16, maxlen: int = 100_000, batch: int = 500,
+                 flush_interval: float = 0.05, max_backlog: int = 200_000, retry: float = 0.5) -> None:
+        if streams < 1 or maxlen < 1 or batch < 1 or max_backlog < 1:
+            raise ValueError("streams, maxlen, batch and max_backlog must be >= 1")
+        if flush_interval <= 0 or retry <= 0:
+            raise ValueError("flush_interval and retry must be > 0")
+        self.redis = redis
+        self.prefix = prefix
+        self.streams = streams
+        self.maxlen = maxlen
+        self.batch = batch
+        self.flush_interval = flush_interval
+        self.max_backlog = max_backlog
+        self.retry = retry
+        self._queue: collections.deque[tuple[str, str]] = collections.deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self.stats = {"published": 0, "dropped": 0, "errors": 0, "batches": 0}
+
+    @property
+    def backlog(self) -> int:
+        return len(self._queue)
+
+    def publish(self, message: dict, shard: int) -> None:
+        """Queue one message for the stream of ``shard`` (never blocks)."""
+        if len(self._queue) >= self.max_backlog:
+            self.stats["dropped"] += 1
+            if self.stats["dropped"] in (1, 1000) or self.stats["dropped"] % 100_000 == 0:
+                log.error("cluster: stream backlog full (%d messages, Redis unreachable?): %d new message(s) "
+                          "dropped so far", self.max_backlog, self.stats["dropped"])
+            return
+        self._queue.append((stream_key(self.prefix, shard, self.streams), dumps(message)))
+        if len(self._queue) >= self.batch:
+            self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="lguapi-cluster-publisher")
+
+    async def close(self, *, timeout: float = 5.0) -> None:
+        """Send what is queued (bounded by ``timeout``), then stop."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        try:
+            await asyncio.wait_for(self._drain(), timeout)
+        except Exception as e:
+            if self._queue:
+                log.warning("cluster: %d stream message(s) not sent at close (%s)", len(self._queue), e)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self._drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                self.stats["errors"] += 1
+                if self.stats["errors"] in (1, 10) or self.stats["errors"] % 100 == 0:
+                    log.warning("cluster: publishing to Redis failed (%s); %d message(s) wait", e, len(self._queue))
+                await asyncio.sleep(self.retry)
+
+    async def _drain(self) -> None:
+        q = self._queue
+        while q:
+            n = min(len(q), self.batch)
+            items = [q[i] for i in range(n)]
+            pipe = self.redis.pipeline(transaction=False)
+            for key, body in items:
+                pipe.xadd(key, {"m": body}, maxlen=self.maxlen, approximate=True)
+            await pipe.execute()
+            for _ in range(n):  # sent: only now leave the queue (a failure keeps them, in order)
+                q.popleft()
+            self.stats["published"] += n
+            self.stats["batches"] += 1
