@@ -562,6 +562,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=2.0, help="seconds between plain status lines (default 2)")
     p.add_argument("--login-concurrency", type=int, default=100, help="logins in flight at once (default 100)")
     p.set_defaults(func=_cmd_demo)
+    from .cluster import sink_cli  # lguapi sink --cluster URL --to sqlite:PATH (issue 12)
+
+    sink_cli.add_parser(sub)
     return parser
 
 

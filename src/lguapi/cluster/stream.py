@@ -135,8 +135,9 @@ def _union(*lists: Any) -> list:
 
 def merge_call_dicts(parts: list[dict]) -> dict:
     """One record from the views of one call that several members tracked (each saw only its
-    own extensions' legs): earliest ring and answer, latest end, every extension, channel and
-    unique id; the other fields from the view that ended last. Deterministic in the set."""
+    own extensions' legs): the id and direction of the view that rang first, earliest ring and
+    answer, latest end, every extension, channel and unique id; the other fields from the view
+    that ended last. Deterministic in the set."""
     if len(parts) == 1:
         return parts[0]
     parts = sorted(parts, key=lambda p: (p.get("end_at") or 0.0, dumps(p)))
@@ -145,6 +146,9 @@ def merge_call_dicts(parts: list[dict]) -> dict:
     answers = [p for p in parts if p.get("answer_at") is not None]
     ends = [p["end_at"] for p in parts if p.get("end_at") is not None]
     out["ring_at"] = min(rings) if rings else None
+    first_rung = min(parts, key=lambda p: (p.get("ring_at") is None, p.get("ring_at") or 0.0, str(p.get("id"))))
+    out["id"] = first_rung.get("id")  # the call's first unique id, as one tracker would have named it
+    out["direction"] = first_rung.get("direction", out.get("direction"))
     out["end_at"] = max(ends) if ends else None
     if answers:
         first = min(answers, key=lambda p: p["answer_at"])
