@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed
 SOURCES = pyproject.toml setup.py $(wildcard src/lgucore/*.pyx src/lgucore/*.pxd)
 PYTEST_ARGS ?=
 
-.PHONY: all venv build services test test-core test-pure demo bench clean
+.PHONY: all venv build browser services test test-core test-pure demo bench clean
 
 all: test
 
@@ -33,9 +33,18 @@ services:
 	    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null; }; } || \
 	  echo "redis-server missing (not root): the cluster tests will skip"
 
+# The wallboard tests drive Debian's headless Chromium (plus a Korean font for readable
+# screenshots); as root (CI) install them when missing, else those tests skip with the reason.
+BROWSER_PKGS = chromium chromium-driver fonts-nanum
+browser:
+	@if dpkg -s $(BROWSER_PKGS) >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(BROWSER_PKGS); \
+	else echo "make: $(BROWSER_PKGS) missing and not root: the wallboard browser tests will skip"; fi
+
 # The whole suite on the compiled core (core tests run on both twins), then the
 # lguapi suite once more on the pure twin.
-test: build services
+test: build browser services
 	$(PY) -X dev -m pytest $(PYTEST_ARGS)
 	LGUCORE_NO_EXTENSIONS=1 $(PY) -X dev -m pytest -m "not slow" --ignore=tests/core $(PYTEST_ARGS)
 
@@ -44,6 +53,7 @@ test-core: build
 
 demo: build
 	$(PY) -m pip install -q -e ".[cli]"
+	$(PY) -m pip install -q -e ".[gateway]"
 	$(VENV)/bin/lguapi demo --extensions 3001-3300 $(DEMO_ARGS)
 
 bench: build

@@ -309,3 +309,15 @@ async def test_bad_delivery_status_is_a_value_error(tmp_path):
         assert disp.stats()["pending"] == 0
     with pytest.raises(ValueError, match="file path"):
         WebhookDispatcher(":memory:", [])
+
+
+async def test_old_delivered_and_failed_rows_are_pruned(tmp_path):
+    async with Receiver(SECRET.encode()) as rx:
+        async with WebhookDispatcher(tmp_path / "o.sqlite3", [endpoint(rx.url)], delivered_retention=0.2,
+                                     failed_retention=0.2, prune_interval=0.1, **FAST) as disp:
+            disp.offer(message(1))
+            await wait_until(lambda: len(disp.deliveries("delivered")) == 1)
+            rx.status = 400
+            disp.offer(message(2))
+            await wait_until(lambda: disp.stats()["failed"] == 1)
+            await wait_until(lambda: disp.deliveries() == [] and disp.stats()["failed"] == 0)

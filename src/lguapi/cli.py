@@ -562,7 +562,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=2.0, help="seconds between plain status lines (default 2)")
     p.add_argument("--login-concurrency", type=int, default=100, help="logins in flight at once (default 100)")
     p.set_defaults(func=_cmd_demo)
-    from .cluster import sink_cli  # lguapi sink --cluster URL --to sqlite:PATH (issue 12)
+
+    from .gateway import cli as gateway_cli  # issue 11: the HTTP gateway (its own module)
+
+    gateway_cli.add_parser(sub)
+    from .cluster import sink_cli  # issue 12: lguapi sink --cluster URL --to sqlite:PATH
 
     sink_cli.add_parser(sub)
     return parser

@@ -175,6 +175,7 @@ async def run_demo(args: argparse.Namespace, *, tui: bool, out=None) -> int:
     stack = EmulatorStack(directory, host=args.host, port=args.port, admin_port=args.admin_port, oam_port=0,
                           oam_tls=False, seed=seed)
     monitor: Monitor | None = None
+    gateway: Any = None
     traffic = None
     traffic_started_at: float | None = None
     result: dict | None = None
@@ -192,6 +193,9 @@ async def run_demo(args: argparse.Namespace, *, tui: bool, out=None) -> int:
                           client_options={"auto_reconnect": 1.0}, freeze_gc=True)
         ended = _EndedCalls()
         monitor.add_update_hook(ended)
+        from .gateway.cli import start_demo_gateway  # the HTTP gateway and its wallboard (issue 11)
+
+        gateway = await start_demo_gateway(monitor, args.extensions, out)
         await monitor.start(wait=False)
         config = TrafficConfig(rate=rate, ring_mean=4.0, talk_mean=15.0)
 
@@ -223,6 +227,8 @@ async def run_demo(args: argparse.Namespace, *, tui: bool, out=None) -> int:
         snap = monitor.snapshot(calls=0)
     finally:
         _remove_signal_handlers()
+        if gateway is not None:
+            await gateway.close()
         if monitor is not None:
             await monitor.close()
         await stack.close()

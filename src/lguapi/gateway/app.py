@@ -22,7 +22,7 @@ from aiohttp import web
 
 from .auth import Authenticator, Principal, request_token
 from .bridge import MonitorBridge
-from .config import GatewayConfig, is_loopback
+from .config import GatewayConfig
 from .errors import ApiError, error_response
 from .feed import Hub
 from .metrics import metrics_handler, new_registry
@@ -98,16 +98,19 @@ _PUBLIC = Principal("public", frozenset())  # the caller of a public route
 class Gateway:
     """``lguapi gateway`` in-process: :meth:`start` logs in and listens, :meth:`close` stops.
 
-    ``monitor_factory(config) -> Monitor`` replaces how the monitor is made (tests, embedding);
-    ``wait_logins`` makes :meth:`start` return only after every initial login.
+    ``monitor``: serve a :class:`lguapi.Monitor` the caller made and starts/closes itself (it
+    must not be started yet, so the gateway sees every login); else the gateway makes one
+    from the configuration (``monitor_factory(config)`` replaces how). ``wait_logins`` makes
+    :meth:`start` return only after every initial login.
     """
 
-    def __init__(self, config: GatewayConfig, *, monitor_factory: Callable[[GatewayConfig], Any] | None = None,
-                 wait_logins: bool = True) -> None:
+    def __init__(self, config: GatewayConfig, *, monitor: Any = None,
+                 monitor_factory: Callable[[GatewayConfig], Any] | None = None, wait_logins: bool = True) -> None:
         self.config = config
         self._monitor_factory = monitor_factory or _make_monitor
+        self._owns_monitor = monitor is None
         self._wait_logins = wait_logins
-        self.monitor: Any = None
+        self.monitor: Any = monitor
         self.hub: Hub | None = None
         self.bridge: MonitorBridge | None = None
         self.dispatcher: Any = None
@@ -125,13 +128,15 @@ class Gateway:
             raise RuntimeError("Gateway.start() called twice")
         self._started = True
         cfg = self.config
-        self.monitor = self._monitor_factory(cfg)
+        if self._owns_monitor:
+            self.monitor = self._monitor_factory(cfg)
         self.hub = Hub(buffer=cfg.feed_buffer, queue=cfg.feed_queue, max_subscribers=cfg.max_subscribers)
         self.bridge = MonitorBridge(self.monitor, self.hub, skip_events=cfg.feed_skip_events)
         try:
             await self._start_webhooks()
             await self._start_http()
-            await self.monitor.start(wait=self._wait_logins)
+            if self._owns_monitor:
+                await self.monitor.start(wait=self._wait_logins)
         except BaseException:
             await self.close()
             raise
@@ -154,9 +159,8 @@ class Gateway:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         ctx = _ssl_context(cfg)
-        if ctx is None and not is_loopback(cfg.host):
-            log.warning("gateway: listening on %s without TLS: tokens and phone numbers cross the network in "
-                        "clear text (set http.tls_cert and http.tls_key)", cfg.host)
+        for warning in cfg.exposure_warnings():
+            log.warning("gateway: %s", warning)
         site = web.TCPSite(self._runner, cfg.host, cfg.port, ssl_context=ctx)
         await site.start()
         server = site._server  # aiohttp keeps the listening sockets there; the only way to learn port 0
@@ -176,7 +180,7 @@ class Gateway:
                 await self.dispatcher.close()
             except Exception:
                 log.exception("gateway: closing the webhook dispatcher failed")
-        if self.monitor is not None:
+        if self.monitor is not None and self._owns_monitor:
             await self.monitor.close()
 
     async def __aenter__(self) -> Gateway:
@@ -229,8 +233,10 @@ def build_app(gateway: Gateway) -> web.Application:
     """The aiohttp application of ``gateway``: :data:`ROUTES` behind the error, CORS and auth
     middlewares, request bodies bounded by ``max_body_bytes``."""
     app = web.Application(client_max_size=gateway.config.max_body_bytes,
-                          middlewares=[_error_middleware, _cors_middleware, _auth_middleware])
+                          middlewares=[_cors_middleware, _error_middleware, _auth_middleware])
     app[GATEWAY] = gateway
+    if gateway.config.cors_origins:
+        app.on_response_prepare.append(_cors_headers)
     for r in ROUTES:
         app.router.add_route(r.method, r.path, r.handler)
     return app
@@ -273,16 +279,16 @@ async def _cors_middleware(request: web.Request, handler: Handler) -> web.Stream
         return web.Response(status=204, headers={
             "Access-Control-Allow-Origin": origin, "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
             "Access-Control-Allow-Headers": _CORS_HEADERS, "Access-Control-Max-Age": "600", "Vary": "Origin"})
-    try:
-        resp = await handler(request)
-    except ApiError as e:
-        if allowed:
-            e.headers = {**(e.headers or {}), "Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-        raise
-    if allowed and not resp.prepared:
-        resp.headers["Access-Control-Allow-Origin"] = origin
-        resp.headers["Vary"] = "Origin"
-    return resp
+    return await handler(request)  # _cors_headers adds the headers as any response is prepared
+
+
+async def _cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: the CORS headers, also on streams (SSE) and errors."""
+    origins = request.app[GATEWAY].config.cors_origins
+    origin = request.headers.get("Origin")
+    if origin is not None and ("*" in origins or origin in origins):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
 
 
 @web.middleware

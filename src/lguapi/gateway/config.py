@@ -40,7 +40,7 @@ def hash_token(token: str) -> str:
     """The hex SHA-256 of a bearer token, the only form the gateway keeps.
 
     >>> hash_token("s3cret")[:16]
-    '4e738ca5563c06cf'
+    '1ec1c26b50d5d3c5'
     """
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -145,6 +145,19 @@ class GatewayConfig:
     @property
     def tls(self) -> bool:
         return bool(self.tls_cert)
+
+    def exposure_warnings(self) -> list[str]:
+        """What is risky about where the gateway listens (logged as warnings at start)."""
+        out = []
+        if not is_loopback(self.host) and not self.tls:
+            out.append(f"listening on {self.host} without TLS: tokens and phone numbers cross the network "
+                       f"in clear text (set http.tls_cert and http.tls_key)")
+        if not is_loopback(self.host) and not self.tokens:
+            out.append(f"listening on {self.host} with no tokens: every route but the public ones answers 401")
+        if "*" in self.cors_origins:
+            out.append("cors_origins allows any origin ('*'): any web page a user opens may call the gateway "
+                       "with that user's token")
+        return out
 
     def replace(self, **changes: Any) -> GatewayConfig:
         """A copy with ``changes`` (validated again), e.g. the CLI's ``--host``/``--port``."""

@@ -4,8 +4,9 @@ Every message is a dict ``{"id", "kind", "type", "ts", "exten", "domain", "data"
 ``docs/gateway.md``); ids increase by one per message for the life of the process.
 :meth:`Hub.publish` keeps the last ``buffer`` messages for resuming, calls every listener
 synchronously (the webhook dispatcher's ``offer``) and appends the message to each matching
-subscriber's queue. A subscriber whose queue holds ``queue`` messages is cut off with a
-reason; nobody ever waits for a subscriber.
+subscriber's queue. A subscriber whose queue holds ``queue`` messages while it is still busy writing
+earlier ones is cut off with a reason (one that was idle takes the whole burst on its next
+turn, up to ``buffer`` messages); nobody ever waits for a subscriber.
 
 >>> hub = Hub(buffer=2)
 >>> for i in range(3):
@@ -24,7 +25,7 @@ from typing import Any, Callable, Iterable
 
 from .jsonable import dumps, mask_numbers
 
-__all__ = ["Hub", "Subscriber", "SubscriberCut", "FeedFilter", "KINDS"]
+__all__ = ["Hub", "Subscriber", "SubscriberCut", "FeedFilter", "FeedEntry", "KINDS"]
 
 log = logging.getLogger("lguapi.gateway.feed")
 
@@ -74,17 +75,22 @@ def _call_has(msg: dict, extens: frozenset[str]) -> bool:
     return not extens.isdisjoint(msg["data"].get("exten") or ())
 
 
-class _Entry:
-    """One published message with its JSON text made once (and masked once, on demand)."""
+class FeedEntry:
+    """One published message; its JSON text and SSE frame are made once for every subscriber
+    (and the masked ones once more, on demand)."""
 
-    __slots__ = ("msg", "_text", "_masked")
+    __slots__ = ("msg", "id", "_text", "_masked", "_sse", "_sse_masked")
 
     def __init__(self, msg: dict) -> None:
         self.msg = msg
+        self.id: int = msg["id"]
         self._text: str | None = None
         self._masked: str | None = None
+        self._sse: bytes | None = None
+        self._sse_masked: bytes | None = None
 
     def text(self, masked: bool = False) -> str:
+        """The message as compact JSON (phone numbers masked when ``masked``)."""
         if masked:
             if self._masked is None:
                 self._masked = dumps(mask_numbers(self.msg))
@@ -93,26 +99,43 @@ class _Entry:
             self._text = dumps(self.msg)
         return self._text
 
+    def sse(self, masked: bool = False) -> bytes:
+        """The message as one Server-Sent Events frame (``id:`` and ``data:`` lines)."""
+        frame = self._sse_masked if masked else self._sse
+        if frame is None:
+            frame = f"id: {self.id}\ndata: {self.text(masked)}\n\n".encode("utf-8")
+            if masked:
+                self._sse_masked = frame
+            else:
+                self._sse = frame
+        return frame
+
 
 class Subscriber:
     """One feed connection: a bounded queue of entries; ``cut`` holds the reason once cut off."""
 
-    __slots__ = ("filter", "masked", "max_queue", "_queue", "_wake", "cut", "closed", "sent", "_hub")
+    __slots__ = ("filter", "masked", "max_queue", "hard_limit", "_queue", "_wake", "_waiting", "cut", "closed",
+                 "sent", "_hub")
 
-    def __init__(self, hub: Hub, flt: FeedFilter, max_queue: int, masked: bool) -> None:
+    def __init__(self, hub: Hub, flt: FeedFilter, max_queue: int, masked: bool, hard_limit: int) -> None:
         self._hub = hub
         self.filter = flt
         self.masked = masked
         self.max_queue = max_queue
-        self._queue: collections.deque[_Entry] = collections.deque()
+        self.hard_limit = max(max_queue, hard_limit)
+        self._waiting = False  # idle, waiting for messages: it takes the whole queue on its next turn
+        self._queue: collections.deque[FeedEntry] = collections.deque()
         self._wake = asyncio.Event()
         self.cut: str | None = None
         self.closed = False
         self.sent = 0
 
-    def _push(self, entry: _Entry) -> bool:
-        """Queue one entry; False (and cut off) when the queue is full."""
-        if len(self._queue) >= self.max_queue:
+    def _push(self, entry: FeedEntry) -> bool:
+        """Queue one entry; False (and cut off) when the queue is full: ``max_queue`` while the
+        subscriber is busy writing (it is behind), ``hard_limit`` even while it waits (one burst
+        of messages, published before it could run, larger than the resume buffer)."""
+        n = len(self._queue)
+        if n >= self.max_queue and (not self._waiting or n >= self.hard_limit):
             self.cut = (f"slow subscriber: {len(self._queue)} messages waiting (the queue limit); "
                         f"reconnect with the last id to resume")
             self._wake.set()
@@ -122,25 +145,25 @@ class Subscriber:
             self._wake.set()
         return True
 
-    async def next_batch(self, timeout: float | None = None, limit: int = 500) -> list[tuple[int, str]]:
-        """The queued messages as ``(id, JSON text)`` (up to ``limit``); waits up to ``timeout``
-        for one. An empty list means the wait timed out; raises :class:`SubscriberCut` once
-        cut off (after the messages queued before the cut)."""
+    async def next_batch(self, timeout: float | None = None, limit: int = 500) -> list[FeedEntry]:
+        """The queued messages (up to ``limit``; render them with ``entry.text(sub.masked)`` or
+        ``entry.sse(sub.masked)``); waits up to ``timeout`` for one. An empty list means the
+        wait timed out; raises :class:`SubscriberCut` once cut off (after the messages queued
+        before the cut)."""
         if not self._queue and self.cut is None:
             self._wake.clear()
+            self._waiting = True
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             except asyncio.TimeoutError:
                 return []
+            finally:
+                self._waiting = False
         if self.cut is not None and not self._queue:
             raise SubscriberCut(self.cut)
         q = self._queue
         n = min(limit, len(q))
-        masked = self.masked
-        out = []
-        for _ in range(n):
-            e = q.popleft()
-            out.append((e.msg["id"], e.text(masked)))
+        out = [q.popleft() for _ in range(n)]
         self.sent += n
         return out
 
@@ -180,7 +203,7 @@ class Hub:
         self.queue_size = queue
         self.max_subscribers = max_subscribers
         self._clock = clock
-        self._ring: collections.deque[_Entry] = collections.deque(maxlen=buffer)
+        self._ring: collections.deque[FeedEntry] = collections.deque(maxlen=buffer)
         self._subs: list[Subscriber] = []
         self._listeners: list[Callable[[dict], Any]] = []
         self.last_id = 0
@@ -196,7 +219,7 @@ class Hub:
         self.last_id += 1
         msg = {"id": self.last_id, "kind": kind, "type": type, "ts": self._clock() if ts is None else ts,
                "exten": exten, "domain": domain, "data": data}
-        entry = _Entry(msg)
+        entry = FeedEntry(msg)
         self._ring.append(entry)
         self.published += 1
         for listener in self._listeners:
@@ -228,7 +251,7 @@ class Hub:
         after it come first, preceded by a ``gap`` message when some have left the buffer."""
         if len(self._subs) >= self.max_subscribers:
             raise OverflowError(f"the feed has its {self.max_subscribers} subscribers already (max_subscribers)")
-        sub = Subscriber(self, flt or FeedFilter(), self.queue_size, masked)
+        sub = Subscriber(self, flt or FeedFilter(), self.queue_size, masked, self.buffer_size)
         if since is not None:
             self._replay(sub, since)
         self._subs.append(sub)
@@ -246,7 +269,7 @@ class Hub:
         if reason is not None:
             gap = {"id": oldest - 1, "kind": "gap", "type": "gap", "ts": self._clock(), "exten": None,
                    "domain": None, "data": {"reason": reason, "since": since[0], "oldest": oldest}}
-            sub._queue.append(_Entry(gap))
+            sub._queue.append(FeedEntry(gap))
         start = max(0, since[1] - oldest + 1)
         ring = self._ring
         wants = sub.filter.wants

@@ -174,7 +174,7 @@ class Outbox:
                 " WHERE id = ? AND status = 'failed'", (at, at, delivery_id))
         return cur.rowcount == 1
 
-    def prune(self, *, delivered_before: float, failed_before: float) -> int:
+    def prune(self, delivered_before: float, failed_before: float) -> int:
         """Delete delivered and failed rows last updated before the given times."""
         with self._lock:
             cur = self._db.execute(

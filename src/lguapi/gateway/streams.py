@@ -27,6 +27,8 @@ log = logging.getLogger("lguapi.gateway.streams")
 
 _SHUTDOWN = "the gateway is shutting down"
 _CLIENT_GONE = "the client closed the connection"
+#: seconds between checks that an idle SSE client is still connected
+_POLL = 1.0
 
 
 def _csv(query: Any, key: str) -> list[str] | None:
@@ -81,24 +83,39 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
     heartbeat = request.app[GATEWAY].config.feed_heartbeat
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                        "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    resp.force_close()  # a stream ends its connection: never reused for another request
     try:
         await resp.prepare(request)
         await resp.write(b"retry: 2000\n\n")
+        loop = asyncio.get_running_loop()
+        quiet_since = loop.time()
         while True:
             try:
-                batch = await sub.next_batch(heartbeat)
+                batch = await sub.next_batch(min(_POLL, heartbeat))
             except SubscriberCut as cut:
                 await resp.write(_sse_cut(str(cut)))
                 break
             if not batch:
-                await resp.write(b": keep-alive\n\n")
+                if _gone(request):
+                    break
+                if loop.time() - quiet_since >= heartbeat:
+                    await resp.write(b": keep-alive\n\n")
+                    quiet_since = loop.time()
                 continue
-            await resp.write("".join(f"id: {i}\ndata: {text}\n\n" for i, text in batch).encode("utf-8"))
+            quiet_since = loop.time()
+            masked = sub.masked
+            await resp.write(b"".join([e.sse(masked) for e in batch]))
     except (ConnectionError, asyncio.CancelledError):
         pass  # the client went away (or the server is stopping)
     finally:
         sub.stop(_CLIENT_GONE)
     return resp
+
+
+def _gone(request: web.Request) -> bool:
+    """Has the client closed the connection? (aiohttp does not cancel the handler for it.)"""
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _cut_body(reason: str) -> str:
@@ -129,8 +146,8 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
                     await ws.close(code=1001 if reason == _SHUTDOWN else 4000,
                                    message=reason[:120].encode("utf-8"))
                 break
-            for _, text in batch:
-                await ws.send_str(text)
+            for e in batch:
+                await ws.send_str(e.text(sub.masked))
     except (ConnectionError, asyncio.CancelledError):
         pass
     finally:

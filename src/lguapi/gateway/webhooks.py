@@ -50,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "delivered_retention": 86_400.0,
     "failed_retention": 7 * 86_400.0,
     "close_timeout": 5.0,
+    "prune_interval": 60.0,
 }
 #: the message types a webhook can subscribe to, besides ``event.<name>`` and the wildcards
 EVENT_TYPES = ("call.ringing", "call.answered", "call.updated", "call.ended", "extension.state")
@@ -60,7 +61,6 @@ _EVENT_PATTERN = re.compile(r"^(\*|call\.\*|extension\.\*|event\.\*|event\.[a-z0
 _ENDPOINT_KEYS = frozenset({"name", "url", "secret", "secret_env", "events", "exten", "domain",
                             "timeout", "concurrency"})
 _USER_AGENT = "lguapi-webhooks/1"
-_PRUNE_INTERVAL = 60.0
 _WRITE_RETRY_DELAY = 1.0
 _DROP_LOG_INTERVAL = 10.0
 _ERROR_TEXT_MAX = 200
@@ -159,8 +159,9 @@ class WebhookDispatcher:
     honoured up to the cap); ``timeout`` of one request; ``concurrency`` requests in flight
     per endpoint; ``max_outbox`` pending plus failed deliveries kept (beyond it new ones are
     dropped, logged at ERROR and counted as ``dropped``); ``delivered_retention`` and
-    ``failed_retention`` seconds before such rows are pruned; ``close_timeout`` seconds
-    :meth:`close` waits for requests in flight.
+    ``failed_retention`` seconds before such rows are pruned (checked every
+    ``prune_interval`` seconds); ``close_timeout`` seconds :meth:`close` waits for
+    requests in flight.
     """
 
     def __init__(self, outbox_path: str | os.PathLike[str] = DEFAULTS["outbox_path"],
@@ -170,7 +171,8 @@ class WebhookDispatcher:
                  concurrency: int = DEFAULTS["concurrency"], max_outbox: int = DEFAULTS["max_outbox"],
                  delivered_retention: float = DEFAULTS["delivered_retention"],
                  failed_retention: float = DEFAULTS["failed_retention"],
-                 close_timeout: float = DEFAULTS["close_timeout"]) -> None:
+                 close_timeout: float = DEFAULTS["close_timeout"],
+                 prune_interval: float = DEFAULTS["prune_interval"]) -> None:
         eps = list(endpoints)
         names = [ep.name for ep in eps]
         if len(set(names)) != len(names):
@@ -178,7 +180,7 @@ class WebhookDispatcher:
         _check_options(max_attempts=max_attempts, backoff_base=backoff_base, backoff_cap=backoff_cap,
                        timeout=timeout, concurrency=concurrency, max_outbox=max_outbox,
                        delivered_retention=delivered_retention, failed_retention=failed_retention,
-                       close_timeout=close_timeout)
+                       close_timeout=close_timeout, prune_interval=prune_interval)
         self.outbox_path = os.fspath(outbox_path)
         if not self.outbox_path or self.outbox_path == ":memory:" or self.outbox_path.startswith("file:"):
             raise ValueError("webhook outbox: a file path is required (the outbox must survive a restart)")
@@ -192,6 +194,7 @@ class WebhookDispatcher:
         self.delivered_retention = float(delivered_retention)
         self.failed_retention = float(failed_retention)
         self.close_timeout = float(close_timeout)
+        self.prune_interval = float(prune_interval)
         self._metrics = _Metrics(registry)
         self._outbox: Outbox | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -382,12 +385,15 @@ class WebhookDispatcher:
     async def _writer(self) -> None:
         last_prune = time.monotonic()
         while True:
-            await self._dirty.wait()
+            try:
+                await asyncio.wait_for(self._dirty.wait(), self.prune_interval)
+            except asyncio.TimeoutError:
+                pass
             self._dirty.clear()
             if not await self._write_batch():
                 await asyncio.sleep(_WRITE_RETRY_DELAY)
                 self._dirty.set()
-            if time.monotonic() - last_prune > _PRUNE_INTERVAL:
+            if time.monotonic() - last_prune >= self.prune_interval:
                 last_prune = time.monotonic()
                 await self._prune()
 

@@ -1,0 +1,128 @@
+"""The web wallboard in a real headless Chromium against a real gateway and emulator on loopback.
+
+Rings go through the emulator's admin HTTP interface, as an outside caller and a handset would.
+Screenshots land in tests/artifacts/ (git-ignored).
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+
+import aiohttp
+import pytest
+
+from lguapi.gateway import Gateway
+from lguapi.server.admin import AdminServer
+
+from browserkit import call, new_driver, screenshot, wait_js
+from gatewaykit import gateway_stack
+
+CALLER = "01055501234"
+
+
+def tile_state(exten: str) -> str:
+    return f"(document.querySelector('[data-exten=\"{exten}\"]') || {{dataset: {{}}}}).dataset.state"
+
+
+def tile_text(exten: str, part: str) -> str:
+    return f"(document.querySelector('[data-exten=\"{exten}\"] .{part}') || {{textContent: ''}}).textContent"
+
+
+@contextlib.asynccontextmanager
+async def browser():
+    driver = await call(new_driver)
+    try:
+        yield driver
+    finally:
+        await call(driver.quit)
+
+
+async def admin_post(admin: AdminServer, path: str, body: dict | None = None) -> dict:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(admin.url + path, json=body or {}) as resp:
+            data = await resp.json()
+            assert resp.status in (200, 201), (path, resp.status, data)
+            return data
+
+
+async def wait_state(driver, exten: str, state: str, timeout: float = 30.0) -> None:
+    await wait_js(driver, f"{tile_state(exten)} === {state!r}", timeout, f"tile {exten} {state}")
+
+
+@pytest.mark.timeout(240)
+async def test_wallboard_follows_a_call_and_survives_a_gateway_restart():
+    async with gateway_stack("3001-3012") as st, AdminServer(st.emu, port=0) as admin, browser() as driver:
+        await call(driver.get, st.url + "/")
+        await wait_js(driver, "window.wallboard.ready && window.wallboard.connected", what="page live")
+        assert await call(driver.execute_script, "return window.wallboard.tiles") == 12
+        await wait_state(driver, "3001", "idle")
+
+        # an outside caller rings 3001's 070 number: ringing, with the caller's number
+        await admin_post(admin, "/calls", {"from": CALLER, "to": "07012343001"})
+        await wait_state(driver, "3001", "ringing")
+        await wait_js(driver, f"{tile_text('3001', 'remote')} === {CALLER!r}", what="remote number shown")
+        await screenshot(driver, "wallboard-ringing.png")
+
+        # the handset answers: talking, and the duration ticks
+        await admin_post(admin, "/phones/3001/answer")
+        await wait_state(driver, "3001", "talking")
+        first = await wait_js(driver, tile_text("3001", "dur"), what="duration shown")
+        await wait_js(driver, f"{tile_text('3001', 'dur')} !== {first!r}", 10, "duration ticking")
+        await screenshot(driver, "wallboard-talking.png")
+
+        # hang up: idle again, the number cleared, the counters count one answered call
+        await admin_post(admin, "/phones/3001/hangup")
+        await wait_state(driver, "3001", "idle")
+        assert await call(driver.execute_script, f"return {tile_text('3001', 'remote')}") == ""
+        await wait_js(driver, "document.querySelector('#counters tbody tr td:nth-of-type(4)').textContent === '1'",
+                      15, "answered counter at 1")
+
+        # Korean labels
+        await call(driver.execute_script, "document.getElementById('lang').click()")
+        await wait_js(driver, "document.querySelector('h1').textContent === '상황판'", what="Korean title")
+        await wait_js(driver, f"{tile_text('3001', 'state')} === '대기'", what="Korean state label")
+        await screenshot(driver, "wallboard-korean.png")
+
+        # the gateway restarts on the same port: the page reconnects by itself and follows again
+        cfg = dataclasses.replace(st.gateway.config, port=int(st.url.rsplit(":", 1)[1]))
+        await st.gateway.close()
+        await wait_js(driver, "!window.wallboard.connected", what="outage noticed")
+        snapshots = await call(driver.execute_script, "return window.wallboard.snapshots")
+        async with Gateway(cfg):
+            await wait_js(driver, f"window.wallboard.connected && window.wallboard.snapshots > {snapshots}", 60,
+                          "reconnected and re-synced after the restart")
+            await admin_post(admin, "/calls", {"from": CALLER, "to": "07012343002"})
+            await wait_state(driver, "3002", "ringing")
+            await admin_post(admin, "/phones/3002/hangup")
+            await wait_state(driver, "3002", "idle")
+            await call(driver.get, "about:blank")   # closes the page's event stream
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+async def test_wallboard_with_5000_extensions():
+    async with gateway_stack("3001-8000") as st, AdminServer(st.emu, port=0) as admin, browser() as driver:
+        t0 = time.monotonic()
+        await call(driver.get, st.url + "/")
+        await wait_js(driver, "window.wallboard.ready && window.wallboard.connected", 120, "page live")
+        loaded = time.monotonic() - t0
+        stats = await call(driver.execute_script, "return window.wallboard")
+        assert stats["tiles"] == 5000
+        await wait_state(driver, "7999", "idle", 60)
+        # a burst of 100 rings: every tile follows, and frames keep coming while it happens
+        await call(driver.execute_script, """
+            window.__frames = []; var last = performance.now();
+            (function tick(ts) { window.__frames.push(ts - last); last = ts;
+              if (window.__frames.length < 100000) requestAnimationFrame(tick); })(performance.now());""")
+        t1 = time.monotonic()
+        for i in range(100):
+            await admin_post(admin, "/calls", {"from": f"0105550{i:04d}", "to": f"0701234{3001 + 50 * i}"})
+        await wait_js(driver, "document.querySelectorAll('.tile.s-ringing').length === 100", 60, "100 ringing")
+        burst = time.monotonic() - t1
+        frames = await call(driver.execute_script, "return window.__frames.slice(1)")
+        await screenshot(driver, "wallboard-5000.png")
+        worst = max(frames) if frames else 0.0
+        print(f"\nwallboard 5000: page live in {loaded:.2f} s, tiles built in {stats['renderMs']:.0f} ms, "
+              f"100 rings shown in {burst:.2f} s, longest frame {worst:.0f} ms over {len(frames)} frames")
+        assert frames, "no animation frames while the burst was shown"
