@@ -599,6 +599,11 @@ class Monitor:
         self._event_hooks.append(hook)
 
     # -- cluster seam: lguapi.cluster decides which accounts this process logs in ----------
+    @property
+    def cluster_node(self) -> Any:
+        """The :class:`lguapi.cluster.node.ClusterNode` of a monitor made with ``cluster=``, else None."""
+        return self._cluster
+
     def account_ids(self) -> list[str]:
         """The login id of every account, in accounts-file order."""
         return [ln.account.id for ln in self._lines]

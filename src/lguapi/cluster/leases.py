@@ -218,6 +218,7 @@ class ShardLeases:
         self._to_release: dict[int, int] = {}    # logged out, release at the next tick: shard -> token
         self.members: list[str] = []
         self.owners: dict[int, str] = {}
+        self._last_owner: dict[int, str] = {}
         self._members_since = clock()
         self._last_ok: float | None = None
         self._ever_ok = False
@@ -351,14 +352,13 @@ class ShardLeases:
             self._to_release.pop(s, None)
             out.released.append(s)
         self.stats["released"] += len(release)
-        prev_owners = self.owners
         new: list[Lease] = []
-        for s, tok in zip(acquire, tokens):
-            tok = _s(tok)
-            if tok:
-                prev = prev_owners.get(s, "")
+        for s, raw_tok in zip(acquire, tokens):
+            token_text = _s(raw_tok)
+            if token_text:
+                prev = self._last_owner.get(s, "")
                 takeover = bool(prev) and prev != self.member and prev not in out.members
-                new.append(Lease(s, int(tok), deadline, takeover))
+                new.append(Lease(s, int(token_text), deadline, takeover))
         self._view(out.members, owners)
         for ls in lost:
             self.held.pop(ls.shard, None)
@@ -382,6 +382,7 @@ class ShardLeases:
             self.members = members
             self._members_since = self._clock()
         self.owners = {s: _s(o).split("|", 1)[0] for s, o in enumerate(owners) if _s(o)}
+        self._last_owner.update(self.owners)  # kept when a lease expires: who held it last
 
     def _wanted(self, now: float) -> list[int]:
         """Free shards assigned to this member, at most ``max_moves``, once membership is stable.

@@ -21,7 +21,8 @@ from typing import Any
 
 from ..events import LoggedIn
 from .leases import Lease, LeaseConfig, ShardLeases, shard_of
-from .stream import StreamPublisher, call_message, event_message, stream_key
+from .routing import CommandServer, RemoteClient, request
+from .stream import StreamPublisher, call_message, event_message, message_body, stream_key
 
 __all__ = ["ClusterNode", "DEFAULT_STREAMS"]
 
@@ -35,11 +36,13 @@ def _member_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
-def connect(url: str, *, timeout: float = 1.5) -> Any:
-    """A ``redis.asyncio.Redis`` for ``url`` with bounded socket waits."""
+def connect(url: str, *, timeout: float | None = 1.5, connect_timeout: float = 1.5) -> Any:
+    """A ``redis.asyncio.Redis`` for ``url`` with bounded socket waits (``timeout=None`` for a
+    client that runs blocking reads such as BLPOP)."""
     import redis.asyncio as aioredis
 
-    return aioredis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False)
+    return aioredis.from_url(url, socket_timeout=timeout, socket_connect_timeout=connect_timeout,
+                             retry_on_timeout=False)
 
 
 class ClusterNode:
@@ -64,6 +67,8 @@ class ClusterNode:
         self.monitor = monitor
         self._owns_redis = isinstance(redis, str)
         self.redis = connect(redis, timeout=cfg.redis_timeout) if isinstance(redis, str) else redis
+        #: for blocking reads (BLPOP, XREAD BLOCK): no socket timeout, its own connections
+        self.blocking = connect(redis, timeout=None) if isinstance(redis, str) else self.redis
         self.member = member or _member_id()
         self.login_margin = cfg.renew_interval if login_margin is None else login_margin
         self.handover_wait = handover_wait
@@ -72,6 +77,7 @@ class ClusterNode:
         self.reconcile_scan = reconcile_scan
         self.leases = ShardLeases(self.redis, self.member, cfg, on_acquire=self._acquired,
                                   on_release=self._release, on_lost=self._lost)
+        self.commands = CommandServer(self.redis, self.blocking, cfg.prefix, self.member, self._local_client)
         self.publisher = StreamPublisher(self.redis, cfg.prefix, streams=streams, maxlen=maxlen) if publish else None
         self._shard: dict[str, int] = {i: shard_of(i, cfg.shards) for i in monitor.account_ids()}
         self._ids: dict[int, list[str]] = {}
@@ -82,6 +88,7 @@ class ClusterNode:
         for i in self._shard:
             self._remember(i)
         self._logins = 0
+        self._answered: set[str] = set()
         self._closing = False
         self._tasks: list[asyncio.Task] = []
         self.stats = {"takeovers": 0, "gaps": 0, "reconciled_calls": 0, "handovers": 0, "forced_logouts": 0}
@@ -103,6 +110,24 @@ class ClusterNode:
     def login_id_of(self, exten: str) -> str | None:
         return self._by_exten.get(exten)
 
+    def holds(self, exten: str) -> bool:
+        """Does this member hold the lease of ``exten``'s shard?"""
+        i = self._by_exten.get(exten)
+        return i is not None and self._shard[i] in self.leases.held
+
+    def remote_client(self, exten: str, timeout: float) -> RemoteClient | None:
+        """A stand-in Client routing commands to ``exten``'s owner, or None when no live member owns it."""
+        owner = self.owner_of(exten)
+        if owner is None or owner == self.member or owner not in self.leases.members:
+            return None
+        return RemoteClient(self._route, owner, exten, timeout)
+
+    async def _route(self, owner: str, exten: str, method: str, kwargs: dict, timeout: float) -> Any:
+        return await request(self.redis, self.blocking, self.config.prefix, owner, exten, method, kwargs, timeout)
+
+    def _local_client(self, exten: str) -> Any:
+        return self.monitor.client(exten) if self.holds(exten) else None
+
     def owned_ids(self) -> list[str]:
         """Login ids of the shards this member holds."""
         return [i for s in list(self.leases.held) for i in self._ids.get(s, ())]
@@ -114,6 +139,7 @@ class ClusterNode:
             self.publisher.start()
         self.leases.start()
         self._tasks.append(asyncio.create_task(self._repair_loop(), name="lguapi-cluster-relogin"))
+        self._tasks.append(asyncio.create_task(self.commands.run(), name="lguapi-cluster-commands"))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.ready_timeout
         while loop.time() < deadline:
@@ -131,11 +157,13 @@ class ClusterNode:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.commands.close()
         await self.leases.stop(release=True)
         if self.publisher is not None:
             await self.publisher.close()
         if self._owns_redis:
             await self.redis.aclose()
+            await self.blocking.aclose()
 
     def snapshot(self) -> dict:
         """Ownership, lease and stream counters of this member (JSON-serialisable)."""
@@ -149,7 +177,7 @@ class ClusterNode:
             "member": self.member, "members": list(self.leases.members), "redis_connected": self.leases.connected,
             "shards": self.config.shards, "owned_shards": len(self.leases.held), "owned_extensions": len(owned),
             "online_extensions": online, "shards_by_member": counts, "leases": dict(self.leases.stats),
-            "node": dict(self.stats),
+            "node": dict(self.stats), "commands": dict(self.commands.stats),
             "stream": {**pub.stats, "backlog": pub.backlog} if pub is not None else None,
         }
 
@@ -235,7 +263,7 @@ class ClusterNode:
         for key in keys:
             entries = await self.redis.xrevrange(key, count=self.reconcile_scan)
             for _id, fields in entries:
-                msg = json.loads(fields.get(b"m") or fields.get("m"))
+                msg = json.loads(message_body(fields))
                 if msg.get("kind") != "call" or msg.get("exten") not in extens:
                     continue
                 cid = msg["data"].get("id")
@@ -297,8 +325,12 @@ class ClusterNode:
 
     def _on_update(self, update: Any) -> None:
         call = update.call
-        if update.kind == "ended" and getattr(call, "end_reason", None) == "merged":
-            return
+        first_answer = False
+        if update.kind == "ended":
+            self._answered.discard(call.id)
+        elif call.answer_at is not None and call.id not in self._answered:
+            first_answer = update.kind != "new"
+            self._answered.add(call.id)
         login_id = None
         for exten in getattr(call, "exten", ()) or ():
             i = self._by_exten.get(exten)
@@ -306,4 +338,4 @@ class ClusterNode:
                 login_id = i
                 break
         exten, domain = self._meta.get(login_id, (None, None)) if login_id else (None, None)
-        self._publish(call_message(update, exten, domain), login_id)
+        self._publish(call_message(update, exten, domain, first_answer=first_answer), login_id)

@@ -26,7 +26,7 @@ import socket
 import time
 from typing import Any
 
-from .stream import CallRecord, event_from_dict, merge_call_dicts, stream_keys
+from .stream import CallRecord, event_from_dict, merge_call_dicts, message_body, stream_keys
 
 __all__ = ["SinkWorker", "DEFAULT_GROUP", "group_info"]
 
@@ -193,9 +193,8 @@ class SinkWorker:
         return n
 
     async def _one(self, key: str, entry_id: Any, fields: dict) -> None:
-        body = fields.get(b"m") or fields.get("m")
         try:
-            msg = json.loads(body)
+            msg = json.loads(message_body(fields))
             kind, data = msg["kind"], msg.get("data") or {}
         except (TypeError, ValueError, KeyError):
             self.stats["bad"] += 1

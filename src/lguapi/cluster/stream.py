@@ -21,7 +21,7 @@ from typing import Any
 from .. import events as _events
 
 __all__ = ["StreamPublisher", "stream_key", "stream_keys", "event_message", "call_message", "event_from_dict",
-           "CallRecord", "merge_call_dicts", "dumps"]
+           "CallRecord", "merge_call_dicts", "dumps", "message_body"]
 
 log = logging.getLogger("lguapi.cluster.stream")
 
@@ -59,11 +59,18 @@ def event_message(ev: Any, exten: str | None, domain: str | None) -> dict:
             "data": ev.to_dict()}
 
 
-def call_message(update: Any, exten: str | None, domain: str | None) -> dict:
-    """The feed message of one call update (``call.ringing``, ``call.answered``, ``call.ended`` ...)."""
+def call_message(update: Any, exten: str | None, domain: str | None, *, first_answer: bool = False) -> dict:
+    """The feed message of one call update: ``call.ringing`` (new), ``call.answered`` (when
+    ``first_answer``), ``call.updated`` or ``call.ended`` — the gateway feed's names."""
     call = update.call
+    if update.kind == "new":
+        type_ = "call.ringing"
+    elif update.kind == "ended":
+        type_ = "call.ended"
+    else:
+        type_ = "call.answered" if first_answer else "call.updated"
     ts = getattr(call, "end_at", None) if update.kind == "ended" else None
-    return {"kind": "call", "type": f"call.{update.kind}", "ts": ts or getattr(call, "ring_at", None),
+    return {"kind": "call", "type": type_, "ts": ts or getattr(call, "ring_at", None),
             "exten": exten, "domain": domain, "data": call.to_dict()}
 
 
@@ -108,15 +115,30 @@ class CallRecord:
 
     def __init__(self, d: dict) -> None:
         self._d = d
-        for k in ("id", "direction", "state", "remote_number", "dialled_number", "answered_by", "caller",
-                  "callee", "hangup_cause", "end_reason", "ring_at", "answer_at", "end_at", "ring_seconds",
-                  "talk_seconds", "missed", "abandoned", "room", "merged_into", "continued_from"):
-            setattr(self, k, d.get(k))
-        self.exten = tuple(d.get("exten") or ())
-        self.handled_by = tuple(d.get("handled_by") or ())
-        self.unique_ids = tuple(d.get("unique_ids") or ())
-        self.missed = bool(self.missed)
-        self.abandoned = bool(self.abandoned)
+        g = d.get
+        self.id: str = str(g("id"))
+        self.direction: str | None = g("direction")
+        self.state: str | None = g("state")
+        self.remote_number: str | None = g("remote_number")
+        self.dialled_number: str | None = g("dialled_number")
+        self.answered_by: str | None = g("answered_by")
+        self.caller: str | None = g("caller")
+        self.callee: str | None = g("callee")
+        self.hangup_cause: int | None = g("hangup_cause")
+        self.end_reason: str | None = g("end_reason")
+        self.ring_at: float | None = g("ring_at")
+        self.answer_at: float | None = g("answer_at")
+        self.end_at: float | None = g("end_at")
+        self.ring_seconds: float | None = g("ring_seconds")
+        self.talk_seconds: float | None = g("talk_seconds")
+        self.missed = bool(g("missed"))
+        self.abandoned = bool(g("abandoned"))
+        self.room: str | None = g("room")
+        self.merged_into: str | None = g("merged_into")
+        self.continued_from: str | None = g("continued_from")
+        self.exten: tuple[str, ...] = tuple(g("exten") or ())
+        self.handled_by: tuple[str, ...] = tuple(g("handled_by") or ())
+        self.unique_ids: tuple[str, ...] = tuple(g("unique_ids") or ())
 
     @property
     def answered(self) -> bool:
@@ -127,6 +149,16 @@ class CallRecord:
 
     def __repr__(self) -> str:
         return f"CallRecord(id={self.id!r}, direction={self.direction!r}, end_reason={self.end_reason!r})"
+
+
+def message_body(fields: dict) -> str | bytes:
+    """The JSON body of one stream entry (field ``m``; bytes or str keys)."""
+    body = fields.get(b"m")
+    if body is None:
+        body = fields.get("m")
+    if not isinstance(body, (str, bytes)):
+        raise ValueError("a stream entry without its 'm' field")
+    return body
 
 
 def _union(*lists: Any) -> list:
