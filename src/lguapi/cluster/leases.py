@@ -26,6 +26,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable
 
+from ._wait import bounded, wait_event
+
 __all__ = ["LeaseConfig", "ShardLeases", "Lease", "TickResult", "shard_of", "assign", "TICK_SCRIPT"]
 
 log = logging.getLogger("lguapi.cluster")
@@ -82,7 +84,7 @@ class LeaseConfig:
     member_ttl: float = 5.0          #: a member without a heartbeat this long is gone
     fence_margin: float = 2.0        #: step down this long before the lease could expire
     clock_drift: float = 0.01        #: bound on |rate(local monotonic) / rate(Redis clock) - 1|
-    max_moves: int = 8               #: shards taken or handed over per tick (gradual rebalancing)
+    max_moves: int = 8               #: shards handed over at a time (gradual rebalancing)
     settle: float | None = 2.0       #: membership must be stable this long before taking shards (None: member_ttl)
     redis_timeout: float = 1.5       #: bound on one Redis call
     prefix: str = "lguapi:cluster"   #: key prefix (one cluster per prefix)
@@ -294,10 +296,7 @@ class ShardLeases:
             timeout = cfg.renew_interval
             if self.held:
                 timeout = max(0.0, min(timeout, min(ls.deadline for ls in self.held.values()) - self._clock()))
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
+            await wait_event(self._wake, timeout)
             self._wake.clear()
             await self._fence()
 
@@ -332,7 +331,7 @@ class ShardLeases:
         args.append(len(release))
         for s, tok in release.items():
             args += [s, tok]
-        reply = await asyncio.wait_for(self._script(args=args), cfg.redis_timeout)
+        reply = await bounded(self._script(args=args), cfg.redis_timeout)
         members, renewed, tokens, owners, _now = reply
         self.stats["ticks"] += 1
         self._last_ok = self._clock()
@@ -385,13 +384,14 @@ class ShardLeases:
         self._last_owner.update(self.owners)  # kept when a lease expires: who held it last
 
     def _wanted(self, now: float) -> list[int]:
-        """Free shards assigned to this member, at most ``max_moves``, once membership is stable.
-        (Right after a Redis restart the view is rebuilt: the settle time lets every member
-        re-assert its leases before anyone takes a shard that merely looks free.)"""
+        """Free shards assigned to this member, once membership is stable. Taking a free shard
+        logs nobody out, so it is not throttled (``max_moves`` bounds handovers); the logins
+        themselves are bounded by the monitor's ``login_concurrency``. (Right after a Redis
+        restart the view is rebuilt: the settle time lets every member re-assert its leases
+        before anyone takes a shard that merely looks free.)"""
         if self.member not in self.members or now - self._members_since < self.config.settle_seconds:
             return []
-        free = sorted(s for s in self.target() if s not in self.held and s not in self.owners)
-        return free[:self.config.max_moves]
+        return sorted(s for s in self.target() if s not in self.held and s not in self.owners)
 
     def _hand_over(self) -> None:
         """Give up to ``max_moves`` shards that another live member should own (logout first)."""

@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 from ..events import LoggedIn
+from ._wait import bounded
 from .leases import Lease, LeaseConfig, ShardLeases, shard_of
 from .routing import CommandServer, RemoteClient, request
 from .stream import StreamPublisher, call_message, event_message, message_body, stream_key
@@ -274,7 +275,7 @@ class ClusterNode:
     async def _reconcile(self, exten: str, login_id: str, open_calls: list[dict]) -> None:
         try:
             client = self.monitor.client(exten)
-            statuses = await asyncio.wait_for(client.get_status_peers(exten), 10) if client is not None else []
+            statuses = await bounded(client.get_status_peers(exten), 10) if client is not None else []
         except Exception as e:
             log.warning("cluster: GETSTATUSPEERS for %s after takeover failed: %s", exten, e)
             return

@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 
+from ._wait import wait_event
 from .leases import LeaseConfig
 
 __all__ = ["main", "build_parser", "lease_config_from_args", "add_lease_arguments"]
@@ -75,10 +76,7 @@ async def _run(args: argparse.Namespace, cfg: LeaseConfig) -> int:
         while not stop.is_set():
             if args.status:
                 _write_status(args.status, m.snapshot(calls=0)["cluster"])
-            try:
-                await asyncio.wait_for(stop.wait(), args.status_interval)
-            except asyncio.TimeoutError:
-                pass
+            await wait_event(stop, args.status_interval)
     finally:
         await m.close()
         if args.status:

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 
+from ._wait import wait_event
 from .node import DEFAULT_STREAMS
 from .sinkworker import DEFAULT_GROUP, SinkWorker
 
@@ -108,10 +109,7 @@ async def _work(worker: SinkWorker, stop: asyncio.Event) -> None:
             await worker.run(stop)
         except (RedisConnectionError, RedisTimeoutError, OSError) as e:
             log.warning("lguapi sink: Redis unreachable (%s); retrying", e)
-            try:
-                await asyncio.wait_for(stop.wait(), 1.0)
-            except asyncio.TimeoutError:
-                pass
+            await wait_event(stop, 1.0)
 
 
 async def _status_loop(worker: SinkWorker, path: str, stop: asyncio.Event) -> None:
@@ -126,7 +124,4 @@ async def _status_loop(worker: SinkWorker, path: str, stop: asyncio.Event) -> No
         os.replace(tmp, path)
         if stop.is_set():
             return
-        try:
-            await asyncio.wait_for(stop.wait(), 1.0)
-        except asyncio.TimeoutError:
-            pass
+        await wait_event(stop, 1.0)

@@ -19,6 +19,7 @@ import logging
 from typing import Any
 
 from .. import events as _events
+from ._wait import bounded, wait_event
 
 __all__ = ["StreamPublisher", "stream_key", "stream_keys", "event_message", "call_message", "event_from_dict",
            "CallRecord", "merge_call_dicts", "dumps", "message_body"]
@@ -254,17 +255,14 @@ class StreamPublisher:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         try:
-            await asyncio.wait_for(self._drain(), timeout)
+            await bounded(self._drain(), timeout)
         except Exception as e:
             if self._queue:
                 log.warning("cluster: %d stream message(s) not sent at close (%s)", len(self._queue), e)
 
     async def _run(self) -> None:
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
-            except asyncio.TimeoutError:
-                pass
+            await wait_event(self._wake, self.flush_interval)
             self._wake.clear()
             try:
                 await self._drain()
