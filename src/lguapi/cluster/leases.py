@@ -335,7 +335,7 @@ class ShardLeases:
         members, renewed, tokens, owners, _now = reply
         self.stats["ticks"] += 1
         self._last_ok = self._clock()
-        out = TickResult(members=[_s(m) for m in members])
+        out = TickResult(members=sorted(_s(m) for m in members))  # ZRANGE orders by expiry: changes every tick
         deadline = sent + cfg.lease_ttl / (1 + cfg.clock_drift) - cfg.fence_margin
         lost = []
         for ls, r in zip(renew, renewed):
@@ -370,10 +370,14 @@ class ShardLeases:
         for ls in new:
             self.held[ls.shard] = ls
         if new:
+            log.info("cluster: %s took %d shard(s) (%d from vanished members)", self.member, len(new),
+                     sum(ls.takeover for ls in new))
             self.stats["acquired"] += len(new)
             out.acquired = [ls.shard for ls in new]
             self._spawn(self._on_acquire(new))
         self._hand_over()
+        if not self.leaving and self._wanted(self._clock()):
+            self.wake()  # free shards for this member just appeared: take them now, not a tick later
         return out
 
     def _view(self, members: list[str], owners: list[Any]) -> None:
