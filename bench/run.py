@@ -3,6 +3,7 @@
     python bench/run.py                     # all modules, writes bench/RESULTS.md
     python bench/run.py --only core,cipher  # bench_core.py and bench_cipher.py
     python bench/run.py --quick             # tiny sizes: a smoke test, timings meaningless
+    python bench/run.py --only gateway      # the HTTP gateway (BENCH_GATEWAY_SIZES=1000,5000)
 
 Each module's ``run(report)`` adds its scenarios to one report (bench/_harness.py); the
 markdown table is printed and written to ``--output`` (default bench/RESULTS.md).

@@ -1,4 +1,4 @@
-"""Auth and exposure against the real emulator: the token × route matrix (scopes, extension
+"""Auth, exposure and configuration against the real emulator: the token × route matrix (scopes, extension
 and domain limits, ?access_token on GETs only, masked numbers), anonymous access, TLS, CORS."""
 from __future__ import annotations
 
@@ -156,3 +156,12 @@ async def test_tls_and_cors(tmp_path):
             r = await http.get(st.url + "/v1/events", headers={"Origin": "https://crm.example"})
             assert r.status == 200 and r.headers["Access-Control-Allow-Origin"] == "https://crm.example"
             r.close()
+
+
+def test_oam_without_a_host_discovers_the_server():
+    cfg = config_from_mapping({"upstream": {"oam": "oam.example:9999", "extensions": "3001"}})
+    assert cfg.upstream_host is None and cfg.oam == "oam.example:9999"
+    from lguapi.gateway.app import make_monitor
+
+    monitor = make_monitor(cfg)
+    assert monitor.host is None

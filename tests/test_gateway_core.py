@@ -67,3 +67,23 @@ async def test_unknown_routes_and_ids_answer_json_404():
             assert body["error"] == "not_found" and body["message"]
         r = await http.delete(st.url + "/v1/extensions")
         assert r.status == 405 and (await r.json())["error"] == "method_not_allowed"
+
+
+async def test_a_lost_connection_shows_offline_then_idle_and_counts_a_reconnect():
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async with gateway_stack("3001-3002") as st, st.session() as http:
+        feed = SseReader(await http.get(st.url + "/v1/events?exten=3002&kinds=extension,event"))
+        (s,) = [s for s in st.emu.sessions() if s.exten == "3002"]
+        s.close("test: dropped by the server")
+        off, back = await feed.messages(lambda m: m["type"] == "extension.state", 2)
+        assert off["data"] == {"exten": "3002", "domain": "ipcctest.com", "state": "offline", "previous": "idle",
+                               "call_id": None}
+        assert back["data"]["state"] == "idle" and back["data"]["previous"] == "offline"
+        types = [f[2]["type"] for f in feed.frames]
+        assert types.index("event.disconnected") < types.index("event.logged_in")
+        await feed.messages(lambda m: m["type"] == "event.reconnected")
+        text = await (await http.get(st.url + "/metrics")).text()
+        samples = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples if not s.labels}
+        assert samples["lguapi_reconnects_total"] == 1
+        feed.resp.close()

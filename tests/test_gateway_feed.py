@@ -131,20 +131,51 @@ async def read_all(s: socket.socket) -> bytes:
         chunks.append(data)
 
 
+async def until_cut(st, fast: SseReader) -> list[dict]:
+    """Bursts smaller than the queue, each read by ``fast``, until a subscriber is cut off."""
+    sent = 0
+    got: list[dict] = []
+    while st.gateway.hub.cut_count == 0:
+        assert sent < 60_000, "the slow subscriber was never cut off"
+        await burst(st, 50, start=sent)
+        sent += 50
+        got += await fast.messages(is_test, 50)
+    return got
+
+
+def aborted(s: socket.socket) -> bool:
+    """Has the peer ended the connection? (the kernel's TCP state: reads nothing)"""
+    tcp_established = 1
+    return s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0] != tcp_established
+
+
 @pytest.mark.timeout(120)
-async def test_a_slow_subscriber_is_cut_off_while_a_fast_one_loses_nothing():
+async def test_a_subscriber_that_reads_nothing_at_all_is_disconnected(monkeypatch):
+    from lguapi.gateway import streams
+
+    monkeypatch.setattr(streams, "_GOODBYE_SECONDS", 0.5)
+    async with gateway_stack("3001-3002", feed_queue=100) as st, st.session() as http:
+        fast = SseReader(await http.get(st.url + "/v1/events?kinds=event"))
+        stuck = slow_client(st.gateway.port, "/v1/events?kinds=event")
+        await until(lambda: st.gateway.hub.subscribers == 2, what="two subscribers")
+        await until_cut(st, fast)
+        await until(lambda: aborted(stuck), timeout=30, what="the stuck connection to be aborted")
+        stuck.close()
+        fast.resp.close()
+
+
+@pytest.mark.timeout(120)
+async def test_a_slow_subscriber_is_cut_off_while_a_fast_one_loses_nothing(monkeypatch):
+    from lguapi.gateway import streams
+
+    monkeypatch.setattr(streams, "_GOODBYE_SECONDS", 600.0)  # it reads its notice, however loaded the machine
     async with gateway_stack("3001-3002", feed_queue=100) as st, st.session() as http:
         hub = st.gateway.hub
         fast = SseReader(await http.get(st.url + "/v1/events?kinds=event"))
-        slow = slow_client(st.gateway._port, "/v1/events?kinds=event")
+        slow = slow_client(st.gateway.port, "/v1/events?kinds=event")
         await until(lambda: hub.subscribers == 2, what="two subscribers")
-        sent = 0
-        got: list[dict] = []
-        while hub.cut_count == 0:  # bursts smaller than the queue, each read by the fast one
-            assert sent < 60_000, "the slow subscriber was never cut off"
-            await burst(st, 50, start=sent)
-            sent += 50
-            got += await fast.messages(is_test, 50)
+        got = await until_cut(st, fast)
+        sent = len(got)
         await burst(st, 50, start=sent)  # the fast one goes on after the cut
         sent += 50
         got += await fast.messages(is_test, 50)
@@ -158,4 +189,26 @@ async def test_a_slow_subscriber_is_cut_off_while_a_fast_one_loses_nothing():
         assert "event: cut" in tail
         cut = json.loads(tail.split("event: cut\ndata: ", 1)[1].split("\n", 1)[0])
         assert cut["error"] == "slow_subscriber" and "queue limit" in cut["message"]
+        fast.resp.close()
+
+
+@pytest.mark.timeout(120)
+async def test_a_slow_websocket_subscriber_gets_the_reason_and_close_code_4000(monkeypatch):
+    from lguapi.gateway import streams
+
+    monkeypatch.setattr(streams, "_GOODBYE_SECONDS", 600.0)
+    async with gateway_stack("3001-3002", feed_queue=100) as st, st.session() as http:
+        fast = SseReader(await http.get(st.url + "/v1/events?kinds=event"))
+        slow = await http.ws_connect(st.url + "/v1/ws?kinds=event", max_msg_size=0)  # not read until the cut
+        await until(lambda: st.gateway.hub.subscribers == 2, what="two subscribers")
+        await until_cut(st, fast)
+        last = None
+        while True:
+            msg = await slow.receive(timeout=30)
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                break
+            last = json.loads(msg.data)
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        assert slow.close_code == 4000
+        assert last["error"] == "slow_subscriber" and "queue limit" in last["message"]
         fast.resp.close()

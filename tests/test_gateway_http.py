@@ -35,12 +35,16 @@ async def test_hostile_input_gets_clean_json_4xx():
             (dict(data=b'{"name": "\xff\xfe"}', headers={"Content-Type": "application/json"}), 400, "UTF-8"),
             (dict(data=b'["EXTEN"]', headers={"Content-Type": "application/json"}), 400, "JSON object"),
             (dict(data=b"name=EXTEN", headers={"Content-Type": "application/x-www-form-urlencoded"}), 415, "JSON"),
+            (dict(data=b"\xff", headers={"Content-Type": "text/plain"}), 415, "JSON"),
         ]
         for kw, status, fragment in cases:
             r = await http.post(url, **kw)
             body = await r.json()
             assert r.status == status and fragment in body["message"], (status, body)
             assert set(body) == {"error", "message"} and "Traceback" not in body["message"]
+        r = await http.post(url, data=b'{"name": "EXTEN"}',  # curl -d: JSON sent with a form type
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status == 200 and (await r.json())["result"]["value"] == "3001"
         for path in ("/v1/extensions/%ff%fe", "/v1/calls/%00", "/v1/" + "a" * 3000):
             r = await http.get(st.url + path)
             assert 400 <= r.status < 500 and (await r.json())["error"]
@@ -49,7 +53,7 @@ async def test_hostile_input_gets_clean_json_4xx():
         r = await http.get(st.url + "/v1/calls?limit=0")
         assert r.status == 400
         for garbage in (b"\x00\x01\x02 nonsense\r\n\r\n", b"GET /v1/extensions HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"):
-            answer = await raw_request(st.gateway._port, garbage)  # broken HTTP framing: aiohttp's own 400
+            answer = await raw_request(st.gateway.port, garbage)  # broken HTTP framing: aiohttp's own 400
             assert re.match(rb"HTTP/1\.[01] 400 ", answer) and b"Traceback" not in answer, answer[:80]
         r = await http.get(st.url + "/v1/extensions")  # still serving
         assert r.status == 200
@@ -122,3 +126,17 @@ async def test_openapi_documents_exactly_the_real_routes():
                     assert r.status == 401, (method, path)
         methods = doc["paths"]["/v1/extensions/{exten}/{method}"]["post"]["parameters"][1]["schema"]["enum"]
         assert "click2call" in methods and "get_call_history" in methods
+
+
+async def test_a_bug_in_a_handler_is_a_json_500_without_the_traceback(caplog):
+    async with gateway_stack("3001-3002") as st, st.session() as http:
+        def broken(*a, **kw):
+            raise RuntimeError("secret internals")
+
+        st.gateway.monitor.snapshot = broken  # a bug somewhere below a route
+        r = await http.get(st.url + "/v1/snapshot")
+        body = await r.json()
+        assert r.status == 500 and body == {"error": "internal_error", "message": "internal error (logged by the gateway)"}
+        assert "secret internals" not in await r.text()
+        assert any("secret internals" in (rec.exc_text or str(rec.exc_info)) for rec in caplog.records)
+        assert (await http.get(st.url + "/v1/extensions")).status == 200  # and it goes on

@@ -9,12 +9,12 @@ import contextlib
 import dataclasses
 import time
 
-import aiohttp
 import pytest
 
-from lguapi.gateway import Gateway
+from lguapi.gateway import Gateway, TokenConfig, hash_token
 from lguapi.server.admin import AdminServer
 
+from adminkit import admin_post
 from browserkit import call, new_driver, screenshot, wait_js
 from gatewaykit import gateway_stack
 
@@ -38,12 +38,6 @@ async def browser():
         await call(driver.quit)
 
 
-async def admin_post(admin: AdminServer, path: str, body: dict | None = None) -> dict:
-    async with aiohttp.ClientSession() as http:
-        async with http.post(admin.url + path, json=body or {}) as resp:
-            data = await resp.json()
-            assert resp.status in (200, 201), (path, resp.status, data)
-            return data
 
 
 async def wait_state(driver, exten: str, state: str, timeout: float = 30.0) -> None:
@@ -97,6 +91,26 @@ async def test_wallboard_follows_a_call_and_survives_a_gateway_restart():
             await admin_post(admin, "/phones/3002/hangup")
             await wait_state(driver, "3002", "idle")
             await call(driver.get, "about:blank")   # closes the page's event stream
+
+
+@pytest.mark.timeout(120)
+async def test_wallboard_with_a_token_from_its_url():
+    token = TokenConfig("wall", hash_token("wall-token-1"), frozenset({"read"}),
+                        extensions=frozenset({"3001", "3002"}), mask_numbers=True)
+    async with gateway_stack("3001-3004", anonymous=(), tokens=(token,)) as st, \
+            AdminServer(st.emu, port=0) as admin, browser() as driver:
+        await call(driver.get, st.url + "/")                          # no token: told so, no tiles
+        await wait_js(driver, "document.getElementById('status').dataset.state === 'denied'", what="denied")
+        assert await call(driver.execute_script, "return window.wallboard.tiles") == 0
+        await call(driver.get, st.url + "/?access_token=wall-token-1")
+        await wait_js(driver, "window.wallboard.ready && window.wallboard.connected", what="page live")
+        assert await call(driver.execute_script, "return window.wallboard.tiles") == 2   # the token's extensions
+        await admin_post(admin, "/calls", {"from": CALLER, "to": "07012343002"})
+        await wait_state(driver, "3002", "ringing")
+        await wait_js(driver, f"{tile_text('3002', 'remote')} === '010****1234'", what="masked number")
+        await admin_post(admin, "/phones/3002/hangup")
+        await wait_state(driver, "3002", "idle")
+        await call(driver.get, "about:blank")
 
 
 @pytest.mark.slow

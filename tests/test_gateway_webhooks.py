@@ -5,6 +5,7 @@ import asyncio
 import json
 import logging
 import socket
+import sqlite3
 import time
 
 import pytest
@@ -31,7 +32,7 @@ def endpoint(url: str, **extra) -> WebhookEndpoint:
     return WebhookEndpoint.from_config(table)
 
 
-FAST = {"backoff_base": 0.05, "backoff_cap": 0.2, "timeout": 2.0}
+FAST = {"backoff_base": 0.05, "backoff_cap": 0.2, "timeout": 15.0}   # generous: a loaded machine
 
 
 async def wait_until(predicate, timeout: float = 20.0) -> None:
@@ -167,6 +168,7 @@ async def test_signed_delivery_with_filters_and_metrics(tmp_path):
                for fam in text_string_to_metric_families(generate_latest(registry).decode()) for s in fam.samples}
     assert samples[("lguapi_webhook_deliveries_total", (("endpoint", "crm"), ("outcome", "delivered")))] == 2
     assert samples[("lguapi_webhook_delivery_seconds_count", (("endpoint", "crm"),))] == 2
+    assert (tmp_path / "outbox.sqlite3").stat().st_mode & 0o777 == 0o600
 
 
 async def test_retries_on_500_then_delivered(tmp_path):
@@ -188,7 +190,7 @@ async def test_restart_mid_retry_loses_nothing_and_delivers_once(tmp_path):
     path = tmp_path / "outbox.sqlite3"
     n = 20
     async with Receiver(SECRET.encode(), fail_first=1) as rx:
-        opts = {"backoff_base": 1.0, "backoff_cap": 1.0, "timeout": 2.0}
+        opts = {"backoff_base": 1.0, "backoff_cap": 1.0, "timeout": 15.0}   # no timeout-made repeats
         disp = WebhookDispatcher(path, [endpoint(rx.url)], **opts)
         await disp.start()
         for i in range(n):
@@ -289,6 +291,21 @@ async def test_outbox_bound_drops_with_a_clear_log(tmp_path, caplog):
     assert 'outcome="dropped"} 2.0' in generate_latest(registry).decode()
 
 
+async def test_an_endpoint_can_have_numbers_masked(tmp_path):
+    async with Receiver(SECRET.encode()) as rx:
+        full = endpoint(rx.url)
+        masked = WebhookEndpoint.from_config({"name": "partner", "url": rx.url, "secret": SECRET,
+                                              "events": ["call.ringing"], "mask_numbers": True})
+        async with WebhookDispatcher(tmp_path / "o.sqlite3", [full, masked], **FAST) as disp:
+            disp.offer(message(1))
+            await rx.wait_for(lambda r: len(r.delivered) == 2)
+    numbers = sorted(h.message["data"]["remote_number"] for h in rx.delivered)
+    assert numbers == ["010****5678", "01012345678"] and all(h.verified for h in rx.hits)
+    with pytest.raises(ValueError, match="mask_numbers"):
+        WebhookEndpoint.from_config({"name": "p", "url": rx.url, "secret": "s", "events": ["*"],
+                                     "mask_numbers": "yes"})
+
+
 async def test_no_secret_in_logs_or_outbox_listing(tmp_path, caplog):
     caplog.set_level(logging.DEBUG, logger="lguapi")
     async with Receiver(SECRET.encode(), fail_first=1) as rx:
@@ -321,3 +338,47 @@ async def test_old_delivered_and_failed_rows_are_pruned(tmp_path):
             disp.offer(message(2))
             await wait_until(lambda: disp.stats()["failed"] == 1)
             await wait_until(lambda: disp.deliveries() == [] and disp.stats()["failed"] == 0)
+
+
+async def test_a_backlog_beyond_the_memory_window_waits_on_disk_in_order(tmp_path):
+    path = tmp_path / "o.sqlite3"
+    opts = dict(FAST, memory_window=4, concurrency=1)
+    async with Receiver(SECRET.encode(), delay=0.005) as rx:
+        async with WebhookDispatcher(path, [endpoint(rx.url)], **opts) as disp:
+            for i in range(60):
+                disp.offer(message(i))
+            await rx.wait_for(lambda r: len(r.delivered) >= 10)
+        # closed with most of the backlog still pending: it comes back in order after a restart
+        async with WebhookDispatcher(path, [endpoint(rx.url)], **opts) as disp:
+            await rx.wait_for(lambda r: len(r.ok_per_key()) == 60)
+            await wait_until(lambda: disp.stats()["pending"] == 0)
+    assert [h.message["id"] for h in rx.delivered] == list(range(60))      # in order, each once
+
+
+async def test_offers_after_close_are_counted_and_a_bad_outbox_path_fails_start(tmp_path, caplog):
+    disp = WebhookDispatcher(tmp_path / "o.sqlite3", [endpoint("http://127.0.0.1:9/hook")])
+    await disp.start()
+    await disp.close()
+    disp.offer(message(1))
+    assert disp.stats()["dropped"] == 1 and "the dispatcher is closed" in caplog.text
+    broken = WebhookDispatcher(tmp_path / "no-such-dir" / "o.sqlite3", [endpoint("http://127.0.0.1:9/hook")])
+    with pytest.raises(OSError, match="No such file"):
+        await broken.start()
+    await broken.close()
+
+
+async def test_pending_deliveries_of_a_removed_endpoint_become_failed(tmp_path):
+    path = tmp_path / "o.sqlite3"
+    dead = endpoint(f"http://127.0.0.1:{free_port()}/hook")
+    async with WebhookDispatcher(path, [dead], backoff_base=30.0, backoff_cap=60.0) as disp:
+        disp.offer(message(1))
+        await wait_until(lambda: (disp.deliveries("pending") or [{}])[0].get("attempts") == 1)
+    other = WebhookEndpoint.from_config({"name": "erp", "url": "http://127.0.0.1:9/h", "secret": "s",
+                                         "events": ["call.ended"]})
+    db = sqlite3.connect(path)                   # make its retry due now instead of in 15-60 s
+    with db:
+        db.execute("UPDATE deliveries SET next_at = 0")
+    db.close()
+    async with WebhookDispatcher(path, [other]) as disp:
+        await wait_until(lambda: len(disp.deliveries("failed")) == 1)
+        assert disp.deliveries("failed")[0]["last_error"] == "endpoint not configured"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-import aiohttp
 import pytest
 
 from lguapi.gateway import Gateway
 from lguapi.gateway.webhooks import WebhookEndpoint
 from lguapi.server.admin import AdminServer
 
+from adminkit import admin_post
 from gatewaykit import gateway_stack, until
 from webhook_receiver import Receiver
 
@@ -26,12 +26,6 @@ def hook(url: str, **extra) -> WebhookEndpoint:
     return WebhookEndpoint.from_config(table)
 
 
-async def admin_post(admin: AdminServer, path: str, body: dict | None = None) -> dict:
-    async with aiohttp.ClientSession() as http:
-        async with http.post(admin.url + path, json=body or {}) as resp:
-            data = await resp.json()
-            assert resp.status in (200, 201), (path, resp.status, data)
-            return data
 
 
 def types(rx: Receiver) -> list[str]:

@@ -41,8 +41,10 @@ def add_arguments(p: Any) -> None:
                         "serve the whole cluster (docs/cluster.md)")
 
 
-def cluster_gateway(config: Any, url: str, *, lease_config: LeaseConfig | None = None, **node_options: Any) -> Any:
-    """A Gateway (not started) whose Monitor joins the cluster at ``url``."""
+def cluster_gateway(config: Any, url: str, *, lease_config: LeaseConfig | None = None, freeze_gc: bool = False,
+                    **node_options: Any) -> Any:
+    """A Gateway (not started) whose Monitor joins the cluster at ``url`` (``node_options`` go to
+    :class:`ClusterNode`; ``freeze_gc`` to the Monitor)."""
     from ..gateway.app import Gateway
     from ..monitor import Monitor
 
@@ -53,13 +55,13 @@ def cluster_gateway(config: Any, url: str, *, lease_config: LeaseConfig | None =
         if accounts is None:
             from ..server.accounts import Directory
 
-            accounts = Directory.generate(cfg.extensions, domain=cfg.domain)
+            accounts = Directory.generate(cfg.extensions or "", domain=cfg.domain)
         opts = dict(cfg.client_options)
         if cfg.oam:
             opts.setdefault("oam", cfg.oam)
         monitor = Monitor(cfg.upstream_host, cfg.upstream_port, accounts=accounts, cipher=cfg.cipher, sink=cfg.sink,
                           login_concurrency=cfg.login_concurrency, ring_expiry=cfg.ring_expiry, client_options=opts,
-                          cluster=url, cluster_options={"config": lease_config, **node_options})
+                          freeze_gc=freeze_gc, cluster=url, cluster_options={"config": lease_config, **node_options})
         return ClusterMonitor(monitor, holder["gateway"])
 
     gateway = Gateway(config, monitor_factory=factory, wait_logins=False)

@@ -29,7 +29,7 @@ from .metrics import metrics_handler, new_registry
 from . import rest, streams
 from .keys import GATEWAY, PRINCIPAL
 
-__all__ = ["Gateway", "ROUTES", "Route", "STATIC_DIR"]
+__all__ = ["Gateway", "ROUTES", "Route", "STATIC_DIR", "make_monitor", "build_app"]
 
 log = logging.getLogger("lguapi.gateway")
 
@@ -107,7 +107,7 @@ class Gateway:
     def __init__(self, config: GatewayConfig, *, monitor: Any = None,
                  monitor_factory: Callable[[GatewayConfig], Any] | None = None, wait_logins: bool = True) -> None:
         self.config = config
-        self._monitor_factory = monitor_factory or _make_monitor
+        self._monitor_factory = monitor_factory or make_monitor
         self._owns_monitor = monitor is None
         self._wait_logins = wait_logins
         self.monitor: Any = monitor
@@ -120,6 +120,7 @@ class Gateway:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._started = False
+        self._closed = False
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -130,18 +131,20 @@ class Gateway:
         cfg = self.config
         if self._owns_monitor:
             self.monitor = self._monitor_factory(cfg)
-        self.hub = Hub(buffer=cfg.feed_buffer, queue=cfg.feed_queue, max_subscribers=cfg.max_subscribers)
-        self.bridge = MonitorBridge(self.monitor, self.hub, skip_events=cfg.feed_skip_events)
+        hub = self.hub = Hub(buffer=cfg.feed_buffer, queue=cfg.feed_queue, max_subscribers=cfg.max_subscribers)
         try:
-            await self._start_webhooks()
+            await self._start_webhooks(hub)
             await self._start_http()
+            # hooked into the monitor only once listening (a failed start leaves no hook behind);
+            # no request can run before: nothing awaits in between
+            self.bridge = MonitorBridge(self.monitor, hub, skip_events=cfg.feed_skip_events)
             if self._owns_monitor:
                 await self.monitor.start(wait=self._wait_logins)
         except BaseException:
             await self.close()
             raise
 
-    async def _start_webhooks(self) -> None:
+    async def _start_webhooks(self, hub: Hub) -> None:
         cfg = self.config
         if not cfg.webhooks and cfg.webhook_outbox is None:
             return
@@ -150,8 +153,7 @@ class Gateway:
         outbox = cfg.webhook_outbox or "lguapi-webhooks.sqlite3"
         self.dispatcher = WebhookDispatcher(outbox, cfg.webhooks, registry=self.registry, **cfg.webhook_options)
         await self.dispatcher.start()
-        assert self.hub is not None
-        self.hub.add_listener(self.dispatcher.offer)
+        hub.add_listener(self.dispatcher.offer)
 
     async def _start_http(self) -> None:
         cfg = self.config
@@ -163,13 +165,16 @@ class Gateway:
             log.warning("gateway: %s", warning)
         site = web.TCPSite(self._runner, cfg.host, cfg.port, ssl_context=ctx)
         await site.start()
-        server = site._server  # aiohttp keeps the listening sockets there; the only way to learn port 0
-        sockets = getattr(server, "sockets", None) or ()
-        self._port = sockets[0].getsockname()[1] if sockets else cfg.port
+        addresses = self._runner.addresses  # the real (host, port, ...) of every listening socket
+        self._port = addresses[0][1] if addresses else cfg.port
         log.info("gateway: listening on %s", self.url)
 
     async def close(self) -> None:
-        """Cut the feeds, stop the HTTP server, then webhooks, then log every extension out."""
+        """Cut the feeds, stop the HTTP server, then webhooks, then log every extension out
+        (a second call does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         if self.hub is not None:
             self.hub.close()
         if self._runner is not None:
@@ -198,26 +203,33 @@ class Gateway:
         if ":" in host:
             host = f"[{host}]"
         scheme = "https" if self.config.tls else "http"
-        return f"{scheme}://{host}:{self._port if self._port is not None else self.config.port}"
+        return f"{scheme}://{host}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        """The port the gateway listens on (the real one when 0 was asked, once started)."""
+        return self._port if self._port is not None else self.config.port
 
     def extens(self) -> list[str]:
         """Every monitored extension (or login id before its first login)."""
         return list(self.monitor.states())
 
 
-def _make_monitor(cfg: GatewayConfig):
+def make_monitor(cfg: GatewayConfig, *, freeze_gc: bool = False):
+    """The :class:`lguapi.Monitor` the configuration describes (``freeze_gc``: see Monitor)."""
     from ..monitor import Monitor
 
     accounts = cfg.accounts
     if accounts is None:
         from ..server.accounts import Directory
 
-        accounts = Directory.generate(cfg.extensions, domain=cfg.domain)
+        accounts = Directory.generate(cfg.extensions or "", domain=cfg.domain)
     opts = dict(cfg.client_options)
     if cfg.oam:
         opts.setdefault("oam", cfg.oam)
     return Monitor(cfg.upstream_host, cfg.upstream_port, accounts=accounts, cipher=cfg.cipher, sink=cfg.sink,
-                   login_concurrency=cfg.login_concurrency, ring_expiry=cfg.ring_expiry, client_options=opts)
+                   login_concurrency=cfg.login_concurrency, ring_expiry=cfg.ring_expiry, client_options=opts,
+                   freeze_gc=freeze_gc)
 
 
 def _ssl_context(cfg: GatewayConfig) -> ssl.SSLContext | None:
@@ -275,7 +287,8 @@ async def _cors_middleware(request: web.Request, handler: Handler) -> web.Stream
     origins = request.app[GATEWAY].config.cors_origins
     origin = request.headers.get("Origin")
     allowed = origin is not None and ("*" in origins or origin in origins)
-    if request.method == "OPTIONS" and allowed and "Access-Control-Request-Method" in request.headers:
+    if request.method == "OPTIONS" and origin is not None and allowed and \
+            "Access-Control-Request-Method" in request.headers:
         return web.Response(status=204, headers={
             "Access-Control-Allow-Origin": origin, "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
             "Access-Control-Allow-Headers": _CORS_HEADERS, "Access-Control-Max-Age": "600", "Vary": "Origin"})

@@ -88,10 +88,12 @@ def _config(args: argparse.Namespace):
 
 
 async def _serve(config, cluster: str | None = None) -> int:
-    from .app import Gateway
+    from .app import Gateway, make_monitor
     from ..cluster.gateway import cluster_gateway
 
-    gateway = cluster_gateway(config, cluster) if cluster else Gateway(config, wait_logins=False)
+    # a process of its own: keep thousands of long-lived connections out of full GC runs
+    gateway = cluster_gateway(config, cluster, freeze_gc=True) if cluster else \
+        Gateway(config, wait_logins=False, monitor_factory=lambda c: make_monitor(c, freeze_gc=True))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -22,7 +22,7 @@ import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 __all__ = ["GatewayConfig", "TokenConfig", "ConfigError", "load_config", "hash_token", "SCOPES",
            "is_loopback"]
@@ -178,7 +178,7 @@ _SETS = {"anonymous", "deny_methods", "feed_skip_events"}
 _TOP = {"upstream", "http", "feed", "tokens", "webhook", "webhooks"}
 
 
-def load_config(path: str | os.PathLike, *, environ: dict | None = None) -> GatewayConfig:
+def load_config(path: str | os.PathLike, *, environ: Mapping[str, str] | None = None) -> GatewayConfig:
     """Read a gateway TOML file. Relative paths in it (accounts, sink, outbox, TLS files) are
     taken relative to the file's directory. ``environ`` (default ``os.environ``) resolves
     ``token_env``."""
@@ -195,9 +195,9 @@ def load_config(path: str | os.PathLike, *, environ: dict | None = None) -> Gate
 
 
 def config_from_mapping(data: dict, *, source: str = "config", base: str = ".",
-                        environ: dict | None = None) -> GatewayConfig:
+                        environ: Mapping[str, str] | None = None) -> GatewayConfig:
     """A :class:`GatewayConfig` from the parsed TOML (see :func:`load_config`)."""
-    environ = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     _no_unknown(data, _TOP, source)
     kw: dict[str, Any] = {}
     up = _table(data, "upstream", source)
@@ -205,6 +205,8 @@ def config_from_mapping(data: dict, *, source: str = "config", base: str = ".",
     if not isinstance(client, dict):
         raise ConfigError(f"{source}: [upstream.client] must be a table")
     kw.update(_mapped(up, _UPSTREAM, f"{source} [upstream]"))
+    if "oam" in up and "host" not in up:
+        kw["upstream_host"] = None  # discover the server through OAM
     kw["client_options"] = dict(client)
     kw.update(_mapped(_table(data, "http", source), _HTTP, f"{source} [http]"))
     kw.update(_mapped(_table(data, "feed", source), _FEED, f"{source} [feed]"))
@@ -214,7 +216,7 @@ def config_from_mapping(data: dict, *, source: str = "config", base: str = ".",
     tokens = data.get("tokens", [])
     if not isinstance(tokens, list):
         raise ConfigError(f"{source}: tokens must be an array of tables ([[tokens]])")
-    kw["tokens"] = tuple(_token(t, i, source, environ) for i, t in enumerate(tokens))
+    kw["tokens"] = tuple(_token(t, i, source, env) for i, t in enumerate(tokens))
     _webhooks(data, kw, source, base)
     try:
         return GatewayConfig(**kw)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
 import time
 from typing import Any, Callable, Iterable
@@ -115,7 +116,7 @@ class Subscriber:
     """One feed connection: a bounded queue of entries; ``cut`` holds the reason once cut off."""
 
     __slots__ = ("filter", "masked", "max_queue", "hard_limit", "_queue", "_wake", "_waiting", "cut", "closed",
-                 "sent", "_hub")
+                 "sent", "_hub", "on_cut")
 
     def __init__(self, hub: Hub, flt: FeedFilter, max_queue: int, masked: bool, hard_limit: int) -> None:
         self._hub = hub
@@ -124,6 +125,8 @@ class Subscriber:
         self.max_queue = max_queue
         self.hard_limit = max(max_queue, hard_limit)
         self._waiting = False  # idle, waiting for messages: it takes the whole queue on its next turn
+        #: called (no arguments) when the hub cuts this subscriber off for falling behind
+        self.on_cut: Callable[[], Any] | None = None
         self._queue: collections.deque[FeedEntry] = collections.deque()
         self._wake = asyncio.Event()
         self.cut: str | None = None
@@ -237,6 +240,11 @@ class Hub:
                 self.cut_count += 1
                 log.warning("gateway feed: %s", sub.cut)
                 sub.close()
+                if sub.on_cut is not None:
+                    try:
+                        sub.on_cut()
+                    except Exception:
+                        log.exception("gateway feed: an on_cut callback failed")
         return msg
 
     def add_listener(self, callback: Callable[[dict], Any]) -> None:
@@ -258,23 +266,19 @@ class Hub:
         return sub
 
     def _replay(self, sub: Subscriber, since: int) -> None:
-        oldest = self._ring[0].msg["id"] if self._ring else self.last_id + 1
+        oldest = self._ring[0].id if self._ring else self.last_id + 1
+        after = since  # replay the buffered messages with ids above this one
         reason = None
         if since > self.last_id:  # an id of an earlier gateway process: replay all we have
-            reason, since = "unknown id (the gateway restarted?)", (since, oldest - 1)
+            reason, after = "unknown id (the gateway restarted?)", oldest - 1
         elif since < oldest - 1:
-            reason, since = "the messages after this id have left the resume buffer", (since, since)
-        else:
-            since = (since, since)
+            reason = "the messages after this id have left the resume buffer"
         if reason is not None:
             gap = {"id": oldest - 1, "kind": "gap", "type": "gap", "ts": self._clock(), "exten": None,
-                   "domain": None, "data": {"reason": reason, "since": since[0], "oldest": oldest}}
+                   "domain": None, "data": {"reason": reason, "since": since, "oldest": oldest}}
             sub._queue.append(FeedEntry(gap))
-        start = max(0, since[1] - oldest + 1)
-        ring = self._ring
         wants = sub.filter.wants
-        for i in range(start, len(ring)):
-            e = ring[i]
+        for e in itertools.islice(self._ring, max(0, after - oldest + 1), None):
             if wants(e.msg):
                 sub._queue.append(e)
         if sub._queue:
@@ -299,4 +303,4 @@ class Hub:
 
     @property
     def oldest_id(self) -> int | None:
-        return self._ring[0].msg["id"] if self._ring else None
+        return self._ring[0].id if self._ring else None

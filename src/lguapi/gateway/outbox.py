@@ -79,6 +79,8 @@ class Outbox:
         self.path = os.fspath(path)
         if self.path == ":memory:" or self.path.startswith("file:"):
             raise ValueError("webhook outbox: a file path is required (the outbox must survive a restart)")
+        if not os.path.exists(self.path):   # phone numbers inside: owner-only (WAL files follow)
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

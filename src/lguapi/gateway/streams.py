@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import struct
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -29,6 +31,8 @@ _SHUTDOWN = "the gateway is shutting down"
 _CLIENT_GONE = "the client closed the connection"
 #: seconds between checks that an idle SSE client is still connected
 _POLL = 1.0
+#: seconds a cut-off client has to take the notice before its connection is aborted
+_GOODBYE_SECONDS = 5.0
 
 
 def _csv(query: Any, key: str) -> list[str] | None:
@@ -80,6 +84,7 @@ def _subscribe(request: web.Request, *, header: bool) -> Subscriber:
 async def sse_handler(request: web.Request) -> web.StreamResponse:
     """``GET /v1/events``: the feed as text/event-stream."""
     sub = _subscribe(request, header=True)
+    timers = _abort_if_stuck(request, sub)
     heartbeat = request.app[GATEWAY].config.feed_heartbeat
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                        "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -109,7 +114,34 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
         pass  # the client went away (or the server is stopping)
     finally:
         sub.stop(_CLIENT_GONE)
+        for t in timers:
+            t.cancel()
     return resp
+
+
+def _abort_if_stuck(request: web.Request, sub: Subscriber) -> list[asyncio.TimerHandle]:
+    """Once ``sub`` is cut off, give its client ``_GOODBYE_SECONDS`` to take what is queued
+    and the notice, then abort the connection: a client that reads nothing at all must not
+    hold a handler (blocked in a write) forever. Cancel the returned timer when done."""
+    timers: list[asyncio.TimerHandle] = []
+    loop = asyncio.get_running_loop()
+
+    def abort() -> None:
+        transport = request.transport
+        if transport is not None and not transport.is_closing():
+            log.warning("gateway feed: aborting a cut-off subscriber that reads nothing")
+            sock = transport.get_extra_info("socket")
+            if sock is not None:  # reset at once: do not leave the kernel trying to send to it
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
+
+    sub.on_cut = lambda: timers.append(loop.call_later(_GOODBYE_SECONDS, abort))
+    return timers
+
+
+async def _ws_goodbye(ws: web.WebSocketResponse, reason: str) -> None:
+    await ws.send_str(_cut_body(reason))
+    await ws.close(code=1001 if reason == _SHUTDOWN else 4000, message=reason[:120].encode("utf-8"))
 
 
 def _gone(request: web.Request) -> bool:
@@ -130,6 +162,7 @@ def _sse_cut(reason: str) -> bytes:
 async def ws_handler(request: web.Request) -> web.WebSocketResponse:
     """``GET /v1/ws``: the feed over WebSocket (client messages are read and ignored)."""
     sub = _subscribe(request, header=False)
+    timers = _abort_if_stuck(request, sub)
     heartbeat = request.app[GATEWAY].config.feed_heartbeat
     ws = web.WebSocketResponse(heartbeat=heartbeat, max_msg_size=64 * 1024)
     reader: asyncio.Task | None = None
@@ -142,9 +175,7 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
             except SubscriberCut as cut:
                 reason = str(cut)
                 if reason != _CLIENT_GONE and not ws.closed:
-                    await ws.send_str(_cut_body(reason))
-                    await ws.close(code=1001 if reason == _SHUTDOWN else 4000,
-                                   message=reason[:120].encode("utf-8"))
+                    await _ws_goodbye(ws, reason)
                 break
             for e in batch:
                 await ws.send_str(e.text(sub.masked))
@@ -152,6 +183,8 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
         pass
     finally:
         sub.stop(_CLIENT_GONE)
+        for t in timers:
+            t.cancel()
         if reader is not None:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)

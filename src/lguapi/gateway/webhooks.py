@@ -15,8 +15,8 @@ WebhookEndpoint(name='crm', url='https://crm.example/hook', events=('call.ringin
 from __future__ import annotations
 
 import asyncio
+import collections
 import heapq
-import json
 import logging
 import os
 import random
@@ -30,7 +30,9 @@ from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
+from yarl import URL
 
+from .jsonable import dumps, mask_numbers
 from .outbox import STATUSES, Delivery, Outbox, Outcome
 from .signing import sign
 
@@ -51,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "failed_retention": 7 * 86_400.0,
     "close_timeout": 5.0,
     "prune_interval": 60.0,
+    "memory_window": 1000,
 }
 #: the message types a webhook can subscribe to, besides ``event.<name>`` and the wildcards
 EVENT_TYPES = ("call.ringing", "call.answered", "call.updated", "call.ended", "extension.state")
@@ -59,15 +62,12 @@ _T = TypeVar("_T")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _EVENT_PATTERN = re.compile(r"^(\*|call\.\*|extension\.\*|event\.\*|event\.[a-z0-9_]+)$")
 _ENDPOINT_KEYS = frozenset({"name", "url", "secret", "secret_env", "events", "exten", "domain",
-                            "timeout", "concurrency"})
+                            "timeout", "concurrency", "mask_numbers"})
 _USER_AGENT = "lguapi-webhooks/1"
 _WRITE_RETRY_DELAY = 1.0
 _DROP_LOG_INTERVAL = 10.0
 _ERROR_TEXT_MAX = 200
-#: deliveries queued in memory per endpoint; beyond it they wait in the outbox (body on disk)
-_LANE_WINDOW = 1000
 _RELEASE_BATCH = 500
-_BACKLOG_POLL = 0.05
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,8 @@ class WebhookEndpoint:
 
     ``events`` holds exact types (``call.ringing``), ``call.*``-style prefixes or ``*``
     (every message except ``gap``). ``exten``/``domain``, when given, keep only messages of
-    those extensions/domains. ``timeout``/``concurrency`` override the dispatcher's defaults.
+    those extensions/domains. ``timeout``/``concurrency`` override the dispatcher's defaults;
+    ``mask_numbers`` sends phone numbers masked (``010****5678``; default: in full).
     The secret never appears in the repr, and the URL's query and user info are left out.
     """
 
@@ -88,6 +89,7 @@ class WebhookEndpoint:
     domain: frozenset[str] | None = None
     timeout: float | None = field(default=None, repr=False)
     concurrency: int | None = field(default=None, repr=False)
+    mask_numbers: bool = field(default=False, repr=False)
 
     def __repr__(self) -> str:
         return (f"WebhookEndpoint(name={self.name!r}, url={self.display_url!r}, events={self.events!r}, "
@@ -125,6 +127,7 @@ class WebhookEndpoint:
             timeout=_positive(f"{where}.timeout", table.get("timeout"), float) if "timeout" in table else None,
             concurrency=_positive(f"{where}.concurrency", table.get("concurrency"), int)
             if "concurrency" in table else None,
+            mask_numbers=_flag(f"{where}.mask_numbers", table.get("mask_numbers", False)),
         )
 
     def matches(self, message: Mapping[str, Any]) -> bool:
@@ -161,7 +164,8 @@ class WebhookDispatcher:
     dropped, logged at ERROR and counted as ``dropped``); ``delivered_retention`` and
     ``failed_retention`` seconds before such rows are pruned (checked every
     ``prune_interval`` seconds); ``close_timeout`` seconds :meth:`close` waits for
-    requests in flight.
+    requests in flight; ``memory_window`` due deliveries per endpoint held in memory with
+    their bodies (a longer backlog waits in the outbox, in order, and is read back in batches).
     """
 
     def __init__(self, outbox_path: str | os.PathLike[str] = DEFAULTS["outbox_path"],
@@ -172,7 +176,8 @@ class WebhookDispatcher:
                  delivered_retention: float = DEFAULTS["delivered_retention"],
                  failed_retention: float = DEFAULTS["failed_retention"],
                  close_timeout: float = DEFAULTS["close_timeout"],
-                 prune_interval: float = DEFAULTS["prune_interval"]) -> None:
+                 prune_interval: float = DEFAULTS["prune_interval"],
+                 memory_window: int = DEFAULTS["memory_window"]) -> None:
         eps = list(endpoints)
         names = [ep.name for ep in eps]
         if len(set(names)) != len(names):
@@ -180,7 +185,7 @@ class WebhookDispatcher:
         _check_options(max_attempts=max_attempts, backoff_base=backoff_base, backoff_cap=backoff_cap,
                        timeout=timeout, concurrency=concurrency, max_outbox=max_outbox,
                        delivered_retention=delivered_retention, failed_retention=failed_retention,
-                       close_timeout=close_timeout, prune_interval=prune_interval)
+                       close_timeout=close_timeout, prune_interval=prune_interval, memory_window=memory_window)
         self.outbox_path = os.fspath(outbox_path)
         if not self.outbox_path or self.outbox_path == ":memory:" or self.outbox_path.startswith("file:"):
             raise ValueError("webhook outbox: a file path is required (the outbox must survive a restart)")
@@ -195,6 +200,7 @@ class WebhookDispatcher:
         self.failed_retention = float(failed_retention)
         self.close_timeout = float(close_timeout)
         self.prune_interval = float(prune_interval)
+        self.memory_window = memory_window
         self._metrics = _Metrics(registry)
         self._outbox: Outbox | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -207,6 +213,8 @@ class WebhookDispatcher:
         self._heap_seq = 0
         self._timer_wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._writer_task: asyncio.Task[None] | None = None
+        self._final_write = False
         self._pending = 0
         self._failed = 0
         self._dropped = 0
@@ -253,13 +261,22 @@ class WebhookDispatcher:
             raise RuntimeError("WebhookDispatcher already started")
         self._started = True
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lguapi-outbox")
-        self._outbox = await self._run(Outbox, self.outbox_path)
-        counts = await self._run(self._outbox.counts)
-        backlog = await self._run(self._outbox.pending)
+        try:
+            self._outbox = await self._run(Outbox, self.outbox_path)
+            counts = await self._run(self._outbox.counts)
+            backlog = await self._run(self._outbox.pending)
+        except BaseException:
+            if self._outbox is not None:
+                await self._run(self._outbox.close)
+                self._outbox = None
+            self._executor.shutdown(wait=False)
+            self._closing = True
+            raise
         self._pending += counts["pending"]
         self._failed = counts["failed"]
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0), headers={"User-Agent": _USER_AGENT})
+        self._session = aiohttp.ClientSession(    # no cookies: each delivery stands alone
+            connector=aiohttp.TCPConnector(limit=0), headers={"User-Agent": _USER_AGENT},
+            cookie_jar=aiohttp.DummyCookieJar())
         for ep in self.endpoints:
             self._lanes[ep.name] = _Lane(self, ep)
         for d in backlog:
@@ -267,8 +284,8 @@ class WebhookDispatcher:
         if backlog:
             log.info("webhooks: %d pending deliveries reloaded from %s", len(backlog), self.outbox_path)
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._writer(), name="webhooks-writer"),
-                       loop.create_task(self._timer(), name="webhooks-timer")]
+        self._writer_task = loop.create_task(self._writer(), name="webhooks-writer")
+        self._tasks = [loop.create_task(self._timer(), name="webhooks-timer")]
         for lane in self._lanes.values():
             lane.start()
         self._update_gauge()
@@ -290,7 +307,10 @@ class WebhookDispatcher:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._flush_final()
+        self._final_write = True
+        self._dirty.set()                  # the writer writes what is left, then returns
+        if self._writer_task is not None:
+            await self._writer_task
         if self._session is not None:
             await self._session.close()
         if self._outbox is not None:
@@ -314,20 +334,25 @@ class WebhookDispatcher:
         At the ``max_outbox`` bound the delivery is dropped, counted (``dropped``) and logged
         at ERROR (once per 10 seconds, with the count so far).
         """
-        if self._closing:
-            return
         try:
             targets = [ep for ep in self.endpoints if ep.matches(message)]
             if not targets:
                 return
-            body = json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+            if self._final_write:   # the outbox is being closed: say so, never drop silently
+                for ep in targets:
+                    self._drop(ep, "the dispatcher is closed", logging.WARNING)
+                return
+            bodies: dict[bool, bytes] = {}   # full and masked, each encoded once
             now = time.time()
             event_id = message.get("id")
             mtype = str(message.get("type"))
             for ep in targets:
                 if self._pending + self._failed >= self.max_outbox:
-                    self._drop(ep)
+                    self._drop(ep, f"outbox full (max_outbox={self.max_outbox} pending+failed deliveries)")
                     continue
+                body = bodies.get(ep.mask_numbers)
+                if body is None:
+                    body = bodies[ep.mask_numbers] = dumps(mask_numbers(message) if ep.mask_numbers else message).encode()
                 self._new.append(Delivery(uuid.uuid4().hex, ep.name, event_id if isinstance(event_id, int)
                                           else None, mtype, body, now, 0, now))
                 self._pending += 1
@@ -383,6 +408,7 @@ class WebhookDispatcher:
         return await loop.run_in_executor(self._executor, fn, *args)
 
     async def _writer(self) -> None:
+        """Commit new deliveries and outcomes in batches; after close() began, write the rest and return."""
         last_prune = time.monotonic()
         while True:
             try:
@@ -390,12 +416,26 @@ class WebhookDispatcher:
             except asyncio.TimeoutError:
                 pass
             self._dirty.clear()
-            if not await self._write_batch():
+            written = await self._write_batch()
+            if self._final_write and self._writer_done(written):
+                return
+            if not written:
                 await asyncio.sleep(_WRITE_RETRY_DELAY)
                 self._dirty.set()
-            if time.monotonic() - last_prune >= self.prune_interval:
+            elif time.monotonic() - last_prune >= self.prune_interval:
                 last_prune = time.monotonic()
                 await self._prune()
+
+    def _writer_done(self, written: bool) -> bool:
+        """While closing: True once everything is written, or (logged) when writing fails."""
+        if not written:
+            log.error("webhooks: %d new deliveries and %d outcomes are lost at close: the outbox "
+                      "cannot be written", len(self._new), len(self._outcomes))
+            return True
+        if self._new or self._outcomes:
+            self._dirty.set()
+            return False
+        return True
 
     async def _write_batch(self) -> bool:
         new, outcomes = self._new, self._outcomes
@@ -414,16 +454,6 @@ class WebhookDispatcher:
         for d in new:
             self._dispatch(d)
         return True
-
-    async def _flush_final(self) -> None:
-        if self._outbox is None or not (self._new or self._outcomes):
-            return
-        try:
-            await self._run(self._outbox.write, self._new, self._outcomes)
-        except Exception:
-            log.exception("webhooks: the last %d new deliveries and %d outcomes could not be written",
-                          len(self._new), len(self._outcomes))
-        self._new, self._outcomes = [], []
 
     async def _prune(self) -> None:
         assert self._outbox is not None
@@ -444,14 +474,13 @@ class WebhookDispatcher:
         self._outcomes.append(outcome)
         self._dirty.set()
 
-    def _drop(self, ep: WebhookEndpoint) -> None:
+    def _drop(self, ep: WebhookEndpoint, reason: str, level: int = logging.ERROR) -> None:
         self._dropped += 1
         self._metrics.count(ep.name, "dropped")
         now = time.monotonic()
         if now - self._last_drop_log >= _DROP_LOG_INTERVAL:
             self._last_drop_log = now
-            log.error("webhooks: outbox full (max_outbox=%d pending+failed deliveries); delivery to %s "
-                      "dropped (%d dropped so far)", self.max_outbox, ep.name, self._dropped)
+            log.log(level, "webhooks: %s; delivery to %s dropped (%d dropped so far)", reason, ep.name, self._dropped)
 
     # --- internals: scheduling ---------------------------------------------------------------
 
@@ -478,20 +507,18 @@ class WebhookDispatcher:
                 pass
 
     async def _release(self, due: Sequence[Delivery]) -> None:
+        """Hand due deliveries to their lanes, reading bodies back from the outbox as needed."""
         assert self._outbox is not None
-        later = time.time() + _BACKLOG_POLL
-        ready = []
+        ready: list[Delivery] = []
         for d in due:
             lane = self._lanes.get(d.endpoint)
-            if lane is not None and lane.full():
-                d.body, d.next_at = None, later
-                self._schedule(d)
+            if lane is not None and lane.crowded():
+                self._dispatch(d)          # to the lane's backlog, body left on disk
             else:
                 ready.append(d)
-        due = ready
-        missing = [d.id for d in due if d.body is None]
+        missing = [d.id for d in ready if d.body is None]
         bodies = await self._run(self._outbox.bodies, missing) if missing else {}
-        for d in due:
+        for d in ready:
             if d.body is None:
                 d.body = bodies.get(d.id)
             if d.body is None:
@@ -504,13 +531,39 @@ class WebhookDispatcher:
         lane = self._lanes.get(d.endpoint)
         if lane is None:
             self._finish(d, "failed", None, "endpoint not configured")
-        elif lane.full():
+        elif lane.crowded():
             d.body = None   # a backlog waits in the outbox, not in memory
-            d.next_at = time.time() + _BACKLOG_POLL
-            self._schedule(d)
+            lane.backlog.append(d)
+            self._refill(lane)
         else:
             lane.put(d)
 
+    def _refill(self, lane: _Lane) -> None:
+        """Move the next batch of ``lane``'s backlog into its queue once the queue runs low."""
+        if lane.backlog and not lane.refilling and lane.queue.qsize() <= self.memory_window // 2 and not self._closing:
+            lane.refilling = True
+            task = asyncio.get_running_loop().create_task(self._refill_batch(lane))
+            self._tasks.append(task)
+            task.add_done_callback(self._tasks.remove)
+
+    async def _refill_batch(self, lane: _Lane) -> None:
+        assert self._outbox is not None
+        batch = [lane.backlog.popleft() for _ in range(min(_RELEASE_BATCH, len(lane.backlog)))]
+        try:
+            bodies = await self._run(self._outbox.bodies, [d.id for d in batch])
+        except BaseException:
+            lane.backlog.extendleft(reversed(batch))
+            raise
+        finally:
+            lane.refilling = False
+        for d in batch:
+            d.body = bodies.get(d.id)
+            if d.body is None:
+                log.warning("webhooks: delivery %s vanished from the outbox", d.id)
+                self._pending -= 1
+            else:
+                lane.put(d)
+        self._refill(lane)
 
     # --- internals: attempts -----------------------------------------------------------------
 
@@ -523,8 +576,9 @@ class WebhookDispatcher:
         if self._inflight == 0:
             self._idle.set()
 
-    async def _attempt(self, ep: WebhookEndpoint, d: Delivery) -> None:
+    async def _attempt(self, lane: _Lane, d: Delivery) -> None:
         assert self._session is not None and d.body is not None
+        ep = lane.endpoint
         ts = int(time.time())
         headers = {
             "Content-Type": "application/json",
@@ -534,18 +588,17 @@ class WebhookDispatcher:
             "X-Lguapi-Event": d.event_type,
             "X-Lguapi-Attempt": str(d.attempts + 1),
         }
-        timeout = aiohttp.ClientTimeout(total=ep.timeout or self.timeout)
         status: int | None = None
         retry_after: str | None = None
         error: str | None = None
         started = time.perf_counter()
         try:
-            async with self._session.post(ep.url, data=d.body, headers=headers, timeout=timeout,
+            async with self._session.post(lane.url, data=d.body, headers=headers, timeout=lane.timeout,
                                           allow_redirects=False) as resp:
                 status = resp.status
                 retry_after = resp.headers.get("Retry-After")
         except asyncio.TimeoutError:
-            error = f"timeout after {ep.timeout or self.timeout:g} s"
+            error = f"timeout after {lane.timeout.total:g} s"
         except (aiohttp.ClientError, OSError) as exc:
             error = _describe(exc)
         self._metrics.observe(ep.name, time.perf_counter() - started)
@@ -602,16 +655,22 @@ class _Lane:
         self.owner = owner
         self.endpoint = endpoint
         self.queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        self.backlog: collections.deque[Delivery] = collections.deque()
+        self.refilling = False
         self.workers: list[asyncio.Task[None]] = []
         self.size = endpoint.concurrency or owner.concurrency
+        self.url = URL(endpoint.url)          # parsed once, not per request
+        self.timeout = aiohttp.ClientTimeout(total=endpoint.timeout or owner.timeout)
+        self.window = owner.memory_window
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.workers = [loop.create_task(self._work(), name=f"webhooks-{self.endpoint.name}-{i}")
                         for i in range(self.size)]
 
-    def full(self) -> bool:
-        return self.queue.qsize() >= _LANE_WINDOW
+    def crowded(self) -> bool:
+        """True when new deliveries must queue behind the backlog (kept in order, bodies on disk)."""
+        return bool(self.backlog) or self.queue.qsize() >= self.window
 
     def put(self, d: Delivery) -> None:
         self.queue.put_nowait(d)
@@ -629,12 +688,13 @@ class _Lane:
                 return   # it stays pending in the outbox
             owner._begin()
             try:
-                await owner._attempt(self.endpoint, d)
+                await owner._attempt(self, d)
             except Exception:
                 log.exception("webhooks: delivery %s to %s: unexpected error; it stays pending",
                               d.id, self.endpoint.name)
             finally:
                 owner._end()
+            owner._refill(self)
 
 
 class _Metrics:
@@ -725,6 +785,12 @@ def _positive(where: str, value: Any, kind: type) -> Any:
     if not ok or value <= 0:
         raise ValueError(f"{where}: must be a positive {'integer' if kind is int else 'number'}")
     return kind(value)
+
+
+def _flag(where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{where}: must be true or false")
+    return value
 
 
 def _check_options(**opts: Any) -> None:

@@ -32,7 +32,8 @@
     }
   };
   var STATES = ["offline", "idle", "ringing", "talking", "held"];
-  var RECONNECT_MIN_MS = 1000, RECONNECT_MAX_MS = 15000, COUNTERS_EVERY_MS = 2000;
+  var RECONNECT_MIN_MS = 1000, RECONNECT_MAX_MS = 15000, COUNTERS_EVERY_MS = 2000, MAX_COUNTERS_GAP_MS = 10000;
+  var DENSE_FROM = 500;       // from this many tiles on, smaller tiles (class "dense")
 
   var params = new URLSearchParams(window.location.search);
   var token = params.get("access_token");
@@ -45,6 +46,7 @@
   var dirty = new Set();      // tiles to redraw at the next frame
   var ticking = new Set();    // tiles showing a running duration
   var frameQueued = false;
+  var denied = false;          // the last REST answer was 401/403
   var es = null, lastId = 0, syncing = false, held = [], reconnectMs = RECONNECT_MIN_MS, interrupted = false;
   var clockOffset = 0;        // server time - browser time, seconds
   var countersTimer = null, countersDirty = false, eventsSeen = 0;
@@ -69,7 +71,7 @@
     var headers = { "Accept": "application/json" };
     if (token) headers["Authorization"] = "Bearer " + token;
     return fetch(url(path, query), { headers: headers, cache: "no-store" }).then(function (r) {
-      if (r.status === 401 || r.status === 403) { setStatus("denied"); throw new Error("HTTP " + r.status); }
+      if (r.status === 401 || r.status === 403) { denied = true; throw new Error("HTTP " + r.status); }
       if (!r.ok) throw new Error("HTTP " + r.status);
       return r.json();
     });
@@ -156,6 +158,7 @@
       if (!seen.has(exten)) { tile.el.remove(); tiles.delete(exten); ticking.delete(tile); dirty.delete(tile); }
     });
     $tiles.appendChild(frag);
+    $tiles.classList.toggle("dense", tiles.size >= DENSE_FROM);
     document.getElementById("empty").hidden = tiles.size > 0;
     flush();
     stats.tiles = tiles.size;
@@ -249,12 +252,22 @@
       tiles.size + " " + t("extensions") + " · " + eventsSeen + " " + t("events") + " · #" + lastId;
   }
 
+  // The counters come from the snapshot, which grows with the extensions: refresh at most
+  // every COUNTERS_EVERY_MS, and spend at most about a tenth of the time on it (but
+  // refresh at least every MAX_COUNTERS_GAP_MS while calls change).
+  var nextCounters = 0;
   function refreshCounters() {
+    if (Date.now() < nextCounters) return;
     countersDirty = false;
-    return getJSON("/v1/snapshot").then(function (snap) {
+    var started = Date.now();
+    nextCounters = started + 3600000;   // one refresh at a time
+    getJSON("/v1/snapshot").then(function (snap) {
       clockOffset = snap.ts - Date.now() / 1000;
       renderCounters(snap.counters);
-    }).catch(function () { /* the feed's reconnect logic reports the outage */ });
+    }).catch(function () { /* the feed's reconnect logic reports the outage */ }).then(function () {
+      var spent = Date.now() - started;
+      nextCounters = Date.now() + Math.min(MAX_COUNTERS_GAP_MS, 10 * spent);
+    });
   }
 
   // ---- the feed ----------------------------------------------------------------------------
@@ -324,6 +337,7 @@
     held = [];
     Promise.all([getJSON("/v1/extensions"), getJSON("/v1/snapshot")]).then(function (res) {
       var list = res[0].extensions, snap = res[1];
+      denied = false;
       clockOffset = snap.ts - Date.now() / 1000;
       calls.clear();
       (snap.calls || []).forEach(function (c) { if (c.state !== "ended") calls.set(c.id, c); });
@@ -340,7 +354,7 @@
       stats.ready = true;
     }).catch(function () {
       syncing = false;
-      setStatus("reconnecting");
+      setStatus(denied ? "denied" : "reconnecting");   // a refused token: keep saying so
       later(resync);
     });
   }
