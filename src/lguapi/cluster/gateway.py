@@ -45,23 +45,13 @@ def cluster_gateway(config: Any, url: str, *, lease_config: LeaseConfig | None =
                     **node_options: Any) -> Any:
     """A Gateway (not started) whose Monitor joins the cluster at ``url`` (``node_options`` go to
     :class:`ClusterNode`; ``freeze_gc`` to the Monitor)."""
-    from ..gateway.app import Gateway
-    from ..monitor import Monitor
+    from ..gateway.app import Gateway, make_monitor
 
     holder: dict[str, Any] = {}
 
     def factory(cfg: Any) -> ClusterMonitor:
-        accounts = cfg.accounts
-        if accounts is None:
-            from ..server.accounts import Directory
-
-            accounts = Directory.generate(cfg.extensions or "", domain=cfg.domain)
-        opts = dict(cfg.client_options)
-        if cfg.oam:
-            opts.setdefault("oam", cfg.oam)
-        monitor = Monitor(cfg.upstream_host, cfg.upstream_port, accounts=accounts, cipher=cfg.cipher, sink=cfg.sink,
-                          login_concurrency=cfg.login_concurrency, ring_expiry=cfg.ring_expiry, client_options=opts,
-                          freeze_gc=freeze_gc, cluster=url, cluster_options={"config": lease_config, **node_options})
+        monitor = make_monitor(cfg, freeze_gc=freeze_gc, cluster=url,
+                               cluster_options={"config": lease_config, **node_options})
         return ClusterMonitor(monitor, holder["gateway"])
 
     gateway = Gateway(config, monitor_factory=factory, wait_logins=False)
@@ -77,7 +67,7 @@ class ClusterView:
                  bootstrap: int = 2000, block: float = 1.0) -> None:
         self.node = node
         self.hub = hub
-        self._skip = frozenset(s.upper() for s in skip_events)
+        self.skip = frozenset(s.upper() for s in skip_events)
         self.keys = stream_keys(node.config.prefix, node.publisher.streams if node.publisher else 16)
         self.bootstrap = bootstrap
         self.block = block
@@ -258,7 +248,7 @@ class ClusterView:
         kind, typ, data = msg.get("kind"), str(msg.get("type") or ""), msg.get("data") or {}
         exten, domain, ts = msg.get("exten"), msg.get("domain"), msg.get("ts")
         if kind in ("event", "extension") and "event" in data:
-            if typ.upper() in self._skip:
+            if typ.upper() in self.skip:
                 return
             data = {k: v for k, v in data.items() if k != "raw"}
             self.hub.publish("event", "event." + typ.lower(), to_jsonable(data), exten=exten, domain=domain, ts=ts)
@@ -341,7 +331,7 @@ class ClusterMonitor:
     async def start(self, *, wait: bool = True) -> Any:
         gw = self._gateway
         self.view.hub = gw.hub
-        self.view._skip = frozenset(s.upper() for s in gw.config.feed_skip_events)
+        self.view.skip = frozenset(s.upper() for s in gw.config.feed_skip_events)
         gw.registry.register(ClusterCollector(self.node, self.view))
         self.view.start()
         return await self._monitor.start(wait=wait)
