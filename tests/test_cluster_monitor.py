@@ -15,6 +15,7 @@ from lguapi.server import Directory, Emulator
 N_EXT = 100  # the suite's scale (3 x 100); bench/bench_cluster.py runs 3 x 1,000
 
 
+@pytest.mark.slow  # real processes, 2-3 minutes: once per `make test` (compiled twin)
 @pytest.mark.timeout(420)
 async def test_three_members_share_fail_over_rebalance_and_survive_pause_and_redis_restart(tmp_path, redis_server):
     directory = Directory.generate(f"3001-{3000 + N_EXT}")

@@ -130,6 +130,7 @@ async def wait_for_sink(matches, phase: str) -> None:
         raise AssertionError(f"{phase}: sink != emulator history: {matches.last}") from None
 
 
+@pytest.mark.slow  # real processes, 2-3 minutes: once per `make test` (compiled twin)
 @pytest.mark.timeout(420)
 async def test_sqlite_sink_fed_by_the_consumer_group_matches_the_emulator(tmp_path, redis_server):
     directory = Directory.generate(f"3001-{3000 + N_EXT}")
