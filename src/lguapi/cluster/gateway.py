@@ -22,6 +22,7 @@ import logging
 import time
 from typing import Any, Iterator
 
+from ._wait import finish
 from .leases import LeaseConfig
 from .node import ClusterNode
 from .sinkworker import DEFAULT_GROUP, group_info
@@ -81,6 +82,7 @@ class ClusterView:
         self._counted: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._task: asyncio.Task | None = None
         self._group_task: asyncio.Task | None = None
+        self._stopping = False
         #: the sink consumer group's pending entries and lag, refreshed every few seconds
         self.sink_group = {"pending": 0, "lag": 0}
         self.stats = {"read": 0, "republished": 0, "errors": 0}
@@ -93,10 +95,11 @@ class ClusterView:
             self._group_task = asyncio.create_task(self._watch_group(), name="lguapi-cluster-sink-group")
 
     async def close(self) -> None:
-        tasks = [t for t in (self._task, self._group_task) if t is not None]
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        self._stopping = True
+        if self._group_task is not None:
+            self._group_task.cancel()  # sleeps between short calls
+            await asyncio.gather(self._group_task, return_exceptions=True)
+        await finish(self._task, self.block + 2.0)
         self._task = self._group_task = None
 
     async def _watch_group(self, group: str = DEFAULT_GROUP, every: float = 5.0) -> None:
@@ -111,7 +114,7 @@ class ClusterView:
 
     async def _run(self) -> None:
         last: dict[str, Any] = {}
-        while True:
+        while not self._stopping:
             try:
                 if not last:
                     last = await self._bootstrap()

@@ -26,7 +26,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable
 
-from ._wait import bounded, wait_event
+from ._wait import bounded, finish, wait_event
 
 __all__ = ["LeaseConfig", "ShardLeases", "Lease", "TickResult", "shard_of", "assign", "TICK_SCRIPT"]
 
@@ -228,6 +228,7 @@ class ShardLeases:
         self._task: asyncio.Task | None = None
         self._bg: set[asyncio.Task] = set()
         self.leaving = False
+        self._stopping = False
         #: counters for /metrics and the snapshot
         self.stats = {"ticks": 0, "tick_errors": 0, "renewals": 0, "acquired": 0, "lost": 0, "fenced": 0,
                       "released": 0, "rebalances": 0, "reasserted": 0}
@@ -257,10 +258,10 @@ class ShardLeases:
     async def stop(self, *, release: bool = True) -> None:
         """Stop ticking; with ``release`` hand every shard back (after ``on_release``) and leave."""
         self.leaving = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        self._stopping = True
+        self.wake()
+        await finish(self._task, self.config.renew_interval + self.config.redis_timeout + 1.0)
+        self._task = None
         for t in list(self._bg):
             t.cancel()
         await asyncio.gather(*self._bg, return_exceptions=True)
@@ -282,7 +283,7 @@ class ShardLeases:
 
     async def _run(self) -> None:
         cfg = self.config
-        while True:
+        while not self._stopping:
             try:
                 await self.tick()
             except asyncio.CancelledError:
@@ -298,6 +299,8 @@ class ShardLeases:
                 timeout = max(0.0, min(timeout, min(ls.deadline for ls in self.held.values()) - self._clock()))
             await wait_event(self._wake, timeout)
             self._wake.clear()
+            if self._stopping:
+                return
             await self._fence()
 
     async def _fence(self) -> None:

@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from ..events import LoggedIn
-from ._wait import bounded
+from ._wait import bounded, finish
 from .leases import Lease, LeaseConfig, ShardLeases, shard_of
 from .routing import CommandServer, RemoteClient, request
 from .stream import StreamPublisher, call_message, event_message, message_body, stream_key
@@ -154,9 +154,11 @@ class ClusterNode:
     async def close(self) -> None:
         """Leave: hand every shard back (its extensions logged out first), flush the stream."""
         self._closing = True
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.commands.stopping = True
+        repair, commands = self._tasks
+        repair.cancel()  # only sleeps and logins between its checks
+        await asyncio.gather(repair, return_exceptions=True)
+        await finish(commands, 3.0)
         self._tasks.clear()
         await self.commands.close()
         await self.leases.stop(release=True)

@@ -87,9 +87,11 @@ class CommandServer:
         self._sem = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task] = set()
         self.stats = {"served": 0, "expired": 0, "errors": 0}
+        #: set to end :meth:`run` (within the 1 s BLPOP wait)
+        self.stopping = False
 
     async def run(self) -> None:
-        while True:
+        while not self.stopping:
             try:
                 got = await self.blocking.blpop([self.key], timeout=1)
             except asyncio.CancelledError:

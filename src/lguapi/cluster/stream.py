@@ -19,7 +19,7 @@ import logging
 from typing import Any
 
 from .. import events as _events
-from ._wait import bounded, wait_event
+from ._wait import bounded, finish, wait_event
 
 __all__ = ["StreamPublisher", "stream_key", "stream_keys", "event_message", "call_message", "event_from_dict",
            "CallRecord", "merge_call_dicts", "dumps", "message_body"]
@@ -226,6 +226,7 @@ class StreamPublisher:
         self._queue: collections.deque[tuple[str, str]] = collections.deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._stopping = False
         self.stats = {"published": 0, "dropped": 0, "errors": 0, "batches": 0}
 
     @property
@@ -250,10 +251,10 @@ class StreamPublisher:
 
     async def close(self, *, timeout: float = 5.0) -> None:
         """Send what is queued (bounded by ``timeout``), then stop."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        self._stopping = True
+        self._wake.set()
+        await finish(self._task, self.flush_interval + self.retry + 2.0)
+        self._task = None
         try:
             await bounded(self._drain(), timeout)
         except Exception as e:
@@ -261,7 +262,7 @@ class StreamPublisher:
                 log.warning("cluster: %d stream message(s) not sent at close (%s)", len(self._queue), e)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             await wait_event(self._wake, self.flush_interval)
             self._wake.clear()
             try:
