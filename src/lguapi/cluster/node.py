@@ -22,7 +22,7 @@ from typing import Any
 from ..events import LoggedIn
 from ._wait import bounded, finish
 from .leases import Lease, LeaseConfig, ShardLeases, shard_of
-from .routing import CommandServer, RemoteClient, request
+from .routing import CommandServer, RemoteClient, command_key, request
 from .stream import StreamPublisher, call_message, event_message, message_body, stream_key
 
 __all__ = ["ClusterNode", "DEFAULT_STREAMS"]
@@ -77,8 +77,9 @@ class ClusterNode:
         self.ready_timeout = ready_timeout
         self.reconcile_scan = reconcile_scan
         self.leases = ShardLeases(self.redis, self.member, cfg, on_acquire=self._acquired,
-                                  on_release=self._release, on_lost=self._lost)
-        self.commands = CommandServer(self.redis, self.blocking, cfg.prefix, self.member, self._local_client)
+                                  on_release=self._release, on_lost=self._lost, on_handed_over=self._handed_over)
+        self.commands = CommandServer(self.redis, self.blocking, cfg.prefix, self.member, self._local_client,
+                                      on_wake=self.leases.wake)
         self.publisher = StreamPublisher(self.redis, cfg.prefix, streams=streams, maxlen=maxlen) if publish else None
         self._shard: dict[str, int] = {i: shard_of(i, cfg.shards) for i in monitor.account_ids()}
         self._ids: dict[int, list[str]] = {}
@@ -89,6 +90,7 @@ class ClusterNode:
         for i in self._shard:
             self._remember(i)
         self._logins = 0
+        self._bg: set[asyncio.Future] = set()
         self._answered: set[str] = set()
         self._closing = False
         self._tasks: list[asyncio.Task] = []
@@ -179,7 +181,7 @@ class ClusterNode:
         return {
             "member": self.member, "members": list(self.leases.members), "redis_connected": self.leases.connected,
             "shards": self.config.shards, "owned_shards": len(self.leases.held), "owned_extensions": len(owned),
-            "online_extensions": online, "shards_by_member": counts, "leases": dict(self.leases.stats),
+            "online_extensions": online, "balanced": self.leases.balanced(), "shards_by_member": counts, "leases": dict(self.leases.stats),
             "node": dict(self.stats), "commands": dict(self.commands.stats),
             "stream": {**pub.stats, "backlog": pub.backlog} if pub is not None else None,
         }
@@ -213,6 +215,22 @@ class ClusterNode:
             await asyncio.sleep(0.1)
         self.stats["handovers"] += len(leases)
         await self._logout(ids, "handover")
+
+    def _handed_over(self, takers: dict[int, str]) -> None:
+        """Wake each taker (a ``wake`` on its command list) so it takes the shards at once."""
+        async def wake(members: set[str]) -> None:
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                for m in members:
+                    pipe.rpush(command_key(self.config.prefix, m), "wake")
+                    pipe.expire(command_key(self.config.prefix, m), 60)
+                await pipe.execute()
+            except Exception as e:  # the taker ticks by itself anyway
+                log.debug("cluster: could not wake %s: %s", members, e)
+
+        t = asyncio.ensure_future(wake(set(takers.values()) - {self.member}))
+        self._bg.add(t)
+        t.add_done_callback(self._bg.discard)
 
     async def _lost(self, leases: list[Lease]) -> None:
         self.stats["forced_logouts"] += len(leases)

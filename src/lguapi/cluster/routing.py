@@ -79,11 +79,13 @@ class CommandServer:
     when this member does not hold the extension). At most ``concurrency`` commands at once."""
 
     def __init__(self, redis: Any, blocking: Any, prefix: str, member: str,
-                 client_of: Callable[[str], Any], *, concurrency: int = 100) -> None:
+                 client_of: Callable[[str], Any], *, concurrency: int = 100,
+                 on_wake: Callable[[], Any] | None = None) -> None:
         self.redis = redis
         self.blocking = blocking
         self.key = command_key(prefix, member)
         self._client_of = client_of
+        self._on_wake = on_wake
         self._sem = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task] = set()
         self.stats = {"served": 0, "expired": 0, "errors": 0}
@@ -101,6 +103,10 @@ class CommandServer:
                 await asyncio.sleep(0.5)
                 continue
             if got is None:
+                continue
+            if got[1] in (b"wake", "wake"):  # a member handed us shards: take them now
+                if self._on_wake is not None:
+                    self._on_wake()
                 continue
             await self._sem.acquire()
             t = asyncio.create_task(self._serve(got[1]))

@@ -156,8 +156,17 @@ class SinkWorker:
         if now - self._last_claim >= self.claim_idle / 2:
             self._last_claim = now
             await self._claim()
-        reply = await self.redis.xreadgroup(self.group, self.consumer, dict.fromkeys(self.keys, ">"),
-                                            count=self.batch, block=int(self.block * 1000))
+        from redis.exceptions import ResponseError
+
+        try:
+            reply = await self.redis.xreadgroup(self.group, self.consumer, dict.fromkeys(self.keys, ">"),
+                                                count=self.batch, block=int(self.block * 1000))
+        except ResponseError as e:
+            if "NOGROUP" not in str(e):
+                raise
+            log.warning("lguapi sink: the consumer group is gone (Redis lost its data?): creating it again")
+            await self.setup()
+            return 0
         n = await self._handle(reply)
         await self._finish()
         return n
