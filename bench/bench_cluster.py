@@ -49,7 +49,7 @@ async def _members_scenario(redis_url: str, n_ext: int, window: float, workdir: 
     from lguapi.server import Directory, Emulator
     import redis.asyncio as aioredis
 
-    raise_nofile_limit(4 * n_ext + 256)
+    raise_nofile_limit(n_ext + 256)  # the emulator's sessions; members are other processes
     directory = Directory.generate(f"100001-{100000 + n_ext}")
     ids = [u.id for u in directory.users()]
     accounts = write_accounts(directory, workdir / f"accounts-{n_ext}.toml")

@@ -85,6 +85,26 @@ class Member:
             return ""
 
 
+class Rig:
+    """Generated extensions 3001..., their accounts file, and the members started for them."""
+
+    def __init__(self, tmp_path: Path, redis_url: str, n_ext: int) -> None:
+        from lguapi.server import Directory
+
+        self.tmp_path = tmp_path
+        self.redis_url = redis_url
+        self.directory = Directory.generate(f"3001-{3000 + n_ext}")
+        self.ids = [u.id for u in self.directory.users()]
+        self.accounts = write_accounts(self.directory, tmp_path / "accounts.toml")
+        self.members: list[Member] = []
+
+    def spawn(self, name: str, port: int) -> Member:
+        """Start one more member against the emulator on ``port``."""
+        m = Member(name, self.tmp_path, self.redis_url, port, self.accounts)
+        self.members.append(m)
+        return m
+
+
 def session_counts(emu) -> collections.Counter:
     """How many logged-in sessions the emulator has per login id."""
     return collections.Counter(s.user.id for s in emu.sessions())

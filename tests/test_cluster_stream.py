@@ -16,12 +16,12 @@ import sys
 
 import pytest
 
-from clusterkit import SRC, EMULATOR_IDLE, Member, owned_once, until, write_accounts
+from clusterkit import SRC, EMULATOR_IDLE, Member, Rig, owned_once, until
 from lguapi.cluster.stream import CallRecord, dumps, event_from_dict, merge_call_dicts
 from lguapi.demo import compare_history, hang_up_everything
 from lguapi.events import (ChannelOutEvent, CommandResultEvent, Disconnected, LoggedIn, LoginResultEvent,
                            Reconciled, RingEvent)
-from lguapi.server import Directory, Emulator
+from lguapi.server import Emulator
 from lguapi.server.traffic import TrafficConfig, TrafficGenerator
 from lguapi.sinks import call_key, event_key
 
@@ -136,17 +136,13 @@ async def wait_for_sink(matches, phase: str) -> None:
 @pytest.mark.slow  # real processes, 2-3 minutes: once per `make test` (compiled twin)
 @pytest.mark.timeout(420)
 async def test_sqlite_sink_fed_by_the_consumer_group_matches_the_emulator(tmp_path, redis_server):
-    directory = Directory.generate(f"3001-{3000 + N_EXT}")
-    ids = [u.id for u in directory.users()]
-    accounts = write_accounts(directory, tmp_path / "accounts.toml")
+    rig = Rig(tmp_path, redis_server.url, N_EXT)
+    directory, ids, members = rig.directory, rig.ids, rig.members
     db = tmp_path / "calls.db"
-    members: list[Member] = []
     monitored = {u.exten for u in directory.users()}
     async with Emulator(directory, port=0, idle_timeout=EMULATOR_IDLE) as emu:
         def spawn(name: str) -> Member:
-            m = Member(name, tmp_path, redis_server.url, emu.port, accounts)
-            members.append(m)
-            return m
+            return rig.spawn(name, emu.port)
 
         def settled() -> bool:
             alive = [m for m in members if m.proc.poll() is None]
