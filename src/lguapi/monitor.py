@@ -236,7 +236,10 @@ class Monitor:
     ``on_progress(LoginProgress)`` is called after every login attempt. ``freeze_gc=True``
     calls :func:`gc.freeze` once the logins are done (process-wide: everything alive then is
     left out of later collections, which keeps full collections — and latency spikes —
-    short with thousands of connections; the CLI does this).
+    short with thousands of connections; the CLI does this). ``cluster="redis://HOST:PORT/DB"``
+    makes this monitor one member of a cluster sharing the accounts: it logs in only the
+    extensions of the shards it leases (:class:`lguapi.cluster.node.ClusterNode`, options in
+    ``cluster_options``; see docs/cluster.md).
 
     >>> m = Monitor("127.0.0.1", 8086, accounts=[("07012343001", "secret-3001")])  # doctest: +SKIP
     >>> await m.start(); print(m.snapshot()["states"]); await m.close()           # doctest: +SKIP
