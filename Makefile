@@ -11,7 +11,7 @@ BUILT          = $(VENV)/.built
 CORE_SOURCES   = setup.py $(wildcard src/lgucore/*.pyx src/lgucore/*.pxd src/lgucore/*.h)
 PYTEST_ARGS ?=
 
-.PHONY: all venv build browser test test-core demo bench wheel docs fuzz clean
+.PHONY: all venv build browser services test test-core demo bench wheel docs fuzz clean
 
 all: test
 
@@ -41,6 +41,14 @@ venv: $(TEST_INSTALLED)
 
 build: $(BUILT)
 
+# System services the tests start themselves: Debian's redis-server (cluster tests), installed
+# when missing and we are root (CI); otherwise those tests skip and say why.
+services:
+	@command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || \
+	  { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null \
+	    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null; }; } || \
+	  echo "redis-server missing (not root): the cluster tests will skip"
+
 # The wallboard tests drive Debian's headless Chromium (plus a Korean font for readable
 # screenshots); as root (CI) install them when missing, else those tests skip with the reason.
 BROWSER_PKGS = chromium chromium-driver fonts-nanum
@@ -56,7 +64,7 @@ browser:
 # files go out in collection order (conftest.py puts the slow ones first).
 # `make test XDIST=` runs in one process.
 XDIST ?= --tx '2*popen//python=$(abspath $(PY)) -X dev' --dist loadfile --no-loadscope-reorder
-test: $(TEST_INSTALLED) $(BUILT) browser
+test: $(TEST_INSTALLED) $(BUILT) browser services
 	$(PY) -X dev -m pytest $(XDIST) $(PYTEST_ARGS)
 	LGUCORE_NO_EXTENSIONS=1 $(PY) -X dev -m pytest $(XDIST) -m "not slow" --ignore=tests/core $(PYTEST_ARGS)
 

@@ -81,3 +81,19 @@ def impl(request):
     if request.param not in IMPLS:
         pytest.fail(f"lgucore's {request.param!r} twin is not built (run `make build`)")
     return IMPLS[request.param]
+
+
+@pytest.fixture
+def redis_server():
+    """A fresh real redis-server on a free loopback port (tests/rediskit.py); missing redis
+    fails the test as root (CI: `make services` installs it) and skips it otherwise."""
+    from rediskit import RedisServer, find_redis_server
+
+    if find_redis_server() is None:
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            pytest.fail("redis-server is missing: `make services` installs Debian's redis-server")
+        pytest.skip("redis-server is not installed and we are not root to install it (apt-get install redis-server)")
+    server = RedisServer()
+    server.start()
+    yield server
+    server.cleanup()

@@ -156,6 +156,10 @@ class Monitor:
     short with thousands of connections; the CLI does this). ``capture``: a directory where
     every frame of every connection is recorded (docs/capture.md; replay it with
     :func:`lguapi.replay.replay` or ``lguapi replay``).
+    ``cluster="redis://HOST:PORT/DB"``
+    makes this monitor one member of a cluster sharing the accounts: it logs in only the
+    extensions of the shards it leases (:class:`lguapi.cluster.node.ClusterNode`, options in
+    ``cluster_options``; see docs/cluster.md).
 
     >>> m = Monitor("127.0.0.1", 8086, accounts=[("07012343001", "secret-3001")])  # doctest: +SKIP
     >>> await m.start(); print(m.snapshot()["states"]); await m.close()           # doctest: +SKIP
@@ -167,7 +171,8 @@ class Monitor:
                  on_progress: Callable[[LoginProgress], Any] | None = None,
                  client_factory: Callable[..., Any] | None = None, sink_high_water: int = 10_000,
                  max_sink_backlog: int = 1_000_000, freeze_gc: bool = False,
-                 capture: str | os.PathLike | None = None) -> None:
+                 capture: str | os.PathLike | None = None, cluster: Any = None,
+                 cluster_options: dict | None = None) -> None:
         if login_concurrency < 1:
             raise ValueError("login_concurrency must be at least 1")
         self.host = host
@@ -178,6 +183,7 @@ class Monitor:
             raise ValueError("no accounts to monitor")
         self._lines = [_Line(self, a) for a in self._accounts]
         self._by_exten: dict[str, _Line] = {ln.exten: ln for ln in self._lines if ln.exten}
+        self._by_id: dict[str, _Line] = {ln.account.id: ln for ln in self._lines}
         self._login_concurrency = login_concurrency
         self._login_retries = max(0, int(login_retries))
         self._client_options = dict(client_options or {})
@@ -220,6 +226,12 @@ class Monitor:
         self._closed = False
         self._update_hooks: list[Callable[[Any], Any]] = []
         self._event_hooks: list[Callable[[Event], Any]] = []
+        self._cluster: Any = None
+        if cluster is not None:  # lguapi.cluster decides which accounts this process logs in
+            from .cluster.node import ClusterNode
+
+            self._client_options["auto_reconnect"] = 0  # re-logins only while the lease is valid
+            self._cluster = ClusterNode(self, cluster, **(cluster_options or {}))
 
     # -- lifecycle ------------------------------------------------------------------------
     async def __aenter__(self) -> Monitor:
@@ -252,7 +264,8 @@ class Monitor:
         if self.sink is not None:
             self._tasks.append(asyncio.create_task(self._sink_writer(), name="lguapi-monitor-sink"))
         self._tasks.append(asyncio.create_task(self._maintenance(), name="lguapi-monitor-maintenance"))
-        self._login_task = asyncio.create_task(self._login_all(), name="lguapi-monitor-login")
+        first_logins = self._cluster.start() if self._cluster is not None else self._login_all()
+        self._login_task = asyncio.create_task(first_logins, name="lguapi-monitor-login")
         if wait:
             await self.wait_logged_in()
         return self._progress
@@ -273,6 +286,8 @@ class Monitor:
         if self._login_task is not None and not self._login_task.done():
             self._login_task.cancel()
             await asyncio.gather(self._login_task, return_exceptions=True)
+        if self._cluster is not None:
+            await self._cluster.close()  # hands the shards over (logs out first), then leaves
         clients = [ln.client for ln in self._lines if ln.client is not None]
         results = await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
         for r in results:
@@ -333,7 +348,7 @@ class Monitor:
 
         acc = line.account
         for attempt in range(self._login_retries + 1):
-            if self._closing:
+            if self._closing or (self._cluster is not None and not self._cluster.may_login(acc.id)):
                 return False
             client = self._new_client()
             client.on(Event, line.on_event)
@@ -432,6 +447,7 @@ class Monitor:
         line.events += 1
         if isinstance(ev, ConnectionEvent):
             self._connection_event(line, ev)
+
         try:
             updates = self.tracker.feed(ev)
         except Exception:
@@ -519,6 +535,45 @@ class Monitor:
         """Call ``hook(event)`` synchronously for every event, after the tracker has seen it
         and its call updates went out (cheap: no queue)."""
         self._event_hooks.append(hook)
+
+    # -- cluster seam: lguapi.cluster decides which accounts this process logs in ----------
+    @property
+    def cluster_node(self) -> Any:
+        """The :class:`lguapi.cluster.node.ClusterNode` of a monitor made with ``cluster=``, else None."""
+        return self._cluster
+
+    def account_ids(self) -> list[str]:
+        """The login id of every account, in accounts-file order."""
+        return [ln.account.id for ln in self._lines]
+
+    def account_info(self, login_id: str) -> dict:
+        """``{"exten", "domain", "online", "state", "refused", "busy"}`` of one account (``busy``: a
+        login or logout is under way; ``refused``: the server refused its password for good)."""
+        ln = self._by_id[login_id]
+        return {"exten": ln.exten, "domain": ln.domain, "online": ln.online, "state": ln.state(self.tracker),
+                "refused": bool(ln.failed and (ln.error or "").startswith("login refused")),
+                "busy": ln.client is not None and not ln.online}
+
+    async def login_accounts(self, login_ids: list[str]) -> int:
+        """Log these accounts in (``login_concurrency`` at a time; lines already logged in or
+        logging in are left alone). Returns how many are online afterwards."""
+        sem = asyncio.Semaphore(self._login_concurrency)
+        lines = [self._by_id[i] for i in login_ids if i in self._by_id]
+
+        async def one(line: _Line) -> None:
+            async with sem:
+                if line.client is None and not self._closing:
+                    await self._login_line(line)
+
+        await asyncio.gather(*(one(ln) for ln in lines))
+        return sum(1 for ln in lines if ln.online)
+
+    async def logout_accounts(self, login_ids: list[str]) -> None:
+        """Log these accounts out (close their connections) and wait until they are closed."""
+        lines = [self._by_id[i] for i in login_ids if i in self._by_id]
+        await asyncio.gather(*(self._discard(ln, ln.client) for ln in lines if ln.client is not None))
+        for ln in lines:
+            ln.online = False
 
     # -- sink -----------------------------------------------------------------------------
     async def _open_sink(self) -> None:
@@ -720,6 +775,7 @@ class Monitor:
                        "average_per_second": round(self._events / uptime, 1) if uptime > 0 else 0.0},
             "sink": {"path": self._sink_path(), "written": self._sink_written, "backlog": len(self._sink_queue),
                      "dropped": self._sink_dropped},
+            **({"cluster": self._cluster.snapshot()} if self._cluster is not None else {}),
         }
 
     def _recent_rate(self, now: float, uptime: float) -> float:

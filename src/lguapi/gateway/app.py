@@ -218,8 +218,9 @@ class Gateway:
         return list(self.monitor.states())
 
 
-def make_monitor(cfg: GatewayConfig, *, freeze_gc: bool = False) -> Monitor:
-    """The :class:`lguapi.Monitor` the configuration describes (``freeze_gc``: see Monitor)."""
+def make_monitor(cfg: GatewayConfig, *, freeze_gc: bool = False, **options: Any) -> Monitor:
+    """The :class:`lguapi.Monitor` the configuration describes (``freeze_gc`` and ``options``,
+    e.g. ``cluster=``: see Monitor)."""
     from ..monitor import Monitor
 
     accounts = cfg.accounts
@@ -232,7 +233,7 @@ def make_monitor(cfg: GatewayConfig, *, freeze_gc: bool = False) -> Monitor:
         opts.setdefault("oam", cfg.oam)
     return Monitor(cfg.upstream_host, cfg.upstream_port, accounts=accounts, cipher=cfg.cipher, sink=cfg.sink,
                    login_concurrency=cfg.login_concurrency, ring_expiry=cfg.ring_expiry, client_options=opts,
-                   freeze_gc=freeze_gc)
+                   freeze_gc=freeze_gc, **options)
 
 
 def _ssl_context(cfg: GatewayConfig) -> ssl.SSLContext | None:

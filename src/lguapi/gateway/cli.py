@@ -38,6 +38,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--port", type=int, default=None, help="port to listen on (default: the file's, else 8090)")
     p.add_argument("--hash-token", action="store_true",
                    help="read a token on stdin, print its SHA-256 for the config file, and exit")
+    from ..cluster.gateway import add_arguments as add_cluster_arguments  # issue 12: --cluster URL
+
+    add_cluster_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -66,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from ..monitor import new_event_loop
 
     with asyncio.Runner(loop_factory=lambda: new_event_loop(not getattr(args, "no_uvloop", False))) as runner:
-        return runner.run(_serve(config))
+        return runner.run(_serve(config, getattr(args, "cluster", None)))
 
 
 def _config(args: argparse.Namespace):
@@ -84,11 +87,13 @@ def _config(args: argparse.Namespace):
     return config.replace(**changes) if changes else config
 
 
-async def _serve(config) -> int:
+async def _serve(config, cluster: str | None = None) -> int:
     from .app import Gateway, make_monitor
+    from ..cluster.gateway import cluster_gateway
 
     # a process of its own: keep thousands of long-lived connections out of full GC runs
-    gateway = Gateway(config, wait_logins=False, monitor_factory=lambda c: make_monitor(c, freeze_gc=True))
+    gateway = cluster_gateway(config, cluster, freeze_gc=True) if cluster else \
+        Gateway(config, wait_logins=False, monitor_factory=lambda c: make_monitor(c, freeze_gc=True))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

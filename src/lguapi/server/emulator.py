@@ -165,6 +165,8 @@ class Emulator:
         self._codecs = {c: TextCodec(c, seed_key=seed_key, basic_key=basic_key, byteorder=byteorder) for c in CIPHERS}
         self._guard = LoginGuard(*lockout, clock=clock)
         self._conns: set[Session] = set()
+        #: BYEs sent because a second login of the same ID replaced the first
+        self.duplicate_login_byes = 0
         self._by_id: dict[str, Session] = {}
         self._by_exten: dict[str, list[Session]] = {}
         self._dirty: list[Session] = []

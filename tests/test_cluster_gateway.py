@@ -1,0 +1,112 @@
+"""`lguapi gateway --cluster`: one gateway (in this process) and one headless member (another OS
+process) share the extensions; the gateway serves every extension's state, calls, feed and
+metrics, and routes commands for the other member's extensions with the same answers as local."""
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+
+from clusterkit import EMULATOR_IDLE, Member, owned_once, until, write_accounts
+from lguapi.cluster.gateway import cluster_gateway
+from lguapi.cluster.leases import LeaseConfig
+from lguapi.gateway import GatewayConfig
+from lguapi.server import Directory, Emulator
+
+LEASES = LeaseConfig(shards=32, lease_ttl=8, renew_interval=1, member_ttl=4, fence_margin=2, settle=1.5)
+
+
+@pytest.mark.timeout(240)
+async def test_a_gateway_serves_and_commands_the_whole_cluster(tmp_path, redis_server):
+    directory = Directory.generate("3001-3040")
+    ids = [u.id for u in directory.users()]
+    accounts = write_accounts(directory, tmp_path / "accounts.toml")
+    async with Emulator(directory, port=0, idle_timeout=EMULATOR_IDLE) as emu:
+        other = Member("other", tmp_path, redis_server.url, emu.port, accounts)
+        cfg = GatewayConfig(upstream_host="127.0.0.1", upstream_port=emu.port, accounts=directory, port=0,
+                            anonymous=frozenset({"read", "command"}))
+        gw = cluster_gateway(cfg, redis_server.url, lease_config=LEASES)
+        feed: list[dict] = []
+        try:
+            await gw.start()
+            gw.hub.add_listener(feed.append)
+            node = gw.monitor.node
+            await until(lambda: owned_once(emu, ids) and 0 < len(node.owned_ids()) < 40
+                        and other.status().get("online_extensions", 0) + len(node.owned_ids()) == 40, 90,
+                        "the two members to share the extensions")
+            remote = sorted(u.exten for u in directory.users() if not node.holds(u.exten))
+            local = sorted(u.exten for u in directory.users() if node.holds(u.exten))
+            r_ext, l_ext = remote[0], local[0]
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+                async def get(path):
+                    async with http.get(gw.url + path) as r:
+                        return r.status, await r.json()
+
+                async def post(ext, method, body=None):
+                    async with http.post(f"{gw.url}/v1/extensions/{ext}/{method}", json=body or {}) as r:
+                        return r.status, await r.json()
+
+                async def states():
+                    _, body = await get("/v1/extensions")
+                    return {e["exten"]: e["state"] for e in body["extensions"]}
+
+                # every extension, the other member's included, is idle in this gateway's reads
+                for _ in range(300):
+                    if set((await states()).values()) == {"idle"}:
+                        break
+                    await asyncio.sleep(0.1)
+                assert set((await states()).values()) == {"idle"} and len(await states()) == 40
+
+                # an outside call rings the other member's extension: state, calls and feed here
+                emu.pbx.external_call("01055550000", r_ext)
+                for _ in range(300):
+                    if (await get(f"/v1/extensions/{r_ext}"))[1]["state"] == "ringing":
+                        break
+                    await asyncio.sleep(0.1)
+                status, ext = await get(f"/v1/extensions/{r_ext}")
+                assert status == 200 and ext["state"] == "ringing" and ext["call_id"]
+                _, calls = await get("/v1/calls")
+                assert any(r_ext in c["exten"] for c in calls["calls"])
+                await until(lambda: any(m["kind"] == "call" and m["type"] == "call.ringing" and m["exten"] == r_ext
+                                        for m in feed), 10, "call.ringing of the remote extension in the feed")
+                assert any(m["type"] == "extension.state" and m["data"]["exten"] == r_ext
+                           and m["data"]["state"] == "ringing" for m in feed)
+
+                # commands for it go to its owner: answer, then hang up
+                status, body = await post(r_ext, "answer")
+                assert status == 200, body
+                await until(lambda: emu.pbx.phone_state(r_ext) != "ringing", 10, "the routed answer")
+                status, body = await post(r_ext, "hangup")
+                assert status == 200 and body["result"]["event"] == "ChannelOutEvent", body
+                await until(lambda: any(m["type"] == "call.ended" and r_ext in m["data"]["exten"] for m in feed), 10,
+                            "call.ended of the remote extension")
+
+                # the same refusals as local: 409 with the server's message, 400, 404
+                r_status, r_body = await post(r_ext, "pickup", {"exten": l_ext})
+                l_status, l_body = await post(l_ext, "pickup", {"exten": r_ext})
+                assert r_status == l_status == 409 and r_body["error"] == l_body["error"] == "command_refused"
+                assert (await post(r_ext, "click2call", {}))[0] == 400
+                assert (await post(r_ext, "no_such_method"))[0] == 404
+
+                _, snap = await get("/v1/snapshot")
+                assert snap["counters"]["total"]["ended"] >= 1 and snap["states"]["idle"] == 40
+                assert snap["cluster"]["owned_extensions"] == len(local)
+                async with http.get(gw.url + "/metrics") as r:
+                    text = await r.text()
+                for name in ("lguapi_cluster_owned_extensions", "lguapi_cluster_lease_renewals_total",
+                             "lguapi_cluster_stream_published_total", "lguapi_cluster_sink_pending"):
+                    assert name in text, name
+
+                # the owner dies: this member takes its extensions over, with a gap notice each
+                other.kill9()
+                await until(lambda: owned_once(emu, ids) and len(node.owned_ids()) == 40, 60, "takeover")
+                await until(lambda: any(m["kind"] == "gap" and m["type"] == "gap.failover" and m["exten"] == r_ext
+                                        for m in feed), 20, "the gap notice of a taken-over extension")
+                status, body = await post(r_ext, "get_status_peers", {"peers": r_ext})
+                assert status == 200, body
+                assert emu.duplicate_login_byes == 0
+        finally:
+            await gw.close()
+            await other.stop()
+        assert emu.duplicate_login_byes == 0
