@@ -7,7 +7,7 @@ lguapi.cluster.run``, default lease settings: TTL 8 s, renewal every 1.5 s, 64 s
 * **failover** — 3 members share E extensions (1,000 and 5,000; 150 in quick mode); one is
   killed with SIGKILL; measured from the kill until every extension of the dead member is
   logged in again (once), and until the survivors have also finished rebalancing between
-  themselves (the assignment for 2 members moves a few more shards). Target (issue 12):
+  themselves (the assignment for 2 members moves a few more shards). Target (the cluster design):
   under 15 s for 1,000 extensions. The emulator's ``duplicate_login_byes`` is checked
   to stay 0.
 * **Redis commands per second per 1,000 extensions** at steady state — the same 3 members,
@@ -44,7 +44,7 @@ def _log(msg: str) -> None:
 
 
 async def _members_scenario(redis_url: str, n_ext: int, window: float, workdir: Path) -> dict:
-    from clusterkit import Member, owned_once, session_counts, until, write_accounts
+    from kit.cluster import Member, owned_once, session_counts, until, write_accounts
     from lguapi.monitor import raise_nofile_limit
     from lguapi.server import Directory, Emulator
     import redis.asyncio as aioredis
@@ -138,7 +138,7 @@ async def _stream_scenario(redis_url: str, n_msgs: int, sink_spec: str) -> dict:
 
 
 def measure(quick: bool) -> dict:
-    from rediskit import RedisServer
+    from kit.redisserver import RedisServer
 
     sizes = (150,) if quick else (1000, 5000)
     out: dict = {"members": [], "streams": []}

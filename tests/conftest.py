@@ -85,9 +85,9 @@ def impl(request):
 
 @pytest.fixture
 def redis_server():
-    """A fresh real redis-server on a free loopback port (tests/rediskit.py); missing redis
+    """A fresh real redis-server on a free loopback port (tests/kit/redisserver.py); missing redis
     fails the test as root (CI: `make services` installs it) and skips it otherwise."""
-    from rediskit import RedisServer, find_redis_server
+    from kit.redisserver import RedisServer, find_redis_server
 
     if find_redis_server() is None:
         if hasattr(os, "geteuid") and os.geteuid() == 0:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from clusterkit import SRC
-from rediskit import free_port
+from kit.cluster import SRC
+from kit.clients import free_port
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

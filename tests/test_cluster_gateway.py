@@ -8,7 +8,7 @@ import asyncio
 import aiohttp
 import pytest
 
-from clusterkit import EMULATOR_IDLE, Member, owned_once, until, write_accounts
+from kit.cluster import EMULATOR_IDLE, Member, owned_once, until, write_accounts
 from lguapi.cluster.gateway import cluster_gateway
 from lguapi.cluster.leases import LeaseConfig
 from lguapi.gateway import GatewayConfig

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from clusterkit import EMULATOR_IDLE, Member, Rig, owned_once, session_counts, until
+from kit.cluster import EMULATOR_IDLE, Member, Rig, owned_once, session_counts, until
 from lguapi.server import Emulator
 
-#: the suite's scale (3 x 100); LGUAPI_CLUSTER_EXTENSIONS=1000 runs the issue's 3 x 1,000 by hand
+#: the suite's scale (3 x 100); LGUAPI_CLUSTER_EXTENSIONS=1000 runs the design's 3 x 1,000 by hand
 N_EXT = int(os.environ.get("LGUAPI_CLUSTER_EXTENSIONS", "100"))
 
 

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from clusterkit import SRC, EMULATOR_IDLE, Member, Rig, owned_once, until
+from kit.cluster import SRC, EMULATOR_IDLE, Member, Rig, owned_once, until
 from lguapi.cluster.stream import CallRecord, dumps, event_from_dict, merge_call_dicts
 from lguapi.demo import compare_history, hang_up_everything
 from lguapi.events import (ChannelOutEvent, CommandResultEvent, Disconnected, LoggedIn, LoginResultEvent,

@@ -627,7 +627,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .gateway import cli as gateway_cli  # the HTTP gateway (its own module)
 
     gateway_cli.add_parser(sub)
-    from .cluster import sink_cli  # issue 12: lguapi sink --cluster URL --to sqlite:PATH
+    from .cluster import sink_cli  # lguapi sink --cluster URL --to sqlite:PATH (docs/cluster.md)
 
     sink_cli.add_parser(sub)
     return parser

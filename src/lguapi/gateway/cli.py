@@ -38,7 +38,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--port", type=int, default=None, help="port to listen on (default: the file's, else 8090)")
     p.add_argument("--hash-token", action="store_true",
                    help="read a token on stdin, print its SHA-256 for the config file, and exit")
-    from ..cluster.gateway import add_arguments as add_cluster_arguments  # issue 12: --cluster URL
+    from ..cluster.gateway import add_arguments as add_cluster_arguments  # --cluster URL (docs/cluster.md)
 
     add_cluster_arguments(p)
     p.set_defaults(func=run)

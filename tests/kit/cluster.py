@@ -14,6 +14,8 @@ from pathlib import Path
 
 import lguapi
 
+from kit import wait
+
 SRC = str(Path(lguapi.__file__).resolve().parent.parent)
 
 #: lease timing for tests: TTL 8 s > emulator idle_timeout 4 s + renew 1 s (docs/cluster.md)
@@ -117,10 +119,8 @@ def owned_once(emu, ids) -> bool:
 
 
 async def until(cond, timeout: float = 60.0, what: str = "condition", interval: float = 0.05) -> float:
-    """Wait for ``cond()``; returns the seconds waited."""
+    """:func:`kit.wait.until` with the cluster's long default timeout (a failover takes seconds)
+    and its positional order; returns the seconds waited."""
     t0 = time.monotonic()
-    while not cond():
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(interval)
+    await wait.until(cond, what, timeout=timeout, every=interval)
     return time.monotonic() - t0

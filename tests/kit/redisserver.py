@@ -15,6 +15,8 @@ import subprocess
 import tempfile
 import time
 
+from kit.clients import free_port
+
 __all__ = ["RedisServer", "find_redis_server", "free_port"]
 
 
@@ -25,13 +27,6 @@ def find_redis_server() -> str | None:
         return explicit
     return shutil.which("redis-server") or (
         "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None)
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RedisServer:
