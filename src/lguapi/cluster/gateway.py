@@ -30,7 +30,7 @@ from .stream import CallRecord, message_body, stream_keys
 
 __all__ = ["add_arguments", "cluster_gateway", "ClusterMonitor", "ClusterView", "ClusterCollector"]
 
-log = logging.getLogger("lguapi.cluster.gateway")
+log: logging.Logger = logging.getLogger("lguapi.cluster.gateway")
 
 _CALL_STATE = {"ringing": "ringing", "held": "held"}  # any other live call state: talking
 
@@ -69,7 +69,7 @@ class ClusterView:
         self.node = node
         self.hub = hub
         self.skip = frozenset(s.upper() for s in skip_events)
-        self.keys = stream_keys(node.config.prefix, node.publisher.streams if node.publisher else 16)
+        self.keys: list[str] = stream_keys(node.config.prefix, node.publisher.streams if node.publisher else 16)
         self.bootstrap = bootstrap
         self.block = block
         self.domain: dict[str, str | None] = {}
@@ -84,9 +84,9 @@ class ClusterView:
         self._group_task: asyncio.Task | None = None
         self._stopping = False
         #: the sink consumer group's pending entries and lag, refreshed every few seconds
-        self.sink_group = {"pending": 0, "lag": 0}
-        self.stats = {"read": 0, "republished": 0, "errors": 0}
-        self.lag_seconds = 0.0
+        self.sink_group: dict[str, int] = {"pending": 0, "lag": 0}
+        self.stats: dict[str, int] = {"read": 0, "republished": 0, "errors": 0}
+        self.lag_seconds: float = 0.0
 
     # -- reading ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -326,7 +326,7 @@ class ClusterMonitor:
         self._monitor = monitor
         self._gateway = gateway
         self.node: ClusterNode = _node_of(monitor)
-        self.view = ClusterView(self.node)
+        self.view: ClusterView = ClusterView(self.node)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._monitor, name)

@@ -30,7 +30,7 @@ from ._wait import bounded, finish, wait_event
 
 __all__ = ["LeaseConfig", "ShardLeases", "Lease", "TickResult", "shard_of", "assign", "TICK_SCRIPT"]
 
-log = logging.getLogger("lguapi.cluster")
+log: logging.Logger = logging.getLogger("lguapi.cluster")
 
 
 def shard_of(login_id: str, shards: int) -> int:
@@ -209,7 +209,7 @@ class ShardLeases:
                  on_acquire: ShardCallback, on_release: ShardCallback, on_lost: ShardCallback,
                  on_handed_over: Callable[[dict[int, str]], Any] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.config = config or LeaseConfig()
+        self.config: LeaseConfig = config or LeaseConfig()
         self.config.validate()
         if not member or "|" in member:
             raise ValueError("member id must be non-empty without '|'")
@@ -231,10 +231,10 @@ class ShardLeases:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._bg: set[asyncio.Task] = set()
-        self.leaving = False
+        self.leaving: bool = False
         self._stopping = False
         #: counters for /metrics and the snapshot
-        self.stats = {"ticks": 0, "tick_errors": 0, "renewals": 0, "acquired": 0, "lost": 0, "fenced": 0,
+        self.stats: dict[str, int] = {"ticks": 0, "tick_errors": 0, "renewals": 0, "acquired": 0, "lost": 0, "fenced": 0,
                       "released": 0, "rebalances": 0, "reasserted": 0}
 
     # -- views ------------------------------------------------------------------------------

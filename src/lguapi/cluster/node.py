@@ -27,7 +27,7 @@ from .stream import StreamPublisher, call_message, event_message, message_body, 
 
 __all__ = ["ClusterNode", "DEFAULT_STREAMS"]
 
-log = logging.getLogger("lguapi.cluster")
+log: logging.Logger = logging.getLogger("lguapi.cluster")
 
 DEFAULT_STREAMS = 16
 _LIVE = {"up", "ring", "ringing", "busy", "dialing", "talking", "connected", "hold", "held"}
@@ -70,17 +70,17 @@ class ClusterNode:
         self.redis = connect(redis, timeout=cfg.redis_timeout) if isinstance(redis, str) else redis
         #: for blocking reads (BLPOP, XREAD BLOCK): no socket timeout, its own connections
         self.blocking = connect(redis, timeout=None) if isinstance(redis, str) else self.redis
-        self.member = member or _member_id()
-        self.login_margin = cfg.renew_interval if login_margin is None else login_margin
+        self.member: str = member or _member_id()
+        self.login_margin: float = cfg.renew_interval if login_margin is None else login_margin
         self.handover_wait = handover_wait
         self.leave_wait = leave_wait
         self.ready_timeout = ready_timeout
         self.reconcile_scan = reconcile_scan
-        self.leases = ShardLeases(self.redis, self.member, cfg, on_acquire=self._acquired,
+        self.leases: ShardLeases = ShardLeases(self.redis, self.member, cfg, on_acquire=self._acquired,
                                   on_release=self._release, on_lost=self._lost, on_handed_over=self._handed_over)
-        self.commands = CommandServer(self.redis, self.blocking, cfg.prefix, self.member, self._local_client,
+        self.commands: CommandServer = CommandServer(self.redis, self.blocking, cfg.prefix, self.member, self._local_client,
                                       on_wake=self.leases.wake)
-        self.publisher = StreamPublisher(self.redis, cfg.prefix, streams=streams, maxlen=maxlen) if publish else None
+        self.publisher: StreamPublisher | None = StreamPublisher(self.redis, cfg.prefix, streams=streams, maxlen=maxlen) if publish else None
         self._shard: dict[str, int] = {i: shard_of(i, cfg.shards) for i in monitor.account_ids()}
         self._ids: dict[int, list[str]] = {}
         for i, s in self._shard.items():
@@ -94,7 +94,7 @@ class ClusterNode:
         self._answered: set[str] = set()
         self._closing = False
         self._tasks: list[asyncio.Task] = []
-        self.stats = {"takeovers": 0, "gaps": 0, "reconciled_calls": 0, "handovers": 0, "forced_logouts": 0}
+        self.stats: dict[str, int] = {"takeovers": 0, "gaps": 0, "reconciled_calls": 0, "handovers": 0, "forced_logouts": 0}
         monitor.add_event_hook(self._on_event)
         monitor.add_update_hook(self._on_update)
 

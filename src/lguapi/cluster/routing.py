@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 __all__ = ["CommandServer", "RemoteClient", "request", "command_key"]
 
-log = logging.getLogger("lguapi.cluster.routing")
+log: logging.Logger = logging.getLogger("lguapi.cluster.routing")
 
 _REPLY_TTL = 60  # seconds a reply list lives (the asker may have given up)
 
@@ -83,12 +83,12 @@ class CommandServer:
                  on_wake: Callable[[], Any] | None = None) -> None:
         self.redis = redis
         self.blocking = blocking
-        self.key = command_key(prefix, member)
+        self.key: str = command_key(prefix, member)
         self._client_of = client_of
         self._on_wake = on_wake
         self._sem = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task] = set()
-        self.stats = {"served": 0, "expired": 0, "errors": 0}
+        self.stats: dict[str, int] = {"served": 0, "expired": 0, "errors": 0}
         #: set to end :meth:`run` (within the 1 s BLPOP wait)
         self.stopping = False
 

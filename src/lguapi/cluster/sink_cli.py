@@ -19,7 +19,7 @@ from .sinkworker import DEFAULT_GROUP, SinkWorker
 
 __all__ = ["add_parser", "run"]
 
-log = logging.getLogger("lguapi.cluster.sink")
+log: logging.Logger = logging.getLogger("lguapi.cluster.sink")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CONNECT = 0, 1, 2, 4
 

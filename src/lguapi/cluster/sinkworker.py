@@ -30,7 +30,7 @@ from .stream import CallRecord, event_from_dict, merge_call_dicts, message_body,
 
 __all__ = ["SinkWorker", "DEFAULT_GROUP", "group_info"]
 
-log = logging.getLogger("lguapi.cluster.sink")
+log: logging.Logger = logging.getLogger("lguapi.cluster.sink")
 
 DEFAULT_GROUP = "lguapi-sink"
 
@@ -94,9 +94,9 @@ class SinkWorker:
             raise ValueError("block and claim_idle must be > 0, merge_window >= 0")
         self.redis = redis
         self.sink = sink
-        self.keys = stream_keys(prefix, streams)
+        self.keys: list[str] = stream_keys(prefix, streams)
         self.group = group
-        self.consumer = consumer or socket.gethostname()
+        self.consumer: str = consumer or socket.gethostname()
         self.batch = batch
         self.block = block
         self.merge_window = merge_window
@@ -109,7 +109,7 @@ class SinkWorker:
         self._remember = remember_calls
         self._ack: list[tuple[str, str]] = []
         self._last_claim = 0.0
-        self.stats = {"entries": 0, "events": 0, "calls": 0, "merged_views": 0, "late_views": 0, "skipped": 0,
+        self.stats: dict[str, int] = {"entries": 0, "events": 0, "calls": 0, "merged_views": 0, "late_views": 0, "skipped": 0,
                       "expired_live": 0, "acked": 0, "redelivered": 0, "claimed": 0, "bad": 0}
 
     async def setup(self) -> None:

@@ -24,7 +24,7 @@ from ._wait import bounded, finish, wait_event
 __all__ = ["StreamPublisher", "stream_key", "stream_keys", "event_message", "call_message", "event_from_dict",
            "CallRecord", "merge_call_dicts", "dumps", "message_body"]
 
-log = logging.getLogger("lguapi.cluster.stream")
+log: logging.Logger = logging.getLogger("lguapi.cluster.stream")
 
 
 def dumps(obj: Any) -> str:
@@ -132,8 +132,8 @@ class CallRecord:
         self.end_at: float | None = g("end_at")
         self.ring_seconds: float | None = g("ring_seconds")
         self.talk_seconds: float | None = g("talk_seconds")
-        self.missed = bool(g("missed"))
-        self.abandoned = bool(g("abandoned"))
+        self.missed: bool = bool(g("missed"))
+        self.abandoned: bool = bool(g("abandoned"))
         self.room: str | None = g("room")
         self.merged_into: str | None = g("merged_into")
         self.continued_from: str | None = g("continued_from")
@@ -227,7 +227,7 @@ class StreamPublisher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._stopping = False
-        self.stats = {"published": 0, "dropped": 0, "errors": 0, "batches": 0}
+        self.stats: dict[str, int] = {"published": 0, "dropped": 0, "errors": 0, "batches": 0}
 
     @property
     def backlog(self) -> int:
