@@ -59,12 +59,13 @@ class Call:
         self.room: str | None = None
         self.merged_into: str | None = None
         self.continued_from: str | None = None
-        self._extens: list[str] = []
-        self._handled: list[str] = []
+        self._extens: tuple[str, ...] = ()
+        self._handled: tuple[str, ...] = ()
         self._keys: dict[str, int] = {}
-        self._legs: list[Leg] = []
+        self._legs: tuple[Leg, ...] = ()
 
-    def bind(self, extens: list[str], handled: list[str], keys: dict[str, int], legs: list[Leg]) -> None:
+    def bind(self, extens: tuple[str, ...], handled: tuple[str, ...], keys: dict[str, int],
+             legs: tuple[Leg, ...]) -> None:
         """Show the tracker's containers in the read-only views (by the tracker, when it makes them)."""
         self._extens = extens
         self._handled = handled
@@ -75,12 +76,12 @@ class Call:
     @property
     def exten(self) -> tuple[str, ...]:
         """The tracked extensions involved, in order of involvement."""
-        return tuple(self._extens)
+        return self._extens
 
     @property
     def handled_by(self) -> tuple[str, ...]:
         """Every extension that was connected to this call, in order."""
-        return tuple(self._handled)
+        return self._handled
 
     @property
     def channels(self) -> tuple[str, ...]:
