@@ -64,13 +64,26 @@ def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     pauses: list[float] = []
-    started = [0.0]
+    cpu_pauses: list[float] = []
+    by_gen = [0, 0, 0]
+    started = [0.0, 0.0]
 
     def on_gc(phase: str, info: dict) -> None:
         if phase == "start":
+            if info["generation"] == 2 and os.environ.get("BENCH_GC_TYPES") and not by_gen[2]:
+                import collections
+                gc.callbacks.remove(on_gc)
+                objs = gc.get_objects()
+                c = collections.Counter(type(o).__name__ for o in objs)
+                sys.stderr.write(f"first full collection: {len(objs)} objects: {c.most_common(12)}\n")
+                del objs
+                gc.callbacks.append(on_gc)
             started[0] = time.perf_counter()
+            started[1] = time.thread_time()
         else:
             pauses.append(time.perf_counter() - started[0])
+            cpu_pauses.append(time.thread_time() - started[1])
+            by_gen[info["generation"]] += 1
 
     async def main() -> None:
         target = n * per_conn
@@ -145,6 +158,7 @@ def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str) -> None:
         events = seen()
         print(json.dumps({"events": events, "seconds": elapsed, "events_per_s": events / elapsed,
                           "cpu_us_per_event": 1e6 * cpu / max(events, 1), "gc_max_ms": 1e3 * max(pauses, default=0),
+                          "gc_max_cpu_ms": 1e3 * max(cpu_pauses, default=0), "gc_collections": by_gen,
                           "gc_total_us_per_event": 1e6 * sum(pauses) / max(events, 1), "dead": dead[0],
                           "compiled": lgucore.HAS_EXTENSIONS, "rss_mb": ru1.ru_maxrss / 1024}), flush=True)
         await closer()
