@@ -51,7 +51,17 @@ def _env(pure: bool) -> dict:
 
 # --- the consumer process ---------------------------------------------------------------------
 
-def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str) -> None:
+def _schedule(n: int, per_conn: int) -> dict[str, int]:
+    """Paced mode: each event text -> its place ``g`` in the generator's schedule (sent at T0 + g/rate)."""
+    out: dict[str, int] = {}
+    for i in range(n):
+        exten = str(FIRST + i)
+        for m, text in enumerate(call_flows(exten, per_conn, seq0=1 + i * 4 * per_conn)):
+            out[text.decode()] = m * n + i
+    return out
+
+
+def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str, rate: float = 0.0) -> None:
     import asyncio
     import gc
     import resource
@@ -84,6 +94,17 @@ def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str) -> None:
             pauses.append(time.perf_counter() - started[0])
             cpu_pauses.append(time.thread_time() - started[1])
             by_gen[info["generation"]] += 1
+
+    due = _schedule(n, per_conn) if rate > 0 else {}
+    latencies: list[float] = []
+    t0_sched = [0.0]
+
+    def on_update(u) -> None:  # paced mode: event-to-update latency of the first update of each event
+        ev = u.event
+        if ev is not None:
+            g = due.pop(ev.raw, None)
+            if g is not None:
+                latencies.append(time.monotonic() - t0_sched[0] - g / rate)
 
     async def main() -> None:
         target = n * per_conn
@@ -129,10 +150,14 @@ def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str) -> None:
                 dead[0] = states["total"] - states["online"]
 
             closer = monitor.close
+            if rate > 0:
+                monitor.add_update_hook(on_update)
         gc.collect()
         gc.callbacks.append(on_gc)
         print("ready", flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        start = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        if rate > 0:
+            t0_sched[0] = float(start.split()[1])
         ru0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         print("started", flush=True)  # the generator starts only now: nothing arrives before t0
         prof = None
@@ -156,7 +181,10 @@ def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str) -> None:
             sys.stderr.write(f"gc objects {len(gc.get_objects())} (frozen {gc.get_freeze_count()}): {c.most_common(15)}\n")
         cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
         events = seen()
-        print(json.dumps({"events": events, "seconds": elapsed, "events_per_s": events / elapsed,
+        lat = sorted(latencies)
+        pct = (lambda q: round(1e3 * lat[min(len(lat) - 1, int(q * len(lat)))], 2) if lat else None)  # noqa: E731
+        print(json.dumps({"latency_ms": {"n": len(lat), "p50": pct(0.5), "p99": pct(0.99), "max": pct(1.0)}
+                          if rate > 0 else None,"events": events, "seconds": elapsed, "events_per_s": events / elapsed,
                           "cpu_us_per_event": 1e6 * cpu / max(events, 1), "gc_max_ms": 1e3 * max(pauses, default=0),
                           "gc_max_cpu_ms": 1e3 * max(cpu_pauses, default=0), "gc_collections": by_gen,
                           "gc_total_us_per_event": 1e6 * sum(pauses) / max(events, 1), "dead": dead[0],
@@ -169,11 +197,14 @@ def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str) -> None:
 
 # --- orchestration ------------------------------------------------------------------------
 
-def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False) -> dict:
-    """One consumer run against a fresh generator; returns the consumer's JSON result."""
+def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False, rate: float = 0.0) -> dict:
+    """One consumer run against a fresh generator; returns the consumer's JSON result.
+
+    ``rate`` > 0: the generator paces the events (``rate`` per second in all) and the result
+    has the event-to-update latency (``latency_ms``: p50, p99, max) of a Monitor."""
     gen = subprocess.Popen([sys.executable, str(HERE / "loadgen.py"), "--conns", str(n), "--events", str(per_conn),
-                            "--first-exten", str(FIRST)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                           env=_env(False), text=True)
+                            "--first-exten", str(FIRST), "--rate", str(rate)], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, env=_env(False), text=True)
     tmp = tempfile.mkdtemp(prefix="bench-ingest-")
     cons = None
     try:
@@ -182,15 +213,17 @@ def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False)
         assert built[0] == "built", built
         sink_path = os.path.join(tmp, "events.jsonl") if sink else "-"
         cons = subprocess.Popen([sys.executable, __file__, "--consumer", mode, str(port), str(n), str(per_conn),
-                                 sink_path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_env(pure), text=True)
+                                 sink_path, str(rate)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_env(pure),
+                                text=True)
         line = cons.stdout.readline().strip()
         if line != "ready":
             raise RuntimeError(f"consumer did not get ready: {line!r}")
-        cons.stdin.write("start\n")
+        t_go = time.monotonic() + 0.3  # paced mode: the schedule's T0, the same clock in both processes
+        cons.stdin.write(f"start {t_go!r}\n")
         cons.stdin.flush()
         if cons.stdout.readline().strip() != "started":
             raise RuntimeError("consumer did not start")
-        gen.stdin.write("go\n")
+        gen.stdin.write(f"go {t_go!r}\n" if rate > 0 else "go\n")
         gen.stdin.flush()
         result = json.loads(cons.stdout.readline())
         return result
@@ -303,7 +336,7 @@ def run(report) -> None:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--consumer"]:
-        _consumer(argv[1], int(argv[2]), int(argv[3]), int(argv[4]), argv[5])
+        _consumer(argv[1], int(argv[2]), int(argv[3]), int(argv[4]), argv[5], float(argv[6]) if len(argv) > 6 else 0.0)
         return 0
     from _harness import standalone
 

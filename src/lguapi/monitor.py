@@ -38,6 +38,8 @@ STATES = ("offline", "idle", "ringing", "talking", "held")
 _DEFAULT_DOMAIN = "default"
 #: seconds between runs of the tracker's timers (ring expiry, end grace)
 _MAINTENANCE_INTERVAL = 0.5
+#: records handed to a batching sink (``write_batch``) in one synchronous call
+_SINK_CHUNK = 512
 
 
 class LoginProgress(NamedTuple):
@@ -652,6 +654,39 @@ class Monitor:
         sink = self.sink
         if sink is None:
             return
+        batch = getattr(sink, "write_batch", None)
+        if batch is not None:
+            await self._drain_batches(batch)
+        else:
+            await self._drain_one_by_one(sink)
+        try:
+            await sink.flush()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("monitor: flushing the sink failed")
+
+    async def _drain_batches(self, batch: Callable[[list], list]) -> None:
+        """The built-in sinks' path: up to :data:`_SINK_CHUNK` records per synchronous call,
+        the loop's other work between two chunks."""
+        q = self._sink_queue
+        while q:
+            items = [q.popleft() for _ in range(min(len(q), _SINK_CHUNK))]
+            try:
+                failed = batch(items)
+            except Exception:  # the file write failed: the sink keeps the lines for the next try
+                log.exception("monitor: the sink could not write %d record(s)", len(items))
+                failed = []
+            self._sink_written += len(items) - len(failed)
+            for (kind, _obj), exc in failed:
+                log.error("monitor: the sink could not write a %s record: %s", kind, exc)
+            if self._reading_paused and len(q) <= self._sink_low:
+                self._resume_reading()
+            if q:
+                await asyncio.sleep(0)
+
+    async def _drain_one_by_one(self, sink) -> None:
+        """Any other sink (the :class:`lguapi.sinks.Sink` protocol): one awaited write per record."""
         q = self._sink_queue
         n = 0
         while q:
@@ -672,12 +707,6 @@ class Monitor:
                 raise
             except Exception:
                 log.exception("monitor: the sink could not write a %s record", kind)
-        try:
-            await sink.flush()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("monitor: flushing the sink failed")
 
     async def _maintenance(self) -> None:
         while True:
