@@ -61,6 +61,19 @@ def _schedule(n: int, per_conn: int) -> dict[str, int]:
     return out
 
 
+async def _trace(monitor, seen, t0: float) -> None:
+    """``BENCH_TRACE=1``: every 50 ms, on stderr, the loop's lag, events seen and the sink backlog."""
+    import asyncio
+
+    while True:
+        t = time.perf_counter()
+        await asyncio.sleep(0.05)
+        lag = time.perf_counter() - t - 0.05
+        snap = monitor.snapshot(calls=0)
+        sys.stderr.write(f"trace {time.perf_counter() - t0:7.3f}s lag {1e3 * lag:6.1f} ms seen {seen():7d}"
+                         f" backlog {snap['sink']['backlog'] if snap.get('sink') else '-'}\n")
+
+
 def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str, rate: float = 0.0) -> None:
     import asyncio
     import gc
@@ -160,6 +173,8 @@ def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str, rate: floa
             t0_sched[0] = float(start.split()[1])
         ru0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         print("started", flush=True)  # the generator starts only now: nothing arrives before t0
+        if os.environ.get("BENCH_TRACE") and mode == "monitor":
+            asyncio.get_running_loop().create_task(_trace(monitor, seen, t0))
         prof = None
         if os.environ.get("BENCH_PROFILE"):
             import cProfile

@@ -40,6 +40,8 @@ _DEFAULT_DOMAIN = "default"
 _MAINTENANCE_INTERVAL = 0.5
 #: records handed to a batching sink (``write_batch``) in one synchronous call
 _SINK_CHUNK = 512
+#: seconds the writer waits for more records before draining a short queue to a batching sink
+_SINK_COALESCE = 0.01
 
 
 class LoginProgress(NamedTuple):
@@ -645,8 +647,13 @@ class Monitor:
 
     async def _sink_writer(self) -> None:
         wake = self._sink_wakeup
+        batching = getattr(self.sink, "write_batch", None) is not None
         while True:
             await wake.wait()
+            if batching and len(self._sink_queue) < _SINK_CHUNK:
+                # a few records: let more come (one drain and one write for many, not one per event);
+                # updates and counters are not delayed, only the records' way to the sink
+                await asyncio.sleep(_SINK_COALESCE)
             wake.clear()
             await self._drain_sink()
 
