@@ -656,6 +656,7 @@ class Monitor:
 
     async def _sink_writer(self) -> None:
         wake = self._sink_wakeup
+        assert wake is not None  # made by start() before this task
         batching = getattr(self.sink, "write_batch", None) is not None
         while True:
             await wake.wait()
