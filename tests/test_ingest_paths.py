@@ -53,7 +53,7 @@ def test_calls_and_their_state_are_not_tracked_by_the_collector():
     assert len({call, call}) == 1
 
 
-async def test_freeze_gc_raises_the_young_threshold_once_logged_in():
+async def test_freeze_gc_raises_the_old_threshold_once_logged_in():
     directory = Directory.generate("3001-3002")
     before = gc.get_threshold()
     try:
@@ -61,11 +61,11 @@ async def test_freeze_gc_raises_the_young_threshold_once_logged_in():
         async with Emulator(directory, port=0) as emu:
             async with Monitor("127.0.0.1", emu.port, accounts=directory, freeze_gc=True) as m:
                 assert m.login_progress.done == 2
-                assert gc.get_threshold() == (10_000, 10, 10)
-        gc.set_threshold(20_000, 10, 10)  # a higher one is left alone
+                assert gc.get_threshold() == (700, 10, 100)
+        gc.set_threshold(700, 10, 500)  # a higher one is left alone
         async with Emulator(directory, port=0) as emu:
             async with Monitor("127.0.0.1", emu.port, accounts=directory, freeze_gc=True):
-                assert gc.get_threshold() == (20_000, 10, 10)
+                assert gc.get_threshold() == (700, 10, 500)
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()

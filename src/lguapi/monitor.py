@@ -38,8 +38,8 @@ STATES = ("offline", "idle", "ringing", "talking", "held")
 _DEFAULT_DOMAIN = "default"
 #: seconds between runs of the tracker's timers (ring expiry, end grace)
 _MAINTENANCE_INTERVAL = 0.5
-#: the garbage collector's first threshold once ``freeze_gc`` froze the logged-in state
-_GC_YOUNG_THRESHOLD = 10_000
+#: the garbage collector's third threshold once ``freeze_gc`` froze the logged-in state
+_GC_OLD_THRESHOLD = 100
 #: records handed to a batching sink (``write_batch``) in one synchronous call
 _SINK_CHUNK = 512
 #: seconds the writer waits for more records before draining a short queue to a batching sink
@@ -242,8 +242,8 @@ class Monitor:
     ``on_progress(LoginProgress)`` is called after every login attempt. ``freeze_gc=True``
     calls :func:`gc.freeze` once the logins are done (process-wide: everything alive then is
     left out of later collections, which keeps full collections — and latency spikes —
-    short with thousands of connections; the CLI does this) and raises the collector's first
-    threshold to 10,000 unless it is higher already or the collector is off (docs/monitor.md,
+    short with thousands of connections; the CLI does this) and raises the collector's third
+    threshold to 100 unless it is higher already or the collector is off (docs/monitor.md,
     "Performance"). ``capture``: a directory where
     every frame of every connection is recorded (docs/capture.md; replay it with
     :func:`lguapi.replay.replay` or ``lguapi replay``).
@@ -415,10 +415,11 @@ class Monitor:
 
             gc.freeze()  # thousands of long-lived connections: keep them out of every full collection
             gen0, gen1, gen2 = gc.get_threshold()
-            if 0 < gen0 < _GC_YOUNG_THRESHOLD:
-                # events come and go by the hundred thousand: collect the young generation less often
-                # (each collection then takes about a millisecond, and full ones come 14x more rarely)
-                gc.set_threshold(_GC_YOUNG_THRESHOLD, gen1, gen2)
+            if gen0 > 0 and gen2 < _GC_OLD_THRESHOLD:
+                # events come and go by the hundred thousand and die young: full collections (each
+                # scans every connection's live objects) 10x more rarely; young ones unchanged, as a
+                # higher first threshold makes each young collection -- a pause -- longer
+                gc.set_threshold(gen0, gen1, _GC_OLD_THRESHOLD)
         for q in self._progress_subs:
             q.put_nowait(None)
 
