@@ -154,6 +154,13 @@ def _set_reading(client, on: bool) -> None:
         client.pause_reading()
 
 
+def _facts(call) -> tuple[bool, bool, bool, float | None, float | None]:
+    """What the counters need of a finished call: answered, missed, abandoned, ring and talk seconds."""
+    return (getattr(call, "answer_at", None) is not None, getattr(call, "missed", False),
+            getattr(call, "abandoned", False), getattr(call, "ring_seconds", None),
+            getattr(call, "talk_seconds", None))
+
+
 class _Counters:
     """Finished-call counters of one domain (or the total)."""
 
@@ -165,19 +172,21 @@ class _Counters:
         self.ring_n = self.talk_n = 0
 
     def add(self, call) -> None:
+        self.add_facts(_facts(call))
+
+    def add_facts(self, facts: tuple[bool, bool, bool, float | None, float | None]) -> None:
+        """Count one finished call given as ``_facts(call)`` (computed once for every counter)."""
+        answered, missed, abandoned, ring, talk = facts
         self.ended += 1
-        answered = getattr(call, "answer_at", None) is not None
         if answered:
             self.answered += 1
-        if getattr(call, "missed", False):
+        if missed:
             self.missed += 1
-        if getattr(call, "abandoned", False):
+        if abandoned:
             self.abandoned += 1
-        ring = getattr(call, "ring_seconds", None)
         if ring is not None:
             self.ring_sum += ring
             self.ring_n += 1
-        talk = getattr(call, "talk_seconds", None)
         if answered and talk is not None:
             self.talk_sum += talk
             self.talk_n += 1
@@ -534,8 +543,11 @@ class Monitor:
             updates = ()
         if self.sink is not None:
             self._enqueue(("event", ev), line)
-        for u in updates:
-            self._apply(u, line)
+        if updates:
+            hooks = self._update_hooks
+            for u in updates:
+                if hooks or u.kind == "ended":  # nothing else to do for the others
+                    self._apply(u, line)
 
     def _connection_event(self, line: _Line, ev: Event) -> None:
         if isinstance(ev, Disconnected):
@@ -568,12 +580,13 @@ class Monitor:
         self._counted[key] = None
         if len(self._counted) > 200_000:
             self._counted.popitem(last=False)
-        self._total.add(call)
+        facts = _facts(call)
+        self._total.add_facts(facts)
         dom = self._domain_of(call, line)
         c = self._domains.get(dom)
         if c is None:
             c = self._domains[dom] = _Counters()
-        c.add(call)
+        c.add_facts(facts)
 
     def _domain_of(self, call, line: _Line | None = None) -> str:
         for ex in getattr(call, "exten", ()) or ():
