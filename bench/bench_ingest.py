@@ -13,13 +13,17 @@ For each: events/s, CPU µs per event of the consumer process, the longest garba
 pause, and connections declared dead (must be 0). Then, in this process, the **per-stage
 budget** on the same frames (decrypt, frames, tokens, typed event, tracker, sink record)
 and the **core's own limit** (decrypt + frames + tokens): ``loop and the rest`` is the live
-CPU per event minus the stages. Targets (the ingest design goals): Monitor
-5,000 with tracker and JSONL sink ≥ 60,000 events/s and ≥ 0.4× the Client; without a sink
-≥ 0.8× the Client; no GC pause over 10 ms.
+CPU per event minus the stages. Last, **steady state**: the generator paces 10,000 events/s
+over 5,000 connections (``--rate``; every event has its instant in a schedule both processes
+know) and the Monitor's update hook measures the **event-to-update latency** (p50, p99, max)
+and the longest GC pause. Targets (the ingest design goals): Monitor 5,000
+with tracker and JSONL sink ≥ 60,000 events/s and ≥ 0.4× the Client; without a sink ≥ 0.8×
+the Client; no GC pause over 10 ms; p99 latency under 20 ms at 10,000 events/s.
 
 Run alone: ``python bench/bench_ingest.py [--quick]``. Diagnostics for the consumer process:
 ``BENCH_PROFILE=1`` prints a cProfile of the timed part, ``BENCH_GC_TYPES=1`` the most common
-objects the garbage collector tracks at the end.
+objects the garbage collector tracks at the first full collection and at the end,
+``BENCH_TRACE=1`` the loop's lag and the sink backlog every 50 ms (costly with many connections).
 """
 from __future__ import annotations
 
@@ -45,7 +49,30 @@ from _harness import child_env as _env  # noqa: E402
 
 # --- the consumer process ---------------------------------------------------------------------
 
-def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str) -> None:
+def _schedule(n: int, per_conn: int) -> dict[str, int]:
+    """Paced mode: each event text -> its place ``g`` in the generator's schedule (sent at T0 + g/rate)."""
+    out: dict[str, int] = {}
+    for i in range(n):
+        exten = str(FIRST + i)
+        for m, text in enumerate(call_flows(exten, per_conn, seq0=1 + i * 4 * per_conn)):
+            out[text.decode()] = m * n + i
+    return out
+
+
+async def _trace(monitor, seen, t0: float) -> None:
+    """``BENCH_TRACE=1``: every 50 ms, on stderr, the loop's lag, events seen and the sink backlog."""
+    import asyncio
+
+    while True:
+        t = time.perf_counter()
+        await asyncio.sleep(0.05)
+        lag = time.perf_counter() - t - 0.05
+        backlog = len(monitor._sink_queue)  # a diagnostic: snapshot() would cost more than what it shows
+        sys.stderr.write(f"trace {time.perf_counter() - t0:7.3f}s lag {1e3 * lag:6.1f} ms seen {seen():7d}"
+                         f" backlog {backlog}\n")
+
+
+def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str, rate: float = 0.0) -> None:
     import asyncio
     import gc
     import resource
@@ -58,13 +85,37 @@ def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     pauses: list[float] = []
-    started = [0.0]
+    cpu_pauses: list[float] = []
+    by_gen = [0, 0, 0]
+    started = [0.0, 0.0]
 
     def on_gc(phase: str, info: dict) -> None:
         if phase == "start":
+            if info["generation"] == 2 and os.environ.get("BENCH_GC_TYPES") and not by_gen[2]:
+                import collections
+                gc.callbacks.remove(on_gc)
+                objs = gc.get_objects()
+                c = collections.Counter(type(o).__name__ for o in objs)
+                sys.stderr.write(f"first full collection: {len(objs)} objects: {c.most_common(12)}\n")
+                del objs
+                gc.callbacks.append(on_gc)
             started[0] = time.perf_counter()
+            started[1] = time.thread_time()
         else:
             pauses.append(time.perf_counter() - started[0])
+            cpu_pauses.append(time.thread_time() - started[1])
+            by_gen[info["generation"]] += 1
+
+    due = _schedule(n, per_conn) if rate > 0 else {}
+    latencies: list[float] = []
+    t0_sched = [0.0]
+
+    def on_update(u) -> None:  # paced mode: event-to-update latency of the first update of each event
+        ev = u.event
+        if ev is not None:
+            g = due.pop(ev.raw, None)
+            if g is not None:
+                latencies.append(time.monotonic() - t0_sched[0] - g / rate)
 
     async def main() -> None:
         target = n * per_conn
@@ -110,12 +161,18 @@ def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str) -> None:
                 dead[0] = states["total"] - states["online"]
 
             closer = monitor.close
+            if rate > 0:
+                monitor.add_update_hook(on_update)
         gc.collect()
         gc.callbacks.append(on_gc)
         print("ready", flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        start = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        if rate > 0:
+            t0_sched[0] = float(start.split()[1])
         ru0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         print("started", flush=True)  # the generator starts only now: nothing arrives before t0
+        if os.environ.get("BENCH_TRACE") and mode == "monitor":
+            asyncio.get_running_loop().create_task(_trace(monitor, seen, t0))
         prof = None
         if os.environ.get("BENCH_PROFILE"):
             import cProfile
@@ -137,8 +194,12 @@ def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str) -> None:
             sys.stderr.write(f"gc objects {len(gc.get_objects())} (frozen {gc.get_freeze_count()}): {c.most_common(15)}\n")
         cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
         events = seen()
-        print(json.dumps({"events": events, "seconds": elapsed, "events_per_s": events / elapsed,
+        lat = sorted(latencies)
+        pct = (lambda q: round(1e3 * lat[min(len(lat) - 1, int(q * len(lat)))], 2) if lat else None)  # noqa: E731
+        print(json.dumps({"latency_ms": {"n": len(lat), "p50": pct(0.5), "p99": pct(0.99), "max": pct(1.0)}
+                          if rate > 0 else None,"events": events, "seconds": elapsed, "events_per_s": events / elapsed,
                           "cpu_us_per_event": 1e6 * cpu / max(events, 1), "gc_max_ms": 1e3 * max(pauses, default=0),
+                          "gc_max_cpu_ms": 1e3 * max(cpu_pauses, default=0), "gc_collections": by_gen,
                           "gc_total_us_per_event": 1e6 * sum(pauses) / max(events, 1), "dead": dead[0],
                           "compiled": lgucore.HAS_EXTENSIONS, "rss_mb": ru1.ru_maxrss / 1024}), flush=True)
         await closer()
@@ -149,11 +210,14 @@ def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str) -> None:
 
 # --- orchestration ------------------------------------------------------------------------
 
-def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False) -> dict:
-    """One consumer run against a fresh generator; returns the consumer's JSON result."""
+def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False, rate: float = 0.0) -> dict:
+    """One consumer run against a fresh generator; returns the consumer's JSON result.
+
+    ``rate`` > 0: the generator paces the events (``rate`` per second in all) and the result
+    has the event-to-update latency (``latency_ms``: p50, p99, max) of a Monitor."""
     gen = subprocess.Popen([sys.executable, str(HERE / "loadgen.py"), "--conns", str(n), "--events", str(per_conn),
-                            "--first-exten", str(FIRST)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                           env=_env(False), text=True)
+                            "--first-exten", str(FIRST), "--rate", str(rate)], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, env=_env(False), text=True)
     tmp = tempfile.mkdtemp(prefix="bench-ingest-")
     cons = None
     try:
@@ -162,15 +226,17 @@ def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False)
         assert built[0] == "built", built
         sink_path = os.path.join(tmp, "events.jsonl") if sink else "-"
         cons = subprocess.Popen([sys.executable, __file__, "--consumer", mode, str(port), str(n), str(per_conn),
-                                 sink_path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_env(pure), text=True)
+                                 sink_path, str(rate)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_env(pure),
+                                text=True)
         line = cons.stdout.readline().strip()
         if line != "ready":
             raise RuntimeError(f"consumer did not get ready: {line!r}")
-        cons.stdin.write("start\n")
+        t_go = time.monotonic() + 0.3  # paced mode: the schedule's T0, the same clock in both processes
+        cons.stdin.write(f"start {t_go!r}\n")
         cons.stdin.flush()
         if cons.stdout.readline().strip() != "started":
             raise RuntimeError("consumer did not start")
-        gen.stdin.write("go\n")
+        gen.stdin.write(f"go {t_go!r}\n" if rate > 0 else "go\n")
         gen.stdin.flush()
         result = json.loads(cons.stdout.readline())
         return result
@@ -236,6 +302,21 @@ def stage_budget(n_conns: int = 200, per_conn: int = 300) -> dict:
     return out
 
 
+def _paced(report, n: int, rate: float, seconds: float) -> None:
+    """Steady state: ``rate`` events/s over ``n`` connections (tracker + JSONL sink), the
+    event-to-update latency and the longest GC pause."""
+    r = measure("monitor", n, max(1, int(rate * seconds) // n), sink=True, rate=rate)
+    print(f"bench_ingest: paced monitor {n} at {rate:.0f}/s {json.dumps(r)}", file=sys.stderr, flush=True)
+    what = f"ingest: Monitor {n} conns, tracker + JSONL sink, paced at {rate:,.0f} events/s"
+    lat = r["latency_ms"] or {}
+    for q in ("p50", "p99", "max"):
+        if lat.get(q) is not None:
+            report.add(what, f"event-to-update latency {q}", lat[q], "ms",
+                       higher_is_better=False)
+    report.add(what, "longest GC pause", r["gc_max_ms"], "ms", higher_is_better=False)
+    report.add(what, "CPU per event", r["cpu_us_per_event"], "µs", higher_is_better=False)
+
+
 def run(report) -> None:
     """Client vs Monitor (1,000 / 5,000, with and without sink), the pure twin, the stage budget."""
     quick = report.quick
@@ -263,6 +344,7 @@ def run(report) -> None:
                    higher_is_better=False)
         report.add(f"ingest: {what} ({variant}): connections declared dead", "compiled", r["dead"], "count",
                    higher_is_better=False)
+    _paced(report, 200 if quick else 5000, 2_000 if quick else 10_000, 5 if quick else 10)
     budget = stage_budget(50 if quick else 500, 100 if quick else 400)
     live = next((r for n, sink, pure, r in runs if sink and not pure and n == max(x[0] for x in runs if not x[2])), None)
     for stage, us in budget.items():
@@ -283,7 +365,7 @@ def run(report) -> None:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--consumer"]:
-        _consumer(argv[1], int(argv[2]), int(argv[3]), int(argv[4]), argv[5])
+        _consumer(argv[1], int(argv[2]), int(argv[3]), int(argv[4]), argv[5], float(argv[6]) if len(argv) > 6 else 0.0)
         return 0
     from _harness import standalone
 

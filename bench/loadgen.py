@@ -10,7 +10,10 @@ under test is the one that limits the rate.
 
 Run as a child: ``python bench/loadgen.py --conns N --events E [--cipher seed]``. It prints
 ``port <P>`` when listening and ``built <frames> <bytes>`` when every block is sealed; it
-reads commands on stdin: ``go`` (start sending), ``quit``. Logins: any ID and password; the
+reads commands on stdin: ``go`` (start sending), ``quit``. With ``--rate R`` the events are
+paced instead: ``go T0`` (a ``time.monotonic()`` instant, shared by every process of the
+machine) sends event ``m`` of connection ``i`` of ``n`` at ``T0 + (m * n + i) / R``, so a
+consumer that knows the schedule measures each event's latency. Logins: any ID and password; the
 extension is the ID's digits after the ``07012`` prefix (``070120020001`` logs in 20001) or,
 for any other ID, the ID itself. Heartbeats are answered.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 
 from lgucore import HEARTBEAT, TextCodec
 from lgucore.frames import FrameDecoder
@@ -112,22 +116,29 @@ class _Conn(asyncio.Protocol):
 class Generator:
     """Listen, log every connection in, and on :meth:`go` send each its sealed block."""
 
-    def __init__(self, conns: int, events: int, cipher: str = "seed") -> None:
+    def __init__(self, conns: int, events: int, cipher: str = "seed", rate: float = 0.0) -> None:
         self.conns = conns
         self.events = events
         self.cipher = cipher
+        self.rate = rate
         self.clients: list[_Conn] = []
         self.blocks: dict[str, bytes] = {}
+        self.frames: list[list[bytes]] = []  # paced mode: each connection's sealed frames
+        self.extens: list[str] = []
 
     def build(self, extens: list[str]) -> tuple[int, int]:
         codec = TextCodec(self.cipher)
         frames = size = 0
         for i, exten in enumerate(extens):
             texts = call_flows(exten, self.events, seq0=1 + i * 4 * self.events)
-            block = b"".join(codec.encode(t) for t in texts)
-            self.blocks[exten] = block
+            sealed = [codec.encode(t) for t in texts]
+            if self.rate > 0:
+                self.frames.append(sealed)
+                self.extens.append(exten)
+            else:
+                self.blocks[exten] = b"".join(sealed)
             frames += len(texts)
-            size += len(block)
+            size += sum(map(len, sealed))
         return frames, size
 
     def logged_in(self, conn: _Conn) -> None:
@@ -139,9 +150,30 @@ class Generator:
             if block:
                 c.start(block)
 
+    def go_paced(self, t0: float) -> None:
+        """Send every event at its instant of the schedule (see the module's docstring)."""
+        loop = asyncio.get_running_loop()
+        by_exten = {c.exten: c for c in self.clients}
+        conns = [by_exten.get(e) for e in self.extens]
+        n = len(conns)
+        total = n * self.events
+        sent = [0]
+
+        def tick() -> None:
+            due = min(total, int((time.monotonic() - t0) * self.rate) + 1)
+            for g in range(sent[0], due):
+                c = conns[g % n]
+                if c is not None and c.transport is not None and not c.transport.is_closing():
+                    c.transport.write(self.frames[g % n][g // n])
+            sent[0] = max(sent[0], due)
+            if sent[0] < total:
+                loop.call_later(0.001, tick)
+
+        loop.call_at(loop.time() + max(0.0, t0 - time.monotonic()), tick)
+
 
 async def _main(args: argparse.Namespace) -> None:
-    gen = Generator(args.conns, args.events, args.cipher)
+    gen = Generator(args.conns, args.events, args.cipher, args.rate)
     extens = [str(args.first_exten + i) for i in range(args.conns)]
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: _Conn(gen), "127.0.0.1", args.port, backlog=4096)
@@ -156,6 +188,9 @@ async def _main(args: argparse.Namespace) -> None:
         if line == "go":
             gen.go()
             print(f"going {len(gen.clients)}", flush=True)
+        elif line.startswith("go "):
+            gen.go_paced(float(line.split()[1]))
+            print(f"going {len(gen.clients)}", flush=True)
         elif line in ("quit", ""):
             break
     server.close()
@@ -168,6 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cipher", default="seed", choices=("seed", "basic", "none"))
     ap.add_argument("--first-exten", type=int, default=20001)
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--rate", type=float, default=0.0, help="events/s in all, paced (0: as fast as possible)")
     args = ap.parse_args(argv)
     try:
         import resource

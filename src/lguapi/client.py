@@ -31,6 +31,9 @@ import weakref
 from collections import deque
 from typing import Any, AsyncIterator, Callable, Generator, TypeVar, overload
 
+import msgspec
+import msgspec.structs
+
 from lgucore import DEFAULT_BASIC_KEY, DEFAULT_SEED_KEY, TEXT, TextCodec, tokenize
 
 from . import commands as C
@@ -131,8 +134,10 @@ class _Pending:
         self.args = _request_args(cmd)
 
 
-@dataclasses.dataclass
-class _Call:
+class _Call(msgspec.Struct, gc=False, frozen=True):
+    """The own current call, as the client follows it (strings and flags only: never tracked
+    by the garbage collector, so thousands of connections' calls cost full collections nothing)."""
+
     own: str | None = None
     other: str | None = None
     state: str | None = None  # "ringing" | "dialing" | "talking"
@@ -1154,7 +1159,7 @@ class Client:
                 self._call = _Call()
             elif same_channel(ev.channel, c.other):
                 # the other party left; the own channel may live on (a conference room)
-                self._call = dataclasses.replace(c, other=None)
+                self._call = msgspec.structs.replace(c, other=None)
 
     def _agent(self, name: str) -> str:
         """The own extension (``AGENT=``); ConnectionLost unless logged in right now."""

@@ -45,6 +45,12 @@ _RATE_WINDOW = 5.0
 _DEFAULT_DOMAIN = "default"
 #: seconds between runs of the tracker's timers (ring expiry, end grace)
 _MAINTENANCE_INTERVAL = 0.5
+#: the garbage collector's third threshold once ``freeze_gc`` froze the logged-in state
+_GC_OLD_THRESHOLD = 100
+#: records handed to a batching sink (``write_batch``) in one synchronous call
+_SINK_CHUNK = 512
+#: seconds the writer waits for more records before draining a short queue to a batching sink
+_SINK_COALESCE = 0.01
 
 
 class LoginProgress(NamedTuple):
@@ -63,6 +69,13 @@ def _set_reading(client, on: bool) -> None:
         client.pause_reading()
 
 
+def _facts(call) -> tuple[bool, bool, bool, float | None, float | None]:
+    """What the counters need of a finished call: answered, missed, abandoned, ring and talk seconds."""
+    return (getattr(call, "answer_at", None) is not None, getattr(call, "missed", False),
+            getattr(call, "abandoned", False), getattr(call, "ring_seconds", None),
+            getattr(call, "talk_seconds", None))
+
+
 class _Counters:
     """Finished-call counters of one domain (or the total)."""
 
@@ -74,19 +87,21 @@ class _Counters:
         self.ring_n = self.talk_n = 0
 
     def add(self, call) -> None:
+        self.add_facts(_facts(call))
+
+    def add_facts(self, facts: tuple[bool, bool, bool, float | None, float | None]) -> None:
+        """Count one finished call given as ``_facts(call)`` (computed once for every counter)."""
+        answered, missed, abandoned, ring, talk = facts
         self.ended += 1
-        answered = getattr(call, "answer_at", None) is not None
         if answered:
             self.answered += 1
-        if getattr(call, "missed", False):
+        if missed:
             self.missed += 1
-        if getattr(call, "abandoned", False):
+        if abandoned:
             self.abandoned += 1
-        ring = getattr(call, "ring_seconds", None)
         if ring is not None:
             self.ring_sum += ring
             self.ring_n += 1
-        talk = getattr(call, "talk_seconds", None)
         if answered and talk is not None:
             self.talk_sum += talk
             self.talk_n += 1
@@ -153,7 +168,9 @@ class Monitor:
     ``on_progress(LoginProgress)`` is called after every login attempt. ``freeze_gc=True``
     calls :func:`gc.freeze` once the logins are done (process-wide: everything alive then is
     left out of later collections, which keeps full collections — and latency spikes —
-    short with thousands of connections; the CLI does this). ``capture``: a directory where
+    short with thousands of connections; the CLI does this) and raises the collector's third
+    threshold to 100 unless it is higher already or the collector is off (docs/monitor.md,
+    "Performance"). ``capture``: a directory where
     every frame of every connection is recorded (docs/capture.md; replay it with
     :func:`lguapi.replay.replay` or ``lguapi replay``).
     ``cluster="redis://HOST:PORT/DB"``
@@ -340,6 +357,12 @@ class Monitor:
             import gc
 
             gc.freeze()  # thousands of long-lived connections: keep them out of every full collection
+            gen0, gen1, gen2 = gc.get_threshold()
+            if gen0 > 0 and gen2 < _GC_OLD_THRESHOLD:
+                # events come and go by the hundred thousand and die young: full collections (each
+                # scans every connection's live objects) 10x more rarely; young ones unchanged, as a
+                # higher first threshold makes each young collection -- a pause -- longer
+                gc.set_threshold(gen0, gen1, _GC_OLD_THRESHOLD)
         for q in self._progress_subs:
             q.put_nowait(None)
 
@@ -455,8 +478,11 @@ class Monitor:
             updates = ()
         if self.sink is not None:
             self._enqueue(("event", ev), line)
-        for u in updates:
-            self._apply(u, line)
+        if updates:
+            hooks = self._update_hooks
+            for u in updates:
+                if hooks or u.kind == "ended":  # nothing else to do for the others
+                    self._apply(u, line)
         for hook in self._event_hooks:
             try:
                 hook(ev)
@@ -497,12 +523,13 @@ class Monitor:
         self._counted[key] = None
         if len(self._counted) > 200_000:
             self._counted.popitem(last=False)
-        self._total.add(call)
+        facts = _facts(call)
+        self._total.add_facts(facts)
         dom = self._domain_of(call, line)
         c = self._domains.get(dom)
         if c is None:
             c = self._domains[dom] = _Counters()
-        c.add(call)
+        c.add_facts(facts)
 
     def _domain_of(self, call, line: _Line | None = None) -> str:
         for ex in getattr(call, "exten", ()) or ():
@@ -631,8 +658,13 @@ class Monitor:
     async def _sink_writer(self) -> None:
         wake = self._sink_wakeup
         assert wake is not None, "the sink writer runs after start()"
+        batching = getattr(self.sink, "write_batch", None) is not None
         while True:
             await wake.wait()
+            if batching and len(self._sink_queue) < _SINK_CHUNK:
+                # a few records: let more come (one drain and one write for many, not one per event);
+                # updates and counters are not delayed, only the records' way to the sink
+                await asyncio.sleep(_SINK_COALESCE)
             wake.clear()
             await self._drain_sink()
 
@@ -640,6 +672,39 @@ class Monitor:
         sink = self.sink
         if sink is None:
             return
+        batch = getattr(sink, "write_batch", None)
+        if batch is not None:
+            await self._drain_batches(batch)
+        else:
+            await self._drain_one_by_one(sink)
+        try:
+            await sink.flush()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("monitor: flushing the sink failed")
+
+    async def _drain_batches(self, batch: Callable[[list], list]) -> None:
+        """The built-in sinks' path: up to :data:`_SINK_CHUNK` records per synchronous call,
+        the loop's other work between two chunks."""
+        q = self._sink_queue
+        while q:
+            items = [q.popleft() for _ in range(min(len(q), _SINK_CHUNK))]
+            try:
+                failed = batch(items)
+            except Exception:  # the file write failed: the sink keeps the lines for the next try
+                log.exception("monitor: the sink could not write %d record(s)", len(items))
+                failed = []
+            self._sink_written += len(items) - len(failed)
+            for (kind, _obj), exc in failed:
+                log.error("monitor: the sink could not write a %s record: %s", kind, exc)
+            if self._reading_paused and len(q) <= self._sink_low:
+                self._resume_reading()
+            if q:
+                await asyncio.sleep(0)
+
+    async def _drain_one_by_one(self, sink) -> None:
+        """Any other sink (the :class:`lguapi.sinks.Sink` protocol): one awaited write per record."""
         q = self._sink_queue
         n = 0
         while q:
@@ -660,12 +725,6 @@ class Monitor:
                 raise
             except Exception:
                 log.exception("monitor: the sink could not write a %s record", kind)
-        try:
-            await sink.flush()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("monitor: flushing the sink failed")
 
     async def _maintenance(self) -> None:
         while True:

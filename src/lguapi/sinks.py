@@ -31,7 +31,7 @@ import os
 import sqlite3
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Self, Any, Iterator, Protocol
+from typing import Any, Iterable, Iterator, Protocol, Self
 
 try:  # the fast serialiser (a dependency); the standard library remains the fallback
     import orjson
@@ -327,6 +327,29 @@ class JsonlSink(_Batching):
         key = call_key(call)
         if self._add(key, call_json(key, call)):
             self._after_add()
+
+    def write_batch(self, items: Iterable[tuple[str, Any]]) -> list[tuple[tuple[str, Any], Exception]]:
+        """Record many ``("event", ev)`` / ``("call", call)`` items in one synchronous step (the
+        monitor's path: no coroutine per record). Each item is recorded as by :meth:`write_event`
+        / :meth:`write_call`; one that cannot be (``ValueError`` for a call not over) does not
+        stop the others: the ``(item, error)`` pairs are returned. A failed file write raises
+        ``OSError`` and keeps the lines for the next attempt, as a full batch does."""
+        self._check_open()
+        failed: list[tuple[tuple[str, Any], Exception]] = []
+        add = self._add
+        for item in items:
+            kind, obj = item
+            try:
+                if kind == "event":
+                    key = event_key(obj)
+                    add(key, event_json(key, obj))
+                elif _check_call(obj):
+                    key = call_key(obj)
+                    add(key, call_json(key, obj))
+            except (ValueError, TypeError, AttributeError) as exc:
+                failed.append((item, exc))
+        self._after_add()
+        return failed
 
     def _after_add(self) -> None:
         if len(self._buf) >= self.batch:

@@ -15,7 +15,7 @@ from ..channels import channel_peer
 from ..events import Event
 from .index import Memory, Orphans
 from .model import Call, CallUpdate
-from .state import DEAD, LIVE, LIVE_LEG, UID, CallState, Leg
+from .state import DEAD, LIVE, LIVE_LEG, UID, CallState, Leg, open_state
 from .timers import Deadlines
 
 __all__ = ["Book", "DEFAULT_END_GRACE", "ROOM", "NEW", "looks_external"]
@@ -183,7 +183,7 @@ class Book:
                 n += 1
             cid = f"{cid}#{n}"
         call = Call(cid, ts)
-        st = CallState(call, self._seq, ts, now)
+        st = open_state(call, self._seq, ts, now)
         active[cid] = call
         self.states[cid] = st
         self.stats["calls"] += 1
@@ -216,14 +216,13 @@ class Book:
         return new
 
     def add_leg(self, st: CallState, leg: Leg) -> None:
-        st.legs.append(leg)
+        st.add_leg(leg)
         if leg.exten:
             self.leg_exten(st, leg.exten)
 
     def leg_exten(self, st: CallState, exten: str) -> None:
         if exten:
-            if exten not in st.extens:
-                st.extens.append(exten)
+            st.add_exten(exten)
             calls = self.ext.get(exten)
             if calls is None:
                 self.ext[exten] = {st.call.id: st}
@@ -343,7 +342,7 @@ class Book:
         kc, gc = keep.call, gone.call
         for leg in gone.legs:
             if keep.leg(leg.exten, leg.own) is None:
-                keep.legs.append(leg)
+                keep.add_leg(leg)
         idx = self.idx
         for k in gone.own_keys():
             idx[k] = keep

@@ -11,7 +11,7 @@ from ..channels import channel_peer, normalize_channel, normalize_unique_id, own
 from ..events import ChannelListEvent, ChannelOutEvent, RingEvent
 from .book import Book
 from .index import out_keys
-from .state import LIVE_LEG, CallState, Leg, is_xfer
+from .state import LIVE_LEG, CallState, Leg, is_xfer, new_leg
 
 __all__ = ["on_ring", "on_list", "on_out", "adopt_orphans"]
 
@@ -67,7 +67,7 @@ def _ring_leg(b: Book, st: CallState, exten: str, own: str, remote: str | None, 
               known_own: bool) -> None:
     leg = st.leg(exten, own) if st.legs else None
     if leg is None:
-        leg = Leg(exten, own, remote, "ringing", ev.ts, b.now, ev.is_dial)
+        leg = new_leg(exten, own, remote, "ringing", ev.ts, b.now, ev.is_dial)
         b.add_leg(st, leg)
         if st.is_dead(own):
             leg.status = "ended"
@@ -146,7 +146,7 @@ def _list_leg(b: Book, st: CallState, exten: str, own: str, remote: str | None, 
               xfer_list: bool, ts: float) -> None:
     leg = st.leg(exten, own)
     if leg is None:
-        leg = Leg(exten, own, remote, "connected", ts, b.now, None)
+        leg = new_leg(exten, own, remote, "connected", ts, b.now, None)
         if xfer_list and any(m.status == "connected" for m in mine):
             leg.xfer = True  # a consultation leg next to the call being transferred
         b.add_leg(st, leg)
@@ -158,7 +158,7 @@ def _list_leg(b: Book, st: CallState, exten: str, own: str, remote: str | None, 
     elif leg.status == "ringing":
         leg.status = "connected"
         leg.since = ts
-        leg.remotes = [remote] if remote else []
+        leg.remotes = (remote,) if remote else ()
         _retire_rings(st, mine, leg)
     elif leg.status == "connected" and remote is not None:
         leg.add_remote(remote)
@@ -166,7 +166,7 @@ def _list_leg(b: Book, st: CallState, exten: str, own: str, remote: str | None, 
             leg.xfer = True
         elif leg.xfer:  # the consultation is over: back with (or joined to) the other party
             leg.xfer = False
-            leg.remotes = [r for r in leg.remotes if not is_xfer(r)]
+            leg.remotes = tuple([r for r in leg.remotes if not is_xfer(r)])
 
 
 def _retire_rings(st: CallState, mine: list, keep: Leg | None) -> None:

@@ -13,7 +13,7 @@ from ..events import (
 from .book import ROOM, Book, looks_external
 from .index import out_keys
 from .model import CallUpdate
-from .state import LIVE_LEG, CallState, Leg
+from .state import LIVE_LEG, CallState, Leg, new_leg
 
 __all__ = ["on_conf", "on_cdr", "on_cmdresult", "on_reconciled", "on_disconnected", "on_session"]
 
@@ -60,7 +60,7 @@ def _conf_add(b: Book, st: CallState, exten: str, c: str | None, member: str | N
     if mine:
         leg = st.leg(exten, c)  # type: ignore[arg-type]
         if leg is None:
-            leg = Leg(exten, c, None, "connected", ts, b.now, None)  # type: ignore[arg-type]
+            leg = new_leg(exten, c, None, "connected", ts, b.now, None)  # type: ignore[arg-type]
             b.add_leg(st, leg)
             if st.is_dead(c):  # type: ignore[arg-type]
                 leg.status = "ended"

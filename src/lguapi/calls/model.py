@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import msgspec
+
 from .._log import mask_number
 from ..events import Event
 from .state import active_extens_of, channels_of, unique_ids_of
@@ -22,7 +24,7 @@ DIRECTIONS = ("inbound", "outbound", "internal")
 STATES = ("ringing", "connected", "held", "transferring", "conference", "ended")
 
 
-class Call:
+class Call(msgspec.Struct, gc=False, eq=False):
     """One real call, whatever its legs are called (docs/protocol.md §4.5).
 
     Times are the ``ts`` of the events (float epoch seconds). ``remote_number`` is the
@@ -31,40 +33,38 @@ class Call:
     the extension that answered first (``None`` for an outbound call: the far end
     answered). ``handled_by`` lists every extension that was connected, in order
     (transfer targets, pickups). See ``docs/calls.md`` for ``missed``/``abandoned``.
+
+    Not tracked by the garbage collector (a ``gc=False`` msgspec Struct): a call holds
+    strings, numbers and the tracker's tuples and key dict, never an object that refers back
+    to it, so thousands of calls in their end grace cost full collections nothing. Made by
+    the tracker as ``Call(id, ring_at)``; equal only to itself.
     """
 
-    __slots__ = (
-        "id", "direction", "state", "remote_number", "dialled_number", "answered_by",
-        "caller", "callee", "hangup_cause", "end_reason", "ring_at", "answer_at", "end_at",
-        "missed", "abandoned", "room", "merged_into", "continued_from",
-        "_extens", "_handled", "_keys", "_legs", "__weakref__",
-    )
+    id: str
+    ring_at: float
+    direction: str = "internal"
+    state: str = "ringing"
+    remote_number: str | None = None
+    dialled_number: str | None = None
+    answered_by: str | None = None
+    caller: str | None = None
+    callee: str | None = None
+    hangup_cause: int | None = None
+    end_reason: str | None = None
+    answer_at: float | None = None
+    end_at: float | None = None
+    missed: bool = False
+    abandoned: bool = False
+    room: str | None = None
+    merged_into: str | None = None
+    continued_from: str | None = None
+    _extens: tuple[str, ...] = ()
+    _handled: tuple[str, ...] = ()
+    _keys: dict[str, int] = msgspec.field(default_factory=dict)
+    _legs: tuple[Leg, ...] = ()
 
-    def __init__(self, call_id: str, ts: float):
-        self.id = call_id
-        self.direction = "internal"
-        self.state = "ringing"
-        self.remote_number: str | None = None
-        self.dialled_number: str | None = None
-        self.answered_by: str | None = None
-        self.caller: str | None = None
-        self.callee: str | None = None
-        self.hangup_cause: int | None = None
-        self.end_reason: str | None = None
-        self.ring_at = ts
-        self.answer_at: float | None = None
-        self.end_at: float | None = None
-        self.missed = False
-        self.abandoned = False
-        self.room: str | None = None
-        self.merged_into: str | None = None
-        self.continued_from: str | None = None
-        self._extens: list[str] = []
-        self._handled: list[str] = []
-        self._keys: dict[str, int] = {}
-        self._legs: list[Leg] = []
-
-    def bind(self, extens: list[str], handled: list[str], keys: dict[str, int], legs: list[Leg]) -> None:
+    def bind(self, extens: tuple[str, ...], handled: tuple[str, ...], keys: dict[str, int],
+             legs: tuple[Leg, ...]) -> None:
         """Show the tracker's containers in the read-only views (by the tracker, when it makes them)."""
         self._extens = extens
         self._handled = handled
@@ -75,12 +75,12 @@ class Call:
     @property
     def exten(self) -> tuple[str, ...]:
         """The tracked extensions involved, in order of involvement."""
-        return tuple(self._extens)
+        return self._extens
 
     @property
     def handled_by(self) -> tuple[str, ...]:
         """Every extension that was connected to this call, in order."""
-        return tuple(self._handled)
+        return self._handled
 
     @property
     def channels(self) -> tuple[str, ...]:

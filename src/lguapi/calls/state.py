@@ -1,18 +1,21 @@
 """The tracker's own bookkeeping of one call: its legs, its keys, the evidence for its direction.
 
 Nothing here is public: :class:`~lguapi.calls.model.Call` is what users see, and it reads
-this state only through the methods below. Few containers per call: one dict for every key
-(unique ids, live and dead channels), one list of legs, two short lists of extensions;
+this state only through the methods below. Few containers per call, none of them seen by the
+garbage collector: one dict of strings to numbers for every key (unique ids, live and dead
+channels), tuples of legs and extensions, legs and states as ``gc=False`` msgspec Structs;
 the conference containers exist only for calls that met a conference.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import msgspec
+
 if TYPE_CHECKING:
     from .model import Call
 
-__all__ = ["Leg", "CallState", "UID", "LIVE", "DEAD", "GONE", "LIVE_LEG", "is_xfer", "channels_of",
+__all__ = ["Leg", "CallState", "new_leg", "open_state", "UID", "LIVE", "DEAD", "GONE", "LIVE_LEG", "is_xfer", "channels_of",
            "unique_ids_of", "active_extens_of"]
 
 # What a key is to its call (values of CallState.keys):
@@ -30,6 +33,13 @@ def is_xfer(ch: str | None) -> bool:
     return ch is not None and ch.startswith("Local/") and "@xfercontext" in ch
 
 
+def open_state(call: Call, seq: int, ts: float, now: float) -> CallState:
+    """The state of a new call, shown in the call's views."""
+    st = CallState(call, seq, ts, now)
+    st._show()
+    return st
+
+
 def channels_of(keys: dict[str, int]) -> list[str]:
     """The channel names (live or dead) among a call's keys, sorted."""
     return sorted([k for k, v in keys.items() if v == LIVE or v == DEAD])
@@ -40,7 +50,7 @@ def unique_ids_of(keys: dict[str, int]) -> list[str]:
     return sorted([k for k, v in keys.items() if v == UID])
 
 
-def active_extens_of(legs: list[Leg]) -> dict[str, str]:
+def active_extens_of(legs: tuple[Leg, ...]) -> dict[str, str]:
     """``{extension: "ringing"|"connected"|"held"}`` of the live legs."""
     out: dict[str, str] = {}
     for leg in legs:
@@ -54,25 +64,23 @@ def active_extens_of(legs: list[Leg]) -> dict[str, str]:
     return out
 
 
-class Leg:
-    """One extension's presence in a call: its own channel, who it talks to, its status."""
+class Leg(msgspec.Struct, gc=False, eq=False):
+    """One extension's presence in a call: its own channel, who it talks to, its status.
 
-    __slots__ = ("exten", "own", "remotes", "status", "since", "clock", "dial", "transfer",
-                 "xfer", "held", "cause")
+    Not tracked by the garbage collector (``gc=False``): a leg holds strings, numbers and
+    a tuple of strings, so it can be part of no reference cycle."""
 
-    def __init__(self, exten: str, own: str, remote: str | None, status: str, since: float,
-                 clock: float, dial: bool | None):
-        self.exten = exten
-        self.own = own
-        self.remotes: list[str] = [remote] if remote else []
-        self.status = status  # ringing | connected | ended | retired
-        self.since = since
-        self.clock = clock
-        self.dial = dial
-        self.transfer = False  # a ring that joined an already answered call
-        self.xfer = False  # this extension is consulting an attended-transfer target
-        self.held = False
-        self.cause: int | None = None
+    exten: str
+    own: str
+    remotes: tuple[str, ...]
+    status: str  # ringing | connected | ended | retired
+    since: float
+    clock: float
+    dial: bool | None
+    transfer: bool = False  # a ring that joined an already answered call
+    xfer: bool = False  # this extension is consulting an attended-transfer target
+    held: bool = False
+    cause: int | None = None
 
     @property
     def live(self) -> bool:
@@ -80,47 +88,56 @@ class Leg:
 
     def add_remote(self, remote: str) -> None:
         if remote not in self.remotes:
-            self.remotes.append(remote)
+            self.remotes = (*self.remotes, remote)
 
     def drop_remote(self, remote: str) -> None:
         if remote in self.remotes:
-            self.remotes.remove(remote)
+            self.remotes = tuple([r for r in self.remotes if r != remote])
 
 
-class CallState:
-    """Per-call state of the tracker (legs, keys, evidence), next to its public :class:`Call`."""
+def new_leg(exten: str, own: str, remote: str | None, status: str, since: float, clock: float,
+            dial: bool | None) -> Leg:
+    """A leg talking to ``remote`` (when known)."""
+    return Leg(exten, own, (remote,) if remote else (), status, since, clock, dial)
 
-    __slots__ = ("call", "seq", "extens", "handled", "legs", "keys", "orig_strength", "orig",
-                 "dest_strength", "dest", "rung", "hint", "conf_start", "pending", "last_cause",
-                 "conf", "conf_chans", "last_seen", "touched")
 
-    def __init__(self, call: Call, seq: int, ts: float, now: float):
-        self.call = call
-        self.seq = seq
-        self.extens: list[str] = []
-        self.handled: list[str] = []
-        self.legs: list[Leg] = []
-        self.keys: dict[str, int] = {}  # unique id / channel -> UID | LIVE | DEAD | GONE
-        self.orig_strength = 0  # evidence that the caller is outside: (strength, verdict)
-        self.orig: bool | None = None
-        self.dest_strength = 0
-        self.dest: bool | None = None
-        self.rung = False  # a tracked extension was rung (ISDIAL:0)
-        self.hint: str | None = None
-        self.conf_start = False  # the call began in a conference (CALLWITHCONF)
-        self.pending: tuple[int, float, int | None] | None = None  # (token, end ts, cause)
-        self.last_cause: int | None = None
-        self.conf: dict[str, str | None] | None = None  # channel -> member, while in a room
-        self.conf_chans: set[str] | None = None
-        self.last_seen = ts
-        self.touched = now  # tracker clock at the last event (for call_expiry)
-        call.bind(self.extens, self.handled, self.keys, self.legs)
+class CallState(msgspec.Struct, gc=False, eq=False):
+    """Per-call state of the tracker (legs, keys, evidence), next to its public :class:`Call`.
+
+    Not tracked by the garbage collector (``gc=False``), nor are its containers: tuples of
+    strings and legs, a dict of strings to numbers. Nothing it holds refers back to it (the
+    call's views see its tuples, never the state), so it can be part of no reference cycle.
+    Made by :func:`open_state`; the tuples change only through the methods below, which show
+    the new ones in the call's views."""
+
+    call: Call
+    seq: int
+    last_seen: float
+    touched: float  # tracker clock at the last event (for call_expiry)
+    extens: tuple[str, ...] = ()
+    handled: tuple[str, ...] = ()
+    legs: tuple[Leg, ...] = ()
+    keys: dict[str, int] = msgspec.field(default_factory=dict)  # unique id / channel -> UID | LIVE | DEAD | GONE
+    orig_strength: int = 0  # evidence that the caller is outside: (strength, verdict)
+    orig: bool | None = None
+    dest_strength: int = 0
+    dest: bool | None = None
+    rung: bool = False  # a tracked extension was rung (ISDIAL:0)
+    hint: str | None = None
+    conf_start: bool = False  # the call began in a conference (CALLWITHCONF)
+    pending: tuple[int, float, int | None] | None = None  # (token, end ts, cause)
+    last_cause: int | None = None
+    conf: dict[str, str | None] | None = None  # channel -> member, while in a room
+    conf_chans: set[str] | None = None
+
+    def _show(self) -> None:
+        self.call.bind(self.extens, self.handled, self.keys, self.legs)
 
     def withdraw(self) -> None:
         """Forget every key and leg (the call was folded into another): its views show none."""
         self.keys = {}
-        self.legs = []
-        self.call.bind(self.extens, self.handled, self.keys, self.legs)
+        self.legs = ()
+        self._show()
 
     # -- keys ------------------------------------------------------------------------
 
@@ -184,9 +201,19 @@ class CallState:
                 return True
         return False
 
+    def add_leg(self, leg: Leg) -> None:
+        self.legs = (*self.legs, leg)
+        self._show()
+
+    def add_exten(self, exten: str) -> None:
+        if exten not in self.extens:
+            self.extens = (*self.extens, exten)
+            self._show()
+
     def add_handled(self, exten: str) -> None:
         if exten and exten not in self.handled:
-            self.handled.append(exten)
+            self.handled = (*self.handled, exten)
+            self._show()
 
     # -- conference ------------------------------------------------------------------
 
