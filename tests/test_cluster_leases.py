@@ -9,17 +9,10 @@ import redis.asyncio as aioredis
 
 from lguapi.cluster.leases import LeaseConfig, ShardLeases, assign, shard_of
 
+from kit.wait import until
+
 FAST = LeaseConfig(shards=16, lease_ttl=3.0, renew_interval=0.3, member_ttl=1.0, fence_margin=0.5,
                    settle=0.4, redis_timeout=0.5, max_moves=4)
-
-
-async def until(cond, timeout=20.0, what="condition"):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def test_assign_is_balanced_deterministic_and_moves_little():
