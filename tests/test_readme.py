@@ -95,10 +95,12 @@ def tool_dir(tmp: Path) -> Path:
     """``lguapi`` and ``python3`` as a user has them after ``pip install``: this checkout's code."""
     bin_dir = tmp / "bin"
     bin_dir.mkdir()
-    (bin_dir / "python3").symlink_to(sys.executable)
-    script = bin_dir / "lguapi"
-    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m lguapi "$@"\n')
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    # wrappers, not symlinks: a symlinked venv python outside its venv is the base interpreter,
+    # without the packages installed in the venv
+    for name, body in (("python3", f'exec "{sys.executable}" "$@"'), ("lguapi", f'exec "{sys.executable}" -m lguapi "$@"')):
+        script = bin_dir / name
+        script.write_text(f"#!/bin/sh\n{body}\n")
+        script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return bin_dir
 
 
