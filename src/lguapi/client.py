@@ -642,11 +642,7 @@ class Client:
             self._session.close(f"BYE: {ev.reason or 'no reason'}")
 
     def _on_login_result(self, ev: LoginResultEvent):
-        if ev.ok:
-            exten = ev.exten_number
-            if exten is None and ev.msg:
-                exten = ev.msg.split(",", 1)[0] or None
-            ev = dataclasses.replace(ev, exten=exten)
+        ev = E.with_login_exten(ev)
         q = self._results.get("LOGIN")
         if q:
             self._finish(q[0], ev)

@@ -28,7 +28,7 @@ __all__ = [
     "CommandResultEvent", "CommandResultEndEvent", "ConferenceEvent", "PeerMessageEvent",
     "SmsEvent", "CdrEvent", "DtmfEvent", "PingEvent", "ByeEvent", "CommandErrorEvent",
     "UnknownEvent", "ConnectionEvent", "Connected", "LoggedIn", "Disconnected", "Reconnecting",
-    "Reconnected", "Reconciled", "parse_event", "EVENT_TYPES", "opt", "opt_int",
+    "Reconnected", "Reconciled", "parse_event", "with_login_exten", "EVENT_TYPES", "opt", "opt_int",
 ]
 
 
@@ -293,6 +293,17 @@ class Reconciled(ConnectionEvent):
 
 _S = opt
 _I = opt_int
+
+
+def with_login_exten(ev: LoginResultEvent) -> LoginResultEvent:
+    """A successful login answer with ``exten`` set to the extension it names (EXTEN, else the
+    first part of MSG): events after a login belong to that extension, this one included."""
+    if not ev.ok:
+        return ev
+    exten = ev.exten_number
+    if exten is None and ev.msg:
+        exten = ev.msg.split(",", 1)[0] or None
+    return dataclasses.replace(ev, exten=exten)
 
 
 def _bool01(v):

@@ -179,12 +179,7 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
 
 
 def _login_result(conn: _Conn, ev: E.LoginResultEvent) -> E.LoginResultEvent:
-    # the same correction the live client makes: the extension comes from the answer
-    if ev.ok:
-        exten = ev.exten_number
-        if exten is None and ev.msg:
-            exten = ev.msg.split(",", 1)[0] or None
-        ev = dataclasses.replace(ev, exten=exten)
+    ev = E.with_login_exten(ev)  # the correction the live client makes
     conn.login_result = ev
     return ev
 
