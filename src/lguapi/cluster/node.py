@@ -21,6 +21,7 @@ from typing import Any
 
 from ..events import LoggedIn
 from ._wait import bounded, finish
+from .adopt import CallAdopter, OpenCall
 from .leases import Lease, LeaseConfig, ShardLeases, shard_of
 from .routing import CommandServer, RemoteClient, command_key, request
 from .stream import StreamPublisher, call_message, event_message, message_body, stream_key
@@ -94,6 +95,8 @@ class ClusterNode:
         self._answered: set[str] = set()
         self._closing = False
         self._tasks: list[asyncio.Task] = []
+        #: calls a vanished member left open, followed here to their end (lguapi.cluster.adopt)
+        self.adopter: CallAdopter = CallAdopter(self._publish)
         self.stats: dict[str, int] = {"takeovers": 0, "gaps": 0, "reconciled_calls": 0, "handovers": 0, "forced_logouts": 0}
         monitor.add_event_hook(self._on_event)
         monitor.add_update_hook(self._on_update)
@@ -182,7 +185,7 @@ class ClusterNode:
             "member": self.member, "members": list(self.leases.members), "redis_connected": self.leases.connected,
             "shards": self.config.shards, "owned_shards": len(self.leases.held), "owned_extensions": len(owned),
             "online_extensions": online, "balanced": self.leases.balanced(), "shards_by_member": counts, "leases": dict(self.leases.stats),
-            "node": dict(self.stats), "commands": dict(self.commands.stats),
+            "node": dict(self.stats), "adopted": dict(self.adopter.stats), "commands": dict(self.commands.stats),
             "stream": {**pub.stats, "backlog": pub.backlog} if pub is not None else None,
         }
 
@@ -192,9 +195,10 @@ class ClusterNode:
 
     async def _acquired(self, leases: list[Lease]) -> None:
         self._logins += 1
+        taken = [ls for ls in leases if ls.takeover]
+        self.adopter.watch([e for i in self._ids_of(taken) if (e := self._meta.get(i, (None, None))[0])])
         try:
             await self.monitor.login_accounts(self._ids_of(leases))
-            taken = [ls for ls in leases if ls.takeover]
             if taken:
                 self.stats["takeovers"] += len(taken)
                 await self._after_takeover(taken)
@@ -208,13 +212,16 @@ class ClusterNode:
         wait = self.leave_wait if self._closing or self.leases.leaving else self.handover_wait
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
-        while loop.time() < deadline and any(self.monitor.account_info(i)["state"] not in ("offline", "idle")
-                                             for i in ids):
+        while loop.time() < deadline and any(self._on_call(i) for i in ids):
             if not all(self.leases.valid(ls.shard, ahead=self.login_margin) for ls in leases):
                 break  # the lease itself is running out: log out now
             await asyncio.sleep(0.1)
         self.stats["handovers"] += len(leases)
         await self._logout(ids, "handover")
+
+    def _on_call(self, login_id: str) -> bool:
+        info = self.monitor.account_info(login_id)
+        return info["state"] not in ("offline", "idle") or self.adopter.busy(info["exten"] or "")
 
     def _handed_over(self, takers: dict[int, str]) -> None:
         """Wake each taker (a ``wake`` on its command list) so it takes the shards at once."""
@@ -240,6 +247,8 @@ class ClusterNode:
         await self.monitor.logout_accounts(ids)
         for i in ids:
             exten, domain = self._meta.get(i, (None, None))
+            if exten:
+                self.adopter.release(exten, reason)
             self._publish({"kind": "extension", "type": "released", "ts": time.time(), "exten": exten,
                            "domain": domain, "data": {"state": "offline", "reason": reason}}, i)
 
@@ -274,12 +283,13 @@ class ClusterNode:
             log.warning("cluster: could not read the stream to reconcile a takeover: %s", e)
             open_calls = {}
         for exten, i in extens.items():
-            await self._reconcile(exten, i, [c for c in open_calls.values() if exten in (c.get("exten") or ())])
+            await self._reconcile(exten, i, open_calls.get(exten, []))
 
-    async def _open_calls(self, shards: set[int], extens: set[str]) -> dict[str, dict]:
-        """Calls of ``extens`` whose last update in the stream is not an end."""
+    async def _open_calls(self, shards: set[int], extens: set[str]) -> dict[str, list[OpenCall]]:
+        """Per extension, the calls (one per view: member and call id) whose last update in the
+        stream is not an end."""
         assert self.publisher is not None
-        last: dict[str, tuple[str, dict]] = {}
+        last: dict[tuple[str, str], tuple[str, dict, str]] = {}
         keys = {stream_key(self.config.prefix, s, self.publisher.streams) for s in shards}
         for key in keys:
             entries = await self.redis.xrevrange(key, count=self.reconcile_scan)
@@ -287,31 +297,35 @@ class ClusterNode:
                 msg = json.loads(message_body(fields))
                 if msg.get("kind") != "call" or msg.get("exten") not in extens:
                     continue
-                cid = msg["data"].get("id")
-                if cid not in last:  # newest first
-                    last[cid] = (msg["type"], msg["data"])
-        return {cid: d for cid, (typ, d) in last.items() if typ != "call.ended"}
+                view = str(msg.get("view") or msg.get("node"))
+                cid = str(msg["data"].get("id"))
+                if (view, cid) not in last:  # newest first
+                    last[(view, cid)] = (msg["type"], msg["data"], msg["exten"])
+        out: dict[str, list[OpenCall]] = {}
+        for (view, _cid), (typ, data, exten) in last.items():
+            if typ != "call.ended" and view != self.member:
+                out.setdefault(exten, []).append(OpenCall(data, view))
+        return out
 
-    async def _reconcile(self, exten: str, login_id: str, open_calls: list[dict]) -> None:
+    async def _reconcile(self, exten: str, login_id: str, open_calls: list[OpenCall]) -> None:
+        """GETSTATUSPEERS for a taken extension; its open calls are adopted (followed to their
+        end, or closed now when the server says the extension is not on a call)."""
+        _, domain = self._meta.get(login_id, (exten, None))
+        up: bool | None = None
+        rows: list[tuple] = []
         try:
             client = self.monitor.client(exten)
             statuses = await bounded(client.get_status_peers(exten), 10) if client is not None else []
+            rows = [s.as_tuple() for s in statuses]
+            up = any(r[0] == exten and str(r[1]).strip().lower() in _LIVE for r in rows)
         except Exception as e:
-            log.warning("cluster: GETSTATUSPEERS for %s after takeover failed: %s", exten, e)
-            return
-        rows = [s.as_tuple() for s in statuses]
-        up = any(r[0] == exten and str(r[1]).strip().lower() in _LIVE for r in rows)
-        _, domain = self._meta.get(login_id, (exten, None))
+            log.warning("cluster: GETSTATUSPEERS for %s after takeover failed: %s (its open calls are followed)",
+                        exten, e)
         self._publish({"kind": "event", "type": "reconciled", "ts": time.time(), "exten": exten, "domain": domain,
-                       "data": {"statuses": rows, "open_calls": [c.get("id") for c in open_calls]}}, login_id)
-        if up:
-            return  # still on a call: this member's tracker follows it from here
-        now = time.time()
-        for c in open_calls:  # ended while nobody was logged in: close it, answered or not as last known
-            ended = dict(c, state="ended", end_reason="failover", end_at=max(now, c.get("ring_at") or now))
-            self.stats["reconciled_calls"] += 1
-            self._publish({"kind": "call", "type": "call.ended", "ts": ended["end_at"], "exten": exten,
-                           "domain": domain, "data": ended}, login_id)
+                       "data": {"statuses": rows, "open_calls": [c.data.get("id") for c in open_calls]}}, login_id)
+        before = self.adopter.stats["closed"] + self.adopter.stats["ended"]
+        self.adopter.adopt(exten, login_id, domain, open_calls, up=up)
+        self.stats["reconciled_calls"] += self.adopter.stats["closed"] + self.adopter.stats["ended"] - before
 
     # -- publishing -----------------------------------------------------------------------
     def _remember(self, login_id: str) -> None:
@@ -330,6 +344,7 @@ class ClusterNode:
         self.publisher.publish(msg, shard)
 
     def _on_event(self, ev: Any) -> None:
+        self.adopter.on_event(ev)
         login_id = self._by_exten.get(ev.exten) if ev.exten else None
         if login_id is None and isinstance(ev, LoggedIn) and ev.result is not None:
             login_id = self._learn(ev.result)
