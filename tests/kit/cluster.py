@@ -89,11 +89,13 @@ class Member:
 
 
 class Rig:
-    """Generated extensions 3001..., their accounts file, and the members started for them."""
+    """Generated extensions 3001..., their accounts file, and the members started for them
+    (with ``member_args``, default :data:`TEST_LEASES`)."""
 
-    def __init__(self, tmp_path: Path, redis_url: str, n_ext: int) -> None:
+    def __init__(self, tmp_path: Path, redis_url: str, n_ext: int, *, member_args: list[str] | None = None) -> None:
         from lguapi.server import Directory
 
+        self.member_args = TEST_LEASES if member_args is None else member_args
         self.tmp_path = tmp_path
         self.redis_url = redis_url
         self.directory = Directory.generate(f"3001-{3000 + n_ext}")
@@ -103,7 +105,7 @@ class Rig:
 
     def spawn(self, name: str, port: int) -> Member:
         """Start one more member against the emulator on ``port``."""
-        m = Member(name, self.tmp_path, self.redis_url, port, self.accounts)
+        m = Member(name, self.tmp_path, self.redis_url, port, self.accounts, extra=self.member_args)
         self.members.append(m)
         return m
 

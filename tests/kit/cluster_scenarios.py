@@ -42,8 +42,6 @@ from kit.cluster import SRC, Member, Rig, owned_once, session_counts, until
 
 __all__ = ["ScenarioRun", "Phase", "SinkProcess", "stored_calls"]
 
-SHARDS = 32  # kit.cluster.TEST_LEASES
-
 
 @dataclass
 class Phase:
@@ -114,14 +112,15 @@ class ScenarioRun:
     """All the scenarios against one emulator, one Redis and one sink worker (see the module docstring).
 
     ``calls``: traffic calls per phase (the first phase gets 1.5 times as many); ``rate``:
-    arrivals per second; ``timeout``: bound on each wait (scale it with the extensions).
+    arrivals per second; ``timeout``: bound on each wait (scale it with the extensions);
+    ``shards``: the members' ``--shards``; ``log``: called with each phase's line.
     """
 
-    def __init__(self, rig: Rig, emu: Any, redis_server: Any, *, calls: int = 50, rate: float = 16.0,
-                 timeout: float = 60.0, log: Callable[[str], None] | None = None) -> None:
+    def __init__(self, rig: Rig, emu: Any, redis_server: Any, *, calls: int = 40, rate: float = 25.0,
+                 timeout: float = 60.0, shards: int = 32, log: Callable[[str], None] | None = None) -> None:
         self.rig, self.emu, self.redis_server = rig, emu, redis_server
         self.n = len(rig.ids)
-        self.calls, self.rate, self.timeout = calls, rate, timeout
+        self.calls, self.rate, self.timeout, self.shards = calls, rate, timeout, shards
         self.db = rig.tmp_path / "calls.db"
         self.monitored = {u.exten for u in rig.directory.users()}
         self.phases: list[Phase] = []
@@ -198,7 +197,14 @@ class ScenarioRun:
             raise AssertionError(f"{name}: sink != emulator history: {self.last_compare}") from None
         assert owned_once(self.emu, self.rig.ids), f"{name}: not every extension logged in exactly once"
         assert self.emu.duplicate_login_byes == 0, f"{name}: duplicate-login BYEs"
-        phase.facts.update(calls=self.last_compare["matched"])
+        phase.facts.update(calls=self.last_compare["matched"])  # every call so far, matched
+
+    async def traffic_phase(self, phase: Phase, what: str) -> Phase:
+        """Once settled (``what`` names the wait): a round of traffic, then the checks."""
+        await self.wait(self.settled, what)
+        await self.traffic(self.calls)
+        await self.check(phase)
+        return phase
 
     async def traffic(self, calls: int, during: Callable[[], Awaitable[None]] | None = None) -> None:
         from lguapi.demo import hang_up_everything
@@ -285,17 +291,12 @@ class ScenarioRun:
         d = self.rig.spawn("d", self.emu.port)
         await self.wait(lambda: self.settled() and d.status().get("online_extensions", 0) >= self.n // 6,
                         "the joiner's share")
-        await self.traffic(self.calls)
-        await self.check(phase)
-        return phase
+        return await self.traffic_phase(phase, "the joiner's share")
 
     async def leave(self) -> Phase:
         phase = Phase("leave (SIGTERM)")
         assert await self.rig.members[0].stop() == 0
-        await self.wait(self.settled, "handover after a graceful leave")
-        await self.traffic(self.calls)
-        await self.check(phase)
-        return phase
+        return await self.traffic_phase(phase, "handover after a graceful leave")
 
     async def pause(self) -> Phase:
         phase = Phase("SIGSTOP past TTL")
@@ -313,10 +314,7 @@ class ScenarioRun:
                 or st.get("owned_shards") == 0
 
         await self.wait(stepped_down, "the resumed member to step down")
-        await self.wait(self.settled, "rebalance after the resume")
-        await self.traffic(self.calls)
-        await self.check(phase)
-        return phase
+        return await self.traffic_phase(phase, "rebalance after the resume")
 
     async def redis_restart(self) -> Phase:
         phase = Phase("Redis restart")
@@ -330,11 +328,8 @@ class ScenarioRun:
                                                       or not st.get("owned_shards")) for n, st in sts.items())
 
         await self.wait(resynced, "every member to re-assert its leases in the restarted Redis")
-        await self.wait(self.settled, "resync after the Redis restart")
         phase.facts["reasserted"] = sum(m.status().get("leases", {}).get("reasserted", 0) for m in alive)
-        await self.traffic(self.calls)
-        await self.check(phase)
-        return phase
+        return await self.traffic_phase(phase, "resync after the Redis restart")
 
     # -- helpers ---------------------------------------------------------------------------
     async def extens_of(self, member: Member) -> list[str]:
@@ -346,12 +341,12 @@ class ScenarioRun:
         me = member.status().get("member")
         r = aioredis.from_url(self.redis_server.url)
         try:
-            values = await r.mget([f"lguapi:cluster:lease:{s}" for s in range(SHARDS)])
+            values = await r.mget([f"lguapi:cluster:lease:{s}" for s in range(self.shards)])
         finally:
             await r.aclose()
         held = {s for s, v in enumerate(values) if v and v.decode().split("|", 1)[0] == me}
         by_id = {u.id: u.exten for u in self.rig.directory.users()}
-        return sorted(by_id[i] for i in self.rig.ids if shard_of(i, SHARDS) in held)
+        return sorted(by_id[i] for i in self.rig.ids if shard_of(i, self.shards) in held)
 
     def published(self, member: Member, calls: dict[str, str]) -> bool:
         """Has ``member`` published each call in its state (``ring``: any update, ``up``: answered)?"""

@@ -56,13 +56,15 @@ class ClusterNode:
     ``handover_wait``: how long a shard being handed over waits for its calls to end before
     its extensions are logged out anyway; ``leave_wait`` the same when the process leaves.
     ``reconcile_scan``: how many recent stream entries are read to find calls a vanished
-    member left open.
+    member left open; ``adopt_buffer``: events kept per taken extension while its takeover
+    is reconciled (:class:`lguapi.cluster.adopt.CallAdopter`).
     """
 
     def __init__(self, monitor: Any, redis: Any, *, config: LeaseConfig | dict | None = None,
                  member: str | None = None, streams: int = DEFAULT_STREAMS, maxlen: int = 100_000,
                  login_margin: float | None = None, handover_wait: float = 30.0, leave_wait: float = 5.0,
-                 ready_timeout: float = 120.0, reconcile_scan: int = 5000, publish: bool = True) -> None:
+                 ready_timeout: float = 120.0, reconcile_scan: int = 5000, adopt_buffer: int = 1000,
+                 publish: bool = True) -> None:
         cfg = config if isinstance(config, LeaseConfig) else LeaseConfig(**(config or {}))
         cfg.validate()
         self.config = cfg
@@ -96,7 +98,7 @@ class ClusterNode:
         self._closing = False
         self._tasks: list[asyncio.Task] = []
         #: calls a vanished member left open, followed here to their end (lguapi.cluster.adopt)
-        self.adopter: CallAdopter = CallAdopter(self._publish)
+        self.adopter: CallAdopter = CallAdopter(self._publish, max_buffered=adopt_buffer)
         self.stats: dict[str, int] = {"takeovers": 0, "gaps": 0, "reconciled_calls": 0, "handovers": 0, "forced_logouts": 0}
         monitor.add_event_hook(self._on_event)
         monitor.add_update_hook(self._on_update)
