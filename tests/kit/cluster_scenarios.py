@@ -113,17 +113,21 @@ class ScenarioRun:
 
     ``calls``: traffic calls per phase (the first phase gets 1.5 times as many); ``rate``:
     arrivals per second; ``timeout``: bound on each wait (scale it with the extensions);
-    ``shards``: the members' ``--shards``; ``log``: called with each phase's line.
+    ``shards``: the members' ``--shards``; ``merge_window``: the sink worker's (the members'
+    views of one call are published within milliseconds of each other here); ``log``: called
+    with each phase's line.
     """
 
-    def __init__(self, rig: Rig, emu: Any, redis_server: Any, *, calls: int = 40, rate: float = 25.0,
-                 timeout: float = 60.0, shards: int = 32, log: Callable[[str], None] | None = None) -> None:
+    def __init__(self, rig: Rig, emu: Any, redis_server: Any, *, calls: int = 48, rate: float = 40.0,
+                 timeout: float = 60.0, shards: int = 32, merge_window: float = 1.0,
+                 log: Callable[[str], None] | None = None) -> None:
         self.rig, self.emu, self.redis_server = rig, emu, redis_server
         self.n = len(rig.ids)
         self.calls, self.rate, self.timeout, self.shards = calls, rate, timeout, shards
         self.db = rig.tmp_path / "calls.db"
         self.monitored = {u.exten for u in rig.directory.users()}
         self.phases: list[Phase] = []
+        self.merge_window = merge_window
         self.worker: SinkProcess | None = None
         self._seed = 0
         self._log = log or (lambda s: None)
@@ -132,7 +136,7 @@ class ScenarioRun:
     # -- the whole run ---------------------------------------------------------------------
     async def run(self) -> list[Phase]:
         """Every scenario in order; returns the phases (raises on the first failed check)."""
-        self.worker = SinkProcess(self.rig.tmp_path, self.redis_server.url, self.db)
+        self.worker = SinkProcess(self.rig.tmp_path, self.redis_server.url, self.db, merge_window=self.merge_window)
         try:
             for step in (self.start, self.kill_mid_call, self.join, self.leave, self.pause, self.redis_restart):
                 t0 = time.monotonic()
@@ -211,7 +215,7 @@ class ScenarioRun:
         from lguapi.server.traffic import TrafficConfig, TrafficGenerator
 
         self._seed += 1
-        config = TrafficConfig(rate=self.rate, ring_mean=0.3, talk_mean=0.6, hold=0.2, hold_mean=0.2, transfer=0.1,
+        config = TrafficConfig(rate=self.rate, ring_mean=0.25, talk_mean=0.5, hold=0.2, hold_mean=0.2, transfer=0.1,
                                max_calls=calls, unanswered=0.2)
         gen = TrafficGenerator(self.emu.pbx, self.rig.directory, config, rng=random.Random(self._seed))
         gen.start()
