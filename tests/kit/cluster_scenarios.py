@@ -236,10 +236,12 @@ class ScenarioRun:
                             "3 members to own every extension once", self.timeout * 2)
         phase.facts["owned_once_after_s"] = round(t, 1)
 
+        worker = self.worker
+        assert worker is not None
+
         async def kill_the_worker_midway() -> None:
-            assert self.worker is not None
-            await self.wait(lambda: self.worker.status().get("calls", 0) >= 5, "the worker to store some calls")
-            self.worker.kill9_and_restart()
+            await self.wait(lambda: worker.status().get("calls", 0) >= 5, "the worker to store some calls")
+            worker.kill9_and_restart()
 
         await self.traffic(int(self.calls * 1.5), during=kill_the_worker_midway)
         await self.check(phase)
@@ -348,7 +350,7 @@ class ScenarioRun:
             values = await r.mget([f"lguapi:cluster:lease:{s}" for s in range(self.shards)])
         finally:
             await r.aclose()
-        held = {s for s, v in enumerate(values) if v and v.decode().split("|", 1)[0] == me}
+        held = {s for s, v in enumerate(values) if v and _text(v).split("|", 1)[0] == me}
         by_id = {u.id: u.exten for u in self.rig.directory.users()}
         return sorted(by_id[i] for i in self.rig.ids if shard_of(i, self.shards) in held)
 
@@ -364,7 +366,8 @@ class ScenarioRun:
         r = redis.Redis.from_url(self.redis_server.url)
         try:
             for key in r.scan_iter("lguapi:cluster:stream:*"):
-                for _id, fields in r.xrevrange(key, count=1000):
+                entries: Any = r.xrevrange(key, count=1000)
+                for _id, fields in entries:
                     msg = json.loads(message_body(fields))
                     if msg.get("node") != me or msg.get("kind") != "call":
                         continue
@@ -382,3 +385,7 @@ class ScenarioRun:
             if ch.get("call") in out and ch.get("uniqueid"):
                 out[ch["call"]].add(str(ch["uniqueid"]))
         return out
+
+
+def _text(v: bytes | str) -> str:
+    return v.decode() if isinstance(v, bytes) else v

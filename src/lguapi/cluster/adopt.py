@@ -144,8 +144,7 @@ class CallAdopter:
 
     def _on_out(self, exten: str, calls: list[OpenCall], ev: ChannelOutEvent) -> None:
         chan = normalize_channel(ev.channel)
-        keys = _keys(chan, normalize_channel(ev.remote_channel), normalize_unique_id(ev.unique_id),
-                     normalize_unique_id(ev.src_unique_id))
+        keys = _keys(chan, normalize_unique_id(ev.unique_id), normalize_unique_id(ev.src_unique_id))
         if chan is None or own_channel(exten, chan, None) != chan:
             return  # another party's channel: this extension's part goes on
         for c in calls:
