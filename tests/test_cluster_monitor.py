@@ -34,4 +34,4 @@ async def test_every_scenario_keeps_one_login_per_extension_and_the_sink_equal_t
     mid = phases[1].facts
     assert mid["mid_call"] == 6 and mid["adopted_ended"] >= 1, mid
     assert all(p.facts["dup_byes"] == 0 for p in phases)
-    assert sum(p.facts["calls"] for p in phases) >= 200
+    assert phases[-1].facts["calls"] >= 200  # calls matched in all
