@@ -1,6 +1,7 @@
 """One stream: events rebuilt from stream messages keep their idempotency keys, views of one call
-merge deterministically. (The SQLite sink fed by the consumer-group worker against the emulator's
-history, through every fault scenario, is tests/test_cluster_monitor.py: one shared run.)"""
+merge deterministically, the newest entries are read back page by page. (The SQLite sink fed by
+the consumer-group worker against the emulator's history, through every fault scenario, is
+tests/test_cluster_monitor.py: one shared run.)"""
 from __future__ import annotations
 
 import json
@@ -45,3 +46,22 @@ def test_views_of_one_call_merge_deterministically():
     rec = CallRecord(m1)
     assert call_key(rec) == call_key(CallRecord(merge_call_dicts([a, b])))
     assert rec.answered and rec.to_dict() == m1
+
+
+async def test_read_back_pages_through_the_newest_entries(redis_server):
+    import redis.asyncio as aioredis
+
+    from lguapi.cluster.stream import read_back
+
+    r = aioredis.from_url(redis_server.url)
+    try:
+        pipe = r.pipeline(transaction=False)
+        for i in range(1234):
+            pipe.xadd("s", {"m": str(i)})
+        await pipe.execute()
+        got = [int(f[b"m"]) async for _id, f in read_back(r, "s", 1000, page=300)]
+        assert got == list(range(1233, 233, -1))
+        assert len([e async for e in read_back(r, "s", 5000, page=500)]) == 1234
+        assert [e async for e in read_back(r, "nothing-here", 10)] == []
+    finally:
+        await r.aclose()

@@ -24,7 +24,7 @@ from ._wait import bounded, finish
 from .adopt import CallAdopter, OpenCall
 from .leases import Lease, LeaseConfig, ShardLeases, shard_of
 from .routing import CommandServer, RemoteClient, command_key, request
-from .stream import StreamPublisher, call_message, event_message, message_body, stream_key
+from .stream import StreamPublisher, call_message, event_message, message_body, read_back, stream_key
 
 __all__ = ["ClusterNode", "DEFAULT_STREAMS"]
 
@@ -57,14 +57,15 @@ class ClusterNode:
     its extensions are logged out anyway; ``leave_wait`` the same when the process leaves.
     ``reconcile_scan``: how many recent stream entries are read to find calls a vanished
     member left open; ``adopt_buffer``: events kept per taken extension while its takeover
-    is reconciled (:class:`lguapi.cluster.adopt.CallAdopter`).
+    is reconciled (:class:`lguapi.cluster.adopt.CallAdopter`); ``reconcile_concurrency``:
+    GETSTATUSPEERS requests at a time after a takeover.
     """
 
     def __init__(self, monitor: Any, redis: Any, *, config: LeaseConfig | dict | None = None,
                  member: str | None = None, streams: int = DEFAULT_STREAMS, maxlen: int = 100_000,
                  login_margin: float | None = None, handover_wait: float = 30.0, leave_wait: float = 5.0,
                  ready_timeout: float = 120.0, reconcile_scan: int = 5000, adopt_buffer: int = 1000,
-                 publish: bool = True) -> None:
+                 reconcile_concurrency: int = 32, publish: bool = True) -> None:
         cfg = config if isinstance(config, LeaseConfig) else LeaseConfig(**(config or {}))
         cfg.validate()
         self.config = cfg
@@ -79,6 +80,9 @@ class ClusterNode:
         self.leave_wait = leave_wait
         self.ready_timeout = ready_timeout
         self.reconcile_scan = reconcile_scan
+        if reconcile_concurrency < 1:
+            raise ValueError("reconcile_concurrency must be >= 1")
+        self.reconcile_concurrency = reconcile_concurrency
         self.leases: ShardLeases = ShardLeases(self.redis, self.member, cfg, on_acquire=self._acquired,
                                   on_release=self._release, on_lost=self._lost, on_handed_over=self._handed_over)
         self.commands: CommandServer = CommandServer(self.redis, self.blocking, cfg.prefix, self.member, self._local_client,
@@ -284,8 +288,16 @@ class ClusterNode:
         except Exception as e:
             log.warning("cluster: could not read the stream to reconcile a takeover: %s", e)
             open_calls = {}
-        for exten, i in extens.items():
-            await self._reconcile(exten, i, open_calls.get(exten, []))
+        # extensions with calls to adopt first (their events wait in the buffer meanwhile),
+        # ``reconcile_concurrency`` GETSTATUSPEERS at a time
+        order = sorted(extens, key=lambda e: e not in open_calls)
+        sem = asyncio.Semaphore(self.reconcile_concurrency)
+
+        async def one(exten: str) -> None:
+            async with sem:
+                await self._reconcile(exten, extens[exten], open_calls.get(exten, []))
+
+        await asyncio.gather(*(one(e) for e in order))
 
     async def _open_calls(self, shards: set[int], extens: set[str]) -> dict[str, list[OpenCall]]:
         """Per extension, the calls (one per view: member and call id) whose last update in the
@@ -294,8 +306,7 @@ class ClusterNode:
         last: dict[tuple[str, str], tuple[str, dict, str]] = {}
         keys = {stream_key(self.config.prefix, s, self.publisher.streams) for s in shards}
         for key in keys:
-            entries = await self.redis.xrevrange(key, count=self.reconcile_scan)
-            for _id, fields in entries:
+            async for _id, fields in read_back(self.redis, key, self.reconcile_scan):
                 msg = json.loads(message_body(fields))
                 if msg.get("kind") != "call" or msg.get("exten") not in extens:
                     continue
