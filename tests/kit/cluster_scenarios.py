@@ -196,7 +196,8 @@ class ScenarioRun:
         """The checks every phase ends with."""
         name = phase.name
         try:
-            await until(self.sink_matches, self.timeout + 30, f"the sink to hold every call of {name}", interval=0.25)
+            phase.facts["sink_s"] = round(await until(self.sink_matches, self.timeout + 30, f"the sink to hold every call of {name}",
+                                                      interval=0.25), 1)
         except AssertionError:
             raise AssertionError(f"{name}: sink != emulator history: {self.last_compare}") from None
         assert owned_once(self.emu, self.rig.ids), f"{name}: not every extension logged in exactly once"
@@ -205,8 +206,10 @@ class ScenarioRun:
 
     async def traffic_phase(self, phase: Phase, what: str) -> Phase:
         """Once settled (``what`` names the wait): a round of traffic, then the checks."""
-        await self.wait(self.settled, what)
+        phase.facts["settle_s"] = round(await self.wait(self.settled, what), 1)
+        t0 = time.monotonic()
         await self.traffic(self.calls)
+        phase.facts["traffic_s"] = round(time.monotonic() - t0, 1)
         await self.check(phase)
         return phase
 
