@@ -91,5 +91,10 @@ def test_the_buffer_is_bounded(sent):
         a.on_event(answer(t))
     a.adopt(EXT, "07012343001", None, [OpenCall(ringing_view(), "dead")], up=True)
     assert a.stats["dropped"] == 1 and sent[0]["data"]["answer_at"] == 2.0
+    a.watch(["3002"])
+    a.unwatch(["3002"])
+    a.on_event(answer(4.0))                      # answered already: nothing new
+    a.on_event(ChannelListEvent(name="CHANNELLIST", raw="x", exten="3002", ts=5.0, channel1="SIP/3002-1"))  # unwatched
+    assert len(sent) == 1
     with pytest.raises(ValueError, match="max_buffered"):
         CallAdopter(lambda m, i: None, max_buffered=0)

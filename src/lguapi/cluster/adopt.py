@@ -72,6 +72,11 @@ class CallAdopter:
         for e in extens:
             self._buffer.setdefault(e, [])
 
+    def unwatch(self, extens: list[str]) -> None:
+        """Stop buffering these extensions (what is still buffered is dropped: no adoption came)."""
+        for e in extens:
+            self._buffer.pop(e, None)
+
     def busy(self, exten: str) -> bool:
         """Is an adopted call of ``exten`` still in progress?"""
         return bool(self._calls.get(exten))

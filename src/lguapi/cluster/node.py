@@ -202,13 +202,15 @@ class ClusterNode:
     async def _acquired(self, leases: list[Lease]) -> None:
         self._logins += 1
         taken = [ls for ls in leases if ls.takeover]
-        self.adopter.watch([e for i in self._ids_of(taken) if (e := self._meta.get(i, (None, None))[0])])
+        watched = [e for i in self._ids_of(taken) if (e := self._meta.get(i, (None, None))[0])]
+        self.adopter.watch(watched)
         try:
             await self.monitor.login_accounts(self._ids_of(leases))
             if taken:
                 self.stats["takeovers"] += len(taken)
                 await self._after_takeover(taken)
         finally:
+            self.adopter.unwatch(watched)  # a takeover that failed half-way buffers nothing more
             self._logins -= 1
             for i in self._ids_of(leases):
                 self._remember(i)
