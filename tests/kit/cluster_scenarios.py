@@ -196,8 +196,9 @@ class ScenarioRun:
         """The checks every phase ends with."""
         name = phase.name
         try:
-            phase.facts["sink_s"] = round(await until(self.sink_matches, self.timeout + 30, f"the sink to hold every call of {name}",
-                                                      interval=0.25), 1)
+            waited = await until(self.sink_matches, self.timeout + 30, f"the sink to hold every call of {name}",
+                                 interval=0.25)
+            phase.facts["sink_s"] = round(waited, 1)
         except AssertionError:
             raise AssertionError(f"{name}: sink != emulator history: {self.last_compare}") from None
         assert owned_once(self.emu, self.rig.ids), f"{name}: not every extension logged in exactly once"
