@@ -277,8 +277,13 @@ class ScenarioRun:
         await self.wait(lambda: owned_once(self.emu, self.rig.ids), "failover after kill -9")
         phase.facts["failover_s"] = round(time.monotonic() - t_kill, 1)
         phase.facts["failed_over_ext"] = owned
-        await self.wait(lambda: sum(m.status().get("adopted", {}).get("adopted", 0) for m in self.alive()) >= len(ids),
-                        "the new owners to adopt the calls in progress")
+        def total(part: str, key: str) -> int:
+            return sum(m.status().get(part, {}).get(key, 0) for m in self.alive())
+
+        # a gap notice per taken extension, GETSTATUSPEERS, then the open calls adopted
+        await self.wait(lambda: total("node", "gaps") >= owned and total("adopted", "adopted") >= len(ids),
+                        "the new owners' gap notices and adoption of the calls in progress")
+        phase.facts["gaps"] = total("node", "gaps")
         # the calls go on after the failover and end normally
         pbx.phone_answer(ring_answer)
         pbx.phone_hangup(ring_abandon)
@@ -292,7 +297,7 @@ class ScenarioRun:
         await self.wait(lambda: all(pbx.phone_state(e) == "idle" for e in mine[:6] + others[:2]), "the calls to end")
         await self.check(phase)
         phase.facts["mid_call"] = len(ids)
-        phase.facts["adopted_ended"] = sum(m.status().get("adopted", {}).get("ended", 0) for m in self.alive())
+        phase.facts["adopted_ended"] = total("adopted", "ended")
         await self.wait(self.settled, "the survivors to settle")
         return phase
 
