@@ -17,7 +17,15 @@ lguapi.cluster.run``, default lease settings: TTL 8 s, renewal every 1.5 s, 64 s
   appended by a :class:`StreamPublisher`, consumed by a :class:`SinkWorker` into SQLite and
   into JSON Lines; events/s from the first append to the last acknowledgement.
 
-Run alone: ``python bench/bench_cluster.py [--quick]``.
+* **every fault scenario at 3 x 1,000** (``--scenarios``, not part of ``make bench``) — the
+  suite's scenario run (``tests/kit/cluster_scenarios.py``: start with a sink-worker kill -9,
+  kill -9 with calls in progress, join, graceful leave, SIGSTOP past the TTL, Redis restart)
+  with the default lease settings and call traffic, each followed by the SQLite sink against
+  the emulator's history and the duplicate-login BYE count; one line per scenario.
+
+Run alone: ``python bench/bench_cluster.py [--quick]``;
+``python bench/bench_cluster.py --scenarios [--extensions 1000]`` (3 members sharing 1,000
+extensions by default, as the failover benchmark counts them).
 """
 from __future__ import annotations
 
@@ -175,7 +183,54 @@ def run(report) -> None:
         report.add("stream -> sink worker, RINGEVENTs", f"{s['sink']}: stored+acked", s["stored_per_s"], "events/s")
 
 
+async def _scenarios(n_ext: int, workdir: Path, redis_server) -> list:
+    from kit.cluster import Rig
+    from kit.cluster_scenarios import ScenarioRun
+    from lguapi.monitor import raise_nofile_limit
+    from lguapi.server import Emulator
+
+    raise_nofile_limit(n_ext + 256)
+    rig = Rig(workdir, redis_server.url, n_ext, member_args=DEFAULT_LEASES)
+    # the design's leases (TTL 8 s, renew 1.5 s) need a dead-session detection under TTL - renew
+    async with Emulator(rig.directory, port=0, idle_timeout=4.0) as emu:
+        run = ScenarioRun(rig, emu, redis_server, calls=max(40, n_ext // 5), rate=40.0, timeout=60 + n_ext / 10,
+                          shards=64, log=lambda line: print(f"scenario {line}", flush=True))
+        try:
+            return await run.run()
+        except BaseException:
+            for m in rig.members:
+                _log(f"{m.name}: {m.log_tail(1500)}")
+            raise
+
+
+def scenarios(argv: list[str]) -> int:
+    """``--scenarios [--extensions N]``: every fault scenario once, one line each; 1 on a failed check."""
+    import argparse
+
+    from kit.redisserver import RedisServer
+
+    p = argparse.ArgumentParser(prog="bench_cluster.py --scenarios")
+    p.add_argument("--scenarios", action="store_true")
+    p.add_argument("--extensions", type=int, default=1000,
+                   help="extensions shared by the 3 members (default 1000, the design's 3 x 1,000)")
+    args = p.parse_args(argv)
+    t0 = time.monotonic()
+    with RedisServer() as redis_server, tempfile.TemporaryDirectory(prefix="bench-scenarios-") as tmp:
+        try:
+            phases = asyncio.run(_scenarios(args.extensions, Path(tmp), redis_server))
+        except AssertionError as e:
+            print(f"scenario FAILED after {time.monotonic() - t0:.0f}s: {e}", flush=True)
+            return 1
+    calls = phases[-1].facts.get("calls", 0)
+    print(f"scenarios: all {len(phases)} ok at {args.extensions} extensions in {time.monotonic() - t0:.0f}s; "
+          f"sink == emulator history after each ({calls} calls compared in all), duplicate-login BYEs 0, "
+          f"no call or event stored twice", flush=True)
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if "--scenarios" in argv:
+        return scenarios(argv)
     sys.path.insert(0, str(HERE))
     from _harness import standalone
 

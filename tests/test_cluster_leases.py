@@ -119,7 +119,9 @@ async def test_leases_are_reasserted_when_redis_loses_its_data(redis_server):
         before = dict(registry)
         await r.flushall()  # every lease and heartbeat gone at once
         await until(lambda: a.leases.stats["reasserted"] and b.leases.stats["reasserted"], what="re-assertion")
-        await asyncio.sleep(FAST.settle_seconds + 4 * FAST.renew_interval)
+        # past the settle time and a few ticks more, counted in ticks rather than slept
+        ticks = {m: m.leases.stats["ticks"] + int(FAST.settle_seconds / FAST.renew_interval) + 4 for m in (a, b)}
+        await until(lambda: all(m.leases.stats["ticks"] >= n for m, n in ticks.items()), what="ticks after settling")
         assert registry == before  # nobody took a shard that only looked free
         assert a.leases.stats["lost"] == b.leases.stats["lost"] == 0
     finally:

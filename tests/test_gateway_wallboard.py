@@ -5,7 +5,6 @@ Screenshots land in tests/artifacts/ (git-ignored).
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 
@@ -15,33 +14,10 @@ from lguapi.gateway import Gateway, TokenConfig, hash_token
 from lguapi.server.admin import AdminServer
 
 from kit.admin import admin_post
-from kit.browser import call, new_driver, screenshot, wait_js
+from kit.browser import browser, call, screenshot, tile_text, wait_js, wait_state
 from kit.gateway import gateway_stack
 
 CALLER = "01055501234"
-
-
-def tile_state(exten: str) -> str:
-    return f"(document.querySelector('[data-exten=\"{exten}\"]') || {{dataset: {{}}}}).dataset.state"
-
-
-def tile_text(exten: str, part: str) -> str:
-    return f"(document.querySelector('[data-exten=\"{exten}\"] .{part}') || {{textContent: ''}}).textContent"
-
-
-@contextlib.asynccontextmanager
-async def browser():
-    driver = await call(new_driver)
-    try:
-        yield driver
-    finally:
-        await call(driver.quit)
-
-
-
-
-async def wait_state(driver, exten: str, state: str, timeout: float = 30.0) -> None:
-    await wait_js(driver, f"{tile_state(exten)} === {state!r}", timeout, f"tile {exten} {state}")
 
 
 @pytest.mark.timeout(240)

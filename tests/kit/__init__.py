@@ -12,7 +12,11 @@
 * :mod:`kit.pbx` — the PBX tests' accounts, scripted rng, emulator and logged-in raw phones;
 * :mod:`kit.compat` — the compat facade's emulator stack thread and program runner;
 * :mod:`kit.gateway`, :mod:`kit.admin`, :mod:`kit.browser`, :mod:`kit.webhook_receiver` — the
-  gateway's stack and SSE reader, the emulator's admin calls, headless Chromium, a webhook receiver;
+  gateway's stack and SSE reader, the emulator's admin calls, headless Chromium (and the
+  wallboard's tile helpers), a webhook receiver;
+* :mod:`kit.cluster`, :mod:`kit.cluster_scenarios`, :mod:`kit.redisserver` — cluster members as
+  processes and ownership checks, every fault scenario as one run (shared with
+  ``bench/bench_cluster.py --scenarios``), a real redis-server;
 * :mod:`kit.locks` — a lock for tests that build inside the checkout (two xdist workers).
 
 Test files import what they use, e.g. ``from kit.wait import until``.

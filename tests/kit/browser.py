@@ -8,11 +8,12 @@ tests call them through :func:`call` (a worker thread) while the gateway runs on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, AsyncIterator, Callable, TypeVar
 
 import pytest
 
@@ -71,3 +72,28 @@ async def screenshot(driver: Any, name: str) -> Path:
     path = ARTIFACTS / name
     assert await call(driver.save_screenshot, str(path)), f"screenshot {path} failed"
     return path
+
+
+@contextlib.asynccontextmanager
+async def browser() -> AsyncIterator[Any]:
+    """A headless Chromium for the length of the block (skips the test when none is installed)."""
+    driver = await call(new_driver)
+    try:
+        yield driver
+    finally:
+        await call(driver.quit)
+
+
+def tile_state(exten: str) -> str:
+    """JavaScript: the wallboard tile state of ``exten`` (undefined when there is no tile)."""
+    return f"(document.querySelector('[data-exten=\"{exten}\"]') || {{dataset: {{}}}}).dataset.state"
+
+
+def tile_text(exten: str, part: str) -> str:
+    """JavaScript: the text of part ``part`` (a class name) of ``exten``'s wallboard tile."""
+    return f"(document.querySelector('[data-exten=\"{exten}\"] .{part}') || {{textContent: ''}}).textContent"
+
+
+async def wait_state(driver: Any, exten: str, state: str, timeout: float = 30.0) -> None:
+    """Wait until ``exten``'s wallboard tile shows ``state``."""
+    await wait_js(driver, f"{tile_state(exten)} === {state!r}", timeout, f"tile {exten} {state}")

@@ -18,10 +18,11 @@ from kit import wait
 
 SRC = str(Path(lguapi.__file__).resolve().parent.parent)
 
-#: lease timing for tests: TTL 8 s > emulator idle_timeout 4 s + renew 1 s (docs/cluster.md)
-TEST_LEASES = ["--shards", "32", "--lease-ttl", "8", "--renew-interval", "1", "--member-ttl", "4",
-               "--fence-margin", "2", "--settle", "1.5"]
-EMULATOR_IDLE = 4.0
+#: lease timing for tests: TTL 5 s > emulator idle_timeout 3 s + renew 0.5 s (docs/cluster.md);
+#: 5/1.01 - 1.5 = 3.45 s >= 2 x 0.5 + redis_timeout 1.5 (one renewal may fail)
+TEST_LEASES = ["--shards", "32", "--lease-ttl", "5", "--renew-interval", "0.5", "--member-ttl", "2",
+               "--fence-margin", "1.5", "--settle", "1"]
+EMULATOR_IDLE = 3.0
 
 
 def write_accounts(directory, path: Path) -> Path:
@@ -88,11 +89,13 @@ class Member:
 
 
 class Rig:
-    """Generated extensions 3001..., their accounts file, and the members started for them."""
+    """Generated extensions 3001..., their accounts file, and the members started for them
+    (with ``member_args``, default :data:`TEST_LEASES`)."""
 
-    def __init__(self, tmp_path: Path, redis_url: str, n_ext: int) -> None:
+    def __init__(self, tmp_path: Path, redis_url: str, n_ext: int, *, member_args: list[str] | None = None) -> None:
         from lguapi.server import Directory
 
+        self.member_args = TEST_LEASES if member_args is None else member_args
         self.tmp_path = tmp_path
         self.redis_url = redis_url
         self.directory = Directory.generate(f"3001-{3000 + n_ext}")
@@ -102,7 +105,7 @@ class Rig:
 
     def spawn(self, name: str, port: int) -> Member:
         """Start one more member against the emulator on ``port``."""
-        m = Member(name, self.tmp_path, self.redis_url, port, self.accounts)
+        m = Member(name, self.tmp_path, self.redis_url, port, self.accounts, extra=self.member_args)
         self.members.append(m)
         return m
 

@@ -22,7 +22,7 @@ import logging
 import time
 from typing import Any, Iterator
 
-from ._wait import finish
+from ._wait import finish, wait_event
 from .leases import LeaseConfig
 from .node import ClusterNode
 from .sinkworker import DEFAULT_GROUP, group_info
@@ -82,6 +82,7 @@ class ClusterView:
         self._counted: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._task: asyncio.Task | None = None
         self._group_task: asyncio.Task | None = None
+        self._stop: asyncio.Event | None = None
         self._stopping = False
         #: the sink consumer group's pending entries and lag, refreshed every few seconds
         self.sink_group: dict[str, int] = {"pending": 0, "lag": 0}
@@ -91,26 +92,30 @@ class ClusterView:
     # -- reading ---------------------------------------------------------------------------
     def start(self) -> None:
         if self._task is None:
+            self._stop = asyncio.Event()
             self._task = asyncio.create_task(self._run(), name="lguapi-cluster-view")
             self._group_task = asyncio.create_task(self._watch_group(), name="lguapi-cluster-sink-group")
 
     async def close(self) -> None:
         self._stopping = True
-        if self._group_task is not None:
-            self._group_task.cancel()  # sleeps between short calls
-            await asyncio.gather(self._group_task, return_exceptions=True)
+        if self._stop is not None:
+            self._stop.set()
+        # told to stop by the flag, not a cancel: a cancel landing inside a Redis call can be
+        # absorbed there (redis-py), and a loop that lost its cancel never ends
+        await finish(self._group_task, self.node.config.redis_timeout + 1.0)
         await finish(self._task, self.block + 2.0)
         self._task = self._group_task = None
 
     async def _watch_group(self, group: str = DEFAULT_GROUP, every: float = 5.0) -> None:
-        while True:
+        while not self._stopping:
             try:
                 self.sink_group = await group_info(self.node.redis, self.keys, group)
             except asyncio.CancelledError:
                 raise
             except Exception as e:
                 log.debug("cluster view: sink group info: %s", e)
-            await asyncio.sleep(every)
+            if self._stop is not None:
+                await wait_event(self._stop, every)
 
     async def _run(self) -> None:
         last: dict[str, Any] = {}

@@ -21,9 +21,10 @@ from typing import Any
 
 from ..events import LoggedIn
 from ._wait import bounded, finish
+from .adopt import CallAdopter, OpenCall
 from .leases import Lease, LeaseConfig, ShardLeases, shard_of
 from .routing import CommandServer, RemoteClient, command_key, request
-from .stream import StreamPublisher, call_message, event_message, message_body, stream_key
+from .stream import StreamPublisher, call_message, event_message, message_body, read_back, stream_key
 
 __all__ = ["ClusterNode", "DEFAULT_STREAMS"]
 
@@ -55,13 +56,16 @@ class ClusterNode:
     ``handover_wait``: how long a shard being handed over waits for its calls to end before
     its extensions are logged out anyway; ``leave_wait`` the same when the process leaves.
     ``reconcile_scan``: how many recent stream entries are read to find calls a vanished
-    member left open.
+    member left open; ``adopt_buffer``: events kept per taken extension while its takeover
+    is reconciled (:class:`lguapi.cluster.adopt.CallAdopter`); ``reconcile_concurrency``:
+    GETSTATUSPEERS requests at a time after a takeover.
     """
 
     def __init__(self, monitor: Any, redis: Any, *, config: LeaseConfig | dict | None = None,
                  member: str | None = None, streams: int = DEFAULT_STREAMS, maxlen: int = 100_000,
                  login_margin: float | None = None, handover_wait: float = 30.0, leave_wait: float = 5.0,
-                 ready_timeout: float = 120.0, reconcile_scan: int = 5000, publish: bool = True) -> None:
+                 ready_timeout: float = 120.0, reconcile_scan: int = 5000, adopt_buffer: int = 1000,
+                 reconcile_concurrency: int = 32, publish: bool = True) -> None:
         cfg = config if isinstance(config, LeaseConfig) else LeaseConfig(**(config or {}))
         cfg.validate()
         self.config = cfg
@@ -76,6 +80,9 @@ class ClusterNode:
         self.leave_wait = leave_wait
         self.ready_timeout = ready_timeout
         self.reconcile_scan = reconcile_scan
+        if reconcile_concurrency < 1:
+            raise ValueError("reconcile_concurrency must be >= 1")
+        self.reconcile_concurrency = reconcile_concurrency
         self.leases: ShardLeases = ShardLeases(self.redis, self.member, cfg, on_acquire=self._acquired,
                                   on_release=self._release, on_lost=self._lost, on_handed_over=self._handed_over)
         self.commands: CommandServer = CommandServer(self.redis, self.blocking, cfg.prefix, self.member, self._local_client,
@@ -94,6 +101,8 @@ class ClusterNode:
         self._answered: set[str] = set()
         self._closing = False
         self._tasks: list[asyncio.Task] = []
+        #: calls a vanished member left open, followed here to their end (lguapi.cluster.adopt)
+        self.adopter: CallAdopter = CallAdopter(self._publish, max_buffered=adopt_buffer)
         self.stats: dict[str, int] = {"takeovers": 0, "gaps": 0, "reconciled_calls": 0, "handovers": 0, "forced_logouts": 0}
         monitor.add_event_hook(self._on_event)
         monitor.add_update_hook(self._on_update)
@@ -182,7 +191,7 @@ class ClusterNode:
             "member": self.member, "members": list(self.leases.members), "redis_connected": self.leases.connected,
             "shards": self.config.shards, "owned_shards": len(self.leases.held), "owned_extensions": len(owned),
             "online_extensions": online, "balanced": self.leases.balanced(), "shards_by_member": counts, "leases": dict(self.leases.stats),
-            "node": dict(self.stats), "commands": dict(self.commands.stats),
+            "node": dict(self.stats), "adopted": dict(self.adopter.stats), "commands": dict(self.commands.stats),
             "stream": {**pub.stats, "backlog": pub.backlog} if pub is not None else None,
         }
 
@@ -192,13 +201,16 @@ class ClusterNode:
 
     async def _acquired(self, leases: list[Lease]) -> None:
         self._logins += 1
+        taken = [ls for ls in leases if ls.takeover]
+        watched = [e for i in self._ids_of(taken) if (e := self._meta.get(i, (None, None))[0])]
+        self.adopter.watch(watched)
         try:
             await self.monitor.login_accounts(self._ids_of(leases))
-            taken = [ls for ls in leases if ls.takeover]
             if taken:
                 self.stats["takeovers"] += len(taken)
                 await self._after_takeover(taken)
         finally:
+            self.adopter.unwatch(watched)  # a takeover that failed half-way buffers nothing more
             self._logins -= 1
             for i in self._ids_of(leases):
                 self._remember(i)
@@ -208,13 +220,16 @@ class ClusterNode:
         wait = self.leave_wait if self._closing or self.leases.leaving else self.handover_wait
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
-        while loop.time() < deadline and any(self.monitor.account_info(i)["state"] not in ("offline", "idle")
-                                             for i in ids):
+        while loop.time() < deadline and any(self._on_call(i) for i in ids):
             if not all(self.leases.valid(ls.shard, ahead=self.login_margin) for ls in leases):
                 break  # the lease itself is running out: log out now
             await asyncio.sleep(0.1)
         self.stats["handovers"] += len(leases)
         await self._logout(ids, "handover")
+
+    def _on_call(self, login_id: str) -> bool:
+        info = self.monitor.account_info(login_id)
+        return info["state"] not in ("offline", "idle") or self.adopter.busy(info["exten"] or "")
 
     def _handed_over(self, takers: dict[int, str]) -> None:
         """Wake each taker (a ``wake`` on its command list) so it takes the shards at once."""
@@ -240,6 +255,8 @@ class ClusterNode:
         await self.monitor.logout_accounts(ids)
         for i in ids:
             exten, domain = self._meta.get(i, (None, None))
+            if exten:
+                self.adopter.release(exten, reason)
             self._publish({"kind": "extension", "type": "released", "ts": time.time(), "exten": exten,
                            "domain": domain, "data": {"state": "offline", "reason": reason}}, i)
 
@@ -273,45 +290,57 @@ class ClusterNode:
         except Exception as e:
             log.warning("cluster: could not read the stream to reconcile a takeover: %s", e)
             open_calls = {}
-        for exten, i in extens.items():
-            await self._reconcile(exten, i, [c for c in open_calls.values() if exten in (c.get("exten") or ())])
+        # extensions with calls to adopt first (their events wait in the buffer meanwhile),
+        # ``reconcile_concurrency`` GETSTATUSPEERS at a time
+        order = sorted(extens, key=lambda e: e not in open_calls)
+        sem = asyncio.Semaphore(self.reconcile_concurrency)
 
-    async def _open_calls(self, shards: set[int], extens: set[str]) -> dict[str, dict]:
-        """Calls of ``extens`` whose last update in the stream is not an end."""
+        async def one(exten: str) -> None:
+            async with sem:
+                await self._reconcile(exten, extens[exten], open_calls.get(exten, []))
+
+        await asyncio.gather(*(one(e) for e in order))
+
+    async def _open_calls(self, shards: set[int], extens: set[str]) -> dict[str, list[OpenCall]]:
+        """Per extension, the calls (one per view: member and call id) whose last update in the
+        stream is not an end."""
         assert self.publisher is not None
-        last: dict[str, tuple[str, dict]] = {}
+        last: dict[tuple[str, str], tuple[str, dict, str]] = {}
         keys = {stream_key(self.config.prefix, s, self.publisher.streams) for s in shards}
         for key in keys:
-            entries = await self.redis.xrevrange(key, count=self.reconcile_scan)
-            for _id, fields in entries:
+            async for _id, fields in read_back(self.redis, key, self.reconcile_scan):
                 msg = json.loads(message_body(fields))
                 if msg.get("kind") != "call" or msg.get("exten") not in extens:
                     continue
-                cid = msg["data"].get("id")
-                if cid not in last:  # newest first
-                    last[cid] = (msg["type"], msg["data"])
-        return {cid: d for cid, (typ, d) in last.items() if typ != "call.ended"}
+                view = str(msg.get("view") or msg.get("node"))
+                cid = str(msg["data"].get("id"))
+                if (view, cid) not in last:  # newest first
+                    last[(view, cid)] = (msg["type"], msg["data"], msg["exten"])
+        out: dict[str, list[OpenCall]] = {}
+        for (view, _cid), (typ, data, exten) in last.items():
+            if typ != "call.ended" and view != self.member:
+                out.setdefault(exten, []).append(OpenCall(data, view))
+        return out
 
-    async def _reconcile(self, exten: str, login_id: str, open_calls: list[dict]) -> None:
+    async def _reconcile(self, exten: str, login_id: str, open_calls: list[OpenCall]) -> None:
+        """GETSTATUSPEERS for a taken extension; its open calls are adopted (followed to their
+        end, or closed now when the server says the extension is not on a call)."""
+        _, domain = self._meta.get(login_id, (exten, None))
+        up: bool | None = None
+        rows: list[tuple] = []
         try:
             client = self.monitor.client(exten)
             statuses = await bounded(client.get_status_peers(exten), 10) if client is not None else []
+            rows = [s.as_tuple() for s in statuses]
+            up = any(r[0] == exten and str(r[1]).strip().lower() in _LIVE for r in rows)
         except Exception as e:
-            log.warning("cluster: GETSTATUSPEERS for %s after takeover failed: %s", exten, e)
-            return
-        rows = [s.as_tuple() for s in statuses]
-        up = any(r[0] == exten and str(r[1]).strip().lower() in _LIVE for r in rows)
-        _, domain = self._meta.get(login_id, (exten, None))
+            log.warning("cluster: GETSTATUSPEERS for %s after takeover failed: %s (its open calls are followed)",
+                        exten, e)
         self._publish({"kind": "event", "type": "reconciled", "ts": time.time(), "exten": exten, "domain": domain,
-                       "data": {"statuses": rows, "open_calls": [c.get("id") for c in open_calls]}}, login_id)
-        if up:
-            return  # still on a call: this member's tracker follows it from here
-        now = time.time()
-        for c in open_calls:  # ended while nobody was logged in: close it, answered or not as last known
-            ended = dict(c, state="ended", end_reason="failover", end_at=max(now, c.get("ring_at") or now))
-            self.stats["reconciled_calls"] += 1
-            self._publish({"kind": "call", "type": "call.ended", "ts": ended["end_at"], "exten": exten,
-                           "domain": domain, "data": ended}, login_id)
+                       "data": {"statuses": rows, "open_calls": [c.data.get("id") for c in open_calls]}}, login_id)
+        before = self.adopter.stats["closed"] + self.adopter.stats["ended"]
+        self.adopter.adopt(exten, login_id, domain, open_calls, up=up)
+        self.stats["reconciled_calls"] += self.adopter.stats["closed"] + self.adopter.stats["ended"] - before
 
     # -- publishing -----------------------------------------------------------------------
     def _remember(self, login_id: str) -> None:
@@ -330,6 +359,7 @@ class ClusterNode:
         self.publisher.publish(msg, shard)
 
     def _on_event(self, ev: Any) -> None:
+        self.adopter.on_event(ev)
         login_id = self._by_exten.get(ev.exten) if ev.exten else None
         if login_id is None and isinstance(ev, LoggedIn) and ev.result is not None:
             login_id = self._learn(ev.result)

@@ -237,7 +237,8 @@ class SinkWorker:
         if where in group.where:  # delivered again (a claim of our own pending entry)
             return
         group.where.add(where)
-        view = f"{msg.get('node')}|{data.get('id')}"
+        # an adopted call's updates continue the vanished member's view (lguapi.cluster.adopt)
+        view = f"{msg.get('view') or msg.get('node')}|{data.get('id')}"
         if msg.get("type") != "call.ended":
             group.views[view] = data
             group.live.add(view)
@@ -250,7 +251,7 @@ class SinkWorker:
         group.views[view] = data
         group.live.discard(view)
         group.ended.add(view)
-        if data.get("end_reason") == "failover":  # closed by the taker for a member that vanished
+        if data.get("end_reason") == "failover" and "view" not in msg:  # closed for a vanished member (older taker)
             for v in [v for v in group.live if v.endswith(f"|{data.get('id')}")]:
                 group.live.discard(v)
                 group.views.pop(v, None)

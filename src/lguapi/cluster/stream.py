@@ -16,13 +16,13 @@ import collections
 import dataclasses
 import json
 import logging
-from typing import Any
+from typing import Any, AsyncIterator
 
 from .. import events as _events
 from ._wait import bounded, finish, wait_event
 
 __all__ = ["StreamPublisher", "stream_key", "stream_keys", "event_message", "call_message", "event_from_dict",
-           "CallRecord", "merge_call_dicts", "dumps", "message_body"]
+           "CallRecord", "merge_call_dicts", "dumps", "message_body", "read_back"]
 
 log: logging.Logger = logging.getLogger("lguapi.cluster.stream")
 
@@ -160,6 +160,32 @@ def message_body(fields: dict) -> str | bytes:
     if not isinstance(body, (str, bytes)):
         raise ValueError("a stream entry without its 'm' field")
     return body
+
+
+async def read_back(redis: Any, key: str, limit: int, *, page: int = 500,
+                    attempts: int = 3) -> AsyncIterator[tuple[Any, dict]]:
+    """The newest ``limit`` entries of stream ``key``, newest first, read ``page`` at a time
+    (a short call each, within the client's socket timeout even on a loaded Redis); a page that
+    fails (a Redis error or timeout) is tried again, ``attempts`` times in all, then the error is raised."""
+    from redis.exceptions import RedisError
+
+    end = "+"
+    left = limit
+    while left > 0:
+        for attempt in range(attempts):
+            try:
+                chunk = await redis.xrevrange(key, max=end, count=min(page, left))
+                break
+            except (RedisError, OSError):
+                if attempt == attempts - 1:
+                    raise
+        if not chunk:
+            return
+        for entry in chunk:
+            yield entry
+        left -= len(chunk)
+        last = chunk[-1][0]
+        end = "(" + (last.decode() if isinstance(last, bytes) else str(last))
 
 
 def _union(*lists: Any) -> list:
