@@ -1,4 +1,8 @@
-"""Build script: cythonize the compiled twins of lgucore.
+"""Build script: cythonize the compiled twins of lgucore and of the call tracker's hot modules.
+
+The tracker's twins are the pure modules of ``src/lguapi/calls`` compiled unchanged under
+``lguapi.calls._c.<name>`` (their C goes to ``build/cython``, never into ``src``);
+``lguapi.calls._twin`` picks them at import.
 
 ``LGUCORE_NO_EXTENSIONS=1`` skips the extensions entirely (pure-Python build);
 ``LGUCORE_DEBUG=1`` compiles with line tracing and bounds checks on;
@@ -81,6 +85,23 @@ class OptionalBuildExt(build_ext):
         note.write_text(cause + "\n", encoding="utf-8")
 
 
+#: the call tracker's modules with a compiled twin (the same tuple as lguapi.calls._twin.HOT_MODULES)
+TRACKER_HOT_MODULES = ("state", "index", "timers", "book", "handlers", "handlers_more")
+
+
+def tracker_extensions(directives: dict, macros: list) -> list[Extension]:
+    """The call tracker's hot modules, compiled from their pure sources as ``lguapi.calls._c.<name>``.
+
+    Annotations stay annotations (``annotation_typing`` off): the compiled twin behaves
+    exactly as the pure one, types included."""
+    from Cython.Build import cythonize
+
+    exts = [Extension(f"lguapi.calls._c.{name}", [f"src/lguapi/calls/{name}.py"], define_macros=macros)
+            for name in TRACKER_HOT_MODULES]
+    return cythonize(exts, compiler_directives={**directives, "annotation_typing": False},
+                     build_dir="build/cython", quiet=True)
+
+
 def extensions() -> list[Extension]:
     if NO_EXTENSIONS:
         return []
@@ -106,7 +127,7 @@ def extensions() -> list[Extension]:
         "wraparound": False,
         "cdivision": True,
     }
-    return cythonize(exts, compiler_directives=directives, quiet=True)
+    return cythonize(exts, compiler_directives=directives, quiet=True) + tracker_extensions(directives, macros)
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

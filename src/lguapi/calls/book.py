@@ -11,10 +11,10 @@ import logging
 from collections import deque
 from typing import Callable
 
-from ..channels import channel_peer
-from ..events import Event
+from lguapi.channels import channel_peer
+from lguapi.events import Event
 from .index import Memory, Orphans
-from .model import Call, CallUpdate
+from lguapi.calls.model import Call, CallUpdate
 from .state import DEAD, LIVE, LIVE_LEG, UID, CallState, Leg, open_state
 from .timers import Deadlines
 
@@ -147,7 +147,7 @@ class Book:
             return st, False
         now = self.now
         tomb = self.tomb
-        old = tomb.first(ids if any(u is not None for u in ids) else chans, now)
+        old = tomb.first(ids if ids.count(None) < len(ids) else chans, now)
         if old is not None:
             # an id of an ended call and no new channel: a late duplicate. A new channel next
             # to an ended call's id is a leg that joined after the grace: a call of its own.
@@ -241,6 +241,7 @@ class Book:
     @staticmethod
     def settle(st: CallState, before: tuple, ev: Event | None, out: list) -> None:
         """Recompute the call's derived fields, then report a change (:meth:`changed`)."""
+        st.show()
         st.refresh()
         call = st.call
         state = call.state
@@ -294,6 +295,7 @@ class Book:
         if call.answer_at is not None and call.answer_at > end:
             call.answer_at = end
         call.hangup_cause = cause = cause if cause is not None else st.last_cause
+        st.show()
         st.refresh()
         if reason is not None:
             call.end_reason = reason
@@ -381,7 +383,8 @@ class Book:
 
     def run_deadlines(self, now: float, out: list, sweep: bool) -> None:
         dl = self.deadlines
-        dl.pop_due(now, lambda cid, token: self._confirm(cid, token, out))
+        for cid, token in dl.pop_due(now):
+            self._confirm(cid, token, out)
         if sweep:
             self.sweep(now, out)
         dl.rearm()

@@ -7,8 +7,8 @@ are here; conferences, CDRs, holds and connection states are in
 """
 from __future__ import annotations
 
-from ..channels import channel_peer, normalize_channel, normalize_unique_id, own_channel
-from ..events import ChannelListEvent, ChannelOutEvent, RingEvent
+from lguapi.channels import channel_peer, normalize_channel, normalize_unique_id, own_channel
+from lguapi.events import ChannelListEvent, ChannelOutEvent, RingEvent
 from .book import Book
 from .index import out_keys
 from .state import LIVE_LEG, CallState, Leg, is_xfer, new_leg

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import logging
 
-from ..channels import normalize_channel, normalize_unique_id, own_channel
-from ..events import (
+from lguapi.channels import normalize_channel, normalize_unique_id, own_channel
+from lguapi.events import (
     CdrEvent, CommandResultEvent, ConferenceEvent, Disconnected, LoggedIn, Reconciled, Reconnected,
 )
 from .book import ROOM, Book, looks_external
 from .index import out_keys
-from .model import CallUpdate
+from lguapi.calls.model import CallUpdate
 from .state import LIVE_LEG, CallState, Leg, new_leg
 
 __all__ = ["on_conf", "on_cdr", "on_cmdresult", "on_reconciled", "on_disconnected", "on_session"]

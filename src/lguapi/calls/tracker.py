@@ -17,13 +17,13 @@ from ..events import (
     CdrEvent, ChannelListEvent, ChannelOutEvent, CommandResultEvent, ConferenceEvent, Disconnected,
     Event, LoggedIn, Reconciled, Reconnected, RingEvent,
 )
-from . import handlers as H
-from . import handlers_more as HM
-from .book import Book
-from .index import Memory
+from ._twin import hot
 from .model import Call, CallUpdate
 from .stream import UpdateStream
-from .timers import Deadlines
+
+H = hot("handlers")
+HM = hot("handlers_more")
+Book = hot("book").Book
 
 __all__ = ["CallTracker", "HANDLERS"]
 
@@ -123,11 +123,11 @@ class CallTracker:
         return self._book.ext
 
     @property
-    def _tomb(self) -> Memory:
+    def _tomb(self) -> Any:
         return self._book.tomb
 
     @property
-    def _timers(self) -> Deadlines:
+    def _timers(self) -> Any:
         return self._book.deadlines
 
     # -- public API ------------------------------------------------------------------
