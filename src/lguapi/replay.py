@@ -77,17 +77,26 @@ def rebuild_event(fields: dict[str, Any], login_result: E.LoginResultEvent | Non
     return cls(**kw)
 
 
+#: events rebuilt before they go to the tracker and the sink together (``replay(batch=)``)
+DEFAULT_BATCH = 10_000
+
+
 async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, tracker: Any = None,
                  tracker_options: dict[str, Any] | None = None, on_event: Callable[[E.Event], Any] | None = None,
                  on_update: Callable[[Any], Any] | None = None,
-                 max_segment_bytes: int = 1 << 30) -> ReplayResult:
+                 max_segment_bytes: int = 1 << 30, batch: int = DEFAULT_BATCH) -> ReplayResult:
     """Replay the captures at ``paths`` (segment files or directories) in recording order.
 
-    ``sink``: a path/URL for :func:`lguapi.sinks.open_sink`, a sink object, or ``None``.
-    ``tracker``: a CallTracker to feed (by default a new one built with
-    ``tracker_options`` and the capture's clock). ``on_event(ev)`` and ``on_update(u)``
-    see every event and call update as they are rebuilt.
+    ``sink``: a path/URL for :func:`lguapi.sinks.open_sink` (opened with ``batch`` records
+    per write or transaction), a sink object, or ``None``. ``tracker``: a CallTracker to
+    feed (by default a new one built with ``tracker_options`` and the capture's clock).
+    ``on_event(ev)`` and ``on_update(u)`` see every event and call update as they are
+    rebuilt. Work goes in batches: each segment is decoded and tokenized whole, and up to
+    ``batch`` events at a time are built, fed to the tracker and handed to the sink in one
+    step (:meth:`~lguapi.sinks.JsonlSink.write_batch` when the sink has it).
     """
+    if batch < 1:
+        raise ValueError("batch must be >= 1")
     from .calls import CallTracker
 
     clock_now = [0.0]
@@ -97,38 +106,31 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
     if owns_sink:
         from .sinks import open_sink
 
-        sink = open_sink(os.fspath(sink))
+        sink = open_sink(os.fspath(sink), batch=batch)
     result = ReplayResult()
     conns: dict[int, _Conn] = {}
     started = time.perf_counter()
+    pending: list[E.Event] = []
 
-    async def deliver(ev: E.Event) -> None:
-        clock_now[0] = ev.ts
-        result.events += 1
-        if on_event is not None:
-            on_event(ev)
-        updates = tracker.feed(ev)
+    async def deliver() -> None:
+        """Feed the pending events to the tracker, then their records to the sink, in order."""
+        evs = pending[:]
+        pending.clear()
+        records = _track(evs, tracker, clock_now, result, on_event, on_update)
         if sink is not None:
-            await sink.write_event(ev)
-        for u in updates:
-            if on_update is not None:
-                on_update(u)
-            if u.kind == "ended" and u.call.end_reason != "merged":
-                result.calls += 1
-                if sink is not None:
-                    await sink.write_call(u.call)
+            await _write(sink, records)
 
     try:
         for path in segments(paths):
             result.segments += 1
             data = load_segment(path, max_bytes=max_segment_bytes)
-            batch = decode_batch(data)
-            result.truncated += len(data) - batch.consumed
-            types = batch.types.tolist()
+            frames = decode_batch(data)
+            result.truncated += len(data) - frames.consumed
+            types = frames.types.tolist()
             if not types or types[0] != FILE:
                 raise CaptureError(f"{path.name} is not an lguapi capture")
-            charset = _batch_charset(batch, types)
-            tokens = tokenize_batch(batch, charset=charset)
+            charset = _batch_charset(frames, types)
+            tokens = tokenize_batch(frames, charset=charset)
             result.frames += len(types)
             i, n = 1, len(types)
             while i < n:
@@ -137,22 +139,24 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
                     if i + 1 >= n:
                         break
                     if types[i + 1] == TEXT:
-                        ts, cid = _META.unpack(batch.body(i))
+                        ts, cid = _META.unpack(frames.body(i))
                         conn = conns.get(cid)
                         if conn is None:
                             raise CaptureError(f"{path.name}: frame of connection {cid} before it opened")
-                        body = bytes(batch.body(i + 1))
+                        body = bytes(frames.body(i + 1))
                         msg = tokens.message(i + 1) if conn.charset == charset else tokenize(body, charset=conn.charset)
                         text = body.decode("ascii") if body.isascii() else body.decode(conn.charset, "replace")
                         ev = E.parse_event(msg, exten=conn.exten, ts=ts, raw=text)
                         if isinstance(ev, E.LoginResultEvent):
                             ev = _login_result(conn, ev)
-                        await deliver(ev)
+                        pending.append(ev)
+                        if len(pending) >= batch:
+                            await deliver()
                     i += 2
                 elif t == TX:
                     i += 2
                 elif t in (OPEN, CLOSE, EVENT):
-                    info = load_json_record(batch, i, path)
+                    info = load_json_record(frames, i, path)
                     cid = int(info["conn"])
                     if t == OPEN:
                         known = conns.get(cid)
@@ -165,10 +169,11 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
                         conns.pop(cid, None)
                     else:
                         conn = conns.get(cid)
-                        await deliver(rebuild_event(info["event"], conn.login_result if conn else None))
+                        pending.append(rebuild_event(info["event"], conn.login_result if conn else None))
                     i += 1
                 else:
                     raise CaptureError(f"{path.name}: unknown record type 0x{t:04x} at frame {i}")
+            await deliver()
         if sink is not None:
             await sink.flush()
     finally:
@@ -176,6 +181,46 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
             await sink.close()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _track(evs: list[E.Event], tracker: Any, clock_now: list[float], result: ReplayResult,
+           on_event: Callable[[E.Event], Any] | None,
+           on_update: Callable[[Any], Any] | None) -> list[tuple[str, Any]]:
+    """Feed ``evs`` to the tracker (its clock at each event's time); the sink records they
+    make, in the live order: each event, then the calls it ended (merged calls excepted)."""
+    records: list[tuple[str, Any]] = []
+    add = records.append
+    feed = tracker.feed
+    for ev in evs:
+        clock_now[0] = ev.ts
+        if on_event is not None:
+            on_event(ev)
+        updates = feed(ev)
+        add(("event", ev))
+        for u in updates:
+            if on_update is not None:
+                on_update(u)
+            if u.kind == "ended" and u.call.end_reason != "merged":
+                add(("call", u.call))
+    result.events += len(evs)
+    result.calls += len(records) - len(evs)
+    return records
+
+
+async def _write(sink: Any, records: list[tuple[str, Any]]) -> None:
+    """Hand ``records`` to the sink: in one call when it takes batches, else one by one."""
+    write_batch = getattr(sink, "write_batch", None)
+    if write_batch is not None:
+        failed = write_batch(records)
+        if failed:
+            (kind, obj), exc = failed[0]
+            raise CaptureError(f"the sink refused a replayed {kind} ({len(failed)} in all): {exc}") from exc
+        return
+    for kind, obj in records:
+        if kind == "event":
+            await sink.write_event(obj)
+        else:
+            await sink.write_call(obj)
 
 
 def _login_result(conn: _Conn, ev: E.LoginResultEvent) -> E.LoginResultEvent:
