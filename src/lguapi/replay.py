@@ -2,9 +2,11 @@
 
 A capture (:mod:`lguapi.capture`) holds every text frame a monitor received, with the
 timestamp its event was given and the connection it came on, plus the connection events
-the clients raised. :func:`replay` turns each segment into columns with
-:func:`lgucore.decode_batch` and :func:`lgucore.tokenize_batch`, builds the same typed
-events the live clients built (same ``ts``, ``exten`` and ``raw``), feeds a
+the clients raised. :func:`replay` reads each segment's frames in one
+:func:`lgucore.decode_batch`, tokenizes each text frame with the compiled tokenizer
+(cheaper than materialising a :func:`lgucore.tokenize_batch`'s messages one by one, and
+no memory beyond one batch), builds the same typed events the live clients built (same
+``ts``, ``exten`` and ``raw``) in batches, feeds a
 :class:`~lguapi.calls.CallTracker` whose clock is the capture's own time, and writes what a
 live :class:`~lguapi.monitor.Monitor` would have written to its sink: every event, and every
 call that ended (merged calls excepted). The sinks' idempotency keys make the result equal
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lgucore import TEXT, tokenize
-from lgucore.batch import decode_batch, tokenize_batch
+from lgucore.batch import decode_batch
 
 from . import events as E
 from .capture import CLOSE, EVENT, FILE, OPEN, RX, TX, CaptureError, _META, load_json_record, load_segment, segments
@@ -129,8 +131,6 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
             types = frames.types.tolist()
             if not types or types[0] != FILE:
                 raise CaptureError(f"{path.name} is not an lguapi capture")
-            charset = _batch_charset(frames, types)
-            tokens = tokenize_batch(frames, charset=charset)
             result.frames += len(types)
             i, n = 1, len(types)
             while i < n:
@@ -144,7 +144,7 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
                         if conn is None:
                             raise CaptureError(f"{path.name}: frame of connection {cid} before it opened")
                         body = bytes(frames.body(i + 1))
-                        msg = tokens.message(i + 1) if conn.charset == charset else tokenize(body, charset=conn.charset)
+                        msg = tokenize(body, charset=conn.charset)
                         text = body.decode("ascii") if body.isascii() else body.decode(conn.charset, "replace")
                         ev = E.parse_event(msg, exten=conn.exten, ts=ts, raw=text)
                         if isinstance(ev, E.LoginResultEvent):
@@ -229,8 +229,3 @@ def _login_result(conn: _Conn, ev: E.LoginResultEvent) -> E.LoginResultEvent:
     return ev
 
 
-def _batch_charset(batch: Any, types: list[int]) -> str:
-    for i, t in enumerate(types):
-        if t == OPEN:
-            return str(load_json_record(batch, i, None).get("charset") or "cp949")
-    return "cp949"
