@@ -14,7 +14,7 @@ from lgucore import NO_EXTENSIONS
 __all__ = ["HOT_MODULES", "COMPILED", "hot"]
 
 #: the modules that have a compiled twin, in import order (setup.py's TRACKER_HOT_MODULES)
-HOT_MODULES = ("state", "index", "timers", "book", "handlers", "handlers_more")
+HOT_MODULES = ("state", "book", "handlers", "handlers_more")
 
 
 def _load() -> tuple[dict[str, ModuleType], bool]:

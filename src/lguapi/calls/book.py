@@ -11,12 +11,15 @@ import logging
 from collections import deque
 from typing import Callable
 
+from lguapi.calls.index import Memory, Orphans
+from lguapi.calls.model import Call, CallUpdate
+from lguapi.calls.timers import Deadlines
 from lguapi.channels import channel_peer
 from lguapi.events import Event
-from .index import Memory, Orphans
-from lguapi.calls.model import Call, CallUpdate
+
+# the modules with a compiled twin import each other relatively, so that each twin runs
+# whole (lguapi.calls._c, see lguapi.calls._twin); every other module absolutely
 from .state import DEAD, LIVE, LIVE_LEG, UID, CallState, Leg, open_state
-from .timers import Deadlines
 
 __all__ = ["Book", "DEFAULT_END_GRACE", "ROOM", "NEW", "looks_external"]
 

@@ -7,10 +7,13 @@ are here; conferences, CDRs, holds and connection states are in
 """
 from __future__ import annotations
 
+from lguapi.calls.index import out_keys
 from lguapi.channels import channel_peer, normalize_channel, normalize_unique_id, own_channel
 from lguapi.events import ChannelListEvent, ChannelOutEvent, RingEvent
+
+# the modules with a compiled twin import each other relatively, so that each twin runs
+# whole (lguapi.calls._c, see lguapi.calls._twin); every other module absolutely
 from .book import Book
-from .index import out_keys
 from .state import LIVE_LEG, CallState, Leg, is_xfer, new_leg
 
 __all__ = ["on_ring", "on_list", "on_out", "adopt_orphans"]
