@@ -192,8 +192,13 @@ class Book:
         self.stats["calls"] += 1
         return st
 
-    def index(self, st: CallState, chans: tuple, uids: tuple) -> list[str]:
-        """Index new keys of ``st``; returns the keys that were new."""
+    def index(self, st: CallState, chans: tuple, uids: tuple, created: bool = False) -> list[str]:
+        """Index new keys of ``st``; returns the keys that were new.
+
+        ``created``: :meth:`start` made ``st`` for this event after :meth:`find` looked every
+        one of ``chans`` up and found none alive in another call, and nothing changed the
+        index since; the channels are then taken without a second lookup (each lookup in an
+        index of tens of thousands of keys is a cache miss, the tracker's main cost)."""
         idx = self.idx
         keys = st.keys
         new: list[str] = []
@@ -201,9 +206,10 @@ class Book:
             k = keys.get(c) if c is not None else LIVE
             if k == LIVE or k == DEAD:
                 continue
-            other = idx.get(c)
-            if other is not None and other is not st and other.keys.get(c, 0) < DEAD:
-                continue  # never take a live key from another call (only find() merges calls)
+            if not created:
+                other = idx.get(c)
+                if other is not None and other is not st and other.keys.get(c, 0) < DEAD:
+                    continue  # never take a live key from another call (only find() merges calls)
             keys[c] = LIVE if k is None else DEAD  # a dead channel's name may be reused by a new call
             idx[c] = st
             new.append(c)

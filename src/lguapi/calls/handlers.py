@@ -52,7 +52,7 @@ def on_ring(b: Book, ev: RingEvent, out: list) -> None:
     if remote == own:
         remote = None
     known_own = own is not None and st.has_channel(own)
-    new_keys = b.index(st, (ch, rch), (uid,))
+    new_keys = b.index(st, (ch, rch), (uid,), created)
     if own is not None:
         _ring_leg(b, st, exten, own, remote, ev, known_own)
     if ev.inbound_number and call.dialled_number is None:
@@ -129,7 +129,7 @@ def on_list(b: Book, ev: ChannelListEvent, out: list) -> None:
     if remote == own:
         remote = None
     xfer_list = is_xfer(remote)
-    new_keys = b.index(st, (c1, c2), (u1, u2))
+    new_keys = b.index(st, (c1, c2), (u1, u2), created)
     if own is not None:
         _list_leg(b, st, exten, own, remote, mine, xfer_list, ev.ts)
         st.add_handled(exten)
