@@ -320,6 +320,13 @@ def stage_budget(n_conns: int = 200, per_conn: int = 300) -> dict:
     return out
 
 
+def stage_budget_pure(n_conns: int = 200, per_conn: int = 300) -> dict:
+    """:func:`stage_budget` on the pure twins (lgucore's and the tracker's), in a child process."""
+    r = subprocess.run([sys.executable, __file__, "--stage-budget", str(n_conns), str(per_conn)], capture_output=True,
+                       text=True, env=_env(True), timeout=1200, check=True)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
 def make_capture(directory: str, n_conns: int = 200, per_conn: int = 1000) -> int:
     """A capture of ``n_conns`` connections receiving the generator's call flows, interleaved
     as a monitor records them, one event per 0.1 ms; returns the number of events."""
@@ -430,6 +437,10 @@ def run(report) -> None:
     for stage, us in budget.items():
         report.add("ingest: per-stage budget, µs per event", stage, us, "µs", baseline=stage == "core limit",
                    higher_is_better=False)
+    pure = stage_budget_pure(50 if quick else 500, 100 if quick else 400)
+    for stage in ("event", "tracker", "sink record"):
+        report.add("ingest: per-stage budget, µs per event", f"{stage} (pure twin)", pure[stage], "µs",
+                   higher_is_better=False)
     if live is not None:
         stages = sum(v for k, v in budget.items() if k != "core limit")
         report.add("ingest: per-stage budget, µs per event", "GC (live)", live["gc_total_us_per_event"], "µs",
@@ -444,6 +455,9 @@ def run(report) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--stage-budget"]:
+        print(json.dumps(stage_budget(int(argv[1]), int(argv[2]))), flush=True)
+        return 0
     if argv[:1] == ["--replay-child"]:
         _replay_child(argv[1], argv[2])
         return 0
