@@ -8,7 +8,7 @@ PY      = $(VENV)/bin/python
 INSTALLED      = $(VENV)/.installed
 TEST_INSTALLED = $(VENV)/.installed-test
 BUILT          = $(VENV)/.built
-CORE_SOURCES   = setup.py $(wildcard src/lgucore/*.pyx src/lgucore/*.pxd src/lgucore/*.h)
+CORE_SOURCES   = setup.py $(wildcard src/lgucore/*.pyx src/lgucore/*.pxd src/lgucore/*.h src/lguapi/calls/*.py)
 PYTEST_ARGS ?=
 
 .PHONY: all venv build browser services test test-core demo bench wheel docs fuzz clean
@@ -35,6 +35,7 @@ $(TEST_INSTALLED): $(INSTALLED)
 $(BUILT): $(INSTALLED) $(CORE_SOURCES)
 	LGUCORE_REQUIRE_EXTENSIONS=1 $(PY) setup.py -q build_ext --inplace
 	$(PY) -c "import lgucore, sys; print('lgucore compiled:', lgucore.HAS_EXTENSIONS); sys.exit(0 if lgucore.HAS_EXTENSIONS else 1)"
+	LGUCORE_REQUIRE_EXTENSIONS=1 $(PY) -c "from lguapi.calls import _twin; print('call tracker compiled:', _twin.COMPILED)"
 	touch $@
 
 venv: $(TEST_INSTALLED)
@@ -113,4 +114,5 @@ docs: $(TEST_INSTALLED)
 
 clean:
 	rm -rf build dist site src/*.egg-info src/lgucore/*.c src/lgucore/*.so src/lgucore/*.html .pytest_cache
+	rm -f src/lguapi/calls/*.c src/lguapi/calls/_c/*.so
 	rm -f $(INSTALLED) $(TEST_INSTALLED) $(BUILT)

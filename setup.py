@@ -1,4 +1,8 @@
-"""Build script: cythonize the compiled twins of lgucore.
+"""Build script: cythonize the compiled twins of lgucore and of the call tracker's hot modules.
+
+The tracker's twins are the pure modules of ``src/lguapi/calls`` compiled unchanged under
+``lguapi.calls._c.<name>`` (their C goes to ``build/cython``, never into ``src``);
+``lguapi.calls._twin`` picks them at import.
 
 ``LGUCORE_NO_EXTENSIONS=1`` skips the extensions entirely (pure-Python build);
 ``LGUCORE_DEBUG=1`` compiles with line tracing and bounds checks on;
@@ -44,6 +48,10 @@ def _compile_flags(compiler_type: str) -> tuple[list[str], list[str]]:
     return ["-O3", "-g0"], link
 
 
+#: optimise for size instead of speed (the call tracker's compiled twin)
+_SIZE_FLAG = {"-O3": "-Os", "/O2": "/O1"}
+
+
 class OptionalBuildExt(build_ext):
     """build_ext that falls back to the pure twin when the compiler is missing or fails."""
 
@@ -56,7 +64,9 @@ class OptionalBuildExt(build_ext):
     def build_extensions(self) -> None:
         cflags, lflags = _compile_flags(self.compiler.compiler_type)
         for ext in self.extensions:
-            ext.extra_compile_args = list(ext.extra_compile_args or []) + cflags
+            # the tracker's twin is Python compiled as is: -Os halves its size for a few % of speed
+            flags = [_SIZE_FLAG.get(f, f) for f in cflags] if ext.name.startswith("lguapi.calls._c.") else cflags
+            ext.extra_compile_args = list(ext.extra_compile_args or []) + flags
             ext.extra_link_args = list(ext.extra_link_args or []) + lflags
         self._note().unlink(missing_ok=True)  # a note left by an earlier failed build
         super().build_extensions()
@@ -79,6 +89,25 @@ class OptionalBuildExt(build_ext):
         note = self._note()
         note.parent.mkdir(parents=True, exist_ok=True)
         note.write_text(cause + "\n", encoding="utf-8")
+
+
+#: the call tracker's modules with a compiled twin (the same tuple as lguapi.calls._twin.HOT_MODULES)
+TRACKER_HOT_MODULES = ("state", "book", "handlers", "handlers_more")
+
+
+def tracker_extensions(directives: dict, macros: list) -> list[Extension]:
+    """The call tracker's hot modules, compiled from their pure sources as ``lguapi.calls._c.<name>``.
+
+    Python's semantics are kept whole: annotations stay annotations (``annotation_typing``
+    off), negative indexes and bounds are checked, division is Python's; so the compiled twin
+    behaves exactly as the pure one."""
+    from Cython.Build import cythonize
+
+    exts = [Extension(f"lguapi.calls._c.{name}", [f"src/lguapi/calls/{name}.py"], define_macros=macros)
+            for name in TRACKER_HOT_MODULES]
+    python_semantics = {"annotation_typing": False, "wraparound": True, "boundscheck": True, "cdivision": False}
+    return cythonize(exts, compiler_directives={**directives, **python_semantics}, build_dir="build/cython",
+                     quiet=True)
 
 
 def extensions() -> list[Extension]:
@@ -106,7 +135,7 @@ def extensions() -> list[Extension]:
         "wraparound": False,
         "cdivision": True,
     }
-    return cythonize(exts, compiler_directives=directives, quiet=True)
+    return cythonize(exts, compiler_directives=directives, quiet=True) + tracker_extensions(directives, macros)
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

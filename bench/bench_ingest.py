@@ -259,7 +259,17 @@ def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False,
 
 
 def stage_budget(n_conns: int = 200, per_conn: int = 300) -> dict:
-    """µs per event of each stage of the live path, on the generator's own frames."""
+    """µs per event of each stage of the live path, on the generator's own frames.
+
+    Each stage is timed alone (CPU time, best of three) on the previous stage's output,
+    with the garbage collector paused: collections are the "GC (live)" line, measured in
+    the running Monitor, not charged to whichever stage happens to trigger one. "typed
+    event" is :func:`parse_event` from the tokens alone (the raw text, extension and time
+    are prepared beforehand); "tracker" feeds a tracker whose clock follows the events'
+    times, so calls end after their grace as they do live and in a replay.
+    """
+    import gc
+
     from lgucore import FrameDecoder, TextCodec, tokenize
     from lguapi.calls import CallTracker
     from lguapi.events import parse_event
@@ -275,10 +285,15 @@ def stage_budget(n_conns: int = 200, per_conn: int = 300) -> dict:
 
     def timed(fn) -> float:
         best = float("inf")
-        for _ in range(3):
-            t = time.thread_time()
-            fn()
-            best = min(best, time.thread_time() - t)
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(3):
+                t = time.thread_time()
+                fn()
+                best = min(best, time.thread_time() - t)
+        finally:
+            gc.enable()
         return 1e6 * best / n
 
     out: dict = {}
@@ -288,18 +303,87 @@ def stage_budget(n_conns: int = 200, per_conn: int = 300) -> dict:
     out["decrypt"] = timed(lambda: plains.__setitem__(slice(None), [codec.open(t, b) for t, b in frames]))
     msgs: list = []
     out["tokens"] = timed(lambda: msgs.__setitem__(slice(None), [tokenize(p) for p in plains]))
+    args = [(m, e, 1.0 + i * 1e-4, t.decode()) for i, (m, (e, t)) in enumerate(zip(msgs, texts))]
     evs: list = []
     out["event"] = timed(lambda: evs.__setitem__(slice(None), [
-        parse_event(m, exten=e, ts=1.0 + i * 1e-4, raw=t.decode()) for i, (m, (e, t)) in enumerate(zip(msgs, texts))]))
+        parse_event(m, exten=e, ts=ts, raw=raw) for m, e, ts, raw in args]))
 
     def track() -> None:
-        tr = CallTracker(clock=lambda: 1.0)
+        now = [0.0]
+        feed = CallTracker(clock=lambda: now[0]).feed
         for ev in evs:
-            tr.feed(ev)
+            now[0] = ev.ts
+            feed(ev)
     out["tracker"] = timed(track)
     out["sink record"] = timed(lambda: [event_json(event_key(ev), ev) for ev in evs])
     out["core limit"] = out["frames"] + out["decrypt"] + out["tokens"]
     return out
+
+
+def stage_budget_pure(n_conns: int = 200, per_conn: int = 300) -> dict:
+    """:func:`stage_budget` on the pure twins (lgucore's and the tracker's), in a child process."""
+    r = subprocess.run([sys.executable, __file__, "--stage-budget", str(n_conns), str(per_conn)], capture_output=True,
+                       text=True, env=_env(True), timeout=1200, check=True)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def make_capture(directory: str, n_conns: int = 200, per_conn: int = 1000) -> int:
+    """A capture of ``n_conns`` connections receiving the generator's call flows, interleaved
+    as a monitor records them, one event per 0.1 ms; returns the number of events."""
+    from lgucore import TEXT
+    from lguapi.capture import CaptureWriter
+
+    extens = [str(FIRST + i) for i in range(n_conns)]
+    flows = [call_flows(e, per_conn, seq0=1 + i * 4 * per_conn) for i, e in enumerate(extens)]
+    with CaptureWriter(directory, compress=False, max_segment_bytes=64 << 20) as w:
+        conns = [w.open_connection(address="127.0.0.1:8086", login=login_id(e), exten=e, ts=1.0) for e in extens]
+        n = 0
+        for m in range(per_conn):
+            for c, flow in zip(conns, flows):
+                n += 1
+                w.received(c, TEXT, flow[m], ts=1.0 + n * 1e-4)
+    return n
+
+
+def _replay_child(directory: str, sink: str) -> None:
+    """One replay of the capture at ``directory`` into ``sink`` ("-" for none); prints a JSON result."""
+    import asyncio
+    import resource
+
+    import lgucore
+    from lguapi.calls import _twin
+    from lguapi.replay import replay
+
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
+    result = asyncio.run(replay([directory], sink=None if sink == "-" else sink))
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    print(json.dumps({"events": result.events, "calls": result.calls, "seconds": result.seconds,
+                      "events_per_s": result.events_per_second, "cpu_us_per_event": 1e6 * cpu / max(1, result.events),
+                      "compiled": lgucore.HAS_EXTENSIONS and _twin.COMPILED}), flush=True)
+
+
+def replay_rates(n_conns: int = 200, per_conn: int = 1000, *, pure: bool = True) -> dict[str, dict]:
+    """``lguapi replay``'s events/s on one capture of ``n_conns * per_conn`` events: no sink,
+    JSON Lines, SQLite, each in a fresh process; compiled, and the pure twin with no sink."""
+    import shutil
+
+    tmp = tempfile.mkdtemp(prefix="bench-replay-")
+    try:
+        cap = os.path.join(tmp, "capture")
+        make_capture(cap, n_conns, per_conn)
+        runs = [("no sink", "-", False), ("JSONL sink", "jsonl:" + os.path.join(tmp, "r.jsonl"), False),
+                ("SQLite sink", "sqlite:///" + os.path.join(tmp, "r.db"), False)]
+        if pure:
+            runs.append(("no sink, pure twin", "-", True))
+        out = {}
+        for what, sink, is_pure in runs:
+            r = subprocess.run([sys.executable, __file__, "--replay-child", cap, sink], capture_output=True, text=True,
+                               env=_env(is_pure), timeout=600, check=True)
+            out[what] = json.loads(r.stdout.strip().splitlines()[-1])
+        return out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _paced(report, n: int, rate: float, seconds: float) -> None:
@@ -345,10 +429,17 @@ def run(report) -> None:
         report.add(f"ingest: {what} ({variant}): connections declared dead", "compiled", r["dead"], "count",
                    higher_is_better=False)
     _paced(report, 200 if quick else 5000, 2_000 if quick else 10_000, 5 if quick else 10)
+    for what, r in replay_rates(50 if quick else 200, 200 if quick else 1000).items():
+        print(f"bench_ingest: replay {what} {json.dumps(r)}", file=sys.stderr, flush=True)
+        report.add("ingest: lguapi replay of a capture, events/s", what, r["events_per_s"], "events/s")
     budget = stage_budget(50 if quick else 500, 100 if quick else 400)
     live = next((r for n, sink, pure, r in runs if sink and not pure and n == max(x[0] for x in runs if not x[2])), None)
     for stage, us in budget.items():
         report.add("ingest: per-stage budget, µs per event", stage, us, "µs", baseline=stage == "core limit",
+                   higher_is_better=False)
+    pure = stage_budget_pure(50 if quick else 500, 100 if quick else 400)
+    for stage in ("event", "tracker", "sink record"):
+        report.add("ingest: per-stage budget, µs per event", f"{stage} (pure twin)", pure[stage], "µs",
                    higher_is_better=False)
     if live is not None:
         stages = sum(v for k, v in budget.items() if k != "core limit")
@@ -364,6 +455,12 @@ def run(report) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--stage-budget"]:
+        print(json.dumps(stage_budget(int(argv[1]), int(argv[2]))), flush=True)
+        return 0
+    if argv[:1] == ["--replay-child"]:
+        _replay_child(argv[1], argv[2])
+        return 0
     if argv[:1] == ["--consumer"]:
         _consumer(argv[1], int(argv[2]), int(argv[3]), int(argv[4]), argv[5], float(argv[6]) if len(argv) > 6 else 0.0)
         return 0

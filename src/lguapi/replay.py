@@ -2,9 +2,11 @@
 
 A capture (:mod:`lguapi.capture`) holds every text frame a monitor received, with the
 timestamp its event was given and the connection it came on, plus the connection events
-the clients raised. :func:`replay` turns each segment into columns with
-:func:`lgucore.decode_batch` and :func:`lgucore.tokenize_batch`, builds the same typed
-events the live clients built (same ``ts``, ``exten`` and ``raw``), feeds a
+the clients raised. :func:`replay` reads each segment's frames in one
+:func:`lgucore.decode_batch`, tokenizes each text frame with the compiled tokenizer
+(cheaper than materialising a :func:`lgucore.tokenize_batch`'s messages one by one, and
+no memory beyond one batch), builds the same typed events the live clients built (same
+``ts``, ``exten`` and ``raw``) in batches, feeds a
 :class:`~lguapi.calls.CallTracker` whose clock is the capture's own time, and writes what a
 live :class:`~lguapi.monitor.Monitor` would have written to its sink: every event, and every
 call that ended (merged calls excepted). The sinks' idempotency keys make the result equal
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lgucore import TEXT, tokenize
-from lgucore.batch import decode_batch, tokenize_batch
+from lgucore.batch import decode_batch
 
 from . import events as E
 from .capture import CLOSE, EVENT, FILE, OPEN, RX, TX, CaptureError, _META, load_json_record, load_segment, segments
@@ -77,17 +79,26 @@ def rebuild_event(fields: dict[str, Any], login_result: E.LoginResultEvent | Non
     return cls(**kw)
 
 
+#: events rebuilt before they go to the tracker and the sink together (``replay(batch=)``)
+DEFAULT_BATCH = 10_000
+
+
 async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, tracker: Any = None,
                  tracker_options: dict[str, Any] | None = None, on_event: Callable[[E.Event], Any] | None = None,
                  on_update: Callable[[Any], Any] | None = None,
-                 max_segment_bytes: int = 1 << 30) -> ReplayResult:
+                 max_segment_bytes: int = 1 << 30, batch: int = DEFAULT_BATCH) -> ReplayResult:
     """Replay the captures at ``paths`` (segment files or directories) in recording order.
 
-    ``sink``: a path/URL for :func:`lguapi.sinks.open_sink`, a sink object, or ``None``.
-    ``tracker``: a CallTracker to feed (by default a new one built with
-    ``tracker_options`` and the capture's clock). ``on_event(ev)`` and ``on_update(u)``
-    see every event and call update as they are rebuilt.
+    ``sink``: a path/URL for :func:`lguapi.sinks.open_sink` (opened with ``batch`` records
+    per write or transaction), a sink object, or ``None``. ``tracker``: a CallTracker to
+    feed (by default a new one built with ``tracker_options`` and the capture's clock).
+    ``on_event(ev)`` and ``on_update(u)`` see every event and call update as they are
+    rebuilt. Work goes in batches: each segment is decoded and tokenized whole, and up to
+    ``batch`` events at a time are built, fed to the tracker and handed to the sink in one
+    step (:meth:`~lguapi.sinks.JsonlSink.write_batch` when the sink has it).
     """
+    if batch < 1:
+        raise ValueError("batch must be >= 1")
     from .calls import CallTracker
 
     clock_now = [0.0]
@@ -97,38 +108,29 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
     if owns_sink:
         from .sinks import open_sink
 
-        sink = open_sink(os.fspath(sink))
+        sink = open_sink(os.fspath(sink), batch=batch)
     result = ReplayResult()
     conns: dict[int, _Conn] = {}
     started = time.perf_counter()
+    pending: list[E.Event] = []
 
-    async def deliver(ev: E.Event) -> None:
-        clock_now[0] = ev.ts
-        result.events += 1
-        if on_event is not None:
-            on_event(ev)
-        updates = tracker.feed(ev)
+    async def deliver() -> None:
+        """Feed the pending events to the tracker, then their records to the sink, in order."""
+        evs = pending[:]
+        pending.clear()
+        records = _track(evs, tracker, clock_now, result, on_event, on_update)
         if sink is not None:
-            await sink.write_event(ev)
-        for u in updates:
-            if on_update is not None:
-                on_update(u)
-            if u.kind == "ended" and u.call.end_reason != "merged":
-                result.calls += 1
-                if sink is not None:
-                    await sink.write_call(u.call)
+            await _write(sink, records)
 
     try:
         for path in segments(paths):
             result.segments += 1
             data = load_segment(path, max_bytes=max_segment_bytes)
-            batch = decode_batch(data)
-            result.truncated += len(data) - batch.consumed
-            types = batch.types.tolist()
+            frames = decode_batch(data)
+            result.truncated += len(data) - frames.consumed
+            types = frames.types.tolist()
             if not types or types[0] != FILE:
                 raise CaptureError(f"{path.name} is not an lguapi capture")
-            charset = _batch_charset(batch, types)
-            tokens = tokenize_batch(batch, charset=charset)
             result.frames += len(types)
             i, n = 1, len(types)
             while i < n:
@@ -137,22 +139,24 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
                     if i + 1 >= n:
                         break
                     if types[i + 1] == TEXT:
-                        ts, cid = _META.unpack(batch.body(i))
+                        ts, cid = _META.unpack(frames.body(i))
                         conn = conns.get(cid)
                         if conn is None:
                             raise CaptureError(f"{path.name}: frame of connection {cid} before it opened")
-                        body = bytes(batch.body(i + 1))
-                        msg = tokens.message(i + 1) if conn.charset == charset else tokenize(body, charset=conn.charset)
+                        body = bytes(frames.body(i + 1))
+                        msg = tokenize(body, charset=conn.charset)
                         text = body.decode("ascii") if body.isascii() else body.decode(conn.charset, "replace")
                         ev = E.parse_event(msg, exten=conn.exten, ts=ts, raw=text)
                         if isinstance(ev, E.LoginResultEvent):
                             ev = _login_result(conn, ev)
-                        await deliver(ev)
+                        pending.append(ev)
+                        if len(pending) >= batch:
+                            await deliver()
                     i += 2
                 elif t == TX:
                     i += 2
                 elif t in (OPEN, CLOSE, EVENT):
-                    info = load_json_record(batch, i, path)
+                    info = load_json_record(frames, i, path)
                     cid = int(info["conn"])
                     if t == OPEN:
                         known = conns.get(cid)
@@ -165,10 +169,11 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
                         conns.pop(cid, None)
                     else:
                         conn = conns.get(cid)
-                        await deliver(rebuild_event(info["event"], conn.login_result if conn else None))
+                        pending.append(rebuild_event(info["event"], conn.login_result if conn else None))
                     i += 1
                 else:
                     raise CaptureError(f"{path.name}: unknown record type 0x{t:04x} at frame {i}")
+            await deliver()
         if sink is not None:
             await sink.flush()
     finally:
@@ -178,14 +183,49 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
     return result
 
 
+def _track(evs: list[E.Event], tracker: Any, clock_now: list[float], result: ReplayResult,
+           on_event: Callable[[E.Event], Any] | None,
+           on_update: Callable[[Any], Any] | None) -> list[tuple[str, Any]]:
+    """Feed ``evs`` to the tracker (its clock at each event's time); the sink records they
+    make, in the live order: each event, then the calls it ended (merged calls excepted)."""
+    records: list[tuple[str, Any]] = []
+    add = records.append
+    feed = tracker.feed
+    for ev in evs:
+        clock_now[0] = ev.ts
+        if on_event is not None:
+            on_event(ev)
+        updates = feed(ev)
+        add(("event", ev))
+        for u in updates:
+            if on_update is not None:
+                on_update(u)
+            if u.kind == "ended" and u.call.end_reason != "merged":
+                add(("call", u.call))
+    result.events += len(evs)
+    result.calls += len(records) - len(evs)
+    return records
+
+
+async def _write(sink: Any, records: list[tuple[str, Any]]) -> None:
+    """Hand ``records`` to the sink: in one call when it takes batches, else one by one."""
+    write_batch = getattr(sink, "write_batch", None)
+    if write_batch is not None:
+        failed = write_batch(records)
+        if failed:
+            (kind, obj), exc = failed[0]
+            raise CaptureError(f"the sink refused a replayed {kind} ({len(failed)} in all): {exc}") from exc
+        return
+    for kind, obj in records:
+        if kind == "event":
+            await sink.write_event(obj)
+        else:
+            await sink.write_call(obj)
+
+
 def _login_result(conn: _Conn, ev: E.LoginResultEvent) -> E.LoginResultEvent:
     ev = E.with_login_exten(ev)  # the correction the live client makes
     conn.login_result = ev
     return ev
 
 
-def _batch_charset(batch: Any, types: list[int]) -> str:
-    for i, t in enumerate(types):
-        if t == OPEN:
-            return str(load_json_record(batch, i, None).get("charset") or "cp949")
-    return "cp949"

@@ -11,12 +11,15 @@ import logging
 from collections import deque
 from typing import Callable
 
-from ..channels import channel_peer
-from ..events import Event
-from .index import Memory, Orphans
-from .model import Call, CallUpdate
+from lguapi.calls.index import Memory, Orphans
+from lguapi.calls.model import Call, CallUpdate
+from lguapi.calls.timers import Deadlines
+from lguapi.channels import channel_peer
+from lguapi.events import Event
+
+# the modules with a compiled twin import each other relatively, so that each twin runs
+# whole (lguapi.calls._c, see lguapi.calls._twin); every other module absolutely
 from .state import DEAD, LIVE, LIVE_LEG, UID, CallState, Leg, open_state
-from .timers import Deadlines
 
 __all__ = ["Book", "DEFAULT_END_GRACE", "ROOM", "NEW", "looks_external"]
 
@@ -147,7 +150,7 @@ class Book:
             return st, False
         now = self.now
         tomb = self.tomb
-        old = tomb.first(ids if any(u is not None for u in ids) else chans, now)
+        old = tomb.first(ids if ids.count(None) < len(ids) else chans, now)
         if old is not None:
             # an id of an ended call and no new channel: a late duplicate. A new channel next
             # to an ended call's id is a leg that joined after the grace: a call of its own.
@@ -189,8 +192,13 @@ class Book:
         self.stats["calls"] += 1
         return st
 
-    def index(self, st: CallState, chans: tuple, uids: tuple) -> list[str]:
-        """Index new keys of ``st``; returns the keys that were new."""
+    def index(self, st: CallState, chans: tuple, uids: tuple, created: bool = False) -> list[str]:
+        """Index new keys of ``st``; returns the keys that were new.
+
+        ``created``: :meth:`start` made ``st`` for this event after :meth:`find` looked every
+        one of ``chans`` up and found none alive in another call, and nothing changed the
+        index since; the channels are then taken without a second lookup (each lookup in an
+        index of tens of thousands of keys is a cache miss, the tracker's main cost)."""
         idx = self.idx
         keys = st.keys
         new: list[str] = []
@@ -198,9 +206,10 @@ class Book:
             k = keys.get(c) if c is not None else LIVE
             if k == LIVE or k == DEAD:
                 continue
-            other = idx.get(c)
-            if other is not None and other is not st and other.keys.get(c, 0) < DEAD:
-                continue  # never take a live key from another call (only find() merges calls)
+            if not created:
+                other = idx.get(c)
+                if other is not None and other is not st and other.keys.get(c, 0) < DEAD:
+                    continue  # never take a live key from another call (only find() merges calls)
             keys[c] = LIVE if k is None else DEAD  # a dead channel's name may be reused by a new call
             idx[c] = st
             new.append(c)
@@ -241,6 +250,7 @@ class Book:
     @staticmethod
     def settle(st: CallState, before: tuple, ev: Event | None, out: list) -> None:
         """Recompute the call's derived fields, then report a change (:meth:`changed`)."""
+        st.show()
         st.refresh()
         call = st.call
         state = call.state
@@ -294,6 +304,7 @@ class Book:
         if call.answer_at is not None and call.answer_at > end:
             call.answer_at = end
         call.hangup_cause = cause = cause if cause is not None else st.last_cause
+        st.show()
         st.refresh()
         if reason is not None:
             call.end_reason = reason
@@ -381,7 +392,8 @@ class Book:
 
     def run_deadlines(self, now: float, out: list, sweep: bool) -> None:
         dl = self.deadlines
-        dl.pop_due(now, lambda cid, token: self._confirm(cid, token, out))
+        for cid, token in dl.pop_due(now):
+            self._confirm(cid, token, out)
         if sweep:
             self.sweep(now, out)
         dl.rearm()

@@ -7,10 +7,13 @@ are here; conferences, CDRs, holds and connection states are in
 """
 from __future__ import annotations
 
-from ..channels import channel_peer, normalize_channel, normalize_unique_id, own_channel
-from ..events import ChannelListEvent, ChannelOutEvent, RingEvent
+from lguapi.calls.index import out_keys
+from lguapi.channels import channel_peer, normalize_channel, normalize_unique_id, own_channel
+from lguapi.events import ChannelListEvent, ChannelOutEvent, RingEvent
+
+# the modules with a compiled twin import each other relatively, so that each twin runs
+# whole (lguapi.calls._c, see lguapi.calls._twin); every other module absolutely
 from .book import Book
-from .index import out_keys
 from .state import LIVE_LEG, CallState, Leg, is_xfer, new_leg
 
 __all__ = ["on_ring", "on_list", "on_out", "adopt_orphans"]
@@ -49,7 +52,7 @@ def on_ring(b: Book, ev: RingEvent, out: list) -> None:
     if remote == own:
         remote = None
     known_own = own is not None and st.has_channel(own)
-    new_keys = b.index(st, (ch, rch), (uid,))
+    new_keys = b.index(st, (ch, rch), (uid,), created)
     if own is not None:
         _ring_leg(b, st, exten, own, remote, ev, known_own)
     if ev.inbound_number and call.dialled_number is None:
@@ -126,7 +129,7 @@ def on_list(b: Book, ev: ChannelListEvent, out: list) -> None:
     if remote == own:
         remote = None
     xfer_list = is_xfer(remote)
-    new_keys = b.index(st, (c1, c2), (u1, u2))
+    new_keys = b.index(st, (c1, c2), (u1, u2), created)
     if own is not None:
         _list_leg(b, st, exten, own, remote, mine, xfer_list, ev.ts)
         st.add_handled(exten)

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import logging
 
-from ..channels import normalize_channel, normalize_unique_id, own_channel
-from ..events import (
+from lguapi.calls.index import out_keys
+from lguapi.calls.model import CallUpdate
+from lguapi.channels import normalize_channel, normalize_unique_id, own_channel
+from lguapi.events import (
     CdrEvent, CommandResultEvent, ConferenceEvent, Disconnected, LoggedIn, Reconciled, Reconnected,
 )
+
+# the modules with a compiled twin import each other relatively, so that each twin runs
+# whole (lguapi.calls._c, see lguapi.calls._twin); every other module absolutely
 from .book import ROOM, Book, looks_external
-from .index import out_keys
-from .model import CallUpdate
 from .state import LIVE_LEG, CallState, Leg, new_leg
 
 __all__ = ["on_conf", "on_cdr", "on_cmdresult", "on_reconciled", "on_disconnected", "on_session"]
@@ -39,7 +42,7 @@ def on_conf(b: Book, ev: ConferenceEvent, out: list) -> None:
         return
     call = st.call
     before = b.begin(st, created, ev.ts)
-    b.index(st, (c,), (u,))
+    b.index(st, (c,), (u,), created)
     if room and call.room is None and b.idx.get(ROOM + room) in (None, st):
         call.room = room
         b.idx[ROOM + room] = st

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from ..channels import normalize_channel, normalize_unique_id
-from ..events import ChannelOutEvent
+from lguapi.channels import normalize_channel, normalize_unique_id
+from lguapi.events import ChannelOutEvent
 
 __all__ = ["Memory", "Orphans", "out_keys"]
 
@@ -58,9 +58,16 @@ class Memory:
 
     def first(self, keys: Iterable[str | None], now: float) -> Any:
         """The value of the first of ``keys`` (None ignored) that is remembered, else None."""
+        if self.rotate_at is not None and now >= self.rotate_at:
+            self._rotate(now)
+        new, old = self.new, self.old
+        if not new and not old:
+            return None
         for k in keys:
             if k is not None:
-                v = self.get(k, now)
+                v = new.get(k)
+                if v is None:
+                    v = old.get(k)
                 if v is not None:
                     return v
         return None

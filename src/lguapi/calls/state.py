@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 if TYPE_CHECKING:
-    from .model import Call
+    from lguapi.calls.model import Call
 
 __all__ = ["Leg", "CallState", "new_leg", "open_state", "UID", "LIVE", "DEAD", "GONE", "LIVE_LEG", "is_xfer", "channels_of",
            "unique_ids_of", "active_extens_of"]
@@ -36,7 +36,7 @@ def is_xfer(ch: str | None) -> bool:
 def open_state(call: Call, seq: int, ts: float, now: float) -> CallState:
     """The state of a new call, shown in the call's views."""
     st = CallState(call, seq, ts, now)
-    st._show()
+    st.show()
     return st
 
 
@@ -107,8 +107,8 @@ class CallState(msgspec.Struct, gc=False, eq=False):
     Not tracked by the garbage collector (``gc=False``), nor are its containers: tuples of
     strings and legs, a dict of strings to numbers. Nothing it holds refers back to it (the
     call's views see its tuples, never the state), so it can be part of no reference cycle.
-    Made by :func:`open_state`; the tuples change only through the methods below, which show
-    the new ones in the call's views."""
+    Made by :func:`open_state`; the tuples change only through the methods below, and
+    :meth:`show` shows the new ones in the call's views."""
 
     call: Call
     seq: int
@@ -129,15 +129,21 @@ class CallState(msgspec.Struct, gc=False, eq=False):
     last_cause: int | None = None
     conf: dict[str, str | None] | None = None  # channel -> member, while in a room
     conf_chans: set[str] | None = None
+    shown: bool = False  # the call's views show the current tuples
 
-    def _show(self) -> None:
-        self.call.bind(self.extens, self.handled, self.keys, self.legs)
+    def show(self) -> None:
+        """Show the current tuples in the call's views (once per event, by the book's
+        :meth:`~lguapi.calls.book.Book.settle` / ``finish``, whatever number of them changed)."""
+        if not self.shown:
+            self.call.bind(self.extens, self.handled, self.keys, self.legs)
+            self.shown = True
 
     def withdraw(self) -> None:
         """Forget every key and leg (the call was folded into another): its views show none."""
         self.keys = {}
         self.legs = ()
-        self._show()
+        self.shown = False
+        self.show()
 
     # -- keys ------------------------------------------------------------------------
 
@@ -203,17 +209,17 @@ class CallState(msgspec.Struct, gc=False, eq=False):
 
     def add_leg(self, leg: Leg) -> None:
         self.legs = (*self.legs, leg)
-        self._show()
+        self.shown = False
 
     def add_exten(self, exten: str) -> None:
         if exten not in self.extens:
             self.extens = (*self.extens, exten)
-            self._show()
+            self.shown = False
 
     def add_handled(self, exten: str) -> None:
         if exten and exten not in self.handled:
             self.handled = (*self.handled, exten)
-            self._show()
+            self.shown = False
 
     # -- conference ------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from typing import Callable, Container
+from typing import Container
 
 __all__ = ["Deadlines"]
 
@@ -36,12 +36,14 @@ class Deadlines:
         if deadline < self.due:
             self.due = deadline
 
-    def pop_due(self, now: float, fire: Callable[[str, int], None]) -> None:
-        """Call ``fire(call_id, token)`` for every end whose deadline passed."""
+    def pop_due(self, now: float) -> list[tuple[str, int]]:
+        """``(call id, token)`` of every end whose deadline passed, earliest first (taken off the heap)."""
         heap = self.heap
+        due: list[tuple[str, int]] = []
         while heap and heap[0][0] <= now:
             _, _, cid, token = heapq.heappop(heap)
-            fire(cid, token)
+            due.append((cid, token))
+        return due
 
     def sweep_due(self, now: float) -> bool:
         return now >= self.next_sweep

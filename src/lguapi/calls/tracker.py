@@ -1,6 +1,7 @@
 """The public :class:`CallTracker`: feed it events (or attach clients), get :class:`CallUpdate`s.
 
-It owns the :class:`~lguapi.calls.book.Book` and dispatches each event, by its type, to the
+It owns the :class:`~lguapi.calls.book.Book` (the compiled twin's when built, see
+:mod:`lguapi.calls._twin`) and dispatches each event, by its type, to the
 one handler of :data:`HANDLERS`; it also runs the deadlines on the event loop and fans the
 updates out to the :meth:`CallTracker.updates` subscribers.
 """
@@ -11,19 +12,24 @@ import logging
 import time
 import weakref
 from collections import deque
-from typing import Any, AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from ..events import (
     CdrEvent, ChannelListEvent, ChannelOutEvent, CommandResultEvent, ConferenceEvent, Disconnected,
     Event, LoggedIn, Reconciled, Reconnected, RingEvent,
 )
-from . import handlers as H
-from . import handlers_more as HM
-from .book import Book
-from .index import Memory
+from ._twin import hot
 from .model import Call, CallUpdate
 from .stream import UpdateStream
-from .timers import Deadlines
+
+if TYPE_CHECKING:  # both twins have this surface; the pure modules describe it
+    from . import handlers as H
+    from . import handlers_more as HM
+    from .book import Book
+else:  # the compiled twin when built (lguapi.calls._twin)
+    H = hot("handlers")
+    HM = hot("handlers_more")
+    Book = hot("book").Book
 
 __all__ = ["CallTracker", "HANDLERS"]
 
@@ -123,11 +129,11 @@ class CallTracker:
         return self._book.ext
 
     @property
-    def _tomb(self) -> Memory:
+    def _tomb(self) -> Any:
         return self._book.tomb
 
     @property
-    def _timers(self) -> Deadlines:
+    def _timers(self) -> Any:
         return self._book.deadlines
 
     # -- public API ------------------------------------------------------------------
