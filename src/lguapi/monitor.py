@@ -49,6 +49,8 @@ _MAINTENANCE_INTERVAL = 0.5
 _GC_OLD_THRESHOLD = 100
 #: records handed to a batching sink (``write_batch``) in one synchronous call
 _SINK_CHUNK = 512
+#: queued records at which the reading path writes a chunk to a batching sink itself
+_SINK_INLINE = 2 * _SINK_CHUNK
 #: seconds the writer waits for more records before draining a short queue to a batching sink
 _SINK_COALESCE = 0.01
 
@@ -220,6 +222,8 @@ class Monitor:
         self.capture: Any = None  # the CaptureWriter every client records into, once started
         self._sink_high = max(1, sink_high_water)
         self._sink_low = self._sink_high // 4
+        self._sink_inline = self._sink_high  # where the reading path acts (a batching sink: lower)
+        self._sink_batch: Callable[[list], list] | None = None  # the sink's write_batch, if any
         self._reading_paused = False
         self.sink_pauses: int = 0
         self._paused_lines: dict[_Line, None] = {}  # connections paused for the sink
@@ -614,6 +618,9 @@ class Monitor:
             self._owns_sink = True
         else:
             self.sink = spec
+        self._sink_batch = getattr(self.sink, "write_batch", None)
+        if self._sink_batch is not None:
+            self._sink_inline = min(self._sink_high, _SINK_INLINE)
 
     def _enqueue(self, item, line: _Line | None = None) -> None:
         if len(self._sink_queue) >= self._max_sink_backlog:
@@ -624,8 +631,13 @@ class Monitor:
             return
         q = self._sink_queue
         q.append(item)
-        if len(q) >= self._sink_high and line is not None:
-            self._pause_line(line)
+        if len(q) >= self._sink_inline:
+            if self._sink_batch is not None:
+                # a batching sink is written synchronously: the reader writes one chunk itself
+                # (backpressure by doing the work), so no connection is paused and resumed
+                self._write_chunk(self._sink_batch)
+            elif line is not None and len(q) >= self._sink_high:
+                self._pause_line(line)
         w = self._sink_wakeup
         if w is not None and not w.is_set():
             w.set()
@@ -689,19 +701,25 @@ class Monitor:
         the loop's other work between two chunks."""
         q = self._sink_queue
         while q:
-            items = [q.popleft() for _ in range(min(len(q), _SINK_CHUNK))]
-            try:
-                failed = batch(items)
-            except Exception:  # the file write failed: the sink keeps the lines for the next try
-                log.exception("monitor: the sink could not write %d record(s)", len(items))
-                failed = []
-            self._sink_written += len(items) - len(failed)
-            for (kind, _obj), exc in failed:
-                log.error("monitor: the sink could not write a %s record: %s", kind, exc)
-            if self._reading_paused and len(q) <= self._sink_low:
-                self._resume_reading()
+            self._write_chunk(batch)
             if q:
                 await asyncio.sleep(0)
+
+    def _write_chunk(self, batch: Callable[[list], list]) -> None:
+        """Hand the oldest :data:`_SINK_CHUNK` queued records to ``batch`` (``write_batch``)."""
+        q = self._sink_queue
+        popleft = q.popleft
+        items = [popleft() for _ in range(min(len(q), _SINK_CHUNK))]
+        try:
+            failed = batch(items)
+        except Exception:  # the file write failed: the sink keeps the lines for the next try
+            log.exception("monitor: the sink could not write %d record(s)", len(items))
+            failed = []
+        self._sink_written += len(items) - len(failed)
+        for (kind, _obj), exc in failed:
+            log.error("monitor: the sink could not write a %s record: %s", kind, exc)
+        if self._reading_paused and len(q) <= self._sink_low:
+            self._resume_reading()
 
     async def _drain_one_by_one(self, sink) -> None:
         """Any other sink (the :class:`lguapi.sinks.Sink` protocol): one awaited write per record."""
