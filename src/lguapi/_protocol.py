@@ -110,23 +110,25 @@ class Session(asyncio.Protocol):
         frames = self._backlog
         i = self._next
         end = len(frames) if final else min(len(frames), i + self.frames_per_turn)
-        owner = self.owner
-        codec = self.codec
+        on_text = self.owner._on_text
+        open_text = self.codec.open
         capture = self.capture
+        transport = self.transport
+        alive = False  # a complete frame proved the peer alive during this turn
         while i < end:
             ftype, body = frames[i]
             i += 1
             if ftype == HEARTBEAT_ACK:
-                self.last_rx = self.loop.time()
+                alive = True
                 if capture is not None:
                     capture[0].received(capture[1], ftype, body)
                 continue
-            if not final and (self.transport is None or self.transport.is_closing()):
+            if not final and (transport is None or transport.is_closing()):
                 self._backlog = []  # we are closing it (BYE, abort): what follows is not read
                 self._next = 0
                 return
             try:
-                plain = codec.open(ftype, body)
+                plain = open_text(ftype, body)
             except CipherError as e:
                 if capture is not None:
                     capture[0].received(capture[1], ftype, body)
@@ -136,10 +138,12 @@ class Session(asyncio.Protocol):
                 if ftype != HEARTBEAT:
                     self._bad("unknown-type", f"frame of unknown type 0x{ftype:04x} ({len(body)} bytes) ignored")
                 continue
-            self.last_rx = self.loop.time()
-            owner._on_text(self, plain)
+            alive = True
+            on_text(self, plain)
             if self.paused and not final:
                 break  # the owner stopped reading (its consumers are behind): stop here too
+        if alive:
+            self.last_rx = self.loop.time()  # once per turn: the frames of one turn arrived together
         self._next = i
         if final:
             self._backlog = []

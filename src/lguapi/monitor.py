@@ -45,6 +45,8 @@ _RATE_WINDOW = 5.0
 _DEFAULT_DOMAIN = "default"
 #: seconds between runs of the tracker's timers (ring expiry, end grace)
 _MAINTENANCE_INTERVAL = 0.5
+#: (call id, end time) of the finished calls counted last, against counting one twice
+_COUNTED_KEYS = 200_000
 #: the garbage collector's third threshold once ``freeze_gc`` froze the logged-in state
 _GC_OLD_THRESHOLD = 100
 #: records handed to a batching sink (``write_batch``) in one synchronous call
@@ -236,7 +238,7 @@ class Monitor:
         self._progress_subs: list[asyncio.Queue] = []
         self._total = _Counters()
         self._domains: dict[str, _Counters] = {}
-        self._counted: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._counted: collections.OrderedDict[tuple[str, Any], None] = collections.OrderedDict()
         self._events = 0
         self._event_samples: collections.deque[tuple[float, int]] = collections.deque(maxlen=256)
         self._started_at: float | None = None
@@ -483,10 +485,17 @@ class Monitor:
         if self.sink is not None:
             self._enqueue(("event", ev), line)
         if updates:
-            hooks = self._update_hooks
-            for u in updates:
-                if hooks or u.kind == "ended":  # nothing else to do for the others
+            if self._update_hooks:
+                for u in updates:
                     self._apply(u, line)
+            else:
+                for u in updates:
+                    if u.kind == "ended":  # nothing else to do for the others
+                        self._apply(u, line)
+        if self._event_hooks:
+            self._run_event_hooks(ev)
+
+    def _run_event_hooks(self, ev: Event) -> None:
         for hook in self._event_hooks:
             try:
                 hook(ev)
@@ -521,12 +530,13 @@ class Monitor:
         self._publish(update)
 
     def _count_ended(self, call, line: _Line | None) -> None:
-        key = f"{call.id}@{getattr(call, 'end_at', None)}"
-        if key in self._counted:
+        key = (call.id, getattr(call, "end_at", None))
+        counted = self._counted
+        if key in counted:
             return
-        self._counted[key] = None
-        if len(self._counted) > 200_000:
-            self._counted.popitem(last=False)
+        counted[key] = None
+        if len(counted) > _COUNTED_KEYS:
+            counted.popitem(last=False)
         facts = _facts(call)
         self._total.add_facts(facts)
         dom = self._domain_of(call, line)
