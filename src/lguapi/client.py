@@ -41,7 +41,7 @@ from . import events as E
 from . import results as R
 from ._aqueue import AsyncQueueStream
 from ._log import WarningLimiter, mask_number, mask_text
-from ._protocol import FRAMES_PER_TURN, Session
+from ._protocol import FRAMES_PER_TURN, READ_SIZE, Session
 from .channels import own_channel, same_channel
 from .commands import Command
 from .discovery import discover, parse_address
@@ -249,7 +249,8 @@ class Client:
     result (:class:`ResultTooLarge` past them); a repeated warning (bad frames) is logged at
     most ``warning_burst`` times per ``warning_interval`` seconds and counted in :attr:`stats`.
     ``frames_per_turn`` bounds the frames one connection handles per event-loop iteration
-    (fair scheduling, see :mod:`lguapi._protocol`). ``capture``: a directory (or a
+    (fair scheduling, see :mod:`lguapi._protocol`); ``read_size`` the bytes it takes from its
+    socket per read (the rest waits in the kernel). ``capture``: a directory (or a
     :class:`lguapi.capture.CaptureWriter` shared by several clients) that records every frame
     received and sent, for :func:`lguapi.replay.replay` and ``lguapi serve --replay``
     (docs/capture.md); a directory given by name is closed with the client.
@@ -263,7 +264,7 @@ class Client:
                  max_queue: int = 10000, max_result_rows: int = MAX_RESULT_ROWS,
                  max_result_bytes: int = MAX_RESULT_BYTES, warning_burst: int = 5,
                  warning_interval: float = 60.0, frames_per_turn: int = FRAMES_PER_TURN,
-                 capture: Any = None) -> None:
+                 read_size: int = READ_SIZE, capture: Any = None) -> None:
         self._codec = _shared_codec(cipher, seed_key, basic_key, byteorder)
         try:
             self.charset: str = codecs.lookup(charset).name
@@ -309,6 +310,9 @@ class Client:
         if not isinstance(frames_per_turn, int) or frames_per_turn < 1:
             raise ValueError("frames_per_turn must be a positive integer")
         self.frames_per_turn = frames_per_turn
+        if not isinstance(read_size, int) or read_size < 1:
+            raise ValueError("read_size must be a positive integer")
+        self.read_size = read_size
         self._capture_spec = capture  # a path is opened at the first connection
         self._capture: Any = None
         self._capture_conn = 0
@@ -916,7 +920,8 @@ class Client:
         def factory() -> Session:
             # the session is current from its first byte on: nothing it reads is dropped
             s = Session(self, self._codec, heartbeat=self.heartbeat, address=address,
-                        frames_per_turn=self.frames_per_turn, capture=self._capture_session(address))
+                        frames_per_turn=self.frames_per_turn, capture=self._capture_session(address),
+                        read_size=self.read_size)
             self._session = s
             return s
 
