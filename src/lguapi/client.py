@@ -73,6 +73,8 @@ MAX_RESULT_BYTES = 16 * 1024 * 1024
 
 _ERR_RES = frozenset({"ERR", "ERROR", "FAIL", "FAILED", "NOK", "NOT"})
 _LIVE_STATES = frozenset({"UP", "RING", "RINGING", "BUSY", "DIALING"})
+#: call events the own-call state may lag behind (folded when asked for, or at this many)
+_TRACK_LAG = 16
 
 
 # --- small pieces ---------------------------------------------------------------------
@@ -333,6 +335,7 @@ class Client:
         self._reconnect_task: asyncio.Task | None = None
         self._down_since: float | None = None
         self._call = _Call()
+        self._untracked: list[Event] = []  # call events not folded into _call yet (see _current_call)
 
         # correlation: live waiters per command name; the split result under way per name
         # (its _Pending, or the kind "list"/"result" of an abandoned one being read to its end)
@@ -391,17 +394,17 @@ class Client:
     @property
     def own_channel(self) -> str | None:
         """The own channel of the current call (``CHANNEL=`` of call control), from events."""
-        return self._call.own
+        return self._current_call().own
 
     @property
     def remote_channel(self) -> str | None:
         """The other party's channel of the current call (``DSTCHANNEL``), from events."""
-        return self._call.other
+        return self._current_call().other
 
     @property
     def call_state(self) -> str | None:
         """``"ringing"`` (incoming), ``"dialing"``, ``"talking"`` or None when there is no current call."""
-        return self._call.state
+        return self._current_call().state
 
     # --- subscriptions ----------------------------------------------------------------
 
@@ -729,8 +732,26 @@ class Client:
         return False
 
     def _on_call_event(self, ev):
-        self._track(ev)
-        self._on_answer_event(ev)
+        lag = self._untracked
+        if isinstance(ev, RingEvent):
+            lag.clear()  # a ring sets the own call afresh: the events before it no longer matter
+        lag.append(ev)
+        if len(lag) >= _TRACK_LAG:
+            self._current_call()
+        if self._event_waiters:
+            self._on_answer_event(ev)
+
+    def _current_call(self) -> _Call:
+        """The own call, brought up to date with the call events received since last asked.
+
+        Folding them only when someone asks (a property, a call-control command) costs the
+        many clients of a monitor nothing per event; at most :data:`_TRACK_LAG` wait."""
+        lag = self._untracked
+        if lag:
+            for ev in lag:
+                self._track(ev)
+            lag.clear()
+        return self._call
 
     def _on_answer_event(self, ev) -> None:
         for p in self._event_waiters:
@@ -964,6 +985,7 @@ class Client:
             await self._drop(session, f"login refused: {err}", graceful=True)
             raise err
         self._logged_in = True
+        self._current_call()  # events read so far are folded with the extension they came for
         self.exten = ev.exten
         self.login_result = ev
         if session.capture is not None:
@@ -1067,6 +1089,7 @@ class Client:
             return
         mine = [s for s in statuses if s.peer == self.exten] or statuses
         if not any((s.state or "").upper() in _LIVE_STATES for s in mine):
+            self._untracked.clear()
             self._call = _Call()
         self._emit(Reconciled(name=Reconciled.NAME, address=self.address, statuses=tuple(s.as_tuple() for s in statuses),
                               exten=self.exten))
@@ -1170,14 +1193,16 @@ class Client:
         raise ConnectionLost(f"{name}: not logged in")
 
     def _own(self, name: str) -> str:
-        if not self._call.own:
+        own = self._current_call().own
+        if not own:
             raise NoCurrentCall(name, "the own channel")
-        return self._call.own
+        return own
 
     def _other(self, name: str) -> str:
-        if not self._call.other:
+        other = self._current_call().other
+        if not other:
             raise NoCurrentCall(name, "the other party's channel")
-        return self._call.other
+        return other
 
     @staticmethod
     def _ok(ev: CommandResultEvent) -> CommandResultEvent:
@@ -1201,7 +1226,7 @@ class Client:
     async def answer(self, *, wait: bool = True) -> ChannelListEvent | None:
         """Answer the ringing call: ``CMD ANSWER AGENT= CHANNEL=<caller> CONTEXT= MYCHANNEL=<own>``."""
         agent = self._agent("ANSWER")
-        if self._call.state != "ringing":
+        if self._current_call().state != "ringing":
             raise NoCurrentCall("ANSWER", "an incoming ring")
         return await self.send(C.answer(agent, self._other("ANSWER"), self._own("ANSWER")), wait=wait)
 
