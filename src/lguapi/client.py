@@ -484,7 +484,7 @@ class Client:
     def _emit(self, ev: Event) -> None:
         if self._capture is not None and isinstance(ev, E.ConnectionEvent):
             self._capture_event(ev)
-        sync, asyn = self._handlers_for(type(ev))
+        sync, asyn = self._cache.get(type(ev)) or self._handlers_for(type(ev))
         named = self._subs.get(ev.name) if self._subs else None
         if named:
             sync = sync + tuple(cb for cb, a in named if not a)
