@@ -75,6 +75,22 @@ _ERR_RES = frozenset({"ERR", "ERROR", "FAIL", "FAILED", "NOK", "NOT"})
 _LIVE_STATES = frozenset({"UP", "RING", "RINGING", "BUSY", "DIALING"})
 #: call events the own-call state may lag behind (folded when asked for, or at this many)
 _TRACK_LAG = 16
+_RING, _LIST, _CONF, _OUT, _OTHER = range(5)  # the kinds of call event _track knows
+
+
+def _call_fact(ev) -> tuple:
+    """What ``Client._track`` needs of a call event: ``(kind, a, b, x, unique id)``, strings,
+    flags and None only, so that a waiting fact is a tuple the garbage collector drops from
+    its lists at its first look (keeping the event itself would keep a tracked object alive)."""
+    if isinstance(ev, RingEvent):
+        return (_RING, ev.channel, ev.remote_channel, ev.is_dial, ev.unique_id)
+    if isinstance(ev, ChannelListEvent):
+        return (_LIST, ev.channel1, ev.channel2, None, ev.unique_id1)
+    if isinstance(ev, E.ConferenceEvent):
+        return (_CONF, ev.channel, ev.member, ev.action, ev.unique_id)
+    if isinstance(ev, ChannelOutEvent):
+        return (_OUT, ev.channel, None, None, None)
+    return (_OTHER, None, None, None, None)
 
 
 # --- small pieces ---------------------------------------------------------------------
@@ -335,7 +351,7 @@ class Client:
         self._reconnect_task: asyncio.Task | None = None
         self._down_since: float | None = None
         self._call = _Call()
-        self._untracked: list[Event] = []  # call events not folded into _call yet (see _current_call)
+        self._untracked: list[tuple] = []  # call events not folded into _call yet (see _current_call)
 
         # correlation: live waiters per command name; the split result under way per name
         # (its _Pending, or the kind "list"/"result" of an abandoned one being read to its end)
@@ -733,9 +749,10 @@ class Client:
 
     def _on_call_event(self, ev):
         lag = self._untracked
-        if isinstance(ev, RingEvent):
+        fact = _call_fact(ev)
+        if fact[0] == _RING:
             lag.clear()  # a ring sets the own call afresh: the events before it no longer matter
-        lag.append(ev)
+        lag.append(fact)
         if len(lag) >= _TRACK_LAG:
             self._current_call()
         if self._event_waiters:
@@ -748,8 +765,8 @@ class Client:
         many clients of a monitor nothing per event; at most :data:`_TRACK_LAG` wait."""
         lag = self._untracked
         if lag:
-            for ev in lag:
-                self._track(ev)
+            for fact in lag:
+                self._track(fact)
             lag.clear()
         return self._call
 
@@ -1152,36 +1169,38 @@ class Client:
         own = own_channel(self.exten, a, b)
         return -1 if own is None else 0 if own is a else 1
 
-    def _track(self, ev) -> None:
+    def _track(self, fact: tuple) -> None:
+        """Apply one call event, as ``_call_fact`` gives it, to the own call."""
         c = self._call
-        if isinstance(ev, RingEvent):
+        kind, a, b, x, uid = fact
+        if kind == _RING:  # a = CHANNEL, b = RECHANNEL, x = ISDIAL
             # ISDIAL:0 (manual §5.2/5.3): CHANNEL is the own ringing phone, RECHANNEL the caller.
             # ISDIAL:1 (manual §5.1/5.3): CHANNEL is the called party, RECHANNEL the own phone.
-            who = self._own_of(ev.channel, ev.remote_channel)
+            who = self._own_of(a, b)
             if who == -1:
-                who = 1 if ev.is_dial else 0
-            own, other = (ev.channel, ev.remote_channel) if who == 0 else (ev.remote_channel, ev.channel)
-            self._call = _Call(own, other, "dialing" if ev.is_dial else "ringing", not ev.is_dial, ev.unique_id)
-        elif isinstance(ev, ChannelListEvent):
+                who = 1 if x else 0
+            own, other = (a, b) if who == 0 else (b, a)
+            self._call = _Call(own, other, "dialing" if x else "ringing", not x, uid)
+        elif kind == _LIST:  # a = CHANNEL1, b = CHANNEL2
             # CHANNEL1 is the caller's leg (UNIQUEID1 = the call's first id): the own channel when
             # dialling out (§5.1, §5.3 at 3322), CHANNEL2 (a new channel) when answering (§5.2, §5.3 at 3321).
-            who = self._own_of(ev.channel1, ev.channel2)
+            who = self._own_of(a, b)
             if who == -1:
                 who = 1 if c.incoming else 0
-            own, other = (ev.channel1, ev.channel2) if who == 0 else (ev.channel2, ev.channel1)
-            self._call = _Call(own, other, "talking", c.incoming if c.state else who == 1, ev.unique_id1)
-        elif isinstance(ev, E.ConferenceEvent):
+            own, other = (a, b) if who == 0 else (b, a)
+            self._call = _Call(own, other, "talking", c.incoming if c.state else who == 1, uid)
+        elif kind == _CONF:  # a = CHANNEL, b = MEMBER, x = the action
             # our addition: a room joined without RINGEVENT/CHANNELLIST (CALLWITHCONF) still gives the
             # own channel; leaving the room ends it
-            mine = ev.member == self.exten or own_channel(self.exten, ev.channel, None) is not None
-            if ev.action == "CONFMEMBERADD" and mine and not c.own:
-                self._call = _Call(ev.channel, None, "talking", None, ev.unique_id)
-            elif ev.action == "CONFMEMBERDEL" and same_channel(ev.channel, c.own):
+            mine = b == self.exten or own_channel(self.exten, a, None) is not None
+            if x == "CONFMEMBERADD" and mine and not c.own:
+                self._call = _Call(a, None, "talking", None, uid)
+            elif x == "CONFMEMBERDEL" and same_channel(a, c.own):
                 self._call = _Call()
-        elif isinstance(ev, ChannelOutEvent):
-            if same_channel(ev.channel, c.own):
+        elif kind == _OUT:  # a = CHANNEL
+            if same_channel(a, c.own):
                 self._call = _Call()
-            elif same_channel(ev.channel, c.other):
+            elif same_channel(a, c.other):
                 # the other party left; the own channel may live on (a conference room)
                 self._call = msgspec.structs.replace(c, other=None)
 
