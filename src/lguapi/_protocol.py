@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Any
+from typing import Any, Sequence
 
 from lgucore import HEARTBEAT, HEARTBEAT_ACK, CipherError, FrameDecoder, FrameError, TextCodec
 
@@ -33,6 +33,7 @@ FRAMES_PER_TURN = 64
 #: default bound of bytes one connection takes from its socket per read (about 50 SEED events: one turn)
 READ_SIZE = 12 * 1024
 
+_NO_FRAMES: tuple = ()  # the empty backlog
 _buffers = threading.local()  # one receive buffer per thread (per event loop), per size
 
 log = logging.getLogger("lguapi.client")
@@ -89,7 +90,7 @@ class Session(asyncio.BufferedProtocol):
         self.paused = False
         self.bad_frames = 0
         self.frames_per_turn = frames_per_turn
-        self._backlog: list = []  # frames read but not handled yet (fair scheduling)
+        self._backlog: Sequence = _NO_FRAMES  # frames read but not handled yet (fair scheduling)
         self._next = 0  # index of the next frame of the backlog
         self._error: FrameError | None = None  # a framing error found behind the backlog
         self._turn: asyncio.Handle | None = None
@@ -122,7 +123,8 @@ class Session(asyncio.BufferedProtocol):
             frames = e.frames
             error = e
         if self._next < len(self._backlog):  # never overtake frames still waiting
-            self._backlog.extend(frames)
+            self._backlog = [*self._backlog[self._next:], *frames]
+            self._next = 0
             if error is not None:
                 self._error = error
             return
@@ -155,7 +157,7 @@ class Session(asyncio.BufferedProtocol):
                     capture[0].received(capture[1], ftype, body)
                 continue
             if not final and (transport is None or transport.is_closing()):
-                self._backlog = []  # we are closing it (BYE, abort): what follows is not read
+                self._backlog = _NO_FRAMES  # we are closing it (BYE, abort): what follows is not read
                 self._next = 0
                 return
             try:
@@ -177,7 +179,7 @@ class Session(asyncio.BufferedProtocol):
             self.last_rx = self.loop.time()  # once per turn: the frames of one turn arrived together
         self._next = i
         if final:
-            self._backlog = []
+            self._backlog = _NO_FRAMES
             self._next = 0
             return
         if i < len(frames):
@@ -187,7 +189,7 @@ class Session(asyncio.BufferedProtocol):
                     transport.pause_reading()  # read nothing more until the backlog is handled
                 self._turn = self.loop.call_soon(self._run)
             return  # when paused by the owner, resume() picks the backlog up
-        self._backlog = []
+        self._backlog = _NO_FRAMES  # not a new list per read: that would be one more object for the collector
         self._next = 0
         if self._error is not None:
             error, self._error = self._error, None

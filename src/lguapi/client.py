@@ -78,19 +78,27 @@ _TRACK_LAG = 16
 _RING, _LIST, _CONF, _OUT, _OTHER = range(5)  # the kinds of call event _track knows
 
 
-def _call_fact(ev) -> tuple:
-    """What ``Client._track`` needs of a call event: ``(kind, a, b, x, unique id)``, strings,
-    flags and None only, so that a waiting fact is a tuple the garbage collector drops from
-    its lists at its first look (keeping the event itself would keep a tracked object alive)."""
+class _Fact(msgspec.Struct, gc=False):
+    """What ``Client._track`` needs of one call event (strings, flags and None only: a fact
+    waiting for the fold is never an object the garbage collector has to look at)."""
+
+    kind: int
+    a: str | None
+    b: str | None
+    x: Any
+    uid: str | None
+
+
+def _call_fact(ev) -> _Fact:
     if isinstance(ev, RingEvent):
-        return (_RING, ev.channel, ev.remote_channel, ev.is_dial, ev.unique_id)
+        return _Fact(_RING, ev.channel, ev.remote_channel, ev.is_dial, ev.unique_id)
     if isinstance(ev, ChannelListEvent):
-        return (_LIST, ev.channel1, ev.channel2, None, ev.unique_id1)
+        return _Fact(_LIST, ev.channel1, ev.channel2, None, ev.unique_id1)
     if isinstance(ev, E.ConferenceEvent):
-        return (_CONF, ev.channel, ev.member, ev.action, ev.unique_id)
+        return _Fact(_CONF, ev.channel, ev.member, ev.action, ev.unique_id)
     if isinstance(ev, ChannelOutEvent):
-        return (_OUT, ev.channel, None, None, None)
-    return (_OTHER, None, None, None, None)
+        return _Fact(_OUT, ev.channel, None, None, None)
+    return _Fact(_OTHER, None, None, None, None)
 
 
 # --- small pieces ---------------------------------------------------------------------
@@ -351,7 +359,7 @@ class Client:
         self._reconnect_task: asyncio.Task | None = None
         self._down_since: float | None = None
         self._call = _Call()
-        self._untracked: list[tuple] = []  # call events not folded into _call yet (see _current_call)
+        self._untracked: list[_Fact] = []  # call events not folded into _call yet (see _current_call)
 
         # correlation: live waiters per command name; the split result under way per name
         # (its _Pending, or the kind "list"/"result" of an abandoned one being read to its end)
@@ -750,7 +758,7 @@ class Client:
     def _on_call_event(self, ev):
         lag = self._untracked
         fact = _call_fact(ev)
-        if fact[0] == _RING:
+        if fact.kind == _RING:
             lag.clear()  # a ring sets the own call afresh: the events before it no longer matter
         lag.append(fact)
         if len(lag) >= _TRACK_LAG:
@@ -1169,10 +1177,10 @@ class Client:
         own = own_channel(self.exten, a, b)
         return -1 if own is None else 0 if own is a else 1
 
-    def _track(self, fact: tuple) -> None:
+    def _track(self, fact: _Fact) -> None:
         """Apply one call event, as ``_call_fact`` gives it, to the own call."""
         c = self._call
-        kind, a, b, x, uid = fact
+        kind, a, b, x, uid = fact.kind, fact.a, fact.b, fact.x, fact.uid
         if kind == _RING:  # a = CHANNEL, b = RECHANNEL, x = ISDIAL
             # ISDIAL:0 (manual §5.2/5.3): CHANNEL is the own ringing phone, RECHANNEL the caller.
             # ISDIAL:1 (manual §5.1/5.3): CHANNEL is the called party, RECHANNEL the own phone.
