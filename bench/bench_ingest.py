@@ -24,6 +24,8 @@ Run alone: ``python bench/bench_ingest.py [--quick]``. Diagnostics for the consu
 ``BENCH_PROFILE=1`` prints a cProfile of the timed part, ``BENCH_GC_TYPES=1`` the most common
 objects the garbage collector tracks at the first full collection and at the end,
 ``BENCH_TRACE=1`` the loop's lag and the sink backlog every 50 ms (costly with many connections).
+The consumer runs on asyncio's own loop (``BENCH_LOOP=uvloop`` for uvloop); when uvloop is
+installed, the Client and the Monitor with the sink are measured on it as well, side by side.
 """
 from __future__ import annotations
 
@@ -201,20 +203,25 @@ def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str, rate: floa
                           "cpu_us_per_event": 1e6 * cpu / max(events, 1), "gc_max_ms": 1e3 * max(pauses, default=0),
                           "gc_max_cpu_ms": 1e3 * max(cpu_pauses, default=0), "gc_collections": by_gen,
                           "gc_total_us_per_event": 1e6 * sum(pauses) / max(events, 1), "dead": dead[0],
-                          "compiled": lgucore.HAS_EXTENSIONS, "rss_mb": ru1.ru_maxrss / 1024}), flush=True)
+                          "compiled": lgucore.HAS_EXTENSIONS, "rss_mb": ru1.ru_maxrss / 1024,
+                          "loop": type(asyncio.get_running_loop()).__module__.split(".")[0]}), flush=True)
         await closer()
 
-    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+    # plain asyncio unless asked: an installed uvloop must not change what the figures mean
+    factory = (lambda: new_event_loop(True)) if os.environ.get("BENCH_LOOP") == "uvloop" else asyncio.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
         runner.run(main())
 
 
 # --- orchestration ------------------------------------------------------------------------
 
-def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False, rate: float = 0.0) -> dict:
+def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False, rate: float = 0.0,
+            loop: str = "asyncio") -> dict:
     """One consumer run against a fresh generator; returns the consumer's JSON result.
 
     ``rate`` > 0: the generator paces the events (``rate`` per second in all) and the result
-    has the event-to-update latency (``latency_ms``: p50, p99, max) of a Monitor."""
+    has the event-to-update latency (``latency_ms``: p50, p99, max) of a Monitor.
+    ``loop="uvloop"``: the consumer runs on uvloop (when installed) instead of asyncio's loop."""
     gen = subprocess.Popen([sys.executable, str(HERE / "loadgen.py"), "--conns", str(n), "--events", str(per_conn),
                             "--first-exten", str(FIRST), "--rate", str(rate)], stdin=subprocess.PIPE,
                            stdout=subprocess.PIPE, env=_env(False), text=True)
@@ -226,8 +233,8 @@ def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False,
         assert built[0] == "built", built
         sink_path = os.path.join(tmp, "events.jsonl") if sink else "-"
         cons = subprocess.Popen([sys.executable, __file__, "--consumer", mode, str(port), str(n), str(per_conn),
-                                 sink_path, str(rate)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_env(pure),
-                                text=True)
+                                 sink_path, str(rate)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                env={**_env(pure), "BENCH_LOOP": loop}, text=True)
         line = cons.stdout.readline().strip()
         if line != "ready":
             raise RuntimeError(f"consumer did not get ready: {line!r}")
@@ -309,11 +316,15 @@ def stage_budget(n_conns: int = 200, per_conn: int = 300) -> dict:
         parse_event(m, exten=e, ts=ts, raw=raw) for m, e, ts, raw in args]))
 
     def track() -> None:
+        # the clock follows the events' own times, as a live monitor's does: ends are confirmed
+        # after their grace and finished calls leave the tracker inside the timed part (a clock
+        # standing still would leave that work out and make the stage look half its live cost)
         now = [0.0]
-        feed = CallTracker(clock=lambda: now[0]).feed
+        tr = CallTracker(clock=lambda: now[0])
         for ev in evs:
             now[0] = ev.ts
-            feed(ev)
+            tr.feed(ev)
+        tr.flush()
     out["tracker"] = timed(track)
     out["sink record"] = timed(lambda: [event_json(event_key(ev), ev) for ev in evs])
     out["core limit"] = out["frames"] + out["decrypt"] + out["tokens"]
@@ -401,6 +412,22 @@ def _paced(report, n: int, rate: float, seconds: float) -> None:
     report.add(what, "CPU per event", r["cpu_us_per_event"], "µs", higher_is_better=False)
 
 
+def _uvloop(report, n: int, total: int) -> None:
+    """When uvloop is installed: the Client and the Monitor with the sink again on uvloop, side
+    by side with asyncio's loop (the other figures are asyncio's)."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        print("bench_ingest: uvloop not installed, its side-by-side run skipped", file=sys.stderr)
+        return
+    what = "ingest: events/s on uvloop (the rest: asyncio)"
+    client = measure("client", 1, min(300_000, total), sink=False, loop="uvloop")
+    report.add(what, "one Client", client["events_per_s"], "events/s", baseline=True)
+    r = measure("monitor", n, max(1, total // n), sink=True, loop="uvloop")
+    print(f"bench_ingest: uvloop client {json.dumps(client)} monitor {n} {json.dumps(r)}", file=sys.stderr, flush=True)
+    report.add(what, f"Monitor {n} conns, tracker + JSONL sink", r["events_per_s"], "events/s")
+
+
 def run(report) -> None:
     """Client vs Monitor (1,000 / 5,000, with and without sink), the pure twin, the stage budget."""
     quick = report.quick
@@ -428,6 +455,7 @@ def run(report) -> None:
                    higher_is_better=False)
         report.add(f"ingest: {what} ({variant}): connections declared dead", "compiled", r["dead"], "count",
                    higher_is_better=False)
+    _uvloop(report, 200 if quick else 5000, total)
     _paced(report, 200 if quick else 5000, 2_000 if quick else 10_000, 5 if quick else 10)
     for what, r in replay_rates(50 if quick else 200, 200 if quick else 1000).items():
         print(f"bench_ingest: replay {what} {json.dumps(r)}", file=sys.stderr, flush=True)

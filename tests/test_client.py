@@ -495,3 +495,41 @@ async def test_not_logged_in_and_bad_arguments():
         with pytest.raises(ValueError, match="cannot carry"):
             await client.send_peer_msg("3002", "emoji \U0001F600")  # not in cp949
         await client.close()
+
+
+def _call_texts(exten: str) -> list[str]:
+    """An answered inbound call on ``exten``, then 20 CHANNELOUTs of channels that are not
+    its own (more than the client lets its own-call state lag), then the caller hanging up."""
+    trunk = "SIP/gw2.eicn-0000aaaa"
+    mine = f"SIP/{exten}-0000bbbb"
+    texts = [f"RINGEVENT|ISDIAL:0|CHANNEL:SIP/{exten}-0000cccc|RECHANNEL:{trunk}|INEXTEN:null|AGENT:{exten}"
+             f"|CALLERID:01012345678|UNIQUEID:1700000300.1",
+             f"CHANNELLIST|CHANNEL1:{trunk}|CHANNEL2:{mine}|CALLER1ID:01012345678|CALLER2ID:{exten}"
+             f"|INEXTEN:null|UNIQUEID1:1700000300.1|UNIQUEID2:1700000300.2"]
+    texts += [f"CHANNELOUT|CHANNEL:SIP/9{i:03d}-0000dddd|RECHANNEL:SIP/9999-0000eeee|UNIQUEID:1700000400.{i}"
+              f"|SRCUNIQUEID:1700000400.{i}|HCAUSE:16" for i in range(20)]
+    texts.append(f"CHANNELOUT|CHANNEL:{trunk}|RECHANNEL:{mine}|UNIQUEID:1700000300.1|SRCUNIQUEID:1700000300.1"
+                 f"|HCAUSE:16")
+    return texts
+
+
+async def test_the_own_call_is_the_same_asked_after_every_event_or_only_at_the_end():
+    """The client folds call events into its own-call state when asked (or every 16 events):
+    asking late gives what asking after each event gives."""
+    async with emulator(extens="3001-3002") as emu:
+        late, late_rec = await logged_in(emu, "3001")
+        eager, eager_rec = await logged_in(emu, "3002")
+        seen: list[tuple] = []
+        eager.on(Event, lambda ev: seen.append((eager.own_channel, eager.remote_channel, eager.call_state)))
+        try:
+            for exten in ("3001", "3002"):
+                for text in _call_texts(exten):
+                    emu.deliver(exten, text)
+            for rec in (late_rec, eager_rec):
+                await rec.wait_for(ChannelOutEvent, lambda e: e.unique_id == "1700000300.1")
+            assert seen[1] == ("SIP/3002-0000bbbb", "SIP/gw2.eicn-0000aaaa", "talking")
+            assert (late.own_channel, late.remote_channel, late.call_state) == ("SIP/3001-0000bbbb", None, "talking")
+            assert seen[-1] == ("SIP/3002-0000bbbb", None, "talking")
+        finally:
+            await late.close()
+            await eager.close()

@@ -11,7 +11,7 @@ from lguapi.server.accounts import Directory
 from lguapi.server.emulator import Emulator
 
 
-async def _flood(frames_per_turn: int, n: int) -> tuple[list[int], int]:
+async def _flood(frames_per_turn: int, n: int, **options) -> tuple[list[int], int]:
     directory = Directory.generate("3001-3002")
     loop = asyncio.get_running_loop()
     per_turn: list[int] = []
@@ -20,6 +20,7 @@ async def _flood(frames_per_turn: int, n: int) -> tuple[list[int], int]:
     done = asyncio.Event()
 
     def on_msg(ev) -> None:
+        assert ev.message == f"m{got[0]}"  # in order, none skipped
         current[0] += 1
         got[0] += 1
         if got[0] == n:
@@ -32,7 +33,8 @@ async def _flood(frames_per_turn: int, n: int) -> tuple[list[int], int]:
             loop.call_soon(ticker)
 
     async with Emulator(directory, port=0) as emu:
-        c = Client("127.0.0.1", emu.port, heartbeat=5, auto_reconnect=0, frames_per_turn=frames_per_turn)
+        c = Client("127.0.0.1", emu.port, heartbeat=5, auto_reconnect=0, frames_per_turn=frames_per_turn,
+                   **options)
         c.on(PeerMessageEvent, on_msg)
         await c.login("07012343001", "secret-3001")
         for i in range(n):  # queued on the emulator's side, then read in large chunks
@@ -50,6 +52,16 @@ async def test_a_flood_is_handled_a_bounded_number_of_frames_per_turn():
     assert sum(1 for x in per_turn if x) >= 3000 // 16  # spread over many turns
 
 
+async def test_a_read_takes_at_most_read_size_bytes_and_loses_nothing():
+    # 2,048 bytes hold at most 43 of the smallest SEED frames (48 bytes) with a held partial one,
+    # so a turn never gets near frames_per_turn; frames cut between two reads arrive whole
+    per_turn, got = await _flood(64, 3000, read_size=2048)
+    assert got == 3000
+    assert max(per_turn) <= (2048 + 48) // 48
+
+
 def test_frames_per_turn_must_be_positive():
     with pytest.raises(ValueError, match="frames_per_turn"):
         Client("127.0.0.1", 8086, frames_per_turn=0)
+    with pytest.raises(ValueError, match="read_size"):
+        Client("127.0.0.1", 8086, read_size=0)

@@ -12,6 +12,7 @@ import lguapi
 from lguapi.demo import compare_history, hang_up_everything
 from lguapi.events import Disconnected, Reconnected
 from lguapi.monitor import LoginProgress, Monitor, load_accounts
+from lguapi.sinks import JsonlSink
 from lguapi.server.accounts import Directory
 from lguapi.server.emulator import Emulator
 from lguapi.server.traffic import TrafficConfig, TrafficGenerator
@@ -260,20 +261,40 @@ class SlowSink:
         self.closed = True
 
 
+class GatedSink(SlowSink):
+    """A sink whose writes wait while its gate is closed: the test, not the machine's speed,
+    decides when the sink falls behind."""
+
+    def __init__(self):
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def write_event(self, ev):
+        await self.gate.wait()
+        self.events.append(ev)
+
+
 async def test_a_slow_sink_pauses_reading_and_loses_nothing():
     from lguapi.server.firehose import Firehose
 
     directory = Directory.generate("3001-3010")
-    sink = SlowSink()
+    sink = GatedSink()
     async with Emulator(directory, port=0) as emu:
         async with Monitor("127.0.0.1", emu.port, accounts=directory, sink=sink, sink_high_water=200,
                            client_options=FAST) as m:
             hose = Firehose(emu, 4000, rng=random.Random(3))
             hose.start()
             try:
-                await until(lambda: m.sink_pauses >= 3, what="the monitor to pause reading")
+                for episode in (1, 2, 3):  # the sink stalls three times: three pause episodes
+                    sink.gate.clear()
+                    await until(lambda: m.sink_pauses >= episode, what=f"pause episode {episode}")
+                    sink.gate.set()
+                    await until(lambda: m.snapshot(calls=0)["sink"]["backlog"] <= 50,
+                                what="the sink to catch up to the low-water mark")
             finally:
                 hose.close()
+                sink.gate.set()
             # everything read is written once the sink catches up; nobody was disconnected
             await until(lambda: not m.snapshot()["sink"]["backlog"] and len(sink.events) == m.events_seen,
                         what="the sink to catch up")
@@ -308,3 +329,40 @@ async def test_only_the_connections_that_feed_a_behind_sink_are_paused():
             assert paused == {"3001"}  # the quiet nine were never touched
             assert m.snapshot()["sink"]["dropped"] == 0
             assert sum(1 for e in sink.events if getattr(e, "message", "").startswith("burst")) == 600
+
+
+class CountingJsonl(JsonlSink):
+    """The JSONL sink, telling which task handed it each batch."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.inline = 0  # batches written by the reading path, not by the monitor's writer task
+
+    def write_batch(self, items):
+        task = asyncio.current_task()
+        if task is None or task.get_name() != "lguapi-monitor-sink":
+            self.inline += 1
+        return super().write_batch(items)
+
+
+async def test_a_batching_sink_behind_is_written_by_the_reader_and_nothing_is_paused(tmp_path):
+    directory = Directory.generate("3001-3010")
+    sink = CountingJsonl(tmp_path / "events.jsonl")
+    async with Emulator(directory, port=0) as emu:
+        async with Monitor("127.0.0.1", emu.port, accounts=directory, sink=sink, sink_high_water=50,
+                           client_options=FAST) as m:
+            backlog: list[int] = []
+            m.add_event_hook(lambda ev: backlog.append(m.snapshot(calls=0)["sink"]["backlog"]))
+            base = m.events_seen
+            for i in range(3000):  # one burst on one line: reads of many frames each
+                emu.deliver("3001", f"RECVPEERMSG|FROM:3002|MSG:burst {i}")
+            await until(lambda: m.events_seen - base >= 3000 and not m.snapshot(calls=0)["sink"]["backlog"],
+                        what="the burst to be read and written")
+            await sink.flush()
+            assert sink.inline >= 1  # the reader wrote chunks itself ...
+            assert m.sink_pauses == 0  # ... so no connection was paused and resumed
+            assert max(backlog) <= 50  # the queue never grew past the mark
+            assert m.snapshot(calls=0)["sink"]["dropped"] == 0
+            lines = [json.loads(x) for x in (tmp_path / "events.jsonl").read_text().splitlines()]
+            assert sum(1 for r in lines if str(r.get("message", "")).startswith("burst")) == 3000
+    await sink.close()

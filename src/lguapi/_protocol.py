@@ -21,14 +21,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+import threading
+from typing import Any, Sequence
 
 from lgucore import HEARTBEAT, HEARTBEAT_ACK, CipherError, FrameDecoder, FrameError, TextCodec
 
-__all__ = ["Session", "dead_after", "FRAMES_PER_TURN"]
+__all__ = ["Session", "dead_after", "FRAMES_PER_TURN", "READ_SIZE"]
 
 #: default bound of frames one connection handles per loop iteration
 FRAMES_PER_TURN = 64
+#: default bound of bytes one connection takes from its socket per read (about 50 SEED events: one turn)
+READ_SIZE = 12 * 1024
+
+_NO_FRAMES: tuple = ()  # the empty backlog
+_buffers = threading.local()  # one receive buffer per thread (per event loop), per size
 
 log = logging.getLogger("lguapi.client")
 
@@ -38,18 +44,37 @@ def dead_after(interval: float) -> float:
     return 2 * interval + 5
 
 
-class Session(asyncio.Protocol):
+def _read_buffer(size: int) -> memoryview:
+    """The receive buffer every session of this thread shares: a read is decoded (whole frames
+    copied out, a partial one held by the decoder) before the loop makes the next read."""
+    bufs = getattr(_buffers, "by_size", None)
+    if bufs is None:
+        bufs = _buffers.by_size = {}
+    buf = bufs.get(size)
+    if buf is None:
+        buf = bufs[size] = memoryview(bytearray(size))
+    return buf
+
+
+class Session(asyncio.BufferedProtocol):
     """The transport of one login; created by ``loop.create_connection``.
 
     ``owner`` must provide ``_on_text(session, plain: bytes)``,
     ``_on_bad_frame(session, kind: str, detail: str)`` and ``_on_lost(session, reason: str)``.
-    ``heartbeat`` 0/None sends none and never declares the connection dead.
+    ``heartbeat`` 0/None sends none and never declares the connection dead. ``read_size``
+    bounds the bytes taken from the socket per read (into a buffer all sessions of the thread
+    share): what a saturated connection sends beyond it waits in the kernel, not in this
+    process, so thousands of busy connections hold no backlog of decoded frames.
     """
 
     def __init__(self, owner: Any, codec: TextCodec, *, heartbeat: float | None, address: str,
-                 max_body: int = 65535, frames_per_turn: int = FRAMES_PER_TURN, capture: Any = None) -> None:
+                 max_body: int = 65535, frames_per_turn: int = FRAMES_PER_TURN, capture: Any = None,
+                 read_size: int = READ_SIZE) -> None:
         if frames_per_turn < 1:
             raise ValueError("frames_per_turn must be at least 1")
+        if read_size < 1:
+            raise ValueError("read_size must be at least 1")
+        self._rbuf = _read_buffer(read_size)
         self.owner = owner
         self.codec = codec
         self.address = address
@@ -65,10 +90,11 @@ class Session(asyncio.Protocol):
         self.paused = False
         self.bad_frames = 0
         self.frames_per_turn = frames_per_turn
-        self._backlog: list = []  # frames read but not handled yet (fair scheduling)
+        self._backlog: Sequence = _NO_FRAMES  # frames read but not handled yet (fair scheduling)
         self._next = 0  # index of the next frame of the backlog
         self._error: FrameError | None = None  # a framing error found behind the backlog
         self._turn: asyncio.Handle | None = None
+        self._reading_off = False  # transport.pause_reading() was called and not undone yet
         self._due = 0.0  # when the timer was meant to fire
         #: ``(CaptureWriter, connection id)`` when frames are recorded (lguapi.capture)
         self.capture = capture
@@ -83,7 +109,13 @@ class Session(asyncio.Protocol):
             self.next_hb = now + self.heartbeat
             self._schedule(now)
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._rbuf
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self._rbuf[:nbytes])
+
+    def data_received(self, data) -> None:
         try:
             frames = self.decoder.feed(data)
             error = None
@@ -91,7 +123,8 @@ class Session(asyncio.Protocol):
             frames = e.frames
             error = e
         if self._next < len(self._backlog):  # never overtake frames still waiting
-            self._backlog.extend(frames)
+            self._backlog = [*self._backlog[self._next:], *frames]
+            self._next = 0
             if error is not None:
                 self._error = error
             return
@@ -110,23 +143,25 @@ class Session(asyncio.Protocol):
         frames = self._backlog
         i = self._next
         end = len(frames) if final else min(len(frames), i + self.frames_per_turn)
-        owner = self.owner
-        codec = self.codec
+        on_text = self.owner._on_text
+        open_text = self.codec.open
         capture = self.capture
+        transport = self.transport
+        alive = False  # a complete frame proved the peer alive during this turn
         while i < end:
             ftype, body = frames[i]
             i += 1
             if ftype == HEARTBEAT_ACK:
-                self.last_rx = self.loop.time()
+                alive = True
                 if capture is not None:
                     capture[0].received(capture[1], ftype, body)
                 continue
-            if not final and (self.transport is None or self.transport.is_closing()):
-                self._backlog = []  # we are closing it (BYE, abort): what follows is not read
+            if not final and (transport is None or transport.is_closing()):
+                self._backlog = _NO_FRAMES  # we are closing it (BYE, abort): what follows is not read
                 self._next = 0
                 return
             try:
-                plain = codec.open(ftype, body)
+                plain = open_text(ftype, body)
             except CipherError as e:
                 if capture is not None:
                     capture[0].received(capture[1], ftype, body)
@@ -136,27 +171,32 @@ class Session(asyncio.Protocol):
                 if ftype != HEARTBEAT:
                     self._bad("unknown-type", f"frame of unknown type 0x{ftype:04x} ({len(body)} bytes) ignored")
                 continue
-            self.last_rx = self.loop.time()
-            owner._on_text(self, plain)
+            alive = True
+            on_text(self, plain)
             if self.paused and not final:
                 break  # the owner stopped reading (its consumers are behind): stop here too
+        if alive:
+            self.last_rx = self.loop.time()  # once per turn: the frames of one turn arrived together
         self._next = i
         if final:
-            self._backlog = []
+            self._backlog = _NO_FRAMES
             self._next = 0
             return
         if i < len(frames):
-            if not self.paused and self.transport is not None:
-                self.transport.pause_reading()  # read nothing more until the backlog is handled
+            if not self.paused and transport is not None:
+                if not self._reading_off:
+                    self._reading_off = True
+                    transport.pause_reading()  # read nothing more until the backlog is handled
                 self._turn = self.loop.call_soon(self._run)
             return  # when paused by the owner, resume() picks the backlog up
-        self._backlog = []
+        self._backlog = _NO_FRAMES  # not a new list per read: that would be one more object for the collector
         self._next = 0
         if self._error is not None:
             error, self._error = self._error, None
             self.abort(f"framing error: {error}")
-        elif not self.paused and self.transport is not None and not self.transport.is_closing():
-            self.transport.resume_reading()
+        elif self._reading_off and not self.paused and transport is not None and not transport.is_closing():
+            self._reading_off = False  # the common case (a read handled at once) costs no call here
+            transport.resume_reading()
 
     @property
     def backlog(self) -> int:
@@ -239,6 +279,7 @@ class Session(asyncio.Protocol):
     def pause(self) -> None:
         if not self.paused and self.transport is not None:
             self.paused = True
+            self._reading_off = True
             self.transport.pause_reading()
 
     def resume(self) -> None:
@@ -249,6 +290,7 @@ class Session(asyncio.Protocol):
                 if self._turn is None:  # finish the backlog first; reading resumes after it
                     self._turn = self.loop.call_soon(self._run)
             elif self.transport is not None and not self.transport.is_closing():
+                self._reading_off = False
                 self.transport.resume_reading()
 
     def close(self, reason: str) -> None:

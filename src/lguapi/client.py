@@ -41,7 +41,7 @@ from . import events as E
 from . import results as R
 from ._aqueue import AsyncQueueStream
 from ._log import WarningLimiter, mask_number, mask_text
-from ._protocol import FRAMES_PER_TURN, Session
+from ._protocol import FRAMES_PER_TURN, READ_SIZE, Session
 from .channels import own_channel, same_channel
 from .commands import Command
 from .discovery import discover, parse_address
@@ -73,6 +73,32 @@ MAX_RESULT_BYTES = 16 * 1024 * 1024
 
 _ERR_RES = frozenset({"ERR", "ERROR", "FAIL", "FAILED", "NOK", "NOT"})
 _LIVE_STATES = frozenset({"UP", "RING", "RINGING", "BUSY", "DIALING"})
+#: call events the own-call state may lag behind (folded when asked for, or at this many)
+_TRACK_LAG = 16
+_RING, _LIST, _CONF, _OUT, _OTHER = range(5)  # the kinds of call event _track knows
+
+
+class _Fact(msgspec.Struct, gc=False):
+    """What ``Client._track`` needs of one call event (strings, flags and None only: a fact
+    waiting for the fold is never an object the garbage collector has to look at)."""
+
+    kind: int
+    a: str | None
+    b: str | None
+    x: Any
+    uid: str | None
+
+
+def _call_fact(ev) -> _Fact:
+    if isinstance(ev, RingEvent):
+        return _Fact(_RING, ev.channel, ev.remote_channel, ev.is_dial, ev.unique_id)
+    if isinstance(ev, ChannelListEvent):
+        return _Fact(_LIST, ev.channel1, ev.channel2, None, ev.unique_id1)
+    if isinstance(ev, E.ConferenceEvent):
+        return _Fact(_CONF, ev.channel, ev.member, ev.action, ev.unique_id)
+    if isinstance(ev, ChannelOutEvent):
+        return _Fact(_OUT, ev.channel, None, None, None)
+    return _Fact(_OTHER, None, None, None, None)
 
 
 # --- small pieces ---------------------------------------------------------------------
@@ -249,7 +275,8 @@ class Client:
     result (:class:`ResultTooLarge` past them); a repeated warning (bad frames) is logged at
     most ``warning_burst`` times per ``warning_interval`` seconds and counted in :attr:`stats`.
     ``frames_per_turn`` bounds the frames one connection handles per event-loop iteration
-    (fair scheduling, see :mod:`lguapi._protocol`). ``capture``: a directory (or a
+    (fair scheduling, see :mod:`lguapi._protocol`); ``read_size`` the bytes it takes from its
+    socket per read (the rest waits in the kernel). ``capture``: a directory (or a
     :class:`lguapi.capture.CaptureWriter` shared by several clients) that records every frame
     received and sent, for :func:`lguapi.replay.replay` and ``lguapi serve --replay``
     (docs/capture.md); a directory given by name is closed with the client.
@@ -263,7 +290,7 @@ class Client:
                  max_queue: int = 10000, max_result_rows: int = MAX_RESULT_ROWS,
                  max_result_bytes: int = MAX_RESULT_BYTES, warning_burst: int = 5,
                  warning_interval: float = 60.0, frames_per_turn: int = FRAMES_PER_TURN,
-                 capture: Any = None) -> None:
+                 read_size: int = READ_SIZE, capture: Any = None) -> None:
         self._codec = _shared_codec(cipher, seed_key, basic_key, byteorder)
         try:
             self.charset: str = codecs.lookup(charset).name
@@ -309,6 +336,9 @@ class Client:
         if not isinstance(frames_per_turn, int) or frames_per_turn < 1:
             raise ValueError("frames_per_turn must be a positive integer")
         self.frames_per_turn = frames_per_turn
+        if not isinstance(read_size, int) or read_size < 1:
+            raise ValueError("read_size must be a positive integer")
+        self.read_size = read_size
         self._capture_spec = capture  # a path is opened at the first connection
         self._capture: Any = None
         self._capture_conn = 0
@@ -329,6 +359,7 @@ class Client:
         self._reconnect_task: asyncio.Task | None = None
         self._down_since: float | None = None
         self._call = _Call()
+        self._untracked: list[_Fact] = []  # call events not folded into _call yet (see _current_call)
 
         # correlation: live waiters per command name; the split result under way per name
         # (its _Pending, or the kind "list"/"result" of an abandoned one being read to its end)
@@ -387,17 +418,17 @@ class Client:
     @property
     def own_channel(self) -> str | None:
         """The own channel of the current call (``CHANNEL=`` of call control), from events."""
-        return self._call.own
+        return self._current_call().own
 
     @property
     def remote_channel(self) -> str | None:
         """The other party's channel of the current call (``DSTCHANNEL``), from events."""
-        return self._call.other
+        return self._current_call().other
 
     @property
     def call_state(self) -> str | None:
         """``"ringing"`` (incoming), ``"dialing"``, ``"talking"`` or None when there is no current call."""
-        return self._call.state
+        return self._current_call().state
 
     # --- subscriptions ----------------------------------------------------------------
 
@@ -477,7 +508,7 @@ class Client:
     def _emit(self, ev: Event) -> None:
         if self._capture is not None and isinstance(ev, E.ConnectionEvent):
             self._capture_event(ev)
-        sync, asyn = self._handlers_for(type(ev))
+        sync, asyn = self._cache.get(type(ev)) or self._handlers_for(type(ev))
         named = self._subs.get(ev.name) if self._subs else None
         if named:
             sync = sync + tuple(cb for cb, a in named if not a)
@@ -725,8 +756,27 @@ class Client:
         return False
 
     def _on_call_event(self, ev):
-        self._track(ev)
-        self._on_answer_event(ev)
+        lag = self._untracked
+        fact = _call_fact(ev)
+        if fact.kind == _RING:
+            lag.clear()  # a ring sets the own call afresh: the events before it no longer matter
+        lag.append(fact)
+        if len(lag) >= _TRACK_LAG:
+            self._current_call()
+        if self._event_waiters:
+            self._on_answer_event(ev)
+
+    def _current_call(self) -> _Call:
+        """The own call, brought up to date with the call events received since last asked.
+
+        Folding them only when someone asks (a property, a call-control command) costs the
+        many clients of a monitor nothing per event; at most :data:`_TRACK_LAG` wait."""
+        lag = self._untracked
+        if lag:
+            for fact in lag:
+                self._track(fact)
+            lag.clear()
+        return self._call
 
     def _on_answer_event(self, ev) -> None:
         for p in self._event_waiters:
@@ -916,7 +966,8 @@ class Client:
         def factory() -> Session:
             # the session is current from its first byte on: nothing it reads is dropped
             s = Session(self, self._codec, heartbeat=self.heartbeat, address=address,
-                        frames_per_turn=self.frames_per_turn, capture=self._capture_session(address))
+                        frames_per_turn=self.frames_per_turn, capture=self._capture_session(address),
+                        read_size=self.read_size)
             self._session = s
             return s
 
@@ -959,6 +1010,7 @@ class Client:
             await self._drop(session, f"login refused: {err}", graceful=True)
             raise err
         self._logged_in = True
+        self._current_call()  # events read so far are folded with the extension they came for
         self.exten = ev.exten
         self.login_result = ev
         if session.capture is not None:
@@ -1062,6 +1114,7 @@ class Client:
             return
         mine = [s for s in statuses if s.peer == self.exten] or statuses
         if not any((s.state or "").upper() in _LIVE_STATES for s in mine):
+            self._untracked.clear()
             self._call = _Call()
         self._emit(Reconciled(name=Reconciled.NAME, address=self.address, statuses=tuple(s.as_tuple() for s in statuses),
                               exten=self.exten))
@@ -1124,36 +1177,38 @@ class Client:
         own = own_channel(self.exten, a, b)
         return -1 if own is None else 0 if own is a else 1
 
-    def _track(self, ev) -> None:
+    def _track(self, fact: _Fact) -> None:
+        """Apply one call event, as ``_call_fact`` gives it, to the own call."""
         c = self._call
-        if isinstance(ev, RingEvent):
+        kind, a, b, x, uid = fact.kind, fact.a, fact.b, fact.x, fact.uid
+        if kind == _RING:  # a = CHANNEL, b = RECHANNEL, x = ISDIAL
             # ISDIAL:0 (manual §5.2/5.3): CHANNEL is the own ringing phone, RECHANNEL the caller.
             # ISDIAL:1 (manual §5.1/5.3): CHANNEL is the called party, RECHANNEL the own phone.
-            who = self._own_of(ev.channel, ev.remote_channel)
+            who = self._own_of(a, b)
             if who == -1:
-                who = 1 if ev.is_dial else 0
-            own, other = (ev.channel, ev.remote_channel) if who == 0 else (ev.remote_channel, ev.channel)
-            self._call = _Call(own, other, "dialing" if ev.is_dial else "ringing", not ev.is_dial, ev.unique_id)
-        elif isinstance(ev, ChannelListEvent):
+                who = 1 if x else 0
+            own, other = (a, b) if who == 0 else (b, a)
+            self._call = _Call(own, other, "dialing" if x else "ringing", not x, uid)
+        elif kind == _LIST:  # a = CHANNEL1, b = CHANNEL2
             # CHANNEL1 is the caller's leg (UNIQUEID1 = the call's first id): the own channel when
             # dialling out (§5.1, §5.3 at 3322), CHANNEL2 (a new channel) when answering (§5.2, §5.3 at 3321).
-            who = self._own_of(ev.channel1, ev.channel2)
+            who = self._own_of(a, b)
             if who == -1:
                 who = 1 if c.incoming else 0
-            own, other = (ev.channel1, ev.channel2) if who == 0 else (ev.channel2, ev.channel1)
-            self._call = _Call(own, other, "talking", c.incoming if c.state else who == 1, ev.unique_id1)
-        elif isinstance(ev, E.ConferenceEvent):
+            own, other = (a, b) if who == 0 else (b, a)
+            self._call = _Call(own, other, "talking", c.incoming if c.state else who == 1, uid)
+        elif kind == _CONF:  # a = CHANNEL, b = MEMBER, x = the action
             # our addition: a room joined without RINGEVENT/CHANNELLIST (CALLWITHCONF) still gives the
             # own channel; leaving the room ends it
-            mine = ev.member == self.exten or own_channel(self.exten, ev.channel, None) is not None
-            if ev.action == "CONFMEMBERADD" and mine and not c.own:
-                self._call = _Call(ev.channel, None, "talking", None, ev.unique_id)
-            elif ev.action == "CONFMEMBERDEL" and same_channel(ev.channel, c.own):
+            mine = b == self.exten or own_channel(self.exten, a, None) is not None
+            if x == "CONFMEMBERADD" and mine and not c.own:
+                self._call = _Call(a, None, "talking", None, uid)
+            elif x == "CONFMEMBERDEL" and same_channel(a, c.own):
                 self._call = _Call()
-        elif isinstance(ev, ChannelOutEvent):
-            if same_channel(ev.channel, c.own):
+        elif kind == _OUT:  # a = CHANNEL
+            if same_channel(a, c.own):
                 self._call = _Call()
-            elif same_channel(ev.channel, c.other):
+            elif same_channel(a, c.other):
                 # the other party left; the own channel may live on (a conference room)
                 self._call = msgspec.structs.replace(c, other=None)
 
@@ -1165,14 +1220,16 @@ class Client:
         raise ConnectionLost(f"{name}: not logged in")
 
     def _own(self, name: str) -> str:
-        if not self._call.own:
+        own = self._current_call().own
+        if not own:
             raise NoCurrentCall(name, "the own channel")
-        return self._call.own
+        return own
 
     def _other(self, name: str) -> str:
-        if not self._call.other:
+        other = self._current_call().other
+        if not other:
             raise NoCurrentCall(name, "the other party's channel")
-        return self._call.other
+        return other
 
     @staticmethod
     def _ok(ev: CommandResultEvent) -> CommandResultEvent:
@@ -1196,7 +1253,7 @@ class Client:
     async def answer(self, *, wait: bool = True) -> ChannelListEvent | None:
         """Answer the ringing call: ``CMD ANSWER AGENT= CHANNEL=<caller> CONTEXT= MYCHANNEL=<own>``."""
         agent = self._agent("ANSWER")
-        if self._call.state != "ringing":
+        if self._current_call().state != "ringing":
             raise NoCurrentCall("ANSWER", "an incoming ring")
         return await self.send(C.answer(agent, self._other("ANSWER"), self._own("ANSWER")), wait=wait)
 

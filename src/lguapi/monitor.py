@@ -45,10 +45,14 @@ _RATE_WINDOW = 5.0
 _DEFAULT_DOMAIN = "default"
 #: seconds between runs of the tracker's timers (ring expiry, end grace)
 _MAINTENANCE_INTERVAL = 0.5
+#: (call id, end time) of the finished calls counted last, against counting one twice
+_COUNTED_KEYS = 200_000
 #: the garbage collector's third threshold once ``freeze_gc`` froze the logged-in state
 _GC_OLD_THRESHOLD = 100
 #: records handed to a batching sink (``write_batch``) in one synchronous call
 _SINK_CHUNK = 512
+#: queued records at which the reading path writes a chunk to a batching sink itself
+_SINK_INLINE = 2 * _SINK_CHUNK
 #: seconds the writer waits for more records before draining a short queue to a batching sink
 _SINK_COALESCE = 0.01
 
@@ -220,6 +224,8 @@ class Monitor:
         self.capture: Any = None  # the CaptureWriter every client records into, once started
         self._sink_high = max(1, sink_high_water)
         self._sink_low = self._sink_high // 4
+        self._sink_inline = self._sink_high  # where the reading path acts (a batching sink: lower)
+        self._sink_batch: Callable[[list], list] | None = None  # the sink's write_batch, if any
         self._reading_paused = False
         self.sink_pauses: int = 0
         self._paused_lines: dict[_Line, None] = {}  # connections paused for the sink
@@ -232,7 +238,7 @@ class Monitor:
         self._progress_subs: list[asyncio.Queue] = []
         self._total = _Counters()
         self._domains: dict[str, _Counters] = {}
-        self._counted: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._counted: collections.OrderedDict[tuple[str, Any], None] = collections.OrderedDict()
         self._events = 0
         self._event_samples: collections.deque[tuple[float, int]] = collections.deque(maxlen=256)
         self._started_at: float | None = None
@@ -479,10 +485,17 @@ class Monitor:
         if self.sink is not None:
             self._enqueue(("event", ev), line)
         if updates:
-            hooks = self._update_hooks
-            for u in updates:
-                if hooks or u.kind == "ended":  # nothing else to do for the others
+            if self._update_hooks:
+                for u in updates:
                     self._apply(u, line)
+            else:
+                for u in updates:
+                    if u.kind == "ended":  # nothing else to do for the others
+                        self._apply(u, line)
+        if self._event_hooks:
+            self._run_event_hooks(ev)
+
+    def _run_event_hooks(self, ev: Event) -> None:
         for hook in self._event_hooks:
             try:
                 hook(ev)
@@ -517,12 +530,13 @@ class Monitor:
         self._publish(update)
 
     def _count_ended(self, call, line: _Line | None) -> None:
-        key = f"{call.id}@{getattr(call, 'end_at', None)}"
-        if key in self._counted:
+        key = (call.id, getattr(call, "end_at", None))
+        counted = self._counted
+        if key in counted:
             return
-        self._counted[key] = None
-        if len(self._counted) > 200_000:
-            self._counted.popitem(last=False)
+        counted[key] = None
+        if len(counted) > _COUNTED_KEYS:
+            counted.popitem(last=False)
         facts = _facts(call)
         self._total.add_facts(facts)
         dom = self._domain_of(call, line)
@@ -614,6 +628,9 @@ class Monitor:
             self._owns_sink = True
         else:
             self.sink = spec
+        self._sink_batch = getattr(self.sink, "write_batch", None)
+        if self._sink_batch is not None:
+            self._sink_inline = min(self._sink_high, _SINK_INLINE)
 
     def _enqueue(self, item, line: _Line | None = None) -> None:
         if len(self._sink_queue) >= self._max_sink_backlog:
@@ -624,8 +641,13 @@ class Monitor:
             return
         q = self._sink_queue
         q.append(item)
-        if len(q) >= self._sink_high and line is not None:
-            self._pause_line(line)
+        if len(q) >= self._sink_inline:
+            if self._sink_batch is not None:
+                # a batching sink is written synchronously: the reader writes one chunk itself
+                # (backpressure by doing the work), so no connection is paused and resumed
+                self._write_chunk(self._sink_batch)
+            elif line is not None and len(q) >= self._sink_high:
+                self._pause_line(line)
         w = self._sink_wakeup
         if w is not None and not w.is_set():
             w.set()
@@ -689,19 +711,25 @@ class Monitor:
         the loop's other work between two chunks."""
         q = self._sink_queue
         while q:
-            items = [q.popleft() for _ in range(min(len(q), _SINK_CHUNK))]
-            try:
-                failed = batch(items)
-            except Exception:  # the file write failed: the sink keeps the lines for the next try
-                log.exception("monitor: the sink could not write %d record(s)", len(items))
-                failed = []
-            self._sink_written += len(items) - len(failed)
-            for (kind, _obj), exc in failed:
-                log.error("monitor: the sink could not write a %s record: %s", kind, exc)
-            if self._reading_paused and len(q) <= self._sink_low:
-                self._resume_reading()
+            self._write_chunk(batch)
             if q:
                 await asyncio.sleep(0)
+
+    def _write_chunk(self, batch: Callable[[list], list]) -> None:
+        """Hand the oldest :data:`_SINK_CHUNK` queued records to ``batch`` (``write_batch``)."""
+        q = self._sink_queue
+        popleft = q.popleft
+        items = [popleft() for _ in range(min(len(q), _SINK_CHUNK))]
+        try:
+            failed = batch(items)
+        except Exception:  # the file write failed: the sink keeps the lines for the next try
+            log.exception("monitor: the sink could not write %d record(s)", len(items))
+            failed = []
+        self._sink_written += len(items) - len(failed)
+        for (kind, _obj), exc in failed:
+            log.error("monitor: the sink could not write a %s record: %s", kind, exc)
+        if self._reading_paused and len(q) <= self._sink_low:
+            self._resume_reading()
 
     async def _drain_one_by_one(self, sink) -> None:
         """Any other sink (the :class:`lguapi.sinks.Sink` protocol): one awaited write per record."""
