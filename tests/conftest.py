@@ -2,7 +2,9 @@
 
 * Coroutine test functions run in a fresh event loop in asyncio debug mode (uvloop's
   when ``LGUAPI_TEST_UVLOOP=1`` and it is installed), with a hard timeout so a hung
-  test fails instead of hanging CI.
+  test fails instead of hanging CI. ``LGUAPI_TEST_ASYNCIO_DEBUG=0`` leaves debug mode off:
+  ``make test``'s second pass (the pure twin) does, since its first pass already ran every test
+  with asyncio's debug checks, which double the CPU time of the event-heavy tests.
 * ``impl`` parametrizes core tests over the built twins of lgucore (ids ``py``/``c``).
 * Tests marked ``slow`` are collected first (see ``pytest_collection_modifyitems``).
 """
@@ -17,6 +19,7 @@ import pytest
 import lgucore
 
 ASYNC_TIMEOUT = float(os.environ.get("LGUAPI_TEST_TIMEOUT", "60"))
+ASYNCIO_DEBUG = os.environ.get("LGUAPI_TEST_ASYNCIO_DEBUG", "1") != "0"
 
 
 def _new_loop():
@@ -36,7 +39,7 @@ def pytest_pyfunc_call(pyfuncitem):
     marker = pyfuncitem.get_closest_marker("timeout")
     timeout = marker.args[0] if marker else ASYNC_TIMEOUT
     loop = _new_loop()
-    loop.set_debug(True)
+    loop.set_debug(ASYNCIO_DEBUG)
     loop.slow_callback_duration = 1.0
     try:
         asyncio.set_event_loop(loop)
