@@ -4,7 +4,10 @@
   when ``LGUAPI_TEST_UVLOOP=1`` and it is installed), with a hard timeout so a hung
   test fails instead of hanging CI. ``LGUAPI_TEST_ASYNCIO_DEBUG=0`` leaves debug mode off:
   ``make test``'s second pass (the pure twin) does, since its first pass already ran every test
-  with asyncio's debug checks, which double the CPU time of the event-heavy tests.
+  with asyncio's debug checks, which double the CPU time of the event-heavy tests. A scale test
+  marked ``asyncio_debug(False)`` runs without them too: at thousands of connections the debug
+  mode's stack capture per callback costs five times the test itself, and its smaller
+  siblings run the same code paths with the checks.
 * ``impl`` parametrizes core tests over the built twins of lgucore (ids ``py``/``c``).
 * Tests marked ``slow`` are collected first (see ``pytest_collection_modifyitems``).
 """
@@ -39,7 +42,8 @@ def pytest_pyfunc_call(pyfuncitem):
     marker = pyfuncitem.get_closest_marker("timeout")
     timeout = marker.args[0] if marker else ASYNC_TIMEOUT
     loop = _new_loop()
-    loop.set_debug(ASYNCIO_DEBUG)
+    debug = pyfuncitem.get_closest_marker("asyncio_debug")
+    loop.set_debug(ASYNCIO_DEBUG and (debug is None or bool(debug.args[0])))
     loop.slow_callback_duration = 1.0
     try:
         asyncio.set_event_loop(loop)
@@ -61,6 +65,7 @@ def pytest_pyfunc_call(pyfuncitem):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "timeout(seconds): timeout of an async test")
+    config.addinivalue_line("markers", "asyncio_debug(on): asyncio's debug mode for an async test (default on)")
 
 
 def pytest_collection_modifyitems(config, items):
