@@ -63,21 +63,27 @@ browser:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(BROWSER_PKGS); \
 	else echo "make: $(BROWSER_PKGS) missing and not root: the wallboard browser tests will skip"; fi
 
-# The whole suite on the compiled core (core tests run on both twins), in Python's dev mode
-# with asyncio's debug checks; then the lguapi suite once more on the pure twin, for the twin
-# (dev mode and asyncio's debug checks, which double the CPU time of event-heavy tests, already
-# ran on every test). Each pass runs on WORKERS pytest-xdist workers: most tests wait on
-# loopback I/O and timers more than they compute, so three share two cores well. A test file's
-# tests stay on one worker, and the files go out in collection order (conftest.py puts the slow
-# ones first). `make test XDIST=` runs in one process.
+# Two passes at once: the whole suite on the compiled core (core tests run on both twins), in
+# Python's dev mode with asyncio's debug checks, on WORKERS pytest-xdist workers; and beside it
+# the lguapi suite once more on the pure twin, for the twin (dev mode and asyncio's debug checks,
+# which double the CPU time of event-heavy tests, already run on every test in the first pass),
+# on PURE_WORKERS workers, its output kept in $(PURE_LOG) and shown when it ends. Most tests
+# wait on loopback I/O and timers more than they compute, so five workers share two cores
+# well. A test file's tests stay on one worker, and the files go out in collection order
+# (conftest.py puts the longest first). `make test XDIST=` runs each pass in one process.
 WORKERS ?= 3
+PURE_WORKERS ?= 2
 XDIST ?= --tx '$(WORKERS)*popen//python=$(abspath $(PY)) -X dev' --dist loadfile --no-loadscope-reorder
+PURE_XDIST ?= $(subst $(WORKERS)*,$(PURE_WORKERS)*,$(subst -X dev,,$(XDIST)))
+PURE_LOG = $(VENV)/pure-twin-pass.log
 # The test extras install while the core compiles (a sub-make with two jobs).
 test: browser services
 	@$(MAKE) --no-print-directory -j 2 $(TEST_INSTALLED) $(BUILT)
-	$(PY) -X dev -m pytest $(XDIST) $(PYTEST_ARGS)
-	LGUCORE_NO_EXTENSIONS=1 LGUAPI_TEST_ASYNCIO_DEBUG=0 $(PY) -m pytest $(subst -X dev,,$(XDIST)) \
-		-m "not slow" --ignore=tests/core $(PYTEST_ARGS)
+	LGUCORE_NO_EXTENSIONS=1 LGUAPI_TEST_ASYNCIO_DEBUG=0 $(PY) -m pytest $(PURE_XDIST) \
+		-m "not slow" --ignore=tests/core $(PYTEST_ARGS) > $(PURE_LOG) 2>&1 & pure=$$!; \
+	$(PY) -X dev -m pytest $(XDIST) $(PYTEST_ARGS); first=$$?; \
+	wait $$pure; pure_rc=$$?; echo "== the pure twin's pass ($(PURE_LOG)):"; cat $(PURE_LOG); \
+	[ $$first = 0 ] && [ $$pure_rc = 0 ]
 
 test-core: $(TEST_INSTALLED) $(BUILT)
 	$(PY) -m pytest tests/core $(PYTEST_ARGS)
