@@ -210,7 +210,8 @@ async def test_a_slow_websocket_subscriber_gets_the_reason_and_close_code_4000(m
     from lguapi.gateway import streams
 
     monkeypatch.setattr(streams, "_GOODBYE_SECONDS", 600.0)
-    async with gateway_stack("3001-3002", feed_queue=100) as st, st.session() as http, \
+    # a client that reads nothing answers no ping either: no heartbeat may drop it before the cut
+    async with gateway_stack("3001-3002", feed_queue=100, feed_heartbeat=600.0) as st, st.session() as http, \
             st.session(connector=aiohttp.TCPConnector(socket_factory=small_socket)) as slow_http:
         fast = SseReader(await http.get(st.url + "/v1/events?kinds=event"))
         slow = await slow_http.ws_connect(st.url + "/v1/ws?kinds=event", max_msg_size=0)  # not read until the cut
