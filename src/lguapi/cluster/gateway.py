@@ -103,14 +103,17 @@ class ClusterView:
         self._task = self._group_task = None
 
     async def _watch_group(self, group: str = DEFAULT_GROUP, every: float = 5.0) -> None:
-        while True:
+        # the flag too, not only the cancel: a cancel that lands inside a redis call can come
+        # out as a timeout error (caught below), and close() would then wait for ever
+        while not self._stopping:
             try:
                 self.sink_group = await group_info(self.node.redis, self.keys, group)
             except asyncio.CancelledError:
                 raise
             except Exception as e:
                 log.debug("cluster view: sink group info: %s", e)
-            await asyncio.sleep(every)
+            if not self._stopping:
+                await asyncio.sleep(every)
 
     async def _run(self) -> None:
         last: dict[str, Any] = {}
