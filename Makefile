@@ -67,7 +67,8 @@ browser:
 # Python's dev mode with asyncio's debug checks, on WORKERS pytest-xdist workers; and beside it
 # the lguapi suite once more on the pure twin, for the twin (dev mode and asyncio's debug checks,
 # which double the CPU time of event-heavy tests, already run on every test in the first pass),
-# on PURE_WORKERS workers, its output kept in $(PURE_LOG) and shown when it ends. Most tests
+# on PURE_WORKERS workers, its output kept in $(PURE_LOG) and shown when it ends (Ctrl-C stops
+# both: a background job ignores SIGINT, so the recipe passes it on). Most tests
 # wait on loopback I/O and timers more than they compute, so five workers share two cores
 # well. A test file's tests stay on one worker, and the files go out in collection order
 # (conftest.py puts the longest first). `make test XDIST=` runs each pass in one process.
@@ -81,6 +82,7 @@ test: browser services
 	@$(MAKE) --no-print-directory -j 2 $(TEST_INSTALLED) $(BUILT)
 	LGUCORE_NO_EXTENSIONS=1 LGUAPI_TEST_ASYNCIO_DEBUG=0 $(PY) -m pytest $(PURE_XDIST) \
 		-m "not slow" --ignore=tests/core $(PYTEST_ARGS) > $(PURE_LOG) 2>&1 & pure=$$!; \
+	trap 'kill $$pure 2>/dev/null; exit 130' INT TERM; \
 	$(PY) -X dev -m pytest $(XDIST) $(PYTEST_ARGS); first=$$?; \
 	wait $$pure; pure_rc=$$?; echo "== the pure twin's pass ($(PURE_LOG)):"; cat $(PURE_LOG); \
 	[ $$first = 0 ] && [ $$pure_rc = 0 ]
