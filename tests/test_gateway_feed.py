@@ -136,7 +136,7 @@ def slow_client(port: int, path: str) -> socket.socket:
 
 async def read_all(s: socket.socket) -> bytes:
     loop = asyncio.get_running_loop()
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         data = await asyncio.wait_for(loop.sock_recv(s, 65536), 10)
         if not data:
