@@ -2,9 +2,15 @@
 
 * Coroutine test functions run in a fresh event loop in asyncio debug mode (uvloop's
   when ``LGUAPI_TEST_UVLOOP=1`` and it is installed), with a hard timeout so a hung
-  test fails instead of hanging CI.
+  test fails instead of hanging CI. ``LGUAPI_TEST_ASYNCIO_DEBUG=0`` leaves debug mode off:
+  ``make test``'s second pass (the pure twin) does, since its first pass already ran every test
+  with asyncio's debug checks, which double the CPU time of the event-heavy tests. A scale test
+  marked ``asyncio_debug(False)`` runs without them too: at thousands of connections the debug
+  mode's stack capture per callback costs five times the test itself, and its smaller
+  siblings run the same code paths with the checks.
 * ``impl`` parametrizes core tests over the built twins of lgucore (ids ``py``/``c``).
-* Tests marked ``slow`` are collected first (see ``pytest_collection_modifyitems``).
+* The longest files are collected first, then the other tests marked ``slow``, then the rest
+  (see ``pytest_collection_modifyitems``).
 """
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ import pytest
 import lgucore
 
 ASYNC_TIMEOUT = float(os.environ.get("LGUAPI_TEST_TIMEOUT", "60"))
+ASYNCIO_DEBUG = os.environ.get("LGUAPI_TEST_ASYNCIO_DEBUG", "1") != "0"
 
 
 def _new_loop():
@@ -36,7 +43,8 @@ def pytest_pyfunc_call(pyfuncitem):
     marker = pyfuncitem.get_closest_marker("timeout")
     timeout = marker.args[0] if marker else ASYNC_TIMEOUT
     loop = _new_loop()
-    loop.set_debug(True)
+    debug = pyfuncitem.get_closest_marker("asyncio_debug")
+    loop.set_debug(ASYNCIO_DEBUG and (debug is None or bool(debug.args[0])))
     loop.slow_callback_duration = 1.0
     try:
         asyncio.set_event_loop(loop)
@@ -58,12 +66,29 @@ def pytest_pyfunc_call(pyfuncitem):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "timeout(seconds): timeout of an async test")
+    config.addinivalue_line("markers", "asyncio_debug(on): asyncio's debug mode for an async test (default on)")
+
+
+#: the files that take longest on the 2-core machine (tens of seconds each, waits included),
+#: longest first: xdist hands out files in collection order, so these start at once on
+#: ``make test``'s workers and overlap with the rest instead of one running alone at the end
+LONGEST_FIRST = (
+    "test_cluster_stream.py", "test_wheel.py", "test_make_demo_fresh_clone.py", "test_readme.py",
+    "test_cluster_monitor.py", "test_packaging.py", "test_typing.py", "test_capture.py", "test_demo.py",
+    "test_client_hardening.py", "test_server_scale.py", "test_cli_exit_codes.py", "test_monitor.py",
+    "test_cluster_gateway.py", "test_calls_e2e.py", "test_replay.py", "test_server_admin_serve.py",
+)
 
 
 def pytest_collection_modifyitems(config, items):
-    """The slow tests first (a stable sort): on ``make test``'s two xdist workers the long ones
-    then overlap with the rest instead of running alone at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The longest files first, then the other slow tests, then the rest (a stable sort)."""
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        if name in LONGEST_FIRST:
+            return LONGEST_FIRST.index(name)
+        return len(LONGEST_FIRST) + (item.get_closest_marker("slow") is None)
+
+    items.sort(key=rank)
 
 
 IMPLS = lgucore.implementations()

@@ -112,10 +112,22 @@ async def test_bad_feed_parameters_and_the_subscriber_limit():
         one.close()
 
 
+def small_socket(addr_info=(socket.AF_INET, socket.SOCK_STREAM, 0, "", ())) -> socket.socket:
+    """A client socket with a tiny receive buffer and segment size (an aiohttp ``socket_factory``).
+
+    Loopback's 64 KiB segments let the server's kernel buffer grow to megabytes for a reader that
+    stops reading; with small segments it stays a few KiB, so the gateway's queue fills after a few
+    hundred messages instead of thousands (the same cut, sooner)."""
+    family, kind, proto, _, _ = addr_info
+    s = socket.socket(family, kind, proto)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+    return s
+
+
 def slow_client(port: int, path: str) -> socket.socket:
     """A raw HTTP client with a tiny receive buffer that sends its request and then reads nothing."""
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    s = small_socket()
     s.connect(("127.0.0.1", port))
     s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
     s.setblocking(False)
@@ -124,7 +136,7 @@ def slow_client(port: int, path: str) -> socket.socket:
 
 async def read_all(s: socket.socket) -> bytes:
     loop = asyncio.get_running_loop()
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         data = await asyncio.wait_for(loop.sock_recv(s, 65536), 10)
         if not data:
@@ -198,9 +210,11 @@ async def test_a_slow_websocket_subscriber_gets_the_reason_and_close_code_4000(m
     from lguapi.gateway import streams
 
     monkeypatch.setattr(streams, "_GOODBYE_SECONDS", 600.0)
-    async with gateway_stack("3001-3002", feed_queue=100) as st, st.session() as http:
+    # a client that reads nothing answers no ping either: no heartbeat may drop it before the cut
+    async with gateway_stack("3001-3002", feed_queue=100, feed_heartbeat=600.0) as st, st.session() as http, \
+            st.session(connector=aiohttp.TCPConnector(socket_factory=small_socket)) as slow_http:
         fast = SseReader(await http.get(st.url + "/v1/events?kinds=event"))
-        slow = await http.ws_connect(st.url + "/v1/ws?kinds=event", max_msg_size=0)  # not read until the cut
+        slow = await slow_http.ws_connect(st.url + "/v1/ws?kinds=event", max_msg_size=0)  # not read until the cut
         await until(lambda: st.gateway.hub.subscribers == 2, what="two subscribers")
         await until_cut(st, fast)
         last = None

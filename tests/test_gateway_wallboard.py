@@ -91,6 +91,7 @@ async def test_wallboard_with_a_token_from_its_url():
 
 @pytest.mark.slow
 @pytest.mark.timeout(400)
+@pytest.mark.asyncio_debug(False)  # scale: the 12-extension tests run these paths in debug mode
 async def test_wallboard_with_5000_extensions():
     async with gateway_stack("3001-8000") as st, AdminServer(st.emu, port=0) as admin, browser() as driver:
         t0 = time.monotonic()

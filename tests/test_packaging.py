@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kit.locks import source_tree_lock
+from kit.locks import source_copy, source_tree_lock
 
 pytestmark = pytest.mark.slow  # packaging, not the twins: once per `make test`
 
@@ -68,19 +67,6 @@ def test_cibuildwheel_builds_every_os(platform, expected, tmp_path):
     config = PYPROJECT["tool"]["cibuildwheel"]
     assert "tests/core" in config["test-command"] and config["environment"]["LGUCORE_REQUIRE_EXTENSIONS"] == "1"
     assert (ROOT / ".github" / "workflows" / "wheels.yml").read_text(encoding="utf-8").count("cibuildwheel") >= 2
-
-
-def source_copy(dest: Path) -> Path:
-    """The checkout's sources without build outputs (a fresh clone, but with the generated
-    C kept so that cythonize has nothing to redo)."""
-    def ignore(_dir: str, names: list[str]) -> set[str]:
-        return {n for n in names if n.endswith((".so", ".pyd")) or n in ("build", "dist", ".venv", "site",
-                                                                          "__pycache__", ".git", "_build_fallback.txt")}
-    with source_tree_lock():  # not while another test builds in the checkout
-        for item in ("setup.py", "pyproject.toml", "README.md", "LICENSE", "MANIFEST.in"):
-            shutil.copy2(ROOT / item, dest / item)
-        shutil.copytree(ROOT / "src", dest / "src", ignore=ignore)
-    return dest
 
 
 def pip_wheel(out: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
