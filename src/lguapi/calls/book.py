@@ -227,14 +227,7 @@ class Book:
 
     def add_leg(self, st: CallState, leg: Leg) -> None:
         st.add_leg(leg)
-        exten = leg.exten
-        if exten:  # leg_exten(), without a second call
-            st.add_exten(exten)
-            calls = self.ext.get(exten)
-            if calls is None:
-                self.ext[exten] = {st.call.id: st}
-            else:
-                calls[st.call.id] = st
+        self.leg_exten(st, leg.exten)
 
     def leg_exten(self, st: CallState, exten: str) -> None:
         if exten:
