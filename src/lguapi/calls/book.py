@@ -192,13 +192,14 @@ class Book:
         self.stats["calls"] += 1
         return st
 
-    def index(self, st: CallState, chans: tuple, uids: tuple, created: bool = False) -> list[str]:
+    def index(self, st: CallState, chans: tuple, uids: tuple, looked: bool = False) -> list[str]:
         """Index new keys of ``st``; returns the keys that were new.
 
-        ``created``: :meth:`start` made ``st`` for this event after :meth:`find` looked every
-        one of ``chans`` up and found none alive in another call, and nothing changed the
-        index since; the channels are then taken without a second lookup (each lookup in an
-        index of tens of thousands of keys is a cache miss, the tracker's main cost)."""
+        ``looked``: :meth:`find` (or :meth:`start`) gave ``st`` for this event after looking
+        every one of ``chans`` up -- each was then unknown, ``st``'s own, or dead in another
+        call (a live one would have been merged) -- and nothing changed the index since; the
+        channels are then taken without a second lookup (each lookup in an index of tens of
+        thousands of keys is a cache miss, the tracker's main cost)."""
         idx = self.idx
         keys = st.keys
         new: list[str] = []
@@ -206,7 +207,7 @@ class Book:
             k = keys.get(c) if c is not None else LIVE
             if k == LIVE or k == DEAD:
                 continue
-            if not created:
+            if not looked:
                 other = idx.get(c)
                 if other is not None and other is not st and other.keys.get(c, 0) < DEAD:
                     continue  # never take a live key from another call (only find() merges calls)
@@ -226,8 +227,7 @@ class Book:
 
     def add_leg(self, st: CallState, leg: Leg) -> None:
         st.add_leg(leg)
-        if leg.exten:
-            self.leg_exten(st, leg.exten)
+        self.leg_exten(st, leg.exten)
 
     def leg_exten(self, st: CallState, exten: str) -> None:
         if exten:
@@ -250,7 +250,8 @@ class Book:
     @staticmethod
     def settle(st: CallState, before: tuple, ev: Event | None, out: list) -> None:
         """Recompute the call's derived fields, then report a change (:meth:`changed`)."""
-        st.show()
+        if not st.shown:
+            st.show()
         st.refresh()
         call = st.call
         state = call.state
@@ -329,9 +330,11 @@ class Book:
         call = st.call
         cid = call.id
         keys = st.own_keys()
+        pop = idx.pop
         for k in keys:
-            if idx.get(k) is st:
-                del idx[k]
+            other = pop(k, None)  # one lookup: the key is almost always this call's
+            if other is not st and other is not None:
+                idx[k] = other
         keys.append(_ID + cid)
         self.tomb.put_many(keys, cid, self.now)
         if call.room is not None and idx.get(ROOM + call.room) is st:

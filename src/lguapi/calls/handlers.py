@@ -13,25 +13,30 @@ from lguapi.events import ChannelListEvent, ChannelOutEvent, RingEvent
 
 # the modules with a compiled twin import each other relatively, so that each twin runs
 # whole (lguapi.calls._c, see lguapi.calls._twin); every other module absolutely
-from .book import Book
+from .book import NEW, Book
 from .state import LIVE_LEG, CallState, Leg, is_xfer, new_leg
 
 __all__ = ["on_ring", "on_list", "on_out", "adopt_orphans"]
 
 
 def on_ring(b: Book, ev: RingEvent, out: list) -> None:
-    if not ev.exten and ev.agent:
-        b.note_exten(ev.agent)
-    exten = ev.exten or b.exten_of(ev)
+    # every event field is read once (an event's attributes live in its __dict__)
+    exten = ev.exten
+    if not exten:
+        if ev.agent:
+            b.note_exten(ev.agent)
+        exten = b.exten_of(ev)
     ch = normalize_channel(ev.channel)
     rch = normalize_channel(ev.remote_channel)
     uid = normalize_unique_id(ev.unique_id)
     is_dial = ev.is_dial
+    number = ev.caller_id
+    ts = ev.ts
     st: CallState | None = None
-    created = False
-    if ch is not None and ch == rch and is_dial is False and ev.caller_id and uid not in b.idx:
+    created = looked = False
+    if ch is not None and ch == rch and is_dial is False and number and uid not in b.idx:
         # an originated ring (CHANNEL = RECHANNEL) from an extension in a conference: an invitation
-        st = b.conference_of(ev.caller_id)
+        st = b.conference_of(number)
     if st is None:
         atxfer = ev.atxfer
         if atxfer:
@@ -41,8 +46,11 @@ def on_ring(b: Book, ev: RingEvent, out: list) -> None:
             st, created = b.start(ev, (ch, rch), [uid, ch, rch], [uid], out, uid)
         if st is None:
             return
+        looked = True
     call = st.call
-    before = b.begin(st, created, ev.ts)
+    st.last_seen = ts
+    st.touched = b.now
+    before = NEW if created else st.signature()
     own = own_channel(exten, ch, rch)
     if own is None:
         own = rch if is_dial else ch
@@ -51,50 +59,51 @@ def on_ring(b: Book, ev: RingEvent, out: list) -> None:
     remote = rch if own == ch else ch
     if remote == own:
         remote = None
-    known_own = own is not None and st.has_channel(own)
-    new_keys = b.index(st, (ch, rch), (uid,), created)
+    known_own = False if created else (own is not None and st.has_channel(own))
+    new_keys = b.index(st, (ch, rch), (uid,), looked)
     if own is not None:
-        _ring_leg(b, st, exten, own, remote, ev, known_own)
-    if ev.inbound_number and call.dialled_number is None:
-        call.dialled_number = ev.inbound_number
+        _ring_leg(b, st, exten, own, remote, ts, is_dial, known_own, created or ev.atxfer)
+    inbound = ev.inbound_number
+    if inbound and call.dialled_number is None:
+        call.dialled_number = inbound
     if is_dial is False:
         st.rung = True
     if call.answer_at is None:
-        _ring_parties(b, st, exten, remote, ev)
+        _ring_parties(b, st, exten, remote, is_dial, number, inbound)
     b.settle(st, before, ev, out)
     if new_keys and b.orphans.maybe and b.orphans:
         adopt_orphans(b, st, new_keys, out)
 
 
-def _ring_leg(b: Book, st: CallState, exten: str, own: str, remote: str | None, ev: RingEvent,
-              known_own: bool) -> None:
+def _ring_leg(b: Book, st: CallState, exten: str, own: str, remote: str | None, ts: float, is_dial: bool | None,
+              known_own: bool, atxfer: object) -> None:
     leg = st.leg(exten, own) if st.legs else None
     if leg is None:
-        leg = new_leg(exten, own, remote, "ringing", ev.ts, b.now, ev.is_dial)
+        leg = new_leg(exten, own, remote, "ringing", ts, b.now, is_dial)
         b.add_leg(st, leg)
         if st.is_dead(own):
             leg.status = "ended"
         else:
-            if st.call.answer_at is not None and (not known_own or ev.atxfer):
+            if st.call.answer_at is not None and (not known_own or atxfer):
                 leg.transfer = True
             st.pending = None
     elif remote is not None and leg.status in LIVE_LEG:
         leg.add_remote(remote)
 
 
-def _ring_parties(b: Book, st: CallState, exten: str, remote: str | None, ev: RingEvent) -> None:
+def _ring_parties(b: Book, st: CallState, exten: str, remote: str | None, is_dial: bool | None,
+                  number: str | None, inbound: str | None) -> None:
     call = st.call
-    number = ev.caller_id
-    if ev.is_dial is False:
+    if is_dial is False:
         orig = b.party(remote, number)
-        if ev.inbound_number and (orig is None or remote is None or remote.startswith("Local/")):
+        if inbound and (orig is None or remote is None or remote.startswith("Local/")):
             orig = True
         st.evidence(1, orig, False)
         if call.caller is None:
             call.caller = number
         if call.callee is None:
             call.callee = exten or None
-    elif ev.is_dial is True:
+    elif is_dial is True:
         st.evidence(1, False, b.party(remote, number))
         if call.caller is None:
             call.caller = exten or None
@@ -114,7 +123,10 @@ def on_list(b: Book, ev: ChannelListEvent, out: list) -> None:
     if st is None:
         return
     call = st.call
-    before = b.begin(st, created, ev.ts)
+    ts = ev.ts
+    st.last_seen = ts
+    st.touched = b.now
+    before = NEW if created else st.signature()
     mine = st.legs_of(exten) if st.legs else []
     own = own_channel(exten, c1, c2)
     by_peer = own is not None
@@ -129,14 +141,15 @@ def on_list(b: Book, ev: ChannelListEvent, out: list) -> None:
     if remote == own:
         remote = None
     xfer_list = is_xfer(remote)
-    new_keys = b.index(st, (c1, c2), (u1, u2), created)
+    new_keys = b.index(st, (c1, c2), (u1, u2), True)
     if own is not None:
-        _list_leg(b, st, exten, own, remote, mine, xfer_list, ev.ts)
+        _list_leg(b, st, exten, own, remote, mine, xfer_list, ts)
         st.add_handled(exten)
-    if ev.inbound_number and call.dialled_number is None:
-        call.dialled_number = ev.inbound_number
+    inbound = ev.inbound_number
+    if inbound and call.dialled_number is None:
+        call.dialled_number = inbound
     if call.answer_at is None and not xfer_list:
-        _answer(b, st, exten, own, c1, c2, by_peer, ev)
+        _answer(b, st, exten, own, c1, c2, by_peer, ev, ts, inbound)
     elif call.answered_by is None and own == c2 and exten and not xfer_list:
         # an outbound call answered outside and transferred: the first extension that answered
         call.answered_by = exten
@@ -180,32 +193,34 @@ def _retire_rings(st: CallState, mine: list, keep: Leg | None) -> None:
 
 
 def _answer(b: Book, st: CallState, exten: str, own: str | None, c1: str | None, c2: str | None,
-            by_peer: bool, ev: ChannelListEvent) -> None:
+            by_peer: bool, ev: ChannelListEvent, ts: float, inbound: str | None) -> None:
     """The first CHANNELLIST of a call: its answer time, parties and direction evidence."""
     call = st.call
-    call.answer_at = ev.ts
-    o = b.party(c1, ev.caller1_id)
-    d = b.party(c2, ev.caller2_id)
+    call.answer_at = ts
+    n1 = ev.caller1_id
+    n2 = ev.caller2_id
+    o = b.party(c1, n1)
+    d = b.party(c2, n2)
     if by_peer:
         if own == c1:
             o = False
         else:
             d = False
-    if ev.inbound_number and o is None:
+    if inbound and o is None:
         o = True
     st.evidence(2, o, d)
     if own == c2 and exten:
         st.rung = True
     if call.caller is None:
-        call.caller = exten if (own == c1 and by_peer) else ev.caller1_id
+        call.caller = exten if (own == c1 and by_peer) else n1
     if call.callee is None:
-        call.callee = exten if (own == c2 and by_peer) else ev.caller2_id
+        call.callee = exten if (own == c2 and by_peer) else n2
     if st.dest:
         call.answered_by = None  # the far end answered an outbound call
     elif own == c2 and exten:
         call.answered_by = exten
     else:
-        call.answered_by = ev.caller2_id or (channel_peer(c2) if c2 else None)
+        call.answered_by = n2 or (channel_peer(c2) if c2 else None)
 
 
 def on_out(b: Book, ev: ChannelOutEvent, out: list) -> None:
@@ -221,20 +236,23 @@ def on_out(b: Book, ev: ChannelOutEvent, out: list) -> None:
             b.stats["orphans"] += 1
             b.orphans.keep(ev, keys, b.now)
         return
-    before = b.begin(st, False, ev.ts)
+    ts = ev.ts
+    st.last_seen = ts
+    st.touched = b.now
+    before = st.signature()
+    cause = ev.hangup_cause
     ended: list[Leg] = []
     leg = st.leg(exten, c) if c is not None else None
     if leg is not None:
         if leg.status in LIVE_LEG:
             ended.append(leg)
-        elif leg.cause is None and ev.hangup_cause is not None and _late_cause(b, st, leg, ev, out):
+        elif leg.cause is None and cause is not None and _late_cause(b, st, leg, ev, out):
             return
     else:
         _out_legs(st, exten, c, ended)
     if c is not None:
         st.mark_dead(c)
     b.index(st, (c, rc), (u, su))
-    cause = ev.hangup_cause
     for m in ended:
         m.status = "ended"
         st.mark_dead(m.own)
@@ -242,7 +260,7 @@ def on_out(b: Book, ev: ChannelOutEvent, out: list) -> None:
     if ended:
         st.last_cause = cause
         if not st.has_live():
-            b.schedule_end(st, ev.ts, cause, ev, out)
+            b.schedule_end(st, ts, cause, ev, out)
             if st.call.state == "ended":
                 return
     b.settle(st, before, ev, out)

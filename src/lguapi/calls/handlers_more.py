@@ -42,7 +42,7 @@ def on_conf(b: Book, ev: ConferenceEvent, out: list) -> None:
         return
     call = st.call
     before = b.begin(st, created, ev.ts)
-    b.index(st, (c,), (u,), created)
+    b.index(st, (c,), (u,), True)  # find() / start() looked c up
     if room and call.room is None and b.idx.get(ROOM + room) in (None, st):
         call.room = room
         b.idx[ROOM + room] = st

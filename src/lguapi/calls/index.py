@@ -48,7 +48,9 @@ class Memory:
             self.rotate_at = now + self.half_ttl
         elif now >= self.rotate_at or len(self.new) >= self.half_len:
             self._rotate(now)
-        self.new.update(dict.fromkeys(keys, value))
+        new = self.new
+        for k in keys:
+            new[k] = value
 
     def get(self, key: str, now: float) -> Any:
         if self.rotate_at is not None and now >= self.rotate_at:

@@ -34,10 +34,9 @@ def is_xfer(ch: str | None) -> bool:
 
 
 def open_state(call: Call, seq: int, ts: float, now: float) -> CallState:
-    """The state of a new call, shown in the call's views."""
-    st = CallState(call, seq, ts, now)
-    st.show()
-    return st
+    """The state of a new call; the event that made it shows it in the call's views (by the
+    book's ``settle`` or ``finish``, once, after its legs and keys are in)."""
+    return CallState(call, seq, ts, now)
 
 
 def channels_of(keys: dict[str, int]) -> list[str]:
