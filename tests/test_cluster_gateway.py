@@ -4,7 +4,6 @@ and wallboard (in a real headless Chromium), and routes commands for the other m
 extensions with the same answers as local."""
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from typing import Any, AsyncIterator
 
@@ -13,6 +12,7 @@ import pytest
 
 from kit.browser import browser, call, screenshot, tile_text, wait_js, wait_state
 from kit.cluster import EMULATOR_IDLE, Member, owned_once, until, write_accounts
+from kit.wait import eventually
 from lguapi.cluster.gateway import cluster_gateway
 from lguapi.cluster.leases import LeaseConfig
 from lguapi.gateway import GatewayConfig
@@ -71,18 +71,13 @@ async def test_a_gateway_serves_and_commands_the_whole_cluster(tmp_path, redis_s
                 return {e["exten"]: e["state"] for e in body["extensions"]}
 
             # every extension, the other member's included, is idle in this gateway's reads
-            for _ in range(300):
-                if set((await states()).values()) == {"idle"}:
-                    break
-                await asyncio.sleep(0.1)
+            await eventually(states, lambda st: set(st.values()) == {"idle"}, "every extension idle", timeout=30)
             assert set((await states()).values()) == {"idle"} and len(await states()) == 40
 
             # an outside call rings the other member's extension: state, calls and feed here
             emu.pbx.external_call("01055550000", r_ext)
-            for _ in range(300):
-                if (await get(f"/v1/extensions/{r_ext}"))[1]["state"] == "ringing":
-                    break
-                await asyncio.sleep(0.1)
+            await eventually(lambda: get(f"/v1/extensions/{r_ext}"), lambda r: r[1]["state"] == "ringing",
+                             "the other member's extension ringing", timeout=30)
             status, ext = await get(f"/v1/extensions/{r_ext}")
             assert status == 200 and ext["state"] == "ringing" and ext["call_id"]
             _, calls = await get("/v1/calls")
