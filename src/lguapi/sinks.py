@@ -423,10 +423,12 @@ class JsonlSink(_Batching):
             kept = []
             for line in lines:
                 start, pos = pos, pos + len(line) + 1  # and its newline
-                if pos > done:
+                if pos - 1 > done:  # not all of the record was written: again, on a fresh line
                     kept.append(line)
                     if start < done:
                         still_torn = True
+                elif pos > done:  # all but its newline: the next write's leading newline ends it
+                    still_torn = True
             self._torn = still_torn
             self._buf = kept + self._buf
             raise
