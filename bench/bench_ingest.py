@@ -47,7 +47,7 @@ from loadgen import call_flows, login_id  # noqa: E402
 FIRST = 20001
 
 
-from _harness import child_env as _env  # noqa: E402
+from _harness import child_env as _env, cpu_us_per_item  # noqa: E402
 
 
 # --- the consumer process ---------------------------------------------------------------------
@@ -276,8 +276,6 @@ def stage_budget(n_conns: int = 200, per_conn: int = 300) -> dict:
     are prepared beforehand); "tracker" feeds a tracker whose clock follows the events'
     times, so calls end after their grace as they do live and in a replay.
     """
-    import gc
-
     from lgucore import FrameDecoder, TextCodec, tokenize
     from lguapi.calls import CallTracker
     from lguapi.events import parse_event
@@ -292,17 +290,7 @@ def stage_budget(n_conns: int = 200, per_conn: int = 300) -> dict:
     n = len(texts)
 
     def timed(fn) -> float:
-        best = float("inf")
-        gc.collect()
-        gc.disable()
-        try:
-            for _ in range(3):
-                t = time.thread_time()
-                fn()
-                best = min(best, time.thread_time() - t)
-        finally:
-            gc.enable()
-        return 1e6 * best / n
+        return cpu_us_per_item(fn, n)
 
     out: dict = {}
     frames: list = []

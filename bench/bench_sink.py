@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _harness import cpu_us_per_item  # noqa: E402
 from loadgen import call_flows  # noqa: E402
 
 FIRST = 20001
@@ -49,20 +48,6 @@ def _items(evs: list) -> list:
     return out
 
 
-def _best(fn, n: int) -> float:
-    best = float("inf")
-    for _ in range(3):
-        gc.collect()
-        gc.disable()
-        try:
-            t = time.thread_time()
-            fn()
-            best = min(best, time.thread_time() - t)
-        finally:
-            gc.enable()
-    return 1e6 * best / n
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--conns", type=int, default=1000)
@@ -75,8 +60,8 @@ def main() -> None:
     items = _items(evs)
     calls = [c for k, c in items if k == "call"]
     print(f"bench_sink: {n} events, {len(calls)} calls")
-    print(f"  event records (key + JSON)  {_best(lambda: [event_json(event_key(ev), ev) for ev in evs], n):6.2f} µs/event")
-    print(f"  call records (key + JSON)   {_best(lambda: [call_json(call_key(c), c) for c in calls], n):6.2f} µs/event")
+    print(f"  event records (key + JSON)  {cpu_us_per_item(lambda: [event_json(event_key(ev), ev) for ev in evs], n):6.2f} µs/event")
+    print(f"  call records (key + JSON)   {cpu_us_per_item(lambda: [call_json(call_key(c), c) for c in calls], n):6.2f} µs/event")
     with tempfile.TemporaryDirectory() as tmp:
         def run_sink() -> None:
             path = os.path.join(tmp, "e.jsonl")
@@ -90,7 +75,7 @@ def main() -> None:
                 await sink.flush()
                 await sink.close()
             asyncio.run(go())
-        print(f"  JsonlSink.write_batch       {_best(run_sink, n):6.2f} µs/event")
+        print(f"  JsonlSink.write_batch       {cpu_us_per_item(run_sink, n):6.2f} µs/event")
 
 
 if __name__ == "__main__":
