@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-__all__ = ["Report", "Result", "machine_info"]
+__all__ = ["Report", "Result", "machine_info", "cpu_us_per_item"]
 
 
 @dataclass
@@ -119,6 +119,24 @@ def _run(fn: Callable[[], object], number: int) -> float:
     for _ in range(number):
         fn()
     return time.perf_counter() - t0
+
+
+def cpu_us_per_item(fn: Callable[[], object], n: int, repeat: int = 3) -> float:
+    """The best of ``repeat`` runs of ``fn`` in this thread's CPU time, in µs per one of its
+    ``n`` items, with the garbage collector off during each run."""
+    import gc
+
+    best = float("inf")
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            t = time.thread_time()
+            fn()
+            best = min(best, time.thread_time() - t)
+    finally:
+        gc.enable()
+    return 1e6 * best / n
 
 
 def _fmt(v: float) -> str:

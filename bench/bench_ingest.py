@@ -11,7 +11,8 @@ taken every event (and, with a sink, written every record):
 
 For each: events/s, CPU µs per event of the consumer process, the longest garbage-collector
 pause, and connections declared dead (must be 0). Then, in this process, the **per-stage
-budget** on the same frames (decrypt, frames, tokens, typed event, tracker, sink record)
+budget** on the same frames (decrypt, frames, tokens, typed event, tracker, sink record: the
+  records of the events and of the calls they finish)
 and the **core's own limit** (decrypt + frames + tokens): ``loop and the rest`` is the live
 CPU per event minus the stages. Last, **steady state**: the generator paces 10,000 events/s
 over 5,000 connections (``--rate``; every event has its instant in a schedule both processes
@@ -46,7 +47,7 @@ from loadgen import call_flows, login_id  # noqa: E402
 FIRST = 20001
 
 
-from _harness import child_env as _env  # noqa: E402
+from _harness import child_env as _env, cpu_us_per_item  # noqa: E402
 
 
 # --- the consumer process ---------------------------------------------------------------------
@@ -275,12 +276,10 @@ def stage_budget(n_conns: int = 200, per_conn: int = 300) -> dict:
     are prepared beforehand); "tracker" feeds a tracker whose clock follows the events'
     times, so calls end after their grace as they do live and in a replay.
     """
-    import gc
-
     from lgucore import FrameDecoder, TextCodec, tokenize
     from lguapi.calls import CallTracker
     from lguapi.events import parse_event
-    from lguapi.sinks import event_json, event_key
+    from lguapi.sinks import call_json, call_key, event_json, event_key
 
     codec = TextCodec("seed")
     extens = [str(FIRST + i) for i in range(n_conns)]
@@ -291,17 +290,7 @@ def stage_budget(n_conns: int = 200, per_conn: int = 300) -> dict:
     n = len(texts)
 
     def timed(fn) -> float:
-        best = float("inf")
-        gc.collect()
-        gc.disable()
-        try:
-            for _ in range(3):
-                t = time.thread_time()
-                fn()
-                best = min(best, time.thread_time() - t)
-        finally:
-            gc.enable()
-        return 1e6 * best / n
+        return cpu_us_per_item(fn, n)
 
     out: dict = {}
     frames: list = []
@@ -315,7 +304,7 @@ def stage_budget(n_conns: int = 200, per_conn: int = 300) -> dict:
     out["event"] = timed(lambda: evs.__setitem__(slice(None), [
         parse_event(m, exten=e, ts=ts, raw=raw) for m, e, ts, raw in args]))
 
-    def track() -> None:
+    def track(ended: list | None = None) -> None:
         # the clock follows the events' own times, as a live monitor's does: ends are confirmed
         # after their grace and finished calls leave the tracker inside the timed part (a clock
         # standing still would leave that work out and make the stage look half its live cost)
@@ -323,10 +312,19 @@ def stage_budget(n_conns: int = 200, per_conn: int = 300) -> dict:
         tr = CallTracker(clock=lambda: now[0])
         for ev in evs:
             now[0] = ev.ts
-            tr.feed(ev)
-        tr.flush()
+            ups = tr.feed(ev)
+            if ended is not None:
+                ended.extend(u.call for u in ups if u.kind == "ended" and u.call.end_reason != "merged")
+        ups = tr.flush()
+        if ended is not None:
+            ended.extend(u.call for u in ups if u.kind == "ended" and u.call.end_reason != "merged")
     out["tracker"] = timed(track)
-    out["sink record"] = timed(lambda: [event_json(event_key(ev), ev) for ev in evs])
+    ended: list = []
+    track(ended)  # the finished calls a live sink records (untimed)
+    # a live sink writes a record for every event and one for every finished call (about one
+    # call per three events here): both are the stage, as they are the sink's work
+    out["sink record"] = timed(lambda: ([event_json(event_key(ev), ev) for ev in evs],
+                                        [call_json(call_key(c), c) for c in ended]))
     out["core limit"] = out["frames"] + out["decrypt"] + out["tokens"]
     return out
 

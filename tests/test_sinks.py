@@ -309,3 +309,59 @@ def test_writer_killed_mid_write_loses_at_most_the_unflushed_batch(tmp_path, nam
     assert proc.returncode == 0, err
     assert out.split()[-1] == "done"
     assert _stored_seqs(path) == list(range(total))
+
+
+# --- a write cut short ------------------------------------------------------------------------
+
+_SHORT_WRITE = r"""
+import asyncio, json, os, resource, signal, sys
+from lguapi.events import PingEvent
+from lguapi.sinks import JsonlSink, event_json, event_key, read_jsonl
+
+path, short = sys.argv[1], int(sys.argv[2])
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over the limit: EFBIG, not a signal
+
+async def main():
+    sink = JsonlSink(path, batch=1000)
+    pings = [("event", PingEvent(name="PING", raw="PING", exten="3321", ts=float(i))) for i in range(20)]
+    # the limit falls ``short`` bytes before the end of the fifth line (its newline included)
+    limit = sum(len(event_json(event_key(e), e)) + 1 for _, e in pings[:5]) - short
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    sink.write_batch(pings)
+    try:
+        await sink.flush()
+    except OSError:
+        failed = True
+    else:
+        failed = False
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    await sink.close()
+    print(json.dumps({"failed": failed, "keys": [r["key"] for r in read_jsonl(path)]}))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("short, torn_lines", [(1, 0), (3, 1), (40, 1)],
+                         ids=["before-newline", "near-the-end", "mid-line"])
+def test_a_write_cut_short_loses_nothing_and_duplicates_nothing(tmp_path, short, torn_lines):
+    """The file-size limit cuts a batch's write: the flush raises; the records not completely
+    written are written again on the next flush, on a new line. A record cut just before its
+    newline is complete: the next write's leading newline ends it, and it is not written twice."""
+    path = tmp_path / "cut.jsonl"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", _SHORT_WRITE, str(path), str(short)], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["failed"]
+    keys = result["keys"]
+    assert len(keys) == 20 and len(set(keys)) == 20  # every record once; the cut line is skipped by readers
+    torn = []
+    for ln in path.read_bytes().split(b"\n")[:-1]:
+        try:
+            json.loads(ln)
+        except ValueError:
+            torn.append(ln)
+    assert len(torn) == torn_lines and all(t.startswith(b'{"key":') for t in torn)  # the line the limit cut

@@ -1,0 +1,82 @@
+"""The JSONL sink's own cost per event, fed the ingest benchmark's events: the record stage
+alone, then ``JsonlSink.write_batch`` in the Monitor's chunks (keys, dedup, lines, writes).
+
+    PYTHONPATH=src /work/venv/bin/python bench/bench_sink.py [--conns N] [--per-conn M]
+
+Prints µs of CPU per event (best of 3, garbage collector off during each run).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import cpu_us_per_item  # noqa: E402
+from loadgen import call_flows  # noqa: E402
+
+FIRST = 20001
+CHUNK = 512  # the Monitor's records per write_batch call
+
+
+def _events(n_conns: int, per_conn: int) -> list:
+    from lgucore import tokenize
+    from lguapi.events import parse_event
+
+    texts = [(str(FIRST + i), t) for i in range(n_conns)
+             for t in call_flows(str(FIRST + i), per_conn, seq0=1 + i * 4 * per_conn)]
+    return [parse_event(tokenize(t), exten=e, ts=1.0 + i * 1e-4, raw=t.decode()) for i, (e, t) in enumerate(texts)]
+
+
+def _items(evs: list) -> list:
+    """The Monitor's queue for ``evs``: each event, and each call the tracker ends, in order."""
+    from lguapi.calls import CallTracker
+
+    now = [0.0]
+    tr = CallTracker(clock=lambda: now[0])
+    out: list = []
+    for ev in evs:
+        now[0] = ev.ts
+        ups = tr.feed(ev)
+        out.append(("event", ev))
+        out.extend(("call", u.call) for u in ups if u.kind == "ended" and u.call.end_reason != "merged")
+    out.extend(("call", u.call) for u in tr.flush() if u.kind == "ended" and u.call.end_reason != "merged")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--conns", type=int, default=1000)
+    ap.add_argument("--per-conn", type=int, default=100)
+    a = ap.parse_args()
+    from lguapi.sinks import JsonlSink, call_json, call_key, event_json, event_key
+
+    evs = _events(a.conns, a.per_conn)
+    n = len(evs)
+    items = _items(evs)
+    calls = [c for k, c in items if k == "call"]
+    print(f"bench_sink: {n} events, {len(calls)} calls")
+    print(f"  event records (key + JSON)  {cpu_us_per_item(lambda: [event_json(event_key(ev), ev) for ev in evs], n):6.2f} µs/event")
+    print(f"  call records (key + JSON)   {cpu_us_per_item(lambda: [call_json(call_key(c), c) for c in calls], n):6.2f} µs/event")
+    with tempfile.TemporaryDirectory() as tmp:
+        def run_sink() -> None:
+            path = os.path.join(tmp, "e.jsonl")
+            if os.path.exists(path):
+                os.unlink(path)
+
+            async def go() -> None:
+                sink = JsonlSink(path)
+                for i in range(0, n, CHUNK):
+                    sink.write_batch(items[i:i + CHUNK])
+                await sink.flush()
+                await sink.close()
+            asyncio.run(go())
+        print(f"  JsonlSink.write_batch       {cpu_us_per_item(run_sink, n):6.2f} µs/event")
+
+
+if __name__ == "__main__":
+    main()
