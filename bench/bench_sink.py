@@ -3,7 +3,8 @@ alone, then ``JsonlSink.write_batch`` in the Monitor's chunks (keys, dedup, line
 
     PYTHONPATH=src /work/venv/bin/python bench/bench_sink.py [--conns N] [--per-conn M]
 
-Prints µs of CPU per event (best of 3, garbage collector off during each run).
+Prints µs of CPU per event (best of 3, garbage collector off during each run); ``bench/run.py
+--only sink`` puts the same three figures in the report.
 """
 from __future__ import annotations
 
@@ -48,20 +49,17 @@ def _items(evs: list) -> list:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--conns", type=int, default=1000)
-    ap.add_argument("--per-conn", type=int, default=100)
-    a = ap.parse_args()
+def measure(conns: int = 1000, per_conn: int = 100) -> dict[str, float]:
+    """µs of CPU per event of the event records, the call records and ``JsonlSink.write_batch``."""
     from lguapi.sinks import JsonlSink, call_json, call_key, event_json, event_key
 
-    evs = _events(a.conns, a.per_conn)
+    evs = _events(conns, per_conn)
     n = len(evs)
     items = _items(evs)
     calls = [c for k, c in items if k == "call"]
-    print(f"bench_sink: {n} events, {len(calls)} calls")
-    print(f"  event records (key + JSON)  {cpu_us_per_item(lambda: [event_json(event_key(ev), ev) for ev in evs], n):6.2f} µs/event")
-    print(f"  call records (key + JSON)   {cpu_us_per_item(lambda: [call_json(call_key(c), c) for c in calls], n):6.2f} µs/event")
+    out = {"events": float(n), "calls": float(len(calls))}
+    out["event records (key + JSON)"] = cpu_us_per_item(lambda: [event_json(event_key(ev), ev) for ev in evs], n)
+    out["call records (key + JSON)"] = cpu_us_per_item(lambda: [call_json(call_key(c), c) for c in calls], n)
     with tempfile.TemporaryDirectory() as tmp:
         def run_sink() -> None:
             path = os.path.join(tmp, "e.jsonl")
@@ -75,7 +73,29 @@ def main() -> None:
                 await sink.flush()
                 await sink.close()
             asyncio.run(go())
-        print(f"  JsonlSink.write_batch       {cpu_us_per_item(run_sink, n):6.2f} µs/event")
+        out["JsonlSink.write_batch"] = cpu_us_per_item(run_sink, n)
+    return out
+
+
+STAGES = ("event records (key + JSON)", "call records (key + JSON)", "JsonlSink.write_batch")
+
+
+def run(report) -> None:
+    """``bench/run.py``'s entry point: the three costs, µs per event (``--quick``: 100 x 20 events)."""
+    r = measure(100, 20) if report.quick else measure()
+    for stage in STAGES:
+        report.add("JSONL sink: CPU per event", stage, r[stage], "µs", higher_is_better=False)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--conns", type=int, default=1000)
+    ap.add_argument("--per-conn", type=int, default=100)
+    a = ap.parse_args()
+    r = measure(a.conns, a.per_conn)
+    print(f"bench_sink: {int(r['events'])} events, {int(r['calls'])} calls")
+    for stage in STAGES:
+        print(f"  {stage:<28}{r[stage]:6.2f} µs/event")
 
 
 if __name__ == "__main__":

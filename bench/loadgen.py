@@ -76,9 +76,11 @@ class _Conn(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
+        transport = self.transport
+        assert transport is not None, "data before connection_made"
         for ftype, body in self.decoder.feed(data):
             if ftype == HEARTBEAT:
-                self.transport.write(self.codec.heartbeat_ack(body))
+                transport.write(self.codec.heartbeat_ack(body))
                 continue
             text = self.codec.open(ftype, body).decode("utf-8", "replace")
             if text.startswith(("CMD LOGIN ", "CMD|LOGIN|")):
@@ -86,7 +88,7 @@ class _Conn(asyncio.Protocol):
                 ident = words.get("ID", "")
                 exten = ident[len(ID_PREFIX):] if ident.startswith(ID_PREFIX) else ident
                 self.exten = exten
-                self.transport.write(self.codec.encode(
+                transport.write(self.codec.encode(
                     f"LOGINRESULT|STATUS:1|EXTEN:{exten}|CALLERID:0701234{exten}|DOMAIN:bench.test"
                     f"|MSG:{exten},0701234{exten},{ident}".encode()))
                 self.gen.logged_in(self)
