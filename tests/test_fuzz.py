@@ -18,6 +18,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 FUZZ = os.path.join(ROOT, "fuzz")
 TARGETS = ["frames", "tokens", "batch", "cipher", "events", "tracker", "session"]
 RUNS = int(os.environ.get("LGUAPI_FUZZ_RUNS", "3000"))
+RUN_SLACK = 64  # how far past -runs a bounded run may count before it stops
 
 
 def test_every_target_has_a_seed_corpus():
@@ -34,6 +35,8 @@ def test_fuzz_target_bounded_run(target, tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
     report = proc.stderr[-4000:]
     assert proc.returncode == 0, f"fuzz_{target} found a problem:\n{report}"
-    # libFuzzer ends at -runs, though its final count is sometimes one past it ("Done 3001 runs")
+    # libFuzzer checks its -runs budget between rounds of mutations, not after every input, so
+    # the final count may pass it by a few (CI has printed "Done 3001" and "Done 3002 runs").
+    # What matters is that the run stopped by itself near the budget, not the exact figure.
     done = re.search(r"^Done (\d+) runs", proc.stderr, re.M)
-    assert done and RUNS <= int(done.group(1)) <= RUNS + 1, report
+    assert done and RUNS <= int(done.group(1)) <= RUNS + RUN_SLACK, report
