@@ -718,3 +718,25 @@ def test_memory_is_bounded():
     assert not t._idx and not t._ext
     assert len(t._tomb) <= 50
     assert len(t._timers) <= 4096 + 4
+
+
+async def test_feed_many_equals_feeding_one_by_one_and_reaches_subscribers():
+    """feed_many (the batch readers' entry) gives the updates of feed() event by event, in
+    order, and hands every one of them to the updates() subscribers."""
+    def traffic():
+        a = [ev(x, "3321", ts=300.0 + i) for i, x in enumerate(M53_3321)]
+        b = [ev(x, "3322", ts=300.0 + i) for i, x in enumerate(M53_3322)]
+        c = [ev(x, "3321", ts=400.0 + i) for i, x in enumerate(M51)]
+        return [b[0], a[0], a[1], b[1], a[2], b[2], *c]
+
+    one = CallTracker(clock=Clock(), end_grace=0.0)
+    singles = feed_all(one, traffic())
+    many = CallTracker(clock=Clock(), end_grace=0.0)
+    stream = many.updates()
+    batched = many.feed_many(traffic())
+    assert [(u.call.id, u.kind, u.state) for u in batched] == [(u.call.id, u.kind, u.state) for u in singles]
+    assert len(batched) >= 4
+    assert [c.to_dict() for c in many.ended] == [c.to_dict() for c in one.ended]
+    assert many.feed_many([]) == []
+    many.close()
+    assert [(u.call.id, u.kind) async for u in stream] == [(u.call.id, u.kind) for u in batched]
