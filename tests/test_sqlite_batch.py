@@ -1,0 +1,64 @@
+"""SqliteSink.write_batch: the same database as one record at a time, bad items reported while
+the others are stored, a failed transaction keeping its rows for the next attempt."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from lguapi.calls import CallTracker
+from lguapi.sinks import SqliteSink
+
+from test_sinks import INBOUND, ev, finished_call, sample_events
+
+
+def _rows(path) -> list[tuple]:
+    with sqlite3.connect(path) as db:
+        return (db.execute("SELECT seq, key, ts, exten, type, name, raw, data FROM events ORDER BY seq").fetchall()
+                + db.execute("SELECT * FROM calls ORDER BY seq").fetchall())
+
+
+async def test_write_batch_stores_what_one_by_one_stores(tmp_path):
+    events, call = sample_events(), finished_call()
+    one = tmp_path / "one.db"
+    async with SqliteSink(one, batch=3) as sink:
+        for e in events:
+            await sink.write_event(e)
+        await sink.write_call(call)
+    many = tmp_path / "many.db"
+    async with SqliteSink(many, batch=3) as sink:
+        items = [("event", e) for e in events] + [("call", call)]
+        assert sink.write_batch(items[:4]) == []
+        assert sink.stats["batches"] == 1 and sink.stats["written"] == 4  # a full batch: committed on return
+        assert sink.write_batch(items[4:] + items[:2]) == []  # the first two again: duplicates
+    assert sink.stats["duplicates"] == 2 and sink.stats["written"] == len(items)
+    assert _rows(many) == _rows(one)
+
+
+async def test_write_batch_reports_a_bad_item_and_stores_the_others(tmp_path):
+    t = CallTracker()
+    t.feed(ev(INBOUND[0]))
+    (active,) = t.active.values()  # not over: refused
+    path = tmp_path / "e.db"
+    async with SqliteSink(path) as sink:
+        items = [("event", ev(INBOUND[0])), ("call", active), ("event", ev("PING", ts=5.0))]
+        failed = sink.write_batch(items)
+        assert [(item, type(exc)) for item, exc in failed] == [(items[1], ValueError)]
+    assert [r[4] for r in _rows(path)] == ["RingEvent", "PingEvent"]
+
+
+async def test_a_failed_transaction_keeps_its_rows(tmp_path):
+    path = tmp_path / "e.db"
+    sink = SqliteSink(path, batch=2)
+    events = [ev("PING", ts=float(i)) for i in range(4)]
+    with sqlite3.connect(path) as db:  # the database refuses rows for now: the sink's commit fails
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="refused"):
+        sink.write_batch([("event", e) for e in events[:2]])
+    assert sink.stats["written"] == 0
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TRIGGER refuse")
+    assert sink.write_batch([("event", e) for e in events[2:]]) == []  # commits all four, in order
+    await sink.close()
+    assert [r[2] for r in _rows(path)] == [0.0, 1.0, 2.0, 3.0]
+    assert sink.stats == {"written": 4, "duplicates": 0, "batches": 1}
