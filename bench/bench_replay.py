@@ -111,7 +111,7 @@ async def _write_all(url: str, tmp: str, records: list) -> None:
     sink = open_sink(url + path, batch=R.DEFAULT_BATCH)
     try:
         for i in range(0, len(records), R.DEFAULT_BATCH):
-            await R._write(sink, records[i:i + R.DEFAULT_BATCH])
+            R._write_batch(sink.write_batch, records[i:i + R.DEFAULT_BATCH])
         await sink.flush()
     finally:
         await sink.close()

@@ -104,7 +104,10 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
     ``on_event(ev)`` and ``on_update(u)`` see every event and call update as they are
     rebuilt. Work goes in batches: each segment is decoded and indexed whole, and up to
     ``batch`` events at a time are built, fed to the tracker and handed to the sink in one
-    step (``write_batch`` when the sink has it).
+    step (``write_batch`` when the sink has it). ``pause_gc``: the cyclic garbage collector
+    is off while a batch is built, tracked and handed to a ``write_batch``, and on again
+    between batches (if it was on), so a batch's objects are scanned once rather than by
+    every young collection its allocations would trigger.
     """
     if batch < 1:
         raise ValueError("batch must be >= 1")
@@ -120,6 +123,7 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
         sink = open_sink(os.fspath(sink), batch=batch)
     result = ReplayResult()
     conns: dict[int, _Conn] = {}
+    write_batch = getattr(sink, "write_batch", None)
     started = time.perf_counter()
     try:
         for path in segments(paths):
@@ -131,8 +135,10 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
                     if evs is None:
                         break
                     records = _track(evs, tracker, clock_now, result, on_event, on_update)
-                if sink is not None:
-                    await _write(sink, records)
+                    if write_batch is not None:
+                        _write_batch(write_batch, records)
+                if sink is not None and write_batch is None:
+                    await _write_each(sink, records)
         if sink is not None:
             await sink.flush()
     finally:
@@ -261,15 +267,16 @@ def _track(evs: list[E.Event], tracker: Any, clock_now: list[float], result: Rep
     return records
 
 
-async def _write(sink: Any, records: list[tuple[str, Any]]) -> None:
-    """Hand ``records`` to the sink: in one call when it takes batches, else one by one."""
-    write_batch = getattr(sink, "write_batch", None)
-    if write_batch is not None:
-        failed = write_batch(records)
-        if failed:
-            (kind, obj), exc = failed[0]
-            raise CaptureError(f"the sink refused a replayed {kind} ({len(failed)} in all): {exc}") from exc
-        return
+def _write_batch(write_batch: Callable[[list], list], records: list[tuple[str, Any]]) -> None:
+    """Hand ``records`` to a sink's ``write_batch`` (one synchronous call); refused records raise."""
+    failed = write_batch(records)
+    if failed:
+        (kind, obj), exc = failed[0]
+        raise CaptureError(f"the sink refused a replayed {kind} ({len(failed)} in all): {exc}") from exc
+
+
+async def _write_each(sink: Any, records: list[tuple[str, Any]]) -> None:
+    """Hand ``records`` to a sink without ``write_batch``, one awaited write each."""
     for kind, obj in records:
         if kind == "event":
             await sink.write_event(obj)
