@@ -13,7 +13,9 @@ collector off) on the previous stage's output:
   minus the tracker line: replay's own overhead around it;
 * **JSONL write**, **SQLite write** -- the sink records handed to each sink and written
   (keys, serialisation, the file or the transactions; the SQLite writer thread counted);
-* **GC (whole run)** -- a whole no-sink replay with the collector on, minus one with it off.
+* **GC (whole run, collector never paused)** -- a whole no-sink replay with ``pause_gc=False``
+  minus one with the collector off: what the pause saves;
+* **whole run, no sink** -- ``replay()`` as shipped (collector paused per batch), in a fresh process.
 
     PYTHONPATH=src /work/venv/bin/python bench/bench_replay.py [--conns 200] [--per-conn 1000]
 """
@@ -75,7 +77,10 @@ def stages(directory: str, tmp: str) -> dict[str, float]:
     packed.write_bytes(gzip.compress(data, compresslevel=6))
     out["read .gz"], _ = _cpu(lambda: load_segment(packed), n)
     out["frames + index"], _ = _cpu(lambda: index_segment(decode_batch(data)), n)
-    us, _ = _cpu(events, n)
+    def rebuilt() -> int:  # as replay does it: one batch of events alive at a time
+        res = R.ReplayResult()
+        return sum(map(len, R._segment_events(seg, {}, res, batch=R.DEFAULT_BATCH, max_bytes=1 << 30)))
+    us, _ = _cpu(rebuilt, n)
     out["events"] = us - out["read"] - out["frames + index"]
 
     def tracker() -> None:
@@ -117,14 +122,17 @@ async def _write_all(url: str, tmp: str, records: list) -> None:
         await sink.close()
 
 
-def _whole(directory: str, collect: bool) -> float:
-    """CPU µs per event of one whole no-sink replay in a fresh process, the collector on or off."""
+def _whole(directory: str, collect: bool, *, pause: bool = False) -> float:
+    """CPU µs per event of one whole no-sink replay in a fresh process (this process's twin),
+    with the collector on or disabled, paused in batches (``pause_gc``) or not."""
+    import lgucore
+
     code = ("import asyncio, gc, sys, time; from lguapi.replay import replay\n"
             f"{'' if collect else 'gc.disable()'}\n"
-            "t = time.process_time(); r = asyncio.run(replay([sys.argv[1]]))\n"
+            f"t = time.process_time(); r = asyncio.run(replay([sys.argv[1]], pause_gc={pause}))\n"
             "print(1e6 * (time.process_time() - t) / r.events)")
     runs = [float(subprocess.run([sys.executable, "-c", code, directory], capture_output=True, text=True,
-                                 env=child_env(False), check=True, timeout=600).stdout) for _ in range(3)]
+                                 env=child_env(bool(lgucore.NO_EXTENSIONS)), check=True, timeout=600).stdout) for _ in range(3)]
     return min(runs)
 
 
@@ -138,8 +146,8 @@ def measure(n_conns: int = 200, per_conn: int = 1000) -> dict[str, float]:
         bench_ingest.make_capture(cap, n_conns, per_conn)
         out = stages(cap, tmp)
         on, off = _whole(cap, True), _whole(cap, False)
-        out["GC (whole run)"] = max(0.0, on - off)
-        out["whole run, no sink"] = on
+        out["GC (whole run, collector never paused)"] = max(0.0, on - off)
+        out["whole run, no sink"] = _whole(cap, True, pause=True)
         return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
