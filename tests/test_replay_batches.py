@@ -129,3 +129,18 @@ async def test_bad_records_get_a_clear_error(tmp_path):
         with pytest.raises(CaptureError, match=message):
             await replay(segments([path]))
         assert gc.isenabled()
+
+
+async def test_a_compressed_segment_replays_like_the_plain_one(tmp_path):
+    import gzip
+
+    plain, packed = tmp_path / "plain", tmp_path / "packed"
+    _capture(plain)
+    packed.mkdir()
+    (seg,) = segments([plain])
+    (packed / (seg.name + ".gz")).write_bytes(gzip.compress(seg.read_bytes()))
+    a: list[E.Event] = []
+    b: list[E.Event] = []
+    await replay([plain], on_event=a.append)
+    await replay([packed], on_event=b.append)
+    assert [_fields(e) for e in a] == [_fields(e) for e in b] and len(a) == 164
