@@ -62,3 +62,13 @@ async def test_a_failed_transaction_keeps_its_rows(tmp_path):
     await sink.close()
     assert [r[2] for r in _rows(path)] == [0.0, 1.0, 2.0, 3.0]
     assert sink.stats == {"written": 4, "duplicates": 0, "batches": 1}
+
+
+async def test_cache_option(tmp_path):
+    with pytest.raises(ValueError, match="cache_mib"):
+        SqliteSink(tmp_path / "x.db", cache_mib=0)
+    sink = SqliteSink(tmp_path / "y.db", cache_mib=8)
+    assert sink.cache_mib == 8
+    sink.write_batch([("event", ev("PING", ts=1.0))])
+    await sink.close()
+    assert len(_rows(tmp_path / "y.db")) == 1

@@ -510,16 +510,21 @@ class SqliteSink(_Batching):
     ``INSERT OR IGNORE``, one transaction per batch, so a record written twice is stored
     once and a killed writer leaves the database at its last committed batch.
     ``synchronous`` is ``NORMAL`` (durable against a process kill; ``"FULL"`` also against
-    a power loss).
+    a power loss). ``cache_mib`` (default 32) is the connection's page cache: the index of
+    the random ``key`` column touches pages all over it, and SQLite's own default of 2 MiB
+    made inserts about 15% dearer once a store passed a few hundred thousand records.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, batch: int = 100, flush_interval: float = 0.5,
-                 synchronous: str = "NORMAL"):
+                 synchronous: str = "NORMAL", cache_mib: int = 32):
         super().__init__(batch, flush_interval)
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"unknown synchronous mode {synchronous!r}")
+        if cache_mib < 1:
+            raise ValueError("cache_mib must be >= 1")
         self.path: str = os.fspath(path)
         self._sync = synchronous.upper()
+        self.cache_mib = cache_mib
         self._events: list[tuple] = []
         self._calls: list[tuple] = []
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lguapi-sqlite")
@@ -536,6 +541,7 @@ class SqliteSink(_Batching):
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self._sync}")
+            conn.execute(f"PRAGMA cache_size=-{self.cache_mib * 1024}")  # negative: KiB
             conn.execute("PRAGMA busy_timeout=5000")
             conn.executescript(_SCHEMA)
         except Exception:
