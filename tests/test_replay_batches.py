@@ -29,7 +29,7 @@ def _capture(directory) -> None:
         ts = 2.0
         for i in range(40):
             for c, ext in ((a, b"3001"), (b, b"3002")):
-                ts += 0.01
+                ts += 0.5
                 w.received(c, TEXT, RING % (ext, ext, ext, i), ts=ts)
                 w.sent(c, TEXT, b"CMD|PONG", ts=ts)
                 w.received(c, 0x10, b"", ts=ts)
@@ -72,7 +72,12 @@ def _fields(ev: E.Event) -> tuple:
 async def test_every_batch_size_rebuilds_the_record_by_record_events(tmp_path, batch):
     _capture(tmp_path)
     seen: list[E.Event] = []
-    result = await replay([tmp_path], batch=batch, on_event=seen.append)
+    updates: list[tuple] = []
+    result = await replay([tmp_path], batch=batch, on_event=seen.append,
+                          on_update=lambda u: updates.append((u.kind, u.call.id, u.state, u.event)))
+    whole: list[tuple] = []
+    await replay([tmp_path], on_update=lambda u: whole.append((u.kind, u.call.id, u.state, u.event)))
+    assert updates == whole and any(u[0] == "ended" for u in updates)
     want = _reference(tmp_path)
     assert len(want) == 2 + 40 * 4 + 2
     assert [_fields(e) for e in seen] == [_fields(e) for e in want]
@@ -144,3 +149,21 @@ async def test_a_compressed_segment_replays_like_the_plain_one(tmp_path):
     await replay([plain], on_event=a.append)
     await replay([packed], on_event=b.append)
     assert [_fields(e) for e in a] == [_fields(e) for e in b] and len(a) == 164
+
+
+async def test_sqlite_and_jsonl_stores_hold_the_same_records(tmp_path):
+    import json
+    import sqlite3
+
+    from lguapi.sinks import read_jsonl
+
+    _capture(tmp_path / "cap")
+    db, lines = tmp_path / "r.db", tmp_path / "r.jsonl"
+    first = await replay([tmp_path / "cap"], sink=f"sqlite:///{db}", batch=7)
+    await replay([tmp_path / "cap"], sink=f"jsonl:{lines}", batch=7)
+    again = await replay([tmp_path / "cap"], sink=f"sqlite:///{db}", batch=50)  # nothing new
+    with sqlite3.connect(db) as conn:
+        stored = [json.loads(r[0]) for r in conn.execute("SELECT data FROM events ORDER BY seq")]
+        stored += [json.loads(r[0]) for r in conn.execute("SELECT data FROM calls ORDER BY seq")]
+    assert first.calls > 0 and len(stored) == first.events + first.calls == again.events + again.calls
+    assert {r["key"]: r for r in stored} == {r["key"]: r for r in read_jsonl(lines)}
