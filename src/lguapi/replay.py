@@ -2,15 +2,15 @@
 
 A capture (:mod:`lguapi.capture`) holds every text frame a monitor received, with the
 timestamp its event was given and the connection it came on, plus the connection events
-the clients raised. :func:`replay` reads each segment's frames in one
-:func:`lgucore.decode_batch`, tokenizes each text frame with the compiled tokenizer
-(cheaper than materialising a :func:`lgucore.tokenize_batch`'s messages one by one, and
-no memory beyond one batch), builds the same typed events the live clients built (same
-``ts``, ``exten`` and ``raw``) in batches, feeds a
-:class:`~lguapi.calls.CallTracker` whose clock is the capture's own time, and writes what a
-live :class:`~lguapi.monitor.Monitor` would have written to its sink: every event, and every
-call that ended (merged calls excepted). The sinks' idempotency keys make the result equal
-to the live run's, record for record.
+the clients raised. :func:`replay` reads each segment whole, finds its frames with
+:func:`lgucore.decode_batch` and its records with :func:`~lguapi.capture.index_segment`
+(numpy columns, no Python step per frame), tokenizes each text frame with the compiled
+tokenizer (cheaper than materialising a :func:`lgucore.tokenize_batch`'s messages one by
+one), builds the same typed events the live clients built (same ``ts``, ``exten`` and
+``raw``) a batch at a time, feeds a :class:`~lguapi.calls.CallTracker` whose clock is the
+capture's own time, and writes what a live :class:`~lguapi.monitor.Monitor` would have
+written to its sink: every event, and every call that ended (merged calls excepted). The
+sinks' idempotency keys make the result equal to the live run's, record for record.
 
 >>> result = await replay(["captures/"], sink="jsonl:replayed.jsonl")  # doctest: +SKIP
 >>> print(result.events, result.calls, f"{result.events_per_second:,.0f} events/s")  # doctest: +SKIP
