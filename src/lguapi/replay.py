@@ -2,33 +2,41 @@
 
 A capture (:mod:`lguapi.capture`) holds every text frame a monitor received, with the
 timestamp its event was given and the connection it came on, plus the connection events
-the clients raised. :func:`replay` reads each segment's frames in one
-:func:`lgucore.decode_batch`, tokenizes each text frame with the compiled tokenizer
-(cheaper than materialising a :func:`lgucore.tokenize_batch`'s messages one by one, and
-no memory beyond one batch), builds the same typed events the live clients built (same
-``ts``, ``exten`` and ``raw``) in batches, feeds a
-:class:`~lguapi.calls.CallTracker` whose clock is the capture's own time, and writes what a
-live :class:`~lguapi.monitor.Monitor` would have written to its sink: every event, and every
-call that ended (merged calls excepted). The sinks' idempotency keys make the result equal
-to the live run's, record for record.
+the clients raised. :func:`replay` reads each segment whole, finds its frames with
+:func:`lgucore.decode_batch` and its records with :func:`~lguapi.capture.index_segment`
+(numpy columns, no Python step per frame), tokenizes each text frame with the compiled
+tokenizer (cheaper than materialising a :func:`lgucore.tokenize_batch`'s messages one by
+one), builds the same typed events the live clients built (same ``ts``, ``exten`` and
+``raw``) a batch at a time, feeds a :class:`~lguapi.calls.CallTracker` whose clock is the
+capture's own time, and writes what a live :class:`~lguapi.monitor.Monitor` would have
+written to its sink: every event, and every call that ended (merged calls excepted). The
+sinks' idempotency keys make the result equal to the live run's, record for record.
 
 >>> result = await replay(["captures/"], sink="jsonl:replayed.jsonl")  # doctest: +SKIP
 >>> print(result.events, result.calls, f"{result.events_per_second:,.0f} events/s")  # doctest: +SKIP
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from lgucore import TEXT, tokenize
-from lgucore.batch import decode_batch
+import numpy as np
+
+from lgucore import tokenize
+from lgucore.batch import FrameBatch, decode_batch
 
 from . import events as E
-from .capture import CLOSE, EVENT, FILE, OPEN, RX, TX, CaptureError, _META, load_json_record, load_segment, segments
+from .capture import (
+    CLOSE, EVENT, FILE, OPEN, CaptureError, index_segment, load_json_record, load_segment, received_columns,
+    segments,
+)
 
 __all__ = ["ReplayResult", "replay", "rebuild_event"]
 
@@ -86,16 +94,20 @@ DEFAULT_BATCH = 10_000
 async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, tracker: Any = None,
                  tracker_options: dict[str, Any] | None = None, on_event: Callable[[E.Event], Any] | None = None,
                  on_update: Callable[[Any], Any] | None = None,
-                 max_segment_bytes: int = 1 << 30, batch: int = DEFAULT_BATCH) -> ReplayResult:
+                 max_segment_bytes: int = 1 << 30, batch: int = DEFAULT_BATCH,
+                 pause_gc: bool = True) -> ReplayResult:
     """Replay the captures at ``paths`` (segment files or directories) in recording order.
 
     ``sink``: a path/URL for :func:`lguapi.sinks.open_sink` (opened with ``batch`` records
     per write or transaction), a sink object, or ``None``. ``tracker``: a CallTracker to
     feed (by default a new one built with ``tracker_options`` and the capture's clock).
     ``on_event(ev)`` and ``on_update(u)`` see every event and call update as they are
-    rebuilt. Work goes in batches: each segment is decoded and tokenized whole, and up to
+    rebuilt. Work goes in batches: each segment is decoded and indexed whole, and up to
     ``batch`` events at a time are built, fed to the tracker and handed to the sink in one
-    step (:meth:`~lguapi.sinks.JsonlSink.write_batch` when the sink has it).
+    step (``write_batch`` when the sink has it). ``pause_gc``: the cyclic garbage collector
+    is off while a batch is built, tracked and handed to a ``write_batch``, and on again
+    between batches (if it was on), so a batch's objects are scanned once rather than by
+    every young collection its allocations would trigger.
     """
     if batch < 1:
         raise ValueError("batch must be >= 1")
@@ -111,69 +123,22 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
         sink = open_sink(os.fspath(sink), batch=batch)
     result = ReplayResult()
     conns: dict[int, _Conn] = {}
+    write_batch = getattr(sink, "write_batch", None)
     started = time.perf_counter()
-    pending: list[E.Event] = []
-
-    async def deliver() -> None:
-        """Feed the pending events to the tracker, then their records to the sink, in order."""
-        evs = pending[:]
-        pending.clear()
-        records = _track(evs, tracker, clock_now, result, on_event, on_update)
-        if sink is not None:
-            await _write(sink, records)
-
     try:
         for path in segments(paths):
             result.segments += 1
-            data = load_segment(path, max_bytes=max_segment_bytes)
-            frames = decode_batch(data)
-            result.truncated += len(data) - frames.consumed
-            types = frames.types.tolist()
-            if not types or types[0] != FILE:
-                raise CaptureError(f"{path.name} is not an lguapi capture")
-            result.frames += len(types)
-            i, n = 1, len(types)
-            while i < n:
-                t = types[i]
-                if t == RX:
-                    if i + 1 >= n:
+            chunks = _segment_events(path, conns, result, batch=batch, max_bytes=max_segment_bytes)
+            while True:
+                with _collector_paused(pause_gc):
+                    evs = next(chunks, None)
+                    if evs is None:
                         break
-                    if types[i + 1] == TEXT:
-                        ts, cid = _META.unpack(frames.body(i))
-                        conn = conns.get(cid)
-                        if conn is None:
-                            raise CaptureError(f"{path.name}: frame of connection {cid} before it opened")
-                        body = bytes(frames.body(i + 1))
-                        msg = tokenize(body, charset=conn.charset)
-                        text = body.decode("ascii") if body.isascii() else body.decode(conn.charset, "replace")
-                        ev = E.parse_event(msg, exten=conn.exten, ts=ts, raw=text)
-                        if isinstance(ev, E.LoginResultEvent):
-                            ev = _login_result(conn, ev)
-                        pending.append(ev)
-                        if len(pending) >= batch:
-                            await deliver()
-                    i += 2
-                elif t == TX:
-                    i += 2
-                elif t in (OPEN, CLOSE, EVENT):
-                    info = load_json_record(frames, i, path)
-                    cid = int(info["conn"])
-                    if t == OPEN:
-                        known = conns.get(cid)
-                        if known is None:  # new, or restated at the start of a later segment
-                            result.connections += not info.get("continued")
-                            conns[cid] = _Conn(info.get("exten"), info.get("charset") or "cp949")
-                        else:  # the extension learned at login
-                            known.exten = info.get("exten")
-                    elif t == CLOSE:
-                        conns.pop(cid, None)
-                    else:
-                        conn = conns.get(cid)
-                        pending.append(rebuild_event(info["event"], conn.login_result if conn else None))
-                    i += 1
-                else:
-                    raise CaptureError(f"{path.name}: unknown record type 0x{t:04x} at frame {i}")
-            await deliver()
+                    records = _track(evs, tracker, clock_now, result, on_event, on_update)
+                    if write_batch is not None:
+                        _write_batch(write_batch, records)
+                if sink is not None and write_batch is None:
+                    await _write_each(sink, records)
         if sink is not None:
             await sink.flush()
     finally:
@@ -181,6 +146,101 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
             await sink.close()
     result.seconds = time.perf_counter() - started
     return result
+
+
+@contextlib.contextmanager
+def _collector_paused(pause: bool) -> Iterator[None]:
+    """The cyclic garbage collector off inside (when ``pause`` and it was on), on again after."""
+    if not (pause and gc.isenabled()):
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _segment_events(path: Path, conns: dict[int, _Conn], result: ReplayResult, *, batch: int,
+                    max_bytes: int) -> Iterator[list[E.Event]]:
+    """The events of one segment in recording order, in lists of at most ``batch``; its
+    bookkeeping records update ``conns`` (and ``result``) at their place in the order."""
+    data = load_segment(path, max_bytes=max_bytes)
+    frames = decode_batch(data)
+    result.truncated += len(data) - frames.consumed
+    if not len(frames) or int(frames.types[0]) != FILE:
+        raise CaptureError(f"{path.name} is not an lguapi capture")
+    result.frames += len(frames)
+    index = index_segment(frames)
+    received = index.received
+    # the received frames before each bookkeeping record, then those after the last one
+    stops = np.searchsorted(received, index.records).tolist() + [len(received)]
+    records: list[int | None] = [*index.records.tolist(), None]
+    pending: list[E.Event] = []
+    pos = 0
+    for record, stop in zip(records, stops):
+        while pos < stop:
+            take = min(stop - pos, batch - len(pending))
+            pending += _received_events(data, frames, received[pos:pos + take], conns, path)
+            pos += take
+            if len(pending) >= batch:
+                yield pending
+                pending = []
+        if record is not None:
+            ev = _bookkeeping(frames, record, conns, result, path)
+            if ev is not None:
+                pending.append(ev)
+                if len(pending) >= batch:
+                    yield pending
+                    pending = []
+    if pending:
+        yield pending
+
+
+def _received_events(data: bytes, frames: FrameBatch, received: np.ndarray, conns: dict[int, _Conn],
+                     path: Path) -> list[E.Event]:
+    """The events of the text frames of the RX records at ``received``, as the live client
+    built them: same tokens, ``raw`` text, extension and time."""
+    out: list[E.Event] = []
+    append = out.append
+    parse = E.parse_event
+    for ts, cid, start, end in zip(*received_columns(frames, received, path)):
+        conn = conns.get(cid)
+        if conn is None:
+            raise CaptureError(f"{path.name}: frame of connection {cid} before it opened")
+        body = data[start:end]
+        try:
+            text = body.decode("ascii")
+        except UnicodeDecodeError:
+            text = body.decode(conn.charset, "replace")
+        ev = parse(tokenize(body, charset=conn.charset), exten=conn.exten, ts=ts, raw=text)
+        if isinstance(ev, E.LoginResultEvent):
+            ev = _login_result(conn, ev)
+        append(ev)
+    return out
+
+
+def _bookkeeping(frames: FrameBatch, i: int, conns: dict[int, _Conn], result: ReplayResult,
+                 path: Path) -> E.Event | None:
+    """Apply the OPEN/CLOSE record at frame ``i`` to ``conns``; an EVENT record's event."""
+    t = int(frames.types[i])
+    if t not in (OPEN, CLOSE, EVENT):
+        raise CaptureError(f"{path.name}: unknown record type 0x{t:04x} at frame {i}")
+    info = load_json_record(frames, i, path)
+    cid = int(info["conn"])
+    if t == OPEN:
+        known = conns.get(cid)
+        if known is None:  # new, or restated at the start of a later segment
+            result.connections += not info.get("continued")
+            conns[cid] = _Conn(info.get("exten"), info.get("charset") or "cp949")
+        else:  # the extension learned at login
+            known.exten = info.get("exten")
+    elif t == CLOSE:
+        conns.pop(cid, None)
+    else:
+        conn = conns.get(cid)
+        return rebuild_event(info["event"], conn.login_result if conn else None)
+    return None
 
 
 def _track(evs: list[E.Event], tracker: Any, clock_now: list[float], result: ReplayResult,
@@ -207,15 +267,16 @@ def _track(evs: list[E.Event], tracker: Any, clock_now: list[float], result: Rep
     return records
 
 
-async def _write(sink: Any, records: list[tuple[str, Any]]) -> None:
-    """Hand ``records`` to the sink: in one call when it takes batches, else one by one."""
-    write_batch = getattr(sink, "write_batch", None)
-    if write_batch is not None:
-        failed = write_batch(records)
-        if failed:
-            (kind, obj), exc = failed[0]
-            raise CaptureError(f"the sink refused a replayed {kind} ({len(failed)} in all): {exc}") from exc
-        return
+def _write_batch(write_batch: Callable[[list], list], records: list[tuple[str, Any]]) -> None:
+    """Hand ``records`` to a sink's ``write_batch`` (one synchronous call); refused records raise."""
+    failed = write_batch(records)
+    if failed:
+        (kind, obj), exc = failed[0]
+        raise CaptureError(f"the sink refused a replayed {kind} ({len(failed)} in all): {exc}") from exc
+
+
+async def _write_each(sink: Any, records: list[tuple[str, Any]]) -> None:
+    """Hand ``records`` to a sink without ``write_batch``, one awaited write each."""
     for kind, obj in records:
         if kind == "event":
             await sink.write_event(obj)
