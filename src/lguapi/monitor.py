@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
 import os
 import time
@@ -55,6 +56,8 @@ _SINK_CHUNK = 512
 _SINK_INLINE = 2 * _SINK_CHUNK
 #: seconds the writer waits for more records before draining a short queue to a batching sink
 _SINK_COALESCE = 0.01
+#: the kind of every event record (``zip`` pairs it with each event of a read)
+_EVENT_KINDS = itertools.repeat("event")
 
 
 class LoginProgress(NamedTuple):
@@ -71,6 +74,23 @@ def _set_reading(client, on: bool) -> None:
         client.resume_reading()
     else:
         client.pause_reading()
+
+
+def _subscribe(client, line: _Line) -> None:
+    """Have ``client`` hand ``line`` its events a read at a time (one at a time if it cannot)."""
+    add = getattr(client, "add_batch_consumer", None)
+    if add is not None:
+        add(line.on_events)
+    else:
+        client.on(Event, line.on_event)
+
+
+def _unsubscribe(client, line: _Line) -> None:
+    remove = getattr(client, "remove_batch_consumer", None)
+    if remove is not None:
+        remove(line.on_events)
+    else:
+        client.off(Event, line.on_event)
 
 
 def _facts(call) -> tuple[bool, bool, bool, float | None, float | None]:
@@ -138,11 +158,14 @@ class _Line:
         self.events = 0
         self.kicked = False
 
-    def on_event(self, ev: Event) -> None:  # the Client callback: sync, cheap
+    def on_events(self, evs: list[Event]) -> None:  # the Client's batch consumer: sync, cheap
         try:
-            self.monitor._on_event(self, ev)
-        except Exception:  # never let one bad event kill the connection's reader
-            log.exception("monitor: error handling %s on extension %s", type(ev).__name__, self.exten)
+            self.monitor._on_events(self, evs)
+        except Exception:  # never let one bad batch kill the connection's reader
+            log.exception("monitor: error handling %d event(s) on extension %s", len(evs), self.exten)
+
+    def on_event(self, ev: Event) -> None:  # for a client without batches (a ``client_factory``'s)
+        self.on_events([ev])
 
     def state(self, tracker) -> str:
         """offline, or the busiest of this extension's legs: talking > held > ringing > idle."""
@@ -380,7 +403,7 @@ class Monitor:
             if self._closing or (self._cluster is not None and not self._cluster.may_login(acc.id)):
                 return False
             client = self._new_client()
-            client.on(Event, line.on_event)
+            _subscribe(client, line)
             line.client = client
             try:
                 result = await client.login(acc.id, acc.password)
@@ -411,7 +434,7 @@ class Monitor:
 
     async def _discard(self, line: _Line, client) -> None:
         try:
-            client.off(Event, line.on_event)
+            _unsubscribe(client, line)
         except Exception:
             pass
         try:
@@ -471,19 +494,17 @@ class Monitor:
         return self._login_task is not None and self._login_task.done()
 
     # -- events ---------------------------------------------------------------------------
-    def _on_event(self, line: _Line, ev: Event) -> None:
-        self._events += 1
-        line.events += 1
-        if isinstance(ev, ConnectionEvent):
-            self._connection_event(line, ev)
-
-        try:
-            updates = self.tracker.feed(ev)
-        except Exception:
-            log.exception("monitor: the call tracker failed on %s from extension %s", type(ev).__name__, line.exten)
-            updates = ()
+    def _on_events(self, line: _Line, evs: list[Event]) -> None:
+        """The events of one read of ``line``'s connection, in order (a connection-state
+        event comes alone): counters, tracker, sink records, updates, hooks."""
+        n = len(evs)
+        self._events += n
+        line.events += n
+        if n == 1 and isinstance(evs[0], ConnectionEvent):
+            self._connection_event(line, evs[0])
+        updates = self._track(line, evs)
         if self.sink is not None:
-            self._enqueue(("event", ev), line)
+            self._enqueue_events(evs, line)
         if updates:
             if self._update_hooks:
                 for u in updates:
@@ -493,7 +514,29 @@ class Monitor:
                     if u.kind == "ended":  # nothing else to do for the others
                         self._apply(u, line)
         if self._event_hooks:
-            self._run_event_hooks(ev)
+            for ev in evs:
+                self._run_event_hooks(ev)
+
+    def _track(self, line: _Line, evs: list[Event]) -> list:
+        """Feed ``evs`` to the tracker in one call; an event it fails on is logged and the
+        events after it are still fed (one by one from there: each failure costs its own)."""
+        it = iter(evs)
+        try:
+            return self.tracker.feed_many(it)
+        except Exception:
+            rest = list(it)  # feed_many stopped at the failed event: these come after it
+            bad = len(evs) - len(rest) - 1
+            log.exception("monitor: the call tracker failed on %s (event %d of %d from extension %s); the "
+                          "call updates of the %d event(s) before it in this read are lost",
+                          type(evs[bad]).__name__, bad + 1, len(evs), line.exten, bad)
+        updates: list = []
+        for ev in rest:
+            try:
+                updates += self.tracker.feed(ev)
+            except Exception:
+                log.exception("monitor: the call tracker failed on %s from extension %s", type(ev).__name__,
+                              line.exten)
+        return updates
 
     def _run_event_hooks(self, ev: Event) -> None:
         for hook in self._event_hooks:
@@ -634,13 +677,33 @@ class Monitor:
 
     def _enqueue(self, item, line: _Line | None = None) -> None:
         if len(self._sink_queue) >= self._max_sink_backlog:
-            self._sink_dropped += 1
-            if self._sink_dropped == 1 or self._sink_dropped % 10_000 == 0:
-                log.error("monitor: the sink is %d records behind; %d record(s) dropped so far",
-                          len(self._sink_queue), self._sink_dropped)
+            self._drop(1)
             return
+        self._sink_queue.append(item)
+        self._queued(line)
+
+    def _enqueue_events(self, evs: list[Event], line: _Line) -> None:
+        """Queue the event records of one read at once."""
         q = self._sink_queue
-        q.append(item)
+        room = self._max_sink_backlog - len(q)
+        if room < len(evs):
+            self._drop(len(evs) - max(0, room))
+            evs = evs[:max(0, room)]
+        q.extend(zip(_EVENT_KINDS, evs))
+        self._queued(line)
+
+    def _drop(self, n: int) -> None:
+        """``n`` records did not fit under ``max_sink_backlog``: counted, and logged now and then."""
+        before = self._sink_dropped
+        self._sink_dropped += n
+        if before == 0 or before // 10_000 != self._sink_dropped // 10_000:
+            log.error("monitor: the sink is %d records behind; %d record(s) dropped so far",
+                      len(self._sink_queue), self._sink_dropped)
+
+    def _queued(self, line: _Line | None) -> None:
+        """Records were queued (``line`` fed them): write a chunk inline, or pause ``line``,
+        when the backlog is high; wake the writer."""
+        q = self._sink_queue
         if len(q) >= self._sink_inline:
             if self._sink_batch is not None:
                 # a batching sink is written synchronously: the reader writes one chunk itself
