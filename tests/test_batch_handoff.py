@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import pytest
+
 from lguapi import Client
 from lguapi.calls import CallTracker
 from lguapi.events import ConnectionEvent, Disconnected, Event, LoggedIn, PeerMessageEvent
@@ -132,3 +134,45 @@ async def test_a_monitor_sees_every_event_of_a_flood_once_and_in_order():
             assert got == [f"m{i}" for i in range(N)]
             assert m.snapshot(calls=0)["extensions"]["3001"]["state"] == "idle"
     await asyncio.sleep(0)
+
+
+async def _young_collections(gc_every: int, n: int) -> int:
+    """Young collections while a monitor with ``gc_every`` takes ``n`` events."""
+    import gc
+
+    directory = Directory.generate("3001-3002")
+    young = [0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start" and info["generation"] == 0:
+            young[0] += 1
+
+    async with Emulator(directory, port=0) as emu:
+        async with Monitor("127.0.0.1", emu.port, accounts=directory, gc_every=gc_every,
+                           client_options={"heartbeat": 0, "auto_reconnect": 0}) as m:
+            base = m.events_seen
+            gc.callbacks.append(on_gc)
+            try:
+                _burst(emu, "3001", n)
+                await until(lambda: m.events_seen - base == n, timeout=60)
+            finally:
+                gc.callbacks.remove(on_gc)
+    return young[0]
+
+
+async def test_gc_every_collects_the_young_generation_every_so_many_events():
+    import gc
+
+    assert await _young_collections(100, 2000) >= 2000 // 100 - 1  # the last hundred may end past the burst
+    gc.disable()
+    try:  # an application that turned the collector off keeps it off
+        assert await _young_collections(100, 2000) == 0
+    finally:
+        gc.enable()
+
+
+def test_gc_every_must_be_a_count():
+    for bad in (-1, 1.5, "10"):
+        with pytest.raises(ValueError, match="gc_every"):
+            Monitor("127.0.0.1", 8086, accounts=[("07012343001", "pw")], gc_every=bad)
+    assert Monitor("127.0.0.1", 8086, accounts=[("07012343001", "pw")], gc_every=0) is not None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gc
 import itertools
 import logging
 import os
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from .client import Client
     from .sinks import Sink
 
-__all__ = ["Monitor", "LoginProgress", "STATES", "Account", "load_accounts", "raise_nofile_limit",
+__all__ = ["Monitor", "LoginProgress", "STATES", "GC_EVERY", "Account", "load_accounts", "raise_nofile_limit",
            "new_event_loop"]
 
 log: logging.Logger = logging.getLogger("lguapi.monitor")
@@ -50,6 +51,8 @@ _MAINTENANCE_INTERVAL = 0.5
 _COUNTED_KEYS = 200_000
 #: the garbage collector's third threshold once ``freeze_gc`` froze the logged-in state
 _GC_OLD_THRESHOLD = 100
+#: default ``gc_every``: events between two young collections the monitor runs itself
+GC_EVERY = 1000
 #: records handed to a batching sink (``write_batch``) in one synchronous call
 _SINK_CHUNK = 512
 #: queued records at which the reading path writes a chunk to a batching sink itself
@@ -197,7 +200,10 @@ class Monitor:
     left out of later collections, which keeps full collections — and latency spikes —
     short with thousands of connections; the CLI does this) and raises the collector's third
     threshold to 100 unless it is higher already or the collector is off (docs/monitor.md,
-    "Performance"). ``capture``: a directory where
+    "Performance"). ``gc_every``: every this many events the monitor collects the youngest
+    generation itself (:func:`gc.collect` ``(0)``), which keeps each of those collections to
+    a few ms instead of tens (default :data:`GC_EVERY`; ``0``: leave it to the interpreter;
+    skipped while the collector is disabled). ``capture``: a directory where
     every frame of every connection is recorded (docs/capture.md; replay it with
     :func:`lguapi.replay.replay` or ``lguapi replay``).
     ``cluster="redis://HOST:PORT/DB"``
@@ -216,9 +222,11 @@ class Monitor:
                  client_factory: Callable[..., Any] | None = None, sink_high_water: int = 10_000,
                  max_sink_backlog: int = 1_000_000, freeze_gc: bool = False,
                  capture: str | os.PathLike | None = None, cluster: Any = None,
-                 cluster_options: dict | None = None) -> None:
+                 cluster_options: dict | None = None, gc_every: int = GC_EVERY) -> None:
         if login_concurrency < 1:
             raise ValueError("login_concurrency must be at least 1")
+        if not isinstance(gc_every, int) or gc_every < 0:
+            raise ValueError("gc_every must be an integer >= 0 (0: off)")
         self.host = host
         self.port = port
         self.cipher = cipher
@@ -243,6 +251,8 @@ class Monitor:
         self._owns_sink = False
         self._max_sink_backlog = max_sink_backlog
         self._freeze_gc = freeze_gc
+        self._gc_every = gc_every
+        self._gc_due = gc_every  # events left until the next young collection
         self._capture_dir = capture
         self.capture: Any = None  # the CaptureWriter every client records into, once started
         self._sink_high = max(1, sink_high_water)
@@ -383,8 +393,6 @@ class Monitor:
         await asyncio.gather(*(one(ln) for ln in self._lines))
         self._login_done_at = time.time()
         if self._freeze_gc:
-            import gc
-
             gc.freeze()  # thousands of long-lived connections: keep them out of every full collection
             gen0, gen1, gen2 = gc.get_threshold()
             if gen0 > 0 and gen2 < _GC_OLD_THRESHOLD:
@@ -500,6 +508,10 @@ class Monitor:
         n = len(evs)
         self._events += n
         line.events += n
+        if self._gc_every:
+            self._gc_due -= n
+            if self._gc_due <= 0:
+                self._collect_young()
         if n == 1 and isinstance(evs[0], ConnectionEvent):
             self._connection_event(line, evs[0])
         updates = self._track(line, evs)
@@ -516,6 +528,18 @@ class Monitor:
         if self._event_hooks:
             for ev in evs:
                 self._run_event_hooks(ev)
+
+    def _collect_young(self) -> None:
+        """``gc_every`` events went by: collect the youngest generation now, while it is small.
+
+        CPython starts a young collection when its objects created minus objects freed pass
+        a threshold, so the call tracker's many small tuples, created as older ones are freed,
+        pile up by the hundred thousand between two collections: one pause of tens of ms.
+        Collecting every ``gc_every`` events looks at each of them once as well, in pauses of
+        a few ms. Left alone while the application has turned the collector off."""
+        self._gc_due = max(1, self._gc_due + self._gc_every)  # a read past the mark counts towards the next
+        if gc.isenabled():
+            gc.collect(0)
 
     def _track(self, line: _Line, evs: list[Event]) -> list:
         """Feed ``evs`` to the tracker in one call; an event it fails on is logged and the
