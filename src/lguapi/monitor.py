@@ -24,7 +24,7 @@ import itertools
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, NamedTuple
 
 from ._log import mask_number
 from .accounts import Account, load_accounts
@@ -59,8 +59,9 @@ _SINK_CHUNK = 512
 _SINK_INLINE = 2 * _SINK_CHUNK
 #: seconds the writer waits for more records before draining a short queue to a batching sink
 _SINK_COALESCE = 0.01
-#: the kind of every event record (``zip`` pairs it with each event of a read)
+#: the kind of every event (call) record: ``zip`` pairs it with each event of a read (call it ended)
 _EVENT_KINDS = itertools.repeat("event")
+_CALL_KINDS = itertools.repeat("call")
 
 
 class LoginProgress(NamedTuple):
@@ -516,15 +517,9 @@ class Monitor:
             self._connection_event(line, evs[0])
         updates = self._track(line, evs)
         if self.sink is not None:
-            self._enqueue_events(evs, line)
+            self._enqueue(_EVENT_KINDS, evs, line)
         if updates:
-            if self._update_hooks:
-                for u in updates:
-                    self._apply(u, line)
-            else:
-                for u in updates:
-                    if u.kind == "ended":  # nothing else to do for the others
-                        self._apply(u, line)
+            self._apply_all(updates, line)
         if self._event_hooks:
             for ev in evs:
                 self._run_event_hooks(ev)
@@ -587,14 +582,20 @@ class Monitor:
             line.online = not self._closing
             line.kicked = False
 
-    def _apply(self, update, line: _Line | None = None) -> None:
-        if update.kind == "ended":
-            call = update.call
-            if getattr(call, "end_reason", None) != "merged":  # a merged call is part of another: count it nowhere
-                self._count_ended(call, line)
-                if self.sink is not None:
-                    self._enqueue(("call", call))
-        self._publish(update)
+    def _apply_all(self, updates: list, line: _Line | None = None) -> None:
+        """Count the calls ``updates`` ended, queue their records at once, run the update hooks."""
+        hooks = self._update_hooks
+        ended = []
+        for u in updates:
+            if u.kind == "ended":
+                call = u.call
+                if getattr(call, "end_reason", None) != "merged":  # part of another call: count it nowhere
+                    self._count_ended(call, line)
+                    ended.append(call)
+            if hooks:
+                self._publish(u)
+        if ended and self.sink is not None:
+            self._enqueue(_CALL_KINDS, ended, line)
 
     def _count_ended(self, call, line: _Line | None) -> None:
         key = (call.id, getattr(call, "end_at", None))
@@ -699,21 +700,14 @@ class Monitor:
         if self._sink_batch is not None:
             self._sink_inline = min(self._sink_high, _SINK_INLINE)
 
-    def _enqueue(self, item, line: _Line | None = None) -> None:
-        if len(self._sink_queue) >= self._max_sink_backlog:
-            self._drop(1)
-            return
-        self._sink_queue.append(item)
-        self._queued(line)
-
-    def _enqueue_events(self, evs: list[Event], line: _Line) -> None:
-        """Queue the event records of one read at once."""
-        q = self._sink_queue
-        room = self._max_sink_backlog - len(q)
-        if room < len(evs):
-            self._drop(len(evs) - max(0, room))
-            evs = evs[:max(0, room)]
-        q.extend(zip(_EVENT_KINDS, evs))
+    def _enqueue(self, kinds: Iterator[str], objs: list, line: _Line | None) -> None:
+        """Queue a ``(kind, obj)`` record for each of ``objs`` at once (the events of a read
+        with :data:`_EVENT_KINDS`, the calls it ended with :data:`_CALL_KINDS`)."""
+        room = self._max_sink_backlog - len(self._sink_queue)
+        if room < len(objs):
+            self._drop(len(objs) - max(0, room))
+            objs = objs[:max(0, room)]
+        self._sink_queue.extend(zip(kinds, objs))
         self._queued(line)
 
     def _drop(self, n: int) -> None:
@@ -849,14 +843,14 @@ class Monitor:
             except Exception:
                 log.exception("monitor: expiring calls failed")
                 continue
-            for u in updates:
-                self._apply(u)
+            if updates:
+                self._apply_all(updates)
 
     def expire_now(self, now: float | None = None) -> int:
         """Run the tracker's ring expiry at once (the monitor also does it every few seconds)."""
         updates = self.tracker.expire(now)
-        for u in updates:
-            self._apply(u)
+        if updates:
+            self._apply_all(updates)
         return len(updates)
 
     # -- views ----------------------------------------------------------------------------
