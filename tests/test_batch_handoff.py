@@ -176,3 +176,23 @@ def test_gc_every_must_be_a_count():
         with pytest.raises(ValueError, match="gc_every"):
             Monitor("127.0.0.1", 8086, accounts=[("07012343001", "pw")], gc_every=bad)
     assert Monitor("127.0.0.1", 8086, accounts=[("07012343001", "pw")], gc_every=0) is not None
+
+
+async def test_update_hooks_see_each_call_as_its_own_event_left_it():
+    # a ring and its answer in one read: the "new" update's hook must not see the answer yet
+    from test_sinks import INBOUND
+
+    directory = Directory.generate("3321-3322")
+    seen: list[tuple[str, str, bool]] = []
+    async with Emulator(directory, port=0) as emu:
+        async with Monitor("127.0.0.1", emu.port, accounts=directory,
+                           client_options={"heartbeat": 0, "auto_reconnect": 0}) as m:
+            m.add_update_hook(lambda u: seen.append((u.kind, u.state, u.call.answer_at is not None)))
+            for text in INBOUND:
+                emu.deliver("3321", text)
+            await until(lambda: any(kind == "ended" for kind, _, _ in seen) or m.tracker.ended, timeout=30)
+            m.tracker.flush()
+            await until(lambda: any(kind == "ended" for kind, _, _ in seen), timeout=30)
+    new = [answered for kind, _, answered in seen if kind == "new"]
+    assert new == [False]  # as the ring left it, although the answer came in the same read
+    assert any(answered for kind, state, answered in seen if kind == "changed")

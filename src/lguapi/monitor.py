@@ -505,7 +505,11 @@ class Monitor:
     # -- events ---------------------------------------------------------------------------
     def _on_events(self, line: _Line, evs: list[Event]) -> None:
         """The events of one read of ``line``'s connection, in order (a connection-state
-        event comes alone): counters, tracker, sink records, updates, hooks."""
+        event comes alone): counters, tracker, sink records, updates, hooks.
+
+        With no hook the read is handled as a whole (one tracker call, one sink hand-off).
+        A hook looks at live calls, so with hooks each event is handled in turn: every hook
+        sees each call as its own event left it, never as later events of the read did."""
         n = len(evs)
         self._events += n
         line.events += n
@@ -515,14 +519,32 @@ class Monitor:
                 self._collect_young()
         if n == 1 and isinstance(evs[0], ConnectionEvent):
             self._connection_event(line, evs[0])
+        if self._update_hooks or self._event_hooks:
+            for ev in evs:
+                try:
+                    self._on_event(line, ev)
+                except Exception:  # one event's failure is its own: the rest of the read goes on
+                    log.exception("monitor: error handling %s on extension %s", type(ev).__name__, line.exten)
+            return
         updates = self._track(line, evs)
         if self.sink is not None:
             self._enqueue(_EVENT_KINDS, evs, line)
         if updates:
             self._apply_all(updates, line)
+
+    def _on_event(self, line: _Line, ev: Event) -> None:
+        """One event when hooks are set: tracker, sink record, updates, then the hooks."""
+        try:
+            updates = self.tracker.feed(ev)
+        except Exception:
+            log.exception("monitor: the call tracker failed on %s from extension %s", type(ev).__name__, line.exten)
+            updates = []
+        if self.sink is not None:
+            self._enqueue(_EVENT_KINDS, [ev], line)
+        if updates:
+            self._apply_all(updates, line)
         if self._event_hooks:
-            for ev in evs:
-                self._run_event_hooks(ev)
+            self._run_event_hooks(ev)
 
     def _collect_young(self) -> None:
         """``gc_every`` events went by: collect the youngest generation now, while it is small.
