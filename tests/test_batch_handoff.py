@@ -196,3 +196,24 @@ async def test_update_hooks_see_each_call_as_its_own_event_left_it():
     new = [answered for kind, _, answered in seen if kind == "new"]
     assert new == [False]  # as the ring left it, although the answer came in the same read
     assert any(answered for kind, state, answered in seen if kind == "changed")
+
+
+class _PerEventClient(Client):
+    """A client the way a ``client_factory`` may make one: no batch hand-off, only ``on()``."""
+
+    add_batch_consumer = None  # type: ignore[assignment]
+    remove_batch_consumer = None  # type: ignore[assignment]
+
+
+async def test_a_client_without_batches_is_followed_one_event_at_a_time():
+    directory = Directory.generate("3001-3002")
+    got: list[str] = []
+    async with Emulator(directory, port=0) as emu:
+        async with Monitor("127.0.0.1", emu.port, accounts=directory, client_factory=_PerEventClient,
+                           client_options={"heartbeat": 0, "auto_reconnect": 0}) as m:
+            m.add_event_hook(lambda ev: got.append(ev.message) if isinstance(ev, PeerMessageEvent) else None)
+            assert m.snapshot(calls=0)["logins"]["online"] == 2
+            _burst(emu, "3001", 300)
+            await until(lambda: len(got) == 300, timeout=60)
+            assert got == [f"m{i}" for i in range(300)]
+            assert m.line_state("3001") == "idle"

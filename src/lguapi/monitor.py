@@ -80,21 +80,14 @@ def _set_reading(client, on: bool) -> None:
         client.pause_reading()
 
 
-def _subscribe(client, line: _Line) -> None:
-    """Have ``client`` hand ``line`` its events a read at a time (one at a time if it cannot)."""
-    add = getattr(client, "add_batch_consumer", None)
-    if add is not None:
-        add(line.on_events)
+def _follow(client, line: _Line, on: bool = True) -> None:
+    """Have ``client`` hand ``line`` its events a read at a time (one at a time if it cannot
+    batch), or stop with ``on=False``."""
+    batches = getattr(client, "add_batch_consumer" if on else "remove_batch_consumer", None)
+    if batches is not None:
+        batches(line.on_events)
     else:
-        client.on(Event, line.on_event)
-
-
-def _unsubscribe(client, line: _Line) -> None:
-    remove = getattr(client, "remove_batch_consumer", None)
-    if remove is not None:
-        remove(line.on_events)
-    else:
-        client.off(Event, line.on_event)
+        (client.on if on else client.off)(Event, line.on_event)
 
 
 def _facts(call) -> tuple[bool, bool, bool, float | None, float | None]:
@@ -412,7 +405,7 @@ class Monitor:
             if self._closing or (self._cluster is not None and not self._cluster.may_login(acc.id)):
                 return False
             client = self._new_client()
-            _subscribe(client, line)
+            _follow(client, line)
             line.client = client
             try:
                 result = await client.login(acc.id, acc.password)
@@ -443,7 +436,7 @@ class Monitor:
 
     async def _discard(self, line: _Line, client) -> None:
         try:
-            _unsubscribe(client, line)
+            _follow(client, line, on=False)
         except Exception:
             pass
         try:
