@@ -217,3 +217,19 @@ async def test_a_client_without_batches_is_followed_one_event_at_a_time():
             await until(lambda: len(got) == 300, timeout=60)
             assert got == [f"m{i}" for i in range(300)]
             assert m.line_state("3001") == "idle"
+
+
+def test_the_counted_ends_are_bounded_and_never_tracked_by_the_collector():
+    import gc
+
+    from lguapi.monitor import _RecentEnds
+
+    r = _RecentEnds(3)
+    assert r.add("c1", 1.0) and not r.add("c1", 1.0)  # the same end once
+    assert r.add("c1", 2.0) and not r.add("c1", 2.0) and not r.add("c1", 1.0)  # ended again: both kept
+    assert r.add("c2", None) and not r.add("c2", None)
+    for i in range(3, 9):
+        assert r.add(f"c{i}", float(i))
+    assert r.add("c2", None)  # two generations later: forgotten
+    assert not r.add("c8", 8.0)  # the recent ones are not
+    assert not gc.is_tracked(r.new) and not gc.is_tracked(r.old)

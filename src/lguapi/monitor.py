@@ -47,8 +47,10 @@ _RATE_WINDOW = 5.0
 _DEFAULT_DOMAIN = "default"
 #: seconds between runs of the tracker's timers (ring expiry, end grace)
 _MAINTENANCE_INTERVAL = 0.5
-#: (call id, end time) of the finished calls counted last, against counting one twice
+#: (call id, end time) of the finished calls counted last, against counting one twice: the last
+#: half to all of this many are remembered (two generations of half each)
 _COUNTED_KEYS = 200_000
+_UNSEEN = object()
 #: the garbage collector's third threshold once ``freeze_gc`` froze the logged-in state
 _GC_OLD_THRESHOLD = 100
 #: default ``gc_every``: events between two young collections the monitor runs itself
@@ -95,6 +97,41 @@ def _facts(call) -> tuple[bool, bool, bool, float | None, float | None]:
     return (getattr(call, "answer_at", None) is not None, getattr(call, "missed", False),
             getattr(call, "abandoned", False), getattr(call, "ring_seconds", None),
             getattr(call, "talk_seconds", None))
+
+
+class _RecentEnds:
+    """The ends of the calls counted last, so that an end seen again is not counted twice.
+
+    Two generations of plain dicts, call id -> end time: when the newer one holds ``half``
+    ends it becomes the older and the older is forgotten. Strings and floats only, so the
+    garbage collector never tracks them (an ordered dict of ``(id, end)`` tuples made every
+    full collection walk all of its keys)."""
+
+    __slots__ = ("half", "new", "old")
+
+    def __init__(self, half: int) -> None:
+        self.half = max(1, half)
+        self.new: dict[str, Any] = {}
+        self.old: dict[str, Any] = {}
+
+    def add(self, call_id: str, end_at: float | None) -> bool:
+        """Remember this end; False when it is remembered already."""
+        new, old = self.new, self.old
+        seen = new.get(call_id, _UNSEEN)
+        if seen is _UNSEEN:
+            seen = old.get(call_id, _UNSEEN)
+        if seen is _UNSEEN:
+            new[call_id] = end_at
+        elif seen == end_at:
+            return False
+        else:  # the same call ended again at another time (rare): remembered under both
+            again = f"{call_id}\x1f{end_at!r}"
+            if again in new or again in old:
+                return False
+            new[again] = None
+        if len(new) >= self.half:
+            self.old, self.new = new, {}
+        return True
 
 
 class _Counters:
@@ -265,7 +302,7 @@ class Monitor:
         self._progress_subs: list[asyncio.Queue] = []
         self._total = _Counters()
         self._domains: dict[str, _Counters] = {}
-        self._counted: collections.OrderedDict[tuple[str, Any], None] = collections.OrderedDict()
+        self._counted = _RecentEnds(_COUNTED_KEYS // 2)
         self._events = 0
         self._event_samples: collections.deque[tuple[float, int]] = collections.deque(maxlen=256)
         self._started_at: float | None = None
@@ -613,13 +650,8 @@ class Monitor:
             self._enqueue(_CALL_KINDS, ended, line)
 
     def _count_ended(self, call, line: _Line | None) -> None:
-        key = (call.id, getattr(call, "end_at", None))
-        counted = self._counted
-        if key in counted:
+        if not self._counted.add(call.id, getattr(call, "end_at", None)):
             return
-        counted[key] = None
-        if len(counted) > _COUNTED_KEYS:
-            counted.popitem(last=False)
         facts = _facts(call)
         self._total.add_facts(facts)
         dom = self._domain_of(call, line)
