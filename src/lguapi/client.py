@@ -697,8 +697,10 @@ class Client:
             self._turn_events.append(ev)
 
     def _on_turn_end(self, session: Session) -> None:
-        if self._turn_events:
-            self._end_turn()
+        evs = self._turn_events
+        if evs:  # _end_turn, without one more call per read
+            self._turn_events = []
+            self._hand_over(evs)
 
     def _on_bad_frame(self, session: Session, kind: str, detail: str) -> None:
         self._bad_frames += 1
