@@ -1,8 +1,9 @@
 """One client connection as an :class:`asyncio.Protocol`: frames in and out, heartbeat, dead detection.
 
 It knows frames and ciphers (through :mod:`lgucore`), never commands or events: every
-decoded text goes to the owner's ``_on_text(session, plain)``, every frame it cannot use
-to ``_on_bad_frame(session, kind, detail)``, the end of the connection to
+decoded text goes to the owner's ``_on_text(session, plain)``, the end of each turn (the
+texts of one read, or of one bounded part of it) to ``_on_turn_end(session)``, every frame
+it cannot use to ``_on_bad_frame(session, kind, detail)``, the end of the connection to
 ``_on_lost(session, reason)``. One ``loop.call_later`` timer per connection drives both
 the heartbeat and the dead-connection check, so thousands of connections cost no task each.
 
@@ -59,7 +60,8 @@ def _read_buffer(size: int) -> memoryview:
 class Session(asyncio.BufferedProtocol):
     """The transport of one login; created by ``loop.create_connection``.
 
-    ``owner`` must provide ``_on_text(session, plain: bytes)``,
+    ``owner`` must provide ``_on_text(session, plain: bytes)``, ``_on_turn_end(session)``
+    (after the last text of a turn, even when the owner raised),
     ``_on_bad_frame(session, kind: str, detail: str)`` and ``_on_lost(session, reason: str)``.
     ``heartbeat`` 0/None sends none and never declares the connection dead. ``read_size``
     bounds the bytes taken from the socket per read (into a buffer all sessions of the thread
@@ -140,6 +142,13 @@ class Session(asyncio.BufferedProtocol):
         self._turn = None
         if self.paused and not final:
             return  # resume() schedules the rest
+        try:
+            self._handle(final)
+        finally:
+            self.owner._on_turn_end(self)  # the owner hands the turn's events on at once
+
+    def _handle(self, final: bool) -> None:
+        """The body of one turn: open, deliver and account for the frames of the backlog."""
         frames = self._backlog
         i = self._next
         end = len(frames) if final else min(len(frames), i + self.frames_per_turn)

@@ -375,6 +375,8 @@ class Client:
         self._subs: dict[Any, list[tuple[Callable, bool]]] = {}
         self._cache: dict[type, tuple[tuple, tuple]] = {}
         self._text_hooks: list[Callable[[str], Any]] = []
+        self._batch_consumers: tuple[Callable[[list[Event]], Any], ...] = ()
+        self._turn_events: list[Event] = []  # events of the read turn under way, for the batch consumers
         self._streams: weakref.WeakSet[EventStream] = weakref.WeakSet()
         self._pump_q: deque = deque()
         self._pump_task: asyncio.Task | None = None
@@ -482,6 +484,24 @@ class Client:
         except ValueError:
             pass
 
+    def add_batch_consumer(self, consumer: Callable[[list[Event]], Any]) -> None:
+        """Call ``consumer(events)`` with every event, in order, a list at a time.
+
+        For consumers of many connections (:class:`lguapi.Monitor`): one call per read turn
+        (the events of one read, at most ``frames_per_turn``) instead of one per event. Each
+        event has gone to the :meth:`on` callbacks before its batch is handed over; an event
+        the client makes itself (a connection-state event such as :class:`Disconnected`)
+        comes alone, after any batch under way. The list is the consumer's to keep. Sync
+        only; an exception is logged and counted in :attr:`callback_errors`, like a callback's.
+        """
+        if not callable(consumer):
+            raise ValueError("consumer must be callable")
+        self._batch_consumers += (consumer,)
+
+    def remove_batch_consumer(self, consumer: Callable[[list[Event]], Any]) -> None:
+        """Undo :meth:`add_batch_consumer` (no error when ``consumer`` is not there)."""
+        self._batch_consumers = tuple(c for c in self._batch_consumers if c != consumer)
+
     def events(self) -> EventStream:
         """An async iterator over every event from now on, ending when the client is closed."""
         s = EventStream(self)
@@ -506,8 +526,30 @@ class Client:
         return h
 
     def _emit(self, ev: Event) -> None:
+        """Deliver an event the client made itself (not read): to everyone at once."""
         if self._capture is not None and isinstance(ev, E.ConnectionEvent):
             self._capture_event(ev)
+        self._dispatch(ev)
+        if self._batch_consumers:
+            self._end_turn()  # never overtake events of a read still being handed over
+            self._hand_over([ev])
+
+    def _end_turn(self) -> None:
+        """Hand the events of the read turn that just ended to the batch consumers."""
+        evs = self._turn_events
+        if evs:
+            self._turn_events = []
+            self._hand_over(evs)
+
+    def _hand_over(self, evs: list[Event]) -> None:
+        for consumer in self._batch_consumers:
+            try:
+                consumer(evs)
+            except Exception as e:  # a consumer's bug must not stop the reader
+                self._callback_failed(consumer, evs[0], e)
+
+    def _dispatch(self, ev: Event) -> None:
+        """Run the :meth:`on` callbacks of ``ev`` and feed the ``events()`` streams."""
         sync, asyn = self._cache.get(type(ev)) or self._handlers_for(type(ev))
         named = self._subs.get(ev.name) if self._subs else None
         if named:
@@ -649,7 +691,16 @@ class Client:
         special = _SPECIAL.get(ev.name)
         if special is not None:
             ev = special(self, ev) or ev
-        self._emit(ev)
+        if self._subs or self._streams.data:  # type: ignore[attr-defined]  # the WeakSet's own set
+            self._dispatch(ev)
+        if self._batch_consumers:
+            self._turn_events.append(ev)
+
+    def _on_turn_end(self, session: Session) -> None:
+        evs = self._turn_events
+        if evs:  # _end_turn, without one more call per read
+            self._turn_events = []
+            self._hand_over(evs)
 
     def _on_bad_frame(self, session: Session, kind: str, detail: str) -> None:
         self._bad_frames += 1

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gc
+import itertools
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, NamedTuple
 
 from ._log import mask_number
 from .accounts import Account, load_accounts
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     from .client import Client
     from .sinks import Sink
 
-__all__ = ["Monitor", "LoginProgress", "STATES", "Account", "load_accounts", "raise_nofile_limit",
+__all__ = ["Monitor", "LoginProgress", "STATES", "GC_EVERY", "Account", "load_accounts", "raise_nofile_limit",
            "new_event_loop"]
 
 log: logging.Logger = logging.getLogger("lguapi.monitor")
@@ -45,16 +47,23 @@ _RATE_WINDOW = 5.0
 _DEFAULT_DOMAIN = "default"
 #: seconds between runs of the tracker's timers (ring expiry, end grace)
 _MAINTENANCE_INTERVAL = 0.5
-#: (call id, end time) of the finished calls counted last, against counting one twice
+#: (call id, end time) of the finished calls counted last, against counting one twice: the last
+#: half to all of this many are remembered (two generations of half each)
 _COUNTED_KEYS = 200_000
+_UNSEEN = object()
 #: the garbage collector's third threshold once ``freeze_gc`` froze the logged-in state
 _GC_OLD_THRESHOLD = 100
+#: default ``gc_every``: events between two young collections the monitor runs itself
+GC_EVERY = 1000
 #: records handed to a batching sink (``write_batch``) in one synchronous call
 _SINK_CHUNK = 512
 #: queued records at which the reading path writes a chunk to a batching sink itself
 _SINK_INLINE = 2 * _SINK_CHUNK
 #: seconds the writer waits for more records before draining a short queue to a batching sink
 _SINK_COALESCE = 0.01
+#: the kind of every event (call) record: ``zip`` pairs it with each event of a read (call it ended)
+_EVENT_KINDS = itertools.repeat("event")
+_CALL_KINDS = itertools.repeat("call")
 
 
 class LoginProgress(NamedTuple):
@@ -73,11 +82,56 @@ def _set_reading(client, on: bool) -> None:
         client.pause_reading()
 
 
+def _follow(client, line: _Line, on: bool = True) -> None:
+    """Have ``client`` hand ``line`` its events a read at a time (one at a time if it cannot
+    batch), or stop with ``on=False``."""
+    batches = getattr(client, "add_batch_consumer" if on else "remove_batch_consumer", None)
+    if batches is not None:
+        batches(line.on_events)
+    else:
+        (client.on if on else client.off)(Event, line.on_event)
+
+
 def _facts(call) -> tuple[bool, bool, bool, float | None, float | None]:
     """What the counters need of a finished call: answered, missed, abandoned, ring and talk seconds."""
     return (getattr(call, "answer_at", None) is not None, getattr(call, "missed", False),
             getattr(call, "abandoned", False), getattr(call, "ring_seconds", None),
             getattr(call, "talk_seconds", None))
+
+
+class _RecentEnds:
+    """The ends of the calls counted last, so that an end seen again is not counted twice.
+
+    Two generations of plain dicts, call id -> end time: when the newer one holds ``half``
+    ends it becomes the older and the older is forgotten. Strings and floats only, so the
+    garbage collector never tracks them (an ordered dict of ``(id, end)`` tuples made every
+    full collection walk all of its keys)."""
+
+    __slots__ = ("half", "new", "old")
+
+    def __init__(self, half: int) -> None:
+        self.half = max(1, half)
+        self.new: dict[str, Any] = {}
+        self.old: dict[str, Any] = {}
+
+    def add(self, call_id: str, end_at: float | None) -> bool:
+        """Remember this end; False when it is remembered already."""
+        new, old = self.new, self.old
+        seen = new.get(call_id, _UNSEEN)
+        if seen is _UNSEEN:
+            seen = old.get(call_id, _UNSEEN)
+        if seen is _UNSEEN:
+            new[call_id] = end_at
+        elif seen == end_at:
+            return False
+        else:  # the same call ended again at another time (rare): remembered under both
+            again = f"{call_id}\x1f{end_at!r}"
+            if again in new or again in old:
+                return False
+            new[again] = None
+        if len(new) >= self.half:
+            self.old, self.new = new, {}
+        return True
 
 
 class _Counters:
@@ -138,11 +192,14 @@ class _Line:
         self.events = 0
         self.kicked = False
 
-    def on_event(self, ev: Event) -> None:  # the Client callback: sync, cheap
+    def on_events(self, evs: list[Event]) -> None:  # the Client's batch consumer: sync, cheap
         try:
-            self.monitor._on_event(self, ev)
-        except Exception:  # never let one bad event kill the connection's reader
-            log.exception("monitor: error handling %s on extension %s", type(ev).__name__, self.exten)
+            self.monitor._on_events(self, evs)
+        except Exception:  # never let one bad batch kill the connection's reader
+            log.exception("monitor: error handling %d event(s) on extension %s", len(evs), self.exten)
+
+    def on_event(self, ev: Event) -> None:  # for a client without batches (a ``client_factory``'s)
+        self.on_events([ev])
 
     def state(self, tracker) -> str:
         """offline, or the busiest of this extension's legs: talking > held > ringing > idle."""
@@ -174,7 +231,10 @@ class Monitor:
     left out of later collections, which keeps full collections — and latency spikes —
     short with thousands of connections; the CLI does this) and raises the collector's third
     threshold to 100 unless it is higher already or the collector is off (docs/monitor.md,
-    "Performance"). ``capture``: a directory where
+    "Performance"). ``gc_every``: every this many events the monitor collects the youngest
+    generation itself (:func:`gc.collect` ``(0)``), which keeps each of those collections to
+    a few ms instead of tens (default :data:`GC_EVERY`; ``0``: leave it to the interpreter;
+    skipped while the collector is disabled). ``capture``: a directory where
     every frame of every connection is recorded (docs/capture.md; replay it with
     :func:`lguapi.replay.replay` or ``lguapi replay``).
     ``cluster="redis://HOST:PORT/DB"``
@@ -193,9 +253,11 @@ class Monitor:
                  client_factory: Callable[..., Any] | None = None, sink_high_water: int = 10_000,
                  max_sink_backlog: int = 1_000_000, freeze_gc: bool = False,
                  capture: str | os.PathLike | None = None, cluster: Any = None,
-                 cluster_options: dict | None = None) -> None:
+                 cluster_options: dict | None = None, gc_every: int = GC_EVERY) -> None:
         if login_concurrency < 1:
             raise ValueError("login_concurrency must be at least 1")
+        if not isinstance(gc_every, int) or gc_every < 0:
+            raise ValueError("gc_every must be an integer >= 0 (0: off)")
         self.host = host
         self.port = port
         self.cipher = cipher
@@ -220,6 +282,8 @@ class Monitor:
         self._owns_sink = False
         self._max_sink_backlog = max_sink_backlog
         self._freeze_gc = freeze_gc
+        self._gc_every = gc_every
+        self._gc_due = gc_every  # events left until the next young collection
         self._capture_dir = capture
         self.capture: Any = None  # the CaptureWriter every client records into, once started
         self._sink_high = max(1, sink_high_water)
@@ -238,7 +302,7 @@ class Monitor:
         self._progress_subs: list[asyncio.Queue] = []
         self._total = _Counters()
         self._domains: dict[str, _Counters] = {}
-        self._counted: collections.OrderedDict[tuple[str, Any], None] = collections.OrderedDict()
+        self._counted = _RecentEnds(_COUNTED_KEYS // 2)
         self._events = 0
         self._event_samples: collections.deque[tuple[float, int]] = collections.deque(maxlen=256)
         self._started_at: float | None = None
@@ -360,8 +424,6 @@ class Monitor:
         await asyncio.gather(*(one(ln) for ln in self._lines))
         self._login_done_at = time.time()
         if self._freeze_gc:
-            import gc
-
             gc.freeze()  # thousands of long-lived connections: keep them out of every full collection
             gen0, gen1, gen2 = gc.get_threshold()
             if gen0 > 0 and gen2 < _GC_OLD_THRESHOLD:
@@ -380,7 +442,7 @@ class Monitor:
             if self._closing or (self._cluster is not None and not self._cluster.may_login(acc.id)):
                 return False
             client = self._new_client()
-            client.on(Event, line.on_event)
+            _follow(client, line)
             line.client = client
             try:
                 result = await client.login(acc.id, acc.password)
@@ -411,7 +473,7 @@ class Monitor:
 
     async def _discard(self, line: _Line, client) -> None:
         try:
-            client.off(Event, line.on_event)
+            _follow(client, line, on=False)
         except Exception:
             pass
         try:
@@ -471,29 +533,81 @@ class Monitor:
         return self._login_task is not None and self._login_task.done()
 
     # -- events ---------------------------------------------------------------------------
-    def _on_event(self, line: _Line, ev: Event) -> None:
-        self._events += 1
-        line.events += 1
-        if isinstance(ev, ConnectionEvent):
-            self._connection_event(line, ev)
+    def _on_events(self, line: _Line, evs: list[Event]) -> None:
+        """The events of one read of ``line``'s connection, in order (a connection-state
+        event comes alone): counters, tracker, sink records, updates, hooks.
 
+        With no hook the read is handled as a whole (one tracker call, one sink hand-off).
+        A hook looks at live calls, so with hooks each event is handled in turn: every hook
+        sees each call as its own event left it, never as later events of the read did."""
+        n = len(evs)
+        self._events += n
+        line.events += n
+        if self._gc_every:
+            self._gc_due -= n
+            if self._gc_due <= 0:
+                self._collect_young()
+        if n == 1 and isinstance(evs[0], ConnectionEvent):
+            self._connection_event(line, evs[0])
+        if self._update_hooks or self._event_hooks:
+            for ev in evs:
+                try:
+                    self._on_event(line, ev)
+                except Exception:  # one event's failure is its own: the rest of the read goes on
+                    log.exception("monitor: error handling %s on extension %s", type(ev).__name__, line.exten)
+            return
+        updates = self._track(line, evs)
+        if self.sink is not None:
+            self._enqueue(_EVENT_KINDS, evs, line)
+        if updates:
+            self._apply_all(updates, line)
+
+    def _on_event(self, line: _Line, ev: Event) -> None:
+        """One event when hooks are set: tracker, sink record, updates, then the hooks."""
         try:
             updates = self.tracker.feed(ev)
         except Exception:
             log.exception("monitor: the call tracker failed on %s from extension %s", type(ev).__name__, line.exten)
-            updates = ()
+            updates = []
         if self.sink is not None:
-            self._enqueue(("event", ev), line)
+            self._enqueue(_EVENT_KINDS, [ev], line)
         if updates:
-            if self._update_hooks:
-                for u in updates:
-                    self._apply(u, line)
-            else:
-                for u in updates:
-                    if u.kind == "ended":  # nothing else to do for the others
-                        self._apply(u, line)
+            self._apply_all(updates, line)
         if self._event_hooks:
             self._run_event_hooks(ev)
+
+    def _collect_young(self) -> None:
+        """``gc_every`` events went by: collect the youngest generation now, while it is small.
+
+        CPython starts a young collection when its objects created minus objects freed pass
+        a threshold, so the call tracker's many small tuples, created as older ones are freed,
+        pile up by the hundred thousand between two collections: one pause of tens of ms.
+        Collecting every ``gc_every`` events looks at each of them once as well, in pauses of
+        a few ms. Left alone while the application has turned the collector off."""
+        self._gc_due = max(1, self._gc_due + self._gc_every)  # a read past the mark counts towards the next
+        if gc.isenabled():
+            gc.collect(0)
+
+    def _track(self, line: _Line, evs: list[Event]) -> list:
+        """Feed ``evs`` to the tracker in one call; an event it fails on is logged and the
+        events after it are still fed (one by one from there: each failure costs its own)."""
+        it = iter(evs)
+        try:
+            return self.tracker.feed_many(it)
+        except Exception:
+            rest = list(it)  # feed_many stopped at the failed event: these come after it
+            bad = len(evs) - len(rest) - 1
+            log.exception("monitor: the call tracker failed on %s (event %d of %d from extension %s); the "
+                          "call updates of the %d event(s) before it in this read are lost",
+                          type(evs[bad]).__name__, bad + 1, len(evs), line.exten, bad)
+        updates: list = []
+        for ev in rest:
+            try:
+                updates += self.tracker.feed(ev)
+            except Exception:
+                log.exception("monitor: the call tracker failed on %s from extension %s", type(ev).__name__,
+                              line.exten)
+        return updates
 
     def _run_event_hooks(self, ev: Event) -> None:
         for hook in self._event_hooks:
@@ -520,23 +634,24 @@ class Monitor:
             line.online = not self._closing
             line.kicked = False
 
-    def _apply(self, update, line: _Line | None = None) -> None:
-        if update.kind == "ended":
-            call = update.call
-            if getattr(call, "end_reason", None) != "merged":  # a merged call is part of another: count it nowhere
-                self._count_ended(call, line)
-                if self.sink is not None:
-                    self._enqueue(("call", call))
-        self._publish(update)
+    def _apply_all(self, updates: list, line: _Line | None = None) -> None:
+        """Count the calls ``updates`` ended, queue their records at once, run the update hooks."""
+        hooks = self._update_hooks
+        ended = []
+        for u in updates:
+            if u.kind == "ended":
+                call = u.call
+                if getattr(call, "end_reason", None) != "merged":  # part of another call: count it nowhere
+                    self._count_ended(call, line)
+                    ended.append(call)
+            if hooks:
+                self._publish(u)
+        if ended and self.sink is not None:
+            self._enqueue(_CALL_KINDS, ended, line)
 
     def _count_ended(self, call, line: _Line | None) -> None:
-        key = (call.id, getattr(call, "end_at", None))
-        counted = self._counted
-        if key in counted:
+        if not self._counted.add(call.id, getattr(call, "end_at", None)):
             return
-        counted[key] = None
-        if len(counted) > _COUNTED_KEYS:
-            counted.popitem(last=False)
         facts = _facts(call)
         self._total.add_facts(facts)
         dom = self._domain_of(call, line)
@@ -632,15 +747,28 @@ class Monitor:
         if self._sink_batch is not None:
             self._sink_inline = min(self._sink_high, _SINK_INLINE)
 
-    def _enqueue(self, item, line: _Line | None = None) -> None:
-        if len(self._sink_queue) >= self._max_sink_backlog:
-            self._sink_dropped += 1
-            if self._sink_dropped == 1 or self._sink_dropped % 10_000 == 0:
-                log.error("monitor: the sink is %d records behind; %d record(s) dropped so far",
-                          len(self._sink_queue), self._sink_dropped)
-            return
+    def _enqueue(self, kinds: Iterator[str], objs: list, line: _Line | None) -> None:
+        """Queue a ``(kind, obj)`` record for each of ``objs`` at once (the events of a read
+        with :data:`_EVENT_KINDS`, the calls it ended with :data:`_CALL_KINDS`)."""
+        room = self._max_sink_backlog - len(self._sink_queue)
+        if room < len(objs):
+            self._drop(len(objs) - max(0, room))
+            objs = objs[:max(0, room)]
+        self._sink_queue.extend(zip(kinds, objs))
+        self._queued(line)
+
+    def _drop(self, n: int) -> None:
+        """``n`` records did not fit under ``max_sink_backlog``: counted, and logged now and then."""
+        before = self._sink_dropped
+        self._sink_dropped += n
+        if before == 0 or before // 10_000 != self._sink_dropped // 10_000:
+            log.error("monitor: the sink is %d records behind; %d record(s) dropped so far",
+                      len(self._sink_queue), self._sink_dropped)
+
+    def _queued(self, line: _Line | None) -> None:
+        """Records were queued (``line`` fed them): write a chunk inline, or pause ``line``,
+        when the backlog is high; wake the writer."""
         q = self._sink_queue
-        q.append(item)
         if len(q) >= self._sink_inline:
             if self._sink_batch is not None:
                 # a batching sink is written synchronously: the reader writes one chunk itself
@@ -762,14 +890,14 @@ class Monitor:
             except Exception:
                 log.exception("monitor: expiring calls failed")
                 continue
-            for u in updates:
-                self._apply(u)
+            if updates:
+                self._apply_all(updates)
 
     def expire_now(self, now: float | None = None) -> int:
         """Run the tracker's ring expiry at once (the monitor also does it every few seconds)."""
         updates = self.tracker.expire(now)
-        for u in updates:
-            self._apply(u)
+        if updates:
+            self._apply_all(updates)
         return len(updates)
 
     # -- views ----------------------------------------------------------------------------
