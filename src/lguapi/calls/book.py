@@ -11,14 +11,14 @@ import logging
 from collections import deque
 from typing import Callable
 
-from lguapi.calls.index import Memory, Orphans
 from lguapi.calls.model import Call, CallUpdate
-from lguapi.calls.timers import Deadlines
 from lguapi.channels import channel_peer
 from lguapi.events import Event
 
-# the modules with a compiled twin import each other relatively, so that each twin runs
-# whole (lguapi.calls._c, see lguapi.calls._twin); every other module absolutely
+# the parts of the compiled twin import each other on one line each (relatively inside the
+# package): setup.py joins them into one module, lguapi.calls._c.core, and drops these lines
+from .index import Memory, Orphans
+from .timers import Deadlines
 from .state import DEAD, LIVE, LIVE_LEG, UID, CallState, Leg, open_state
 
 __all__ = ["Book", "DEFAULT_END_GRACE", "ROOM", "NEW", "looks_external"]

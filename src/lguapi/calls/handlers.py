@@ -7,12 +7,12 @@ are here; conferences, CDRs, holds and connection states are in
 """
 from __future__ import annotations
 
-from lguapi.calls.index import out_keys
 from lguapi.channels import channel_peer, normalize_channel, normalize_unique_id, own_channel
 from lguapi.events import ChannelListEvent, ChannelOutEvent, RingEvent
 
-# the modules with a compiled twin import each other relatively, so that each twin runs
-# whole (lguapi.calls._c, see lguapi.calls._twin); every other module absolutely
+# the parts of the compiled twin import each other on one line each (relatively inside the
+# package): setup.py joins them into one module, lguapi.calls._c.core, and drops these lines
+from .index import out_keys
 from .book import NEW, Book
 from .state import LIVE_LEG, CallState, Leg, is_xfer, new_leg
 

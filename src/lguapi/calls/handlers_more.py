@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import logging
 
-from lguapi.calls.index import out_keys
 from lguapi.calls.model import CallUpdate
 from lguapi.channels import normalize_channel, normalize_unique_id, own_channel
 from lguapi.events import (
     CdrEvent, CommandResultEvent, ConferenceEvent, Disconnected, LoggedIn, Reconciled, Reconnected,
 )
 
-# the modules with a compiled twin import each other relatively, so that each twin runs
-# whole (lguapi.calls._c, see lguapi.calls._twin); every other module absolutely
+# the parts of the compiled twin import each other on one line each (relatively inside the
+# package): setup.py joins them into one module, lguapi.calls._c.core, and drops these lines
+from .index import out_keys
 from .book import ROOM, Book, looks_external
 from .state import LIVE_LEG, CallState, Leg, new_leg
 

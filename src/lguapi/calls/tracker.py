@@ -23,13 +23,11 @@ from .model import Call, CallUpdate
 from .stream import UpdateStream
 
 if TYPE_CHECKING:  # both twins have this surface; the pure modules describe it
-    from . import handlers as H
-    from . import handlers_more as HM
+    from . import core as C
     from .book import Book
 else:  # the compiled twin when built (lguapi.calls._twin)
-    H = hot("handlers")
-    HM = hot("handlers_more")
-    Book = hot("book").Book
+    C = hot("core")
+    Book = C.Book
 
 __all__ = ["CallTracker", "HANDLERS"]
 
@@ -37,10 +35,10 @@ log = logging.getLogger("lguapi.calls")
 
 #: event type -> handler(book, event, updates)
 HANDLERS: dict[type, Callable[[Book, Any, list], None]] = {
-    RingEvent: H.on_ring, ChannelListEvent: H.on_list, ChannelOutEvent: H.on_out,
-    ConferenceEvent: HM.on_conf, CommandResultEvent: HM.on_cmdresult, CdrEvent: HM.on_cdr,
-    Reconciled: HM.on_reconciled, Disconnected: HM.on_disconnected,
-    Reconnected: HM.on_session, LoggedIn: HM.on_session,
+    RingEvent: C.on_ring, ChannelListEvent: C.on_list, ChannelOutEvent: C.on_out,
+    ConferenceEvent: C.on_conf, CommandResultEvent: C.on_cmdresult, CdrEvent: C.on_cdr,
+    Reconciled: C.on_reconciled, Disconnected: C.on_disconnected,
+    Reconnected: C.on_session, LoggedIn: C.on_session,
 }
 
 
