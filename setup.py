@@ -145,10 +145,12 @@ def tracker_extensions(directives: dict, macros: list) -> list[Extension]:
     division is Python's; so the compiled twin behaves exactly as the pure one."""
     from Cython.Build import cythonize
 
-    build = HERE / TRACKER_BUILD
-    _write_joined(build / "core.pxd", joined_source(".pxd"))
-    _write_joined(build / "core.py", joined_source(".py"))
-    exts = [Extension("lguapi.calls._c.core", [str(TRACKER_BUILD / "core.py")], define_macros=macros)]
+    package = TRACKER_BUILD / "lguapi" / "calls" / "_c"  # a package tree: Cython finds core.pxd by the module's name
+    for d in (package, package.parent, package.parent.parent):
+        _write_joined(HERE / d / "__init__.py", "")
+    _write_joined(HERE / package / "core.pxd", joined_source(".pxd"))
+    _write_joined(HERE / package / "core.py", joined_source(".py"))
+    exts = [Extension("lguapi.calls._c.core", [str(package / "core.py")], define_macros=macros)]
     python_semantics = {"annotation_typing": False, "wraparound": True, "boundscheck": True, "cdivision": False}
     return cythonize(exts, compiler_directives={**directives, **python_semantics}, build_dir="build/cython",
                      quiet=True)

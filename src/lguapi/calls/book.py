@@ -43,7 +43,7 @@ class Book:
     """Active calls, their key index, the memories of ended calls and orphans, the deadlines."""
 
     __slots__ = ("active", "states", "ended", "idx", "ext", "tomb", "orphans", "deadlines", "tracked",
-                 "stats", "now", "clock", "end_grace", "clients", "ring_expiry", "call_expiry", "_seq")
+                 "stats", "now", "clock", "end_grace", "clients", "ring_expiry", "call_expiry", "created", "_seq")
 
     def __init__(self, *, clock: Callable[[], float], end_grace: float | None, ring_expiry: float,
                  call_expiry: float, keep_ended: int, tombstone_ttl: float, max_tombstones: int,
@@ -63,6 +63,7 @@ class Book:
         self.deadlines = Deadlines(min(30.0, max(1.0, min(ring_expiry, call_expiry) / 10)), self.now)
         self.tracked: set[str] = set()
         self.clients = 0  # attached clients (for the automatic grace)
+        self.created = False  # the last start() created its call
         self._seq = 0
         #: counters for diagnostics: calls, stale (late duplicates dropped), orphans, merges, ...
         self.stats: dict[str, int] = {"calls": 0, "stale": 0, "orphans": 0, "merged": 0,
@@ -141,13 +142,15 @@ class Book:
         return found
 
     def start(self, ev: Event, chans: tuple, keys: list, ids: list, out: list,
-              create_id: str | None) -> tuple[CallState | None, bool]:
-        """Find or create the call of a RINGEVENT/CHANNELLIST/CONFERENCEEVENT: ``(state, created)``.
+              create_id: str | None) -> CallState | None:
+        """Find or create the call of a RINGEVENT/CHANNELLIST/CONFERENCEEVENT (:attr:`created`
+        then says which: no tuple per event).
 
         ``keys`` are the ids and links, then the channels, to look up; ``ids`` the unique ids."""
+        self.created = False
         st = self.find(keys, ev, out)
         if st is not None:
-            return st, False
+            return st
         now = self.now
         tomb = self.tomb
         old = tomb.first(ids if ids.count(None) < len(ids) else chans, now)
@@ -157,14 +160,16 @@ class Book:
             idx = self.idx
             if not any(c is not None and c not in idx and tomb.get(c, now) is None for c in chans):
                 self.stats["stale"] += 1
-                return None, False
+                return None
             st = self.new_call(create_id, ev.ts)
             st.call.continued_from = old
-            return st, True
+            self.created = True
+            return st
         if chans[0] is None and chans[1 if len(chans) > 1 else 0] is None:
             self.refuse(ev)
-            return None, False
-        return self.new_call(create_id, ev.ts), True
+            return None
+        self.created = True
+        return self.new_call(create_id, ev.ts)
 
     def refuse(self, ev: Event) -> None:
         """An event that would start a call but names no channel: no leg could ever end it,
@@ -247,8 +252,7 @@ class Book:
 
     # -- updates ---------------------------------------------------------------------
 
-    @staticmethod
-    def settle(st: CallState, before: tuple, ev: Event | None, out: list) -> None:
+    def settle(self, st: CallState, before: tuple, ev: Event | None, out: list) -> None:
         """Recompute the call's derived fields, then report a change (:meth:`changed`)."""
         if not st.shown:
             st.show()
@@ -445,4 +449,8 @@ class Book:
                 self.finish(st, p[1], p[2], None, None, out)
 
     def calls_of(self, exten: str) -> list[Call]:
-        return [st.call for st in self.ext.get(exten, {}).values() if st.has_live_of(exten)]
+        calls: list[Call] = []
+        for st in self.ext.get(exten, {}).values():
+            if st.has_live_of(exten):
+                calls.append(st.call)
+        return calls

@@ -41,11 +41,12 @@ def on_ring(b: Book, ev: RingEvent, out: list) -> None:
         atxfer = ev.atxfer
         if atxfer:
             link = normalize_channel(atxfer) if "/" in atxfer else normalize_unique_id(atxfer)
-            st, created = b.start(ev, (ch, rch), [uid, link, ch, rch], [uid], out, uid)
+            st = b.start(ev, (ch, rch), [uid, link, ch, rch], [uid], out, uid)
         else:
-            st, created = b.start(ev, (ch, rch), [uid, ch, rch], [uid], out, uid)
+            st = b.start(ev, (ch, rch), [uid, ch, rch], [uid], out, uid)
         if st is None:
             return
+        created = b.created
         looked = True
     call = st.call
     st.last_seen = ts
@@ -119,9 +120,10 @@ def on_list(b: Book, ev: ChannelListEvent, out: list) -> None:
     c2 = normalize_channel(ev.channel2)
     u1 = normalize_unique_id(ev.unique_id1)
     u2 = normalize_unique_id(ev.unique_id2)
-    st, created = b.start(ev, (c1, c2), [u1, u2, c1, c2], [u1, u2], out, u1 or u2)
+    st = b.start(ev, (c1, c2), [u1, u2, c1, c2], [u1, u2], out, u1 or u2)
     if st is None:
         return
+    created = b.created
     call = st.call
     ts = ev.ts
     st.last_seen = ts
@@ -131,12 +133,7 @@ def on_list(b: Book, ev: ChannelListEvent, out: list) -> None:
     own = own_channel(exten, c1, c2)
     by_peer = own is not None
     if own is None:
-        if any(m.dial is False for m in mine):
-            own = c2
-        elif any(m.dial for m in mine):
-            own = c1
-        else:
-            own = c2 or c1
+        own = _own_by_layout(mine, c1, c2)
     remote = c2 if own == c1 else c1
     if remote == own:
         remote = None
@@ -156,6 +153,18 @@ def on_list(b: Book, ev: ChannelListEvent, out: list) -> None:
     b.settle(st, before, ev, out)
     if new_keys and b.orphans.maybe and b.orphans:
         adopt_orphans(b, st, new_keys, out)
+
+
+def _own_by_layout(mine: list, c1: str | None, c2: str | None) -> str | None:
+    """No peer names the extension: its own channel by the layout its rings had (``ISDIAL:0``: it
+    was called, CHANNEL2; ``ISDIAL:1``: it dialled, CHANNEL1)."""
+    dialled = False
+    for m in mine:
+        if m.dial is False:
+            return c2
+        if m.dial:
+            dialled = True
+    return c1 if dialled else (c2 or c1)
 
 
 def _list_leg(b: Book, st: CallState, exten: str, own: str, remote: str | None, mine: list,

@@ -35,7 +35,8 @@ def on_conf(b: Book, ev: ConferenceEvent, out: list) -> None:
     add = (ev.action or "").upper() != "CONFMEMBERDEL"
     link = ROOM + room if room else None
     if add:
-        st, created = b.start(ev, (c,), [u, link, c], [u], out, u)
+        st = b.start(ev, (c,), [u, link, c], [u], out, u)
+        created = b.created
     else:
         st, created = b.find([u, link, c], ev, out), False
     if st is None:
@@ -125,7 +126,10 @@ def on_cdr(b: Book, ev: CdrEvent, out: list) -> None:
         return
     outs = list(outs)
     exten = ev.exten or b.exten_of(ev)
-    end = max(o.ts for o in outs)
+    end = outs[0].ts
+    for o in outs:
+        if o.ts > end:
+            end = o.ts
     st = b.new_call(u, max(0.0, end - (ev.duration or 0)))
     call = st.call
     for o in outs:

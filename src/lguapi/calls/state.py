@@ -1,16 +1,23 @@
 """The tracker's own bookkeeping of one call: its legs, its keys, the evidence for its direction.
 
 Nothing here is public: :class:`~lguapi.calls.model.Call` is what users see, and it reads
-this state only through the methods below. Few containers per call, none of them seen by the
-garbage collector: one dict of strings to numbers for every key (unique ids, live and dead
-channels), tuples of legs and extensions, legs and states as ``gc=False`` msgspec Structs;
+this state only through the methods below. Few containers per call: one dict of strings to
+numbers for every key (unique ids, live and dead channels), tuples of legs and extensions;
 the conference containers exist only for calls that met a conference.
+
+``state.pxd`` types it for the compiled twin: :class:`Leg` and :class:`CallState` are then
+final extension types with C attributes and C methods, and not tracked by the garbage
+collector (``no_gc``: neither can be part of a reference cycle). The pure twin's are plain
+``__slots__`` classes, which the collector does track (the price of one source for both).
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import msgspec
+try:
+    import cython
+except ModuleNotFoundError:  # no Cython installed (a pure install): its decorators used here, as no-ops
+    from lguapi.calls import _nocython as cython
 
 if TYPE_CHECKING:
     from lguapi.calls.model import Call
@@ -63,23 +70,31 @@ def active_extens_of(legs: tuple[Leg, ...]) -> dict[str, str]:
     return out
 
 
-class Leg(msgspec.Struct, gc=False, eq=False):
+@cython.final
+@cython.no_gc
+@cython.cclass
+class Leg:
     """One extension's presence in a call: its own channel, who it talks to, its status.
 
-    Not tracked by the garbage collector (``gc=False``): a leg holds strings, numbers and
-    a tuple of strings, so it can be part of no reference cycle."""
+    Holds strings, numbers and a tuple of strings, so it can be part of no reference cycle
+    (the compiled twin's is not tracked by the garbage collector)."""
 
-    exten: str
-    own: str
-    remotes: tuple[str, ...]
-    status: str  # ringing | connected | ended | retired
-    since: float
-    clock: float
-    dial: bool | None
-    transfer: bool = False  # a ring that joined an already answered call
-    xfer: bool = False  # this extension is consulting an attended-transfer target
-    held: bool = False
-    cause: int | None = None
+    __slots__ = ("exten", "own", "remotes", "status", "since", "clock", "dial", "transfer", "xfer", "held",
+                 "cause")
+
+    def __init__(self, exten: str, own: str, remotes: tuple[str, ...], status: str, since: float, clock: float,
+                 dial: bool | None):
+        self.exten = exten
+        self.own = own
+        self.remotes = remotes
+        self.status = status  # ringing | connected | ended | retired
+        self.since = since
+        self.clock = clock
+        self.dial = dial
+        self.transfer = False  # a ring that joined an already answered call
+        self.xfer = False  # this extension is consulting an attended-transfer target
+        self.held = False
+        self.cause: int | None = None
 
     @property
     def live(self) -> bool:
@@ -100,35 +115,44 @@ def new_leg(exten: str, own: str, remote: str | None, status: str, since: float,
     return Leg(exten, own, (remote,) if remote else (), status, since, clock, dial)
 
 
-class CallState(msgspec.Struct, gc=False, eq=False):
+@cython.final
+@cython.no_gc
+@cython.cclass
+class CallState:
     """Per-call state of the tracker (legs, keys, evidence), next to its public :class:`Call`.
 
-    Not tracked by the garbage collector (``gc=False``), nor are its containers: tuples of
-    strings and legs, a dict of strings to numbers. Nothing it holds refers back to it (the
-    call's views see its tuples, never the state), so it can be part of no reference cycle.
-    Made by :func:`open_state`; the tuples change only through the methods below, and
-    :meth:`show` shows the new ones in the call's views."""
+    Holds the call (itself untracked), tuples of strings and legs, a dict of strings to
+    numbers and, after a conference, a dict and a set of strings; nothing it holds refers
+    back to it (the call's views see its tuples, never the state), so it can be part of no
+    reference cycle (the compiled twin's is not tracked by the garbage collector). Made by
+    :func:`open_state`; the tuples change only through the methods below, and :meth:`show`
+    shows the new ones in the call's views."""
 
-    call: Call
-    seq: int
-    last_seen: float
-    touched: float  # tracker clock at the last event (for call_expiry)
-    extens: tuple[str, ...] = ()
-    handled: tuple[str, ...] = ()
-    legs: tuple[Leg, ...] = ()
-    keys: dict[str, int] = msgspec.field(default_factory=dict)  # unique id / channel -> UID | LIVE | DEAD | GONE
-    orig_strength: int = 0  # evidence that the caller is outside: (strength, verdict)
-    orig: bool | None = None
-    dest_strength: int = 0
-    dest: bool | None = None
-    rung: bool = False  # a tracked extension was rung (ISDIAL:0)
-    hint: str | None = None
-    conf_start: bool = False  # the call began in a conference (CALLWITHCONF)
-    pending: tuple[int, float, int | None] | None = None  # (token, end ts, cause)
-    last_cause: int | None = None
-    conf: dict[str, str | None] | None = None  # channel -> member, while in a room
-    conf_chans: set[str] | None = None
-    shown: bool = False  # the call's views show the current tuples
+    __slots__ = ("call", "seq", "last_seen", "touched", "extens", "handled", "legs", "keys", "orig_strength",
+                 "orig", "dest_strength", "dest", "rung", "hint", "conf_start", "pending", "last_cause", "conf",
+                 "conf_chans", "shown")
+
+    def __init__(self, call: Call, seq: int, last_seen: float, touched: float):
+        self.call = call
+        self.seq = seq
+        self.last_seen = last_seen
+        self.touched = touched  # tracker clock at the last event (for call_expiry)
+        self.extens: tuple[str, ...] = ()
+        self.handled: tuple[str, ...] = ()
+        self.legs: tuple[Leg, ...] = ()
+        self.keys: dict[str, int] = {}  # unique id / channel -> UID | LIVE | DEAD | GONE
+        self.orig_strength = 0  # evidence that the caller is outside: (strength, verdict)
+        self.orig: bool | None = None
+        self.dest_strength = 0
+        self.dest: bool | None = None
+        self.rung = False  # a tracked extension was rung (ISDIAL:0)
+        self.hint: str | None = None
+        self.conf_start = False  # the call began in a conference (CALLWITHCONF)
+        self.pending: tuple[int, float, int | None] | None = None  # (token, end ts, cause)
+        self.last_cause: int | None = None
+        self.conf: dict[str, str | None] | None = None  # channel -> member, while in a room
+        self.conf_chans: set[str] | None = None
+        self.shown = False  # the call's views show the current tuples
 
     def show(self) -> None:
         """Show the current tuples in the call's views (once per event, by the book's

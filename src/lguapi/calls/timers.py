@@ -6,7 +6,6 @@ recognised by its token and skipped), one number (:attr:`Deadlines.due`) compare
 from __future__ import annotations
 
 import heapq
-import itertools
 from typing import Container
 
 __all__ = ["Deadlines"]
@@ -22,17 +21,19 @@ class Deadlines:
         self.sweep_every = sweep_every
         self.next_sweep = now + sweep_every
         self.due = self.next_sweep  #: the earliest deadline of any kind
-        self._seq = itertools.count(1)
+        self._seq = 0
 
     def __len__(self) -> int:
         return len(self.heap)
 
     def token(self) -> int:
         """A fresh token for a pending end (a later one makes the earlier stale)."""
-        return next(self._seq)
+        self._seq += 1
+        return self._seq
 
     def push(self, deadline: float, call_id: str, token: int) -> None:
-        heapq.heappush(self.heap, (deadline, next(self._seq), call_id, token))
+        self._seq += 1
+        heapq.heappush(self.heap, (deadline, self._seq, call_id, token))
         if deadline < self.due:
             self.due = deadline
 

@@ -1,0 +1,15 @@
+# Types lguapi/calls/timers.py for the call tracker's compiled twin (joined into lguapi.calls._c.core).
+@cython.final
+cdef class Deadlines:
+    cdef public list heap
+    cdef public double sweep_every, next_sweep, due
+    cdef long long _seq
+
+    cdef long long token(self)
+    cdef void push(self, double deadline, str call_id, long long token) except *
+    @cython.locals(heap=list, due=list)
+    cdef list pop_due(self, double now)
+    cpdef bint sweep_due(self, double now)
+    cdef void swept(self, double now)
+    cdef void rearm(self) except *
+    cdef void prune(self, active, Py_ssize_t live) except *
