@@ -17,7 +17,8 @@ __all__ = ["PARTS", "HOT_MODULES", "COMPILED", "hot"]
 
 #: the pure modules the compiled twin holds, in the order they are joined (setup.py's TRACKER_PARTS)
 PARTS = ("lguapi.channels", "lguapi.calls.index", "lguapi.calls.timers", "lguapi.calls.state",
-         "lguapi.calls.book", "lguapi.calls.handlers", "lguapi.calls.handlers_more")
+         "lguapi.calls.book", "lguapi.calls.handlers", "lguapi.calls.handlers_more",
+         "lguapi.calls.feed")
 #: the compiled twin's modules, under ``lguapi.calls._c`` (setup.py's TRACKER_HOT_MODULES); the
 #: pure ``lguapi.calls.core`` re-exports the parts
 HOT_MODULES = ("core",)

@@ -22,7 +22,7 @@ cdef class Book:
     cdef object party(self, str chan, str number)
     @cython.locals(st=CallState)
     cdef CallState conference_of(self, str exten)
-    @cython.locals(get=object, found=CallState, st=CallState, others=list, other=CallState)
+    @cython.locals(idx=dict, found=CallState, st=CallState, others=list, other=CallState)
     cdef CallState find(self, list keys, ev, list out)
     @cython.locals(st=CallState, tomb=Memory, idx=dict)
     cdef CallState start(self, ev, tuple chans, list keys, list ids, list out, str create_id)

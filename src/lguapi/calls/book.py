@@ -121,11 +121,11 @@ class Book:
         call: servers reuse channel names (the manual's §5.1 and §5.3 share
         ``SIP/3321-09b559d8``), so a dead channel's name says nothing about a new event.
         """
-        get = self.idx.get
+        idx = self.idx
         found: CallState | None = None
         others: list[CallState] | None = None
         for k in keys:
-            st = get(k) if k is not None else None
+            st = idx.get(k) if k is not None else None
             if st is None or st is found or st.keys.get(k, 0) >= DEAD:
                 continue
             if found is None:
