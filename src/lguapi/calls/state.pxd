@@ -3,6 +3,7 @@
 cdef int UID, LIVE, DEAD, GONE
 
 cdef bint is_xfer(str ch) except -1
+@cython.locals(st=CallState)
 cpdef CallState open_state(call, long long seq, ts, double now)
 
 @cython.final
@@ -16,6 +17,7 @@ cdef class Leg:
     cdef void add_remote(self, str remote) except *
     cdef void drop_remote(self, str remote) except *
 
+@cython.locals(leg=Leg)
 cdef Leg new_leg(str exten, str own, str remote, str status, double since, double clock, dial)
 
 @cython.final

@@ -43,7 +43,28 @@ def is_xfer(ch: str | None) -> bool:
 def open_state(call: Call, seq: int, ts: float, now: float) -> CallState:
     """The state of a new call; the event that made it shows it in the call's views (by the
     book's ``settle`` or ``finish``, once, after its legs and keys are in)."""
-    return CallState(call, seq, ts, now)
+    st = CallState.__new__(CallState)
+    st.call = call
+    st.seq = seq
+    st.last_seen = ts
+    st.touched = now
+    st.extens = ()
+    st.handled = ()
+    st.legs = ()
+    st.keys = {}
+    st.orig_strength = 0
+    st.orig = None
+    st.dest_strength = 0
+    st.dest = None
+    st.rung = False
+    st.hint = None
+    st.conf_start = False
+    st.pending = None
+    st.last_cause = None
+    st.conf = None
+    st.conf_chans = None
+    st.shown = False
+    return st
 
 
 def channels_of(keys: dict[str, int]) -> list[str]:
@@ -77,24 +98,23 @@ class Leg:
     """One extension's presence in a call: its own channel, who it talks to, its status.
 
     Holds strings, numbers and a tuple of strings, so it can be part of no reference cycle
-    (the compiled twin's is not tracked by the garbage collector)."""
+    (the compiled twin's is not tracked by the garbage collector). Made by :func:`new_leg`
+    (``Leg.__new__`` and C stores in the compiled twin, no ``__init__`` call)."""
+
+    exten: str
+    own: str
+    remotes: tuple[str, ...]
+    status: str  # ringing | connected | ended | retired
+    since: float
+    clock: float
+    dial: bool | None
+    transfer: bool  # a ring that joined an already answered call
+    xfer: bool  # this extension is consulting an attended-transfer target
+    held: bool
+    cause: int | None
 
     __slots__ = ("exten", "own", "remotes", "status", "since", "clock", "dial", "transfer", "xfer", "held",
                  "cause")
-
-    def __init__(self, exten: str, own: str, remotes: tuple[str, ...], status: str, since: float, clock: float,
-                 dial: bool | None):
-        self.exten = exten
-        self.own = own
-        self.remotes = remotes
-        self.status = status  # ringing | connected | ended | retired
-        self.since = since
-        self.clock = clock
-        self.dial = dial
-        self.transfer = False  # a ring that joined an already answered call
-        self.xfer = False  # this extension is consulting an attended-transfer target
-        self.held = False
-        self.cause: int | None = None
 
     @property
     def live(self) -> bool:
@@ -112,7 +132,19 @@ class Leg:
 def new_leg(exten: str, own: str, remote: str | None, status: str, since: float, clock: float,
             dial: bool | None) -> Leg:
     """A leg talking to ``remote`` (when known)."""
-    return Leg(exten, own, (remote,) if remote else (), status, since, clock, dial)
+    leg = Leg.__new__(Leg)
+    leg.exten = exten
+    leg.own = own
+    leg.remotes = (remote,) if remote else ()
+    leg.status = status
+    leg.since = since
+    leg.clock = clock
+    leg.dial = dial
+    leg.transfer = False
+    leg.xfer = False
+    leg.held = False
+    leg.cause = None
+    return leg
 
 
 @cython.final
@@ -125,34 +157,33 @@ class CallState:
     numbers and, after a conference, a dict and a set of strings; nothing it holds refers
     back to it (the call's views see its tuples, never the state), so it can be part of no
     reference cycle (the compiled twin's is not tracked by the garbage collector). Made by
-    :func:`open_state`; the tuples change only through the methods below, and :meth:`show`
-    shows the new ones in the call's views."""
+    :func:`open_state` (no ``__init__`` call); the tuples change only through the methods
+    below, and :meth:`show` shows the new ones in the call's views."""
+
+    call: Call
+    seq: int
+    last_seen: float
+    touched: float  # tracker clock at the last event (for call_expiry)
+    extens: tuple[str, ...]
+    handled: tuple[str, ...]
+    legs: tuple[Leg, ...]
+    keys: dict[str, int]  # unique id / channel -> UID | LIVE | DEAD | GONE
+    orig_strength: int  # evidence that the caller is outside: (strength, verdict)
+    orig: bool | None
+    dest_strength: int
+    dest: bool | None
+    rung: bool  # a tracked extension was rung (ISDIAL:0)
+    hint: str | None
+    conf_start: bool  # the call began in a conference (CALLWITHCONF)
+    pending: tuple[int, float, int | None] | None  # (token, end ts, cause)
+    last_cause: int | None
+    conf: dict[str, str | None] | None  # channel -> member, while in a room
+    conf_chans: set[str] | None
+    shown: bool  # the call's views show the current tuples
 
     __slots__ = ("call", "seq", "last_seen", "touched", "extens", "handled", "legs", "keys", "orig_strength",
                  "orig", "dest_strength", "dest", "rung", "hint", "conf_start", "pending", "last_cause", "conf",
                  "conf_chans", "shown")
-
-    def __init__(self, call: Call, seq: int, last_seen: float, touched: float):
-        self.call = call
-        self.seq = seq
-        self.last_seen = last_seen
-        self.touched = touched  # tracker clock at the last event (for call_expiry)
-        self.extens: tuple[str, ...] = ()
-        self.handled: tuple[str, ...] = ()
-        self.legs: tuple[Leg, ...] = ()
-        self.keys: dict[str, int] = {}  # unique id / channel -> UID | LIVE | DEAD | GONE
-        self.orig_strength = 0  # evidence that the caller is outside: (strength, verdict)
-        self.orig: bool | None = None
-        self.dest_strength = 0
-        self.dest: bool | None = None
-        self.rung = False  # a tracked extension was rung (ISDIAL:0)
-        self.hint: str | None = None
-        self.conf_start = False  # the call began in a conference (CALLWITHCONF)
-        self.pending: tuple[int, float, int | None] | None = None  # (token, end ts, cause)
-        self.last_cause: int | None = None
-        self.conf: dict[str, str | None] | None = None  # channel -> member, while in a room
-        self.conf_chans: set[str] | None = None
-        self.shown = False  # the call's views show the current tuples
 
     def show(self) -> None:
         """Show the current tuples in the call's views (once per event, by the book's
