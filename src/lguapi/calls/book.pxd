@@ -34,9 +34,9 @@ cdef class Book:
     cdef void add_leg(self, CallState st, Leg leg) except *
     @cython.locals(calls=dict)
     cdef void leg_exten(self, CallState st, str exten) except *
-    cdef object begin(self, CallState st, bint created, ts)
+    cdef void begin(self, CallState st, bint created, ts) except *
     @cython.locals(state=str)
-    cdef void settle(self, CallState st, before, ev, list out) except *
+    cdef void settle(self, CallState st, bint created, ev, list out) except *
     @cython.locals(grace=double, dl=Deadlines, token=cython.longlong)
     cdef void schedule_end(self, CallState st, ts, cause, ev, list out, double min_grace=*) except *
     @cython.locals(leg=Leg)

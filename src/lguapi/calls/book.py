@@ -21,7 +21,7 @@ from .index import Memory, Orphans
 from .timers import Deadlines
 from .state import DEAD, LIVE, LIVE_LEG, UID, CallState, Leg, open_state
 
-__all__ = ["Book", "DEFAULT_END_GRACE", "ROOM", "NEW", "looks_external"]
+__all__ = ["Book", "DEFAULT_END_GRACE", "ROOM", "looks_external"]
 
 log = logging.getLogger("lguapi.calls")
 
@@ -29,7 +29,6 @@ log = logging.getLogger("lguapi.calls")
 DEFAULT_END_GRACE = 2.0
 ROOM = "\x00room:"  #: index prefix of conference room names
 _ID = "\x00id:"  #: tombstone prefix of ended calls' ids
-NEW: tuple = ("new",)  #: the "signature" of a call created by the current event
 _new_update = tuple.__new__  # CallUpdate(...) without the keyword machinery (a hot path)
 _UNANSWERED = {17: "busy", 19: "no-answer", 21: "rejected", 16: "cancelled"}
 
@@ -243,16 +242,17 @@ class Book:
             else:
                 calls[st.call.id] = st
 
-    def begin(self, st: CallState, created: bool, ts: float) -> tuple:
-        """Before an event changes ``st``: note the event's times, return what :meth:`settle`
+    def begin(self, st: CallState, created: bool, ts: float) -> None:
+        """Before an event changes ``st``: note the event's times and what :meth:`settle`
         compares with to tell whether the call changed."""
         st.last_seen = ts
         st.touched = self.now
-        return NEW if created else st.signature()
+        if not created:
+            st.snap()
 
     # -- updates ---------------------------------------------------------------------
 
-    def settle(self, st: CallState, before: tuple, ev: Event | None, out: list) -> None:
+    def settle(self, st: CallState, created: bool, ev: Event | None, out: list) -> None:
         """Recompute the call's derived fields, then report a change (:meth:`changed`)."""
         if not st.shown:
             st.show()
@@ -261,9 +261,9 @@ class Book:
         state = call.state
         if state == "ended":
             return
-        if before is NEW:
+        if created:
             out.append(_new_update(CallUpdate, (call, "new", ev, state)))
-        elif st.signature() != before:
+        elif st.changed():
             out.append(_new_update(CallUpdate, (call, "changed", ev, state)))
 
     # -- ends ------------------------------------------------------------------------
@@ -282,7 +282,7 @@ class Book:
     def close_legs(self, st: CallState, exten: str | None, reason: str, ev: Event | None, ts: float,
                    out: list) -> None:
         """Close the live legs of ``exten`` (all when None); end the call when none is left."""
-        before = st.signature()
+        st.snap()
         for leg in st.legs:
             if leg.status in LIVE_LEG and (exten is None or leg.exten == exten):
                 leg.status = "ended"
@@ -294,7 +294,7 @@ class Book:
             else:
                 self.finish(st, max(ts, st.call.ring_at), None, reason, ev, out)
         else:
-            self.settle(st, before, ev, out)
+            self.settle(st, False, ev, out)
 
     def finish(self, st: CallState, ts: float, cause: int | None, reason: str | None, ev: Event | None,
                out: list) -> None:
@@ -356,7 +356,7 @@ class Book:
     def merge(self, keep: CallState, gone: CallState, ev: Event, out: list) -> None:
         """``gone`` turned out to be part of ``keep`` (the older call): fold it in."""
         self.stats["merged"] += 1
-        before = keep.signature()
+        keep.snap()
         kc, gc = keep.call, gone.call
         for leg in gone.legs:
             if keep.leg(leg.exten, leg.own) is None:
@@ -393,7 +393,7 @@ class Book:
         gc.room = None
         gc.merged_into = kc.id
         self.finish(gone, ev.ts, None, "merged", ev, out)
-        self.settle(keep, before, ev, out)
+        self.settle(keep, False, ev, out)
 
     # -- deadlines -------------------------------------------------------------------
 
@@ -430,7 +430,7 @@ class Book:
         self.deadlines.prune(self.states, len(self.states))
 
     def expire_rings(self, st: CallState, ring_limit: float, out: list) -> None:
-        before = st.signature()
+        st.snap()
         for leg in st.legs:
             if leg.status == "ringing" and leg.clock <= ring_limit:
                 leg.status = "ended"
@@ -439,7 +439,7 @@ class Book:
         if not st.has_live():
             self.finish(st, max(st.last_seen, st.call.ring_at), None, "expired", None, out)
         else:
-            self.settle(st, before, None, out)
+            self.settle(st, False, None, out)
 
     def flush(self, out: list) -> None:
         """Confirm every pending end now."""

@@ -13,7 +13,7 @@ from lguapi.events import ChannelListEvent, ChannelOutEvent, RingEvent
 # the parts of the compiled twin import each other on one line each (relatively inside the
 # package): setup.py joins them into one module, lguapi.calls._c.core, and drops these lines
 from .index import out_keys
-from .book import NEW, Book
+from .book import Book
 from .state import LIVE_LEG, CallState, Leg, is_xfer, new_leg
 
 __all__ = ["on_ring", "on_list", "on_out", "adopt_orphans"]
@@ -51,7 +51,8 @@ def on_ring(b: Book, ev: RingEvent, out: list) -> None:
     call = st.call
     st.last_seen = ts
     st.touched = b.now
-    before = NEW if created else st.signature()
+    if not created:
+        st.snap()
     own = own_channel(exten, ch, rch)
     if own is None:
         own = rch if is_dial else ch
@@ -71,7 +72,7 @@ def on_ring(b: Book, ev: RingEvent, out: list) -> None:
         st.rung = True
     if call.answer_at is None:
         _ring_parties(b, st, exten, remote, is_dial, number, inbound)
-    b.settle(st, before, ev, out)
+    b.settle(st, created, ev, out)
     if new_keys and b.orphans.maybe and b.orphans:
         adopt_orphans(b, st, new_keys, out)
 
@@ -128,7 +129,8 @@ def on_list(b: Book, ev: ChannelListEvent, out: list) -> None:
     ts = ev.ts
     st.last_seen = ts
     st.touched = b.now
-    before = NEW if created else st.signature()
+    if not created:
+        st.snap()
     mine = st.legs_of(exten) if st.legs else []
     own = own_channel(exten, c1, c2)
     by_peer = own is not None
@@ -150,7 +152,7 @@ def on_list(b: Book, ev: ChannelListEvent, out: list) -> None:
     elif call.answered_by is None and own == c2 and exten and not xfer_list:
         # an outbound call answered outside and transferred: the first extension that answered
         call.answered_by = exten
-    b.settle(st, before, ev, out)
+    b.settle(st, created, ev, out)
     if new_keys and b.orphans.maybe and b.orphans:
         adopt_orphans(b, st, new_keys, out)
 
@@ -248,7 +250,7 @@ def on_out(b: Book, ev: ChannelOutEvent, out: list) -> None:
     ts = ev.ts
     st.last_seen = ts
     st.touched = b.now
-    before = st.signature()
+    st.snap()
     cause = ev.hangup_cause
     ended: list[Leg] = []
     leg = st.leg(exten, c) if c is not None else None
@@ -272,7 +274,7 @@ def on_out(b: Book, ev: ChannelOutEvent, out: list) -> None:
             b.schedule_end(st, ts, cause, ev, out)
             if st.call.state == "ended":
                 return
-    b.settle(st, before, ev, out)
+    b.settle(st, False, ev, out)
 
 
 def _call_of_out(b: Book, c: str | None, u: str | None, rc: str | None, su: str | None) -> CallState | None:

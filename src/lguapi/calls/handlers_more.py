@@ -42,7 +42,7 @@ def on_conf(b: Book, ev: ConferenceEvent, out: list) -> None:
     if st is None:
         return
     call = st.call
-    before = b.begin(st, created, ev.ts)
+    b.begin(st, created, ev.ts)
     b.index(st, (c,), (u,), True)  # find() / start() looked c up
     if room and call.room is None and b.idx.get(ROOM + room) in (None, st):
         call.room = room
@@ -53,7 +53,7 @@ def on_conf(b: Book, ev: ConferenceEvent, out: list) -> None:
         _conf_add(b, st, exten, c, member, mine, created, ev.ts)
     else:
         _conf_del(b, st, c, ev, out)
-    b.settle(st, before, ev, out)
+    b.settle(st, created, ev, out)
 
 
 def _conf_add(b: Book, st: CallState, exten: str, c: str | None, member: str | None, mine: bool,
@@ -172,9 +172,9 @@ def on_cmdresult(b: Book, ev: CommandResultEvent, out: list) -> None:
     if best is None:
         return
     leg, st = best
-    before = b.begin(st, False, ev.ts)
+    b.begin(st, False, ev.ts)
     leg.held = hold
-    b.settle(st, before, ev, out)
+    b.settle(st, False, ev, out)
 
 
 def on_reconciled(b: Book, ev: Reconciled, out: list) -> None:

@@ -29,6 +29,8 @@ cdef class CallState:
     cdef public dict keys
     cdef public int orig_strength, dest_strength
     cdef public bint rung, conf_start, shown
+    cdef object s_state, s_direction, s_answered, s_remote, s_dialled, s_room
+    cdef Py_ssize_t s_parties
 
     cdef void show(self) except *
     cdef void withdraw(self) except *
@@ -53,6 +55,7 @@ cdef class CallState:
     cdef bint in_conf_chans(self, str ch) except -1
     cdef void absorb_conf(self, CallState other) except *
     cdef void evidence(self, int strength, orig, dest) except *
-    cdef tuple signature(self)
+    cdef void snap(self) except *
+    cdef bint changed(self) except -1
     @cython.locals(leg=Leg, ringing=bint, connected=bint, held=bint, transferring=bint)
     cdef void refresh(self) except *

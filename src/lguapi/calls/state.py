@@ -64,6 +64,7 @@ def open_state(call: Call, seq: int, ts: float, now: float) -> CallState:
     st.conf = None
     st.conf_chans = None
     st.shown = False
+    st.snap()
     return st
 
 
@@ -180,10 +181,18 @@ class CallState:
     conf: dict[str, str | None] | None  # channel -> member, while in a room
     conf_chans: set[str] | None
     shown: bool  # the call's views show the current tuples
+    s_state: str  # the call as snap() saw it (what changed() compares with)
+    s_direction: str
+    s_answered: str | None
+    s_remote: str | None
+    s_dialled: str | None
+    s_room: str | None
+    s_parties: int
 
     __slots__ = ("call", "seq", "last_seen", "touched", "extens", "handled", "legs", "keys", "orig_strength",
                  "orig", "dest_strength", "dest", "rung", "hint", "conf_start", "pending", "last_cause", "conf",
-                 "conf_chans", "shown")
+                 "conf_chans", "shown", "s_state", "s_direction", "s_answered", "s_remote", "s_dialled", "s_room",
+                 "s_parties")
 
     def show(self) -> None:
         """Show the current tuples in the call's views (once per event, by the book's
@@ -307,10 +316,24 @@ class CallState:
             self.dest_strength = strength
             self.dest = dest
 
-    def signature(self) -> tuple:
+    def snap(self) -> None:
+        """Note what :meth:`changed` compares with, before an event changes the call (fields,
+        not a tuple: nothing is allocated)."""
         c = self.call
-        return (c.state, c.direction, c.answered_by, c.remote_number, c.dialled_number,
-                len(self.extens) + 1000 * len(self.handled), c.room)
+        self.s_state = c.state
+        self.s_direction = c.direction
+        self.s_answered = c.answered_by
+        self.s_remote = c.remote_number
+        self.s_dialled = c.dialled_number
+        self.s_room = c.room
+        self.s_parties = len(self.extens) + 1000 * len(self.handled)
+
+    def changed(self) -> bool:
+        """Did the call's state, direction, parties, numbers or room change since :meth:`snap`?"""
+        c = self.call
+        return (c.state != self.s_state or c.direction != self.s_direction or c.answered_by != self.s_answered
+                or c.remote_number != self.s_remote or c.dialled_number != self.s_dialled
+                or len(self.extens) + 1000 * len(self.handled) != self.s_parties or c.room != self.s_room)
 
     def refresh(self) -> None:
         """Recompute the call's direction, remote number and state from what is known."""
