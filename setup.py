@@ -50,6 +50,10 @@ def _compile_flags(compiler_type: str) -> tuple[list[str], list[str]]:
     return ["-O3", "-g0"], link
 
 
+#: the call tracker's compiled core: optimise, but not at -O3 (no faster there, a larger wheel)
+_CORE_FLAG = {"-O3": "-O2"}
+
+
 class OptionalBuildExt(build_ext):
     """build_ext that falls back to the pure twin when the compiler is missing or fails."""
 
@@ -62,8 +66,9 @@ class OptionalBuildExt(build_ext):
     def build_extensions(self) -> None:
         cflags, lflags = _compile_flags(self.compiler.compiler_type)
         for ext in self.extensions:
-            # the tracker's core is typed C now: -O3 like the rest (-Os saved a fifth of its size, cost 3%)
-            ext.extra_compile_args = list(ext.extra_compile_args or []) + cflags
+            # the tracker's core: -O2 is as fast as -O3 there and 13% smaller (-Os: 3% slower)
+            flags = [_CORE_FLAG.get(f, f) for f in cflags] if ext.name.startswith("lguapi.calls._c.") else cflags
+            ext.extra_compile_args = list(ext.extra_compile_args or []) + flags
             ext.extra_link_args = list(ext.extra_link_args or []) + lflags
         self._note().unlink(missing_ok=True)  # a note left by an earlier failed build
         super().build_extensions()
