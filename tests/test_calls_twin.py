@@ -1,5 +1,5 @@
 """The call tracker's compiled twin (``lguapi.calls._c``) follows lgucore's twin rules: built by
-setup.py from the pure sources, selected at import, ``LGUCORE_NO_EXTENSIONS=1`` forces the pure
+setup.py from the pure sources (joined into one module), selected at import, ``LGUCORE_NO_EXTENSIONS=1`` forces the pure
 modules, ``LGUCORE_REQUIRE_EXTENSIONS=1`` makes a missing twin an error, and both twins turn
 the same events into the same calls."""
 from __future__ import annotations
@@ -64,20 +64,33 @@ def _run(code: str, pythonpath: str, **env: str) -> subprocess.CompletedProcess[
                           timeout=120, env=_env(PYTHONPATH=pythonpath, **env), cwd=ROOT)
 
 
-def test_setup_builds_the_modules_the_selector_loads():
+def _setup_tuple(name: str) -> tuple:
     tree = ast.parse((ROOT / "setup.py").read_text(encoding="utf-8"))
     (value,) = [ast.literal_eval(n.value) for n in ast.walk(tree) if isinstance(n, ast.Assign)
-                and any(isinstance(t, ast.Name) and t.id == "TRACKER_HOT_MODULES" for t in n.targets)]
-    assert tuple(value) == _twin.HOT_MODULES
-    assert all((SRC / "lguapi" / "calls" / f"{m}.py").is_file() for m in value)
+                and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)]
+    return tuple(value)
 
 
-def test_a_built_twin_is_not_older_than_its_source():
-    """A stale .so would run yesterday's tracker: `make build` rebuilds when a source changes."""
-    built = {p.name.split(".")[0]: p for p in (SRC / "lguapi" / "calls" / "_c").glob("*.so")}
-    for name, lib in built.items():
-        source = SRC / "lguapi" / "calls" / f"{name}.py"
-        assert lib.stat().st_mtime >= source.stat().st_mtime, f"{lib.name} is older than {source.name}: run `make build`"
+def _part_sources() -> list[Path]:
+    """Every part's .py and, when it has one, its augmenting .pxd."""
+    paths = [(SRC / Path(*m.split("."))).with_suffix(suffix) for m in _twin.PARTS for suffix in (".py", ".pxd")]
+    return [p for p in paths if p.is_file()]
+
+
+def test_setup_builds_the_modules_the_selector_loads():
+    assert _setup_tuple("TRACKER_HOT_MODULES") == _twin.HOT_MODULES
+    assert _setup_tuple("TRACKER_PARTS") == _twin.PARTS
+    assert all((SRC / Path(*m.split("."))).with_suffix(".py").is_file() for m in _twin.PARTS)
+
+
+def test_a_built_twin_is_not_older_than_its_sources():
+    """A stale .so would run yesterday's tracker: `make build` rebuilds when a part (.py or .pxd) changes."""
+    built = list((SRC / "lguapi" / "calls" / "_c").glob("*.so"))
+    sources = _part_sources()
+    assert len(sources) >= len(_twin.PARTS)
+    for lib in built:
+        for source in sources:
+            assert lib.stat().st_mtime >= source.stat().st_mtime, f"{lib.name} is older than {source.name}: run `make build`"
 
 
 def test_both_twins_turn_the_same_events_into_the_same_calls():
@@ -85,7 +98,7 @@ def test_both_twins_turn_the_same_events_into_the_same_calls():
     default = _run(SCRIPT, str(SRC))
     assert pure.returncode == 0 and default.returncode == 0, pure.stderr + default.stderr
     a, b = json.loads(pure.stdout), json.loads(default.stdout)
-    built = importlib.util.find_spec("lguapi.calls._c.book") is not None
+    built = importlib.util.find_spec("lguapi.calls._c.core") is not None
     assert a["compiled"] is False and b["compiled"] is built
     assert a["stats"]["calls"] >= 300 and len(a["updates"]) > 600
     assert a["updates"] == b["updates"] and a["stats"] == b["stats"]
@@ -102,6 +115,6 @@ def test_a_missing_twin_falls_back_or_fails_as_asked(tmp_path):
     assert r.stdout.split() == ["False", "lguapi.calls.book"]
     r = _run(code, path, LGUCORE_REQUIRE_EXTENSIONS="1")
     assert r.returncode != 0
-    assert "ImportError: the call tracker's compiled twin is missing (lguapi.calls._c.state)" in r.stderr
+    assert "ImportError: the call tracker's compiled twin is missing (lguapi.calls._c.core)" in r.stderr
     r = _run(code, str(SRC), LGUCORE_NO_EXTENSIONS="1")
     assert r.returncode == 0 and r.stdout.split() == ["False", "lguapi.calls.book"], r.stderr

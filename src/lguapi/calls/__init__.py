@@ -10,9 +10,10 @@ the missed/abandoned definitions are documented in ``docs/calls.md``.
 
 Modules: :mod:`.model` (the public :class:`Call` and :class:`CallUpdate`), :mod:`.state`
 (the tracker's per-call legs and keys), :mod:`.book` (indexes and a call's life cycle),
-:mod:`.handlers` / :mod:`.handlers_more` (one function per event kind), :mod:`.index`
-(bounded memories), :mod:`.timers` (deadlines), :mod:`.stream` (update subscribers),
-:mod:`.tracker` (the public :class:`CallTracker`).
+:mod:`.handlers` / :mod:`.handlers_more` (one function per event kind), :mod:`.feed` (one
+event in, by its type), :mod:`.index` (bounded memories), :mod:`.timers` (deadlines),
+:mod:`.stream` (update subscribers), :mod:`.tracker` (the public :class:`CallTracker`);
+:mod:`.core` re-exports the per-event parts, which the compiled twin joins into one module.
 
 >>> from lgucore import tokenize
 >>> from lguapi.events import parse_event

@@ -1,7 +1,9 @@
-"""Pick the compiled twin of the tracker's hot modules (``lguapi.calls._c``) or the pure ones.
+"""Pick the compiled twin of the tracker's hot modules (``lguapi.calls._c.core``) or the pure ones.
 
 The rules of lgucore's twins: the pure modules are the reference; ``LGUCORE_NO_EXTENSIONS=1``
 forces them; ``LGUCORE_REQUIRE_EXTENSIONS=1`` makes a missing compiled twin an ImportError.
+The compiled twin is the pure modules of :data:`PARTS` joined into one module (setup.py), so
+every call between them is a C call; :func:`hot` gives that one module for each of them.
 """
 from __future__ import annotations
 
@@ -11,29 +13,38 @@ from types import ModuleType
 
 from lgucore import NO_EXTENSIONS
 
-__all__ = ["HOT_MODULES", "COMPILED", "hot"]
+__all__ = ["PARTS", "HOT_MODULES", "COMPILED", "hot"]
 
-#: the modules that have a compiled twin, in import order (setup.py's TRACKER_HOT_MODULES)
-HOT_MODULES = ("state", "book", "handlers", "handlers_more")
+#: the pure modules the compiled twin holds, in the order they are joined (setup.py's TRACKER_PARTS)
+PARTS = ("lguapi.channels", "lguapi.calls.index", "lguapi.calls.timers", "lguapi.calls.state",
+         "lguapi.calls.book", "lguapi.calls.handlers", "lguapi.calls.handlers_more",
+         "lguapi.calls.feed")
+#: the compiled twin's modules, under ``lguapi.calls._c`` (setup.py's TRACKER_HOT_MODULES); the
+#: pure ``lguapi.calls.core`` re-exports the parts
+HOT_MODULES = ("core",)
 
 
-def _load() -> tuple[dict[str, ModuleType], bool]:
+def _load() -> tuple[ModuleType | None, bool]:
     if not NO_EXTENSIONS:
         try:
-            return {m: importlib.import_module(f"lguapi.calls._c.{m}") for m in HOT_MODULES}, True
+            return importlib.import_module("lguapi.calls._c.core"), True
         except ModuleNotFoundError as exc:
             if not (exc.name or "").startswith("lguapi.calls._c."):
                 raise
             if os.environ.get("LGUCORE_REQUIRE_EXTENSIONS", "") not in ("", "0"):
                 raise ImportError(f"the call tracker's compiled twin is missing ({exc.name}): run `make build`"
                                   " (or unset LGUCORE_REQUIRE_EXTENSIONS)") from exc
-    return {m: importlib.import_module(f"lguapi.calls.{m}") for m in HOT_MODULES}, False
+    return None, False
 
 
-_MODULES, COMPILED = _load()
+_CORE, COMPILED = _load()
 #: True when the compiled twin is in use
 
 
 def hot(name: str) -> ModuleType:
-    """The selected twin of hot module ``name`` (one of :data:`HOT_MODULES`)."""
-    return _MODULES[name]
+    """The selected twin of ``lguapi.calls.<name>``: ``"core"`` or one of the :data:`PARTS` of
+    the package. Compiled, always the one core module (it holds every part's names); pure,
+    the module itself (``lguapi.calls.core`` re-exports the parts)."""
+    if name not in HOT_MODULES and f"lguapi.calls.{name}" not in PARTS:
+        raise KeyError(name)
+    return _CORE if _CORE is not None else importlib.import_module(f"lguapi.calls.{name}")

@@ -11,17 +11,17 @@ import logging
 from collections import deque
 from typing import Callable
 
-from lguapi.calls.index import Memory, Orphans
 from lguapi.calls.model import Call, CallUpdate
-from lguapi.calls.timers import Deadlines
 from lguapi.channels import channel_peer
 from lguapi.events import Event
 
-# the modules with a compiled twin import each other relatively, so that each twin runs
-# whole (lguapi.calls._c, see lguapi.calls._twin); every other module absolutely
+# the parts of the compiled twin import each other on one line each (relatively inside the
+# package): setup.py joins them into one module, lguapi.calls._c.core, and drops these lines
+from .index import Memory, Orphans
+from .timers import Deadlines
 from .state import DEAD, LIVE, LIVE_LEG, UID, CallState, Leg, open_state
 
-__all__ = ["Book", "DEFAULT_END_GRACE", "ROOM", "NEW", "looks_external"]
+__all__ = ["Book", "DEFAULT_END_GRACE", "ROOM", "looks_external"]
 
 log = logging.getLogger("lguapi.calls")
 
@@ -29,7 +29,6 @@ log = logging.getLogger("lguapi.calls")
 DEFAULT_END_GRACE = 2.0
 ROOM = "\x00room:"  #: index prefix of conference room names
 _ID = "\x00id:"  #: tombstone prefix of ended calls' ids
-NEW: tuple = ("new",)  #: the "signature" of a call created by the current event
 _new_update = tuple.__new__  # CallUpdate(...) without the keyword machinery (a hot path)
 _UNANSWERED = {17: "busy", 19: "no-answer", 21: "rejected", 16: "cancelled"}
 
@@ -43,7 +42,7 @@ class Book:
     """Active calls, their key index, the memories of ended calls and orphans, the deadlines."""
 
     __slots__ = ("active", "states", "ended", "idx", "ext", "tomb", "orphans", "deadlines", "tracked",
-                 "stats", "now", "clock", "end_grace", "clients", "ring_expiry", "call_expiry", "_seq")
+                 "stats", "now", "clock", "end_grace", "clients", "ring_expiry", "call_expiry", "created", "_seq")
 
     def __init__(self, *, clock: Callable[[], float], end_grace: float | None, ring_expiry: float,
                  call_expiry: float, keep_ended: int, tombstone_ttl: float, max_tombstones: int,
@@ -63,6 +62,7 @@ class Book:
         self.deadlines = Deadlines(min(30.0, max(1.0, min(ring_expiry, call_expiry) / 10)), self.now)
         self.tracked: set[str] = set()
         self.clients = 0  # attached clients (for the automatic grace)
+        self.created = False  # the last start() created its call
         self._seq = 0
         #: counters for diagnostics: calls, stale (late duplicates dropped), orphans, merges, ...
         self.stats: dict[str, int] = {"calls": 0, "stale": 0, "orphans": 0, "merged": 0,
@@ -120,11 +120,11 @@ class Book:
         call: servers reuse channel names (the manual's §5.1 and §5.3 share
         ``SIP/3321-09b559d8``), so a dead channel's name says nothing about a new event.
         """
-        get = self.idx.get
+        idx = self.idx
         found: CallState | None = None
         others: list[CallState] | None = None
         for k in keys:
-            st = get(k) if k is not None else None
+            st = idx.get(k) if k is not None else None
             if st is None or st is found or st.keys.get(k, 0) >= DEAD:
                 continue
             if found is None:
@@ -141,13 +141,15 @@ class Book:
         return found
 
     def start(self, ev: Event, chans: tuple, keys: list, ids: list, out: list,
-              create_id: str | None) -> tuple[CallState | None, bool]:
-        """Find or create the call of a RINGEVENT/CHANNELLIST/CONFERENCEEVENT: ``(state, created)``.
+              create_id: str | None) -> CallState | None:
+        """Find or create the call of a RINGEVENT/CHANNELLIST/CONFERENCEEVENT (:attr:`created`
+        then says which: no tuple per event).
 
         ``keys`` are the ids and links, then the channels, to look up; ``ids`` the unique ids."""
+        self.created = False
         st = self.find(keys, ev, out)
         if st is not None:
-            return st, False
+            return st
         now = self.now
         tomb = self.tomb
         old = tomb.first(ids if ids.count(None) < len(ids) else chans, now)
@@ -157,14 +159,16 @@ class Book:
             idx = self.idx
             if not any(c is not None and c not in idx and tomb.get(c, now) is None for c in chans):
                 self.stats["stale"] += 1
-                return None, False
+                return None
             st = self.new_call(create_id, ev.ts)
             st.call.continued_from = old
-            return st, True
+            self.created = True
+            return st
         if chans[0] is None and chans[1 if len(chans) > 1 else 0] is None:
             self.refuse(ev)
-            return None, False
-        return self.new_call(create_id, ev.ts), True
+            return None
+        self.created = True
+        return self.new_call(create_id, ev.ts)
 
     def refuse(self, ev: Event) -> None:
         """An event that would start a call but names no channel: no leg could ever end it,
@@ -238,17 +242,17 @@ class Book:
             else:
                 calls[st.call.id] = st
 
-    def begin(self, st: CallState, created: bool, ts: float) -> tuple:
-        """Before an event changes ``st``: note the event's times, return what :meth:`settle`
+    def begin(self, st: CallState, created: bool, ts: float) -> None:
+        """Before an event changes ``st``: note the event's times and what :meth:`settle`
         compares with to tell whether the call changed."""
         st.last_seen = ts
         st.touched = self.now
-        return NEW if created else st.signature()
+        if not created:
+            st.snap()
 
     # -- updates ---------------------------------------------------------------------
 
-    @staticmethod
-    def settle(st: CallState, before: tuple, ev: Event | None, out: list) -> None:
+    def settle(self, st: CallState, created: bool, ev: Event | None, out: list) -> None:
         """Recompute the call's derived fields, then report a change (:meth:`changed`)."""
         if not st.shown:
             st.show()
@@ -257,9 +261,9 @@ class Book:
         state = call.state
         if state == "ended":
             return
-        if before is NEW:
+        if created:
             out.append(_new_update(CallUpdate, (call, "new", ev, state)))
-        elif st.signature() != before:
+        elif st.changed():
             out.append(_new_update(CallUpdate, (call, "changed", ev, state)))
 
     # -- ends ------------------------------------------------------------------------
@@ -278,7 +282,7 @@ class Book:
     def close_legs(self, st: CallState, exten: str | None, reason: str, ev: Event | None, ts: float,
                    out: list) -> None:
         """Close the live legs of ``exten`` (all when None); end the call when none is left."""
-        before = st.signature()
+        st.snap()
         for leg in st.legs:
             if leg.status in LIVE_LEG and (exten is None or leg.exten == exten):
                 leg.status = "ended"
@@ -290,7 +294,7 @@ class Book:
             else:
                 self.finish(st, max(ts, st.call.ring_at), None, reason, ev, out)
         else:
-            self.settle(st, before, ev, out)
+            self.settle(st, False, ev, out)
 
     def finish(self, st: CallState, ts: float, cause: int | None, reason: str | None, ev: Event | None,
                out: list) -> None:
@@ -352,7 +356,7 @@ class Book:
     def merge(self, keep: CallState, gone: CallState, ev: Event, out: list) -> None:
         """``gone`` turned out to be part of ``keep`` (the older call): fold it in."""
         self.stats["merged"] += 1
-        before = keep.signature()
+        keep.snap()
         kc, gc = keep.call, gone.call
         for leg in gone.legs:
             if keep.leg(leg.exten, leg.own) is None:
@@ -389,7 +393,7 @@ class Book:
         gc.room = None
         gc.merged_into = kc.id
         self.finish(gone, ev.ts, None, "merged", ev, out)
-        self.settle(keep, before, ev, out)
+        self.settle(keep, False, ev, out)
 
     # -- deadlines -------------------------------------------------------------------
 
@@ -426,7 +430,7 @@ class Book:
         self.deadlines.prune(self.states, len(self.states))
 
     def expire_rings(self, st: CallState, ring_limit: float, out: list) -> None:
-        before = st.signature()
+        st.snap()
         for leg in st.legs:
             if leg.status == "ringing" and leg.clock <= ring_limit:
                 leg.status = "ended"
@@ -435,7 +439,7 @@ class Book:
         if not st.has_live():
             self.finish(st, max(st.last_seen, st.call.ring_at), None, "expired", None, out)
         else:
-            self.settle(st, before, None, out)
+            self.settle(st, False, None, out)
 
     def flush(self, out: list) -> None:
         """Confirm every pending end now."""
@@ -445,4 +449,8 @@ class Book:
                 self.finish(st, p[1], p[2], None, None, out)
 
     def calls_of(self, exten: str) -> list[Call]:
-        return [st.call for st in self.ext.get(exten, {}).values() if st.has_live_of(exten)]
+        calls: list[Call] = []
+        for st in self.ext.get(exten, {}).values():
+            if st.has_live_of(exten):
+                calls.append(st.call)
+        return calls

@@ -7,13 +7,13 @@ are here; conferences, CDRs, holds and connection states are in
 """
 from __future__ import annotations
 
-from lguapi.calls.index import out_keys
 from lguapi.channels import channel_peer, normalize_channel, normalize_unique_id, own_channel
 from lguapi.events import ChannelListEvent, ChannelOutEvent, RingEvent
 
-# the modules with a compiled twin import each other relatively, so that each twin runs
-# whole (lguapi.calls._c, see lguapi.calls._twin); every other module absolutely
-from .book import NEW, Book
+# the parts of the compiled twin import each other on one line each (relatively inside the
+# package): setup.py joins them into one module, lguapi.calls._c.core, and drops these lines
+from .index import out_keys
+from .book import Book
 from .state import LIVE_LEG, CallState, Leg, is_xfer, new_leg
 
 __all__ = ["on_ring", "on_list", "on_out", "adopt_orphans"]
@@ -41,16 +41,18 @@ def on_ring(b: Book, ev: RingEvent, out: list) -> None:
         atxfer = ev.atxfer
         if atxfer:
             link = normalize_channel(atxfer) if "/" in atxfer else normalize_unique_id(atxfer)
-            st, created = b.start(ev, (ch, rch), [uid, link, ch, rch], [uid], out, uid)
+            st = b.start(ev, (ch, rch), [uid, link, ch, rch], [uid], out, uid)
         else:
-            st, created = b.start(ev, (ch, rch), [uid, ch, rch], [uid], out, uid)
+            st = b.start(ev, (ch, rch), [uid, ch, rch], [uid], out, uid)
         if st is None:
             return
+        created = b.created
         looked = True
     call = st.call
     st.last_seen = ts
     st.touched = b.now
-    before = NEW if created else st.signature()
+    if not created:
+        st.snap()
     own = own_channel(exten, ch, rch)
     if own is None:
         own = rch if is_dial else ch
@@ -70,7 +72,7 @@ def on_ring(b: Book, ev: RingEvent, out: list) -> None:
         st.rung = True
     if call.answer_at is None:
         _ring_parties(b, st, exten, remote, is_dial, number, inbound)
-    b.settle(st, before, ev, out)
+    b.settle(st, created, ev, out)
     if new_keys and b.orphans.maybe and b.orphans:
         adopt_orphans(b, st, new_keys, out)
 
@@ -119,24 +121,21 @@ def on_list(b: Book, ev: ChannelListEvent, out: list) -> None:
     c2 = normalize_channel(ev.channel2)
     u1 = normalize_unique_id(ev.unique_id1)
     u2 = normalize_unique_id(ev.unique_id2)
-    st, created = b.start(ev, (c1, c2), [u1, u2, c1, c2], [u1, u2], out, u1 or u2)
+    st = b.start(ev, (c1, c2), [u1, u2, c1, c2], [u1, u2], out, u1 or u2)
     if st is None:
         return
+    created = b.created
     call = st.call
     ts = ev.ts
     st.last_seen = ts
     st.touched = b.now
-    before = NEW if created else st.signature()
+    if not created:
+        st.snap()
     mine = st.legs_of(exten) if st.legs else []
     own = own_channel(exten, c1, c2)
     by_peer = own is not None
     if own is None:
-        if any(m.dial is False for m in mine):
-            own = c2
-        elif any(m.dial for m in mine):
-            own = c1
-        else:
-            own = c2 or c1
+        own = _own_by_layout(mine, c1, c2)
     remote = c2 if own == c1 else c1
     if remote == own:
         remote = None
@@ -153,9 +152,21 @@ def on_list(b: Book, ev: ChannelListEvent, out: list) -> None:
     elif call.answered_by is None and own == c2 and exten and not xfer_list:
         # an outbound call answered outside and transferred: the first extension that answered
         call.answered_by = exten
-    b.settle(st, before, ev, out)
+    b.settle(st, created, ev, out)
     if new_keys and b.orphans.maybe and b.orphans:
         adopt_orphans(b, st, new_keys, out)
+
+
+def _own_by_layout(mine: list, c1: str | None, c2: str | None) -> str | None:
+    """No peer names the extension: its own channel by the layout its rings had (``ISDIAL:0``: it
+    was called, CHANNEL2; ``ISDIAL:1``: it dialled, CHANNEL1)."""
+    dialled = False
+    for m in mine:
+        if m.dial is False:
+            return c2
+        if m.dial:
+            dialled = True
+    return c1 if dialled else (c2 or c1)
 
 
 def _list_leg(b: Book, st: CallState, exten: str, own: str, remote: str | None, mine: list,
@@ -239,7 +250,7 @@ def on_out(b: Book, ev: ChannelOutEvent, out: list) -> None:
     ts = ev.ts
     st.last_seen = ts
     st.touched = b.now
-    before = st.signature()
+    st.snap()
     cause = ev.hangup_cause
     ended: list[Leg] = []
     leg = st.leg(exten, c) if c is not None else None
@@ -263,7 +274,7 @@ def on_out(b: Book, ev: ChannelOutEvent, out: list) -> None:
             b.schedule_end(st, ts, cause, ev, out)
             if st.call.state == "ended":
                 return
-    b.settle(st, before, ev, out)
+    b.settle(st, False, ev, out)
 
 
 def _call_of_out(b: Book, c: str | None, u: str | None, rc: str | None, su: str | None) -> CallState | None:

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import logging
 
-from lguapi.calls.index import out_keys
 from lguapi.calls.model import CallUpdate
 from lguapi.channels import normalize_channel, normalize_unique_id, own_channel
 from lguapi.events import (
     CdrEvent, CommandResultEvent, ConferenceEvent, Disconnected, LoggedIn, Reconciled, Reconnected,
 )
 
-# the modules with a compiled twin import each other relatively, so that each twin runs
-# whole (lguapi.calls._c, see lguapi.calls._twin); every other module absolutely
+# the parts of the compiled twin import each other on one line each (relatively inside the
+# package): setup.py joins them into one module, lguapi.calls._c.core, and drops these lines
+from .index import out_keys
 from .book import ROOM, Book, looks_external
 from .state import LIVE_LEG, CallState, Leg, new_leg
 
@@ -35,13 +35,14 @@ def on_conf(b: Book, ev: ConferenceEvent, out: list) -> None:
     add = (ev.action or "").upper() != "CONFMEMBERDEL"
     link = ROOM + room if room else None
     if add:
-        st, created = b.start(ev, (c,), [u, link, c], [u], out, u)
+        st = b.start(ev, (c,), [u, link, c], [u], out, u)
+        created = b.created
     else:
         st, created = b.find([u, link, c], ev, out), False
     if st is None:
         return
     call = st.call
-    before = b.begin(st, created, ev.ts)
+    b.begin(st, created, ev.ts)
     b.index(st, (c,), (u,), True)  # find() / start() looked c up
     if room and call.room is None and b.idx.get(ROOM + room) in (None, st):
         call.room = room
@@ -52,7 +53,7 @@ def on_conf(b: Book, ev: ConferenceEvent, out: list) -> None:
         _conf_add(b, st, exten, c, member, mine, created, ev.ts)
     else:
         _conf_del(b, st, c, ev, out)
-    b.settle(st, before, ev, out)
+    b.settle(st, created, ev, out)
 
 
 def _conf_add(b: Book, st: CallState, exten: str, c: str | None, member: str | None, mine: bool,
@@ -125,7 +126,10 @@ def on_cdr(b: Book, ev: CdrEvent, out: list) -> None:
         return
     outs = list(outs)
     exten = ev.exten or b.exten_of(ev)
-    end = max(o.ts for o in outs)
+    end = outs[0].ts
+    for o in outs:
+        if o.ts > end:
+            end = o.ts
     st = b.new_call(u, max(0.0, end - (ev.duration or 0)))
     call = st.call
     for o in outs:
@@ -168,9 +172,9 @@ def on_cmdresult(b: Book, ev: CommandResultEvent, out: list) -> None:
     if best is None:
         return
     leg, st = best
-    before = b.begin(st, False, ev.ts)
+    b.begin(st, False, ev.ts)
     leg.held = hold
-    b.settle(st, before, ev, out)
+    b.settle(st, False, ev, out)
 
 
 def on_reconciled(b: Book, ev: Reconciled, out: list) -> None:

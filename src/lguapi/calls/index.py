@@ -20,23 +20,24 @@ class Memory:
     ``ttl`` seconds and ``maxlen`` keys in all.
     """
 
-    __slots__ = ("new", "old", "half_len", "half_ttl", "rotate_at")
+    __slots__ = ("new", "old", "half_len", "half_ttl", "rotate_at", "started")
 
     def __init__(self, maxlen: int, ttl: float):
         self.new: dict[str, Any] = {}
         self.old: dict[str, Any] = {}
         self.half_len = max(1, maxlen // 2)
         self.half_ttl = ttl / 2
-        self.rotate_at: float | None = None
+        self.rotate_at = 0.0  # when the new generation becomes the old one (once started)
+        self.started = False  # a key was put
 
     def _rotate(self, now: float) -> None:
-        assert self.rotate_at is not None
         self.old = self.new if now < self.rotate_at + self.half_ttl else {}
         self.new = {}
         self.rotate_at = now + self.half_ttl
 
     def put(self, key: str, value: Any, now: float) -> None:
-        if self.rotate_at is None:
+        if not self.started:
+            self.started = True
             self.rotate_at = now + self.half_ttl
         elif now >= self.rotate_at or len(self.new) >= self.half_len:
             self._rotate(now)
@@ -44,7 +45,8 @@ class Memory:
 
     def put_many(self, keys: Iterable[str], value: Any, now: float) -> None:
         """:meth:`put` of each key (one rotation check for all)."""
-        if self.rotate_at is None:
+        if not self.started:
+            self.started = True
             self.rotate_at = now + self.half_ttl
         elif now >= self.rotate_at or len(self.new) >= self.half_len:
             self._rotate(now)
@@ -53,14 +55,14 @@ class Memory:
             new[k] = value
 
     def get(self, key: str, now: float) -> Any:
-        if self.rotate_at is not None and now >= self.rotate_at:
+        if self.started and now >= self.rotate_at:
             self._rotate(now)
         v = self.new.get(key)
         return self.old.get(key) if v is None else v
 
     def first(self, keys: Iterable[str | None], now: float) -> Any:
         """The value of the first of ``keys`` (None ignored) that is remembered, else None."""
-        if self.rotate_at is not None and now >= self.rotate_at:
+        if self.started and now >= self.rotate_at:
             self._rotate(now)
         new, old = self.new, self.old
         if not new and not old:

@@ -1,16 +1,23 @@
 """The tracker's own bookkeeping of one call: its legs, its keys, the evidence for its direction.
 
 Nothing here is public: :class:`~lguapi.calls.model.Call` is what users see, and it reads
-this state only through the methods below. Few containers per call, none of them seen by the
-garbage collector: one dict of strings to numbers for every key (unique ids, live and dead
-channels), tuples of legs and extensions, legs and states as ``gc=False`` msgspec Structs;
+this state only through the methods below. Few containers per call: one dict of strings to
+numbers for every key (unique ids, live and dead channels), tuples of legs and extensions;
 the conference containers exist only for calls that met a conference.
+
+``state.pxd`` types it for the compiled twin: :class:`Leg` and :class:`CallState` are then
+final extension types with C attributes and C methods, and not tracked by the garbage
+collector (``no_gc``: neither can be part of a reference cycle). The pure twin's are plain
+``__slots__`` classes, which the collector does track (the price of one source for both).
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import msgspec
+try:
+    import cython
+except ModuleNotFoundError:  # no Cython installed (a pure install): its decorators used here, as no-ops
+    from lguapi.calls import _nocython as cython
 
 if TYPE_CHECKING:
     from lguapi.calls.model import Call
@@ -36,7 +43,29 @@ def is_xfer(ch: str | None) -> bool:
 def open_state(call: Call, seq: int, ts: float, now: float) -> CallState:
     """The state of a new call; the event that made it shows it in the call's views (by the
     book's ``settle`` or ``finish``, once, after its legs and keys are in)."""
-    return CallState(call, seq, ts, now)
+    st = CallState.__new__(CallState)
+    st.call = call
+    st.seq = seq
+    st.last_seen = ts
+    st.touched = now
+    st.extens = ()
+    st.handled = ()
+    st.legs = ()
+    st.keys = {}
+    st.orig_strength = 0
+    st.orig = None
+    st.dest_strength = 0
+    st.dest = None
+    st.rung = False
+    st.hint = None
+    st.conf_start = False
+    st.pending = None
+    st.last_cause = None
+    st.conf = None
+    st.conf_chans = None
+    st.shown = False
+    st.snap()
+    return st
 
 
 def channels_of(keys: dict[str, int]) -> list[str]:
@@ -63,11 +92,15 @@ def active_extens_of(legs: tuple[Leg, ...]) -> dict[str, str]:
     return out
 
 
-class Leg(msgspec.Struct, gc=False, eq=False):
+@cython.final
+@cython.no_gc
+@cython.cclass
+class Leg:
     """One extension's presence in a call: its own channel, who it talks to, its status.
 
-    Not tracked by the garbage collector (``gc=False``): a leg holds strings, numbers and
-    a tuple of strings, so it can be part of no reference cycle."""
+    Holds strings, numbers and a tuple of strings, so it can be part of no reference cycle
+    (the compiled twin's is not tracked by the garbage collector). Made by :func:`new_leg`
+    (``Leg.__new__`` and C stores in the compiled twin, no ``__init__`` call)."""
 
     exten: str
     own: str
@@ -76,10 +109,13 @@ class Leg(msgspec.Struct, gc=False, eq=False):
     since: float
     clock: float
     dial: bool | None
-    transfer: bool = False  # a ring that joined an already answered call
-    xfer: bool = False  # this extension is consulting an attended-transfer target
-    held: bool = False
-    cause: int | None = None
+    transfer: bool  # a ring that joined an already answered call
+    xfer: bool  # this extension is consulting an attended-transfer target
+    held: bool
+    cause: int | None
+
+    __slots__ = ("exten", "own", "remotes", "status", "since", "clock", "dial", "transfer", "xfer", "held",
+                 "cause")
 
     @property
     def live(self) -> bool:
@@ -97,38 +133,66 @@ class Leg(msgspec.Struct, gc=False, eq=False):
 def new_leg(exten: str, own: str, remote: str | None, status: str, since: float, clock: float,
             dial: bool | None) -> Leg:
     """A leg talking to ``remote`` (when known)."""
-    return Leg(exten, own, (remote,) if remote else (), status, since, clock, dial)
+    leg = Leg.__new__(Leg)
+    leg.exten = exten
+    leg.own = own
+    leg.remotes = (remote,) if remote else ()
+    leg.status = status
+    leg.since = since
+    leg.clock = clock
+    leg.dial = dial
+    leg.transfer = False
+    leg.xfer = False
+    leg.held = False
+    leg.cause = None
+    return leg
 
 
-class CallState(msgspec.Struct, gc=False, eq=False):
+@cython.final
+@cython.no_gc
+@cython.cclass
+class CallState:
     """Per-call state of the tracker (legs, keys, evidence), next to its public :class:`Call`.
 
-    Not tracked by the garbage collector (``gc=False``), nor are its containers: tuples of
-    strings and legs, a dict of strings to numbers. Nothing it holds refers back to it (the
-    call's views see its tuples, never the state), so it can be part of no reference cycle.
-    Made by :func:`open_state`; the tuples change only through the methods below, and
-    :meth:`show` shows the new ones in the call's views."""
+    Holds the call (itself untracked), tuples of strings and legs, a dict of strings to
+    numbers and, after a conference, a dict and a set of strings; nothing it holds refers
+    back to it (the call's views see its tuples, never the state), so it can be part of no
+    reference cycle (the compiled twin's is not tracked by the garbage collector). Made by
+    :func:`open_state` (no ``__init__`` call); the tuples change only through the methods
+    below, and :meth:`show` shows the new ones in the call's views."""
 
     call: Call
     seq: int
     last_seen: float
     touched: float  # tracker clock at the last event (for call_expiry)
-    extens: tuple[str, ...] = ()
-    handled: tuple[str, ...] = ()
-    legs: tuple[Leg, ...] = ()
-    keys: dict[str, int] = msgspec.field(default_factory=dict)  # unique id / channel -> UID | LIVE | DEAD | GONE
-    orig_strength: int = 0  # evidence that the caller is outside: (strength, verdict)
-    orig: bool | None = None
-    dest_strength: int = 0
-    dest: bool | None = None
-    rung: bool = False  # a tracked extension was rung (ISDIAL:0)
-    hint: str | None = None
-    conf_start: bool = False  # the call began in a conference (CALLWITHCONF)
-    pending: tuple[int, float, int | None] | None = None  # (token, end ts, cause)
-    last_cause: int | None = None
-    conf: dict[str, str | None] | None = None  # channel -> member, while in a room
-    conf_chans: set[str] | None = None
-    shown: bool = False  # the call's views show the current tuples
+    extens: tuple[str, ...]
+    handled: tuple[str, ...]
+    legs: tuple[Leg, ...]
+    keys: dict[str, int]  # unique id / channel -> UID | LIVE | DEAD | GONE
+    orig_strength: int  # evidence that the caller is outside: (strength, verdict)
+    orig: bool | None
+    dest_strength: int
+    dest: bool | None
+    rung: bool  # a tracked extension was rung (ISDIAL:0)
+    hint: str | None
+    conf_start: bool  # the call began in a conference (CALLWITHCONF)
+    pending: tuple[int, float, int | None] | None  # (token, end ts, cause)
+    last_cause: int | None
+    conf: dict[str, str | None] | None  # channel -> member, while in a room
+    conf_chans: set[str] | None
+    shown: bool  # the call's views show the current tuples
+    s_state: str  # the call as snap() saw it (what changed() compares with)
+    s_direction: str
+    s_answered: str | None
+    s_remote: str | None
+    s_dialled: str | None
+    s_room: str | None
+    s_parties: int
+
+    __slots__ = ("call", "seq", "last_seen", "touched", "extens", "handled", "legs", "keys", "orig_strength",
+                 "orig", "dest_strength", "dest", "rung", "hint", "conf_start", "pending", "last_cause", "conf",
+                 "conf_chans", "shown", "s_state", "s_direction", "s_answered", "s_remote", "s_dialled", "s_room",
+                 "s_parties")
 
     def show(self) -> None:
         """Show the current tuples in the call's views (once per event, by the book's
@@ -252,10 +316,24 @@ class CallState(msgspec.Struct, gc=False, eq=False):
             self.dest_strength = strength
             self.dest = dest
 
-    def signature(self) -> tuple:
+    def snap(self) -> None:
+        """Note what :meth:`changed` compares with, before an event changes the call (fields,
+        not a tuple: nothing is allocated)."""
         c = self.call
-        return (c.state, c.direction, c.answered_by, c.remote_number, c.dialled_number,
-                len(self.extens) + 1000 * len(self.handled), c.room)
+        self.s_state = c.state
+        self.s_direction = c.direction
+        self.s_answered = c.answered_by
+        self.s_remote = c.remote_number
+        self.s_dialled = c.dialled_number
+        self.s_room = c.room
+        self.s_parties = len(self.extens) + 1000 * len(self.handled)
+
+    def changed(self) -> bool:
+        """Did the call's state, direction, parties, numbers or room change since :meth:`snap`?"""
+        c = self.call
+        return (c.state != self.s_state or c.direction != self.s_direction or c.answered_by != self.s_answered
+                or c.remote_number != self.s_remote or c.dialled_number != self.s_dialled
+                or len(self.extens) + 1000 * len(self.handled) != self.s_parties or c.room != self.s_room)
 
     def refresh(self) -> None:
         """Recompute the call's direction, remote number and state from what is known."""

@@ -1,12 +1,15 @@
-"""The call tracker's deadlines: ends waiting for their grace (a heap) and the periodic sweep.
+"""The call tracker's deadlines: ends waiting for their grace (a queue) and the periodic sweep.
 
-Cheap by design: one heap entry per scheduled end, no cancellation (a stale entry is
-recognised by its token and skipped), one number (:attr:`Deadlines.due`) compared per event.
+Cheap by design: one entry per scheduled end, no cancellation (a stale entry is recognised by
+its token and skipped), one number (:attr:`Deadlines.due`) compared per event. Ends are
+scheduled with one grace on a clock that moves forward, so their deadlines come in order:
+those go to a FIFO (no comparisons); only a deadline earlier than the last queued one (a
+shorter grace, a clock set back) goes to a heap, and :meth:`Deadlines.pop_due` merges the two.
 """
 from __future__ import annotations
 
-import heapq
-import itertools
+from collections import deque
+from heapq import heapify, heappop, heappush
 from typing import Container
 
 __all__ = ["Deadlines"]
@@ -15,34 +18,48 @@ __all__ = ["Deadlines"]
 class Deadlines:
     """Ends to confirm ``(deadline, seq, call id, token)`` and the next expiry sweep."""
 
-    __slots__ = ("heap", "sweep_every", "next_sweep", "due", "_seq")
+    __slots__ = ("fifo", "heap", "sweep_every", "next_sweep", "due", "_seq")
 
     def __init__(self, sweep_every: float, now: float):
-        self.heap: list[tuple[float, int, str, int]] = []
+        self.fifo: deque[tuple[float, int, str, int]] = deque()  # deadlines in order
+        self.heap: list[tuple[float, int, str, int]] = []  # the ones that came out of order
         self.sweep_every = sweep_every
         self.next_sweep = now + sweep_every
         self.due = self.next_sweep  #: the earliest deadline of any kind
-        self._seq = itertools.count(1)
+        self._seq = 0
 
     def __len__(self) -> int:
-        return len(self.heap)
+        return len(self.fifo) + len(self.heap)
 
     def token(self) -> int:
         """A fresh token for a pending end (a later one makes the earlier stale)."""
-        return next(self._seq)
+        self._seq += 1
+        return self._seq
 
     def push(self, deadline: float, call_id: str, token: int) -> None:
-        heapq.heappush(self.heap, (deadline, next(self._seq), call_id, token))
+        self._seq += 1
+        entry = (deadline, self._seq, call_id, token)
+        fifo = self.fifo
+        if not fifo or fifo[-1][0] <= deadline:
+            fifo.append(entry)
+        else:
+            heappush(self.heap, entry)
         if deadline < self.due:
             self.due = deadline
 
     def pop_due(self, now: float) -> list[tuple[str, int]]:
-        """``(call id, token)`` of every end whose deadline passed, earliest first (taken off the heap)."""
-        heap = self.heap
+        """``(call id, token)`` of every end whose deadline passed, earliest first (taken off the queue)."""
+        fifo, heap = self.fifo, self.heap
         due: list[tuple[str, int]] = []
+        while fifo and fifo[0][0] <= now:
+            if heap and heap[0] < fifo[0]:
+                entry = heappop(heap)
+            else:
+                entry = fifo.popleft()
+            due.append((entry[2], entry[3]))
         while heap and heap[0][0] <= now:
-            _, _, cid, token = heapq.heappop(heap)
-            due.append((cid, token))
+            entry = heappop(heap)
+            due.append((entry[2], entry[3]))
         return due
 
     def sweep_due(self, now: float) -> bool:
@@ -52,11 +69,16 @@ class Deadlines:
         self.next_sweep = now + self.sweep_every
 
     def rearm(self) -> None:
-        heap = self.heap
-        self.due = min(heap[0][0], self.next_sweep) if heap else self.next_sweep
+        due = self.next_sweep
+        if self.fifo and self.fifo[0][0] < due:
+            due = self.fifo[0][0]
+        if self.heap and self.heap[0][0] < due:
+            due = self.heap[0][0]
+        self.due = due
 
     def prune(self, active: Container[str], live: int) -> None:
         """Drop entries of calls no longer active once they outnumber the live ones."""
-        if len(self.heap) > 2 * live + 1024:
+        if len(self) > 2 * live + 1024:
+            self.fifo = deque([t for t in self.fifo if t[2] in active])
             self.heap = [t for t in self.heap if t[2] in active]
-            heapq.heapify(self.heap)
+            heapify(self.heap)

@@ -1,9 +1,9 @@
 """The public :class:`CallTracker`: feed it events (or attach clients), get :class:`CallUpdate`s.
 
 It owns the :class:`~lguapi.calls.book.Book` (the compiled twin's when built, see
-:mod:`lguapi.calls._twin`) and dispatches each event, by its type, to the
-one handler of :data:`HANDLERS`; it also runs the deadlines on the event loop and fans the
-updates out to the :meth:`CallTracker.updates` subscribers.
+:mod:`lguapi.calls._twin`) and hands each event to :mod:`lguapi.calls.feed`, which dispatches
+it, by its type, to one handler of :data:`HANDLERS`; it also runs the deadlines on the event
+loop and fans the updates out to the :meth:`CallTracker.updates` subscribers.
 """
 from __future__ import annotations
 
@@ -14,34 +14,24 @@ import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable
 
-from ..events import (
-    CdrEvent, ChannelListEvent, ChannelOutEvent, CommandResultEvent, ConferenceEvent, Disconnected,
-    Event, LoggedIn, Reconciled, Reconnected, RingEvent,
-)
+from ..events import Event
 from ._twin import hot
 from .model import Call, CallUpdate
 from .stream import UpdateStream
 
 if TYPE_CHECKING:  # both twins have this surface; the pure modules describe it
-    from . import handlers as H
-    from . import handlers_more as HM
+    from . import core as C
     from .book import Book
 else:  # the compiled twin when built (lguapi.calls._twin)
-    H = hot("handlers")
-    HM = hot("handlers_more")
-    Book = hot("book").Book
+    C = hot("core")
+    Book = C.Book
 
 __all__ = ["CallTracker", "HANDLERS"]
 
 log = logging.getLogger("lguapi.calls")
 
-#: event type -> handler(book, event, updates)
-HANDLERS: dict[type, Callable[[Book, Any, list], None]] = {
-    RingEvent: H.on_ring, ChannelListEvent: H.on_list, ChannelOutEvent: H.on_out,
-    ConferenceEvent: HM.on_conf, CommandResultEvent: HM.on_cmdresult, CdrEvent: HM.on_cdr,
-    Reconciled: HM.on_reconciled, Disconnected: HM.on_disconnected,
-    Reconnected: HM.on_session, LoggedIn: HM.on_session,
-}
+#: event type -> handler(book, event, updates) (the selected twin's table, lguapi.calls.feed)
+HANDLERS: dict[type, Callable[[Book, Any, list], None]] = C.HANDLERS
 
 
 class CallTracker:
@@ -141,7 +131,7 @@ class CallTracker:
     def feed(self, event: Event) -> list[CallUpdate]:
         """Apply one event; returns the updates it caused (empty for duplicates)."""
         out: list[CallUpdate] = []
-        self._apply(event, out)
+        C.apply(self._book, event, self._clock(), out)
         if out and self._streams:
             self._publish(out)
         return out
@@ -153,24 +143,10 @@ class CallTracker:
         one list and one hand-off to the :meth:`updates` subscribers for the whole batch:
         for a reader that decodes many events at once (the Monitor, ``lguapi replay``)."""
         out: list[CallUpdate] = []
-        apply = self._apply
-        for event in events:
-            apply(event, out)
+        C.apply_many(self._book, events, self._clock, out)
         if out and self._streams:
             self._publish(out)
         return out
-
-    def _apply(self, event: Event, out: list[CallUpdate], _handlers: dict = HANDLERS) -> None:
-        b = self._book
-        b.now = now = self._clock()
-        if now >= b.deadlines.due:
-            b.run_deadlines(now, out, b.deadlines.sweep_due(now))
-        exten = event.exten
-        if exten and exten not in b.tracked:
-            b.tracked.add(exten)
-        handler = _handlers.get(type(event))
-        if handler is not None:
-            handler(b, event, out)
 
     def expire(self, now: float | None = None) -> list[CallUpdate]:
         """Close rings older than ``ring_expiry``, confirm ends whose grace has passed,

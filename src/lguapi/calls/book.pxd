@@ -1,0 +1,61 @@
+# Types lguapi/calls/book.py for the call tracker's compiled twin (joined into lguapi.calls._c.core).
+
+cpdef bint looks_external(str number) except -1
+
+@cython.final
+cdef class Book:
+    cdef public dict active, states, idx, ext, stats
+    cdef public object ended, clock, end_grace
+    cdef public Memory tomb
+    cdef public Orphans orphans
+    cdef public Deadlines deadlines
+    cdef public set tracked
+    cdef public double now, ring_expiry, call_expiry
+    cdef public Py_ssize_t clients
+    cdef public bint created
+    cdef long long _seq
+
+    cpdef double grace(self) except? -1
+    cdef void note_exten(self, str exten) except *
+    cdef str exten_of(self, ev)
+    @cython.locals(local=bint, peer=str)
+    cdef object party(self, str chan, str number)
+    @cython.locals(st=CallState)
+    cdef CallState conference_of(self, str exten)
+    @cython.locals(idx=dict, found=CallState, st=CallState, others=list, other=CallState)
+    cdef CallState find(self, list keys, ev, list out)
+    @cython.locals(st=CallState, tomb=Memory, idx=dict)
+    cdef CallState start(self, ev, tuple chans, list keys, list ids, list out, str create_id)
+    cdef void refuse(self, ev) except *
+    @cython.locals(st=CallState, active=dict, tomb=Memory, n=Py_ssize_t)
+    cdef CallState new_call(self, str call_id, ts)
+    @cython.locals(idx=dict, keys=dict, new=list, other=CallState)
+    cdef list index(self, CallState st, tuple chans, tuple uids, bint looked=*)
+    cdef void add_leg(self, CallState st, Leg leg) except *
+    @cython.locals(calls=dict)
+    cdef void leg_exten(self, CallState st, str exten) except *
+    cdef void begin(self, CallState st, bint created, ts) except *
+    @cython.locals(state=str)
+    cdef void settle(self, CallState st, bint created, ev, list out) except *
+    @cython.locals(grace=double, dl=Deadlines, token=cython.longlong)
+    cdef void schedule_end(self, CallState st, ts, cause, ev, list out, double min_grace=*) except *
+    @cython.locals(leg=Leg)
+    cdef void close_legs(self, CallState st, str exten, str reason, ev, ts, list out) except *
+    @cython.locals(leg=Leg)
+    cdef void finish(self, CallState st, ts, cause, str reason, ev, list out) except *
+    @cython.locals(idx=dict, keys=list, other=CallState, ext=dict, calls=dict, cid=str)
+    cdef void forget(self, CallState st) except *
+    @cython.locals(leg=Leg, idx=dict)
+    cdef void merge(self, CallState keep, CallState gone, ev, list out) except *
+    @cython.locals(dl=Deadlines)
+    cpdef run_deadlines(self, double now, list out, bint sweep)
+    @cython.locals(st=CallState)
+    cdef void _confirm(self, str cid, long long token, list out) except *
+    @cython.locals(st=CallState, leg=Leg, ring_limit=double)
+    cdef void sweep(self, double now, list out) except *
+    @cython.locals(leg=Leg)
+    cdef void expire_rings(self, CallState st, double ring_limit, list out) except *
+    @cython.locals(st=CallState)
+    cpdef flush(self, list out)
+    @cython.locals(st=CallState, calls=list)
+    cpdef list calls_of(self, str exten)

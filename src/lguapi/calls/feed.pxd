@@ -1,0 +1,4 @@
+# Types lguapi/calls/feed.py for the call tracker's compiled twin (joined into lguapi.calls._c.core).
+@cython.locals(dl=Deadlines, exten=str)
+cpdef apply(Book b, event, double now, list out)
+cpdef apply_many(Book b, events, clock, list out)

@@ -1,0 +1,61 @@
+# Types lguapi/calls/state.py for the call tracker's compiled twin (joined into lguapi.calls._c.core):
+# legs and call states as final extension types with C attributes and C methods.
+cdef int UID, LIVE, DEAD, GONE
+
+cdef bint is_xfer(str ch) except -1
+@cython.locals(st=CallState)
+cpdef CallState open_state(call, long long seq, ts, double now)
+
+@cython.final
+cdef class Leg:
+    cdef public str exten, own, status
+    cdef public tuple remotes
+    cdef public double since, clock
+    cdef public object dial, cause
+    cdef public bint transfer, xfer, held
+
+    cdef void add_remote(self, str remote) except *
+    cdef void drop_remote(self, str remote) except *
+
+@cython.locals(leg=Leg)
+cdef Leg new_leg(str exten, str own, str remote, str status, double since, double clock, dial)
+
+@cython.final
+cdef class CallState:
+    cdef public object call, last_seen, orig, dest, hint, pending, last_cause, conf, conf_chans
+    cdef public long long seq
+    cdef public double touched
+    cdef public tuple extens, handled, legs
+    cdef public dict keys
+    cdef public int orig_strength, dest_strength
+    cdef public bint rung, conf_start, shown
+    cdef object s_state, s_direction, s_answered, s_remote, s_dialled, s_room
+    cdef Py_ssize_t s_parties
+
+    cdef void show(self) except *
+    cdef void withdraw(self) except *
+    cdef bint is_dead(self, str key) except -1
+    cdef bint has_channel(self, str key) except -1
+    cdef void mark_dead(self, str ch) except *
+    cdef list own_keys(self)
+    @cython.locals(keys=dict)
+    cdef void absorb_keys(self, CallState other) except *
+    @cython.locals(leg=Leg)
+    cdef Leg leg(self, str exten, str own)
+    @cython.locals(leg=Leg)
+    cdef list legs_of(self, str exten)
+    @cython.locals(leg=Leg)
+    cdef bint has_live(self) except -1
+    @cython.locals(leg=Leg)
+    cdef bint has_live_of(self, str exten) except -1
+    cdef void add_leg(self, Leg leg) except *
+    cdef void add_exten(self, str exten) except *
+    cdef void add_handled(self, str exten) except *
+    cdef void conf_add(self, str ch, member) except *
+    cdef bint in_conf_chans(self, str ch) except -1
+    cdef void absorb_conf(self, CallState other) except *
+    cdef void evidence(self, int strength, orig, dest) except *
+    cdef void snap(self) except *
+    cdef bint changed(self) except -1
+    @cython.locals(leg=Leg, ringing=bint, connected=bint, held=bint, transferring=bint)
+    cdef void refresh(self) except *
