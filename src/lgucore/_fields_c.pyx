@@ -1,32 +1,57 @@
 """Compiled twin of ``lgucore._fields_py``: same rules, no Python loop per field."""
+cimport cython
 from cpython.dict cimport PyDict_Copy, PyDict_GetItem, PyDict_SetItem
-from cpython.long cimport PyLong_AsLong
-from cpython.object cimport PyObject
+from cpython.long cimport PyLong_AsLong, PyLong_AsSsize_t, PyLong_FromLongLong
+from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF
+from libc.string cimport memset
+from cpython.object cimport PyObject, PyTypeObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.unicode cimport PyUnicode_Check
 
-__all__ = ["project", "build", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG"]
+from ._fields_py import check_names, check_plain_class, check_spec
+
+__all__ = ["project", "build", "Builder", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG"]
 
 FIELD_TEXT, FIELD_INT, FIELD_FLAG = 0, 1, 2
 
 cdef extern from "Python.h":
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    bint PyUnicode_IS_ASCII(object o)
+    void* PyUnicode_DATA(object o)
     int PyObject_GenericSetDict(object o, object value, void* context) except -1
+    int PyObject_GenericSetAttr(object o, object name, object value) except -1
+    void PyObject_GC_UnTrack(object o)
+    PyTypeObject* Py_TYPE(PyObject* o)
+    PyTypeObject PyUnicode_Type
+    PyTypeObject PyLong_Type
+    PyTypeObject PyFloat_Type
+    PyTypeObject PyBool_Type
+    ctypedef PyObject* (*newfunc)(PyTypeObject* t, PyObject* args, PyObject* kw) except NULL
+    void* PyType_GetSlot(PyTypeObject* t, int slot) except? NULL
+    enum: Py_tp_new
 
 cdef str _NULL = "null"
 cdef str _ONE = "1"
 # object.__new__ as Python sees it: it refuses classes whose C layout needs another
 # constructor (calling the slot directly would hand back an uninitialised object)
 _object_new = object.__new__
+# the same function, called directly by Builder once check_plain_class() has allowed the class
+cdef newfunc _object_tp_new = <newfunc>PyType_GetSlot(<PyTypeObject*>object, Py_tp_new)
+cdef tuple _EMPTY = ()
 
 
 cdef inline object _convert(object value, long kind):
+    cdef Py_ssize_t n
     if value is None:
         return None
     if PyUnicode_Check(value):
         n = PyUnicode_GET_LENGTH(value)
         if n == 0 or (n == 4 and value == _NULL):
             return None
+        if kind == 1 and n <= 18 and PyUnicode_IS_ASCII(value):
+            fast = _ascii_int(<const char*>PyUnicode_DATA(value), n)
+            if fast is not None:
+                return fast
     elif not value:
         return None
     if kind == 0:
@@ -39,6 +64,20 @@ cdef inline object _convert(object value, long kind):
     if kind == 2:
         return value == _ONE
     raise ValueError(f"unknown field kind {kind!r}")
+
+
+cdef inline object _ascii_int(const char* p, Py_ssize_t n):
+    """``int()`` of ``-?[0-9]+`` (at most 18 characters) without the generic parser, else None."""
+    cdef long long v = 0
+    cdef Py_ssize_t i = 1 if p[0] == c'-' else 0
+    if i == n:
+        return None
+    while i < n:
+        if p[i] < c'0' or p[i] > c'9':
+            return None
+        v = v * 10 + (p[i] - c'0')
+        i += 1
+    return PyLong_FromLongLong(-v if p[0] == c'-' else v)
 
 
 cdef int _project(tuple seq, dict spec, dict out) except -1:
@@ -78,3 +117,119 @@ def build(type cls not None, dict base not None, dict spec not None, fields):
     obj = _object_new(cls)
     PyObject_GenericSetDict(obj, d, NULL)
     return obj
+
+
+cdef enum:
+    _MAX_ATTRS = 64    # attributes a Builder sets (its values live on the C stack)
+    _MAX_EXTRA = 8
+
+
+cdef inline bint _atomic(PyObject* v) noexcept:
+    """A value the garbage collector need not see through (it holds no references)."""
+    cdef PyTypeObject* t = Py_TYPE(v)
+    return (v == <PyObject*>None or t == &PyUnicode_Type or t == &PyLong_Type or t == &PyFloat_Type
+            or t == &PyBool_Type)
+
+
+cdef int _project_slots(tuple seq, dict spec, PyObject** vals) except -1:
+    """:func:`_project` into ``vals`` (owned references or NULL): ``spec`` maps a key to
+    ``(index, kind)``, indexes checked by the Builder."""
+    cdef Py_ssize_t i = PyTuple_GET_SIZE(seq), idx
+    cdef object pair, key, m, v
+    cdef PyObject* found
+    while i > 0:  # backwards, so the first value of a repeated key is written last
+        i -= 1
+        pair = <object>PyTuple_GET_ITEM(seq, i)
+        if type(pair) is not tuple or PyTuple_GET_SIZE(pair) != 2:
+            raise TypeError("fields must be (key, value) pairs")
+        key = <object>PyTuple_GET_ITEM(pair, 0)
+        if key is None:
+            continue
+        found = PyDict_GetItem(spec, key)  # borrowed reference
+        if found == NULL:
+            continue
+        m = <object>found
+        idx = PyLong_AsSsize_t(<object>PyTuple_GET_ITEM(m, 0))
+        v = _convert(<object>PyTuple_GET_ITEM(pair, 1), PyLong_AsLong(<object>PyTuple_GET_ITEM(m, 1)))
+        Py_INCREF(v)
+        Py_XDECREF(vals[idx])
+        vals[idx] = <PyObject*>v
+    return 0
+
+
+@cython.final
+cdef class Builder:
+    """Makes instances of one plain class from tokenized fields, as :func:`build` does, with the
+    class, base and spec checked once, and ``extra`` attributes (at most 8) set from a tuple of
+    values. ``base`` names every attribute (at most 64), in order, with its default value.
+
+    The instance is made by ``object.__new__`` and its attributes are stored one by one in
+    ``base``'s order, as an ``__init__`` would store them but never through the class's own
+    ``__setattr__``: it keeps Python's compact per-class attribute storage, a third of a dict
+    copy's memory and cheaper to make. An instance whose attributes are all strings, numbers,
+    booleans or None is not tracked by the garbage collector (as CPython does for such tuples
+    and dicts): do not store a container into it afterwards.
+    """
+
+    cdef readonly type cls
+    cdef readonly tuple extra
+    cdef tuple _names      # every attribute, base's order
+    cdef tuple _defaults   # their values before the fields
+    cdef dict _spec        # field key -> (index in _names, kind)
+    cdef Py_ssize_t _nextra
+    cdef Py_ssize_t _xi[_MAX_EXTRA]
+
+    def __init__(self, type cls not None, dict base not None, dict spec not None, extra=()):
+        cdef Py_ssize_t i
+        check_plain_class(cls)
+        check_spec(spec)
+        self.extra = tuple(extra)
+        if len(self.extra) > _MAX_EXTRA or not all(type(name) is str for name in self.extra):
+            raise TypeError(f"extra must be at most {_MAX_EXTRA} attribute names (str)")
+        names = list(base)
+        if not all(type(name) is str for name in names):
+            raise TypeError("base keys must be attribute names (str)")
+        defaults = list(base.values())
+        check_names(base, spec, self.extra)
+        if len(names) > _MAX_ATTRS:
+            raise ValueError(f"a Builder sets at most {_MAX_ATTRS} attributes, not {len(names)}")
+        self.cls = cls
+        self._names = tuple(names)
+        self._defaults = tuple(defaults)
+        self._spec = {k: (names.index(name), kind) for k, (name, kind) in spec.items()}
+        self._nextra = len(self.extra)
+        for i in range(self._nextra):
+            self._xi[i] = names.index(self.extra[i])
+
+    def build(self, fields, tuple values not None=()):
+        """A new instance: ``base`` updated by :func:`project` of ``fields``, then each ``extra``
+        name set to the value at the same place in ``values``."""
+        cdef Py_ssize_t i, n = PyTuple_GET_SIZE(self._names)
+        cdef PyObject* vals[_MAX_ATTRS]
+        cdef PyObject* v
+        cdef bint atomic = True
+        if PyTuple_GET_SIZE(values) != self._nextra:
+            raise TypeError(f"{self._nextra} extra values expected, got {PyTuple_GET_SIZE(values)}")
+        memset(vals, 0, n * sizeof(PyObject*))
+        try:
+            _project_slots(fields if type(fields) is tuple else tuple(fields), self._spec, vals)
+            for i in range(self._nextra):
+                v = PyTuple_GET_ITEM(values, i)
+                Py_INCREF(<object>v)
+                Py_XDECREF(vals[self._xi[i]])
+                vals[self._xi[i]] = v
+            obj = <object>_object_tp_new(<PyTypeObject*>self.cls, <PyObject*>_EMPTY, NULL)
+            Py_DECREF(obj)  # <object> took a second reference
+            for i in range(n):
+                v = vals[i] if vals[i] != NULL else PyTuple_GET_ITEM(self._defaults, i)
+                atomic = atomic and _atomic(v)
+                PyObject_GenericSetAttr(obj, <object>PyTuple_GET_ITEM(self._names, i), <object>v)
+        finally:
+            for i in range(n):
+                Py_XDECREF(vals[i])
+        if atomic:
+            PyObject_GC_UnTrack(obj)
+        return obj
+
+    def __repr__(self):
+        return f"Builder({self.cls.__name__}, extra={self.extra!r})"

@@ -17,16 +17,22 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["project", "build", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG"]
+__all__ = ["project", "build", "Builder", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG", "check_names", "check_plain_class", "check_spec",
+           "MAX_ATTRS", "MAX_EXTRA"]
 
 FIELD_TEXT, FIELD_INT, FIELD_FLAG = 0, 1, 2
+#: bounds of a Builder: attributes it sets, extra values per instance (the compiled twin's stack arrays)
+MAX_ATTRS, MAX_EXTRA = 64, 8
 
 
 def project(fields, spec: dict, out: dict) -> None:
     """Store the first value of each key of ``spec`` found in ``fields`` into ``out``."""
     if not isinstance(spec, dict) or not isinstance(out, dict):
         raise TypeError("spec and out must be dicts")
-    seq = fields if type(fields) is tuple else tuple(fields)
+    _project(fields if type(fields) is tuple else tuple(fields), spec, out)
+
+
+def _project(seq: tuple, spec: dict, out: dict) -> None:
     for pair in reversed(seq):  # backwards, so the first value of a repeated key is written last
         if type(pair) is not tuple or len(pair) != 2:
             raise TypeError("fields must be (key, value) pairs")
@@ -72,3 +78,82 @@ def build(cls: type, base: dict, spec: dict, fields):
     obj: Any = object.__new__(cls)
     object.__setattr__(obj, "__dict__", d)
     return obj
+
+
+class Builder:
+    """Makes instances of one plain class from tokenized fields, as :func:`build` does, with the
+    class, base and spec checked once, and ``extra`` attributes (at most 8) set from a tuple of
+    values. ``base`` names every attribute (at most 64), in order, with its default value.
+
+    >>> class Point:
+    ...     pass
+    >>> b = Builder(Point, {"x": None, "tag": None}, {"X": ("x", FIELD_INT)}, extra=("tag",))
+    >>> p = b.build((("X", "3"),), ("first",))
+    >>> (p.x, p.tag)
+    (3, 'first')
+    """
+
+    __slots__ = ("cls", "extra", "_base", "_spec")
+
+    def __init__(self, cls: type, base: dict, spec: dict, extra: tuple = ()) -> None:
+        check_plain_class(cls)
+        if not isinstance(base, dict):
+            raise TypeError("base must be a dict")
+        check_spec(spec)
+        self.extra = tuple(extra)
+        if len(self.extra) > MAX_EXTRA or not all(type(name) is str for name in self.extra):
+            raise TypeError(f"extra must be at most {MAX_EXTRA} attribute names (str)")
+        if not all(type(name) is str for name in base):
+            raise TypeError("base keys must be attribute names (str)")
+        check_names(base, spec, self.extra)
+        if len(base) > MAX_ATTRS:
+            raise ValueError(f"a Builder sets at most {MAX_ATTRS} attributes, not {len(base)}")
+        self.cls = cls
+        self._base = dict(base)
+        self._spec = dict(spec)
+
+    def build(self, fields, values: tuple = ()) -> Any:
+        """A new instance: a copy of ``base`` updated by :func:`project` of ``fields``, then each
+        ``extra`` name set to the value at the same place in ``values``."""
+        if type(values) is not tuple or len(values) != len(self.extra):
+            raise TypeError(f"{len(self.extra)} extra values expected, got {values!r}")
+        d = self._base.copy()
+        _project(fields if type(fields) is tuple else tuple(fields), self._spec, d)
+        if values:
+            d.update(zip(self.extra, values))
+        obj: Any = object.__new__(self.cls)
+        object.__setattr__(obj, "__dict__", d)
+        return obj
+
+    def __repr__(self) -> str:
+        return f"Builder({self.cls.__name__}, extra={self.extra!r})"
+
+
+def check_plain_class(cls: Any) -> None:
+    """TypeError unless instances of ``cls`` can be made without ``__init__`` and have a ``__dict__``."""
+    if not isinstance(cls, type):
+        raise TypeError("cls must be a class")
+    if cls.__new__ is not object.__new__ or cls.__itemsize__:
+        raise TypeError(f"{cls.__name__} instances need their own constructor")
+    if getattr(cls, "__abstractmethods__", None):
+        raise TypeError(f"{cls.__name__} is abstract")
+    if not cls.__dictoffset__:
+        raise TypeError(f"{cls.__name__} instances have no __dict__")
+
+
+def check_names(base: dict, spec: dict, extra: tuple) -> None:
+    """ValueError unless every name of ``spec`` and ``extra`` is an attribute of ``base``."""
+    missing = [name for name in (*(m[0] for m in spec.values()), *extra) if name not in base]
+    if missing:
+        raise ValueError(f"attributes missing from base: {', '.join(sorted(set(missing)))}")
+
+
+def check_spec(spec: Any) -> None:
+    """TypeError or ValueError unless ``spec`` maps keys to ``(name, kind)`` with a known kind."""
+    if not isinstance(spec, dict):
+        raise TypeError("spec must be a dict")
+    for m in spec.values():
+        if type(m) is not tuple or len(m) != 2 or type(m[0]) is not str:
+            raise TypeError("spec values must be (name, kind) tuples")
+        if m[1] not in (FIELD_TEXT, FIELD_INT, FIELD_FLAG):
+            raise ValueError(f"unknown field kind {m[1]!r}")
