@@ -117,3 +117,21 @@ def test_every_pinned_case_is_still_built(pins):
 
 if __name__ == "__main__":  # writes the pins: only ever from the code the pins describe
     PINS.write_text(json.dumps(_records(), ensure_ascii=True, indent=1) + "\n", "utf-8")
+
+
+@pytest.mark.parametrize("name, call", _calls(), ids=[n for n, _ in _calls()])
+def test_call_views_agree(name, call):
+    """to_dict's keys are CALL_FIELDS in order and its values are to_tuple's (lists or tuples);
+    a call rebuilt from its dict (the cluster stream's) writes the same record."""
+    from lguapi.calls.model import CALL_FIELDS
+    from lguapi.cluster.stream import CallRecord
+
+    d = call.to_dict()
+    assert tuple(d) == CALL_FIELDS
+    def seq_as_tuple(vs):
+        return tuple(tuple(v) if isinstance(v, list) else v for v in vs)
+
+    assert seq_as_tuple(d.values()) == seq_as_tuple(call.to_tuple())
+    assert (call.channels, call.unique_ids) == (tuple(d["channels"]), tuple(d["unique_ids"]))
+    assert (call.ring_seconds, call.talk_seconds) == (d["ring_seconds"], d["talk_seconds"])
+    assert call_json("k" * 24, CallRecord(d)) == call_json("k" * 24, call)

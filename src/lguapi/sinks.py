@@ -41,6 +41,7 @@ except ImportError:  # pragma: no cover - orjson is installed with lguapi
     orjson = None  # type: ignore[assignment]
 
 from .calls import Call
+from .calls.model import CALL_FIELDS
 from .events import CdrEvent, ChannelListEvent, ChannelOutEvent, ConnectionEvent, Event, RingEvent
 
 __all__ = ["Sink", "JsonlSink", "SqliteSink", "open_sink", "event_key", "call_key", "read_jsonl"]
@@ -107,8 +108,8 @@ def _call_record(key: str, call: Call) -> dict[str, Any]:
 _encode = msgspec.json.Encoder().encode
 
 
-def _plain_json(rec: dict) -> bytes | None:
-    """``rec`` -- strings, numbers, booleans, None, lists and tuples of those -- as compact
+def _plain_json(rec: Any) -> bytes | None:
+    """``rec`` (a dict or a record Struct) -- strings, numbers, booleans, None, lists and tuples of those -- as compact
     UTF-8 JSON through msgspec, or None when only the standard library can write it (a lone
     surrogate, a value of another type). Never for records holding an event or a dataclass:
     msgspec would write its fields, not its :meth:`~lguapi.events.Event.to_dict`."""
@@ -154,9 +155,18 @@ def event_json(key: str, ev: Event) -> bytes:
     return data
 
 
+#: a call record as msgspec writes it fastest: a gc=False Struct whose fields are the record's
+#: keys in order (names encoded once, values by their runtime type, as in the dict)
+_CallRecord = msgspec.defstruct("_CallRecord", [("key", Any), ("kind", Any), *((f, Any) for f in CALL_FIELDS)],
+                                gc=False)
+
+
 def call_json(key: str, call: Call) -> bytes:
-    """The JSON record of a finished call, as UTF-8 bytes."""
-    data = _spliced(b'{"key":%s,"kind":"call",' % _encode(key), call.to_dict())
+    """The JSON record of a finished call, as UTF-8 bytes (``{"key", "kind": "call", to_dict()...}``)."""
+    if type(call) is Call:
+        data = _plain_json(_CallRecord(key, "call", *call.to_tuple()))
+    else:  # anything with a to_dict() (a call rebuilt from a stream, say)
+        data = _spliced(b'{"key":%s,"kind":"call",' % _encode(key), call.to_dict())
     if data is None:
         data = _dumps(_call_record(key, call)).encode("utf-8", "surrogatepass")
     return data
