@@ -7,11 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lgucore import tokenize
 from lguapi import events as E
 from lguapi.calls import Call
-from lguapi.sinks import call_json, call_key, event_json, event_key
+from lguapi.sinks import _digest, _dumps, call_json, call_key, event_json, event_key
 
 PINS = Path(__file__).parent / "data" / "sink_pins.json"
 
@@ -135,3 +137,20 @@ def test_call_views_agree(name, call):
     assert (call.channels, call.unique_ids) == (tuple(d["channels"]), tuple(d["unique_ids"]))
     assert (call.ring_seconds, call.talk_seconds) == (d["ring_seconds"], d["talk_seconds"])
     assert call_json("k" * 24, CallRecord(d)) == call_json("k" * 24, call)
+
+
+_floats = st.one_of(st.floats(), st.sampled_from([0.0, -0.0, 1e-4, 9.999999999999999e-05, 1e16, 9999999999999998.0,
+                                                   1700000000.123456, 1e-5]))
+_plain = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70), _floats,
+                   st.text(max_size=6), st.sampled_from(["\ud800", "\x00\x1f\x7f\u2028", "\"\\/"]))
+_values = st.recursive(_plain, lambda inner: st.lists(inner, max_size=3).map(tuple), max_leaves=6)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_values, min_size=1, max_size=4), _floats, st.one_of(st.none(), st.text(max_size=4)))
+def test_keys_of_id_less_events_are_the_json_dumps_keys(values, ts, exten):
+    """An event without ids in its text is keyed by the digest of json.dumps(to_dict()); the fast
+    path (msgspec) must give that very digest for any value it takes, and leave the rest alone."""
+    ev = E.UnknownEvent(name="X", raw="X|1", fields=tuple(("K", v) for v in values), exten=exten, ts=ts)
+    for e in (ev, E.PingEvent(name="PING", raw="PING", exten=exten, ts=ts), E.Reconnected(downtime=ts, ts=1.0)):
+        assert event_key(e) == _digest(_dumps(e.to_dict()))

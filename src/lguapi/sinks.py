@@ -92,7 +92,35 @@ def event_key(ev: Event) -> str:
     if by_text and ev.raw:
         return _blake2b(f"{ev.exten or ''}\x1f{ev.raw}".encode("utf-8", "surrogatepass"),
                         digest_size=_DIGEST_SIZE).hexdigest()
+    fields = ev.__dict__
+    if _same_as_json(fields.values()):  # msgspec writes json.dumps's very text (a tenth of the cost)
+        try:
+            data = _encode(fields)
+        except (TypeError, ValueError, OverflowError):  # a lone surrogate, an integer beyond 64 bits
+            data = b""
+        if len(data) > 2:
+            return _blake2b(b'{"event":' + _encode(type(ev).__name__) + b"," + data[1:],
+                            digest_size=_DIGEST_SIZE).hexdigest()
     return _digest(_dumps(ev.to_dict()))
+
+
+def _same_as_json(values: Iterable[Any]) -> bool:
+    """True when msgspec writes ``values`` byte for byte as :func:`_dumps` does: strings, integers,
+    booleans, None, floats that need no exponent (0, or 1e-4 <= |x| < 1e16) and tuples or lists
+    of these. Anything else (an event, a set, NaN, 1e20) is left to the standard library."""
+    for v in values:
+        t = type(v)
+        if t is str or v is None or t is int or t is bool:
+            continue
+        if t is float:
+            if not (v == 0.0 or 1e-4 <= abs(v) < 1e16):
+                return False
+        elif t is tuple or t is list:
+            if not _same_as_json(v):
+                return False
+        else:
+            return False
+    return True
 
 
 def call_key(call: Call) -> str:
