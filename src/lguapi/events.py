@@ -408,7 +408,7 @@ def parse_event(msg: Message, *, exten: str | None = None, ts: float | None = No
     """
     plan = _PLANS.get(msg.name)
     if plan is not None:
-        return plan.build(msg.fields, (_text(msg) if raw is None else raw, exten, _now() if ts is None else ts))
+        return plan.build(msg, (_text(msg) if raw is None else raw, exten, _now() if ts is None else ts))
     name = msg.name
     text = raw if raw is not None else _text(msg)
     common = {"name": name, "raw": text, "exten": exten, "ts": _now() if ts is None else ts}

@@ -8,6 +8,8 @@ from cpython.object cimport PyObject, PyTypeObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.unicode cimport PyUnicode_Check
 
+from ._tokens_c cimport Message
+
 from ._fields_py import check_names, check_plain_class, check_spec
 
 __all__ = ["project", "build", "Builder", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG"]
@@ -157,6 +159,42 @@ cdef int _project_slots(tuple seq, dict spec, PyObject** vals) except -1:
     return 0
 
 
+cdef int _project_lazy(Message msg, Py_ssize_t n, dict spec, PyObject** vals) except -1:
+    """:func:`_project_slots` of a message whose fields are not decoded yet: only the values the
+    spec names are made into strings (forwards: a key already stored is skipped, first wins)."""
+    cdef Py_ssize_t i, idx
+    cdef object key, m, v
+    cdef PyObject* found
+    for i in range(n):
+        key = msg.lazy_key(i)
+        if key is None:
+            continue
+        found = PyDict_GetItem(spec, key)  # borrowed reference
+        if found == NULL:
+            continue
+        m = <object>found
+        idx = PyLong_AsSsize_t(<object>PyTuple_GET_ITEM(m, 0))
+        if vals[idx] != NULL:
+            continue
+        v = _convert(msg.lazy_value(i), PyLong_AsLong(<object>PyTuple_GET_ITEM(m, 1)))
+        Py_INCREF(v)
+        vals[idx] = <PyObject*>v
+    return 0
+
+
+cdef int _project_any(object fields, dict spec, PyObject** vals) except -1:
+    """Project pairs, or a tokenized message (lazily when none of its fields is decoded yet)."""
+    cdef Py_ssize_t n
+    if type(fields) is Message:
+        n = (<Message>fields).lazy_count()
+        if n >= 0:
+            return _project_lazy(<Message>fields, n, spec, vals)
+        fields = fields.fields
+    elif type(fields) is not tuple and hasattr(fields, "fields"):  # the pure twin's message
+        fields = fields.fields
+    return _project_slots(fields if type(fields) is tuple else tuple(fields), spec, vals)
+
+
 @cython.final
 cdef class Builder:
     """Makes instances of one plain class from tokenized fields, as :func:`build` does, with the
@@ -202,8 +240,9 @@ cdef class Builder:
             self._xi[i] = names.index(self.extra[i])
 
     def build(self, fields, tuple values not None=()):
-        """A new instance: ``base`` updated by :func:`project` of ``fields``, then each ``extra``
-        name set to the value at the same place in ``values``."""
+        """A new instance: ``base`` updated by :func:`project` of ``fields`` (pairs, or a tokenized
+        message: of a message not decoded yet, only the values the spec names are decoded), then
+        each ``extra`` name set to the value at the same place in ``values``."""
         cdef Py_ssize_t i, n = PyTuple_GET_SIZE(self._names)
         cdef PyObject* vals[_MAX_ATTRS]
         cdef PyObject* v
@@ -212,7 +251,7 @@ cdef class Builder:
             raise TypeError(f"{self._nextra} extra values expected, got {PyTuple_GET_SIZE(values)}")
         memset(vals, 0, n * sizeof(PyObject*))
         try:
-            _project_slots(fields if type(fields) is tuple else tuple(fields), self._spec, vals)
+            _project_any(fields, self._spec, vals)
             for i in range(self._nextra):
                 v = PyTuple_GET_ITEM(values, i)
                 Py_INCREF(<object>v)

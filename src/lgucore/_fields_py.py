@@ -119,11 +119,13 @@ class Builder:
         self._spec = dict(spec)
 
     def build(self, fields, values: tuple = ()) -> Any:
-        """A new instance: a copy of ``base`` updated by :func:`project` of ``fields``, then each
-        ``extra`` name set to the value at the same place in ``values``."""
+        """A new instance: a copy of ``base`` updated by :func:`project` of ``fields`` (pairs, or
+        a tokenized message), then each ``extra`` name set to the value at the same place in ``values``."""
         extra = self.extra
         if type(values) is not tuple or len(values) != len(extra):
             raise TypeError(f"{len(extra)} extra values expected, got {values!r}")
+        if type(fields) is not tuple and hasattr(fields, "fields"):  # a tokenized message
+            fields = fields.fields
         d = self._base.copy()
         _project(fields if type(fields) is tuple else tuple(fields), self._spec, d)
         if len(extra) == 3:  # parse_event's raw, exten, ts: a third of update(zip())'s cost

@@ -257,6 +257,21 @@ cdef class Message:
     cdef bint _lazy_for(self, key):
         return self._fields is None and type(key) is str and PyUnicode_IS_ASCII(key)
 
+    cdef Py_ssize_t lazy_count(self):
+        """How many fields while none is decoded yet, else -1 (then read ``fields``)."""
+        return self._nfields if self._fields is None else -1
+
+    cdef object lazy_key(self, Py_ssize_t i):
+        """The key of field ``i`` of a lazy message (``0 <= i < lazy_count()``, unchecked): the
+        string ``fields[i][0]`` would be, None for a positional field. Nothing else is decoded."""
+        if self._spans[i].ks < 0:
+            return None
+        return self._span(self._spans[i].ks, self._spans[i].ke, True)
+
+    cdef object lazy_value(self, Py_ssize_t i):
+        """The value of field ``i`` of a lazy message (unchecked), equal to ``fields[i][1]``."""
+        return self._span(self._spans[i].vs, self._spans[i].ve, False)
+
     def get(self, key, default=None):
         """The first value of ``key``, or ``default``."""
         cdef Py_ssize_t i

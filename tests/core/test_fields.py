@@ -236,3 +236,27 @@ def test_builder_untracks_only_what_holds_plain_values(builder):
     del holder
     gc.collect()
     assert ref() is None
+
+
+_wire_keys = st.sampled_from(["A", "N", "F", "Z", "가", ""])
+_wire_values = st.one_of(st.sampled_from(["", "null", "1", "0", "12", "-3", "x:y", "9" * 30, "값", "\x7f"]),
+                         st.text(alphabet=st.characters(blacklist_characters="|\x00"), max_size=6))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_wire_keys, _wire_values), max_size=10), st.sampled_from(["cp949", "utf-8"]))
+def test_builder_reads_a_message_as_its_fields(pairs, charset):
+    """A tokenized message (its fields not decoded yet, on the compiled twin) builds exactly what
+    its decoded fields build; non-ASCII keys and values, repeats and positional fields included."""
+    from lgucore import implementations
+
+    spec = dict(SPEC, **{"가": ("a", FIELD_TEXT)})
+    body = "EV|" + "|".join(f"{k}:{v}" if k else v for k, v in pairs)
+    raw = body.encode(charset, "replace")
+    for name, impl in implementations().items():
+        twin = _project.py if name == "py" else _project.c
+        b = twin.Builder(_Plain, BASE, spec, ("raw",))
+        msg = impl.tokenize(raw, charset=charset)
+        lazy = b.build(msg, ("r",)).__dict__
+        assert lazy == b.build(impl.tokenize(raw, charset=charset).fields, ("r",)).__dict__
+        assert lazy == b.build(msg.fields, ("r",)).__dict__  # the same message, decoded now
