@@ -10,7 +10,7 @@ from cpython.unicode cimport PyUnicode_Check
 
 from ._tokens_c cimport Message
 
-from ._fields_py import check_names, check_plain_class, check_spec
+from ._fields_py import MAX_ATTRS, MAX_EXTRA, check_builder
 
 __all__ = ["project", "build", "Builder", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG"]
 
@@ -82,27 +82,39 @@ cdef inline object _ascii_int(const char* p, Py_ssize_t n):
     return PyLong_FromLongLong(-v if p[0] == c'-' else v)
 
 
-cdef int _project(tuple seq, dict spec, dict out) except -1:
-    cdef Py_ssize_t i = PyTuple_GET_SIZE(seq)
-    cdef object pair, key, m
+cdef PyObject* _next_match(tuple seq, Py_ssize_t* i, dict spec, PyObject** value) except? NULL:
+    """Walking ``seq`` backwards from ``i[0]`` (so the first value of a repeated key comes last):
+    the spec entry (borrowed) of the next ``(key, value)`` pair whose key the spec names, its value
+    (borrowed) in ``value``; NULL at the start of ``seq``. Positional fields are skipped."""
     cdef PyObject* found
-    while i > 0:  # backwards, so the first value of a repeated key is written last
-        i -= 1
-        pair = <object>PyTuple_GET_ITEM(seq, i)
+    while i[0] > 0:
+        i[0] -= 1
+        pair = <object>PyTuple_GET_ITEM(seq, i[0])
         if type(pair) is not tuple or PyTuple_GET_SIZE(pair) != 2:
             raise TypeError("fields must be (key, value) pairs")
         key = <object>PyTuple_GET_ITEM(pair, 0)
         if key is None:
             continue
-        found = PyDict_GetItem(spec, key)  # borrowed reference
+        found = PyDict_GetItem(spec, key)
+        if found != NULL:
+            value[0] = PyTuple_GET_ITEM(pair, 1)
+            return found
+    return NULL
+
+
+cdef int _project(tuple seq, dict spec, dict out) except -1:
+    cdef Py_ssize_t i = PyTuple_GET_SIZE(seq)
+    cdef PyObject* found
+    cdef PyObject* value
+    while True:
+        found = _next_match(seq, &i, spec, &value)
         if found == NULL:
-            continue
+            return 0
         m = <object>found
         if type(m) is not tuple or PyTuple_GET_SIZE(m) != 2:
             raise TypeError("spec values must be (name, kind) tuples")
         PyDict_SetItem(out, <object>PyTuple_GET_ITEM(m, 0),
-                       _convert(<object>PyTuple_GET_ITEM(pair, 1), PyLong_AsLong(<object>PyTuple_GET_ITEM(m, 1))))
-    return 0
+                       _convert(<object>value, PyLong_AsLong(<object>PyTuple_GET_ITEM(m, 1))))
 
 
 def project(fields, dict spec not None, dict out not None):
@@ -125,6 +137,9 @@ cdef enum:
     _MAX_ATTRS = 64    # attributes a Builder sets (its values live on the C stack)
     _MAX_EXTRA = 8
 
+if MAX_ATTRS > _MAX_ATTRS or MAX_EXTRA > _MAX_EXTRA:  # the checked bounds must fit the arrays
+    raise ImportError("lgucore._fields_py's Builder bounds exceed the compiled twin's arrays: rebuild")
+
 
 cdef inline bint _atomic(PyObject* v) noexcept:
     """A value the garbage collector need not see through (it holds no references)."""
@@ -137,26 +152,18 @@ cdef int _project_slots(tuple seq, dict spec, PyObject** vals) except -1:
     """:func:`_project` into ``vals`` (owned references or NULL): ``spec`` maps a key to
     ``(index, kind)``, indexes checked by the Builder."""
     cdef Py_ssize_t i = PyTuple_GET_SIZE(seq), idx
-    cdef object pair, key, m, v
     cdef PyObject* found
-    while i > 0:  # backwards, so the first value of a repeated key is written last
-        i -= 1
-        pair = <object>PyTuple_GET_ITEM(seq, i)
-        if type(pair) is not tuple or PyTuple_GET_SIZE(pair) != 2:
-            raise TypeError("fields must be (key, value) pairs")
-        key = <object>PyTuple_GET_ITEM(pair, 0)
-        if key is None:
-            continue
-        found = PyDict_GetItem(spec, key)  # borrowed reference
+    cdef PyObject* value
+    while True:
+        found = _next_match(seq, &i, spec, &value)
         if found == NULL:
-            continue
+            return 0
         m = <object>found
         idx = PyLong_AsSsize_t(<object>PyTuple_GET_ITEM(m, 0))
-        v = _convert(<object>PyTuple_GET_ITEM(pair, 1), PyLong_AsLong(<object>PyTuple_GET_ITEM(m, 1)))
+        v = _convert(<object>value, PyLong_AsLong(<object>PyTuple_GET_ITEM(m, 1)))
         Py_INCREF(v)
         Py_XDECREF(vals[idx])
         vals[idx] = <PyObject*>v
-    return 0
 
 
 cdef int _project_lazy(Message msg, Py_ssize_t n, dict spec, PyObject** vals) except -1:
@@ -219,21 +226,11 @@ cdef class Builder:
 
     def __init__(self, type cls not None, dict base not None, dict spec not None, extra=()):
         cdef Py_ssize_t i
-        check_plain_class(cls)
-        check_spec(spec)
-        self.extra = tuple(extra)
-        if len(self.extra) > _MAX_EXTRA or not all(type(name) is str for name in self.extra):
-            raise TypeError(f"extra must be at most {_MAX_EXTRA} attribute names (str)")
+        self.extra = check_builder(cls, base, spec, extra)
         names = list(base)
-        if not all(type(name) is str for name in names):
-            raise TypeError("base keys must be attribute names (str)")
-        defaults = list(base.values())
-        check_names(base, spec, self.extra)
-        if len(names) > _MAX_ATTRS:
-            raise ValueError(f"a Builder sets at most {_MAX_ATTRS} attributes, not {len(names)}")
         self.cls = cls
         self._names = tuple(names)
-        self._defaults = tuple(defaults)
+        self._defaults = tuple(base.values())
         self._spec = {k: (names.index(name), kind) for k, (name, kind) in spec.items()}
         self._nextra = len(self.extra)
         for i in range(self._nextra):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["project", "build", "Builder", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG", "check_names", "check_plain_class", "check_spec",
+__all__ = ["project", "build", "Builder", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG", "check_builder", "check_names", "check_plain_class", "check_spec",
            "MAX_ATTRS", "MAX_EXTRA"]
 
 FIELD_TEXT, FIELD_INT, FIELD_FLAG = 0, 1, 2
@@ -102,18 +102,7 @@ class Builder:
     __slots__ = ("cls", "extra", "_base", "_spec")
 
     def __init__(self, cls: type, base: dict, spec: dict, extra: tuple = ()) -> None:
-        check_plain_class(cls)
-        if not isinstance(base, dict):
-            raise TypeError("base must be a dict")
-        check_spec(spec)
-        self.extra = tuple(extra)
-        if len(self.extra) > MAX_EXTRA or not all(type(name) is str for name in self.extra):
-            raise TypeError(f"extra must be at most {MAX_EXTRA} attribute names (str)")
-        if not all(type(name) is str for name in base):
-            raise TypeError("base keys must be attribute names (str)")
-        check_names(base, spec, self.extra)
-        if len(base) > MAX_ATTRS:
-            raise ValueError(f"a Builder sets at most {MAX_ATTRS} attributes, not {len(base)}")
+        self.extra = check_builder(cls, base, spec, extra)
         self.cls = cls
         self._base = dict(base)
         self._spec = dict(spec)
@@ -139,6 +128,23 @@ class Builder:
 
     def __repr__(self) -> str:
         return f"Builder({self.cls.__name__}, extra={self.extra!r})"
+
+
+def check_builder(cls: Any, base: Any, spec: Any, extra: Any) -> tuple[str, ...]:
+    """Every check of a Builder's arguments (both twins); the ``extra`` names as a tuple."""
+    check_plain_class(cls)
+    if not isinstance(base, dict):
+        raise TypeError("base must be a dict")
+    check_spec(spec)
+    names = tuple(extra)
+    if len(names) > MAX_EXTRA or not all(type(name) is str for name in names):
+        raise TypeError(f"extra must be at most {MAX_EXTRA} attribute names (str)")
+    if not all(type(name) is str for name in base):
+        raise TypeError("base keys must be attribute names (str)")
+    check_names(base, spec, names)
+    if len(base) > MAX_ATTRS:
+        raise ValueError(f"a Builder sets at most {MAX_ATTRS} attributes, not {len(base)}")
+    return names
 
 
 def check_plain_class(cls: Any) -> None:
