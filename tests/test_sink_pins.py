@@ -40,6 +40,12 @@ BODIES = [
 ]
 
 
+def _login_result() -> E.LoginResultEvent:
+    ev = E.parse_event(tokenize(b"LOGINRESULT|STATUS:1|EXTEN:3001"), ts=1.5)
+    assert isinstance(ev, E.LoginResultEvent)
+    return ev
+
+
 def _events() -> list[tuple[str, E.Event]]:
     out = []
     for i, body in enumerate(BODIES):
@@ -52,8 +58,7 @@ def _events() -> list[tuple[str, E.Event]]:
         ("ring-no-raw", E.RingEvent(channel="SIP/1-1", exten="1", ts=2.5)),
         ("ping-init", E.PingEvent(name="PING", raw="PING", exten="3321", ts=1.0)),
         ("connected", E.Connected(address="127.0.0.1:8086", exten="3001", ts=1.0)),
-        ("logged-in", E.LoggedIn(address="a", result=E.parse_event(tokenize(b"LOGINRESULT|STATUS:1|EXTEN:3001"), ts=1.5),
-                                 ts=2.0)),
+        ("logged-in", E.LoggedIn(address="a", result=_login_result(), ts=2.0)),
         ("disconnected", E.Disconnected(address="a", deliberate=True, reason="bye", ts=3.0)),
         ("reconnecting", E.Reconnecting(address="a", attempt=2, ts=3.5)),
         ("reconnected", E.Reconnected(address="a", downtime=0.25, ts=3.75)),
