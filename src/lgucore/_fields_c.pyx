@@ -1,9 +1,10 @@
 """Compiled twin of ``lgucore._fields_py``: same rules, no Python loop per field."""
 cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING
 from cpython.dict cimport PyDict_Copy, PyDict_GetItem, PyDict_SetItem
 from cpython.long cimport PyLong_AsLong, PyLong_AsSsize_t, PyLong_FromLongLong
 from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF
-from libc.string cimport memset
+from libc.string cimport memcmp, memset
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.unicode cimport PyUnicode_Check
@@ -189,11 +190,47 @@ cdef int _project_lazy(Message msg, Py_ssize_t n, dict spec, PyObject** vals) ex
     return 0
 
 
-cdef int _project_any(object fields, dict spec, PyObject** vals) except -1:
-    """Project pairs, or a tokenized message (lazily when none of its fields is decoded yet)."""
+ctypedef struct _KeySlot:
+    const unsigned char* key   # an ASCII spec key's bytes (kept alive by Builder._key_bytes)
+    Py_ssize_t n
+    Py_ssize_t idx             # where its value goes
+    long kind
+
+
+cdef int _project_lazy_ascii(Message msg, Py_ssize_t n, _KeySlot* slots, Py_ssize_t nslots,
+                             PyObject** vals) except -1:
+    """:func:`_project_lazy` for a spec whose keys are all ASCII: keys are compared as bytes,
+    no key string is made. The search starts after the last match (fields mostly come in the
+    spec's order)."""
+    cdef Py_ssize_t i, j = 0, tries, kn
+    cdef const unsigned char* k
+    cdef _KeySlot* s
+    for i in range(n):
+        k = msg.lazy_key_ascii(i, &kn)
+        if k == NULL:  # positional, or not ASCII: no ASCII key is equal to it
+            continue
+        for tries in range(nslots):
+            s = &slots[j]
+            j += 1
+            if j == nslots:
+                j = 0
+            if s.n == kn and memcmp(s.key, k, <size_t>kn) == 0:
+                if vals[s.idx] == NULL:
+                    v = _convert(msg.lazy_value(i), s.kind)
+                    Py_INCREF(v)
+                    vals[s.idx] = <PyObject*>v
+                break
+    return 0
+
+
+cdef int _project_any(object fields, dict spec, _KeySlot* slots, Py_ssize_t nslots, PyObject** vals) except -1:
+    """Project pairs, or a tokenized message (lazily when none of its fields is decoded yet;
+    by bytes when ``nslots >= 0``)."""
     cdef Py_ssize_t n
     if type(fields) is Message:
         n = (<Message>fields).lazy_count()
+        if n >= 0 and nslots >= 0:
+            return _project_lazy_ascii(<Message>fields, n, slots, nslots, vals)
         if n >= 0:
             return _project_lazy(<Message>fields, n, spec, vals)
         fields = fields.fields
@@ -223,6 +260,9 @@ cdef class Builder:
     cdef dict _spec        # field key -> (index in _names, kind)
     cdef Py_ssize_t _nextra
     cdef Py_ssize_t _xi[_MAX_EXTRA]
+    cdef tuple _key_bytes          # the ASCII spec keys as bytes, alive as long as _slots
+    cdef _KeySlot _slots[_MAX_ATTRS]
+    cdef Py_ssize_t _nslots        # -1: a key is not ASCII, or too many keys; look keys up as str
 
     def __init__(self, type cls not None, dict base not None, dict spec not None, extra=()):
         cdef Py_ssize_t i
@@ -235,6 +275,22 @@ cdef class Builder:
         self._nextra = len(self.extra)
         for i in range(self._nextra):
             self._xi[i] = names.index(self.extra[i])
+        self._key_slots()
+
+    cdef _key_slots(self):
+        """The byte-compared form of the spec, when every key is an ASCII str and they fit."""
+        self._nslots = -1
+        keys = list(self._spec)
+        if len(keys) > _MAX_ATTRS or not all(type(k) is str and k.isascii() for k in keys):
+            return
+        self._key_bytes = tuple(k.encode("ascii") for k in keys)
+        for i, (k, b) in enumerate(zip(keys, self._key_bytes)):
+            idx, kind = self._spec[k]
+            self._slots[i].key = <const unsigned char*>PyBytes_AS_STRING(b)
+            self._slots[i].n = len(b)
+            self._slots[i].idx = idx
+            self._slots[i].kind = kind
+        self._nslots = len(keys)
 
     def build(self, fields, tuple values not None=()):
         """A new instance: ``base`` updated by :func:`project` of ``fields`` (pairs, or a tokenized
@@ -248,7 +304,7 @@ cdef class Builder:
             raise TypeError(f"{self._nextra} extra values expected, got {PyTuple_GET_SIZE(values)}")
         memset(vals, 0, n * sizeof(PyObject*))
         try:
-            _project_any(fields, self._spec, vals)
+            _project_any(fields, self._spec, self._slots, self._nslots, vals)
             for i in range(self._nextra):
                 v = PyTuple_GET_ITEM(values, i)
                 Py_INCREF(<object>v)

@@ -268,6 +268,19 @@ cdef class Message:
             return None
         return self._span(self._spans[i].ks, self._spans[i].ke, True)
 
+    cdef const unsigned char* lazy_key_ascii(self, Py_ssize_t i, Py_ssize_t* n):
+        """The bytes of field ``i``'s key (unchecked) and their count in ``n`` when the key is all
+        ASCII (it is exactly these characters); NULL for a positional field or a key with other
+        bytes (it decodes to text with a non-ASCII character). Valid while the message lives."""
+        cdef lgu_field* f = &self._spans[i]
+        if f.ks < 0:
+            return NULL
+        cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(self.raw) + f.ks
+        n[0] = <Py_ssize_t>(f.ke - f.ks)
+        if self._ascii or lgu_is_ascii(p, n[0]):
+            return p
+        return NULL
+
     cdef object lazy_value(self, Py_ssize_t i):
         """The value of field ``i`` of a lazy message (unchecked), equal to ``fields[i][1]``."""
         return self._span(self._spans[i].vs, self._spans[i].ve, False)
