@@ -113,10 +113,11 @@ class Builder:
         extra = self.extra
         if type(values) is not tuple or len(values) != len(extra):
             raise TypeError(f"{len(extra)} extra values expected, got {values!r}")
-        if type(fields) is not tuple and hasattr(fields, "fields"):  # a tokenized message
-            fields = fields.fields
+        if type(fields) is not tuple:
+            pairs = getattr(fields, "fields", None)  # a tokenized message's, else any iterable's
+            fields = tuple(fields) if pairs is None else pairs if type(pairs) is tuple else tuple(pairs)
         d = self._base.copy()
-        _project(fields if type(fields) is tuple else tuple(fields), self._spec, d)
+        _project(fields, self._spec, d)
         if len(extra) == 3:  # parse_event's raw, exten, ts: a third of update(zip())'s cost
             a, b, c = extra
             d[a], d[b], d[c] = values
