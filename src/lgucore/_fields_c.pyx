@@ -11,7 +11,7 @@ from cpython.unicode cimport PyUnicode_Check
 
 from ._tokens_c cimport Message
 
-from ._fields_py import MAX_ATTRS, MAX_EXTRA, check_builder
+from ._fields_py import MAX_ATTRS, MAX_EXTRA, builder_layout
 
 __all__ = ["project", "build", "Builder", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG"]
 
@@ -167,29 +167,6 @@ cdef int _project_slots(tuple seq, dict spec, PyObject** vals) except -1:
         vals[idx] = <PyObject*>v
 
 
-cdef int _project_lazy(Message msg, Py_ssize_t n, dict spec, PyObject** vals) except -1:
-    """:func:`_project_slots` of a message whose fields are not decoded yet: only the values the
-    spec names are made into strings (forwards: a key already stored is skipped, first wins)."""
-    cdef Py_ssize_t i, idx
-    cdef object key, m, v
-    cdef PyObject* found
-    for i in range(n):
-        key = msg.lazy_key(i)
-        if key is None:
-            continue
-        found = PyDict_GetItem(spec, key)  # borrowed reference
-        if found == NULL:
-            continue
-        m = <object>found
-        idx = PyLong_AsSsize_t(<object>PyTuple_GET_ITEM(m, 0))
-        if vals[idx] != NULL:
-            continue
-        v = _convert(msg.lazy_value(i), PyLong_AsLong(<object>PyTuple_GET_ITEM(m, 1)))
-        Py_INCREF(v)
-        vals[idx] = <PyObject*>v
-    return 0
-
-
 ctypedef struct _KeySlot:
     const unsigned char* key   # an ASCII spec key's bytes (kept alive by Builder._key_bytes)
     Py_ssize_t n
@@ -197,11 +174,12 @@ ctypedef struct _KeySlot:
     long kind
 
 
-cdef int _project_lazy_ascii(Message msg, Py_ssize_t n, _KeySlot* slots, Py_ssize_t nslots,
+cdef int _project_lazy(Message msg, Py_ssize_t n, _KeySlot* slots, Py_ssize_t nslots,
                              PyObject** vals) except -1:
-    """:func:`_project_lazy` for a spec whose keys are all ASCII: keys are compared as bytes,
-    no key string is made. The search starts after the last match (fields mostly come in the
-    spec's order)."""
+    """:func:`_project_slots` of a message whose fields are not decoded yet, for a spec whose keys
+    are all ASCII: keys are compared as bytes and only the values the spec names become strings
+    (forwards: a key already stored is skipped, first wins). The search starts after the last
+    match (fields mostly come in the spec's order)."""
     cdef Py_ssize_t i, j = 0, tries, kn
     cdef const unsigned char* k
     cdef _KeySlot* s
@@ -224,15 +202,13 @@ cdef int _project_lazy_ascii(Message msg, Py_ssize_t n, _KeySlot* slots, Py_ssiz
 
 
 cdef int _project_any(object fields, dict spec, _KeySlot* slots, Py_ssize_t nslots, PyObject** vals) except -1:
-    """Project pairs, or a tokenized message (lazily when none of its fields is decoded yet;
-    by bytes when ``nslots >= 0``)."""
+    """Project pairs, or a tokenized message (lazily when none of its fields is decoded yet and
+    the spec's keys are compared as bytes: ``nslots >= 0``)."""
     cdef Py_ssize_t n
     if type(fields) is Message:
         n = (<Message>fields).lazy_count()
         if n >= 0 and nslots >= 0:
-            return _project_lazy_ascii(<Message>fields, n, slots, nslots, vals)
-        if n >= 0:
-            return _project_lazy(<Message>fields, n, spec, vals)
+            return _project_lazy(<Message>fields, n, slots, nslots, vals)
         fields = fields.fields
     elif type(fields) is not tuple and hasattr(fields, "fields"):  # the pure twin's message
         fields = fields.fields
@@ -240,6 +216,7 @@ cdef int _project_any(object fields, dict spec, _KeySlot* slots, Py_ssize_t nslo
 
 
 @cython.final
+@cython.auto_pickle(False)  # it holds pointers into its own bytes: made again, never pickled
 cdef class Builder:
     """Makes instances of one plain class from tokenized fields, as :func:`build` does, with the
     class, base and spec checked once, and ``extra`` attributes (at most 8) set from a tuple of
@@ -260,37 +237,28 @@ cdef class Builder:
     cdef dict _spec        # field key -> (index in _names, kind)
     cdef Py_ssize_t _nextra
     cdef Py_ssize_t _xi[_MAX_EXTRA]
-    cdef tuple _key_bytes          # the ASCII spec keys as bytes, alive as long as _slots
+    cdef tuple _key_bytes          # (key bytes, index, kind) per spec key, alive as long as _slots
     cdef _KeySlot _slots[_MAX_ATTRS]
-    cdef Py_ssize_t _nslots        # -1: a key is not ASCII, or too many keys; look keys up as str
+    cdef Py_ssize_t _nslots        # -1: a key is not ASCII (a lazy message is decoded, then read)
 
     def __init__(self, type cls not None, dict base not None, dict spec not None, extra=()):
         cdef Py_ssize_t i
-        self.extra = check_builder(cls, base, spec, extra)
-        names = list(base)
+        self.extra, self._names, self._defaults, self._spec, extra_at, ascii_keys = builder_layout(
+            cls, base, spec, extra)
         self.cls = cls
-        self._names = tuple(names)
-        self._defaults = tuple(base.values())
-        self._spec = {k: (names.index(name), kind) for k, (name, kind) in spec.items()}
-        self._nextra = len(self.extra)
+        self._nextra = len(extra_at)
         for i in range(self._nextra):
-            self._xi[i] = names.index(self.extra[i])
-        self._key_slots()
-
-    cdef _key_slots(self):
-        """The byte-compared form of the spec, when every key is an ASCII str and they fit."""
+            self._xi[i] = extra_at[i]
         self._nslots = -1
-        keys = list(self._spec)
-        if len(keys) > _MAX_ATTRS or not all(type(k) is str and k.isascii() for k in keys):
-            return
-        self._key_bytes = tuple(k.encode("ascii") for k in keys)
-        for i, (k, b) in enumerate(zip(keys, self._key_bytes)):
-            idx, kind = self._spec[k]
-            self._slots[i].key = <const unsigned char*>PyBytes_AS_STRING(b)
-            self._slots[i].n = len(b)
-            self._slots[i].idx = idx
-            self._slots[i].kind = kind
-        self._nslots = len(keys)
+        if ascii_keys is not None:
+            if len(ascii_keys) > _MAX_ATTRS:  # builder_layout never gives more: the array's bound
+                raise ValueError(f"at most {_MAX_ATTRS} keys are compared as bytes")
+            self._key_bytes = ascii_keys
+            for i in range(len(ascii_keys)):
+                key, self._slots[i].idx, self._slots[i].kind = ascii_keys[i]
+                self._slots[i].key = <const unsigned char*>PyBytes_AS_STRING(key)
+                self._slots[i].n = len(key)
+            self._nslots = len(ascii_keys)
 
     def build(self, fields, tuple values not None=()):
         """A new instance: ``base`` updated by :func:`project` of ``fields`` (pairs, or a tokenized
@@ -322,6 +290,3 @@ cdef class Builder:
         if atomic:
             PyObject_GC_UnTrack(obj)
         return obj
-
-    def __repr__(self):
-        return f"Builder({self.cls.__name__}, extra={self.extra!r})"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["project", "build", "Builder", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG", "check_builder", "check_names", "check_plain_class", "check_spec",
+__all__ = ["project", "build", "Builder", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG", "builder_layout", "check_builder", "check_names", "check_plain_class", "check_spec",
            "MAX_ATTRS", "MAX_EXTRA"]
 
 FIELD_TEXT, FIELD_INT, FIELD_FLAG = 0, 1, 2
@@ -102,7 +102,7 @@ class Builder:
     __slots__ = ("cls", "extra", "_base", "_spec")
 
     def __init__(self, cls: type, base: dict, spec: dict, extra: tuple = ()) -> None:
-        self.extra = check_builder(cls, base, spec, extra)
+        self.extra = builder_layout(cls, base, spec, extra)[0]
         self.cls = cls
         self._base = dict(base)
         self._spec = dict(spec)
@@ -127,8 +127,22 @@ class Builder:
         _set_attr(obj, "__dict__", d)
         return obj
 
-    def __repr__(self) -> str:
-        return f"Builder({self.cls.__name__}, extra={self.extra!r})"
+    def __reduce__(self) -> Any:
+        raise TypeError("a Builder is not pickled: make it again (as the compiled twin requires)")
+
+
+def builder_layout(cls: Any, base: Any, spec: Any, extra: Any) -> tuple:
+    """A Builder's arguments checked (both twins) and laid out for the compiled one: the extra
+    names, every attribute name and its default (tuples, ``base``'s order), the spec by attribute
+    index (key -> (index, kind)), each extra name's index, and ``(key bytes, index, kind)`` per
+    spec key when they are ASCII strs, at most MAX_ATTRS of them (compared as bytes), else None."""
+    names = check_builder(cls, base, spec, extra)
+    attrs = tuple(base)
+    index = {k: (attrs.index(name), kind) for k, (name, kind) in spec.items()}
+    ascii_keys = None
+    if len(index) <= MAX_ATTRS and all(type(k) is str and k.isascii() for k in index):
+        ascii_keys = tuple((k.encode("ascii"), i, kind) for k, (i, kind) in index.items())
+    return names, attrs, tuple(base.values()), index, tuple(attrs.index(x) for x in names), ascii_keys
 
 
 def check_builder(cls: Any, base: Any, spec: Any, extra: Any) -> tuple[str, ...]:
