@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Generic, Iterable, Optional, Tuple, TypeVar
 
+from ._tokens_c import Message
+
 _T = TypeVar("_T")
 
 __all__ = ["project", "build", "Builder", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG"]
@@ -27,5 +29,6 @@ class Builder(Generic[_T]):
 
     def __init__(self, cls: type[_T], base: dict[str, Any], spec: dict[str, Tuple[str, int]],
                  extra: Iterable[str] = ...) -> None: ...
-    def build(self, fields: Iterable[Tuple[Optional[str], Any]], values: Tuple[Any, ...] = ...) -> _T:
-        """A copy of ``base`` updated by :func:`project` of ``fields`` and ``extra`` = ``values``."""
+    def build(self, fields: Iterable[Tuple[Optional[str], Any]] | Message, values: Tuple[Any, ...] = ...) -> _T:
+        """``base`` updated by :func:`project` of ``fields`` (pairs, or a tokenized message: only the
+        values the spec names are decoded), then ``extra`` = ``values``."""
