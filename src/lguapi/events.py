@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 if TYPE_CHECKING:
     from lgucore import Message
 
-from lgucore.fields import FIELD_FLAG, FIELD_INT, FIELD_TEXT, build
+from lgucore.fields import FIELD_FLAG, FIELD_INT, FIELD_TEXT, Builder
 
 __all__ = [
     "Event", "LoginResultEvent", "RingEvent", "ChannelListEvent", "ChannelOutEvent",
@@ -382,14 +382,19 @@ def _build(cls: type[Event], values: dict[str, Any], common: dict[str, Any]) -> 
     return ev
 
 
-def _plans() -> dict[str, tuple[type, dict, dict]]:
-    """Per wire name: the event class, its blank field dict and its :func:`lgucore.project` spec."""
+#: attributes set per event after the fields (in this order, from parse_event's arguments)
+_PER_EVENT = ("raw", "exten", "ts")
+
+
+def _plans() -> dict[str, Builder]:
+    """Per wire name: a :class:`lgucore.fields.Builder` of its event class (blank fields, the
+    projection spec of its wire keys, then raw, exten and ts per event)."""
     kinds = {opt: FIELD_TEXT, opt_int: FIELD_INT, _bool01: FIELD_FLAG}
     plans = {}
     for name, (cls, keys) in _SPECS.items():
         blank = dict(_blank(cls))
         blank["name"] = name
-        plans[name] = (cls, blank, {k: (attr, kinds[conv]) for k, (attr, conv) in keys.items()})
+        plans[name] = Builder(cls, blank, {k: (attr, kinds[conv]) for k, (attr, conv) in keys.items()}, _PER_EVENT)
     return plans
 
 
@@ -397,19 +402,14 @@ def parse_event(msg: Message, *, exten: str | None = None, ts: float | None = No
     """Turn a tokenized :class:`lgucore.Message` into its typed event.
 
     ``raw`` overrides the text kept on the event (the client passes the text decoded
-    with the session charset); the first value of a repeated key wins. The fields are
-    copied by :func:`lgucore.fields.build` (compiled) into a new instance's ``__dict__``
-    in one step: equal to ``cls(**fields)``, at a fraction of the cost.
+    with the session charset); the first value of a repeated key wins. Known events are made
+    by a :class:`lgucore.fields.Builder` (compiled): the fields, raw, exten and ts go into a
+    new instance's ``__dict__`` in one call, equal to ``cls(**fields)`` at a fraction of the cost.
     """
-    name = msg.name
-    plan = _PLANS.get(name)
+    plan = _PLANS.get(msg.name)
     if plan is not None:
-        ev = build(plan[0], plan[1], plan[2], msg.fields)
-        d = ev.__dict__
-        d["raw"] = raw if raw is not None else _text(msg)
-        d["exten"] = exten
-        d["ts"] = _now() if ts is None else ts
-        return ev
+        return plan.build(msg, (_text(msg) if raw is None else raw, exten, _now() if ts is None else ts))
+    name = msg.name
     text = raw if raw is not None else _text(msg)
     common = {"name": name, "raw": text, "exten": exten, "ts": _now() if ts is None else ts}
     if name == "CMDRESULT":

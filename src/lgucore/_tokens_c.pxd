@@ -40,6 +40,11 @@ cdef class Message:
     cdef int _materialize(self) except -1
     cdef Py_ssize_t _find(self, key) except -2
     cdef bint _lazy_for(self, key)
+    # reading one field of a lazy message without decoding the others (lgucore._fields_c.Builder)
+    cdef Py_ssize_t lazy_count(self)
+    cdef object lazy_key(self, Py_ssize_t i)
+    cdef const unsigned char* lazy_key_ascii(self, Py_ssize_t i, Py_ssize_t* n)
+    cdef object lazy_value(self, Py_ssize_t i)
 
 
 cdef class _Charset:

@@ -257,6 +257,34 @@ cdef class Message:
     cdef bint _lazy_for(self, key):
         return self._fields is None and type(key) is str and PyUnicode_IS_ASCII(key)
 
+    cdef Py_ssize_t lazy_count(self):
+        """How many fields while none is decoded yet, else -1 (then read ``fields``)."""
+        return self._nfields if self._fields is None else -1
+
+    cdef object lazy_key(self, Py_ssize_t i):
+        """The key of field ``i`` of a lazy message (``0 <= i < lazy_count()``, unchecked): the
+        string ``fields[i][0]`` would be, None for a positional field. Nothing else is decoded."""
+        if self._spans[i].ks < 0:
+            return None
+        return self._span(self._spans[i].ks, self._spans[i].ke, True)
+
+    cdef const unsigned char* lazy_key_ascii(self, Py_ssize_t i, Py_ssize_t* n):
+        """The bytes of field ``i``'s key (unchecked) and their count in ``n`` when the key is all
+        ASCII (it is exactly these characters); NULL for a positional field or a key with other
+        bytes (it decodes to text with a non-ASCII character). Valid while the message lives."""
+        cdef lgu_field* f = &self._spans[i]
+        if f.ks < 0:
+            return NULL
+        cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(self.raw) + f.ks
+        n[0] = <Py_ssize_t>(f.ke - f.ks)
+        if self._ascii or lgu_is_ascii(p, n[0]):
+            return p
+        return NULL
+
+    cdef object lazy_value(self, Py_ssize_t i):
+        """The value of field ``i`` of a lazy message (unchecked), equal to ``fields[i][1]``."""
+        return self._span(self._spans[i].vs, self._spans[i].ve, False)
+
     def get(self, key, default=None):
         """The first value of ``key``, or ``default``."""
         cdef Py_ssize_t i

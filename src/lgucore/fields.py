@@ -7,6 +7,7 @@ _impl = c if c is not None else py
 
 project = _impl.project
 build = _impl.build
+Builder = _impl.Builder
 FIELD_TEXT, FIELD_INT, FIELD_FLAG = py.FIELD_TEXT, py.FIELD_INT, py.FIELD_FLAG
 
-__all__ = ["project", "build", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG", "py", "c"]
+__all__ = ["project", "build", "Builder", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG", "py", "c"]

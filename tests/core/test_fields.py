@@ -133,3 +133,149 @@ def test_build_refuses_what_it_cannot_make(build):
         build(int, {}, SPEC, ())  # object.__new__(int) is not allowed
     with pytest.raises(TypeError, match="pairs"):
         build(_Plain, {}, SPEC, (("A",),))
+
+
+# --- Builder: the checked, reusable form of build (what typed events are made with) ---------
+
+BASE = {"name": "EV", "a": None, "n": None, "f": None, "raw": "", "ts": None}
+
+
+@pytest.fixture(params=sorted(TWINS))
+def builder(request):
+    return (_project.py.Builder if request.param == "py" else _project.c.Builder)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_keys, _values), max_size=12), st.text(max_size=6), st.floats(allow_nan=False))
+def test_builder_twins_agree_with_build(fields, raw, ts):
+    """Attributes, values and their order: build()'s dict, then the extra values."""
+    expected = dict(BASE)
+    expected.update(reference(fields, SPEC))
+    expected.update(raw=raw, ts=ts)
+    for twin in ([_project.py] + ([_project.c] if _project.c is not None else [])):
+        obj = twin.Builder(_Plain, BASE, SPEC, ("raw", "ts")).build(tuple(fields), (raw, ts))
+        assert type(obj) is _Plain
+        assert list(obj.__dict__.items()) == list(expected.items())
+
+
+def test_builder_skips_init_and_setattr_and_copies_its_arguments(builder):
+    class Frozen:
+        def __init__(self):
+            raise AssertionError("__init__ must not run")
+
+        def __setattr__(self, name, value):
+            raise AttributeError("frozen")
+
+    base = dict(BASE)
+    spec = dict(SPEC)
+    b = builder(Frozen, base, spec, ["raw"])
+    base["a"] = "changed"
+    spec["A"] = ("n", FIELD_INT)
+    obj = b.build([("A", "x"), ("N", "5"), ("A", "y")], ("text",))
+    assert obj.__dict__ == dict(BASE, a="x", n=5, raw="text")
+    assert b.cls is Frozen and b.extra == ("raw",)
+
+
+def test_builder_refuses_what_it_cannot_make(builder):
+    with pytest.raises(TypeError):
+        builder("notaclass", BASE, SPEC)
+    with pytest.raises(TypeError):
+        builder(_Slotted, BASE, SPEC)  # no __dict__ to fill
+    with pytest.raises(TypeError):
+        builder(int, BASE, SPEC)  # needs its own constructor
+    with pytest.raises(TypeError):
+        builder(_Plain, None, SPEC)
+    with pytest.raises(TypeError, match="spec values"):
+        builder(_Plain, BASE, {"A": "a"})
+    with pytest.raises(ValueError, match="unknown field kind"):
+        builder(_Plain, BASE, {"A": ("a", 9)})
+    with pytest.raises(ValueError, match="missing from base: nope"):
+        builder(_Plain, BASE, {"A": ("nope", FIELD_TEXT)})
+    with pytest.raises(ValueError, match="missing from base: other"):
+        builder(_Plain, BASE, SPEC, ("other",))
+    with pytest.raises(TypeError, match="at most 8"):
+        builder(_Plain, {str(i): None for i in range(9)}, {}, tuple(str(i) for i in range(9)))
+    with pytest.raises(ValueError, match="at most 64 attributes"):
+        builder(_Plain, {f"x{i}": None for i in range(65)}, {})
+    with pytest.raises(TypeError, match="attribute names"):
+        builder(_Plain, {1: None}, {})
+
+
+def test_builder_checks_each_build(builder):
+    b = builder(_Plain, BASE, SPEC, ("raw", "ts"))
+    with pytest.raises(TypeError, match="2 extra values"):
+        b.build((), ("only one",))
+    with pytest.raises(TypeError):
+        b.build((), ["raw", 1.0])  # a tuple, not a list
+    with pytest.raises(TypeError, match="pairs"):
+        b.build((("A",),), ("r", 1.0))
+    assert b.build((("A", "ok"),), ("r", 1.0)).a == "ok"  # a failed build leaves the Builder whole
+
+
+def test_builder_bounds_are_exact(builder):
+    base = {f"x{i}": i for i in range(64)}
+    extra = tuple(f"x{i}" for i in range(8))
+    obj = builder(_Plain, base, {}, extra).build((), tuple(range(100, 108)))
+    assert list(obj.__dict__.values()) == list(range(100, 108)) + list(range(8, 64))
+
+
+def test_builder_untracks_only_what_holds_plain_values(builder):
+    """Strings, numbers, booleans and None hold no references: the compiled twin leaves such an
+    instance out of the garbage collector's sight (the pure twin cannot; values are the same).
+    An instance holding a container stays tracked, so a cycle through it is collected."""
+    import gc
+    import weakref
+
+    b = builder(_Plain, BASE, SPEC, ("raw", "ts"))
+    plain = b.build((("A", "x"), ("N", "7"), ("F", "1")), ("r", 1.5))
+    assert gc.is_tracked(plain) is (builder is _project.py.Builder)
+    holder = b.build((), ([], 1.5))
+    assert gc.is_tracked(holder)
+    holder.raw.append(holder)
+    ref = weakref.ref(holder)
+    del holder
+    gc.collect()
+    assert ref() is None
+
+
+_wire_keys = st.sampled_from(["A", "N", "F", "Z", "가", ""])
+_wire_values = st.one_of(st.sampled_from(["", "null", "1", "0", "12", "-3", "x:y", "9" * 30, "값", "\x7f"]),
+                         st.text(alphabet=st.characters(blacklist_characters="|\x00"), max_size=6))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_wire_keys, _wire_values), max_size=10), st.sampled_from(["cp949", "utf-8"]))
+def test_builder_reads_a_message_as_its_fields(pairs, charset):
+    """A tokenized message (its fields not decoded yet, on the compiled twin) builds exactly what
+    its decoded fields build; non-ASCII keys and values, repeats and positional fields included."""
+    from lgucore import implementations
+
+    body = "EV|" + "|".join(f"{k}:{v}" if k else v for k, v in pairs)
+    raw = body.encode(charset, "replace")
+    # ASCII keys only (compared as bytes) and a non-ASCII key (compared as strings)
+    for spec in (SPEC, dict(SPEC, **{"가": ("a", FIELD_TEXT)})):
+        for name, impl in implementations().items():
+            twin = _project.py if name == "py" else _project.c
+            b = twin.Builder(_Plain, BASE, spec, ("raw",))
+            msg = impl.tokenize(raw, charset=charset)
+            lazy = b.build(msg, ("r",)).__dict__
+            assert lazy == b.build(impl.tokenize(raw, charset=charset).fields, ("r",)).__dict__
+            assert lazy == b.build(msg.fields, ("r",)).__dict__  # the same message, decoded now
+
+
+def test_builder_is_not_pickled(builder):
+    """A Builder is made again where it is needed (the compiled one holds pointers into itself)."""
+    import pickle
+
+    with pytest.raises((TypeError, pickle.PicklingError, AttributeError)):
+        pickle.dumps(builder(_Plain, BASE, SPEC))
+
+
+def test_builder_with_more_keys_than_attributes(builder):
+    """Many keys may name one attribute; past 64 keys the compiled twin reads decoded fields."""
+    spec = {f"K{i}": ("a", FIELD_TEXT) for i in range(100)}
+    b = builder(_Plain, BASE, spec)
+    from lgucore import implementations
+
+    for impl in implementations().values():
+        assert b.build(impl.tokenize(b"EV|Z:1|K99:last|K7:first")).a == "last"

@@ -13,15 +13,19 @@ import msgspec
 
 from .._log import mask_number
 from ..events import Event
-from .state import active_extens_of, channels_of, unique_ids_of
+from .state import DEAD, LIVE, UID, active_extens_of
 
 if TYPE_CHECKING:
     from .state import Leg
 
-__all__ = ["Call", "CallUpdate", "DIRECTIONS", "STATES"]
+__all__ = ["Call", "CallUpdate", "CALL_FIELDS", "DIRECTIONS", "STATES"]
 
 DIRECTIONS = ("inbound", "outbound", "internal")
 STATES = ("ringing", "connected", "held", "transferring", "conference", "ended")
+#: the keys of :meth:`Call.to_dict`, in order (and of :meth:`Call.to_tuple`'s values)
+CALL_FIELDS = ("id", "direction", "state", "exten", "remote_number", "dialled_number", "answered_by", "handled_by",
+               "caller", "callee", "hangup_cause", "end_reason", "ring_at", "answer_at", "end_at", "ring_seconds",
+               "talk_seconds", "missed", "abandoned", "room", "merged_into", "continued_from", "channels", "unique_ids")
 
 
 class Call(msgspec.Struct, gc=False, eq=False):
@@ -85,12 +89,12 @@ class Call(msgspec.Struct, gc=False, eq=False):
     @property
     def channels(self) -> tuple[str, ...]:
         """Normalised channel names seen for this call (sorted)."""
-        return tuple(channels_of(self._keys))
+        return tuple(_split_keys(self._keys)[0])
 
     @property
     def unique_ids(self) -> tuple[str, ...]:
         """Normalised unique ids seen for this call (sorted)."""
-        return tuple(unique_ids_of(self._keys))
+        return tuple(_split_keys(self._keys)[1])
 
     @property
     def answered(self) -> bool:
@@ -99,17 +103,12 @@ class Call(msgspec.Struct, gc=False, eq=False):
     @property
     def ring_seconds(self) -> float | None:
         """From the first event to the answer (or to the end when unanswered); None while ringing."""
-        stop = self.answer_at if self.answer_at is not None else self.end_at
-        return None if stop is None else max(0.0, stop - self.ring_at)
+        return _durations(self.ring_at, self.answer_at, self.end_at)[0]
 
     @property
     def talk_seconds(self) -> float | None:
         """From the answer to the end; 0.0 for an unanswered call; None while connected."""
-        if self.answer_at is None:
-            return 0.0 if self.end_at is not None else None
-        if self.end_at is None:
-            return None
-        return max(0.0, self.end_at - self.answer_at)
+        return _durations(self.ring_at, self.answer_at, self.end_at)[1]
 
     @property
     def active_extens(self) -> dict[str, str]:
@@ -117,7 +116,9 @@ class Call(msgspec.Struct, gc=False, eq=False):
         return active_extens_of(self._legs)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict of the public fields."""
+        """A JSON-serialisable dict of the public fields, keys in the order of :data:`CALL_FIELDS`."""
+        channels, unique_ids = _split_keys(self._keys)
+        ring_seconds, talk_seconds = _durations(self.ring_at, self.answer_at, self.end_at)
         return {
             "id": self.id, "direction": self.direction, "state": self.state,
             "exten": list(self._extens), "remote_number": self.remote_number,
@@ -125,16 +126,57 @@ class Call(msgspec.Struct, gc=False, eq=False):
             "handled_by": list(self._handled), "caller": self.caller, "callee": self.callee,
             "hangup_cause": self.hangup_cause, "end_reason": self.end_reason,
             "ring_at": self.ring_at, "answer_at": self.answer_at, "end_at": self.end_at,
-            "ring_seconds": self.ring_seconds, "talk_seconds": self.talk_seconds,
+            "ring_seconds": ring_seconds, "talk_seconds": talk_seconds,
             "missed": self.missed, "abandoned": self.abandoned, "room": self.room,
             "merged_into": self.merged_into, "continued_from": self.continued_from,
-            "channels": channels_of(self._keys), "unique_ids": unique_ids_of(self._keys),
+            "channels": channels, "unique_ids": unique_ids,
         }
+
+    def to_tuple(self) -> tuple[Any, ...]:
+        """The values of :meth:`to_dict` in the order of :data:`CALL_FIELDS`, the extension sequences
+        as the call's own tuples: one tuple instead of a 24-key dict (what the sinks serialise)."""
+        channels, unique_ids = _split_keys(self._keys)
+        ring_seconds, talk_seconds = _durations(self.ring_at, self.answer_at, self.end_at)
+        return (self.id, self.direction, self.state, self._extens, self.remote_number, self.dialled_number,
+                self.answered_by, self._handled, self.caller, self.callee, self.hangup_cause, self.end_reason,
+                self.ring_at, self.answer_at, self.end_at, ring_seconds, talk_seconds, self.missed, self.abandoned,
+                self.room, self.merged_into, self.continued_from, channels, unique_ids)
 
     def __repr__(self) -> str:
         return (f"Call(id={self.id!r}, direction={self.direction!r}, state={self.state!r}, "
                 f"exten={self.exten!r}, remote_number={mask_number(self.remote_number)!r}, "
                 f"answered_by={self.answered_by!r}, end_reason={self.end_reason!r})")
+
+
+def _split_keys(keys: dict[str, int]) -> tuple[list[str], list[str]]:
+    """A call's channel names (live or dead) and unique ids, each sorted, in one pass over its keys."""
+    channels: list[str] = []
+    unique_ids: list[str] = []
+    for k, v in keys.items():
+        if v == UID:
+            unique_ids.append(k)
+        elif v == LIVE or v == DEAD:
+            channels.append(k)
+    channels.sort()
+    unique_ids.sort()
+    return channels, unique_ids
+
+
+def _durations(ring_at: float, answer_at: float | None, end_at: float | None) -> tuple[float | None, float | None]:
+    """``(ring_seconds, talk_seconds)``: ringing until the answer (or the end when unanswered),
+    talking from the answer to the end; never negative, None while not yet known."""
+    stop = answer_at if answer_at is not None else end_at
+    if stop is None:
+        ring = None
+    else:
+        ring = stop - ring_at
+        ring = ring if ring > 0.0 else 0.0  # max(0.0, ring), NaN included, without the call
+    if answer_at is None:
+        return ring, (0.0 if end_at is not None else None)
+    if end_at is None:
+        return ring, None
+    talk = end_at - answer_at
+    return ring, (talk if talk > 0.0 else 0.0)
 
 
 class CallUpdate(NamedTuple):
