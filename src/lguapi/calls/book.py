@@ -234,7 +234,9 @@ class Book:
         self.leg_exten(st, leg.exten)
 
     def leg_exten(self, st: CallState, exten: str) -> None:
-        if exten:
+        # an extension already in the call is in its ext entry too (both change only here, and
+        # forget() drops the whole call): no second insert into a cold per-extension dict
+        if exten and exten not in st.extens:
             st.add_exten(exten)
             calls = self.ext.get(exten)
             if calls is None:

@@ -64,7 +64,11 @@ def open_state(call: Call, seq: int, ts: float, now: float) -> CallState:
     st.conf = None
     st.conf_chans = None
     st.shown = False
-    st.snap()
+    # what snap() would note of a new Call(id, ring_at): its defaults, no parties (no reads)
+    st.s_state = "ringing"
+    st.s_direction = "internal"
+    st.s_answered = st.s_remote = st.s_dialled = st.s_room = None
+    st.s_parties = 0
     return st
 
 
