@@ -67,7 +67,7 @@ def stages(directory: str, tmp: str) -> dict[str, float]:
 
     def events() -> list:
         res = R.ReplayResult()
-        return [ev for chunk in R._segment_events(seg, {}, res, batch=R.DEFAULT_BATCH, max_bytes=1 << 30)
+        return [ev for chunk in R._segment_events(seg, R._Conns(), res, batch=R.DEFAULT_BATCH, max_bytes=1 << 30)
                 for ev in chunk]
     evs = events()
     n = len(evs)
@@ -80,7 +80,7 @@ def stages(directory: str, tmp: str) -> dict[str, float]:
 
     def rebuilt() -> int:  # as replay does it: one batch of events alive at a time
         res = R.ReplayResult()
-        return sum(map(len, R._segment_events(seg, {}, res, batch=R.DEFAULT_BATCH, max_bytes=1 << 30)))
+        return sum(map(len, R._segment_events(seg, R._Conns(), res, batch=R.DEFAULT_BATCH, max_bytes=1 << 30)))
     us, _ = _cpu(rebuilt, n)
     out["events"] = us - out["read"] - out["frames + index"]
 
