@@ -241,9 +241,8 @@ def build_events(buffer, starts, ends, keys, stamps, labels: dict, builders: dic
     n = len(starts)
     if len(ends) != n or len(keys) != n or len(stamps) != n:
         raise ValueError("build_events columns differ in length")
-    buf = memoryview(buffer).cast("B") if memoryview(buffer).ndim != 1 or memoryview(buffer).itemsize != 1 \
-        else memoryview(buffer)
-    out = []
+    buf = memoryview(buffer).cast("B")
+    out: list = []
     append = out.append
     for i, (a, b, key, ts) in enumerate(zip(np.asarray(starts).tolist(), np.asarray(ends).tolist(),
                                             np.asarray(keys).tolist(), np.asarray(stamps).tolist())):
