@@ -245,7 +245,7 @@ def _received_events(data: bytes, frames: FrameBatch, received: np.ndarray, conn
     built them: same tokens, ``raw`` text, extension and time (one ``build_events`` call)."""
     ts, cid, starts, ends = received_arrays(frames, received, path)
     try:
-        return build_events(data, starts, ends, cid, ts, conns.labels, _BUILDERS, conns.other_event)
+        return build_events(data, starts, ends, cid, ts.tolist(), conns.labels, _BUILDERS, conns.other_event)
     except KeyError as e:
         key = e.args[0] if e.args else None
         if isinstance(key, int) and conns.get(key) is None:

@@ -55,7 +55,7 @@ def decode_batch(buffer: _Buffer, *, byteorder: str = "big", max_body: int = 655
 def tokenize_batch(batch: FrameBatch, *, charset: str = "cp949") -> TokenBatch:
     """Tokenize every body of ``batch`` into columns; no Python string is created."""
 
-def build_events(buffer: _Buffer, starts: np.ndarray, ends: np.ndarray, keys: np.ndarray, stamps: np.ndarray,
+def build_events(buffer: _Buffer, starts: np.ndarray, ends: np.ndarray, keys: np.ndarray, stamps: list[float],
                  labels: dict[int, tuple[Any, str]], builders: dict[str, Any],
                  other: Callable[[Message, tuple[str, Any, float], int], Any]) -> list[Any]:
     """One built object per body ``buffer[starts[i]:ends[i]]`` (see ``_batch_py.build_events``)."""

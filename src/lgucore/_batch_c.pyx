@@ -16,6 +16,7 @@ from __future__ import annotations
 cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.list cimport PyList_GET_ITEM
 from libc.stdint cimport int64_t, uint16_t
 from libc.string cimport memcpy
 
@@ -381,7 +382,7 @@ def tokenize_batch(batch, *, charset="cp949"):
 @cython.boundscheck(False)
 @cython.wraparound(False)
 def build_events(buffer, const int64_t[::1] starts not None, const int64_t[::1] ends not None,
-                 const int64_t[::1] keys not None, const double[::1] stamps not None, dict labels not None,
+                 const int64_t[::1] keys not None, list stamps not None, dict labels not None,
                  dict builders not None, other):
     """One object per body ``buffer[starts[i]:ends[i]]``, in order, in one pass without a Python
     step per frame (see ``lgucore._batch_py.build_events`` for the rules both twins follow)."""
@@ -395,7 +396,7 @@ def build_events(buffer, const int64_t[::1] starts not None, const int64_t[::1] 
     cdef bint ascii
     cdef bytes raw
     cdef list out = []
-    if ends.shape[0] != n or keys.shape[0] != n or stamps.shape[0] != n:
+    if ends.shape[0] != n or keys.shape[0] != n or len(stamps) != n:
         raise ValueError("build_events columns differ in length")
     mv = memoryview(buffer)
     if mv.itemsize != 1 or mv.ndim != 1 or not mv.c_contiguous:
@@ -420,7 +421,7 @@ def build_events(buffer, const int64_t[::1] starts not None, const int64_t[::1] 
             raw = PyBytes_FromStringAndSize(<const char*>p + a, b - a)
             msg = message_from_scan(raw, p, a, &s, cs)
             text = raw.decode("ascii") if ascii else raw.decode(cs.name, "replace")
-            values = (text, label, stamps[i])
+            values = (text, label, <object>PyList_GET_ITEM(stamps, i))  # the list's own float
             builder = builders.get(msg.name)
             out.append(builder.build(msg, values) if builder is not None else other(msg, values, key))
     finally:

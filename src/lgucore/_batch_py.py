@@ -223,7 +223,7 @@ def tokenize_batch(batch: FrameBatch, *, charset: str = "cp949") -> TokenBatch:
 
 def build_events(buffer, starts, ends, keys, stamps, labels: dict, builders: dict, other) -> list:
     """One object per body ``buffer[starts[i]:ends[i]]`` (``starts``, ``ends``, ``keys``: int64
-    columns; ``stamps``: float64), in order, built as a live client builds an event:
+    columns; ``stamps``: a list of floats, used as they are), in order, built as a live client builds an event:
 
     * ``(label, charset) = labels[keys[i]]`` (``KeyError(keys[i])`` when it is missing);
     * the body tokenized as ``tokenize(body, charset=charset)`` does (a lazy message);
@@ -239,13 +239,15 @@ def build_events(buffer, starts, ends, keys, stamps, labels: dict, builders: dic
     from ._tokens_py import tokenize
 
     n = len(starts)
+    if type(stamps) is not list:
+        raise TypeError(f"stamps must be a list, not {type(stamps).__name__}")
     if len(ends) != n or len(keys) != n or len(stamps) != n:
         raise ValueError("build_events columns differ in length")
     buf = memoryview(buffer).cast("B")
     out: list = []
     append = out.append
     for i, (a, b, key, ts) in enumerate(zip(np.asarray(starts).tolist(), np.asarray(ends).tolist(),
-                                            np.asarray(keys).tolist(), np.asarray(stamps).tolist())):
+                                            np.asarray(keys).tolist(), stamps)):
         if not 0 <= a <= b <= len(buf):
             raise ValueError(f"body {i} ({a}:{b}) lies outside the buffer")
         label, charset = labels[key]

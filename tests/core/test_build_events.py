@@ -35,7 +35,7 @@ def _columns(bodies, keys):
         buf += body
         ends.append(len(buf))
         buf += b"\xaa\x00"
-    stamps = np.arange(len(bodies), dtype=np.float64) + 0.25
+    stamps = [i + 0.25 for i in range(len(bodies))]
     return (bytes(buf), np.array(starts, np.int64), np.array(ends, np.int64), np.array(keys, np.int64), stamps)
 
 
@@ -59,7 +59,7 @@ def test_same_objects_as_tokenize_and_builder(impl):
     expected_other = []
     for i, (body, key) in enumerate(zip(BODIES, keys)):
         label, charset = labels[key]
-        values = (_text(body, charset), label, float(stamps[i]))
+        values = (_text(body, charset), label, stamps[i])
         msg = impl.tokenize(body, charset=charset)
         if msg.name == "EV":
             want = builder.build(msg, values)
@@ -98,6 +98,8 @@ def test_errors(impl):
         call(starts=np.array([ends[0] + 1, starts[1]], np.int64), keys=np.array([1, 1], np.int64))
     with pytest.raises(ValueError, match="differ in length"):
         call(stamps=stamps[:1])
+    with pytest.raises(TypeError):
+        call(stamps=np.array(stamps))
     assert call(keys=np.array([1, 1], np.int64)) == [1, 1]
 
 
@@ -128,6 +130,6 @@ def test_equals_parse_event(bodies, exten):
 
     for twin in implementations().values():
         out = twin.build_events(buf, starts, ends, keys, stamps, {9: (exten, "cp949")}, builders, other)
-        for ev, body, ts in zip(out, raw, stamps.tolist()):
+        for ev, body, ts in zip(out, raw, stamps):
             want = E.parse_event(tokenize(body), exten=exten, ts=ts, raw=body.decode("ascii"))
             assert type(ev) is type(want) and ev == want
