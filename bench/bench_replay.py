@@ -6,7 +6,8 @@ collector off) on the previous stage's output:
 * **read** -- the segment's bytes from disk (``load_segment``); **read .gz** the same
   segment gzip-compressed, as a rotated one is;
 * **frames + index** -- ``decode_batch`` and ``index_segment``;
-* **events** -- every typed event rebuilt (tokens, text, ``parse_event``, the bookkeeping);
+* **events** -- every typed event rebuilt (``build_events``: tokens, text, the events' builders;
+  the bookkeeping records);
 * **tracker** -- a ``CallTracker`` fed every event, its clock at each event's time: the
   tracker's own cost, the reference the next line is measured against;
 * **track hand-off** -- replay's feeding of the tracker (clock, updates, the sink records)
