@@ -52,6 +52,9 @@ def _compile_flags(compiler_type: str) -> tuple[list[str], list[str]]:
 
 #: the call tracker's compiled core: optimise, but not at -O3 (no faster there, a larger wheel)
 _CORE_FLAG = {"-O3": "-O2"}
+#: modules built with _CORE_FLAG: the tracker's core, and the batch decoder (replay's hot loop sits
+#: in CPython's allocator and the Builder, not in its own code: -O2 is as fast there, and smaller)
+_O2_MODULES = ("lguapi.calls._c.", "lgucore._batch_c")
 
 
 class OptionalBuildExt(build_ext):
@@ -67,7 +70,7 @@ class OptionalBuildExt(build_ext):
         cflags, lflags = _compile_flags(self.compiler.compiler_type)
         for ext in self.extensions:
             # the tracker's core: -O2 is as fast as -O3 there and 13% smaller (-Os: 3% slower)
-            flags = [_CORE_FLAG.get(f, f) for f in cflags] if ext.name.startswith("lguapi.calls._c.") else cflags
+            flags = [_CORE_FLAG.get(f, f) for f in cflags] if ext.name.startswith(_O2_MODULES) else cflags
             ext.extra_compile_args = list(ext.extra_compile_args or []) + flags
             ext.extra_link_args = list(ext.extra_link_args or []) + lflags
         self._note().unlink(missing_ok=True)  # a note left by an earlier failed build

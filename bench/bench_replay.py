@@ -6,7 +6,8 @@ collector off) on the previous stage's output:
 * **read** -- the segment's bytes from disk (``load_segment``); **read .gz** the same
   segment gzip-compressed, as a rotated one is;
 * **frames + index** -- ``decode_batch`` and ``index_segment``;
-* **events** -- every typed event rebuilt (tokens, text, ``parse_event``, the bookkeeping);
+* **events** -- every typed event rebuilt (``build_events``: tokens, text, the events' builders;
+  the bookkeeping records);
 * **tracker** -- a ``CallTracker`` fed every event, its clock at each event's time: the
   tracker's own cost, the reference the next line is measured against;
 * **track hand-off** -- replay's feeding of the tracker (clock, updates, the sink records)
@@ -15,7 +16,9 @@ collector off) on the previous stage's output:
   (keys, serialisation, the file or the transactions; the SQLite writer thread counted);
 * **GC (whole run, collector never paused)** -- a whole no-sink replay with ``pause_gc=False``
   minus one with the collector off: what the pause saves;
-* **whole run, no sink** -- ``replay()`` as shipped (collector paused per batch), in a fresh process.
+* **whole run, no sink** -- ``replay()`` as shipped (collector paused per batch), in a fresh process;
+* **whole run, idle tracker** -- the same fed to a tracker whose ``feed`` does nothing:
+  replay's own cost, whole (reading, indexing, events, hand-off, collector, freeing).
 
     PYTHONPATH=src /work/venv/bin/python bench/bench_replay.py [--conns 200] [--per-conn 1000]
 """
@@ -67,7 +70,7 @@ def stages(directory: str, tmp: str) -> dict[str, float]:
 
     def events() -> list:
         res = R.ReplayResult()
-        return [ev for chunk in R._segment_events(seg, {}, res, batch=R.DEFAULT_BATCH, max_bytes=1 << 30)
+        return [ev for chunk in R._segment_events(seg, R._Conns(), res, batch=R.DEFAULT_BATCH, max_bytes=1 << 30)
                 for ev in chunk]
     evs = events()
     n = len(evs)
@@ -80,7 +83,7 @@ def stages(directory: str, tmp: str) -> dict[str, float]:
 
     def rebuilt() -> int:  # as replay does it: one batch of events alive at a time
         res = R.ReplayResult()
-        return sum(map(len, R._segment_events(seg, {}, res, batch=R.DEFAULT_BATCH, max_bytes=1 << 30)))
+        return sum(map(len, R._segment_events(seg, R._Conns(), res, batch=R.DEFAULT_BATCH, max_bytes=1 << 30)))
     us, _ = _cpu(rebuilt, n)
     out["events"] = us - out["read"] - out["frames + index"]
 
@@ -128,14 +131,17 @@ async def _write_all(url: str, tmp: str, records: list) -> None:
         await sink.close()
 
 
-def _whole(directory: str, collect: bool, *, pause: bool = False) -> float:
+def _whole(directory: str, collect: bool, *, pause: bool = False, own: bool = False) -> float:
     """CPU µs per event of one whole no-sink replay in a fresh process (this process's twin),
-    with the collector on or disabled, paused in batches (``pause_gc``) or not."""
+    with the collector on or disabled, paused in batches (``pause_gc``) or not; ``own``: fed
+    to a tracker that does nothing (replay's own cost, whole)."""
     import lgucore
 
     code = ("import asyncio, gc, sys, time; from lguapi.replay import replay\n"
+            "class Idle:\n    def feed(self, ev): return ()\n"
             f"{'' if collect else 'gc.disable()'}\n"
-            f"t = time.process_time(); r = asyncio.run(replay([sys.argv[1]], pause_gc={pause}))\n"
+            f"t = time.process_time(); r = asyncio.run(replay([sys.argv[1]], pause_gc={pause}, "
+            f"tracker={'Idle()' if own else 'None'}))\n"
             "print(1e6 * (time.process_time() - t) / r.events)")
     runs = [float(subprocess.run([sys.executable, "-c", code, directory], capture_output=True, text=True,
                                  env=child_env(bool(lgucore.NO_EXTENSIONS)), check=True, timeout=600).stdout) for _ in range(3)]
@@ -154,6 +160,7 @@ def measure(n_conns: int = 200, per_conn: int = 1000) -> dict[str, float]:
         on, off = _whole(cap, True), _whole(cap, False)
         out["GC (whole run, collector never paused)"] = max(0.0, on - off)
         out["whole run, no sink"] = _whole(cap, True, pause=True)
+        out["whole run, idle tracker"] = _whole(cap, True, pause=True, own=True)
         return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -67,7 +67,7 @@ from lgucore.batch import FrameBatch, decode_batch
 __all__ = [
     "CaptureError", "CaptureWriter", "CaptureReader", "Record", "read_capture", "segments",
     "FILE", "OPEN", "CLOSE", "RX", "TX", "EVENT", "FORMAT", "VERSION", "SegmentIndex", "index_segment",
-    "received_columns",
+    "received_columns", "received_arrays",
 ]
 
 log: logging.Logger = logging.getLogger("lguapi.capture")
@@ -441,6 +441,14 @@ def received_columns(frames: FrameBatch, received: np.ndarray,
                      path: Path | None = None) -> tuple[list[float], list[int], list[int], list[int]]:
     """For the RX records at frame indices ``received``: their times, connections, and the
     start and end offsets of their frames' bodies in ``frames.buffer`` (as lists)."""
+    ts, conn, starts, ends = received_arrays(frames, received, path)
+    return ts.tolist(), conn.tolist(), starts.tolist(), ends.tolist()
+
+
+def received_arrays(frames: FrameBatch, received: np.ndarray,
+                    path: Path | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`received_columns` as contiguous numpy columns: ``float64`` times, ``int64``
+    connections, starts and ends (what :func:`lgucore.batch.build_events` reads)."""
     offsets = frames.offsets[received]
     if np.any(frames.lengths[received] != _META.size):
         bad = int(received[np.flatnonzero(frames.lengths[received] != _META.size)[0]])
@@ -450,7 +458,8 @@ def received_columns(frames: FrameBatch, received: np.ndarray,
     meta = raw.view(_META_DTYPE).reshape(-1)
     starts = frames.offsets[received + 1]
     ends = starts + frames.lengths[received + 1]
-    return meta["ts"].tolist(), meta["conn"].tolist(), starts.tolist(), ends.tolist()
+    return (meta["ts"].astype(np.float64), meta["conn"].astype(np.int64),
+            np.ascontiguousarray(starts, np.int64), np.ascontiguousarray(ends, np.int64))
 
 
 def load_json_record(batch: Any, i: int, path: Path | None) -> dict[str, Any]:

@@ -428,3 +428,10 @@ def parse_event(msg: Message, *, exten: str | None = None, ts: float | None = No
 
 
 _PLANS = _plans()
+
+
+def event_builders() -> dict[str, Builder]:
+    """Per wire name, the builder :func:`parse_event` makes that event with (a copy of the table):
+    ``builders[msg.name].build(msg, (raw, exten, ts))`` equals ``parse_event(msg, exten=exten,
+    ts=ts, raw=raw)``. Names missing from it go through :func:`parse_event` (``lgucore.batch.build_events``)."""
+    return dict(_PLANS)

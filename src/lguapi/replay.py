@@ -29,12 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from lgucore import tokenize
-from lgucore.batch import FrameBatch, decode_batch
+from lgucore.batch import FrameBatch, build_events, decode_batch
 
 from . import events as E
 from .capture import (
-    CLOSE, EVENT, FILE, OPEN, CaptureError, index_segment, load_json_record, load_segment, received_columns,
+    CLOSE, EVENT, FILE, OPEN, CaptureError, index_segment, load_json_record, load_segment, received_arrays,
     segments,
 )
 
@@ -73,6 +72,42 @@ class _Conn:
         self.login_result: E.LoginResultEvent | None = None
 
 
+class _Conns:
+    """The connections open at a point of the capture, and per connection id the
+    ``(exten, charset)`` pair :func:`lgucore.batch.build_events` reads."""
+
+    __slots__ = ("by_id", "labels")
+
+    def __init__(self) -> None:
+        self.by_id: dict[int, _Conn] = {}
+        self.labels: dict[int, tuple[str | None, str]] = {}
+
+    def get(self, cid: int) -> _Conn | None:
+        return self.by_id.get(cid)
+
+    def open(self, cid: int, exten: str | None, charset: str) -> None:
+        self.by_id[cid] = _Conn(exten, charset)
+        self.labels[cid] = (exten, charset)
+
+    def set_exten(self, cid: int, exten: str | None) -> None:
+        conn = self.by_id[cid]
+        conn.exten = exten
+        self.labels[cid] = (exten, conn.charset)
+
+    def close(self, cid: int) -> None:
+        self.by_id.pop(cid, None)
+        self.labels.pop(cid, None)
+
+    def other_event(self, msg: Any, values: tuple[str, str | None, float], cid: int) -> E.Event:
+        """An event no builder makes (``build_events``' ``other``): parsed, a login answer
+        corrected and remembered as the live client does."""
+        text, exten, ts = values
+        ev = E.parse_event(msg, exten=exten, ts=ts, raw=text)
+        if isinstance(ev, E.LoginResultEvent):
+            ev = _login_result(self.by_id[cid], ev)
+        return ev
+
+
 def rebuild_event(fields: dict[str, Any], login_result: E.LoginResultEvent | None = None) -> E.Event:
     """A connection event from the fields a capture recorded (``{"event": "Disconnected", ...}``)."""
     cls = _CONNECTION_EVENTS.get(str(fields.get("event")))
@@ -86,6 +121,9 @@ def rebuild_event(fields: dict[str, Any], login_result: E.LoginResultEvent | Non
         kw["statuses"] = tuple(tuple(s) for s in kw.get("statuses", ()))
     return cls(**kw)
 
+
+# the builders of every event but the login answer, which other_event corrects and remembers
+_BUILDERS = {name: b for name, b in E.event_builders().items() if not issubclass(b.cls, E.LoginResultEvent)}
 
 #: events rebuilt before they go to the tracker and the sink together (``replay(batch=)``)
 DEFAULT_BATCH = 10_000
@@ -122,8 +160,9 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
 
         sink = open_sink(os.fspath(sink), batch=batch)
     result = ReplayResult()
-    conns: dict[int, _Conn] = {}
+    conns = _Conns()
     write_batch = getattr(sink, "write_batch", None)
+    just_count = sink is None and on_event is None and on_update is None
     started = time.perf_counter()
     try:
         for path in segments(paths):
@@ -134,7 +173,10 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
                     evs = next(chunks, None)
                     if evs is None:
                         break
-                    records = _track(evs, tracker, clock_now, result, on_event, on_update)
+                    if just_count:
+                        records = _count(evs, tracker, clock_now, result)
+                    else:
+                        records = _track(evs, tracker, clock_now, result, on_event, on_update)
                     if write_batch is not None:
                         _write_batch(write_batch, records)
                 if sink is not None and write_batch is None:
@@ -161,7 +203,7 @@ def _collector_paused(pause: bool) -> Iterator[None]:
         gc.enable()
 
 
-def _segment_events(path: Path, conns: dict[int, _Conn], result: ReplayResult, *, batch: int,
+def _segment_events(path: Path, conns: _Conns, result: ReplayResult, *, batch: int,
                     max_bytes: int) -> Iterator[list[E.Event]]:
     """The events of one segment in recording order, in lists of at most ``batch``; its
     bookkeeping records update ``conns`` (and ``result``) at their place in the order."""
@@ -197,30 +239,21 @@ def _segment_events(path: Path, conns: dict[int, _Conn], result: ReplayResult, *
         yield pending
 
 
-def _received_events(data: bytes, frames: FrameBatch, received: np.ndarray, conns: dict[int, _Conn],
+def _received_events(data: bytes, frames: FrameBatch, received: np.ndarray, conns: _Conns,
                      path: Path) -> list[E.Event]:
     """The events of the text frames of the RX records at ``received``, as the live client
-    built them: same tokens, ``raw`` text, extension and time."""
-    out: list[E.Event] = []
-    append = out.append
-    parse = E.parse_event
-    for ts, cid, start, end in zip(*received_columns(frames, received, path)):
-        conn = conns.get(cid)
-        if conn is None:
-            raise CaptureError(f"{path.name}: frame of connection {cid} before it opened")
-        body = data[start:end]
-        try:
-            text = body.decode("ascii")
-        except UnicodeDecodeError:
-            text = body.decode(conn.charset, "replace")
-        ev = parse(tokenize(body, charset=conn.charset), exten=conn.exten, ts=ts, raw=text)
-        if isinstance(ev, E.LoginResultEvent):
-            ev = _login_result(conn, ev)
-        append(ev)
-    return out
+    built them: same tokens, ``raw`` text, extension and time (one ``build_events`` call)."""
+    ts, cid, starts, ends = received_arrays(frames, received, path)
+    try:
+        return build_events(data, starts, ends, cid, ts.tolist(), conns.labels, _BUILDERS, conns.other_event)
+    except KeyError as e:
+        key = e.args[0] if e.args else None
+        if isinstance(key, int) and conns.get(key) is None:
+            raise CaptureError(f"{path.name}: frame of connection {key} before it opened") from None
+        raise
 
 
-def _bookkeeping(frames: FrameBatch, i: int, conns: dict[int, _Conn], result: ReplayResult,
+def _bookkeeping(frames: FrameBatch, i: int, conns: _Conns, result: ReplayResult,
                  path: Path) -> E.Event | None:
     """Apply the OPEN/CLOSE record at frame ``i`` to ``conns``; an EVENT record's event."""
     t = int(frames.types[i])
@@ -229,14 +262,13 @@ def _bookkeeping(frames: FrameBatch, i: int, conns: dict[int, _Conn], result: Re
     info = load_json_record(frames, i, path)
     cid = int(info["conn"])
     if t == OPEN:
-        known = conns.get(cid)
-        if known is None:  # new, or restated at the start of a later segment
+        if conns.get(cid) is None:  # new, or restated at the start of a later segment
             result.connections += not info.get("continued")
-            conns[cid] = _Conn(info.get("exten"), info.get("charset") or "cp949")
+            conns.open(cid, info.get("exten"), info.get("charset") or "cp949")
         else:  # the extension learned at login
-            known.exten = info.get("exten")
+            conns.set_exten(cid, info.get("exten"))
     elif t == CLOSE:
-        conns.pop(cid, None)
+        conns.close(cid)
     else:
         conn = conns.get(cid)
         return rebuild_event(info["event"], conn.login_result if conn else None)
@@ -265,6 +297,19 @@ def _track(evs: list[E.Event], tracker: Any, clock_now: list[float], result: Rep
     result.events += len(evs)
     result.calls += len(records) - len(evs)
     return records
+
+
+def _count(evs: list[E.Event], tracker: Any, clock_now: list[float], result: ReplayResult) -> list[tuple[str, Any]]:
+    """:func:`_track` when nothing but the counts is wanted (no sink, no callbacks): no records."""
+    feed = tracker.feed
+    calls = 0
+    for ev in evs:
+        clock_now[0] = ev.ts
+        for u in feed(ev):
+            calls += u.kind == "ended" and u.call.end_reason != "merged"
+    result.events += len(evs)
+    result.calls += calls
+    return []
 
 
 def _write_batch(write_batch: Callable[[list], list], records: list[tuple[str, Any]]) -> None:

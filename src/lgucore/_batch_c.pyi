@@ -1,7 +1,7 @@
 """Type stubs of the compiled columnar batch decoder (same API as ``lgucore._batch_py``)."""
 from __future__ import annotations
 
-from typing import Union
+from typing import Any, Callable, Union
 
 import numpy as np
 
@@ -10,7 +10,7 @@ from ._types import Frame
 
 _Buffer = Union[bytes, bytearray, memoryview]
 
-__all__ = ["FrameBatch", "TokenBatch", "decode_batch", "tokenize_batch"]
+__all__ = ["FrameBatch", "TokenBatch", "build_events", "decode_batch", "tokenize_batch"]
 
 class FrameBatch:
     """Frames of one buffer as columns; keeps a read-only view of the buffer (pins a bytearray)."""
@@ -54,3 +54,8 @@ def decode_batch(buffer: _Buffer, *, byteorder: str = "big", max_body: int = 655
 
 def tokenize_batch(batch: FrameBatch, *, charset: str = "cp949") -> TokenBatch:
     """Tokenize every body of ``batch`` into columns; no Python string is created."""
+
+def build_events(buffer: _Buffer, starts: np.ndarray, ends: np.ndarray, keys: np.ndarray, stamps: list[float],
+                 labels: dict[int, tuple[Any, str]], builders: dict[str, Any],
+                 other: Callable[[Message, tuple[str, Any, float], int], Any]) -> list[Any]:
+    """One built object per body ``buffer[starts[i]:ends[i]]`` (see ``_batch_py.build_events``)."""

@@ -17,7 +17,7 @@ from ._tokens_py import Message, _check_charset, _decoder, build_message, scan
 from ._types import Frame
 from .errors import FrameError
 
-__all__ = ["FrameBatch", "TokenBatch", "decode_batch", "tokenize_batch"]
+__all__ = ["FrameBatch", "TokenBatch", "build_events", "decode_batch", "tokenize_batch"]
 
 _FMT = {"big": struct.Struct(">HH"), "little": struct.Struct("<HH")}
 
@@ -219,3 +219,42 @@ def tokenize_batch(batch: FrameBatch, *, charset: str = "cp949") -> TokenBatch:
     index[n] = len(ff)
     arr = lambda x: np.array(x, dtype=np.int64)  # noqa: E731
     return TokenBatch(batch, charset, name_o, name_l, index, arr(ff), arr(ko), arr(kl), arr(vo), arr(vl))
+
+
+def build_events(buffer, starts, ends, keys, stamps, labels: dict, builders: dict, other) -> list:
+    """One object per body ``buffer[starts[i]:ends[i]]`` (``starts``, ``ends``, ``keys``: int64
+    columns; ``stamps``: a list of floats, used as they are), in order, built as a live client builds an event:
+
+    * ``(label, charset) = labels[keys[i]]`` (``KeyError(keys[i])`` when it is missing);
+    * the body tokenized as ``tokenize(body, charset=charset)`` does (a lazy message);
+    * its text: ASCII, else decoded with ``charset``, undecodable bytes replaced;
+    * ``values = (text, label, stamps[i])``; the object is ``builders[msg.name].build(msg, values)``
+      (a :class:`lgucore.fields.Builder`) when ``builders`` has the name, else
+      ``other(msg, values, keys[i])``, called in order.
+
+    A span outside ``buffer`` or columns of different lengths raise ``ValueError`` (the objects
+    built before are dropped). The compiled twin makes it in one pass: no Python step per frame
+    but the builder's (or ``other``'s) call.
+    """
+    from ._tokens_py import tokenize
+
+    n = len(starts)
+    if type(stamps) is not list:
+        raise TypeError(f"stamps must be a list, not {type(stamps).__name__}")
+    if len(ends) != n or len(keys) != n or len(stamps) != n:
+        raise ValueError("build_events columns differ in length")
+    buf = memoryview(buffer).cast("B")
+    out: list = []
+    append = out.append
+    for i, (a, b, key, ts) in enumerate(zip(np.asarray(starts).tolist(), np.asarray(ends).tolist(),
+                                            np.asarray(keys).tolist(), stamps)):
+        if not 0 <= a <= b <= len(buf):
+            raise ValueError(f"body {i} ({a}:{b}) lies outside the buffer")
+        label, charset = labels[key]
+        raw = bytes(buf[a:b])
+        msg = tokenize(raw, charset=charset)
+        text = raw.decode("ascii") if raw.isascii() else raw.decode(charset, "replace")
+        values = (text, label, ts)
+        builder = builders.get(msg.name)
+        append(builder.build(msg, values) if builder is not None else other(msg, values, key))
+    return out

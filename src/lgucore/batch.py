@@ -11,12 +11,13 @@ from ._select import compiled
 c: ModuleType | None = compiled("_batch_c")
 
 if TYPE_CHECKING:  # both twins have this surface; the stub describes it once
-    from ._batch_c import FrameBatch, TokenBatch, decode_batch, tokenize_batch
+    from ._batch_c import FrameBatch, TokenBatch, build_events, decode_batch, tokenize_batch
 else:
     _impl = c if c is not None else py
     FrameBatch = _impl.FrameBatch
     TokenBatch = _impl.TokenBatch
+    build_events = _impl.build_events
     decode_batch = _impl.decode_batch
     tokenize_batch = _impl.tokenize_batch
 
-__all__ = ["FrameBatch", "TokenBatch", "decode_batch", "tokenize_batch", "py", "c"]
+__all__ = ["FrameBatch", "TokenBatch", "build_events", "decode_batch", "tokenize_batch", "py", "c"]
