@@ -24,9 +24,10 @@ import itertools
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Iterator, NamedTuple
 
 from ._log import mask_number
+from ._recent import RecentKeys
 from .accounts import Account, load_accounts
 from .events import ConnectionEvent, Disconnected, Event, LoggedIn, Reconnected
 from .runtime import new_event_loop, raise_nofile_limit
@@ -50,7 +51,6 @@ _MAINTENANCE_INTERVAL = 0.5
 #: (call id, end time) of the finished calls counted last, against counting one twice: the last
 #: half to all of this many are remembered (two generations of half each)
 _COUNTED_KEYS = 200_000
-_UNSEEN = object()
 #: the garbage collector's third threshold once ``freeze_gc`` froze the logged-in state
 _GC_OLD_THRESHOLD = 100
 #: default ``gc_every``: events between two young collections the monitor runs itself
@@ -99,39 +99,9 @@ def _facts(call) -> tuple[bool, bool, bool, float | None, float | None]:
             getattr(call, "talk_seconds", None))
 
 
-class _RecentEnds:
-    """The ends of the calls counted last, so that an end seen again is not counted twice.
-
-    Two generations of plain dicts, call id -> end time: when the newer one holds ``half``
-    ends it becomes the older and the older is forgotten. Strings and floats only, so the
-    garbage collector never tracks them (an ordered dict of ``(id, end)`` tuples made every
-    full collection walk all of its keys)."""
-
-    __slots__ = ("half", "new", "old")
-
-    def __init__(self, half: int) -> None:
-        self.half = max(1, half)
-        self.new: dict[str, Any] = {}
-        self.old: dict[str, Any] = {}
-
-    def add(self, call_id: str, end_at: float | None) -> bool:
-        """Remember this end; False when it is remembered already."""
-        new, old = self.new, self.old
-        seen = new.get(call_id, _UNSEEN)
-        if seen is _UNSEEN:
-            seen = old.get(call_id, _UNSEEN)
-        if seen is _UNSEEN:
-            new[call_id] = end_at
-        elif seen == end_at:
-            return False
-        else:  # the same call ended again at another time (rare): remembered under both
-            again = f"{call_id}\x1f{end_at!r}"
-            if again in new or again in old:
-                return False
-            new[again] = None
-        if len(new) >= self.half:
-            self.old, self.new = new, {}
-        return True
+#: the ends of the calls counted last (call id -> end time), so that an end seen again is not
+#: counted twice: the shared two-generation memory, never tracked by the collector
+_RecentEnds = RecentKeys
 
 
 class _Counters:
@@ -748,8 +718,14 @@ class Monitor:
             self._sink_inline = min(self._sink_high, _SINK_INLINE)
 
     def _enqueue(self, kinds: Iterator[str], objs: list, line: _Line | None) -> None:
-        """Queue a ``(kind, obj)`` record for each of ``objs`` at once (the events of a read
-        with :data:`_EVENT_KINDS`, the calls it ended with :data:`_CALL_KINDS`)."""
+        """A ``(kind, obj)`` record for each of ``objs`` at once (the events of a read with
+        :data:`_EVENT_KINDS`, the calls it ended with :data:`_CALL_KINDS`): handed straight to
+        a batching sink (it buffers the lines itself; the objects die young, no queue entry,
+        no writer wake-up), queued for any other sink or behind records already queued."""
+        batch = self._sink_batch
+        if batch is not None and not self._sink_queue:
+            self._hand(batch, zip(kinds, objs), len(objs))
+            return
         room = self._max_sink_backlog - len(self._sink_queue)
         if room < len(objs):
             self._drop(len(objs) - max(0, room))
@@ -848,16 +824,21 @@ class Monitor:
         q = self._sink_queue
         popleft = q.popleft
         items = [popleft() for _ in range(min(len(q), _SINK_CHUNK))]
-        try:
-            failed = batch(items)
-        except Exception:  # the file write failed: the sink keeps the lines for the next try
-            log.exception("monitor: the sink could not write %d record(s)", len(items))
-            failed = []
-        self._sink_written += len(items) - len(failed)
-        for (kind, _obj), exc in failed:
-            log.error("monitor: the sink could not write a %s record: %s", kind, exc)
+        self._hand(batch, items, len(items))
         if self._reading_paused and len(q) <= self._sink_low:
             self._resume_reading()
+
+    def _hand(self, batch: Callable[[Iterable], list], items: Iterable, n: int) -> None:
+        """Give ``n`` ``(kind, obj)`` records to ``batch`` (``write_batch``): counted, each
+        refused one logged, a failed file write logged (the sink keeps its lines for the next try)."""
+        try:
+            failed = batch(items)
+        except Exception:
+            log.exception("monitor: the sink could not write %d record(s)", n)
+            failed = []
+        self._sink_written += n - len(failed)
+        for (kind, _obj), exc in failed:
+            log.error("monitor: the sink could not write a %s record: %s", kind, exc)
 
     async def _drain_one_by_one(self, sink) -> None:
         """Any other sink (the :class:`lguapi.sinks.Sink` protocol): one awaited write per record."""

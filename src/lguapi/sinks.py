@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import sqlite3
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, Iterator, Protocol, Self
 
@@ -40,6 +39,7 @@ try:  # the fast serialiser (a dependency); the standard library remains the fal
 except ImportError:  # pragma: no cover - orjson is installed with lguapi
     orjson = None  # type: ignore[assignment]
 
+from ._recent import RecentKeys
 from .calls import Call
 from .calls.model import CALL_FIELDS
 from .events import CdrEvent, ChannelListEvent, ChannelOutEvent, ConnectionEvent, Event, RingEvent
@@ -246,33 +246,6 @@ class Sink(Protocol):
     async def close(self) -> None: ...
 
 
-class _KeySet:
-    """The most recent ``maxlen`` keys (older ones are forgotten first)."""
-
-    def __init__(self, maxlen: int):
-        self.maxlen = maxlen
-        self._set: set[str] = set()
-        self._order: deque[str] = deque()
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._set
-
-    def __len__(self) -> int:
-        return len(self._set)
-
-    def add(self, key: str) -> bool:
-        """Remember ``key``; False when it is remembered already."""
-        seen = self._set
-        if key in seen:
-            return False
-        seen.add(key)
-        order = self._order
-        order.append(key)
-        if len(order) > self.maxlen:
-            seen.discard(order.popleft())
-        return True
-
-
 class _Batching:
     """Shared batching logic: a buffer, a timer, counters, a sticky error."""
 
@@ -342,7 +315,9 @@ class JsonlSink(_Batching):
 
     On open, the last ``scan_bytes`` of an existing file are read: a torn last line (a
     writer killed mid-write) is cut off, and the keys found are remembered so that records
-    written again are skipped. At most ``max_keys`` recent keys are kept in memory.
+    written again are skipped. At most ``max_keys`` recent keys are kept in memory, in two
+    generations of ``max_keys // 2`` (:class:`lguapi._recent.RecentKeys`): a record is skipped
+    when its key is among the last ``max_keys // 2`` to ``max_keys`` keys seen.
     ``fsync=True`` also survives a power loss at the cost of one fsync per batch; a
     ``kill -9`` needs no fsync (the kernel keeps what was written).
     """
@@ -352,7 +327,10 @@ class JsonlSink(_Batching):
         super().__init__(batch, flush_interval)
         self.path: str = os.fspath(path)
         self.fsync = fsync
-        self._keys = _KeySet(max_keys)
+        if max_keys < 2:
+            raise ValueError("max_keys must be >= 2")
+        self.max_keys = max_keys
+        self._keys = RecentKeys(max_keys // 2)
         self._buf: list[bytes] = []
         self._torn = False  # a failed write left a partial line: start the next on a new line
         self.repaired_bytes: int = self._load(scan_bytes)
