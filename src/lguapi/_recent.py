@@ -36,6 +36,16 @@ class RecentKeys:
     def __len__(self) -> int:
         return len(self.new) + len(self.old)
 
+    def fresh(self, key: str) -> bool:
+        """:meth:`add` for a key alone (no value), in fewer steps: False when it is remembered."""
+        new = self.new
+        if key in new or key in self.old:
+            return False
+        new[key] = None
+        if len(new) >= self.half:
+            self.old, self.new = new, {}
+        return True
+
     def add(self, key: str, value: Any = None) -> bool:
         """Remember ``key`` with ``value``; False when this key with an equal value is
         remembered already. A key seen again with another value (a call that ended again at

@@ -371,7 +371,7 @@ class JsonlSink(_Batching):
             if not line:
                 continue
             if line.startswith(_PREFIX) and line[len(_PREFIX) + _KEY_LEN:len(_PREFIX) + _KEY_LEN + 1] == b'"':
-                keys.add(line[len(_PREFIX):len(_PREFIX) + _KEY_LEN].decode("ascii"))
+                keys.fresh(line[len(_PREFIX):len(_PREFIX) + _KEY_LEN].decode("ascii"))
                 continue
             try:
                 key = json.loads(line).get("key")
@@ -379,11 +379,11 @@ class JsonlSink(_Batching):
                 log.warning("%s: a line that is not a record was ignored", self.path)
                 continue
             if isinstance(key, str):
-                keys.add(key)
+                keys.fresh(key)
         return repaired
 
     def _add(self, key: str, record: bytes) -> bool:
-        if not self._keys.add(key):
+        if not self._keys.fresh(key):
             self.stats["duplicates"] += 1
             return False
         self._buf.append(record)
@@ -410,10 +410,12 @@ class JsonlSink(_Batching):
         monitor's path: no coroutine per record). Each item is recorded as by :meth:`write_event`
         / :meth:`write_call`; one that cannot be (``ValueError`` for a call not over) does not
         stop the others: the ``(item, error)`` pairs are returned. A failed file write raises
-        ``OSError`` and keeps the lines for the next attempt, as a full batch does."""
-        self._check_open()
+        ``OSError`` and keeps the lines for the next attempt, as a full batch does.
+        Called once per read by a monitor, so its fixed cost is kept to a few steps."""
+        if self._closed or self._error is not None:
+            self._check_open()
         failed: list[tuple[tuple[str, Any], Exception]] = []
-        fresh = self._keys.add
+        fresh = self._keys.fresh
         append = self._buf.append
         dups = 0
         for item in items:
@@ -433,8 +435,12 @@ class JsonlSink(_Batching):
                         dups += 1
             except (ValueError, TypeError, AttributeError) as exc:
                 failed.append((item, exc))
-        self.stats["duplicates"] += dups
-        self._after_add()
+        if dups:
+            self.stats["duplicates"] += dups
+        if len(self._buf) >= self.batch:
+            self._write()
+        elif self._timer is None:
+            self._arm()
         return failed
 
     def _after_add(self) -> None:
