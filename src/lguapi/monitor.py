@@ -260,7 +260,7 @@ class Monitor:
         self._sink_high = max(1, sink_high_water)
         self._sink_low = self._sink_high // 4
         self._sink_inline = self._sink_high  # where the reading path acts (a batching sink: lower)
-        self._sink_batch: Callable[[list], list] | None = None  # the sink's write_batch, if any
+        self._sink_batch: Callable[[Iterable], list] | None = None  # the sink's write_batch, if any
         self._reading_paused = False
         self.sink_pauses: int = 0
         self._paused_lines: dict[_Line, None] = {}  # connections paused for the sink
@@ -813,7 +813,7 @@ class Monitor:
         except Exception:
             log.exception("monitor: flushing the sink failed")
 
-    async def _drain_batches(self, batch: Callable[[list], list]) -> None:
+    async def _drain_batches(self, batch: Callable[[Iterable], list]) -> None:
         """The built-in sinks' path: up to :data:`_SINK_CHUNK` records per synchronous call,
         the loop's other work between two chunks."""
         q = self._sink_queue
@@ -822,7 +822,7 @@ class Monitor:
             if q:
                 await asyncio.sleep(0)
 
-    def _write_chunk(self, batch: Callable[[list], list]) -> None:
+    def _write_chunk(self, batch: Callable[[Iterable], list]) -> None:
         """Hand the oldest :data:`_SINK_CHUNK` queued records to ``batch`` (``write_batch``)."""
         q = self._sink_queue
         popleft = q.popleft
