@@ -24,9 +24,10 @@ import itertools
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Iterator, NamedTuple
 
 from ._log import mask_number
+from ._recent import RecentKeys
 from .accounts import Account, load_accounts
 from .events import ConnectionEvent, Disconnected, Event, LoggedIn, Reconnected
 from .runtime import new_event_loop, raise_nofile_limit
@@ -50,17 +51,12 @@ _MAINTENANCE_INTERVAL = 0.5
 #: (call id, end time) of the finished calls counted last, against counting one twice: the last
 #: half to all of this many are remembered (two generations of half each)
 _COUNTED_KEYS = 200_000
-_UNSEEN = object()
 #: the garbage collector's third threshold once ``freeze_gc`` froze the logged-in state
 _GC_OLD_THRESHOLD = 100
 #: default ``gc_every``: events between two young collections the monitor runs itself
 GC_EVERY = 1000
-#: records handed to a batching sink (``write_batch``) in one synchronous call
-_SINK_CHUNK = 512
-#: queued records at which the reading path writes a chunk to a batching sink itself
-_SINK_INLINE = 2 * _SINK_CHUNK
-#: seconds the writer waits for more records before draining a short queue to a batching sink
-_SINK_COALESCE = 0.01
+#: the ``batch`` of a sink the monitor opens from a path (records come a read at a time)
+_SINK_BATCH = 512
 #: the kind of every event (call) record: ``zip`` pairs it with each event of a read (call it ended)
 _EVENT_KINDS = itertools.repeat("event")
 _CALL_KINDS = itertools.repeat("call")
@@ -99,39 +95,9 @@ def _facts(call) -> tuple[bool, bool, bool, float | None, float | None]:
             getattr(call, "talk_seconds", None))
 
 
-class _RecentEnds:
-    """The ends of the calls counted last, so that an end seen again is not counted twice.
-
-    Two generations of plain dicts, call id -> end time: when the newer one holds ``half``
-    ends it becomes the older and the older is forgotten. Strings and floats only, so the
-    garbage collector never tracks them (an ordered dict of ``(id, end)`` tuples made every
-    full collection walk all of its keys)."""
-
-    __slots__ = ("half", "new", "old")
-
-    def __init__(self, half: int) -> None:
-        self.half = max(1, half)
-        self.new: dict[str, Any] = {}
-        self.old: dict[str, Any] = {}
-
-    def add(self, call_id: str, end_at: float | None) -> bool:
-        """Remember this end; False when it is remembered already."""
-        new, old = self.new, self.old
-        seen = new.get(call_id, _UNSEEN)
-        if seen is _UNSEEN:
-            seen = old.get(call_id, _UNSEEN)
-        if seen is _UNSEEN:
-            new[call_id] = end_at
-        elif seen == end_at:
-            return False
-        else:  # the same call ended again at another time (rare): remembered under both
-            again = f"{call_id}\x1f{end_at!r}"
-            if again in new or again in old:
-                return False
-            new[again] = None
-        if len(new) >= self.half:
-            self.old, self.new = new, {}
-        return True
+#: the ends of the calls counted last (call id -> end time), so that an end seen again is not
+#: counted twice: the shared two-generation memory, never tracked by the collector
+_RecentEnds = RecentKeys
 
 
 class _Counters:
@@ -288,8 +254,7 @@ class Monitor:
         self.capture: Any = None  # the CaptureWriter every client records into, once started
         self._sink_high = max(1, sink_high_water)
         self._sink_low = self._sink_high // 4
-        self._sink_inline = self._sink_high  # where the reading path acts (a batching sink: lower)
-        self._sink_batch: Callable[[list], list] | None = None  # the sink's write_batch, if any
+        self._sink_batch: Callable[[Iterable], list] | None = None  # the sink's write_batch, if any
         self._reading_paused = False
         self.sink_pauses: int = 0
         self._paused_lines: dict[_Line, None] = {}  # connections paused for the sink
@@ -348,7 +313,7 @@ class Monitor:
             self._client_options["capture"] = self.capture
         await self._open_sink()
         self._sink_wakeup = asyncio.Event()
-        if self.sink is not None:
+        if self.sink is not None and self._sink_batch is None:  # a batching sink is written by the readers
             self._tasks.append(asyncio.create_task(self._sink_writer(), name="lguapi-monitor-sink"))
         self._tasks.append(asyncio.create_task(self._maintenance(), name="lguapi-monitor-maintenance"))
         first_logins = self._cluster.start() if self._cluster is not None else self._login_all()
@@ -739,17 +704,23 @@ class Monitor:
         if isinstance(spec, (str, os.PathLike)):
             from .sinks import open_sink
 
-            self.sink = open_sink(os.fspath(spec))
+            # records come a read at a time: a larger batch makes one write (transaction) for
+            # as many as the queue's chunks did (SQLite about 20% cheaper per record than at 100)
+            self.sink = open_sink(os.fspath(spec), batch=_SINK_BATCH)
             self._owns_sink = True
         else:
             self.sink = spec
         self._sink_batch = getattr(self.sink, "write_batch", None)
-        if self._sink_batch is not None:
-            self._sink_inline = min(self._sink_high, _SINK_INLINE)
 
     def _enqueue(self, kinds: Iterator[str], objs: list, line: _Line | None) -> None:
-        """Queue a ``(kind, obj)`` record for each of ``objs`` at once (the events of a read
-        with :data:`_EVENT_KINDS`, the calls it ended with :data:`_CALL_KINDS`)."""
+        """A ``(kind, obj)`` record for each of ``objs`` at once (the events of a read with
+        :data:`_EVENT_KINDS`, the calls it ended with :data:`_CALL_KINDS`): handed straight to
+        a batching sink (it buffers the lines itself; the objects die young, no queue entry,
+        no writer wake-up), queued for any other sink."""
+        batch = self._sink_batch
+        if batch is not None:
+            self._hand(batch, zip(kinds, objs), len(objs))
+            return
         room = self._max_sink_backlog - len(self._sink_queue)
         if room < len(objs):
             self._drop(len(objs) - max(0, room))
@@ -766,16 +737,10 @@ class Monitor:
                       len(self._sink_queue), self._sink_dropped)
 
     def _queued(self, line: _Line | None) -> None:
-        """Records were queued (``line`` fed them): write a chunk inline, or pause ``line``,
-        when the backlog is high; wake the writer."""
-        q = self._sink_queue
-        if len(q) >= self._sink_inline:
-            if self._sink_batch is not None:
-                # a batching sink is written synchronously: the reader writes one chunk itself
-                # (backpressure by doing the work), so no connection is paused and resumed
-                self._write_chunk(self._sink_batch)
-            elif line is not None and len(q) >= self._sink_high:
-                self._pause_line(line)
+        """Records were queued (``line`` fed them): pause ``line`` when the backlog is high;
+        wake the writer."""
+        if line is not None and len(self._sink_queue) >= self._sink_high:
+            self._pause_line(line)
         w = self._sink_wakeup
         if w is not None and not w.is_set():
             w.set()
@@ -806,15 +771,11 @@ class Monitor:
                 _set_reading(ln.client, True)
 
     async def _sink_writer(self) -> None:
+        """Drain the queue of a sink without ``write_batch`` whenever records come."""
         wake = self._sink_wakeup
         assert wake is not None, "the sink writer runs after start()"
-        batching = getattr(self.sink, "write_batch", None) is not None
         while True:
             await wake.wait()
-            if batching and len(self._sink_queue) < _SINK_CHUNK:
-                # a few records: let more come (one drain and one write for many, not one per event);
-                # updates and counters are not delayed, only the records' way to the sink
-                await asyncio.sleep(_SINK_COALESCE)
             wake.clear()
             await self._drain_sink()
 
@@ -822,10 +783,7 @@ class Monitor:
         sink = self.sink
         if sink is None:
             return
-        batch = getattr(sink, "write_batch", None)
-        if batch is not None:
-            await self._drain_batches(batch)
-        else:
+        if self._sink_batch is None:
             await self._drain_one_by_one(sink)
         try:
             await sink.flush()
@@ -834,30 +792,17 @@ class Monitor:
         except Exception:
             log.exception("monitor: flushing the sink failed")
 
-    async def _drain_batches(self, batch: Callable[[list], list]) -> None:
-        """The built-in sinks' path: up to :data:`_SINK_CHUNK` records per synchronous call,
-        the loop's other work between two chunks."""
-        q = self._sink_queue
-        while q:
-            self._write_chunk(batch)
-            if q:
-                await asyncio.sleep(0)
-
-    def _write_chunk(self, batch: Callable[[list], list]) -> None:
-        """Hand the oldest :data:`_SINK_CHUNK` queued records to ``batch`` (``write_batch``)."""
-        q = self._sink_queue
-        popleft = q.popleft
-        items = [popleft() for _ in range(min(len(q), _SINK_CHUNK))]
+    def _hand(self, batch: Callable[[Iterable], list], items: Iterable, n: int) -> None:
+        """Give ``n`` ``(kind, obj)`` records to ``batch`` (``write_batch``): counted, each
+        refused one logged, a failed file write logged (the sink keeps its lines for the next try)."""
         try:
             failed = batch(items)
-        except Exception:  # the file write failed: the sink keeps the lines for the next try
-            log.exception("monitor: the sink could not write %d record(s)", len(items))
+        except Exception:
+            log.exception("monitor: the sink could not write %d record(s)", n)
             failed = []
-        self._sink_written += len(items) - len(failed)
+        self._sink_written += n - len(failed)
         for (kind, _obj), exc in failed:
             log.error("monitor: the sink could not write a %s record: %s", kind, exc)
-        if self._reading_paused and len(q) <= self._sink_low:
-            self._resume_reading()
 
     async def _drain_one_by_one(self, sink) -> None:
         """Any other sink (the :class:`lguapi.sinks.Sink` protocol): one awaited write per record."""

@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import sqlite3
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, Iterator, Protocol, Self
 
@@ -40,6 +39,7 @@ try:  # the fast serialiser (a dependency); the standard library remains the fal
 except ImportError:  # pragma: no cover - orjson is installed with lguapi
     orjson = None  # type: ignore[assignment]
 
+from ._recent import RecentKeys
 from .calls import Call
 from .calls.model import CALL_FIELDS
 from .events import CdrEvent, ChannelListEvent, ChannelOutEvent, ConnectionEvent, Event, RingEvent
@@ -246,33 +246,6 @@ class Sink(Protocol):
     async def close(self) -> None: ...
 
 
-class _KeySet:
-    """The most recent ``maxlen`` keys (older ones are forgotten first)."""
-
-    def __init__(self, maxlen: int):
-        self.maxlen = maxlen
-        self._set: set[str] = set()
-        self._order: deque[str] = deque()
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._set
-
-    def __len__(self) -> int:
-        return len(self._set)
-
-    def add(self, key: str) -> bool:
-        """Remember ``key``; False when it is remembered already."""
-        seen = self._set
-        if key in seen:
-            return False
-        seen.add(key)
-        order = self._order
-        order.append(key)
-        if len(order) > self.maxlen:
-            seen.discard(order.popleft())
-        return True
-
-
 class _Batching:
     """Shared batching logic: a buffer, a timer, counters, a sticky error."""
 
@@ -342,7 +315,9 @@ class JsonlSink(_Batching):
 
     On open, the last ``scan_bytes`` of an existing file are read: a torn last line (a
     writer killed mid-write) is cut off, and the keys found are remembered so that records
-    written again are skipped. At most ``max_keys`` recent keys are kept in memory.
+    written again are skipped. At most ``max_keys`` recent keys are kept in memory, in two
+    generations of ``max_keys // 2`` (:class:`lguapi._recent.RecentKeys`): a record is skipped
+    when its key is among the last ``max_keys // 2`` to ``max_keys`` keys seen.
     ``fsync=True`` also survives a power loss at the cost of one fsync per batch; a
     ``kill -9`` needs no fsync (the kernel keeps what was written).
     """
@@ -352,7 +327,10 @@ class JsonlSink(_Batching):
         super().__init__(batch, flush_interval)
         self.path: str = os.fspath(path)
         self.fsync = fsync
-        self._keys = _KeySet(max_keys)
+        if max_keys < 2:
+            raise ValueError("max_keys must be >= 2")
+        self.max_keys = max_keys
+        self._keys = RecentKeys(max_keys // 2)
         self._buf: list[bytes] = []
         self._torn = False  # a failed write left a partial line: start the next on a new line
         self.repaired_bytes: int = self._load(scan_bytes)
@@ -393,7 +371,7 @@ class JsonlSink(_Batching):
             if not line:
                 continue
             if line.startswith(_PREFIX) and line[len(_PREFIX) + _KEY_LEN:len(_PREFIX) + _KEY_LEN + 1] == b'"':
-                keys.add(line[len(_PREFIX):len(_PREFIX) + _KEY_LEN].decode("ascii"))
+                keys.fresh(line[len(_PREFIX):len(_PREFIX) + _KEY_LEN].decode("ascii"))
                 continue
             try:
                 key = json.loads(line).get("key")
@@ -401,11 +379,11 @@ class JsonlSink(_Batching):
                 log.warning("%s: a line that is not a record was ignored", self.path)
                 continue
             if isinstance(key, str):
-                keys.add(key)
+                keys.fresh(key)
         return repaired
 
     def _add(self, key: str, record: bytes) -> bool:
-        if not self._keys.add(key):
+        if not self._keys.fresh(key):
             self.stats["duplicates"] += 1
             return False
         self._buf.append(record)
@@ -432,10 +410,12 @@ class JsonlSink(_Batching):
         monitor's path: no coroutine per record). Each item is recorded as by :meth:`write_event`
         / :meth:`write_call`; one that cannot be (``ValueError`` for a call not over) does not
         stop the others: the ``(item, error)`` pairs are returned. A failed file write raises
-        ``OSError`` and keeps the lines for the next attempt, as a full batch does."""
-        self._check_open()
+        ``OSError`` and keeps the lines for the next attempt, as a full batch does.
+        Called once per read by a monitor, so its fixed cost is kept to a few steps."""
+        if self._closed or self._error is not None:
+            self._check_open()
         failed: list[tuple[tuple[str, Any], Exception]] = []
-        fresh = self._keys.add
+        fresh = self._keys.fresh
         append = self._buf.append
         dups = 0
         for item in items:
@@ -455,8 +435,12 @@ class JsonlSink(_Batching):
                         dups += 1
             except (ValueError, TypeError, AttributeError) as exc:
                 failed.append((item, exc))
-        self.stats["duplicates"] += dups
-        self._after_add()
+        if dups:
+            self.stats["duplicates"] += dups
+        if len(self._buf) >= self.batch:
+            self._write()
+        elif self._timer is None:
+            self._arm()
         return failed
 
     def _after_add(self) -> None:
