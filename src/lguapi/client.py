@@ -213,7 +213,7 @@ def _contradicts(p: _Pending, ev: CommandResultEvent) -> bool:
 
 
 def _continues(ev: CommandResultEvent) -> bool:
-    """A CMDRESULT piece whose text ends in LF or CR is continued by the next one (docs/protocol.md §7)."""
+    """A CMDRESULT piece whose text ends in LF or CR has its continuation in the frame that follows (docs/protocol.md §7)."""
     return ev.raw.endswith(("\n", "\r"))
 
 
