@@ -222,9 +222,9 @@ async def test_a_client_without_batches_is_followed_one_event_at_a_time():
 def test_the_counted_ends_are_bounded_and_never_tracked_by_the_collector():
     import gc
 
-    from lguapi.monitor import _RecentEnds
+    from lguapi._recent import RecentKeys
 
-    r = _RecentEnds(3)
+    r = RecentKeys(3)  # what the monitor counts ends with
     assert r.add("c1", 1.0) and not r.add("c1", 1.0)  # the same end once
     assert r.add("c1", 2.0) and not r.add("c1", 2.0) and not r.add("c1", 1.0)  # ended again: both kept
     assert r.add("c2", None) and not r.add("c2", None)

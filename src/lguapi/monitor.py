@@ -95,11 +95,6 @@ def _facts(call) -> tuple[bool, bool, bool, float | None, float | None]:
             getattr(call, "talk_seconds", None))
 
 
-#: the ends of the calls counted last (call id -> end time), so that an end seen again is not
-#: counted twice: the shared two-generation memory, never tracked by the collector
-_RecentEnds = RecentKeys
-
-
 class _Counters:
     """Finished-call counters of one domain (or the total)."""
 
@@ -267,7 +262,7 @@ class Monitor:
         self._progress_subs: list[asyncio.Queue] = []
         self._total = _Counters()
         self._domains: dict[str, _Counters] = {}
-        self._counted = _RecentEnds(_COUNTED_KEYS // 2)
+        self._counted = RecentKeys(_COUNTED_KEYS // 2)  # call id -> end time: an end seen again is not counted twice
         self._events = 0
         self._event_samples: collections.deque[tuple[float, int]] = collections.deque(maxlen=256)
         self._started_at: float | None = None
