@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 
 import pytest
 
@@ -28,6 +29,24 @@ def test_a_value_is_compared_and_a_second_value_kept_apart():
     assert r.add("c", 1.0) and not r.add("c", 1.0)
     assert r.add("c", 2.0) and not r.add("c", 2.0) and not r.add("c", 1.0)
     assert not gc.is_tracked(r.new)
+
+
+@pytest.mark.skipif(sys.implementation.name != "cpython", reason="a CPython dict layout")
+def test_the_generations_keep_hashes_in_the_table_after_they_grow():
+    # the general layout stores 8 more bytes per slot than the string-only one (the hash); a
+    # dict that has only ever held strings never has it, one that has held another key keeps it
+    r = RecentKeys(50_000)
+    plain: dict = {}
+    for i in range(40_000):
+        r.fresh(f"k{i}")
+        plain[f"k{i}"] = None
+    assert len(r.new) == len(plain) and sys.getsizeof(r.new) > sys.getsizeof(plain)
+    assert not gc.is_tracked(r.new)
+    for i in range(40_000, 50_000):
+        r.fresh(f"k{i}")  # the rotation: the new generation is a fresh table of the same kind
+    r.fresh("one more")
+    plain = {"one more": None}
+    assert sys.getsizeof(r.new) > sys.getsizeof(plain)
 
 
 def _pings(n: int) -> list[PingEvent]:

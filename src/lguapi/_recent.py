@@ -20,6 +20,21 @@ __all__ = ["RecentKeys"]
 _UNSEEN = object()
 
 
+def _table() -> dict:
+    """An empty dict that stores each key's hash beside it.
+
+    A dict whose keys have only ever been ``str`` uses CPython's compact string layout, which
+    keeps no hashes: every occupied slot a lookup probes sends it to the key object itself to
+    compare hashes, a cache miss per probe in a table of 100,000 keys that nobody else touches.
+    One non-string key, put in and taken out, switches the table to the general layout for
+    good (resizes keep it); a key that is absent -- nearly every key asked for here -- is then
+    turned away by the hashes in the table alone. In the 5,000-connection Monitor with a
+    JSONL sink that is 0.7 µs per event (bench/bench_ingest.py)."""
+    d: dict = {0: None}
+    del d[0]
+    return d
+
+
 class RecentKeys:
     """The keys (with a value each) added last; see the module's docstring for the bound."""
 
@@ -27,8 +42,8 @@ class RecentKeys:
 
     def __init__(self, half: int) -> None:
         self.half = max(1, half)
-        self.new: dict[str, Any] = {}
-        self.old: dict[str, Any] = {}
+        self.new: dict[str, Any] = _table()
+        self.old: dict[str, Any] = _table()
 
     def __contains__(self, key: str) -> bool:
         return key in self.new or key in self.old
@@ -43,7 +58,7 @@ class RecentKeys:
             return False
         new[key] = None
         if len(new) >= self.half:
-            self.old, self.new = new, {}
+            self.old, self.new = new, _table()
         return True
 
     def add(self, key: str, value: Any = None) -> bool:
@@ -64,5 +79,5 @@ class RecentKeys:
                 return False
             new[again] = None
         if len(new) >= self.half:
-            self.old, self.new = new, {}
+            self.old, self.new = new, _table()
         return True
