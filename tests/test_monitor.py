@@ -225,6 +225,17 @@ async def test_accounts_file_and_per_domain_counters(tmp_path):
             assert set(doms) == {"alpha.example", "beta.example"}
             assert doms["beta.example"]["ended"] == 1 and doms["alpha.example"]["ended"] == 0
             assert m.snapshot()["extensions"]["101t4001"]["domain"] == "alpha.example"
+            # a call of the other domain: each domain counts its own, the total is both
+            call_id = emu.pbx.external_call("0322223333", "07011110001")
+            await until(lambda: m.line_state("101t4001") == "ringing", what="101t4001 ringing")
+            emu.pbx.external_hangup(call_id)
+            await until(lambda: m.snapshot()["counters"]["total"]["ended"] == 2, what="second call ended")
+            counters = m.snapshot()["counters"]
+            assert counters["domains"]["alpha.example"]["ended"] == counters["domains"]["beta.example"]["ended"] == 1
+            for field in ("ended", "answered", "missed", "abandoned"):
+                assert counters["total"][field] == sum(d[field] for d in counters["domains"].values())
+            assert counters["total"]["missed"] + counters["total"]["abandoned"] == 2  # neither was answered
+            assert counters["total"]["avg_ring_seconds"] is not None
 
 
 def test_bad_accounts_are_refused_clearly(tmp_path):

@@ -106,11 +106,13 @@ class _Counters:
         self.ring_n = self.talk_n = 0
 
     def add(self, call) -> None:
-        self.add_facts(_facts(call))
-
-    def add_facts(self, facts: tuple[bool, bool, bool, float | None, float | None]) -> None:
-        """Count one finished call given as ``_facts(call)`` (computed once for every counter)."""
-        answered, missed, abandoned, ring, talk = facts
+        """Count one finished call (its fields read directly: the tracker's calls have them all;
+        anything else is read as :func:`_facts` does, a missing field as its default)."""
+        try:
+            answered = call.answer_at is not None
+            missed, abandoned, ring, talk = call.missed, call.abandoned, call.ring_seconds, call.talk_seconds
+        except AttributeError:
+            answered, missed, abandoned, ring, talk = _facts(call)
         self.ended += 1
         if answered:
             self.answered += 1
@@ -124,6 +126,11 @@ class _Counters:
         if answered and talk is not None:
             self.talk_sum += talk
             self.talk_n += 1
+
+    def merge(self, other: _Counters) -> None:
+        """Add ``other``'s counts to these (the total is the sum of the domains')."""
+        for name in self.__slots__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def to_dict(self, active: int, ringing: int) -> dict[str, Any]:
         return {
@@ -260,8 +267,7 @@ class Monitor:
         self._on_progress = on_progress
         self._progress = LoginProgress(0, len(self._lines), 0)
         self._progress_subs: list[asyncio.Queue] = []
-        self._total = _Counters()
-        self._domains: dict[str, _Counters] = {}
+        self._domains: dict[str, _Counters] = {}  # finished-call counters by domain (the total is their sum)
         self._counted = RecentKeys(_COUNTED_KEYS // 2)  # call id -> end time: an end seen again is not counted twice
         self._events = 0
         self._event_samples: collections.deque[tuple[float, int]] = collections.deque(maxlen=256)
@@ -612,13 +618,11 @@ class Monitor:
     def _count_ended(self, call, line: _Line | None) -> None:
         if not self._counted.add(call.id, getattr(call, "end_at", None)):
             return
-        facts = _facts(call)
-        self._total.add_facts(facts)
         dom = self._domain_of(call, line)
         c = self._domains.get(dom)
         if c is None:
             c = self._domains[dom] = _Counters()
-        c.add_facts(facts)
+        c.add(call)  # once: the total is the domains' sum, made when the stats are read
 
     def _domain_of(self, call, line: _Line | None = None) -> str:
         for ex in getattr(call, "exten", ()) or ():
@@ -886,7 +890,10 @@ class Monitor:
         for dom in sorted(set(self._domains) | set(live) | {ln.domain for ln in self._lines if ln.domain}):
             a, r = live.get(dom, (0, 0))
             domains[dom] = self._domains.get(dom, _Counters()).to_dict(a, r)
-        return {"total": self._total.to_dict(total[0], total[1]), "domains": domains}
+        every = _Counters()
+        for c in self._domains.values():
+            every.merge(c)
+        return {"total": every.to_dict(total[0], total[1]), "domains": domains}
 
     def snapshot(self, *, calls: int = 200) -> dict[str, Any]:
         """Everything a wallboard shows, JSON-serialisable.
