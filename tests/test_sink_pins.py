@@ -159,3 +159,24 @@ def test_keys_of_id_less_events_are_the_json_dumps_keys(values, ts, exten):
     ev = E.UnknownEvent(name="X", raw="X|1", fields=tuple(("K", v) for v in values), exten=exten, ts=ts)
     for e in (ev, E.PingEvent(name="PING", raw="PING", exten=exten, ts=ts), E.Reconnected(downtime=ts, ts=1.0)):
         assert event_key(e) == _digest(_dumps(e.to_dict()))
+
+
+async def test_the_jsonl_batch_path_writes_the_pinned_records(tmp_path):
+    """JsonlSink.write_batch builds the records of wire events with ids in line (the monitor's
+    bulk): every event, wire or not, must come out exactly as event_key/event_json make it."""
+    from lguapi.sinks import JsonlSink
+
+    evs = [ev for _, ev in _events()]
+    evs += [ev for _, ev in _events()]  # the same events again: each key is written once
+    expected, seen = [], set()
+    for ev in evs:
+        key = event_key(ev)
+        if key not in seen:
+            seen.add(key)
+            expected.append(event_json(key, ev))
+    sink = JsonlSink(tmp_path / "batch.jsonl", batch=10_000)
+    assert sink.write_batch([("event", ev) for ev in evs]) == []
+    await sink.close()
+    written = (tmp_path / "batch.jsonl").read_bytes().split(b"\n")
+    assert written[-1] == b"" and written[:-1] == expected
+    assert sink.stats["duplicates"] == len(evs) - len(expected)

@@ -90,8 +90,7 @@ def event_key(ev: Event) -> str:
     if by_text is None:
         by_text = _KEYED_BY_TEXT.setdefault(type(ev), isinstance(ev, _ID_EVENTS))
     if by_text and ev.raw:
-        return _blake2b(f"{ev.exten or ''}\x1f{ev.raw}".encode("utf-8", "surrogatepass"),
-                        digest_size=_DIGEST_SIZE).hexdigest()
+        return _text_key(ev.exten, ev.raw)
     fields = ev.__dict__
     if _same_as_json(fields.values()):  # msgspec writes json.dumps's very text (a tenth of the cost)
         try:
@@ -102,6 +101,11 @@ def event_key(ev: Event) -> str:
             return _blake2b(b'{"event":' + _encode(type(ev).__name__) + b"," + data[1:],
                             digest_size=_DIGEST_SIZE).hexdigest()
     return _digest(_dumps(ev.to_dict()))
+
+
+def _text_key(exten: str | None, raw: str) -> str:
+    """The key of an event with unique ids: its receiving extension and its text."""
+    return _blake2b(f"{exten or ''}\x1f{raw}".encode("utf-8", "surrogatepass"), digest_size=_DIGEST_SIZE).hexdigest()
 
 
 def _same_as_json(values: Iterable[Any]) -> bool:
@@ -177,6 +181,16 @@ def _spliced(head: bytes, fields: dict) -> bytes | None:
 
 
 _EVENT_HEADS: dict[type, bytes] = {}
+#: per event class: for one keyed by its text (RINGEVENT, CHANNELLIST, CHANNELOUT, CDREVENT) the
+#: bytes between its record's key and its fields, with the key's closing quote; b"" for the rest
+_TEXT_HEADS: dict[type, bytes] = {}
+
+
+def _text_head(cls: type) -> bytes:
+    head = b""
+    if issubclass(cls, _ID_EVENTS) and not issubclass(cls, ConnectionEvent):
+        head = b'"' + (_EVENT_HEADS.get(cls) or _event_head(cls))
+    return _TEXT_HEADS.setdefault(cls, head)
 
 
 def _event_head(cls: type) -> bytes:
@@ -417,11 +431,29 @@ class JsonlSink(_Batching):
         failed: list[tuple[tuple[str, Any], Exception]] = []
         fresh = self._keys.fresh
         append = self._buf.append
+        heads = _TEXT_HEADS
         dups = 0
         for item in items:
             kind, obj = item
             try:
                 if kind == "event":
+                    # the bulk of a monitor's records, a wire event with unique ids and its text:
+                    # the key and the record as event_key and event_json make them, in line here
+                    head = heads.get(type(obj))
+                    if head is None:
+                        head = _text_head(type(obj))
+                    raw = obj.raw if head else None
+                    if raw:
+                        key = _text_key(obj.exten, raw)
+                        if not fresh(key):
+                            dups += 1
+                            continue
+                        try:
+                            fields = _encode(obj.__dict__)
+                        except (TypeError, ValueError, OverflowError):  # as in event_json
+                            fields = b""
+                        append(_PREFIX + key.encode() + head + fields[1:] if len(fields) > 2 else event_json(key, obj))
+                        continue
                     key = event_key(obj)
                     if fresh(key):
                         append(event_json(key, obj))
