@@ -269,6 +269,15 @@ def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False,
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def interleaved_flows(n_conns: int, per_conn: int) -> list[tuple[str, bytes]]:
+    """``(extension, event text)`` of ``n_conns`` connections' :func:`call_flows` as a monitor
+    sees them: one event of each connection in turn, every connection's own events in the
+    order it sends them (a call's ring, answer and hang-up, in that order)."""
+    flows = [[(e, t) for t in call_flows(e, per_conn, seq0=1 + i * 4 * per_conn)]
+             for i, e in enumerate(str(FIRST + i) for i in range(n_conns))]
+    return [et for turn in zip(*flows) for et in turn]
+
+
 def stage_budget(n_conns: int = 200, per_conn: int = 300) -> dict:
     """µs per event of each stage of the live path, on the generator's own frames.
 
@@ -287,10 +296,7 @@ def stage_budget(n_conns: int = 200, per_conn: int = 300) -> dict:
     from lguapi.sinks import call_json, call_key, event_json, event_key
 
     codec = TextCodec("seed")
-    extens = [str(FIRST + i) for i in range(n_conns)]
-    texts = [(e, t) for i, e in enumerate(extens) for t in call_flows(e, per_conn, seq0=1 + i * 4 * per_conn)]
-    # interleave the connections as a monitor sees them
-    texts.sort(key=lambda et: int(et[1].rsplit(b".", 1)[-1].split(b"|")[0]) % per_conn)
+    texts = interleaved_flows(n_conns, per_conn)
     sealed = b"".join(codec.encode(t) for _, t in texts)
     n = len(texts)
 

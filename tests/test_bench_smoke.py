@@ -98,3 +98,24 @@ def test_benchmark_compare_across_runs(tmp_path):
     second = _pytest_bench([*quick, "--benchmark-compare"], tmp_path)
     assert second.returncode == 0, second.stdout[-3000:]
     assert "0001_" in second.stdout and "test_seed_seal_200b" in second.stdout
+
+
+def test_ingest_stages_see_each_connection_in_its_own_order():
+    """The per-stage budget feeds the tracker the connections interleaved as a monitor sees them:
+    one event of each in turn, each connection's own in the order it sent them (a call's ring
+    before its answer before its hang-up). A reordering would time a different workload."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from bench_ingest import interleaved_flows
+        from loadgen import call_flows
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    texts = interleaved_flows(7, 11)
+    assert len(texts) == 7 * 11
+    by_conn: dict[str, list[bytes]] = {}
+    for exten, text in texts:
+        by_conn.setdefault(exten, []).append(text)
+    assert len(by_conn) == 7
+    for i, (exten, got) in enumerate(by_conn.items()):
+        assert got == call_flows(exten, 11, seq0=1 + i * 4 * 11)
+    assert [e for e, _ in texts[:14]] == list(by_conn) * 2  # round robin
