@@ -50,3 +50,33 @@ def test_own_channel_equals_the_plain_rule_on_odd_names():
                 for _ in range(2))
         exten = rng.choice(["3321", "21", "1003321", "", "x"])
         assert own_channel(exten, a, b) == _own_reference(exten, a, b), (exten, a, b)
+
+
+def _peer_reference(channel):
+    """channel_peer written plainly: what follows the first slash, up to a Local channel's
+    ``@`` or else up to the last dash (when something comes before it)."""
+    rest = channel.split("/", 1)[1] if "/" in channel else channel
+    if channel.startswith("Local/") and "@" in rest:
+        return rest.split("@", 1)[0]
+    head, dash, _ = rest.rpartition("-")
+    return head if dash and head else rest
+
+
+def test_channel_peer_equals_the_plain_rule_on_odd_names():
+    """channel_peer slices the name once; the pure module and the tracker's compiled copy of it
+    (lguapi.calls._c.core, when built) both give what the plain rule gives."""
+    import random
+
+    from lguapi.calls import _twin
+
+    peers = [channel_peer]
+    if _twin.COMPILED:
+        from lguapi.calls._c import core
+        peers.append(core.channel_peer)
+    rng = random.Random(9)
+    parts = ["SIP/", "Local/", "", "3321", "-", "--", "@", "/", "x", "-0a", ";2", "gw2.eicn", "@ctx-1b56"]
+    for _ in range(20_000):
+        ch = "".join(rng.choice(parts) for _ in range(rng.randint(0, 6)))
+        want = _peer_reference(ch)
+        for peer in peers:
+            assert peer(ch) == want, (peer, ch)

@@ -2,6 +2,7 @@
 # the client and everything else use the pure module.
 cpdef str normalize_channel(str channel)
 cpdef str normalize_unique_id(str unique_id)
+@cython.locals(start=Py_ssize_t, at=Py_ssize_t, dash=Py_ssize_t)
 cpdef str channel_peer(str channel)
 cpdef str own_channel(str exten, str a, str b)
 @cython.locals(s=Py_ssize_t, e=Py_ssize_t, at=Py_ssize_t, d=Py_ssize_t)

@@ -42,14 +42,13 @@ def normalize_unique_id(unique_id: str | None) -> str | None:
 def channel_peer(channel: str) -> str:
     """The peer a channel belongs to: ``SIP/3321-09b559d8`` -> ``3321``,
     ``Local/3458@xfercontext-1b56;2`` -> ``3458``, ``SIP/gw2.eicn-09b25a90`` -> ``gw2.eicn``."""
-    slash = channel.find("/")
-    rest = channel[slash + 1:] if slash >= 0 else channel
+    start = channel.find("/") + 1  # 0 when there is no slash
     if channel.startswith("Local/"):
-        at = rest.find("@")
+        at = channel.find("@", start)
         if at >= 0:
-            return rest[:at]
-    dash = rest.rfind("-")
-    return rest[:dash] if dash > 0 else rest
+            return channel[start:at]
+    dash = channel.rfind("-", start)
+    return channel[start:dash] if dash > start else channel[start:]  # one slice, no copy of the rest
 
 
 
