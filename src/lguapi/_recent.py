@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["RecentKeys"]
+__all__ = ["RecentKeys", "hashed_dict"]
 
 _UNSEEN = object()
 
 
-def _table() -> dict:
+def hashed_dict() -> dict:
     """An empty dict that stores each key's hash beside it.
 
     A dict whose keys have only ever been ``str`` uses CPython's compact string layout, which
@@ -29,7 +29,8 @@ def _table() -> dict:
     One non-string key, put in and taken out, switches the table to the general layout for
     good (resizes keep it); a key that is absent -- nearly every key asked for here -- is then
     turned away by the hashes in the table alone. In the 5,000-connection Monitor with a
-    JSONL sink that is 0.7 µs per event (bench/bench_ingest.py)."""
+    JSONL sink that is 0.7 µs per event (bench/bench_ingest.py); the call tracker's index,
+    tombstones and call tables use it too (docs/calls.md)."""
     d: dict = {0: None}
     del d[0]
     return d
@@ -42,8 +43,8 @@ class RecentKeys:
 
     def __init__(self, half: int) -> None:
         self.half = max(1, half)
-        self.new: dict[str, Any] = _table()
-        self.old: dict[str, Any] = _table()
+        self.new: dict[str, Any] = hashed_dict()
+        self.old: dict[str, Any] = hashed_dict()
 
     def __contains__(self, key: str) -> bool:
         return key in self.new or key in self.old
@@ -58,7 +59,7 @@ class RecentKeys:
             return False
         new[key] = None
         if len(new) >= self.half:
-            self.old, self.new = new, _table()
+            self.old, self.new = new, hashed_dict()
         return True
 
     def add(self, key: str, value: Any = None) -> bool:
@@ -79,5 +80,5 @@ class RecentKeys:
                 return False
             new[again] = None
         if len(new) >= self.half:
-            self.old, self.new = new, _table()
+            self.old, self.new = new, hashed_dict()
         return True

@@ -12,6 +12,7 @@ from collections import deque
 from typing import Callable
 
 from lguapi.calls.model import Call, CallUpdate
+from lguapi._recent import hashed_dict
 from lguapi.channels import channel_peer
 from lguapi.events import Event
 
@@ -52,10 +53,10 @@ class Book:
         self.end_grace = end_grace
         self.ring_expiry = ring_expiry
         self.call_expiry = call_expiry
-        self.active: dict[str, Call] = {}
-        self.states: dict[str, CallState] = {}  # call id -> its state (active calls)
+        self.active: dict[str, Call] = hashed_dict()
+        self.states: dict[str, CallState] = hashed_dict()  # call id -> its state (active calls)
         self.ended: deque[Call] = deque(maxlen=keep_ended)
-        self.idx: dict[str, CallState] = {}  # normalised channel / unique id / room -> active call
+        self.idx: dict[str, CallState] = hashed_dict()  # normalised channel / unique id / room -> active call
         self.ext: dict[str, dict[str, CallState]] = {}  # extension -> active calls it has legs in
         self.tomb = Memory(max_tombstones, tombstone_ttl)  # keys of ended calls -> call id
         self.orphans = Orphans(max_orphans, orphan_ttl)  # key -> [ChannelOutEvent] before their call
@@ -240,9 +241,8 @@ class Book:
             st.add_exten(exten)
             calls = self.ext.get(exten)
             if calls is None:
-                self.ext[exten] = {st.call.id: st}
-            else:
-                calls[st.call.id] = st
+                calls = self.ext[exten] = hashed_dict()
+            calls[st.call.id] = st
 
     def begin(self, st: CallState, created: bool, ts: float) -> None:
         """Before an event changes ``st``: note the event's times and what :meth:`settle`
@@ -260,7 +260,7 @@ class Book:
             st.show()
         st.refresh()
         call = st.call
-        state = call.state
+        state = st.c_state
         if state == "ended":
             return
         if created:
@@ -306,7 +306,7 @@ class Book:
         for leg in st.legs:
             if leg.status in LIVE_LEG:
                 leg.status = "ended"
-        call.state = "ended"
+        call.state = st.c_state = "ended"
         call.end_at = end = max(ts, call.ring_at)
         if call.answer_at is not None and call.answer_at > end:
             call.answer_at = end
@@ -317,7 +317,7 @@ class Book:
             call.end_reason = reason
         elif call.answer_at is not None:
             call.end_reason = "hangup"
-        elif st.rung and call.direction != "outbound":
+        elif st.rung and st.c_direction != "outbound":
             if cause == 16:
                 call.abandoned = True
                 call.end_reason = "abandoned"

@@ -272,7 +272,7 @@ def on_out(b: Book, ev: ChannelOutEvent, out: list) -> None:
         st.last_cause = cause
         if not st.has_live():
             b.schedule_end(st, ts, cause, ev, out)
-            if st.call.state == "ended":
+            if st.c_state == "ended":
                 return
     b.settle(st, False, ev, out)
 

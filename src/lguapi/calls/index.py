@@ -1,12 +1,15 @@
 """Bounded memories of the call tracker: ended calls' keys (tombstones) and orphan CHANNELOUTs.
 
-Both are :class:`Memory`: two generations of plain dicts, so a key costs one dict entry and
-no per-key deadline. The live index (key -> active call) is a plain dict in the tracker.
+Both are :class:`Memory`: two generations of dicts, so a key costs one dict entry and no
+per-key deadline. The live index (key -> active call) is a dict in the tracker. All of them
+store their keys' hashes (:func:`lguapi._recent.hashed_dict`): most questions asked of them
+are about keys they do not hold, and those are then answered without reading the keys.
 """
 from __future__ import annotations
 
 from typing import Any, Iterable
 
+from lguapi._recent import hashed_dict
 from lguapi.channels import normalize_channel, normalize_unique_id
 from lguapi.events import ChannelOutEvent
 
@@ -23,16 +26,16 @@ class Memory:
     __slots__ = ("new", "old", "half_len", "half_ttl", "rotate_at", "started")
 
     def __init__(self, maxlen: int, ttl: float):
-        self.new: dict[str, Any] = {}
-        self.old: dict[str, Any] = {}
+        self.new: dict[str, Any] = hashed_dict()
+        self.old: dict[str, Any] = hashed_dict()
         self.half_len = max(1, maxlen // 2)
         self.half_ttl = ttl / 2
         self.rotate_at = 0.0  # when the new generation becomes the old one (once started)
         self.started = False  # a key was put
 
     def _rotate(self, now: float) -> None:
-        self.old = self.new if now < self.rotate_at + self.half_ttl else {}
-        self.new = {}
+        self.old = self.new if now < self.rotate_at + self.half_ttl else hashed_dict()
+        self.new = hashed_dict()
         self.rotate_at = now + self.half_ttl
 
     def put(self, key: str, value: Any, now: float) -> None:

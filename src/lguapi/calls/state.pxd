@@ -31,6 +31,7 @@ cdef class CallState:
     cdef public bint rung, conf_start, shown
     cdef object s_state, s_direction, s_answered, s_remote, s_dialled, s_room
     cdef Py_ssize_t s_parties
+    cdef public str c_state, c_direction, c_remote
 
     cdef void show(self) except *
     cdef void withdraw(self) except *
@@ -57,5 +58,5 @@ cdef class CallState:
     cdef void evidence(self, int strength, orig, dest) except *
     cdef void snap(self) except *
     cdef bint changed(self) except -1
-    @cython.locals(leg=Leg, ringing=bint, connected=bint, held=bint, transferring=bint)
+    @cython.locals(leg=Leg, ringing=bint, connected=bint, held=bint, transferring=bint, direction=str, state=str)
     cdef void refresh(self) except *

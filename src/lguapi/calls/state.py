@@ -65,9 +65,9 @@ def open_state(call: Call, seq: int, ts: float, now: float) -> CallState:
     st.conf_chans = None
     st.shown = False
     # what snap() would note of a new Call(id, ring_at): its defaults, no parties (no reads)
-    st.s_state = "ringing"
-    st.s_direction = "internal"
-    st.s_answered = st.s_remote = st.s_dialled = st.s_room = None
+    st.s_state = st.c_state = "ringing"
+    st.s_direction = st.c_direction = "internal"
+    st.s_answered = st.s_remote = st.s_dialled = st.s_room = st.c_remote = None
     st.s_parties = 0
     return st
 
@@ -192,11 +192,16 @@ class CallState:
     s_dialled: str | None
     s_room: str | None
     s_parties: int
+    # the call's state, direction and remote number as last written (only refresh() and the
+    # book's finish() write them): read and compared here without touching the call
+    c_state: str
+    c_direction: str
+    c_remote: str | None
 
     __slots__ = ("call", "seq", "last_seen", "touched", "extens", "handled", "legs", "keys", "orig_strength",
                  "orig", "dest_strength", "dest", "rung", "hint", "conf_start", "pending", "last_cause", "conf",
                  "conf_chans", "shown", "s_state", "s_direction", "s_answered", "s_remote", "s_dialled", "s_room",
-                 "s_parties")
+                 "s_parties", "c_state", "c_direction", "c_remote")
 
     def show(self) -> None:
         """Show the current tuples in the call's views (once per event, by the book's
@@ -324,38 +329,43 @@ class CallState:
         """Note what :meth:`changed` compares with, before an event changes the call (fields,
         not a tuple: nothing is allocated)."""
         c = self.call
-        self.s_state = c.state
-        self.s_direction = c.direction
+        self.s_state = self.c_state
+        self.s_direction = self.c_direction
         self.s_answered = c.answered_by
-        self.s_remote = c.remote_number
+        self.s_remote = self.c_remote
         self.s_dialled = c.dialled_number
         self.s_room = c.room
         self.s_parties = len(self.extens) + 1000 * len(self.handled)
 
     def changed(self) -> bool:
         """Did the call's state, direction, parties, numbers or room change since :meth:`snap`?"""
+        if (self.c_state != self.s_state or self.c_direction != self.s_direction or self.c_remote != self.s_remote
+                or len(self.extens) + 1000 * len(self.handled) != self.s_parties):
+            return True
         c = self.call
-        return (c.state != self.s_state or c.direction != self.s_direction or c.answered_by != self.s_answered
-                or c.remote_number != self.s_remote or c.dialled_number != self.s_dialled
-                or len(self.extens) + 1000 * len(self.handled) != self.s_parties or c.room != self.s_room)
+        return c.answered_by != self.s_answered or c.dialled_number != self.s_dialled or c.room != self.s_room
 
     def refresh(self) -> None:
         """Recompute the call's direction, remote number and state from what is known."""
         c = self.call
         if self.orig:
-            c.direction = "inbound"
+            direction = "inbound"
             remote = c.caller
         elif self.dest:
-            c.direction = "outbound"
+            direction = "outbound"
             remote = c.callee
         else:
-            c.direction = "internal"
+            direction = "internal"
             remote = c.caller if self.rung else c.callee
-        if remote:
-            c.remote_number = remote
-        elif not c.remote_number:
-            c.remote_number = self.hint
-        if c.state == "ended":
+        # the call is written only when a value changes (an attribute of the call costs a
+        # generic attribute lookup; the state's mirrors are C fields in the compiled twin)
+        if direction != self.c_direction:
+            c.direction = self.c_direction = direction
+        if not remote:
+            remote = self.c_remote or self.hint  # keep the number shown, else the ring's hint
+        if remote != self.c_remote:
+            c.remote_number = self.c_remote = remote
+        if self.c_state == "ended":
             return
         ringing = connected = held = transferring = False
         for leg in self.legs:
@@ -368,5 +378,7 @@ class CallState:
                 ringing = True
                 transferring = transferring or leg.transfer
         if connected or ringing:  # no live leg: keep the last state until the end is confirmed
-            c.state = ("conference" if self.conf else "transferring" if transferring
-                       else ("held" if held else "connected") if connected else "ringing")
+            state = ("conference" if self.conf else "transferring" if transferring
+                     else ("held" if held else "connected") if connected else "ringing")
+            if state != self.c_state:
+                c.state = self.c_state = state
