@@ -8,10 +8,11 @@ collector off) on the previous stage's output:
 * **frames + index** -- ``decode_batch`` and ``index_segment``;
 * **events** -- every typed event rebuilt (``build_events``: tokens, text, the events' builders;
   the bookkeeping records);
-* **tracker** -- a ``CallTracker`` fed every event, its clock at each event's time: the
-  tracker's own cost, the reference the next line is measured against;
-* **track hand-off** -- replay's feeding of the tracker (clock, updates, the sink records)
-  minus the tracker line: replay's own overhead around it;
+* **tracker** -- a ``CallTracker`` fed every event at its own time, a batch per
+  ``feed_recorded`` call as replay feeds it: the tracker's own cost, the reference the next
+  line is measured against;
+* **track hand-off** -- replay's feeding of the tracker (the batch, the ended calls, the sink
+  records) minus the tracker line: replay's own overhead around it;
 * **JSONL write**, **SQLite write** -- the sink records handed to each sink and written
   (keys, serialisation, the file or the transactions; the SQLite writer thread counted);
 * **GC (whole run, collector never paused)** -- a whole no-sink replay with ``pause_gc=False``
@@ -87,19 +88,19 @@ def stages(directory: str, tmp: str) -> dict[str, float]:
     us, _ = _cpu(rebuilt, n)
     out["events"] = us - out["read"] - out["frames + index"]
 
+    chunks = [evs[i:i + R.DEFAULT_BATCH] for i in range(0, n, R.DEFAULT_BATCH)]
+
     def tracker() -> None:
         now = [0.0]
         tr = CallTracker(clock=lambda: now[0])
-        for ev in evs:
-            now[0] = ev.ts
-            tr.feed(ev)
+        for chunk in chunks:
+            tr.feed_recorded(chunk)
 
     def track() -> list:
         now = [0.0]
         tr = CallTracker(clock=lambda: now[0])
         res = R.ReplayResult()
-        chunks = [evs[i:i + R.DEFAULT_BATCH] for i in range(0, n, R.DEFAULT_BATCH)]
-        return [r for chunk in chunks for r in R._track(chunk, tr, now, res, None, None)]
+        return [r for chunk in chunks for r in R._batch(chunk, tr.feed_recorded, now, res, keep=True)]
     # the two differ by far less than either varies from run to run: alternate them, best of five
     mins = [float("inf"), float("inf")]
     for _ in range(5):
@@ -138,7 +139,7 @@ def _whole(directory: str, collect: bool, *, pause: bool = False, own: bool = Fa
     import lgucore
 
     code = ("import asyncio, gc, sys, time; from lguapi.replay import replay\n"
-            "class Idle:\n    def feed(self, ev): return ()\n"
+            "class Idle:\n    def feed_many(self, evs): return []\n"
             f"{'' if collect else 'gc.disable()'}\n"
             f"t = time.process_time(); r = asyncio.run(replay([sys.argv[1]], pause_gc={pause}, "
             f"tracker={'Idle()' if own else 'None'}))\n"

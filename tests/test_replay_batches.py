@@ -167,3 +167,27 @@ async def test_sqlite_and_jsonl_stores_hold_the_same_records(tmp_path):
         stored += [json.loads(r[0]) for r in conn.execute("SELECT data FROM calls ORDER BY seq")]
     assert first.calls > 0 and len(stored) == first.events + first.calls == again.events + again.calls
     assert {r["key"]: r for r in stored} == {r["key"]: r for r in read_jsonl(lines)}
+
+
+@pytest.mark.parametrize("batch", [1, 7, 10_000])
+async def test_a_batch_in_one_tracker_call_makes_what_one_event_at_a_time_makes(tmp_path, batch):
+    """With no callback a batch goes to the tracker in one call at its events' times
+    (feed_recorded); with one, each event in turn. Same calls, same counts, same records."""
+    from lguapi.calls import CallTracker
+    from lguapi.sinks import read_jsonl
+
+    _capture(tmp_path / "cap")
+    fast, slow = tmp_path / "fast.jsonl", tmp_path / "slow.jsonl"
+    ended: list = []
+    one = await replay([tmp_path / "cap"], sink=f"jsonl:{slow}", batch=batch,
+                       on_update=lambda u: ended.append(u) if u.kind == "ended" else None)
+    whole = await replay([tmp_path / "cap"], sink=f"jsonl:{fast}", batch=batch)
+    counted = await replay([tmp_path / "cap"], batch=batch)
+    merged = sum(1 for u in ended if u.call.end_reason == "merged")
+    assert one.calls == whole.calls == counted.calls == len(ended) - merged > 0
+    assert one.events == whole.events == counted.events
+    assert {r["key"]: r for r in read_jsonl(fast)} == {r["key"]: r for r in read_jsonl(slow)}
+    # a caller's tracker keeps its own clock (read once per event): here one that stands still
+    mine = CallTracker(clock=lambda: 0.0, end_grace=0)
+    theirs = await replay([tmp_path / "cap"], tracker=mine, batch=batch)
+    assert theirs.calls == len(mine.ended) > 0

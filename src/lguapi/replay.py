@@ -152,8 +152,13 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
     from .calls import CallTracker
 
     clock_now = [0.0]
+    # the tracker's own, on the capture's clock: a batch goes in at its events' times in one call
+    # (feed_recorded); a caller's tracker keeps its clock, read once per event (feed_many)
     if tracker is None:
         tracker = CallTracker(clock=lambda: clock_now[0], **(tracker_options or {}))
+        feed_batch = tracker.feed_recorded
+    else:
+        feed_batch = getattr(tracker, "feed_many", None) or _one_by_one(tracker.feed)
     owns_sink = isinstance(sink, (str, os.PathLike))
     if owns_sink:
         from .sinks import open_sink
@@ -173,8 +178,8 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
                     evs = next(chunks, None)
                     if evs is None:
                         break
-                    if just_count:
-                        records = _count(evs, tracker, clock_now, result)
+                    if on_event is None and on_update is None:
+                        records = _batch(evs, feed_batch, clock_now, result, keep=not just_count)
                     else:
                         records = _track(evs, tracker, clock_now, result, on_event, on_update)
                     if write_batch is not None:
@@ -278,8 +283,9 @@ def _bookkeeping(frames: FrameBatch, i: int, conns: _Conns, result: ReplayResult
 def _track(evs: list[E.Event], tracker: Any, clock_now: list[float], result: ReplayResult,
            on_event: Callable[[E.Event], Any] | None,
            on_update: Callable[[Any], Any] | None) -> list[tuple[str, Any]]:
-    """Feed ``evs`` to the tracker (its clock at each event's time); the sink records they
-    make, in the live order: each event, then the calls it ended (merged calls excepted)."""
+    """Feed ``evs`` to the tracker one at a time (its clock at each event's time), for the
+    callbacks: ``on_event`` sees each event before it is fed, ``on_update`` its updates right
+    after. The sink records: each event, then the calls it ended (merged calls excepted)."""
     records: list[tuple[str, Any]] = []
     add = records.append
     feed = tracker.feed
@@ -299,17 +305,27 @@ def _track(evs: list[E.Event], tracker: Any, clock_now: list[float], result: Rep
     return records
 
 
-def _count(evs: list[E.Event], tracker: Any, clock_now: list[float], result: ReplayResult) -> list[tuple[str, Any]]:
-    """:func:`_track` when nothing but the counts is wanted (no sink, no callbacks): no records."""
-    feed = tracker.feed
-    calls = 0
-    for ev in evs:
-        clock_now[0] = ev.ts
-        for u in feed(ev):
-            calls += u.kind == "ended" and u.call.end_reason != "merged"
+def _batch(evs: list[E.Event], feed_batch: Callable[[list[E.Event]], list], clock_now: list[float],
+           result: ReplayResult, *, keep: bool) -> list[tuple[str, Any]]:
+    """:func:`_track` with no callbacks: the batch in one tracker call; its records (when
+    ``keep``) as a live Monitor writes a read's: the events, then the calls they ended."""
+    if evs:
+        clock_now[0] = evs[-1].ts  # the capture's clock, for anything that reads it meanwhile
+    ended = [u.call for u in feed_batch(evs) if u.kind == "ended" and u.call.end_reason != "merged"]
     result.events += len(evs)
-    result.calls += calls
-    return []
+    result.calls += len(ended)
+    if not keep:
+        return []
+    records: list[tuple[str, Any]] = [("event", ev) for ev in evs]
+    records += [("call", call) for call in ended]
+    return records
+
+
+def _one_by_one(feed: Callable[[E.Event], Any]) -> Callable[[list[E.Event]], list]:
+    """A batch feeder for a tracker with ``feed`` alone."""
+    def feed_batch(evs: list[E.Event]) -> list:
+        return [u for ev in evs for u in feed(ev)]
+    return feed_batch
 
 
 def _write_batch(write_batch: Callable[[list], list], records: list[tuple[str, Any]]) -> None:

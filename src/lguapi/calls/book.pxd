@@ -48,11 +48,11 @@ cdef class Book:
     @cython.locals(leg=Leg, idx=dict)
     cdef void merge(self, CallState keep, CallState gone, ev, list out) except *
     @cython.locals(dl=Deadlines)
-    cpdef run_deadlines(self, double now, list out, bint sweep)
+    cpdef run_deadlines(self, double now, list out, bint sweep, double swept_at)
     @cython.locals(st=CallState)
     cdef void _confirm(self, str cid, long long token, list out) except *
     @cython.locals(st=CallState, leg=Leg, ring_limit=double)
-    cdef void sweep(self, double now, list out) except *
+    cdef void sweep(self, double now, list out, double swept_at) except *
     @cython.locals(leg=Leg)
     cdef void expire_rings(self, CallState st, double ring_limit, list out) except *
     @cython.locals(st=CallState)

@@ -399,12 +399,15 @@ class Book:
 
     # -- deadlines -------------------------------------------------------------------
 
-    def run_deadlines(self, now: float, out: list, sweep: bool) -> None:
+    def run_deadlines(self, now: float, out: list, sweep: bool, swept_at: float) -> None:
+        """Confirm the ends due at ``now``; with ``sweep``, sweep too, the next sweep counted from
+        ``swept_at`` (``now``, or the clock when an expiry was asked for ahead of it). The book
+        never reads the clock itself: ``now`` is what its feeder read (or an event's time)."""
         dl = self.deadlines
         for cid, token in dl.pop_due(now):
             self._confirm(cid, token, out)
         if sweep:
-            self.sweep(now, out)
+            self.sweep(now, out, swept_at)
         dl.rearm()
 
     def _confirm(self, cid: str, token: int, out: list) -> None:
@@ -414,9 +417,9 @@ class Book:
             if p is not None and p[0] == token:
                 self.finish(st, p[1], p[2], None, None, out)
 
-    def sweep(self, now: float, out: list) -> None:
+    def sweep(self, now: float, out: list, swept_at: float) -> None:
         """Every few seconds: expire rings and silent calls, prune the deadline heap."""
-        self.deadlines.swept(min(now, self.clock()))
+        self.deadlines.swept(swept_at)
         ring_limit = now - self.ring_expiry
         for st in list(self.states.values()):
             if st.pending is not None:

@@ -2,3 +2,4 @@
 @cython.locals(dl=Deadlines, exten=str)
 cpdef apply(Book b, event, double now, list out)
 cpdef apply_many(Book b, events, clock, list out)
+cpdef apply_recorded(Book b, events, list out)

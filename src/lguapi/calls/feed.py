@@ -18,7 +18,7 @@ from .book import Book
 from .handlers import on_list, on_out, on_ring
 from .handlers_more import on_cdr, on_cmdresult, on_conf, on_disconnected, on_reconciled, on_session
 
-__all__ = ["HANDLERS", "apply", "apply_many"]
+__all__ = ["HANDLERS", "apply", "apply_many", "apply_recorded"]
 
 #: event type -> handler(book, event, updates)
 HANDLERS: dict[type, Callable[[Book, Any, list], None]] = {
@@ -34,7 +34,7 @@ def apply(b: Book, event: Event, now: float, out: list) -> None:
     b.now = now
     dl = b.deadlines
     if now >= dl.due:
-        b.run_deadlines(now, out, dl.sweep_due(now))
+        b.run_deadlines(now, out, dl.sweep_due(now), now)
     exten = event.exten
     if exten and exten not in b.tracked:
         b.tracked.add(exten)
@@ -56,3 +56,10 @@ def apply_many(b: Book, events: Iterable[Event], clock: Callable[[], float], out
     """:func:`apply` of each event in order, the clock read once per event."""
     for event in events:
         apply(b, event, clock(), out)
+
+
+def apply_recorded(b: Book, events: Iterable[Event], out: list) -> None:
+    """:func:`apply` of each event in order at its own time, ``ts`` (a replay: the clock is the
+    recording's); no clock is read."""
+    for event in events:
+        apply(b, event, event.ts, out)

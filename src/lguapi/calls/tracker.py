@@ -148,13 +148,31 @@ class CallTracker:
             self._publish(out)
         return out
 
+    def feed_recorded(self, events: Iterable[Event]) -> list[CallUpdate]:
+        """Apply recorded events in order, each at its own time (``event.ts``); returns every
+        update they caused, in order.
+
+        :meth:`feed_many` with a clock that reads each event's ``ts`` as it is applied, but no
+        clock call at all: for events that carry the time they were received, as a capture's
+        do (``lguapi replay`` feeds its batches here). Grace and expiry deadlines then run on
+        the recording's time, and every event needs a numeric ``ts``."""
+        out: list[CallUpdate] = []
+        C.apply_recorded(self._book, events, out)
+        if out and self._streams:
+            self._publish(out)
+        return out
+
     def expire(self, now: float | None = None) -> list[CallUpdate]:
         """Close rings older than ``ring_expiry``, confirm ends whose grace has passed,
         close calls silent for ``call_expiry``. Returns the updates."""
         out: list[CallUpdate] = []
         b = self._book
-        b.now = now = self._clock() if now is None else now
-        b.run_deadlines(now, out, True)
+        if now is None:
+            b.now = now = swept_at = self._clock()
+        else:  # a time ahead of the clock expires what it should; the next sweep counts from the clock
+            b.now = now
+            swept_at = min(now, self._clock())
+        b.run_deadlines(now, out, True, swept_at)
         if out:
             self._publish(out)
         return out
