@@ -23,9 +23,9 @@ cdef class Book:
     @cython.locals(st=CallState)
     cdef CallState conference_of(self, str exten)
     @cython.locals(idx=dict, found=CallState, st=CallState, others=list, other=CallState)
-    cdef CallState find(self, list keys, ev, list out)
+    cdef CallState find(self, tuple keys, ev, list out)
     @cython.locals(st=CallState, tomb=Memory, idx=dict)
-    cdef CallState start(self, ev, tuple chans, list keys, list ids, list out, str create_id)
+    cdef CallState start(self, ev, tuple chans, tuple keys, tuple ids, list out, str create_id)
     cdef void refuse(self, ev) except *
     @cython.locals(st=CallState, active=dict, tomb=Memory, n=Py_ssize_t)
     cdef CallState new_call(self, str call_id, ts)

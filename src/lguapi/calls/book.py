@@ -113,7 +113,7 @@ class Book:
 
     # -- finding and creating calls ------------------------------------------------------
 
-    def find(self, keys: list, ev: Event, out: list) -> CallState | None:
+    def find(self, keys: tuple, ev: Event, out: list) -> CallState | None:
         """The active call these keys belong to (ids and rooms first, then channels); several
         calls are merged into the oldest.
 
@@ -141,7 +141,7 @@ class Book:
                 self.merge(found, other, ev, out)
         return found
 
-    def start(self, ev: Event, chans: tuple, keys: list, ids: list, out: list,
+    def start(self, ev: Event, chans: tuple, keys: tuple, ids: tuple, out: list,
               create_id: str | None) -> CallState | None:
         """Find or create the call of a RINGEVENT/CHANNELLIST/CONFERENCEEVENT (:attr:`created`
         then says which: no tuple per event).
@@ -197,8 +197,9 @@ class Book:
         self.stats["calls"] += 1
         return st
 
-    def index(self, st: CallState, chans: tuple, uids: tuple, looked: bool = False) -> list[str]:
-        """Index new keys of ``st``; returns the keys that were new.
+    def index(self, st: CallState, chans: tuple, uids: tuple, looked: bool = False) -> list[str] | None:
+        """Index new keys of ``st``; returns the keys that were new (None when none was: no
+        list is made for the usual event, which brings none).
 
         ``looked``: :meth:`find` (or :meth:`start`) gave ``st`` for this event after looking
         every one of ``chans`` up -- each was then unknown, ``st``'s own, or dead in another
@@ -207,7 +208,7 @@ class Book:
         thousands of keys is a cache miss, the tracker's main cost)."""
         idx = self.idx
         keys = st.keys
-        new: list[str] = []
+        new: list[str] | None = None
         for c in chans:
             k = keys.get(c) if c is not None else LIVE
             if k == LIVE or k == DEAD:
@@ -218,7 +219,10 @@ class Book:
                     continue  # never take a live key from another call (only find() merges calls)
             keys[c] = LIVE if k is None else DEAD  # a dead channel's name may be reused by a new call
             idx[c] = st
-            new.append(c)
+            if new is None:
+                new = [c]
+            else:
+                new.append(c)
         for u in uids:
             if u is None or u in keys:
                 continue  # (an id already known: the common case)
@@ -227,7 +231,10 @@ class Book:
                 continue
             keys[u] = UID
             idx[u] = st
-            new.append(u)
+            if new is None:
+                new = [u]
+            else:
+                new.append(u)
         return new
 
     def add_leg(self, st: CallState, leg: Leg) -> None:

@@ -41,9 +41,9 @@ def on_ring(b: Book, ev: RingEvent, out: list) -> None:
         atxfer = ev.atxfer
         if atxfer:
             link = normalize_channel(atxfer) if "/" in atxfer else normalize_unique_id(atxfer)
-            st = b.start(ev, (ch, rch), [uid, link, ch, rch], [uid], out, uid)
+            st = b.start(ev, (ch, rch), (uid, link, ch, rch), (uid,), out, uid)
         else:
-            st = b.start(ev, (ch, rch), [uid, ch, rch], [uid], out, uid)
+            st = b.start(ev, (ch, rch), (uid, ch, rch), (uid,), out, uid)
         if st is None:
             return
         created = b.created
@@ -121,7 +121,7 @@ def on_list(b: Book, ev: ChannelListEvent, out: list) -> None:
     c2 = normalize_channel(ev.channel2)
     u1 = normalize_unique_id(ev.unique_id1)
     u2 = normalize_unique_id(ev.unique_id2)
-    st = b.start(ev, (c1, c2), [u1, u2, c1, c2], [u1, u2], out, u1 or u2)
+    st = b.start(ev, (c1, c2), (u1, u2, c1, c2), (u1, u2), out, u1 or u2)
     if st is None:
         return
     created = b.created

@@ -35,10 +35,10 @@ def on_conf(b: Book, ev: ConferenceEvent, out: list) -> None:
     add = (ev.action or "").upper() != "CONFMEMBERDEL"
     link = ROOM + room if room else None
     if add:
-        st = b.start(ev, (c,), [u, link, c], [u], out, u)
+        st = b.start(ev, (c,), (u, link, c), (u,), out, u)
         created = b.created
     else:
-        st, created = b.find([u, link, c], ev, out), False
+        st, created = b.find((u, link, c), ev, out), False
     if st is None:
         return
     call = st.call
