@@ -469,9 +469,9 @@ def run(report) -> None:
         report.add("ingest: events/s, one Client (SEED)", f"{what} ({variant})", r["events_per_s"], "events/s")
         report.add("ingest: CPU per event, one Client", f"{what} ({variant})", r["cpu_us_per_event"], "µs",
                    higher_is_better=False)
-        report.add(f"ingest: {what} ({variant}): longest GC pause", "compiled", r["gc_max_ms"], "ms",
+        report.add(f"ingest: {what} ({variant}): longest GC pause", variant, r["gc_max_ms"], "ms",
                    higher_is_better=False)
-        report.add(f"ingest: {what} ({variant}): connections declared dead", "compiled", r["dead"], "count",
+        report.add(f"ingest: {what} ({variant}): connections declared dead", variant, r["dead"], "count",
                    higher_is_better=False)
     _uvloop(report, 200 if quick else 5000, total)
     _paced(report, 200 if quick else 5000, 2_000 if quick else 10_000, 5 if quick else 10)
