@@ -12,5 +12,5 @@ from .handlers import on_list, on_out, on_ring
 from .feed import HANDLERS, apply, apply_many, apply_recorded
 from .handlers_more import on_cdr, on_cmdresult, on_conf, on_disconnected, on_reconciled, on_session
 
-__all__ = ["Book", "DEFAULT_END_GRACE", "HANDLERS", "apply", "apply_many", "apply_recorded", "on_ring", "on_list", "on_out",
-           "on_conf", "on_cdr", "on_cmdresult", "on_reconciled", "on_disconnected", "on_session"]
+__all__ = ["Book", "DEFAULT_END_GRACE", "HANDLERS", "apply", "apply_many", "apply_recorded", "on_ring", "on_list",
+           "on_out", "on_conf", "on_cdr", "on_cmdresult", "on_reconciled", "on_disconnected", "on_session"]
