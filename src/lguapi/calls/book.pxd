@@ -5,7 +5,7 @@ cpdef bint looks_external(str number) except -1
 @cython.final
 cdef class Book:
     cdef public dict active, states, idx, ext, stats
-    cdef public object ended, clock, end_grace
+    cdef public object ended, end_grace
     cdef public Memory tomb
     cdef public Orphans orphans
     cdef public Deadlines deadlines

@@ -43,13 +43,12 @@ class Book:
     """Active calls, their key index, the memories of ended calls and orphans, the deadlines."""
 
     __slots__ = ("active", "states", "ended", "idx", "ext", "tomb", "orphans", "deadlines", "tracked",
-                 "stats", "now", "clock", "end_grace", "clients", "ring_expiry", "call_expiry", "created", "_seq")
+                 "stats", "now", "end_grace", "clients", "ring_expiry", "call_expiry", "created", "_seq")
 
     def __init__(self, *, clock: Callable[[], float], end_grace: float | None, ring_expiry: float,
                  call_expiry: float, keep_ended: int, tombstone_ttl: float, max_tombstones: int,
                  max_orphans: int, orphan_ttl: float):
-        self.clock = clock
-        self.now = clock()
+        self.now = clock()  # read once: after this, whoever feeds the book passes the time in
         self.end_grace = end_grace
         self.ring_expiry = ring_expiry
         self.call_expiry = call_expiry
