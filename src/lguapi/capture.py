@@ -43,23 +43,30 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import math
 import os
 import re
 import shutil
 import struct
 import threading
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from lgucore import TEXT
 
+#: what a gzip reader raises on bad data (gzip.BadGzipFile is an OSError; ISA-L adds its own)
+_GZIP_ERRORS: tuple[type[BaseException], ...] = (OSError, zlib.error)
 try:  # ISA-L's gzip decompresses captures twice as fast (a dependency); the standard library otherwise
+    from isal import isal_zlib
     from isal.igzip import open as _gzip_open
+
+    _GZIP_ERRORS += (cast("type[BaseException]", isal_zlib.error),)
 except ImportError:  # pragma: no cover - isal is installed with lguapi
     _gzip_open = gzip.open
 from lgucore.batch import FrameBatch, decode_batch
@@ -67,7 +74,8 @@ from lgucore.batch import FrameBatch, decode_batch
 __all__ = [
     "CaptureError", "CaptureWriter", "CaptureReader", "Record", "read_capture", "segments",
     "FILE", "OPEN", "CLOSE", "RX", "TX", "EVENT", "FORMAT", "VERSION", "SegmentIndex", "index_segment",
-    "received_columns", "received_arrays",
+    "received_columns", "received_arrays", "load_segment", "read_segment", "salvage_segment",
+    "record_fields", "is_time",
 ]
 
 log: logging.Logger = logging.getLogger("lguapi.capture")
@@ -344,32 +352,113 @@ def load_segment(path: Path, *, max_bytes: int = 1 << 30) -> bytes:
     """A segment's bytes (decompressed when it ends in ``.gz``), at most ``max_bytes``.
 
     Compressed segments are read through ISA-L's gzip (``isal.igzip``, twice as fast as
-    the standard library's on capture text), or the standard ``gzip`` where it is missing."""
-    opener = _gzip_open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read(max_bytes + 1)
+    the standard library's on capture text), or the standard ``gzip`` where it is missing.
+    A compressed segment that is cut short or corrupt (copied incompletely, a disk error)
+    raises :class:`CaptureError`; :class:`CaptureReader` and ``lguapi replay`` read its
+    readable beginning instead (:func:`read_segment`)."""
+    data, damage = read_segment(path, max_bytes=max_bytes)
+    if damage is not None:
+        raise CaptureError(f"{path.name}: {damage}")
+    return data
+
+
+def read_segment(path: Path, *, max_bytes: int = 1 << 30) -> tuple[bytes, str | None]:
+    """``(bytes, damage)``: a segment's bytes as :func:`load_segment` reads them, except that a
+    compressed segment cut short gives what decompresses before the cut, and ``damage`` says
+    what was wrong (None for a sound segment). The readable part usually ends inside a
+    record, which readers then skip and count as a torn tail. Corrupt compressed data raises
+    :class:`CaptureError` (what decodes before the error may already be wrong)."""
+    if not path.name.endswith(".gz"):
+        with open(path, "rb") as f:
+            return _bounded(path, f.read(max_bytes + 1), max_bytes), None
+    try:
+        with _gzip_open(path, "rb") as f:
+            return _bounded(path, f.read(max_bytes + 1), max_bytes), None
+    except EOFError as e:  # the compressed stream stops before its end: cut short
+        cut, first = True, str(e)
+    except _GZIP_ERRORS as e:
+        if isinstance(e, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise
+        cut, first = False, str(e) or type(e).__name__
+    data, why, junk = _salvage_gzip(path, max_bytes)
+    if not (cut or junk):
+        raise _corrupt(path, first)
+    return data, f"compressed data damaged after {len(data)} readable bytes ({why or first})"
+
+
+def _corrupt(path: Path, why: str) -> CaptureError:
+    return CaptureError(f"{path.name}: the compressed data is corrupt ({why}); remove or repair this segment")
+
+
+def _bounded(path: Path, data: bytes | bytearray, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise CaptureError(f"{path.name}: more than {max_bytes} bytes (raise max_bytes)")
+    return bytes(data)
+
+
+def _salvage_gzip(path: Path, max_bytes: int) -> tuple[bytes, str, bool]:
+    """What a damaged gzip file decompresses to, why it stopped, and whether that was only
+    bytes after the last whole member that are not gzip (the slow path of a rare case: the
+    standard library's incremental decompressor, fed 4 KiB at a time).
+
+    A file cut short (copied in part) gives every byte before the cut: deflate decodes them
+    exactly. An error inside a member raises :class:`CaptureError`: deflate has no check
+    before a member's end, so the bytes decoded before the error may already be wrong."""
+    raw = memoryview(path.read_bytes())
+    out = bytearray()
+    pos = members = 0
+    while pos < len(raw):
+        d = zlib.decompressobj(wbits=31)  # one gzip member
+        at = pos
+        try:
+            while at < len(raw) and not d.eof:
+                out += d.decompress(raw[at:at + 4096], max_bytes + 1 - len(out))
+                if len(out) > max_bytes:
+                    _bounded(path, out, max_bytes)  # raises
+                at += 4096
+        except zlib.error as e:
+            if members and at == pos:
+                return bytes(out), f"{len(raw) - pos} bytes after the last gzip member are not gzip ({e})", True
+            raise _corrupt(path, str(e)) from None
+        if not d.eof:
+            return bytes(out), "the compressed stream ends early", False
+        members += 1
+        pos = min(at, len(raw)) - len(d.unused_data)  # the next member, if any, starts here
+    return bytes(out), "", False  # every member decoded: the gzip reader's own complaint says why
+
+
+def salvage_segment(path: Path, damaged: list[str], *, max_bytes: int = 1 << 30) -> bytes:
+    """:func:`read_segment` for a reader that goes on: a damaged segment's name is appended to
+    ``damaged`` and logged at WARNING, and its readable beginning returned."""
+    data, damage = read_segment(path, max_bytes=max_bytes)
+    if damage is not None:
+        damaged.append(path.name)
+        log.warning("capture %s: %s; only that part is read", path.name, damage)
     return data
 
 
 class CaptureReader:
     """Iterate the records of one or more captures, in order (see :func:`read_capture`).
 
-    ``truncated`` counts the bytes of partial records skipped at segment ends (a crash).
+    ``truncated`` counts the bytes of partial records skipped at segment ends (a crash);
+    ``damaged`` names the compressed segments that were cut short, of which only the readable
+    beginning was read (docs/capture.md).
     """
 
     def __init__(self, paths: Iterable[str | os.PathLike[str]], *, max_segment_bytes: int = 1 << 30) -> None:
         self.paths: list[Path] = segments(paths)
         self.max_segment_bytes = max_segment_bytes
         self.truncated: int = 0
+        self.damaged: list[str] = []
 
     def __iter__(self) -> Iterator[Record]:
         for path in self.paths:
             yield from self._segment(path)
 
     def _segment(self, path: Path) -> Iterator[Record]:
-        data = load_segment(path, max_bytes=self.max_segment_bytes)
+        data = salvage_segment(path, self.damaged, max_bytes=self.max_segment_bytes)
+        if not data and self.damaged[-1:] == [path.name]:
+            return  # nothing of it was readable (named in damaged)
         batch = decode_batch(data)
         if batch.consumed < len(data):
             self.truncated += len(data) - batch.consumed
@@ -386,19 +475,21 @@ class CaptureReader:
         while i < n:
             t = types[i]
             if t in (RX, TX):
-                if i + 1 >= n:  # a meta record whose frame was cut off
-                    self.truncated += 1
+                if i + 1 >= n:  # a meta record whose frame was cut off: part of the torn tail
+                    self.truncated += 4 + len(batch.body(i))
                     break
                 ts, conn = _META.unpack(batch.body(i))
+                if not math.isfinite(ts):
+                    raise _bad_time(path.name, i, ts)
                 yield Record("rx" if t == RX else "tx", conn, ts, types[i + 1], bytes(batch.body(i + 1)))
                 i += 2
                 continue
-            info = load_json_record(batch, i, path)
             kind = {OPEN: "open", CLOSE: "close", EVENT: "event", FILE: "file"}.get(t)
             if kind is None:
                 raise CaptureError(f"{path.name}: unknown record type 0x{t:04x} at frame {i}")
             if kind != "file":
-                yield Record(kind, int(info["conn"]), float(info["ts"]), info=info)
+                info, conn, ts = record_fields(batch, i, path)
+                yield Record(kind, conn, ts, info=info)  # type: ignore[arg-type]  # (need_ts: a float)
             i += 1
 
 
@@ -409,11 +500,14 @@ class SegmentIndex:
     ``received``: frame indices of the RX records whose frame is text (one event each), in
     order; ``records``: frame indices of every other record that is not a frame's
     companion -- the JSON bookkeeping (OPEN, CLOSE, EVENT) and whatever unknown type a
-    reader must refuse -- in order, the segment's FILE header excepted.
+    reader must refuse -- in order, the segment's FILE header excepted; ``cut``: the bytes of
+    an RX/TX record left at the very end without its frame (a crash cut the segment between
+    the two), counted with the torn tail.
     """
 
     received: np.ndarray
     records: np.ndarray
+    cut: int = 0
 
 
 def index_segment(frames: FrameBatch) -> SegmentIndex:
@@ -434,7 +528,8 @@ def index_segment(frames: FrameBatch) -> SegmentIndex:
     records = np.flatnonzero(~(meta | owned))[1:]
     rx = np.flatnonzero(meta & (types == RX))
     rx = rx[rx + 1 < n]
-    return SegmentIndex(rx[types[rx + 1] == TEXT], records)
+    cut = 4 + int(frames.lengths[n - 1]) if n and meta[n - 1] else 0
+    return SegmentIndex(rx[types[rx + 1] == TEXT], records, cut)
 
 
 def received_columns(frames: FrameBatch, received: np.ndarray,
@@ -458,7 +553,12 @@ def received_arrays(frames: FrameBatch, received: np.ndarray,
     meta = raw.view(_META_DTYPE).reshape(-1)
     starts = frames.offsets[received + 1]
     ends = starts + frames.lengths[received + 1]
-    return (meta["ts"].astype(np.float64), meta["conn"].astype(np.int64),
+    ts = meta["ts"].astype(np.float64)
+    finite = np.isfinite(ts)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        raise _bad_time(path.name if path is not None else "capture", int(received[bad]), float(ts[bad]))
+    return (ts, meta["conn"].astype(np.int64),
             np.ascontiguousarray(starts, np.int64), np.ascontiguousarray(ends, np.int64))
 
 
@@ -472,6 +572,29 @@ def load_json_record(batch: Any, i: int, path: Path | None) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise CaptureError(f"{where}: record {i} is not a JSON object")
     return obj
+
+
+def record_fields(batch: Any, i: int, path: Path | None, *,
+                  need_ts: bool = True) -> tuple[dict[str, Any], int, float | None]:
+    """An OPEN, CLOSE or EVENT record at body ``i``: its JSON object, connection id and time
+    (``CaptureError`` when the id is not an integer, or the time is not a finite number --
+    or is missing and ``need_ts``; None then)."""
+    info = load_json_record(batch, i, path)
+    conn, ts = info.get("conn"), info.get("ts")
+    bad_ts = (ts is not None or need_ts) and not is_time(ts)
+    if type(conn) is not int or bad_ts:
+        where = path.name if path is not None else "capture"
+        raise CaptureError(f"{where}: record {i} has no valid connection and time (conn={conn!r}, ts={ts!r})")
+    return info, conn, None if ts is None else float(ts)
+
+
+def is_time(value: object) -> bool:
+    """Is ``value`` a time a capture may hold: an int or float (not a bool) that is finite?"""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _bad_time(where: str, i: int, ts: float) -> CaptureError:
+    return CaptureError(f"{where}: record {i} has a time that is not a finite number ({ts!r})")
 
 
 def read_capture(*paths: str | os.PathLike[str]) -> CaptureReader:

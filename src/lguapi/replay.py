@@ -23,7 +23,7 @@ import gc
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from lgucore.batch import FrameBatch, build_events, decode_batch
 
 from . import events as E
 from .capture import (
-    CLOSE, EVENT, FILE, OPEN, CaptureError, index_segment, load_json_record, load_segment, received_arrays,
+    CLOSE, EVENT, FILE, OPEN, CaptureError, index_segment, is_time, received_arrays, record_fields, salvage_segment,
     segments,
 )
 
@@ -48,7 +48,9 @@ _CONNECTION_EVENTS: dict[str, type] = {
 
 @dataclass
 class ReplayResult:
-    """What a replay did. ``truncated``: bytes of partial records skipped (a crash)."""
+    """What a replay did. ``truncated``: bytes of partial records skipped (a crash);
+    ``damaged``: the compressed segments that were cut short (only their readable beginning
+    was replayed)."""
 
     segments: int = 0
     frames: int = 0
@@ -57,6 +59,7 @@ class ReplayResult:
     connections: int = 0
     truncated: int = 0
     seconds: float = 0.0
+    damaged: list[str] = field(default_factory=list)
 
     @property
     def events_per_second(self) -> float:
@@ -115,11 +118,17 @@ def rebuild_event(fields: dict[str, Any], login_result: E.LoginResultEvent | Non
         raise CaptureError(f"unknown connection event {fields.get('event')!r} in the capture")
     names = {f.name for f in dataclasses.fields(cls)}
     kw = {k: v for k, v in fields.items() if k in names and k != "result"}
+    ts = kw.get("ts")
+    if "ts" in kw and not is_time(ts):
+        raise CaptureError(f"{cls.__name__} event with a time that is not a finite number ({ts!r})")
     if cls is E.LoggedIn:
         kw["result"] = login_result
-    if cls is E.Reconciled:
-        kw["statuses"] = tuple(tuple(s) for s in kw.get("statuses", ()))
-    return cls(**kw)
+    try:
+        if cls is E.Reconciled:
+            kw["statuses"] = tuple(tuple(s) for s in kw.get("statuses", ()))
+        return cls(**kw)
+    except (TypeError, ValueError) as e:
+        raise CaptureError(f"malformed {cls.__name__} event in the capture ({e})") from None
 
 
 # the builders of every event but the login answer, which other_event corrects and remembers
@@ -212,13 +221,16 @@ def _segment_events(path: Path, conns: _Conns, result: ReplayResult, *, batch: i
                     max_bytes: int) -> Iterator[list[E.Event]]:
     """The events of one segment in recording order, in lists of at most ``batch``; its
     bookkeeping records update ``conns`` (and ``result``) at their place in the order."""
-    data = load_segment(path, max_bytes=max_bytes)
+    data = salvage_segment(path, result.damaged, max_bytes=max_bytes)
+    if not data and result.damaged[-1:] == [path.name]:
+        return  # nothing of it was readable (named in damaged)
     frames = decode_batch(data)
     result.truncated += len(data) - frames.consumed
     if not len(frames) or int(frames.types[0]) != FILE:
         raise CaptureError(f"{path.name} is not an lguapi capture")
     result.frames += len(frames)
     index = index_segment(frames)
+    result.truncated += index.cut
     received = index.received
     # the received frames before each bookkeeping record, then those after the last one
     stops = np.searchsorted(received, index.records).tolist() + [len(received)]
@@ -264,8 +276,7 @@ def _bookkeeping(frames: FrameBatch, i: int, conns: _Conns, result: ReplayResult
     t = int(frames.types[i])
     if t not in (OPEN, CLOSE, EVENT):
         raise CaptureError(f"{path.name}: unknown record type 0x{t:04x} at frame {i}")
-    info = load_json_record(frames, i, path)
-    cid = int(info["conn"])
+    info, cid, ts = record_fields(frames, i, path, need_ts=False)  # (only an EVENT needs a time)
     if t == OPEN:
         if conns.get(cid) is None:  # new, or restated at the start of a later segment
             result.connections += not info.get("continued")
@@ -276,7 +287,17 @@ def _bookkeeping(frames: FrameBatch, i: int, conns: _Conns, result: ReplayResult
         conns.close(cid)
     else:
         conn = conns.get(cid)
-        return rebuild_event(info["event"], conn.login_result if conn else None)
+        fields = info.get("event")
+        if not isinstance(fields, dict):
+            raise CaptureError(f"{path.name}: record {i} holds no event")
+        if ts is not None:
+            fields = {"ts": ts, **fields}  # the event's own time first, else the record's
+        elif "ts" not in fields:
+            raise CaptureError(f"{path.name}: record {i} holds an event without a time")
+        try:
+            return rebuild_event(fields, conn.login_result if conn else None)
+        except CaptureError as e:
+            raise CaptureError(f"{path.name}: record {i}: {e}") from None
     return None
 
 

@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
                 await sink.close()
         summary = {"segments": result.segments, "events": result.events, "calls": result.calls,
                    "connections": result.connections, "truncated_bytes": result.truncated,
+                   "damaged_segments": result.damaged,
                    "seconds": round(result.seconds, 3), "events_per_second": round(result.events_per_second)}
         if args.json:
             print(json.dumps(summary))
@@ -66,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
                   f"({result.events_per_second:,.0f} events/s)")
             if result.truncated:
                 print(f"note: {result.truncated} bytes of partial records at segment ends were skipped")
+            for name in result.damaged:
+                print(f"note: {name} is damaged (cut short or corrupt); only its readable beginning was replayed")
         return EXIT_OK
 
     return asyncio.run(main())
