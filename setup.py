@@ -99,6 +99,7 @@ class OptionalBuildExt(build_ext):
 #: the pure modules whose code the call tracker's compiled twin holds, in this order, as ONE module
 #: (every call between them a C call); the same tuple as lguapi.calls._twin.PARTS
 TRACKER_PARTS = ("lguapi.channels", "lguapi.calls.index", "lguapi.calls.timers", "lguapi.calls.state",
+                 "lguapi.calls.hints",
                  "lguapi.calls.book", "lguapi.calls.handlers", "lguapi.calls.handlers_more",
                  "lguapi.calls.feed")
 #: the compiled twin's modules (the same tuple as lguapi.calls._twin.HOT_MODULES)

@@ -17,6 +17,7 @@ __all__ = ["PARTS", "HOT_MODULES", "COMPILED", "hot"]
 
 #: the pure modules the compiled twin holds, in the order they are joined (setup.py's TRACKER_PARTS)
 PARTS = ("lguapi.channels", "lguapi.calls.index", "lguapi.calls.timers", "lguapi.calls.state",
+         "lguapi.calls.hints",
          "lguapi.calls.book", "lguapi.calls.handlers", "lguapi.calls.handlers_more",
          "lguapi.calls.feed")
 #: the compiled twin's modules, under ``lguapi.calls._c`` (setup.py's TRACKER_HOT_MODULES); the

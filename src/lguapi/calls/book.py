@@ -285,7 +285,7 @@ class Book:
         dl = self.deadlines
         token = dl.token()
         st.pending = (token, ts, cause)
-        dl.push(self.now + grace, st.call.id, token)
+        dl.push(self.now + grace, st.call.id, token, st)
 
     def close_legs(self, st: CallState, exten: str | None, reason: str, ev: Event | None, ts: float,
                    out: list) -> None:

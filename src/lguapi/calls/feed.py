@@ -15,10 +15,15 @@ from lguapi.events import (
 # the parts of the compiled twin import each other on one line each (relatively inside the
 # package): setup.py joins them into one module, lguapi.calls._c.core, and drops these lines
 from .book import Book
+from .hints import warm
 from .handlers import on_list, on_out, on_ring
 from .handlers_more import on_cdr, on_cmdresult, on_conf, on_disconnected, on_reconciled, on_session
 
-__all__ = ["HANDLERS", "apply", "apply_many", "apply_recorded"]
+__all__ = ["HANDLERS", "WARM_EVERY", "apply", "apply_many", "apply_recorded"]
+
+#: events between two calls of :func:`~lguapi.calls.hints.warm` in a batch (a power of two); at
+#: the ingest stage's rate fewer ends than a step's reach are confirmed in that many events
+WARM_EVERY = 32
 
 #: event type -> handler(book, event, updates)
 HANDLERS: dict[type, Callable[[Book, Any, list], None]] = {
@@ -53,13 +58,26 @@ def apply(b: Book, event: Event, now: float, out: list) -> None:
 
 
 def apply_many(b: Book, events: Iterable[Event], clock: Callable[[], float], out: list) -> None:
-    """:func:`apply` of each event in order, the clock read once per event."""
+    """:func:`apply` of each event in order, the clock read once per event (and, every
+    :data:`WARM_EVERY` events, the memory of the next calls to end prefetched: :func:`warm`)."""
+    dl = b.deadlines
+    n = 0
+    mask = WARM_EVERY - 1
     for event in events:
+        if n & mask == 0:
+            warm(dl)
+        n += 1
         apply(b, event, clock(), out)
 
 
 def apply_recorded(b: Book, events: Iterable[Event], out: list) -> None:
     """:func:`apply` of each event in order at its own time, ``ts`` (a replay: the clock is the
-    recording's); no clock is read."""
+    recording's); no clock is read. Prefetches as :func:`apply_many` does."""
+    dl = b.deadlines
+    n = 0
+    mask = WARM_EVERY - 1
     for event in events:
+        if n & mask == 0:
+            warm(dl)
+        n += 1
         apply(b, event, event.ts, out)

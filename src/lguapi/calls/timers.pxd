@@ -5,10 +5,11 @@ cdef class Deadlines:
     cdef public list heap
     cdef public double sweep_every, next_sweep, due
     cdef long long _seq
+    cdef public long long warm_far, warm_mid, warm_near
 
     cdef long long token(self)
     @cython.locals(entry=tuple)
-    cdef void push(self, double deadline, str call_id, long long token) except *
+    cdef void push(self, double deadline, str call_id, long long token, state=*) except *
     @cython.locals(heap=list, due=list, entry=tuple)
     cdef list pop_due(self, double now)
     cpdef bint sweep_due(self, double now)

@@ -10,23 +10,28 @@ from __future__ import annotations
 
 from collections import deque
 from heapq import heapify, heappop, heappush
-from typing import Container
+from typing import Any, Container
 
 __all__ = ["Deadlines"]
 
 
 class Deadlines:
-    """Ends to confirm ``(deadline, seq, call id, token)`` and the next expiry sweep."""
+    """Ends to confirm ``(deadline, seq, call id, token, state)`` and the next expiry sweep.
 
-    __slots__ = ("fifo", "heap", "sweep_every", "next_sweep", "due", "_seq")
+    The entry carries the call's state for :func:`lguapi.calls.hints.warm`, which prefetches
+    the memory of the calls that end next; ``warm_far``/``warm_mid``/``warm_near`` are the
+    sequence numbers its three steps have reached."""
+
+    __slots__ = ("fifo", "heap", "sweep_every", "next_sweep", "due", "_seq", "warm_far", "warm_mid", "warm_near")
 
     def __init__(self, sweep_every: float, now: float):
-        self.fifo: deque[tuple[float, int, str, int]] = deque()  # deadlines in order
-        self.heap: list[tuple[float, int, str, int]] = []  # the ones that came out of order
+        self.fifo: deque[tuple[float, int, str, int, Any]] = deque()  # deadlines in order
+        self.heap: list[tuple[float, int, str, int, Any]] = []  # the ones that came out of order
         self.sweep_every = sweep_every
         self.next_sweep = now + sweep_every
         self.due = self.next_sweep  #: the earliest deadline of any kind
         self._seq = 0
+        self.warm_far = self.warm_mid = self.warm_near = 0
 
     def __len__(self) -> int:
         return len(self.fifo) + len(self.heap)
@@ -36,9 +41,9 @@ class Deadlines:
         self._seq += 1
         return self._seq
 
-    def push(self, deadline: float, call_id: str, token: int) -> None:
+    def push(self, deadline: float, call_id: str, token: int, state: Any = None) -> None:
         self._seq += 1
-        entry = (deadline, self._seq, call_id, token)
+        entry = (deadline, self._seq, call_id, token, state)
         fifo = self.fifo
         if not fifo or fifo[-1][0] <= deadline:
             fifo.append(entry)
