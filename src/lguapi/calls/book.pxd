@@ -28,7 +28,7 @@ cdef class Book:
     cdef CallState start(self, ev, tuple chans, tuple keys, tuple ids, list out, str create_id)
     cdef void refuse(self, ev) except *
     @cython.locals(st=CallState, active=dict, tomb=Memory, n=Py_ssize_t)
-    cdef CallState new_call(self, str call_id, ts)
+    cdef CallState new_call(self, str call_id, ts, bint unseen=*)
     @cython.locals(idx=dict, keys=dict, new=list, other=CallState)
     cdef list index(self, CallState st, tuple chans, tuple uids, bint looked=*)
     cdef void add_leg(self, CallState st, Leg leg) except *

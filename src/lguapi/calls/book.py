@@ -20,7 +20,7 @@ from lguapi.events import Event
 # package): setup.py joins them into one module, lguapi.calls._c.core, and drops these lines
 from .index import Memory, Orphans
 from .timers import Deadlines
-from .state import DEAD, LIVE, LIVE_LEG, UID, CallState, Leg, open_state
+from .state import DEAD, GONE, LIVE, LIVE_LEG, UID, CallState, Leg, open_state
 
 __all__ = ["Book", "DEFAULT_END_GRACE", "ROOM", "looks_external"]
 
@@ -168,7 +168,7 @@ class Book:
             self.refuse(ev)
             return None
         self.created = True
-        return self.new_call(create_id, ev.ts)
+        return self.new_call(create_id, ev.ts, create_id is not None and create_id in ids)
 
     def refuse(self, ev: Event) -> None:
         """An event that would start a call but names no channel: no leg could ever end it,
@@ -178,13 +178,21 @@ class Book:
             log.warning("call tracker refused %d event(s) naming no channel (latest: %s); no call created",
                         n, getattr(ev, "name", type(ev).__name__))
 
-    def new_call(self, call_id: str | None, ts: float) -> CallState:
+    def new_call(self, call_id: str | None, ts: float, unseen: bool = False) -> CallState:
+        """A new active call, its id ``call_id`` (else ``call-<n>``), suffixed ``#2``, ``#3``, ...
+        while an active or remembered ended call has it.
+
+        ``unseen``: :meth:`start` has just looked ``call_id`` up in the tombstones as a key and
+        it was not there. An ended call's id is remembered under ``_ID + id`` and, in the same
+        :meth:`Memory.put_many`, under the id itself (it is a key of its call, or is added as one
+        by :meth:`forget`): both stay or go together, so an id unseen as a key was no ended
+        call's, and its second look-up, a cache miss in a table of 100,000 keys, is skipped."""
         self._seq += 1
         cid = call_id or f"call-{self._seq}"
         now = self.now
         active = self.active
         tomb = self.tomb
-        if cid in active or tomb.get(_ID + cid, now) is not None:
+        if cid in active or (not unseen and tomb.get(_ID + cid, now) is not None):
             n = 2
             while f"{cid}#{n}" in active or tomb.get(f"{_ID}{cid}#{n}", now) is not None:
                 n += 1
@@ -347,6 +355,8 @@ class Book:
             other = pop(k, None)  # one lookup: the key is almost always this call's
             if other is not st and other is not None:
                 idx[k] = other
+        if st.keys.get(cid, GONE) == GONE:
+            keys.append(cid)  # (see new_call: an id's name is remembered with the id itself)
         keys.append(_ID + cid)
         self.tomb.put_many(keys, cid, self.now)
         if call.room is not None and idx.get(ROOM + call.room) is st:
