@@ -16,7 +16,9 @@ from kit.locks import source_copy
 from lguapi.calls import _twin
 
 ROOT = Path(__file__).resolve().parents[1]
-MAX_WHEEL_BYTES = 1_000_000  # about 0.55 MB today; the unstripped wheel with its .c files was 2.7 MB
+# about 1.0 MB today (2026-12: the six stripped extension modules 0.57 MB of it, the call
+# tracker's 0.23); the unstripped wheel with its .c files was 2.7 MB
+MAX_WHEEL_BYTES = 1_250_000
 
 
 @pytest.mark.slow
