@@ -47,10 +47,11 @@ cdef class Book:
     cdef void forget(self, CallState st) except *
     @cython.locals(leg=Leg, idx=dict)
     cdef void merge(self, CallState keep, CallState gone, ev, list out) except *
-    @cython.locals(dl=Deadlines)
+    @cython.locals(dl=Deadlines, entry=tuple, st=CallState)
     cpdef run_deadlines(self, double now, list out, bint sweep, double swept_at)
     @cython.locals(st=CallState)
     cdef void _confirm(self, str cid, long long token, list out) except *
+    cdef void _confirm_state(self, CallState st, long long token, list out) except *
     @cython.locals(st=CallState, leg=Leg, ring_limit=double)
     cdef void sweep(self, double now, list out, double swept_at) except *
     @cython.locals(leg=Leg)

@@ -420,8 +420,12 @@ class Book:
         ``swept_at`` (``now``, or the clock when an expiry was asked for ahead of it). The book
         never reads the clock itself: ``now`` is what its feeder read (or an event's time)."""
         dl = self.deadlines
-        for cid, token in dl.pop_due(now):
-            self._confirm(cid, token, out)
+        for entry in dl.pop_due_entries(now):
+            st = entry[4]
+            if st is None:  # (an entry pushed without its state)
+                self._confirm(entry[2], entry[3], out)
+            else:
+                self._confirm_state(st, entry[3], out)
         if sweep:
             self.sweep(now, out, swept_at)
         dl.rearm()
@@ -429,9 +433,16 @@ class Book:
     def _confirm(self, cid: str, token: int, out: list) -> None:
         st = self.states.get(cid)
         if st is not None:
-            p = st.pending
-            if p is not None and p[0] == token:
-                self.finish(st, p[1], p[2], None, None, out)
+            self._confirm_state(st, token, out)
+
+    def _confirm_state(self, st: CallState, token: int, out: list) -> None:
+        """Finish ``st`` if the end scheduled with ``token`` is still its pending one. A call
+        that ended meanwhile (``finish`` clears ``pending`` first) or was rescheduled (tokens
+        are never reused) is left alone: the same answer as looking its id up among the
+        active calls, without the look-up."""
+        p = st.pending
+        if p is not None and p[0] == token:
+            self.finish(st, p[1], p[2], None, None, out)
 
     def sweep(self, now: float, out: list, swept_at: float) -> None:
         """Every few seconds: expire rings and silent calls, prune the deadline heap."""

@@ -10,8 +10,10 @@ cdef class Deadlines:
     cdef long long token(self)
     @cython.locals(entry=tuple)
     cdef void push(self, double deadline, str call_id, long long token, state=*) except *
-    @cython.locals(heap=list, due=list, entry=tuple)
+    @cython.locals(entry=tuple)
     cdef list pop_due(self, double now)
+    @cython.locals(heap=list, due=list)
+    cdef list pop_due_entries(self, double now)
     cpdef bint sweep_due(self, double now)
     cdef void swept(self, double now)
     @cython.locals(due=double)

@@ -54,17 +54,20 @@ class Deadlines:
 
     def pop_due(self, now: float) -> list[tuple[str, int]]:
         """``(call id, token)`` of every end whose deadline passed, earliest first (taken off the queue)."""
+        return [(entry[2], entry[3]) for entry in self.pop_due_entries(now)]
+
+    def pop_due_entries(self, now: float) -> list[tuple[float, int, str, int, Any]]:
+        """:meth:`pop_due` as the whole entries, the call's state last (the book confirms with
+        it: no look-up of the call id in a table of every active call)."""
         fifo, heap = self.fifo, self.heap
-        due: list[tuple[str, int]] = []
+        due: list[tuple[float, int, str, int, Any]] = []
         while fifo and fifo[0][0] <= now:
             if heap and heap[0] < fifo[0]:
-                entry = heappop(heap)
+                due.append(heappop(heap))
             else:
-                entry = fifo.popleft()
-            due.append((entry[2], entry[3]))
+                due.append(fifo.popleft())
         while heap and heap[0][0] <= now:
-            entry = heappop(heap)
-            due.append((entry[2], entry[3]))
+            due.append(heappop(heap))
         return due
 
     def sweep_due(self, now: float) -> bool:
