@@ -6,13 +6,14 @@ call's state, ``Call``, legs and key table are back in main memory; confirming t
 waits on one load after another, each giving the address of the next. The deadline queue
 already says which calls end next. :func:`warm` walks its head and asks the CPU to start those
 loads early (``__builtin_prefetch``: a hint, which changes no value and cannot fault), in three
-steps, each a step closer to the head: the state, then what the state points to (the call, the
-legs' tuple, the key dict), then what those point to (each leg, the dict's table). Each step
-reads only pointers that the step before requested a while ago.
+steps, each a step closer to the head: the state; the objects its fields refer to (the call,
+the legs' tuple, the key dict, the pending end); then each leg, the dict's table and the
+objects the call's fields refer to. Each step reads only what the step before requested a
+while ago.
 
-Only the compiled twin has anything to prefetch with: in the pure twin ``hint`` does nothing
-and ``warm`` returns at once (``hints.pxd`` maps ``hint`` to a C macro, and Cython drops the
-pure definitions below).
+Only the compiled twin has anything to prefetch with: in the pure twin the ``hint`` functions
+do nothing and ``warm`` returns at once (``hints.pxd`` maps them to C, and Cython drops the pure
+definitions below).
 """
 from __future__ import annotations
 
@@ -37,11 +38,10 @@ NEAR = 32
 MID = 64
 FAR = 96
 
-#: bytes asked for per object: a state, a ``Call``, a leg (their types' sizes), a tuple of a few
-#: legs, a dict, a small dict's table (an object's own type is not read: that load would wait
-#: for the object itself)
+#: bytes asked for per object: a state, a ``Call``, a leg (their types' sizes) and a small dict's
+#: table (an object's own type is not read: that load would wait for the object itself)
 STATE_BYTES, CALL_BYTES, LEG_BYTES = CallState.__basicsize__, Call.__basicsize__, Leg.__basicsize__
-TUPLE_BYTES, DICT_BYTES, TABLE_BYTES = 64, 64, 192
+TABLE_BYTES = 192
 
 if not cython.compiled:
     def hint(obj: object, nbytes: int) -> None:
@@ -49,6 +49,9 @@ if not cython.compiled:
 
     def hint_dict_table(d: dict, nbytes: int) -> None:
         """Load the first ``nbytes`` of ``d``'s table of keys and values (compiled twin)."""
+
+    def hint_fields(obj: object, nbytes: int) -> None:
+        """Load the objects ``obj``'s fields (its first ``nbytes``) refer to (compiled twin)."""
 
 
 def warm(dl: Deadlines) -> None:
@@ -59,8 +62,7 @@ def warm(dl: Deadlines) -> None:
     if not cython.compiled:
         return
     near, mid, far = NEAR, MID, FAR
-    state_b, call_b, leg_b, tuple_b, dict_b, table_b = (STATE_BYTES, CALL_BYTES, LEG_BYTES, TUPLE_BYTES,
-                                                         DICT_BYTES, TABLE_BYTES)
+    state_b, call_b, leg_b, table_b = STATE_BYTES, CALL_BYTES, LEG_BYTES, TABLE_BYTES
     i = 0
     for entry in dl.fifo:
         if i >= far:
@@ -75,12 +77,11 @@ def warm(dl: Deadlines) -> None:
                 for leg in st.legs:
                     hint(leg, leg_b)
                 hint_dict_table(st.keys, table_b)
+                hint_fields(st.call, call_b)
         elif i < mid:
             if seq > dl.warm_mid:
                 dl.warm_mid = seq
-                hint(st.call, call_b)
-                hint(st.legs, tuple_b)
-                hint(st.keys, dict_b)
+                hint_fields(st, state_b)
         elif seq > dl.warm_far:
             dl.warm_far = seq
             hint(st, state_b)
