@@ -191,3 +191,24 @@ async def test_a_batch_in_one_tracker_call_makes_what_one_event_at_a_time_makes(
     mine = CallTracker(clock=lambda: 0.0, end_grace=0)
     theirs = await replay([tmp_path / "cap"], tracker=mine, batch=batch)
     assert theirs.calls == len(mine.ended) > 0
+
+
+async def test_a_recorder_restarted_in_the_same_directory_starts_new_connections(tmp_path):
+    """A crash leaves no CLOSE; the next recorder numbers its connections from 1 again. Its OPEN
+    (not ``continued``) is a new connection: counted, with its own extension and charset."""
+    with CaptureWriter(tmp_path, compress=False) as a:
+        c = a.open_connection(address="h:1", login="0701", exten="3001", charset="cp949", ts=1.0)
+        a.received(c, TEXT, RING % (b"3001", b"3001", b"3001", 1), ts=2.0)
+        a.flush()
+        (seg,) = segments([tmp_path])
+        crashed = seg.read_bytes()  # as a kill -9 leaves it: no CLOSE record
+    seg.write_bytes(crashed)
+    with CaptureWriter(tmp_path, compress=False, prefix="capture-later") as b:  # sorts after the first
+        c = b.open_connection(address="h:1", login="0702", exten="3002", charset="utf-8", ts=10.0)
+        assert c == 1
+        b.received(c, TEXT, "RECVPEERMSG|FROM:3001|MSG:안녕".encode("utf-8"), ts=11.0)
+    seen: list[E.Event] = []
+    result = await replay([tmp_path], on_event=seen.append)
+    assert result.connections == 2
+    assert [(type(e).__name__, e.exten) for e in seen] == [("RingEvent", "3001"), ("PeerMessageEvent", "3002")]
+    assert seen[1].raw.endswith("MSG:안녕")  # decoded with the new connection's charset

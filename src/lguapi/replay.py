@@ -278,8 +278,12 @@ def _bookkeeping(frames: FrameBatch, i: int, conns: _Conns, result: ReplayResult
         raise CaptureError(f"{path.name}: unknown record type 0x{t:04x} at frame {i}")
     info, cid, ts = record_fields(frames, i, path, need_ts=False)  # (only an EVENT needs a time)
     if t == OPEN:
-        if conns.get(cid) is None:  # new, or restated at the start of a later segment
-            result.connections += not info.get("continued")
+        continued = bool(info.get("continued"))
+        if not continued or conns.get(cid) is None:
+            # a new connection (a recorder restarted in the same directory numbers its connections
+            # from 1 again: one still open from before, never closed by a crash, is replaced), or
+            # one restated at the start of a later segment read without the segments before it
+            result.connections += not continued
             conns.open(cid, info.get("exten"), info.get("charset") or "cp949")
         else:  # the extension learned at login
             conns.set_exten(cid, info.get("exten"))
