@@ -195,3 +195,23 @@ def test_the_cli_names_damaged_segments(tmp_path):
     out = subprocess.run([sys.executable, "-m", "lguapi", "replay", "--json", str(tmp_path / "c")],
                          capture_output=True, text=True, timeout=60)
     assert json.loads(out.stdout)["damaged_segments"] == [gz.name]
+
+
+def test_a_directory_without_segments_is_no_capture(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a segment")
+    with pytest.raises(CaptureError, match="no capture segments"):
+        segments([tmp_path])
+    out = subprocess.run([sys.executable, "-m", "lguapi", "replay", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "no capture segments" in out.stderr, out
+
+
+def test_the_cli_refuses_an_unusable_sqlite_sink_with_its_name(tmp_path):
+    _capture(tmp_path / "c", calls=1)
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"not an SQLite database " * 200)
+    out = subprocess.run([sys.executable, "-m", "lguapi", "replay", str(tmp_path / "c"), "--sink", f"sqlite:{bad}"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out
+    assert f"bad --sink: {bad}: cannot use it as an SQLite database (file is not a database)" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
 
@@ -365,3 +368,16 @@ def test_a_write_cut_short_loses_nothing_and_duplicates_nothing(tmp_path, short,
         except ValueError:
             torn.append(ln)
     assert len(torn) == torn_lines and all(t.startswith(b'{"key":') for t in torn)  # the line the limit cut
+
+
+def test_an_unusable_sqlite_file_is_named_and_its_writer_thread_ends(tmp_path):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"not an SQLite database " * 200)
+    for path, why in ((bad, "file is not a database"), (tmp_path / "missing" / "x.db", "unable to open"),
+                      (tmp_path, "unable to open")):
+        with pytest.raises(sqlite3.Error, match=f"{re.escape(str(path))}: cannot use it as an SQLite database .*{why}"):
+            SqliteSink(path)
+    deadline = time.monotonic() + 5
+    while any(t.name.startswith("lguapi-sqlite") for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("lguapi-sqlite")]

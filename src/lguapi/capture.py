@@ -330,7 +330,8 @@ def _compress(path: Path) -> None:
 def segments(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """The segment files named by ``paths`` (files, or directories holding segments), in
     recording order. A segment present both plain and compressed is read plain (the
-    compressed copy may be unfinished)."""
+    compressed copy may be unfinished). A path that does not exist, or a directory without
+    a segment, is a :class:`CaptureError`."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
@@ -340,6 +341,8 @@ def segments(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
                     found[f.name] = f
                 elif f.name.endswith(SUFFIX + ".gz"):
                     found.setdefault(f.name[:-3], f)
+            if not found:  # (a mistyped directory would otherwise replay nothing, successfully)
+                raise CaptureError(f"no capture segments (*{SUFFIX}, *{SUFFIX}.gz) in {str(p)!r}")
             out.extend(found[k] for k in sorted(found))
         elif p.exists():
             out.append(p)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sqlite3
 import sys
-from pathlib import Path
 
 __all__ = ["add_parser", "run"]
 
@@ -28,19 +28,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``lguapi replay``; returns the exit status."""
-    from .capture import CaptureError
+    from .capture import CaptureError, segments
     from .replay import replay
 
-    missing = [c for c in args.captures if not Path(c).exists()]
-    if missing:
-        print(f"lguapi replay: no capture at {missing[0]!r}", file=sys.stderr)
+    try:  # a path that does not exist, or a directory without a segment: a usage error
+        segments(args.captures)
+    except CaptureError as e:
+        print(f"lguapi replay: {e}", file=sys.stderr)
         return EXIT_USAGE
     if args.sink is not None:
         from .sinks import open_sink
 
         try:
             sink = open_sink(args.sink)
-        except (ValueError, OSError) as e:
+        except (ValueError, OSError, sqlite3.Error) as e:
             print(f"lguapi replay: bad --sink: {e}", file=sys.stderr)
             return EXIT_USAGE
     else:

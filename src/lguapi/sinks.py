@@ -612,8 +612,13 @@ class SqliteSink(_Batching):
         self._conn: sqlite3.Connection | None = None
         self._lock: asyncio.Lock | None = None
         self._timed: asyncio.Task | None = None
-        # open in the writer thread now (it owns the connection); errors surface here
-        self._executor.submit(self._open).result()
+        # open in the writer thread now (it owns the connection); errors surface here, as the
+        # sqlite3 error they are, naming the file (sqlite3 says "unable to open database file")
+        try:
+            self._executor.submit(self._open).result()
+        except sqlite3.Error as e:
+            self._executor.shutdown(wait=False)
+            raise type(e)(f"{self.path}: cannot use it as an SQLite database ({e})") from e
 
     # -- writer thread ---------------------------------------------------------------------
 

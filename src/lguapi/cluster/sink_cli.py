@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import sys
 
 from ._wait import wait_event
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         sink = _open(args.to)
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, sqlite3.Error) as e:
         print(f"lguapi sink: {e}", file=sys.stderr)
         return EXIT_USAGE
     return asyncio.run(_main(args, sink))
