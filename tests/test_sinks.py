@@ -381,3 +381,40 @@ def test_an_unusable_sqlite_file_is_named_and_its_writer_thread_ends(tmp_path):
     while any(t.name.startswith("lguapi-sqlite") for t in threading.enumerate()) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not [t.name for t in threading.enumerate() if t.name.startswith("lguapi-sqlite")]
+
+
+@pytest.mark.parametrize("content", [
+    bytes(range(256)) * 40,                              # a binary file: a capture segment, an image
+    b"name,phone\nkim,01012345678\nlee,01087654321\n",   # a CSV
+    b"\0" * 4096,                                        # zeros, no record before them
+])
+def test_a_file_that_holds_no_record_is_refused_and_left_as_it_was(tmp_path, content):
+    path = tmp_path / "wrong.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="not a JSON Lines file of records .*refusing to write to it"):
+        JsonlSink(path)
+    assert path.read_bytes() == content  # nothing cut, nothing appended
+    out = subprocess.run([sys.executable, "-m", "lguapi", "replay", str(tmp_path / "nothing"), "--sink",
+                          f"jsonl:{path}"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and path.read_bytes() == content
+
+
+async def test_a_first_record_cut_short_is_removed(tmp_path):
+    path = tmp_path / "e.jsonl"
+    path.write_bytes(b'{"key":"0123456789abcdef01234567","kind":"ev')  # the first write, cut by a crash
+    sink = JsonlSink(path)
+    assert sink.repaired_bytes == 44 and path.read_bytes() == b""
+    await sink.write_event(ev("PING", ts=1.0))
+    await sink.close()
+    assert len(list(read_jsonl(path))) == 1
+
+
+async def test_lines_that_are_not_records_are_counted_in_one_warning(tmp_path, caplog):
+    path = tmp_path / "e.jsonl"
+    async with JsonlSink(path) as sink:
+        await sink.write_event(ev("PING", ts=1.0))
+    with open(path, "ab") as f:
+        f.write(b"# a note someone added\nnot json\n[1, 2]\n")  # (an unreadable last line would be cut as torn)
+    with caplog.at_level("WARNING", logger="lguapi.sinks"):
+        await JsonlSink(path).close()
+    assert [r.getMessage() for r in caplog.records] == [f"{path}: 3 line(s) that are not records ignored"]

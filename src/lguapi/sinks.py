@@ -329,7 +329,9 @@ class JsonlSink(_Batching):
 
     On open, the last ``scan_bytes`` of an existing file are read: a torn last line (a
     writer killed mid-write) is cut off, and the keys found are remembered so that records
-    written again are skipped. At most ``max_keys`` recent keys are kept in memory, in two
+    written again are skipped. A file in which they hold no record at all, and no record cut
+    short either (another kind of file: a wrong path), is refused with ``ValueError`` and left
+    as it was. At most ``max_keys`` recent keys are kept in memory, in two
     generations of ``max_keys // 2`` (:class:`lguapi._recent.RecentKeys`): a record is skipped
     when its key is among the last ``max_keys // 2`` to ``max_keys`` keys seen.
     ``fsync=True`` also survives a power loss at the cost of one fsync per batch; a
@@ -375,25 +377,35 @@ class JsonlSink(_Batching):
                 json.loads(data[last:])
             except ValueError:
                 cut = last  # a complete-looking but unreadable last line (e.g. NUL bytes)
-        repaired = len(data) - cut
-        if repaired:
-            log.warning("%s: torn last record (%d bytes) removed", self.path, repaired)
-            with open(self.path, "r+b") as f:
-                f.truncate(start + cut)
         keys = self._keys
+        records = others = 0
         for line in data[:cut].split(b"\n"):
             if not line:
                 continue
             if line.startswith(_PREFIX) and line[len(_PREFIX) + _KEY_LEN:len(_PREFIX) + _KEY_LEN + 1] == b'"':
                 keys.fresh(line[len(_PREFIX):len(_PREFIX) + _KEY_LEN].decode("ascii"))
+                records += 1
                 continue
             try:
                 key = json.loads(line).get("key")
             except (ValueError, AttributeError):
-                log.warning("%s: a line that is not a record was ignored", self.path)
+                others += 1
                 continue
+            records += 1
             if isinstance(key, str):
                 keys.fresh(key)
+        if not records and (others or not data[cut:].startswith(b"{")):
+            # no record at all, and what there is is no record cut short either: another kind of
+            # file (a wrong path). Nothing is cut or appended: the file stays as it was.
+            raise ValueError(f"{self.path}: not a JSON Lines file of records (none in its last "
+                             f"{len(data)} bytes); refusing to write to it (choose another path)")
+        if others:
+            log.warning("%s: %d line(s) that are not records ignored", self.path, others)
+        repaired = len(data) - cut
+        if repaired:
+            log.warning("%s: torn last record (%d bytes) removed", self.path, repaired)
+            with open(self.path, "r+b") as f:
+                f.truncate(start + cut)
         return repaired
 
     def _add(self, key: str, record: bytes) -> bool:
