@@ -469,16 +469,26 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         for name in ("byteorder", "charset"):
             if getattr(args, name, None) is not None:
                 kw[name] = getattr(args, name)
-        monitor = Monitor(args.host, args.port, accounts=accounts, cipher=args.cipher, sink=args.sink,
-                          capture=args.capture,
-                          login_concurrency=args.login_concurrency, client_options=kw, freeze_gc=True)
+        capture = None
+        if args.capture is not None:  # the CLI's own writer (its bounds), closed after the monitor
+            from .capture import CaptureWriter
+
+            capture = CaptureWriter(args.capture, max_segment_bytes=args.capture_segment_mb << 20,
+                                    max_segments=args.capture_max_segments)
         try:
-            await monitor.start(wait=False)
-            ok = await watch(monitor, stop=stop, duration=args.duration, tui=tui, interval=args.interval,
-                             title=f"lguapi monitor {args.host}:{args.port}")
+            monitor = Monitor(args.host, args.port, accounts=accounts, cipher=args.cipher, sink=args.sink,
+                              capture=capture,
+                              login_concurrency=args.login_concurrency, client_options=kw, freeze_gc=True)
+            try:
+                await monitor.start(wait=False)
+                ok = await watch(monitor, stop=stop, duration=args.duration, tui=tui, interval=args.interval,
+                                 title=f"lguapi monitor {args.host}:{args.port}")
+            finally:
+                remove_signal_handlers()
+                await monitor.close()
         finally:
-            remove_signal_handlers()
-            await monitor.close()
+            if capture is not None:
+                capture.close()
         snap = monitor.snapshot(calls=0)
         from .tui import plain_line
 
@@ -550,6 +560,11 @@ def _add_monitor(sub: Any) -> None:
     p.add_argument("--snapshot", metavar="FILE", type=output_file, help="write the final snapshot as JSON to FILE")
     p.add_argument("--capture", metavar="DIR", type=output_dir,
                    help="record every frame of every connection in DIR (docs/capture.md; `lguapi replay DIR`)")
+    p.add_argument("--capture-segment-mb", metavar="MB", type=at_least_one, default=64,
+                   help="close a capture segment at this size and start the next; closed ones are "
+                        "gzip-compressed (default 64)")
+    p.add_argument("--capture-max-segments", metavar="N", type=at_least_one, default=None,
+                   help="keep only the newest N closed segments, deleting older ones (default: keep all)")
     p.set_defaults(func=_cmd_monitor)
 
 

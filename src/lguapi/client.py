@@ -1210,8 +1210,11 @@ class Client:
                 log.warning("async callbacks still running %g s after close(): cancelled", self.command_timeout)
                 pump.cancel()
                 await asyncio.gather(pump, return_exceptions=True)
-        if self._capture is not None and self._capture is not self._capture_spec:
-            self._capture.close()  # opened here from a directory name: ours to close
+        if self._capture is not None:
+            if self._capture is not self._capture_spec:
+                self._capture.close()  # opened here from a directory name: ours to close
+            else:
+                self._capture.flush()  # the caller's writer: what this client recorded reaches the OS
         log.info("client closed (%s)", mask_number(self.user_id))
 
     async def __aenter__(self) -> Client:

@@ -204,7 +204,9 @@ class Monitor:
     a few ms instead of tens (default :data:`GC_EVERY`; ``0``: leave it to the interpreter;
     skipped while the collector is disabled). ``capture``: a directory where
     every frame of every connection is recorded (docs/capture.md; replay it with
-    :func:`lguapi.replay.replay` or ``lguapi replay``).
+    :func:`lguapi.replay.replay` or ``lguapi replay``), or a
+    :class:`lguapi.capture.CaptureWriter` configured by the caller (its segment size, how many
+    segments to keep), which the monitor flushes but does not close.
     ``cluster="redis://HOST:PORT/DB"``
     makes this monitor one member of a cluster sharing the accounts: it logs in only the
     extensions of the shards it leases (:class:`lguapi.cluster.node.ClusterNode`, options in
@@ -220,7 +222,7 @@ class Monitor:
                  on_progress: Callable[[LoginProgress], Any] | None = None,
                  client_factory: Callable[..., Any] | None = None, sink_high_water: int = 10_000,
                  max_sink_backlog: int = 1_000_000, freeze_gc: bool = False,
-                 capture: str | os.PathLike | None = None, cluster: Any = None,
+                 capture: str | os.PathLike | Any = None, cluster: Any = None,
                  cluster_options: dict | None = None, gc_every: int = GC_EVERY) -> None:
         if login_concurrency < 1:
             raise ValueError("login_concurrency must be at least 1")
@@ -254,6 +256,7 @@ class Monitor:
         self._gc_due = gc_every  # events left until the next young collection
         self._capture_dir = capture
         self.capture: Any = None  # the CaptureWriter every client records into, once started
+        self._owns_capture = False
         self._sink_high = max(1, sink_high_water)
         self._sink_low = self._sink_high // 4
         self._sink_batch: Callable[[Iterable], list] | None = None  # the sink's write_batch, if any
@@ -310,7 +313,11 @@ class Monitor:
         if self._capture_dir is not None:
             from .capture import CaptureWriter
 
-            self.capture = CaptureWriter(self._capture_dir)
+            spec = self._capture_dir
+            # a directory is opened (and closed) here; a CaptureWriter the caller configured
+            # (segment size, how many to keep) is only flushed at close: the caller owns it
+            self._owns_capture = not isinstance(spec, CaptureWriter)
+            self.capture = CaptureWriter(spec) if self._owns_capture else spec
             self._client_options["capture"] = self.capture
         await self._open_sink()
         self._sink_wakeup = asyncio.Event()
@@ -354,7 +361,10 @@ class Monitor:
         self._tasks.clear()
         await self._drain_sink()
         if self.capture is not None:
-            self.capture.close()
+            if self._owns_capture:
+                self.capture.close()
+            else:
+                self.capture.flush()
         if self.sink is not None and self._owns_sink:
             try:
                 await self.sink.close()
