@@ -60,19 +60,17 @@ def apply(b: Book, event: Event, now: float, out: list) -> None:
 def apply_many(b: Book, events: Iterable[Event], clock: Callable[[], float], out: list) -> None:
     """:func:`apply` of each event in order, the clock read once per event (and, every
     :data:`WARM_EVERY` events, the memory of the next calls to end prefetched: :func:`warm`)."""
-    dl = b.deadlines
-    n = 0
-    mask = WARM_EVERY - 1
-    for event in events:
-        if n & mask == 0:
-            warm(dl)
-        n += 1
-        apply(b, event, clock(), out)
+    _apply_each(b, events, clock, out)
 
 
 def apply_recorded(b: Book, events: Iterable[Event], out: list) -> None:
     """:func:`apply` of each event in order at its own time, ``ts`` (a replay: the clock is the
     recording's); no clock is read. Prefetches as :func:`apply_many` does."""
+    _apply_each(b, events, None, out)
+
+
+def _apply_each(b: Book, events: Iterable[Event], clock: Callable[[], float] | None, out: list) -> None:
+    """The loop of :func:`apply_many` (``clock``) and :func:`apply_recorded` (None: each event's ``ts``)."""
     dl = b.deadlines
     n = 0
     mask = WARM_EVERY - 1
@@ -80,4 +78,4 @@ def apply_recorded(b: Book, events: Iterable[Event], out: list) -> None:
         if n & mask == 0:
             warm(dl)
         n += 1
-        apply(b, event, event.ts, out)
+        apply(b, event, event.ts if clock is None else clock(), out)
