@@ -55,6 +55,15 @@ BAD = [
 ]
 
 
+@pytest.mark.parametrize("value", ["0", "-1", "nan"])
+async def test_a_flag_that_must_be_positive_says_so_for_every_value_it_refuses(value):
+    # (a negative value was refused as "expected a number >= 0", which 0 is)
+    proc = await run_lguapi("serve", "--extensions", "3001", "--idle-timeout", value)
+    rc, out, err = await finish(proc, timeout=20)
+    assert rc == EXIT_USAGE and out == ""
+    assert err.strip().endswith(f"argument --idle-timeout: expected a number > 0, not '{value}'"), err
+
+
 @pytest.mark.parametrize("argv", BAD, ids=[" ".join(a) for a in BAD])
 async def test_bad_arguments_exit_2_at_once_with_one_line(argv):
     proc = await run_lguapi(*argv, env=child_env(LGUAPI_PASSWORD=""))

@@ -241,9 +241,12 @@ def _nonneg(text: str) -> float:
 
 
 def _positive(text: str) -> float:
-    v = _nonneg(text)
-    if v == 0:
-        raise argparse.ArgumentTypeError("expected a number > 0")
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if not v > 0:  # (NaN too)
+        raise argparse.ArgumentTypeError(f"expected a number > 0, not {text!r}")
     return v
 
 
