@@ -155,7 +155,10 @@ def tracker_extensions(directives: dict, macros: list) -> list[Extension]:
         _write_joined(HERE / d / "__init__.py", "")
     _write_joined(HERE / package / "core.pxd", joined_source(".pxd"))
     _write_joined(HERE / package / "core.py", joined_source(".py"))
-    exts = [Extension("lguapi.calls._c.core", [str(package / "core.py")], define_macros=macros)]
+    calls = HERE / "src" / "lguapi" / "calls"  # the lgu_*.h its .pxd files include
+    exts = [Extension("lguapi.calls._c.core", [str(package / "core.py")], define_macros=macros,
+                      include_dirs=[str(calls.relative_to(HERE))],
+                      depends=[str(h.relative_to(HERE)) for h in sorted(calls.glob("*.h"))])]
     python_semantics = {"annotation_typing": False, "wraparound": True, "boundscheck": True, "cdivision": False}
     return cythonize(exts, compiler_directives={**directives, **python_semantics}, build_dir="build/cython",
                      quiet=True)

@@ -23,8 +23,7 @@ _ID = "\x00id:"
 
 
 def _promise_kept(tracker: CallTracker) -> None:
-    mem = tracker._book.tomb
-    for gen in (mem.new, mem.old):
+    for gen in tracker._book.tomb.generations():
         for key in gen:
             if key.startswith(_ID):
                 assert key[len(_ID):] in gen, f"{key[len(_ID):]!r} remembered by name only"
@@ -60,7 +59,7 @@ def test_an_id_without_a_key_of_its_own_is_remembered_under_it():
                        exten="3001", ts=2.0))
     assert t.ended[-1].id == call.id
     _promise_kept(t)
-    assert call.id in t._book.tomb.new
+    assert call.id in t._book.tomb.generations()[0]
 
 
 def _feed(t: CallTracker, clock: Clock, ts: float, exten: str, text: str) -> list:
