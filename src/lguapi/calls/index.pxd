@@ -2,10 +2,10 @@
 # the generations' tables (lgu_keytab.h, beside this file)
 cdef extern from "lgu_keytab.h":
     ctypedef struct lgu_kt:
-        Py_ssize_t cap, used, filled
+        Py_ssize_t cap, used
     int kt_put "lgu_kt_put"(lgu_kt *t, str key, Py_hash_t h, object value) except -1
     object kt_lookup2 "lgu_kt_lookup2"(lgu_kt *a, lgu_kt *b, str key, Py_hash_t h)
-    int kt_pop "lgu_kt_pop"(lgu_kt *t, str key, Py_hash_t h)
+    void kt_pop "lgu_kt_pop"(lgu_kt *t, str key, Py_hash_t h)
     dict kt_dict "lgu_kt_dict"(lgu_kt *t)
     void kt_recycle "lgu_kt_recycle"(lgu_kt *t)
     void kt_swap "lgu_kt_swap"(lgu_kt *a, lgu_kt *b)

@@ -4,17 +4,19 @@
  * a megabyte for 200,000 slots) and, when the slot is taken, the entry it points to, and then
  * probing another slot far away: two or three cache misses per question in a table of
  * 100,000 keys, and as many per insert. This table keeps one byte per slot beside the
- * entries: 0 for an empty slot, 1 for a removed key, else 0x80 and seven bits of the key's
- * hash. Probing is linear, so a question reads a few neighbouring bytes of a tag array
- * small enough to stay in the CPU's cache, and reads an entry only when a tag matches: a
- * key that is not there (nearly every key the tombstones are asked about) costs no entry
- * read, and an insert writes its entry without reading one. Entries keep the hash, so
- * growing never reads a key.
+ * entries: 0 for an empty slot, else 0x80 and seven bits of the key's hash. Probing is
+ * linear, so a question reads a few neighbouring bytes of a tag array small enough to stay
+ * in the CPU's cache, and reads an entry only when a tag matches: a key that is not there
+ * (nearly every key the tombstones are asked about) costs no entry read, and an insert
+ * writes its entry without reading one. Entries keep the hash, so growing never reads a key.
+ * A removal moves back the keys after it in its run that would otherwise no longer be found
+ * (backward-shift deletion), so no slot is ever left marked "removed" and runs stay as short
+ * as the load allows however many keys come and go (the orphans' memory removes keys).
  *
  * Keys are str (compared by identity, then by value), values any object; the table holds a
- * reference to each. The load stays at most one half (removed keys counted). Every function
- * that can fail returns -1 with a Python exception set; none calls back into Python code
- * (str hashing and comparison only).
+ * reference to each. The load stays at most one half. Every function that can fail returns
+ * -1 with a Python exception set; none calls back into Python code (str hashing and
+ * comparison only).
  */
 #ifndef LGU_KEYTAB_H
 #define LGU_KEYTAB_H
@@ -32,13 +34,11 @@ typedef struct {
 typedef struct {
     Py_ssize_t cap;     /* slots: 0 (nothing allocated yet) or a power of two */
     Py_ssize_t used;    /* keys held */
-    Py_ssize_t filled;  /* slots not empty: keys held and keys removed */
-    uint8_t *tags;      /* per slot: 0 empty, 1 removed, 0x80 | 7 bits of the hash */
+    uint8_t *tags;      /* per slot: 0 empty, else 0x80 | 7 bits of the hash */
     lgu_kt_entry *ents;
 } lgu_kt;
 
 #define LGU_KT_EMPTY 0
-#define LGU_KT_REMOVED 1
 #define LGU_KT_MIN_CAP 16
 
 static CYTHON_INLINE uint8_t lgu_kt_tag(Py_hash_t h) {
@@ -64,7 +64,7 @@ static CYTHON_INLINE Py_ssize_t lgu_kt_find(const lgu_kt *t, PyObject *key, Py_h
     }
 }
 
-/* move every key into fresh arrays of cap slots (removed keys are dropped) */
+/* move every key into fresh arrays of cap slots */
 static int lgu_kt_resize(lgu_kt *t, Py_ssize_t cap) {
     uint8_t *tags = (uint8_t *)PyMem_Calloc((size_t)cap, 1);
     lgu_kt_entry *ents = (lgu_kt_entry *)PyMem_Malloc((size_t)cap * sizeof(lgu_kt_entry));
@@ -86,7 +86,6 @@ static int lgu_kt_resize(lgu_kt *t, Py_ssize_t cap) {
     t->tags = tags;
     t->ents = ents;
     t->cap = cap;
-    t->filled = t->used;
     return 0;
 }
 
@@ -110,14 +109,12 @@ static CYTHON_INLINE PyObject *lgu_kt_lookup2(const lgu_kt *a, const lgu_kt *b, 
 
 /* key -> value (a key held already gets the new value) */
 static int lgu_kt_put(lgu_kt *t, PyObject *key, Py_hash_t h, PyObject *value) {
-    size_t mask, i, at = 0;
+    size_t mask, i;
     uint8_t tag, g;
-    int have_at = 0;
     PyObject *old;
-    if ((t->filled + 1) * 2 > t->cap) {
+    if ((t->used + 1) * 2 > t->cap) {
         Py_ssize_t cap = LGU_KT_MIN_CAP;
-        while (cap <= (t->used + 1) * 2) cap *= 2;  /* under half full after growing: a quarter, */
-                                                     /* when no key was removed */
+        while (cap <= (t->used + 1) * 2) cap *= 2;  /* a quarter full after growing */
         if (lgu_kt_resize(t, cap) < 0) return -1;
     }
     mask = (size_t)t->cap - 1;
@@ -125,9 +122,7 @@ static int lgu_kt_put(lgu_kt *t, PyObject *key, Py_hash_t h, PyObject *value) {
     for (i = (size_t)h & mask;; i = (i + 1) & mask) {
         g = t->tags[i];
         if (g == LGU_KT_EMPTY) break;
-        if (g == LGU_KT_REMOVED) {
-            if (!have_at) { at = i; have_at = 1; }
-        } else if (g == tag && t->ents[i].hash == h && lgu_kt_same(t->ents[i].key, key)) {
+        if (g == tag && t->ents[i].hash == h && lgu_kt_same(t->ents[i].key, key)) {
             old = t->ents[i].value;
             Py_INCREF(value);
             t->ents[i].value = value;
@@ -135,33 +130,54 @@ static int lgu_kt_put(lgu_kt *t, PyObject *key, Py_hash_t h, PyObject *value) {
             return 0;
         }
     }
-    if (!have_at) {
-        at = i;
-        t->filled++;
-    }
     Py_INCREF(key);
     Py_INCREF(value);
-    t->tags[at] = tag;
-    t->ents[at].hash = h;
-    t->ents[at].key = key;
-    t->ents[at].value = value;
+    t->tags[i] = tag;
+    t->ents[i].hash = h;
+    t->ents[i].key = key;
+    t->ents[i].value = value;
     t->used++;
     return 0;
 }
 
-/* remove key; 1 when it was held */
-static int lgu_kt_pop(lgu_kt *t, PyObject *key, Py_hash_t h) {
+/* empty slot i, moving back the keys after it in its run that would no longer be found
+   (backward-shift deletion: no slot is ever marked removed, so runs never lengthen) */
+static void lgu_kt_unlink(lgu_kt *t, size_t i) {
+    size_t mask = (size_t)t->cap - 1, j = i, home;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (t->tags[j] == LGU_KT_EMPTY) break;
+        home = (size_t)t->ents[j].hash & mask;
+        /* the key at j stays when its home is cyclically within (i, j] */
+        if (i <= j ? (i < home && home <= j) : (i < home || home <= j)) continue;
+        t->tags[i] = t->tags[j];
+        t->ents[i] = t->ents[j];
+        i = j;
+    }
+    t->tags[i] = LGU_KT_EMPTY;
+    t->ents[i].key = t->ents[i].value = NULL;
+}
+
+/* remove key: the value it had (a new reference), else None */
+static PyObject *lgu_kt_take(lgu_kt *t, PyObject *key, Py_hash_t h) {
     Py_ssize_t i = lgu_kt_find(t, key, h);
     PyObject *k, *v;
-    if (i < 0) return 0;
+    if (i < 0) {
+        Py_INCREF(Py_None);
+        return Py_None;
+    }
     k = t->ents[i].key;
-    v = t->ents[i].value;
-    t->tags[i] = LGU_KT_REMOVED;
-    t->ents[i].key = t->ents[i].value = NULL;
+    v = t->ents[i].value;  /* the table's reference, now the caller's */
+    lgu_kt_unlink(t, (size_t)i);
     t->used--;
     Py_DECREF(k);
+    return v;
+}
+
+/* remove key (if held) */
+static CYTHON_INLINE void lgu_kt_pop(lgu_kt *t, PyObject *key, Py_hash_t h) {
+    PyObject *v = lgu_kt_take(t, key, h);
     Py_DECREF(v);
-    return 1;
 }
 
 /* a new dict of the table's keys and values (NULL: an exception is set) */
@@ -191,7 +207,7 @@ static void lgu_kt_recycle(lgu_kt *t) {
         }
     }
     if (t->cap) memset(t->tags, LGU_KT_EMPTY, (size_t)t->cap);
-    t->used = t->filled = 0;
+    t->used = 0;
 }
 
 /* exchange two tables' contents */
@@ -207,7 +223,7 @@ static void lgu_kt_clear(lgu_kt *t) {
     uint8_t *tags = t->tags;
     lgu_kt_entry *ents = t->ents;
     /* emptied before the references go: a value's destructor may look at the table */
-    t->cap = t->used = t->filled = 0;
+    t->cap = t->used = 0;
     t->tags = NULL;
     t->ents = NULL;
     for (i = 0; i < cap; i++) {
