@@ -8,7 +8,7 @@ PY      = $(VENV)/bin/python
 INSTALLED      = $(VENV)/.installed
 TEST_INSTALLED = $(VENV)/.installed-test
 BUILT          = $(VENV)/.built
-CORE_SOURCES   = setup.py $(wildcard src/lgucore/*.pyx src/lgucore/*.pxd src/lgucore/*.h src/lguapi/calls/*.py src/lguapi/calls/*.pxd src/lguapi/channels.py)
+CORE_SOURCES   = setup.py $(wildcard src/lgucore/*.pyx src/lgucore/*.pxd src/lgucore/*.h src/lguapi/calls/*.py src/lguapi/calls/*.pxd src/lguapi/calls/*.h src/lguapi/channels.py)
 PYTEST_ARGS ?=
 
 .PHONY: all venv build browser services test test-core demo bench wheel docs fuzz clean

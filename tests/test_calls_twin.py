@@ -72,9 +72,9 @@ def _setup_tuple(name: str) -> tuple:
 
 
 def _part_sources() -> list[Path]:
-    """Every part's .py and, when it has one, its augmenting .pxd."""
+    """Every part's .py and, when it has one, its augmenting .pxd; the C headers they include."""
     paths = [(SRC / Path(*m.split("."))).with_suffix(suffix) for m in _twin.PARTS for suffix in (".py", ".pxd")]
-    return [p for p in paths if p.is_file()]
+    return [p for p in paths if p.is_file()] + sorted((SRC / "lguapi" / "calls").glob("*.h"))
 
 
 def test_setup_builds_the_modules_the_selector_loads():
@@ -84,7 +84,8 @@ def test_setup_builds_the_modules_the_selector_loads():
 
 
 def test_a_built_twin_is_not_older_than_its_sources():
-    """A stale .so would run yesterday's tracker: `make build` rebuilds when a part (.py or .pxd) changes."""
+    """A stale .so would run yesterday's tracker: `make build` rebuilds when a part (.py or .pxd) or a
+    header changes."""
     # the modules the selector loads (a .so of an older layout left in a working tree is never imported)
     built = [lib for m in _twin.HOT_MODULES for lib in (SRC / "lguapi" / "calls" / "_c").glob(f"{m}.*.so")]
     sources = _part_sources()
