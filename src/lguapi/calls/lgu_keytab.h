@@ -23,7 +23,6 @@
 
 #include <Python.h>
 #include <stdint.h>
-#include <string.h>
 
 typedef struct {
     Py_hash_t hash;
@@ -194,7 +193,8 @@ static PyObject *lgu_kt_dict(const lgu_kt *t) {
     return d;
 }
 
-/* drop every key; the arrays stay, for the keys to come (all slots empty) */
+/* drop every key; the arrays stay, for the keys to come (a slot is emptied before its
+   references go: a destructor that runs meanwhile sees only keys still held) */
 static void lgu_kt_recycle(lgu_kt *t) {
     Py_ssize_t i;
     for (i = 0; i < t->cap; i++) {
@@ -206,8 +206,6 @@ static void lgu_kt_recycle(lgu_kt *t) {
             Py_DECREF(v);
         }
     }
-    if (t->cap) memset(t->tags, LGU_KT_EMPTY, (size_t)t->cap);
-    t->used = 0;
 }
 
 /* exchange two tables' contents */
