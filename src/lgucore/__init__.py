@@ -3,17 +3,24 @@
 Each concern has a compiled twin (Cython) and a pure-Python twin with identical
 behaviour. ``HAS_EXTENSIONS`` tells which one is in use; set ``LGUCORE_NO_EXTENSIONS=1``
 to force the pure twins (at build time and at import).
+
+The batch decoder (``decode_batch``, ``tokenize_batch`` and their batches) returns numpy
+columns, and numpy costs a process some 60 ms and a pool of BLAS threads to import: it is
+imported on first use, so that a client, a monitor or a CLI command that never decodes a
+batch never loads numpy.
 """
-from types import SimpleNamespace
+import importlib
+import importlib.util
+from types import ModuleType, SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from ._types import FRAME_TYPES, HEARTBEAT, HEARTBEAT_ACK, TEXT, TEXT_BASIC, TEXT_SEED, Frame
 from .errors import CipherError, FrameError, ProtocolError
-from . import batch as _batch, cipher as _cipher, frames as _frames, fields as _fields, tokens as _tokens
+from . import cipher as _cipher, frames as _frames, fields as _fields, tokens as _tokens
 from ._env import NO_EXTENSIONS, build_fallback_cause
 from .frames import MAX_BODY, FrameDecoder, encode_frame
 from .tokens import Message, tokenize
 from .fields import project
-from .batch import FrameBatch, TokenBatch, decode_batch, tokenize_batch
 from .cipher import (
     DEFAULT_BASIC_KEY,
     DEFAULT_SEED_KEY,
@@ -27,9 +34,42 @@ from .cipher import (
 )
 from .codec import CIPHERS, TextCodec, cipher_of
 
-#: True when every concern runs its compiled twin.
-_CONCERNS = (_frames, _tokens, _batch, _cipher, _fields)
-HAS_EXTENSIONS: bool = all(m.c is not None for m in _CONCERNS)
+if TYPE_CHECKING:
+    from .batch import FrameBatch, TokenBatch, decode_batch, tokenize_batch
+
+#: the names of lgucore.batch, imported with it on first use (see the module's docstring)
+_BATCH_NAMES = ("FrameBatch", "TokenBatch", "decode_batch", "tokenize_batch")
+#: the concerns imported with lgucore (the batch decoder is the fifth)
+_EAGER = (_frames, _tokens, _cipher, _fields)
+
+
+def _batch() -> ModuleType:
+    # (import_module, not "from . import batch": that asks this module for the name first)
+    return importlib.import_module(f"{__name__}.batch")
+
+
+def _concerns() -> tuple:
+    """Every concern's facade, the batch decoder's imported now."""
+    return (_frames, _tokens, _batch(), _cipher, _fields)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _BATCH_NAMES or name == "batch":
+        batch = _batch()
+        value = batch if name == "batch" else getattr(batch, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'lgucore' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_BATCH_NAMES))
+
+
+#: True when every concern runs its compiled twin (the batch decoder's: built, found without
+#: importing it; a build that cannot be imported raises when the batch decoder is first used)
+HAS_EXTENSIONS: bool = (all(m.c is not None for m in _EAGER) and not NO_EXTENSIONS
+                        and importlib.util.find_spec("lgucore._batch_c") is not None)
 
 if not HAS_EXTENSIONS and not NO_EXTENSIONS and (_cause := build_fallback_cause()) is not None:
     import warnings
@@ -47,12 +87,13 @@ def implementations() -> dict[str, SimpleNamespace]:
     The test-suite runs every core test against each entry.
     """
     out: dict[str, SimpleNamespace] = {}
+    concerns = _concerns()
     for tag in ("py", "c"):
-        mods = [getattr(m, tag) for m in _CONCERNS]
+        mods = [getattr(m, tag) for m in concerns]
         if any(m is None for m in mods):
             continue
         ns = SimpleNamespace(name=tag)
-        for m, names in zip(mods, (c.__all__ for c in _CONCERNS)):
+        for m, names in zip(mods, (c.__all__ for c in concerns)):
             for n in names:
                 if n not in ("py", "c"):
                     setattr(ns, n, getattr(m, n))
