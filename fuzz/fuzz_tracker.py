@@ -52,8 +52,13 @@ def event_text(fdp: atheris.FuzzedDataProvider) -> str:
 def test_one_input(data: bytes) -> None:
     fdp = atheris.FuzzedDataProvider(data)
     now = [1_000.0]
+    # small memories too, so that the tombstones' and orphans' generations rotate (and, in the
+    # compiled twin, their C tables grow, recycle and remove keys) within one input
     tracker = CallTracker(clock=lambda: now[0], ring_expiry=30.0, call_expiry=600.0,
-                          end_grace=fdp.PickValueInList(list((None, 0.0, 2.0))))
+                          end_grace=fdp.PickValueInList(list((None, 0.0, 2.0))),
+                          max_tombstones=fdp.PickValueInList([2, 8, 200_000]),
+                          tombstone_ttl=fdp.PickValueInList([20.0, 600.0]),
+                          max_orphans=fdp.PickValueInList([2, 8, 10_000]))
     for _ in range(fdp.ConsumeIntInRange(1, 40)):
         now[0] += fdp.ConsumeIntInRange(0, 90) / 3
         text = event_text(fdp)
