@@ -68,7 +68,7 @@ def __dir__() -> list[str]:
 
 #: True when every concern runs its compiled twin (the batch decoder's: built, found without
 #: importing it; a build that cannot be imported raises when the batch decoder is first used)
-HAS_EXTENSIONS: bool = (all(m.c is not None for m in _EAGER) and not NO_EXTENSIONS
+HAS_EXTENSIONS: bool = (all(m.c is not None for m in _EAGER)
                         and importlib.util.find_spec("lgucore._batch_c") is not None)
 
 if not HAS_EXTENSIONS and not NO_EXTENSIONS and (_cause := build_fallback_cause()) is not None:

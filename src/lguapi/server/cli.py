@@ -230,24 +230,23 @@ def _hostport(text: str) -> HostPort:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _nonneg(text: str) -> float:
+def _number(text: str, *, strict: bool) -> float:
+    """A number >= 0 (> 0 when ``strict``; NaN never), infinity allowed ("never", "no limit")."""
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
-    if not v >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, not {text!r}")
+    if not (v > 0 if strict else v >= 0):
+        raise argparse.ArgumentTypeError(f"expected a number {'>' if strict else '>='} 0, not {text!r}")
     return v
+
+
+def _nonneg(text: str) -> float:
+    return _number(text, strict=False)
 
 
 def _positive(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
-    if not v > 0:  # (NaN too)
-        raise argparse.ArgumentTypeError(f"expected a number > 0, not {text!r}")
-    return v
+    return _number(text, strict=True)
 
 
 def _probability(text: str) -> float:
