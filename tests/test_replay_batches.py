@@ -193,6 +193,39 @@ async def test_a_batch_in_one_tracker_call_makes_what_one_event_at_a_time_makes(
     assert theirs.calls == len(mine.ended) > 0
 
 
+@pytest.mark.parametrize("batch", [3, 10_000])
+async def test_a_sink_with_only_write_event_and_write_call_gets_every_record_in_order(tmp_path, batch):
+    """A sink object of the documented protocol (no ``write_batch``) is awaited once per record,
+    in the order a JSONL sink's records are made, and flushed; replay does not close it."""
+    from lguapi.sinks import read_jsonl
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.records: list[tuple[str, str]] = []
+            self.flushed = self.closed = False
+
+        async def write_event(self, ev) -> None:
+            self.records.append(("event", ev.raw))
+
+        async def write_call(self, call) -> None:
+            self.records.append(("call", call.id))
+
+        async def flush(self) -> None:
+            self.flushed = True
+
+        async def close(self) -> None:
+            self.closed = True
+
+    _capture(tmp_path / "cap")
+    mine, lines = Recorder(), tmp_path / "r.jsonl"
+    got = await replay([tmp_path / "cap"], sink=mine, batch=batch)
+    await replay([tmp_path / "cap"], sink=f"jsonl:{lines}", batch=batch)
+    stored = list(read_jsonl(lines))
+    assert len(mine.records) == got.events + got.calls == len(stored) and got.calls > 0
+    assert mine.records == [("event", r["raw"]) if r["kind"] == "event" else ("call", r["id"]) for r in stored]
+    assert mine.flushed and not mine.closed
+
+
 async def test_a_recorder_restarted_in_the_same_directory_starts_new_connections(tmp_path):
     """A crash leaves no CLOSE; the next recorder numbers its connections from 1 again. Its OPEN
     (not ``continued``) is a new connection: counted, with its own extension and charset."""
