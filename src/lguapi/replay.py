@@ -177,6 +177,7 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
     conns = _Conns()
     write_batch = getattr(sink, "write_batch", None)
     just_count = sink is None and on_event is None and on_update is None
+    records: list[tuple[str, Any]] | None  # a batch's, until a sink has them
     started = time.perf_counter()
     try:
         for path in segments(paths):
