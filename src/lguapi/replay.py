@@ -177,7 +177,6 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
     conns = _Conns()
     write_batch = getattr(sink, "write_batch", None)
     just_count = sink is None and on_event is None and on_update is None
-    records: list[tuple[str, Any]] | None  # a batch's, until a sink has them
     started = time.perf_counter()
     try:
         for path in segments(paths):
@@ -197,8 +196,8 @@ async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, t
                         # the records' tuples go before the collector is back on: kept, they
                         # would be walked by its next young collection and moved to an older
                         # generation (0.1 µs per event of collections in a replay into JSONL)
-                        records = None
-                if records is not None and sink is not None:
+                        del records
+                if sink is not None and write_batch is None:
                     await _write_each(sink, records)
         if sink is not None:
             await sink.flush()
