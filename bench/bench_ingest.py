@@ -7,14 +7,18 @@ taken every event (and, with a sink, written every record):
 
 * **Client** — one :class:`lguapi.Client`, one connection: the reference rate;
 * **Monitor** — 1,000 and 5,000 connections (SEED, the CallTracker), without a sink and
-  with the JSONL sink; and the pure twin (``LGUCORE_NO_EXTENSIONS=1``) at 1,000.
+  with the JSONL sink; and the pure twin (``LGUCORE_NO_EXTENSIONS=1``) at 1,000;
+* **Monitor with an idle tracker** — 5,000 connections, no sink, a tracker that takes every
+  event and follows no call: what the Monitor's own ingest costs, beside the Client's.
 
 For each: events/s, CPU µs per event of the consumer process, the longest garbage-collector
 pause, and connections declared dead (must be 0). Then, in this process, the **per-stage
 budget** on the same frames (decrypt, frames, tokens, typed event, tracker, sink record: the
   records of the events and of the calls they finish)
-and the **core's own limit** (decrypt + frames + tokens): ``loop and the rest`` is the live
-CPU per event minus the stages. Last, **steady state**: the generator paces 10,000 events/s
+and the **core's own limit** (decrypt + frames + tokens), and the live Monitor taken apart
+(:func:`live_parts`): ``loop and the rest`` is the idle-tracker run's CPU per event minus the
+ingest stages and its collections; the tracker (with the Monitor's counting of the calls it
+ends) and the sink are each what they add to the live run before them. Last, **steady state**: the generator paces 10,000 events/s
 over 5,000 connections (``--rate``; every event has its instant in a schedule both processes
 know) and the Monitor's update hook measures the **event-to-update latency** (p50, p99, max)
 and the longest GC pause. Targets (the ingest design goals): Monitor 5,000
@@ -76,6 +80,24 @@ async def _trace(monitor, seen, t0: float) -> None:
         backlog = len(monitor._sink_queue)  # a diagnostic: snapshot() would cost more than what it shows
         sys.stderr.write(f"trace {time.perf_counter() - t0:7.3f}s lag {1e3 * lag:6.1f} ms seen {seen():7d}"
                          f" backlog {backlog}\n")
+
+
+def _idle_tracker():
+    """A :class:`~lguapi.calls.CallTracker` that takes every event and follows no call: a Monitor
+    given it costs what its ingest does (reads, decryption, events, counting) without the
+    tracker and the bookkeeping of the calls the tracker would end."""
+    from lguapi.calls import CallTracker
+
+    class IdleTracker(CallTracker):
+        def feed_many(self, events):  # noqa: ANN001, ANN201 - the tracker's own signature
+            for _ in events:
+                pass
+            return []
+
+        def feed(self, event):  # noqa: ANN001, ANN201
+            return []
+
+    return IdleTracker()
 
 
 def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str, rate: float = 0.0) -> None:
@@ -149,7 +171,8 @@ def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str, rate: floa
         else:
             monitor = Monitor("127.0.0.1", port, accounts=[(login_id(e), "pw") for e in extens], cipher="seed",
                               sink=None if sink == "-" else sink, login_concurrency=200, freeze_gc=True,
-                              client_options={"heartbeat": 20, "auto_reconnect": 0})
+                              client_options={"heartbeat": 20, "auto_reconnect": 0},
+                              tracker=_idle_tracker() if os.environ.get("BENCH_TRACKER") == "idle" else None)
             await monitor.start()
             base = monitor.events_seen
 
@@ -220,12 +243,13 @@ def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str, rate: floa
 # --- orchestration ------------------------------------------------------------------------
 
 def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False, rate: float = 0.0,
-            loop: str = "asyncio") -> dict:
+            loop: str = "asyncio", idle_tracker: bool = False) -> dict:
     """One consumer run against a fresh generator; returns the consumer's JSON result.
 
     ``rate`` > 0: the generator paces the events (``rate`` per second in all) and the result
     has the event-to-update latency (``latency_ms``: p50, p99, max) of a Monitor.
-    ``loop="uvloop"``: the consumer runs on uvloop (when installed) instead of asyncio's loop."""
+    ``loop="uvloop"``: the consumer runs on uvloop (when installed) instead of asyncio's loop.
+    ``idle_tracker``: the Monitor's tracker follows no call (:func:`_idle_tracker`)."""
     gen = subprocess.Popen([sys.executable, str(HERE / "loadgen.py"), "--conns", str(n), "--events", str(per_conn),
                             "--first-exten", str(FIRST), "--rate", str(rate)], stdin=subprocess.PIPE,
                            stdout=subprocess.PIPE, env=_env(False), text=True)
@@ -238,7 +262,8 @@ def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False,
         sink_path = os.path.join(tmp, "events.jsonl") if sink else "-"
         cons = subprocess.Popen([sys.executable, __file__, "--consumer", mode, str(port), str(n), str(per_conn),
                                  sink_path, str(rate)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                env={**_env(pure), "BENCH_LOOP": loop}, text=True)
+                                env={**_env(pure), "BENCH_LOOP": loop, "BENCH_TRACKER": "idle" if idle_tracker else ""},
+                                text=True)
         line = cons.stdout.readline().strip()
         if line != "ready":
             raise RuntimeError(f"consumer did not get ready: {line!r}")
@@ -462,6 +487,8 @@ def run(report) -> None:
             runs.append((n, sink, False, r))
     pure_n = 200 if quick else 1000
     runs.append((pure_n, True, True, measure("monitor", pure_n, max(1, (total // 10) // pure_n), sink=True, pure=True)))
+    big = 200 if quick else 5000
+    idle = measure("monitor", big, max(1, total // big), sink=False, idle_tracker=True)
     for n, sink, pure, r in runs:
         print(f"bench_ingest: monitor {n} sink={sink} pure={pure} {json.dumps(r)}", file=sys.stderr, flush=True)
         what = f"Monitor {n} conns, tracker{' + JSONL sink' if sink else ', no sink'}"
@@ -473,13 +500,17 @@ def run(report) -> None:
                    higher_is_better=False)
         report.add(f"ingest: {what} ({variant}): connections declared dead", variant, r["dead"], "count",
                    higher_is_better=False)
-    _uvloop(report, 200 if quick else 5000, total)
+    print(f"bench_ingest: monitor {big} idle tracker {json.dumps(idle)}", file=sys.stderr, flush=True)
+    what = f"Monitor {big} conns, idle tracker, no sink: its ingest alone (compiled)"
+    report.add("ingest: events/s, one Client (SEED)", what, idle["events_per_s"], "events/s")
+    report.add("ingest: CPU per event, one Client", what, idle["cpu_us_per_event"], "µs", higher_is_better=False)
+    _uvloop(report, big, total)
     _paced(report, 200 if quick else 5000, 2_000 if quick else 10_000, 5 if quick else 10)
     for what, r in replay_rates(50 if quick else 200, 200 if quick else 1000).items():
         print(f"bench_ingest: replay {what} {json.dumps(r)}", file=sys.stderr, flush=True)
         report.add("ingest: lguapi replay of a capture, events/s", what, r["events_per_s"], "events/s")
     budget = stage_budget(50 if quick else 500, 100 if quick else 400)
-    live = next((r for n, sink, pure, r in runs if sink and not pure and n == max(x[0] for x in runs if not x[2])), None)
+    live = {sink: r for n, sink, pure, r in runs if n == big and not pure}
     for stage, us in budget.items():
         report.add("ingest: per-stage budget, µs per event", stage, us, "µs", baseline=stage == "core limit",
                    higher_is_better=False)
@@ -487,17 +518,30 @@ def run(report) -> None:
     for stage in ("event", "tracker", "sink record"):
         report.add("ingest: per-stage budget, µs per event", f"{stage} (pure twin)", pure[stage], "µs",
                    higher_is_better=False)
-    if live is not None:
-        stages = sum(v for k, v in budget.items() if k != "core limit")
-        report.add("ingest: per-stage budget, µs per event", "GC (live)", live["gc_total_us_per_event"], "µs",
-                   higher_is_better=False)
-        report.add("ingest: per-stage budget, µs per event", "loop and the rest (live)",
-                   max(0.0, live["cpu_us_per_event"] - stages - live["gc_total_us_per_event"]), "µs",
-                   higher_is_better=False)
-        limit = 1e6 / budget["core limit"]
-        report.add("ingest: fraction of the core's own limit", "core limit (decrypt+frames+tokens)", limit,
-                   "events/s", baseline=True)
-        report.add("ingest: fraction of the core's own limit", "Monitor, tracker + sink", live["events_per_s"], "events/s")
+    # the live Monitor's CPU per event, taken apart by its three runs at `big` connections
+    what = "ingest: per-stage budget, µs per event"
+    report.add(what, "GC (live)", live[True]["gc_total_us_per_event"], "µs", higher_is_better=False)
+    for stage, us in live_parts(budget, idle, live[False], live[True]).items():
+        report.add(what, stage, us, "µs", higher_is_better=False)
+    limit = 1e6 / budget["core limit"]
+    report.add("ingest: fraction of the core's own limit", "core limit (decrypt+frames+tokens)", limit,
+               "events/s", baseline=True)
+    report.add("ingest: fraction of the core's own limit", "Monitor, tracker + sink", live[True]["events_per_s"], "events/s")
+
+
+def live_parts(budget: dict, idle: dict, no_sink: dict, sink: dict) -> dict[str, float]:
+    """The live Monitor's CPU µs per event beyond the stages timed alone, from three runs at one
+    size: with an idle tracker, with the tracker and no sink, with both. What the first costs
+    beyond the ingest stages (frames, decrypt, tokens, event) and its collections is the loop
+    and the rest; the tracker and the sink each cost what they add to the run before."""
+    ingest = sum(budget[k] for k in ("frames", "decrypt", "tokens", "event"))
+    return {
+        "loop and the rest (live, idle tracker)":
+            max(0.0, idle["cpu_us_per_event"] - ingest - idle["gc_total_us_per_event"]),
+        "tracker and its calls' bookkeeping, in place (live)":
+            no_sink["cpu_us_per_event"] - idle["cpu_us_per_event"],
+        "JSONL sink, in place (live)": sink["cpu_us_per_event"] - no_sink["cpu_us_per_event"],
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -119,3 +119,30 @@ def test_ingest_stages_see_each_connection_in_its_own_order():
     for i, (exten, got) in enumerate(by_conn.items()):
         assert got == call_flows(exten, 11, seq0=1 + i * 4 * 11)
     assert [e for e, _ in texts[:14]] == list(by_conn) * 2  # round robin
+
+
+def test_the_live_monitor_is_taken_apart_into_parts_that_add_up():
+    """bench_ingest's idle tracker is a real CallTracker that takes every event of a read and
+    follows no call; the live parts, with the ingest stages and the idle run's collections,
+    add up to the CPU per event of the run with the tracker and the sink."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from bench_ingest import _idle_tracker, live_parts
+        from lguapi.calls import CallTracker
+        from lguapi.events import parse_event
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    idle = _idle_tracker()
+    assert isinstance(idle, CallTracker)
+    events = iter([parse_event(lgucore.tokenize(b"RINGEVENT|ISDIAL:0|CHANNEL:SIP/2001-1|RECHANNEL:SIP/gw-2|"
+                                                b"AGENT:2001|CALLERID:0101|UNIQUEID:17.1"), exten="2001", ts=1.0)] * 3)
+    assert idle.feed_many(events) == [] and next(events, None) is None  # the whole read taken
+    assert not idle.active and not idle.ended
+    budget = {"frames": 0.1, "decrypt": 1.2, "tokens": 0.2, "event": 0.5, "tracker": 3.0, "core limit": 1.5}
+    runs = ({"cpu_us_per_event": 3.3, "gc_total_us_per_event": 0.1}, {"cpu_us_per_event": 9.2},
+            {"cpu_us_per_event": 14.5})
+    parts = live_parts(budget, *runs)
+    assert list(parts) == ["loop and the rest (live, idle tracker)",
+                           "tracker and its calls' bookkeeping, in place (live)", "JSONL sink, in place (live)"]
+    ingest = budget["frames"] + budget["decrypt"] + budget["tokens"] + budget["event"]
+    assert abs(ingest + 0.1 + sum(parts.values()) - 14.5) < 1e-9
