@@ -221,7 +221,7 @@ async def test_jsonl_scan_is_bounded(tmp_path):
 # --- open_sink ------------------------------------------------------------------------------------
 
 
-async def test_open_sink_names(tmp_path):
+async def test_open_sink_names(tmp_path, monkeypatch):
     cases = {
         str(tmp_path / "a.jsonl"): JsonlSink, str(tmp_path / "b.db"): SqliteSink,
         str(tmp_path / "c.sqlite3"): SqliteSink, "sqlite:///" + str(tmp_path / "d.x"): SqliteSink,
@@ -235,6 +235,17 @@ async def test_open_sink_names(tmp_path):
     for bad in ("", "mysql://x/y", "sqlite://"):
         with pytest.raises(ValueError):
             open_sink(bad)
+    monkeypatch.chdir(tmp_path)
+    for typo in ("sqllite:calls.db", "josnl:events.jsonl", "bogus:x"):  # never a file named so
+        with pytest.raises(ValueError, match=f"unknown sink scheme '{typo.split(':')[0]}'.*\\./{typo}"):
+            open_sink(typo)
+        assert not os.path.exists(typo)
+    # a colon in a file's name, asked for as a path; a drive-letter-like one stays a path too
+    for name in ("./odd:name.jsonl", "C:odd.jsonl"):
+        sink = open_sink(name)
+        assert isinstance(sink, JsonlSink)
+        await sink.close()
+        assert os.path.exists(tmp_path / name)
     with pytest.raises(sqlite3.OperationalError):
         SqliteSink(tmp_path / "missing-dir" / "x.db")
     with pytest.raises(ValueError):

@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, Iterator, Protocol, Self
@@ -800,11 +801,18 @@ class SqliteSink(_Batching):
 # --- opening by name ------------------------------------------------------------------------
 
 
+#: a URL scheme in front of a sink's name: two characters or more, so that a Windows drive
+#: letter (``C:\\calls.db``) stays a path
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")
+
+
 def open_sink(url_or_path: str | os.PathLike[str], **kwargs: Any) -> JsonlSink | SqliteSink:
     """Open a sink by name: ``events.jsonl`` (JSON Lines, the default),
     ``sqlite:///relative.db`` / ``sqlite:////absolute.db`` or a path ending in ``.db``,
     ``.sqlite`` or ``.sqlite3`` (SQLite), ``jsonl:///path`` (JSON Lines, explicit).
-    Keyword arguments go to the sink (``batch``, ``flush_interval``, ...)."""
+    Any other scheme (``name:`` of two characters or more) is a ``ValueError``: write
+    ``./name:...`` for a file whose name has a colon. Keyword arguments go to the sink
+    (``batch``, ``flush_interval``, ...)."""
     name = os.fspath(url_or_path)
     if not name:
         raise ValueError("empty sink name")
@@ -823,8 +831,10 @@ def open_sink(url_or_path: str | os.PathLike[str], **kwargs: Any) -> JsonlSink |
         if not path:
             raise ValueError(f"no file path in {name!r}")
         return JsonlSink(path, **kwargs)
-    if "://" in name:
-        raise ValueError(f"unknown sink scheme in {name!r} (use a path, jsonl:// or sqlite://)")
+    scheme = _SCHEME.match(name)
+    if scheme is not None:  # a mistyped "sqlite:"/"jsonl:" would otherwise name a file
+        raise ValueError(f"unknown sink scheme {scheme.group(1)!r} in {name!r} (use a path, jsonl: or sqlite:; "
+                         f"a file whose name has a colon: ./{name})")
     if name.lower().endswith((".db", ".sqlite", ".sqlite3")):
         return SqliteSink(name, **kwargs)
     return JsonlSink(name, **kwargs)
