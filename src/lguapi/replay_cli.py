@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sqlite3
 import sys
 
 __all__ = ["add_parser", "run"]
@@ -37,11 +36,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"lguapi replay: {e}", file=sys.stderr)
         return EXIT_USAGE
     if args.sink is not None:
-        from .sinks import open_sink
+        from .sinks import OPEN_ERRORS, open_sink
 
         try:
             sink = open_sink(args.sink)
-        except (ValueError, OSError, sqlite3.Error) as e:
+        except OPEN_ERRORS as e:
             print(f"lguapi replay: bad --sink: {e}", file=sys.stderr)
             return EXIT_USAGE
     else:

@@ -45,9 +45,13 @@ from .calls import Call
 from .calls.model import CALL_FIELDS
 from .events import CdrEvent, ChannelListEvent, ChannelOutEvent, ConnectionEvent, Event, RingEvent
 
-__all__ = ["Sink", "JsonlSink", "SqliteSink", "open_sink", "event_key", "call_key", "read_jsonl"]
+__all__ = ["Sink", "JsonlSink", "SqliteSink", "open_sink", "OPEN_ERRORS", "event_key", "call_key", "read_jsonl"]
 
 log: logging.Logger = logging.getLogger("lguapi.sinks")
+
+#: what :func:`open_sink` raises for a sink that cannot be opened: a bad name, a file that cannot
+#: be made, a database that cannot be used (a command line turns each into a usage error)
+OPEN_ERRORS: tuple[type[Exception], ...] = (ValueError, OSError, sqlite3.Error)
 
 #: events whose text carries unique ids: the same text from the same extension is the same event
 _ID_EVENTS = (RingEvent, ChannelListEvent, ChannelOutEvent, CdrEvent)

@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import signal
-import sqlite3
 import sys
 
 from ._wait import wait_event
@@ -64,9 +63,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.cluster.startswith(("redis://", "rediss://", "unix://")):
         print(f"lguapi sink: --cluster must be a redis:// URL, not {args.cluster!r}", file=sys.stderr)
         return EXIT_USAGE
+    from ..sinks import OPEN_ERRORS
+
     try:
         sink = _open(args.to)
-    except (ValueError, OSError, sqlite3.Error) as e:
+    except OPEN_ERRORS as e:
         print(f"lguapi sink: {e}", file=sys.stderr)
         return EXIT_USAGE
     return asyncio.run(_main(args, sink))
