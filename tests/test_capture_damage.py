@@ -18,7 +18,7 @@ import sys
 import pytest
 
 from lguapi.capture import (
-    EVENT, RX, CaptureError, CaptureReader, CaptureWriter, index_segment, load_segment, read_segment, segments,
+    EVENT, OPEN, RX, CaptureError, CaptureReader, CaptureWriter, index_segment, load_segment, read_segment, segments,
 )
 from lguapi.replay import replay
 from lgucore import decode_batch
@@ -165,6 +165,28 @@ def test_a_record_without_its_connection_or_time_is_refused(tmp_path, obj, messa
 def test_a_malformed_connection_event_is_refused_by_replay(tmp_path, event, message):
     seg, n = _with_record(tmp_path, EVENT, {"conn": 1, "ts": 5.0, "event": event})
     with pytest.raises(CaptureError, match=rf"{seg.name}: record {n}\b.*{message}"):
+        asyncio.run(replay([seg]))
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("charset", "cp9O9", "unknown charset 'cp9O9'"),
+    ("charset", 949, "unknown charset 949"),
+    ("exten", 3002, r"exten is not a string \(3002\)"),
+    ("login", ["07012343002"], "login is not a string"),
+])
+def test_an_open_record_with_a_field_that_cannot_be_used_is_refused_by_both_readers(tmp_path, field, value, message):
+    """Found by mutating captures: an unknown charset failed only when the connection's first
+    frame was decoded, as a ValueError naming neither the segment nor the record."""
+    info = {"conn": 2, "ts": 5.0, "address": "h:1", "login": "07012343002", "exten": "3002", "cipher": "seed",
+            "charset": "cp949", field: value}
+    seg, n = _with_record(tmp_path, OPEN, info)
+    body = b"RINGEVENT|ISDIAL:0|CHANNEL:SIP/3002-1|RECHANNEL:SIP/gw-1|UNIQUEID:17.99"
+    with open(seg, "ab") as f:  # and a frame on that connection
+        f.write(struct.pack(">HH", RX, 12) + struct.pack(">dI", 6.0, 2) + struct.pack(">HH", 1, len(body)) + body)
+    pattern = rf"{seg.name}: record {n} \(OPEN of connection 2\): {message}"
+    with pytest.raises(CaptureError, match=pattern):
+        list(CaptureReader([seg]))
+    with pytest.raises(CaptureError, match=pattern):
         asyncio.run(replay([seg]))
 
 

@@ -40,6 +40,8 @@ and only then removing ``NAME``, so a crash during compression leaves a complete
 """
 from __future__ import annotations
 
+import codecs
+import functools
 import gzip
 import json
 import logging
@@ -75,7 +77,7 @@ __all__ = [
     "CaptureError", "CaptureWriter", "CaptureReader", "Record", "read_capture", "segments",
     "FILE", "OPEN", "CLOSE", "RX", "TX", "EVENT", "FORMAT", "VERSION", "SegmentIndex", "index_segment",
     "received_columns", "received_arrays", "load_segment", "read_segment", "salvage_segment",
-    "record_fields", "is_time",
+    "record_fields", "check_open", "is_time",
 ]
 
 log: logging.Logger = logging.getLogger("lguapi.capture")
@@ -492,6 +494,8 @@ class CaptureReader:
                 raise CaptureError(f"{path.name}: unknown record type 0x{t:04x} at frame {i}")
             if kind != "file":
                 info, conn, ts = record_fields(batch, i, path)
+                if kind == "open":
+                    check_open(info, i, path)
                 yield Record(kind, conn, ts, info=info)  # type: ignore[arg-type]  # (need_ts: a float)
             i += 1
 
@@ -589,6 +593,35 @@ def record_fields(batch: Any, i: int, path: Path | None, *,
         where = path.name if path is not None else "capture"
         raise CaptureError(f"{where}: record {i} has no valid connection and time (conn={conn!r}, ts={ts!r})")
     return info, conn, None if ts is None else float(ts)
+
+
+def check_open(info: dict[str, Any], i: int, path: Path | None) -> dict[str, Any]:
+    """An OPEN record's JSON object, its login and extension checked to be strings (or absent)
+    and its charset one Python can decode with (or absent: cp949); ``CaptureError`` naming the
+    record otherwise -- a capture from elsewhere is input, and a bad field would only fail later,
+    without saying where."""
+    where = path.name if path is not None else "capture"
+    for key in ("login", "exten"):
+        value = info.get(key)
+        if value is not None and not isinstance(value, str):
+            raise CaptureError(f"{where}: record {i} (OPEN of connection {info.get('conn')!r}): {key} is not a "
+                               f"string ({value!r})")
+    charset = info.get("charset")
+    if charset is not None and not _known_charset(charset):
+        raise CaptureError(f"{where}: record {i} (OPEN of connection {info.get('conn')!r}): unknown charset "
+                           f"{charset!r}")
+    return info
+
+
+@functools.lru_cache(maxsize=64)
+def _known_charset(name: object) -> bool:
+    if not isinstance(name, str):
+        return False
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
 
 
 def is_time(value: object) -> bool:

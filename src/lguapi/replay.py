@@ -33,8 +33,8 @@ from lgucore.batch import FrameBatch, build_events, decode_batch
 
 from . import events as E
 from .capture import (
-    CLOSE, EVENT, FILE, OPEN, CaptureError, index_segment, is_time, received_arrays, record_fields, salvage_segment,
-    segments,
+    CLOSE, EVENT, FILE, OPEN, CaptureError, check_open, index_segment, is_time, received_arrays, record_fields,
+    salvage_segment, segments,
 )
 
 __all__ = ["ReplayResult", "replay", "rebuild_event"]
@@ -282,6 +282,7 @@ def _bookkeeping(frames: FrameBatch, i: int, conns: _Conns, result: ReplayResult
         raise CaptureError(f"{path.name}: unknown record type 0x{t:04x} at frame {i}")
     info, cid, ts = record_fields(frames, i, path, need_ts=False)  # (only an EVENT needs a time)
     if t == OPEN:
+        check_open(info, i, path)
         continued = bool(info.get("continued"))
         if not continued or conns.get(cid) is None:
             # a new connection (a recorder restarted in the same directory numbers its connections
