@@ -161,6 +161,14 @@ def test_a_record_without_its_connection_or_time_is_refused(tmp_path, obj, messa
     ({"event": "Disconnected", "ts": "soon"}, "not a finite number"),
     ({"event": "Reconciled", "statuses": 7}, "malformed Reconciled event"),
     ({"event": "NoSuchEvent"}, "unknown connection event"),
+    # found by mutating captures: each of these reached the tracker or a sink and failed there
+    ({"event": "Disconnected", "exten": ["3001"]}, r"malformed Disconnected event.*exten is \['3001'\], not str"),
+    ({"event": "Disconnected", "deliberate": "yes"}, "deliberate is 'yes', not bool"),
+    ({"event": "Reconnecting", "attempt": True}, "attempt is True, not int"),
+    ({"event": "Reconnecting", "attempt": 2 ** 70}, "attempt is 1180591620717411303424, beyond 64 bits"),
+    ({"event": "Reconnected", "downtime": "long"}, "downtime is 'long', not a finite number"),
+    ({"event": "Reconciled", "statuses": [["3001", "ringing"]]}, r"statuses holds \['3001', 'ringing'\]"),
+    ({"event": "Connected", "address": {"host": "h"}}, "address is {'host': 'h'}, not str"),
 ])
 def test_a_malformed_connection_event_is_refused_by_replay(tmp_path, event, message):
     seg, n = _with_record(tmp_path, EVENT, {"conn": 1, "ts": 5.0, "event": event})
@@ -188,6 +196,22 @@ def test_an_open_record_with_a_field_that_cannot_be_used_is_refused_by_both_read
         list(CaptureReader([seg]))
     with pytest.raises(CaptureError, match=pattern):
         asyncio.run(replay([seg]))
+
+
+def test_connection_events_are_rebuilt_with_their_declared_types(tmp_path):
+    seg, _ = _with_record(tmp_path, EVENT, {"conn": 1, "ts": 5, "event": {
+        "event": "Reconnected", "downtime": 3, "gap_possible": True, "exten": None, "unknown": [1]}})
+    seen = []
+    asyncio.run(replay([seg], on_event=seen.append))
+    ev = seen[-1]
+    assert type(ev).__name__ == "Reconnected" and ev.ts == 5.0 and type(ev.ts) is float
+    assert ev.downtime == 3.0 and type(ev.downtime) is float and ev.gap_possible is True
+    (tmp_path / "r").mkdir()
+    seg, _ = _with_record(tmp_path / "r", EVENT, {"conn": 1, "ts": 6.0, "event": {
+        "event": "Reconciled", "statuses": [["3001", "ringing", None], ["3002", None, "c-1"]]}})
+    seen = []
+    asyncio.run(replay([seg], on_event=seen.append))
+    assert seen[-1].statuses == (("3001", "ringing", None), ("3002", None, "c-1"))
 
 
 def test_an_event_record_without_its_own_time_takes_the_records(tmp_path):

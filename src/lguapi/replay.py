@@ -112,23 +112,78 @@ class _Conns:
 
 
 def rebuild_event(fields: dict[str, Any], login_result: E.LoginResultEvent | None = None) -> E.Event:
-    """A connection event from the fields a capture recorded (``{"event": "Disconnected", ...}``)."""
+    """A connection event from the fields a capture recorded (``{"event": "Disconnected", ...}``),
+    each field checked against its declared type (``CaptureError`` naming the first that does
+    not fit: a capture from elsewhere is input, and a list where a string belongs would
+    otherwise fail later, in the tracker or a sink, without saying where)."""
     cls = _CONNECTION_EVENTS.get(str(fields.get("event")))
     if cls is None:
         raise CaptureError(f"unknown connection event {fields.get('event')!r} in the capture")
-    names = {f.name for f in dataclasses.fields(cls)}
-    kw = {k: v for k, v in fields.items() if k in names and k != "result"}
-    ts = kw.get("ts")
-    if "ts" in kw and not is_time(ts):
+    ts = fields.get("ts")
+    if "ts" in fields and not is_time(ts):
         raise CaptureError(f"{cls.__name__} event with a time that is not a finite number ({ts!r})")
+    kw: dict[str, Any] = {}
+    for name, convert in _FIELDS[cls].items():
+        if name in fields:
+            try:
+                kw[name] = convert(fields[name])
+            except (TypeError, ValueError) as e:
+                raise CaptureError(f"malformed {cls.__name__} event in the capture: {name} {e}") from None
     if cls is E.LoggedIn:
         kw["result"] = login_result
-    try:
-        if cls is E.Reconciled:
-            kw["statuses"] = tuple(tuple(s) for s in kw.get("statuses", ()))
-        return cls(**kw)
-    except (TypeError, ValueError) as e:
-        raise CaptureError(f"malformed {cls.__name__} event in the capture ({e})") from None
+    return cls(**kw)
+
+
+def _is(*types: type) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):  # true is no int here
+            raise TypeError(f"is {value!r}, not {' or '.join(t.__name__ for t in types)}")
+        return value
+    return check
+
+
+def _optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else convert(value)
+
+
+def _seconds(value: Any) -> float:
+    if not is_time(value):
+        raise TypeError(f"is {value!r}, not a finite number")
+    return float(value)
+
+
+def _count(value: Any) -> int:
+    value = _is(int)(value)
+    if not -(1 << 63) <= value < 1 << 63:
+        raise ValueError(f"is {value!r}, beyond 64 bits")
+    return value
+
+
+def _statuses(value: Any) -> tuple[tuple[str, str | None, str | None], ...]:
+    """``Reconciled.statuses``: JSON lists of ``[extension, state, call id]``."""
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"is {value!r}, not a list")
+    out = []
+    for item in value:
+        if not (isinstance(item, (list, tuple)) and len(item) == 3 and isinstance(item[0], str)
+                and all(x is None or isinstance(x, str) for x in item[1:])):
+            raise TypeError(f"holds {item!r}, not [extension, state or null, call id or null]")
+        out.append(tuple(item))
+    return tuple(out)
+
+
+#: how each declared field type of a connection event is read from a capture's JSON
+_READERS: dict[str, Callable[[Any], Any]] = {
+    "str": _is(str), "str | None": _optional(_is(str)), "bool": _is(bool), "int": _count,
+    "float": _seconds, "float | None": _optional(_seconds),
+    "tuple[tuple[str, str | None, str | None], ...]": _statuses,
+}
+#: per connection event class: its fields a capture may set, each with its reader ("result" is
+#: the connection's remembered login answer, never read from the capture)
+_FIELDS: dict[type, dict[str, Callable[[Any], Any]]] = {
+    cls: {f.name: _READERS[str(f.type)] for f in dataclasses.fields(cls) if f.name != "result"}
+    for cls in _CONNECTION_EVENTS.values()
+}
 
 
 # the builders of every event but the login answer, which other_event corrects and remembers
