@@ -131,6 +131,20 @@ def test_a_time_that_is_not_a_number_is_refused_by_both_readers(tmp_path, bad):
         asyncio.run(replay([seg]))
 
 
+@pytest.mark.parametrize("size", [0, 11, 13])
+def test_a_time_record_of_the_wrong_size_is_refused_by_both_readers(tmp_path, size):
+    """Found by fuzz_capture: CaptureReader unpacked it as it was (a struct.error)."""
+    seg = _capture(tmp_path / "c", calls=1)
+    n = len(decode_batch(seg.read_bytes()))
+    body = b"RINGEVENT|UNIQUEID:1"
+    with open(seg, "ab") as f:
+        f.write(struct.pack(">HH", RX, size) + bytes(size) + struct.pack(">HH", 1, len(body)) + body)
+    with pytest.raises(CaptureError, match=rf"{seg.name}: record {n} is not a 12-byte time and connection"):
+        list(CaptureReader([seg]))
+    with pytest.raises(CaptureError, match=rf"{seg.name}: record {n} is not a 12-byte time and connection"):
+        asyncio.run(replay([seg]))
+
+
 def _with_record(tmp_path, kind: int, obj) -> tuple[os.PathLike, int]:
     """A capture with one more record at its end; the segment and that record's number."""
     seg = _capture(tmp_path / "c", calls=1)

@@ -483,7 +483,10 @@ class CaptureReader:
                 if i + 1 >= n:  # a meta record whose frame was cut off: part of the torn tail
                     self.truncated += 4 + len(batch.body(i))
                     break
-                ts, conn = _META.unpack(batch.body(i))
+                meta = batch.body(i)
+                if len(meta) != _META.size:
+                    raise _bad_meta(path.name, i)
+                ts, conn = _META.unpack(meta)
                 if not math.isfinite(ts):
                     raise _bad_time(path.name, i, ts)
                 yield Record("rx" if t == RX else "tx", conn, ts, types[i + 1], bytes(batch.body(i + 1)))
@@ -554,8 +557,7 @@ def received_arrays(frames: FrameBatch, received: np.ndarray,
     offsets = frames.offsets[received]
     if np.any(frames.lengths[received] != _META.size):
         bad = int(received[np.flatnonzero(frames.lengths[received] != _META.size)[0]])
-        where = path.name if path is not None else "capture"
-        raise CaptureError(f"{where}: record {bad} is not a {_META.size}-byte time and connection")
+        raise _bad_meta(path.name if path is not None else "capture", bad)
     raw = np.frombuffer(frames.buffer, np.uint8)[offsets[:, None] + np.arange(_META.size)]
     meta = raw.view(_META_DTYPE).reshape(-1)
     starts = frames.offsets[received + 1]
@@ -627,6 +629,10 @@ def _known_charset(name: object) -> bool:
 def is_time(value: object) -> bool:
     """Is ``value`` a time a capture may hold: an int or float (not a bool) that is finite?"""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _bad_meta(where: str, i: int) -> CaptureError:
+    return CaptureError(f"{where}: record {i} is not a {_META.size}-byte time and connection")
 
 
 def _bad_time(where: str, i: int, ts: float) -> CaptureError:
