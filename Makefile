@@ -97,7 +97,7 @@ demo: $(BUILT)
 # Every fuzz target for FUZZ_RUNS inputs (docs/core.md "Fuzzing"); the grown corpus and any
 # crash file land in .fuzz/ (git-ignored), the checked-in seeds stay in fuzz/corpus/.
 FUZZ_RUNS ?= 200000
-FUZZ_TARGETS = frames tokens batch cipher events tracker session
+FUZZ_TARGETS = frames tokens batch cipher events tracker session capture
 fuzz: $(TEST_INSTALLED) $(BUILT)
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p .fuzz/$$t; echo "== fuzz_$$t ($(FUZZ_RUNS) runs, log .fuzz/$$t.log)"; \

@@ -54,6 +54,40 @@ def sealed(plain: bytes, iv: bytes) -> bytes:
     return encode_frame(TEXT_SEED, seed_seal(plain, DEFAULT_SEED_KEY, iv=iv))
 
 
+def captures() -> list[bytes]:
+    """Capture segments without their FILE header (``fuzz_capture``'s input after its two mode
+    bytes): connections opened, frames both ways, connection events, a close; and the records
+    fuzzing once refused badly (an OPEN's unknown charset, an event field of the wrong type)."""
+    import tempfile
+
+    from lguapi.capture import EVENT, OPEN, CaptureWriter, segments
+
+    with tempfile.TemporaryDirectory() as d:
+        with CaptureWriter(d, compress=False) as w:
+            c = w.open_connection(address="h:1", login="07012343321", exten="3321", ts=1.0)
+            c2 = w.open_connection(address="h:1", login="07012343322", charset="utf-8", ts=1.0)
+            w.event(c, {"event": "LoggedIn", "address": "h:1"}, ts=1.5)
+            for i, text in enumerate(EVENTS[:3]):
+                w.received(c, TEXT, text, ts=2.0 + i)
+            w.received(c2, TEXT, b"LOGINRESULT|RESULT:1|EXTEN:3322|DOMAIN:d", ts=2.5)
+            w.sent(c, TEXT, COMMANDS[0], ts=3.0)
+            w.received(c, 0x10, b"", ts=3.5)
+            w.event(c, {"event": "Reconciled", "statuses": [["3321", "ringing", None]]}, ts=4.0)
+            w.event(c2, {"event": "Disconnected", "reason": "BYE", "deliberate": False}, ts=5.0)
+            w.close_connection(c2, "bye", ts=6.0)
+        whole = open(segments([d])[0], "rb").read()
+    records = whole[4 + struct.unpack(">HH", whole[:4])[1]:]
+
+    def record(kind: int, obj: dict) -> bytes:
+        body = json.dumps(obj).encode()
+        return struct.pack(">HH", kind, len(body)) + body
+
+    return [b"\x00\x00" + records, b"\x01\x00" + records, b"\x02\xa0" + records,
+            b"\x00\x00" + record(OPEN, {"conn": 3, "ts": 1.0, "charset": "cp9O9"}) + records,
+            b"\x00\x00" + records + record(EVENT, {"conn": 1, "ts": 9.0, "event": {"event": "Disconnected",
+                                                                                 "exten": ["3321"]}})]
+
+
 def seeds() -> dict[str, list[bytes]]:
     basic = TextCodec("basic")
     iv = bytes(range(16))
@@ -76,6 +110,7 @@ def seeds() -> dict[str, list[bytes]]:
         "tracker": [bytes((i * 37 + j) % 256 for j in range(120)) for i in range(4)],
         "session": COMMANDS + [sealed(COMMANDS[0], iv), basic.encode(COMMANDS[1]),
                                encode_frame(TEXT_SEED, b"AAAA") + encode_frame(TEXT_BASIC, b"!!")],
+        "capture": captures(),
     }
 
 

@@ -16,7 +16,7 @@ import pytest
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 FUZZ = os.path.join(ROOT, "fuzz")
-TARGETS = ["frames", "tokens", "batch", "cipher", "events", "tracker", "session"]
+TARGETS = ["frames", "tokens", "batch", "cipher", "events", "tracker", "session", "capture"]
 RUNS = int(os.environ.get("LGUAPI_FUZZ_RUNS", "3000"))
 RUN_SLACK = 64  # how far past -runs a bounded run may count before it stops
 
