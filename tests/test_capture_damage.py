@@ -193,6 +193,7 @@ def test_a_malformed_connection_event_is_refused_by_replay(tmp_path, event, mess
 @pytest.mark.parametrize("field, value, message", [
     ("charset", "cp9O9", "unknown charset 'cp9O9'"),
     ("charset", 949, "unknown charset 949"),
+    ("charset", ["cp949"], r"unknown charset \['cp949'\]"),
     ("exten", 3002, r"exten is not a string \(3002\)"),
     ("login", ["07012343002"], "login is not a string"),
 ])

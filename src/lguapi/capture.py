@@ -609,16 +609,14 @@ def check_open(info: dict[str, Any], i: int, path: Path | None) -> dict[str, Any
             raise CaptureError(f"{where}: record {i} (OPEN of connection {info.get('conn')!r}): {key} is not a "
                                f"string ({value!r})")
     charset = info.get("charset")
-    if charset is not None and not _known_charset(charset):
+    if charset is not None and not (isinstance(charset, str) and _known_charset(charset)):
         raise CaptureError(f"{where}: record {i} (OPEN of connection {info.get('conn')!r}): unknown charset "
                            f"{charset!r}")
     return info
 
 
 @functools.lru_cache(maxsize=64)
-def _known_charset(name: object) -> bool:
-    if not isinstance(name, str):
-        return False
+def _known_charset(name: str) -> bool:
     try:
         codecs.lookup(name)
     except LookupError:
