@@ -87,6 +87,15 @@ async def test_monitor_capture_then_replay_from_the_command_line(tmp_path):
     proc = await run_lguapi("replay", str(tmp_path / "missing"))
     rc, _, err = await finish(proc, 60)
     assert rc == 2 and "no capture" in err and "Traceback" not in err
+    # a batch of one event gives the same replay; none is a usage error
+    proc = await run_lguapi("replay", str(cap), "--batch", "1", "--json")
+    rc, stdout, err = await finish(proc, 60)
+    assert rc == 0, err
+    again = __import__("json").loads(stdout)
+    assert (again["events"], again["calls"], again["connections"]) == (summary["events"], summary["calls"], 3)
+    proc = await run_lguapi("replay", str(cap), "--batch", "0")
+    rc, _, err = await finish(proc, 60)
+    assert rc == 2 and "--batch" in err and "Traceback" not in err
 
 
 async def test_a_monitor_records_into_a_capture_writer_it_was_given_and_its_bounds_hold(tmp_path):

@@ -186,8 +186,9 @@ _FIELDS: dict[type, dict[str, Callable[[Any], Any]]] = {
 # the builders of every event but the login answer, which other_event corrects and remembers
 _BUILDERS = {name: b for name, b in E.event_builders().items() if not issubclass(b.cls, E.LoginResultEvent)}
 
-#: events rebuilt before they go to the tracker and the sink together (``replay(batch=)``)
-DEFAULT_BATCH = 10_000
+#: events rebuilt before they go to the tracker and the sink together (``replay(batch=)``); each
+#: holds about 1.2 KB while its batch lives. 50,000 replays 9% faster than 10,000 (docs/capture.md)
+DEFAULT_BATCH = 50_000
 
 
 async def replay(paths: Iterable[str | os.PathLike[str]], *, sink: Any = None, tracker: Any = None,

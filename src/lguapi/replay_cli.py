@@ -13,6 +13,8 @@ EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``lguapi replay`` on the top-level sub-parsers."""
+    from .cli import at_least_one
+
     p = sub.add_parser(
         "replay", help="rebuild events and calls from capture files into a sink",
         description="Read capture files (written by `lguapi monitor --capture DIR`, Monitor(capture=...) "
@@ -21,6 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("captures", nargs="+", metavar="CAPTURE", help="capture directories or segment files")
     p.add_argument("--sink", metavar="URL", default=None,
                    help="jsonl:PATH or sqlite:PATH (default: none, only count)")
+    p.add_argument("--batch", type=at_least_one, default=None, metavar="EVENTS",
+                   help="events rebuilt, tracked and written at a time (default 50,000; each holds about "
+                        "1.2 KB of memory while its batch lives)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)
 
@@ -48,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         try:
-            result = await replay(args.captures, sink=sink)
+            result = await replay(args.captures, sink=sink, **({} if args.batch is None else {"batch": args.batch}))
         except CaptureError as e:
             print(f"lguapi replay: {e}", file=sys.stderr)
             return EXIT_RUNTIME
