@@ -89,12 +89,12 @@ def _idle_tracker():
     from lguapi.calls import CallTracker
 
     class IdleTracker(CallTracker):
-        def feed_many(self, events):  # noqa: ANN001, ANN201 - the tracker's own signature
+        def feed_many(self, events):
             for _ in events:
                 pass
             return []
 
-        def feed(self, event):  # noqa: ANN001, ANN201
+        def feed(self, event):
             return []
 
     return IdleTracker()
