@@ -11,10 +11,15 @@ __all__ = ["add_parser", "run"]
 EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
 
 
+def _batch_size(text: str) -> int:
+    """``--batch``: a whole number of events, at least one (lguapi.cli imports this module)."""
+    if not (text.isdigit() and int(text) >= 1):
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
+    return int(text)
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``lguapi replay`` on the top-level sub-parsers."""
-    from .cli import at_least_one
-
     p = sub.add_parser(
         "replay", help="rebuild events and calls from capture files into a sink",
         description="Read capture files (written by `lguapi monitor --capture DIR`, Monitor(capture=...) "
@@ -23,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("captures", nargs="+", metavar="CAPTURE", help="capture directories or segment files")
     p.add_argument("--sink", metavar="URL", default=None,
                    help="jsonl:PATH or sqlite:PATH (default: none, only count)")
-    p.add_argument("--batch", type=at_least_one, default=None, metavar="EVENTS",
+    p.add_argument("--batch", type=_batch_size, default=None, metavar="EVENTS",
                    help="events rebuilt, tracked and written at a time (default 50,000; each holds about "
                         "1.2 KB of memory while its batch lives)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
