@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="jsonl:PATH or sqlite:PATH (default: none, only count)")
     p.add_argument("--batch", type=_batch_size, default=None, metavar="EVENTS",
                    help="events rebuilt, tracked and written at a time (default 50,000; each holds about "
-                        "1.2 KB of memory while its batch lives)")
+                        "1.1 KB of memory while its batch lives)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)
 
