@@ -429,3 +429,16 @@ async def test_lines_that_are_not_records_are_counted_in_one_warning(tmp_path, c
     with caplog.at_level("WARNING", logger="lguapi.sinks"):
         await JsonlSink(path).close()
     assert [r.getMessage() for r in caplog.records] == [f"{path}: 3 line(s) that are not records ignored"]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="/dev/full is Linux's always-full device")
+async def test_a_full_disk_is_an_error_that_names_the_file_and_keeps_the_records():
+    """/dev/full refuses every write with ENOSPC: the sink's error names the file (os.write
+    does not), and nothing is counted as written."""
+    sink = JsonlSink("/dev/full", batch=1000)
+    await sink.write_event(ev("RINGEVENT|CHANNEL:SIP/3321-1|UNIQUEID:17.1"))
+    with pytest.raises(OSError, match=r"No space left on device: '/dev/full'"):
+        await sink.flush()
+    assert sink.stats["written"] == 0
+    with pytest.raises(OSError, match="/dev/full"):
+        await sink.close()  # the last flush fails the same way; the file is closed anyway

@@ -513,7 +513,9 @@ class JsonlSink(_Batching):
                 done += os.write(self._fd, view[done:])
             if self.fsync:
                 os.fsync(self._fd)
-        except OSError:
+        except OSError as exc:
+            if exc.filename is None:  # os.write names no file: the error says which one
+                exc.filename = self.path
             # keep every line not completely written for the next attempt; remember when a
             # line was cut in the middle so the next write starts on a fresh line
             pos = 1 if self._torn else 0
