@@ -18,7 +18,7 @@ import pytest
 
 from lguapi.calls import CallTracker
 from lguapi.events import (
-    LoggedIn, LoginResultEvent, PingEvent, Reconciled,
+    LoggedIn, LoginResultEvent, PingEvent, Reconciled, UnknownEvent,
 )
 from lguapi.sinks import JsonlSink, SqliteSink, call_key, event_key, open_sink, read_jsonl
 
@@ -442,3 +442,45 @@ async def test_a_full_disk_is_an_error_that_names_the_file_and_keeps_the_records
     assert sink.stats["written"] == 0
     with pytest.raises(OSError, match="/dev/full"):
         await sink.close()  # the last flush fails the same way; the file is closed anyway
+
+
+class _SmallDatabase(SqliteSink):
+    """An SQLite sink whose database may grow to ``pages`` pages: SQLite's own limit, which fails
+    an insert with SQLITE_FULL exactly as a full disk does (and rolls the transaction back)."""
+
+    pages = 12
+
+    def _open(self) -> None:
+        super()._open()
+        self._conn.execute(f"PRAGMA max_page_count={self.pages}")
+
+    def grow(self) -> None:  # the disk has room again (on the writer thread, which owns the connection)
+        self._executor.submit(self._conn.execute, "PRAGMA max_page_count=1000000").result()
+
+
+async def test_a_full_database_is_an_error_naming_it_and_its_rows_wait_for_room(tmp_path):
+    """Found with `lguapi replay --sink sqlite:` on a full tmpfs: SQLite had rolled the transaction
+    back itself, and the sink's own ROLLBACK then failed ('no transaction is active'), hiding the
+    real error. Now the error is SQLite's, with the file named, and no row is lost."""
+    path = tmp_path / "small.db"
+    sink = _SmallDatabase(path, batch=10_000)
+    events = [UnknownEvent(name="SEQ", raw=f"SEQ|N:{i}|" + "x" * 200, exten="3001", ts=1000.0 + i,
+                           fields=(("N", str(i)),)) for i in range(2000)]
+    assert sink.write_batch([("event", e) for e in events]) == []
+    with pytest.raises(sqlite3.OperationalError, match=rf"{re.escape(str(path))}: database or disk is full"):
+        await sink.flush()
+    assert sink.stats["written"] == 0
+    sink.grow()
+    await sink.flush()  # the same rows, in a new transaction
+    await sink.close()
+    assert sink.stats["written"] == 2000
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 2000
+
+
+def test_the_command_line_reports_a_database_error_in_one_line():
+    from lguapi.cli import _one_line
+
+    assert _one_line(sqlite3.OperationalError("x.db: database or disk is full"))
+    assert _one_line(OSError(28, "No space left on device")) and _one_line(ValueError("bad"))
+    assert not _one_line(KeyError("a bug")) and not _one_line(TypeError("a bug"))

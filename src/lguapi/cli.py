@@ -665,11 +665,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lguapi: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (OSError, ValueError, RuntimeError) as e:  # a runtime error: one line (the traceback at debug level)
+    except Exception as e:
+        if not _one_line(e):
+            raise
         log.debug("lguapi %s failed", args.command, exc_info=True)
         print(f"lguapi {args.command}: error: {type(e).__name__}: {e}", file=sys.stderr)
         return EXIT_ERROR
     return int(rc or 0)
+
+
+def _one_line(e: Exception) -> bool:
+    """A runtime error a command reports in one line (the traceback at debug level): the OS's,
+    a bad value, or a database's (a full disk under an SQLite sink). sqlite3 is looked up, not
+    imported: when no sink imported it, no error can be one of its."""
+    db = sys.modules.get("sqlite3")
+    return isinstance(e, (OSError, ValueError, RuntimeError)) or (db is not None and isinstance(e, db.Error))
 
 
 if __name__ == "__main__":  # pragma: no cover

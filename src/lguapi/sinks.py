@@ -665,8 +665,11 @@ class SqliteSink(_Batching):
             if calls:
                 conn.executemany(_INSERT_CALL, calls)
             conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as e:
+            if conn.in_transaction:  # SQLite has already rolled back after some errors (a full disk)
+                conn.execute("ROLLBACK")
+            if isinstance(e, sqlite3.Error):  # its message names no database
+                raise type(e)(f"{self.path}: {e}") from e
             raise
         return conn.total_changes - before
 
