@@ -176,7 +176,8 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "tuple[tuple[str, str | None, str | None], ...]": _statuses,
 }
 #: per connection event class: its fields a capture may set, each with its reader ("result" is
-#: the connection's remembered login answer, never read from the capture)
+#: the connection's remembered login answer, never read from the capture). A field of a type
+#: with no reader above fails the import (KeyError): a new field needs its reader here first
 _FIELDS: dict[type, dict[str, Callable[[Any], Any]]] = {
     cls: {f.name: _READERS[str(f.type)] for f in dataclasses.fields(cls) if f.name != "result"}
     for cls in _CONNECTION_EVENTS.values()
