@@ -1,7 +1,8 @@
 """Fuzz target: capture segments from any records after a valid FILE header, plain or gzip (whole
-or cut), read by both readers -- ``CaptureReader`` (what ``serve --replay`` reads) and ``replay``
-into a JSON Lines sink. Either reads the segment or refuses it with ``CaptureError``; anything
-else (a ``TypeError`` from the tracker, a sink's own error, a crash) is a finding.
+or cut), read by both readers -- ``CaptureReader`` with the timelines ``serve --replay`` plays
+from it, and ``replay`` into a JSON Lines sink. Each reads the segment or refuses it with
+``CaptureError``; anything else (a ``TypeError`` from the tracker, a sink's own error, a crash)
+is a finding.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from _harness import instrumented, run
 with instrumented():
     from lguapi.capture import FILE, FORMAT, VERSION, CaptureError, CaptureReader
     from lguapi.replay import replay
+    from lguapi.server.playback import load_timelines
     from lgucore import encode_frame
 
 #: the first record of every segment, fixed (the fuzzer's bytes are the records after it)
@@ -56,6 +58,10 @@ def test_one_input(data: bytes) -> None:
     try:
         for _ in CaptureReader([path]):
             pass
+    except CaptureError:
+        pass
+    try:  # what serve --replay makes of it
+        load_timelines([path])
     except CaptureError:
         pass
     try:
