@@ -87,7 +87,7 @@ async def test_monitor_capture_then_replay_from_the_command_line(tmp_path):
     proc = await run_lguapi("replay", str(tmp_path / "missing"))
     rc, _, err = await finish(proc, 60)
     assert rc == 2 and "no capture" in err and "Traceback" not in err
-    # a batch of one event gives the same replay; none is a usage error
+    # batches of one event give the same replay; a batch of 0 is a usage error
     proc = await run_lguapi("replay", str(cap), "--batch", "1", "--json")
     rc, stdout, err = await finish(proc, 60)
     assert rc == 0, err
