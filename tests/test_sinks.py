@@ -3,6 +3,7 @@ writer killed with SIGKILL mid-write (SQLite and JSONL): nothing lost but the un
 batch, nothing duplicated, the store intact."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -484,3 +485,29 @@ def test_the_command_line_reports_a_database_error_in_one_line():
     assert _one_line(sqlite3.OperationalError("x.db: database or disk is full"))
     assert _one_line(OSError(28, "No space left on device")) and _one_line(ValueError("bad"))
     assert not _one_line(KeyError("a bug")) and not _one_line(TypeError("a bug"))
+
+
+async def test_a_background_failure_is_reported_by_the_next_write_and_its_records_are_kept(tmp_path):
+    """A timed commit that failed (a full disk) is raised by the next write, after that write's
+    records are queued: before, they were refused with the error and lost, while a monitor
+    counted them as handed over."""
+    path = tmp_path / "small.db"
+    sink = _SmallDatabase(path, batch=10_000, flush_interval=0.05)
+    first = [UnknownEvent(name="SEQ", raw=f"SEQ|N:{i}|" + "x" * 200, exten="3001", ts=1000.0 + i,
+                          fields=(("N", str(i)),)) for i in range(2000)]
+    assert sink.write_batch([("event", e) for e in first]) == []
+    for _ in range(100):  # the timed commit runs on the loop and fails: the database is full
+        await asyncio.sleep(0.02)
+        if sink._error is not None:
+            break
+    assert sink._error is not None
+    more = [UnknownEvent(name="SEQ", raw=f"SEQ|M:{i}", exten="3001", ts=2000.0 + i, fields=(("M", str(i)),))
+            for i in range(5)]
+    with pytest.raises(OSError, match="an earlier background write failed: .*database or disk is full"):
+        sink.write_batch([("event", e) for e in more])
+    sink.grow()
+    await sink.write_event(UnknownEvent(name="SEQ", raw="SEQ|M:last", exten="3001", ts=3000.0, fields=(("M", "last"),)))
+    await sink.flush()
+    await sink.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 2006

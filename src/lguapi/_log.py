@@ -134,11 +134,19 @@ class WarningLimiter:
 
     def warning(self, log: logging.Logger, key: str, msg: str, *args) -> None:
         """``log.warning(msg, *args)`` unless ``key`` is over its rate; the next line tells the count."""
+        self._log(log, logging.WARNING, key, msg, args, False)
+
+    def error(self, log: logging.Logger, key: str, msg: str, *args, exc_info: bool = False) -> None:
+        """:meth:`warning` at ERROR level (``exc_info``: with the exception being handled)."""
+        self._log(log, logging.ERROR, key, msg, args, exc_info)
+
+    def _log(self, log: logging.Logger, level: int, key: str, msg: str, args: tuple, exc_info: bool) -> None:
         if not self.allow(key):
             return
         w = self._windows[key]
         left_out, w[2] = w[2], 0
         if left_out:
-            log.warning(msg + " (%d similar warnings not logged)", *args, left_out)
+            kind = "warnings" if level == logging.WARNING else "errors"
+            log.log(level, msg + f" (%d similar {kind} not logged)", *args, left_out, exc_info=exc_info)
         else:
-            log.warning(msg, *args)
+            log.log(level, msg, *args, exc_info=exc_info)

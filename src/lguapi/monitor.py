@@ -26,7 +26,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Iterator, NamedTuple
 
-from ._log import mask_number
+from ._log import WarningLimiter, mask_number
 from ._recent import RecentKeys
 from .accounts import Account, load_accounts
 from .events import ConnectionEvent, Disconnected, Event, LoggedIn, Reconnected
@@ -267,6 +267,7 @@ class Monitor:
         self._sink_wakeup: asyncio.Event | None = None
         self._sink_dropped = 0
         self._sink_written = 0
+        self._sink_errors = WarningLimiter(burst=3, interval=60.0)  # a full disk fails every read's write
         self._on_progress = on_progress
         self._progress = LoginProgress(0, len(self._lines), 0)
         self._progress_subs: list[asyncio.Queue] = []
@@ -803,11 +804,13 @@ class Monitor:
 
     def _hand(self, batch: Callable[[Iterable], list], items: Iterable, n: int) -> None:
         """Give ``n`` ``(kind, obj)`` records to ``batch`` (``write_batch``): counted, each
-        refused one logged, a failed file write logged (the sink keeps its lines for the next try)."""
+        refused one logged, a failed write logged at most 3 times a minute with its traceback
+        (the built-in sinks keep the records for the next write; the rest are counted)."""
         try:
             failed = batch(items)
-        except Exception:
-            log.exception("monitor: the sink could not write %d record(s)", n)
+        except Exception as e:  # the built-in sinks keep the records for their next write
+            self._sink_errors.error(log, "write", "monitor: a sink write failed (%s); its records wait in the sink "
+                                    "for the next one", e, exc_info=True)
             failed = []
         self._sink_written += n - len(failed)
         for (kind, _obj), exc in failed:

@@ -282,8 +282,17 @@ class _Batching:
         self.stats: dict[str, int] = {"written": 0, "duplicates": 0, "batches": 0}
 
     def _check_open(self) -> None:
+        self._check_closed()
+        self._raise_earlier()
+
+    def _check_closed(self) -> None:
         if self._closed:
             raise ValueError("the sink is closed")
+
+    def _raise_earlier(self) -> None:
+        """Report, once, a background write that failed since the last call. The writers call it
+        after queueing their records: the caller learns of the failure and loses nothing (its
+        records wait with the others for the next attempt)."""
         if self._error is not None:
             err, self._error = self._error, None
             raise OSError(f"an earlier background write failed: {err}") from err
@@ -422,18 +431,22 @@ class JsonlSink(_Batching):
 
     async def write_event(self, ev: Event) -> None:
         """Record one event (skipped when its key was recorded already)."""
-        self._check_open()
+        self._check_closed()
         key = event_key(ev)
-        if self._add(key, event_json(key, ev)):
+        added = self._add(key, event_json(key, ev))
+        self._raise_earlier()
+        if added:
             self._after_add()
 
     async def write_call(self, call: Call) -> None:
         """Record one finished call (``ValueError`` if it is not over; merged calls are skipped)."""
-        self._check_open()
+        self._check_closed()
         if not _check_call(call):
             return
         key = call_key(call)
-        if self._add(key, call_json(key, call)):
+        added = self._add(key, call_json(key, call))
+        self._raise_earlier()
+        if added:
             self._after_add()
 
     def write_batch(self, items: Iterable[tuple[str, Any]]) -> list[tuple[tuple[str, Any], Exception]]:
@@ -441,10 +454,11 @@ class JsonlSink(_Batching):
         monitor's path: no coroutine per record). Each item is recorded as by :meth:`write_event`
         / :meth:`write_call`; one that cannot be (``ValueError`` for a call not over) does not
         stop the others: the ``(item, error)`` pairs are returned. A failed file write raises
-        ``OSError`` and keeps the lines for the next attempt, as a full batch does.
+        ``OSError`` and keeps the lines for the next attempt, as a full batch does; so does a
+        background write that failed since the last call, once the items are queued.
         Called once per read by a monitor, so its fixed cost is kept to a few steps."""
-        if self._closed or self._error is not None:
-            self._check_open()
+        if self._closed:
+            self._check_closed()
         failed: list[tuple[tuple[str, Any], Exception]] = []
         fresh = self._keys.fresh
         append = self._buf.append
@@ -486,6 +500,8 @@ class JsonlSink(_Batching):
                 failed.append((item, exc))
         if dups:
             self.stats["duplicates"] += dups
+        if self._error is not None:
+            self._raise_earlier()
         if len(self._buf) >= self.batch:
             self._write()
         elif self._timer is None:
@@ -682,16 +698,18 @@ class SqliteSink(_Batching):
 
     async def write_event(self, ev: Event) -> None:
         """Queue one event; when the batch is full, wait until it is committed."""
-        self._check_open()
+        self._check_closed()
         self._events.append(_event_row(ev))
+        self._raise_earlier()
         await self._after_add()
 
     async def write_call(self, call: Call) -> None:
         """Queue one finished call (``ValueError`` if it is not over; merged calls are skipped)."""
-        self._check_open()
+        self._check_closed()
         if not _check_call(call):
             return
         self._calls.append(_call_row(call))
+        self._raise_earlier()
         await self._after_add()
 
     def write_batch(self, items: Iterable[tuple[str, Any]]) -> list[tuple[tuple[str, Any], Exception]]:
@@ -701,8 +719,9 @@ class SqliteSink(_Batching):
         a call not over) does not stop the others: the ``(item, error)`` pairs are returned.
         Once ``batch`` rows wait they are committed before this returns (the caller waits for
         the writer thread, as a full batch of :meth:`write_event` does); a transaction that
-        fails raises and keeps its rows for the next attempt."""
-        self._check_open()
+        fails raises and keeps its rows for the next attempt, and so does a background commit
+        that failed since the last call, once the items are queued."""
+        self._check_closed()
         failed: list[tuple[tuple[str, Any], Exception]] = []
         events, calls = self._events, self._calls
         for item in items:
@@ -714,6 +733,7 @@ class SqliteSink(_Batching):
                     calls.append(_call_row(obj))
             except (ValueError, TypeError, AttributeError) as exc:
                 failed.append((item, exc))
+        self._raise_earlier()
         if len(events) + len(calls) >= self.batch:
             self._commit_now()
         else:
