@@ -377,3 +377,46 @@ async def test_a_batching_sink_behind_is_written_by_the_reader_and_nothing_is_pa
             lines = [json.loads(x) for x in (tmp_path / "events.jsonl").read_text().splitlines()]
             assert sum(1 for r in lines if str(r.get("message", "")).startswith("burst")) == 3000
     await sink.close()
+
+
+async def test_a_monitor_whose_sqlite_sink_fills_up_keeps_going_and_closes(tmp_path, caplog):
+    """A full disk under the sink (SQLite's max_page_count, the same SQLITE_FULL): the monitor
+    keeps its connections and counters, logs the failure, and closes in bounded time; the
+    records wait in the sink, and once the database may grow again none of them is missing."""
+    import sqlite3
+
+    from lguapi.sinks import SqliteSink
+
+    class SmallDatabase(SqliteSink):
+        def _open(self) -> None:
+            super()._open()
+            self._conn.execute("PRAGMA max_page_count=12")
+
+        def grow(self) -> None:
+            self._executor.submit(self._conn.execute, "PRAGMA max_page_count=1000000").result()
+
+    directory = Directory.generate("3001-3020")
+    db = tmp_path / "small.db"
+    sink = SmallDatabase(db, batch=64, flush_interval=0.05)
+    async with Emulator(directory, port=0) as emu:
+        m = Monitor("127.0.0.1", emu.port, accounts=directory, sink=sink, client_options=FAST)
+        await m.start()
+        try:
+            config = TrafficConfig(rate=40, ring_mean=0.05, talk_mean=0.1, max_calls=150)
+            gen = TrafficGenerator(emu.pbx, directory, config, rng=random.Random(7))
+            gen.start()
+            await asyncio.wait_for(gen.wait(), 30)
+            await until(lambda: m.snapshot(calls=0)["counters"]["total"]["ended"] >= 100, "the calls to end")
+            assert m.snapshot(calls=0)["logins"]["online"] == 20
+        finally:
+            await asyncio.wait_for(m.close(), 15)  # never a hang, whatever the sink says
+    assert "database or disk is full" in caplog.text
+    handed = m.snapshot(calls=0)["sink"]["written"]
+    assert handed > 0
+    sink.grow()
+    await sink.flush()
+    await sink.close()
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] + \
+            conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+    assert stored == handed  # every record the monitor handed over, none lost to the failures
