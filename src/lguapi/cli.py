@@ -274,9 +274,11 @@ def _cmd_events(args: argparse.Namespace) -> int:
                 return rc
             return await _print_events(stream, stop, args, only)
         finally:
-            remove_signal_handlers()
-            await stream.aclose()
-            await client.close()
+            try:
+                await stream.aclose()
+                await client.close()
+            finally:  # a second signal meanwhile cancels the shutdown cleanly (stop_event)
+                remove_signal_handlers()
 
     try:
         return run(main, use_uvloop=not args.no_uvloop)
@@ -365,8 +367,10 @@ def _cmd_call(args: argparse.Namespace) -> int:
             print(f"calling {mask_number(args.to)} from {client.exten} ...", file=sys.stderr)
             call = await _follow_call(tracker, known, changed, stop, client, args, started, lost)
         finally:
-            remove_signal_handlers()
-            await client.close()
+            try:
+                await client.close()
+            finally:
+                remove_signal_handlers()
         if lost:
             print("lguapi call: the session ended before the call did", file=sys.stderr)
         summary = _call_summary(call, args)
@@ -484,8 +488,10 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
                 ok = await watch(monitor, stop=stop, duration=args.duration, tui=tui, interval=args.interval,
                                  title=f"lguapi monitor {args.host}:{args.port}")
             finally:
-                remove_signal_handlers()
-                await monitor.close()
+                try:
+                    await monitor.close()
+                finally:
+                    remove_signal_handlers()
         finally:
             if capture is not None:
                 capture.close()

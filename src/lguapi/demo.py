@@ -226,12 +226,14 @@ async def run_demo(args: argparse.Namespace, *, tui: bool, out: Any = None) -> i
                                  monitored={u.exten for u in directory.users()})
         snap = monitor.snapshot(calls=0)
     finally:
-        remove_signal_handlers()
-        if gateway is not None:
-            await gateway.close()
-        if monitor is not None:
-            await monitor.close()
-        await stack.close()
+        try:
+            if gateway is not None:
+                await gateway.close()
+            if monitor is not None:
+                await monitor.close()
+            await stack.close()
+        finally:  # a second signal meanwhile cancels the shutdown cleanly (stop_event)
+            remove_signal_handlers()
     snap["sink"] = monitor.snapshot(calls=0)["sink"]
     _print_summary(out, snap, result, elapsed=elapsed, n=n, sink_path=sink_path)
     return EXIT_OK

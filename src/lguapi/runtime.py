@@ -73,18 +73,37 @@ def new_event_loop(use_uvloop: bool = True) -> asyncio.AbstractEventLoop:
 
 
 def run(coro_fn: Callable[[], Coroutine[Any, Any, T]], *, use_uvloop: bool = True) -> T:
-    """Run ``coro_fn()`` to completion in a new event loop (uvloop's when installed)."""
+    """Run ``coro_fn()`` to completion in a new event loop (uvloop's when installed).
+    ``KeyboardInterrupt`` when a second stop signal cancelled it (:func:`stop_event`)."""
     with asyncio.Runner(loop_factory=lambda: new_event_loop(use_uvloop)) as runner:
-        return runner.run(coro_fn())
+        try:
+            return runner.run(coro_fn())
+        except asyncio.CancelledError:
+            raise KeyboardInterrupt from None
 
 
 def stop_event() -> asyncio.Event:
-    """An Event set by SIGINT/SIGTERM (where the running loop supports signal handlers)."""
+    """An Event set by SIGINT/SIGTERM (where the running loop supports signal handlers).
+
+    A second signal, while the handlers are still installed (remove them only once the
+    shutdown is over), cancels the task that asked for the Event: the way out of a shutdown
+    that takes too long. Python's own handler would raise ``KeyboardInterrupt`` wherever the
+    loop happened to be, possibly half-way through one of asyncio's callbacks, and leave a
+    task waiting for a result that never comes."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+
+    def on_signal() -> None:
+        if not stop.is_set():
+            stop.set()
+        elif task is not None and not task.done():
+            log.warning("a second stop signal: not waiting for the shutdown to finish")
+            task.cancel()
+
     for sig in _STOP_SIGNALS:
         try:
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
         except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - Windows / threads
             pass
     return stop
