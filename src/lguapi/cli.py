@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._log import mask_number
 from ._version import __version__
+from .runtime import at_least_one, count  # argument types, shared with the other commands' modules
 from .runtime import (EXIT_BYE, EXIT_CANNOT_CONNECT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_LOGIN_REFUSED,
                       EXIT_NOT_ANSWERED, EXIT_OK, EXIT_USAGE, OncePerCause, remove_signal_handlers, run,
                       stop_event, watch)
@@ -91,21 +92,6 @@ def positive(text: str) -> float:
 def nonnegative(text: str) -> float:
     """A finite number >= 0."""
     return _number(text, minimum=0, strict=False)
-
-
-def count(text: str) -> int:
-    """A whole number >= 0."""
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, not {text!r}")
-    return int(text)
-
-
-def at_least_one(text: str) -> int:
-    """A whole number >= 1."""
-    n = count(text)
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
-    return n
 
 
 def extension_range(text: str) -> str:

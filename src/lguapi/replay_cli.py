@@ -6,16 +6,10 @@ import asyncio
 import json
 import sys
 
+from .runtime import EXIT_ERROR as EXIT_RUNTIME
+from .runtime import EXIT_OK, EXIT_USAGE, at_least_one
+
 __all__ = ["add_parser", "run"]
-
-EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
-
-
-def _batch_size(text: str) -> int:
-    """``--batch``: a whole number of events, at least one (lguapi.cli imports this module)."""
-    if not (text.isdigit() and int(text) >= 1):
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
-    return int(text)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("captures", nargs="+", metavar="CAPTURE", help="capture directories or segment files")
     p.add_argument("--sink", metavar="URL", default=None,
                    help="jsonl:PATH or sqlite:PATH (default: none, only count)")
-    p.add_argument("--batch", type=_batch_size, default=None, metavar="EVENTS",
+    p.add_argument("--batch", type=at_least_one, default=None, metavar="EVENTS",
                    help="events rebuilt, tracked and written at a time (default 50,000; each holds about "
                         "1.1 KB of memory while its batch lives)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")

@@ -18,6 +18,7 @@ subcommand. A program built on them looks like::
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
@@ -32,7 +33,7 @@ __all__ = [
     "EXIT_OK", "EXIT_ERROR", "EXIT_USAGE", "EXIT_LOGIN_REFUSED", "EXIT_CANNOT_CONNECT", "EXIT_BYE",
     "EXIT_NOT_ANSWERED", "EXIT_INTERRUPTED",
     "new_event_loop", "run", "stop_event", "remove_signal_handlers", "sleep_or_stop", "raise_nofile_limit",
-    "OncePerCause", "watch",
+    "OncePerCause", "watch", "count", "at_least_one",
 ]
 
 log: logging.Logger = logging.getLogger("lguapi.runtime")
@@ -57,6 +58,21 @@ EXIT_NOT_ANSWERED = 6
 EXIT_INTERRUPTED = 130
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def count(text: str) -> int:
+    """A command-line argument: a whole number >= 0."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, not {text!r}")
+    return int(text)
+
+
+def at_least_one(text: str) -> int:
+    """A command-line argument: a whole number >= 1."""
+    n = count(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
+    return n
 
 
 def new_event_loop(use_uvloop: bool = True) -> asyncio.AbstractEventLoop:
