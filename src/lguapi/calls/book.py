@@ -406,8 +406,12 @@ class Book:
             keep.dest_strength, keep.dest = gone.dest_strength, gone.dest
         if keep.has_live():
             keep.pending = None
-        # withdraw the absorbed call without remembering its keys as ended
+        # withdraw the absorbed call without remembering its keys as ended; a room of its own
+        # (the kept call has another) no longer names any call: left in the index, it would
+        # hand the ended call to the room's next event
         gone.withdraw()
+        if gc.room is not None and gc.room != kc.room and idx.get(ROOM + gc.room) is gone:
+            del idx[ROOM + gc.room]
         gc.room = None
         gc.merged_into = kc.id
         self.finish(gone, ev.ts, None, "merged", ev, out)

@@ -130,7 +130,12 @@ def on_cdr(b: Book, ev: CdrEvent, out: list) -> None:
     for o in outs:
         if o.ts > end:
             end = o.ts
-    st = b.new_call(u, max(0.0, end - (ev.duration or 0)))
+    # the CDR's times, whatever it says: talk time at least 0, the whole call at least as long
+    # (a call is never answered before it rang, nor after it ended)
+    answered = (ev.disposition or "").upper() == "ANSWERED"
+    billsec = max(0, ev.billsec or 0) if answered else 0
+    span = max(0, ev.duration or 0, billsec)
+    st = b.new_call(u, max(0.0, end - span))
     call = st.call
     for o in outs:
         keys = out_keys(o)
@@ -143,8 +148,8 @@ def on_cdr(b: Book, ev: CdrEvent, out: list) -> None:
     dest = False if ev.dst and ev.dst == exten else b.party(None, ev.dst)
     st.evidence(1, orig, dest)
     st.rung = bool(exten) and ev.dst == exten
-    if (ev.disposition or "").upper() == "ANSWERED":
-        call.answer_at = end - (ev.billsec or 0)
+    if answered:
+        call.answer_at = max(call.ring_at, end - billsec)
         call.answered_by = None if dest else ev.dst
     st.last_cause = outs[-1].hangup_cause
     st.last_seen = end

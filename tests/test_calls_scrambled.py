@@ -1,0 +1,158 @@
+"""The call tracker on scrambled event sequences (tests/kit/scrambled.py): both twins make the
+same calls, and every call obeys the rules docs/calls.md gives whatever the events say.
+
+The sequences mix well-formed and nonsensical events over small pools of names, so that calls
+merge, conferences meet, memories rotate and clocks jump. The rules:
+
+- a call's first update is ``new``; after its ``ended`` it gets no other update and never
+  changes again (a sink may write it at any later time);
+- a call is never answered before it rang nor after it ended, and no duration is negative;
+- missed and abandoned exclude each other and an answer;
+- once every expiry has run, no call is active and every call that began has ended.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import subprocess
+import sys
+
+import pytest
+
+from lgucore import tokenize
+from lguapi.calls import CallTracker
+from lguapi.events import parse_event
+
+from kit import scrambled
+
+from test_calls_twin import ROOT, SRC, _env
+
+#: cases per twin in the comparison (~1 s compiled, ~2 s pure) and in the rules' check
+TWIN_CASES = 1500
+RULE_CASES = 1500
+
+_DIGESTS = r"""
+import json, logging, sys
+logging.disable(logging.WARNING)
+sys.path.insert(0, sys.argv[1])
+from kit import scrambled
+from lguapi.calls import _twin
+print(json.dumps({"compiled": _twin.COMPILED, "digests": scrambled.run_cases(int(sys.argv[2]), int(sys.argv[3]))}))
+"""
+
+
+def _digests(seed: int, count: int, **env: str) -> dict:
+    r = subprocess.run([sys.executable, "-c", _DIGESTS, str(ROOT / "tests"), str(seed), str(count)],
+                       capture_output=True, text=True, timeout=300, env=_env(PYTHONPATH=str(SRC), **env), cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_both_twins_make_the_same_calls_of_scrambled_events():
+    pure = _digests(11, TWIN_CASES, LGUCORE_NO_EXTENSIONS="1")
+    default = _digests(11, TWIN_CASES)
+    assert pure["compiled"] is False
+    assert default["compiled"] is (importlib.util.find_spec("lguapi.calls._c.core") is not None)
+    differ = [k for k, (a, b) in enumerate(zip(pure["digests"], default["digests"])) if a != b]
+    assert len(pure["digests"]) == len(default["digests"]) == TWIN_CASES
+    # a case that differs is replayed by scrambled.run_case(11, k) in each twin
+    assert not differ, f"the twins differ on cases {differ[:10]} of seed 11"
+
+
+def _broken_rules(options: dict, events: list) -> list[str]:
+    """What a run of ``events`` breaks, in words (empty: nothing)."""
+    now = [events[0].ts]
+    tracker = CallTracker(clock=lambda: now[0], **options)
+    broken: list[str] = []
+    last: dict[str, str] = {}
+    ended: dict[int, tuple] = {}
+
+    def check(updates: list) -> None:
+        for u in updates:
+            call = u.call
+            before = last.get(call.id)
+            if before is None and u.kind != "new":
+                broken.append(f"{call.id}: first update {u.kind}")
+            if id(call) in ended:
+                broken.append(f"{call.id}: {u.kind} after it ended")
+            last[call.id] = u.kind
+            if u.kind != "ended":
+                continue
+            ended[id(call)] = (call, call.to_dict())
+            if call.end_at is None or call.end_at < call.ring_at:
+                broken.append(f"{call.id}: ended at {call.end_at}, rang at {call.ring_at}")
+            if call.answer_at is not None and not call.ring_at <= call.answer_at <= call.end_at:
+                broken.append(f"{call.id}: answered at {call.answer_at}, outside {call.ring_at}..{call.end_at}")
+            if (call.ring_seconds or 0) < 0 or (call.talk_seconds or 0) < 0:
+                broken.append(f"{call.id}: a negative duration")
+            if call.missed + call.abandoned + (call.answer_at is not None) > 1:
+                broken.append(f"{call.id}: missed {call.missed}, abandoned {call.abandoned}, "
+                              f"answered {call.answer_at is not None}")
+
+    for ev in events:
+        now[0] = ev.ts
+        check(tracker.feed(ev))
+    check(tracker.flush())
+    now[0] += 10 ** 6  # past every expiry the options allow
+    check(tracker.expire(now[0]))
+    if tracker.active:
+        broken.append(f"active after every expiry: {sorted(tracker.active)}")
+    broken += [f"{cid}: never ended" for cid, kind in last.items() if kind != "ended"]
+    for call, then in ended.values():
+        if call.to_dict() != then:
+            changed = sorted(k for k, v in then.items() if call.to_dict()[k] != v)
+            broken.append(f"{call.id}: {changed} changed after it ended")
+    return broken
+
+
+def test_scrambled_events_never_break_the_rules_of_a_call(caplog):
+    caplog.set_level(logging.ERROR, "lguapi.calls")  # (the refused events' warnings)
+    failures = {}
+    for k in range(RULE_CASES):
+        broken = _broken_rules(*scrambled.case_events(5, k))
+        if broken:
+            failures[k] = broken[:3]
+    # a failing case is replayed by _broken_rules(*scrambled.case_events(5, k))
+    assert not failures, dict(list(failures.items())[:5])
+
+
+def _events(exten: str, lines: list[tuple[float, str]]) -> list:
+    return [parse_event(tokenize(text.encode()), exten=exten, ts=ts) for ts, text in lines]
+
+
+def test_a_room_of_a_merged_call_no_longer_reaches_it():
+    # two calls in two rooms; a CHANNELLIST naming a channel of one and an id of the other
+    # merges them; the next events of the absorbed call's room must not bring it back
+    options = {"end_grace": 0.0, "tombstone_ttl": 20.0, "max_tombstones": 8}
+    events = _events("3337", [
+        (2695.1, "CONFERENCEEVENT|CMD:JOIN|CONFNAME:8002|CHANNEL:SIP/gw0.eicn-b70fcaa5|UNIQUEID:1700000936.43"
+                 "|MEMBER:SIP/3337-3c678130"),
+        (2758.1, "CONFERENCEEVENT|CMD:GETSTATUSPEERS|CONFNAME:8001|CHANNEL:SIP/3337-3c678130|UNIQUEID:1700000936.99"
+                 "|COUNT:28|MEMBER:Local/3337@ctx-c85e;2"),
+        (3161.2, "CHANNELLIST|CHANNEL1:SIP/3337-3c678130|CHANNEL2:|CALLER1ID:3337|INEXTEN:07012343300"
+                 "|UNIQUEID1:1700000936.43|UNIQUEID2:null"),
+        (3562.2, "CONFERENCEEVENT|CMD:HOLD|CONFNAME:8001|CHANNEL:Local/3337@ctx-c85e;2|UNIQUEID:|COUNT:2"),
+        (3563.2, "CHANNELLIST|CHANNEL1:Local/3337@ctx-c85e;2|CHANNEL2:SIP/3337-3c678130|CALLER1ID:3337"
+                 "|INEXTEN:0212345678|UNIQUEID1:1700000936.23|UNIQUEID2:1700000936.23"),
+    ])
+    assert _broken_rules(options, events) == []
+
+
+@pytest.mark.parametrize("duration, billsec", [(0, 2), (None, 19), (5, -3), (1, 127)])
+def test_a_cdr_with_odd_times_makes_a_call_answered_between_its_ring_and_end(duration, billsec):
+    now = [1000.0]
+    tracker = CallTracker(clock=lambda: now[0])
+    out = "CHANNELOUT|CHANNEL:SIP/3315-00000001|RECHANNEL:SIP/3317-00000002|UNIQUEID:1700000006.8|HCAUSE:16"
+    cdr = "CDREVENT|CHANNEL:SIP/3315-00000001|UNIQUEID:1700000006.8|SRC:3315|DST:3317|DISPOSITION:ANSWERED"
+    cdr += "".join(f"|{k}:{v}" for k, v in (("DURATION", duration), ("BILLSEC", billsec)) if v is not None)
+    updates = []
+    for ev in _events("3315", [(1000.0, out), (1003.0, cdr)]):
+        now[0] = ev.ts
+        updates += tracker.feed(ev)
+    (call,) = {u.call for u in updates if u.kind == "ended"}
+    assert call.end_at == 1000.0 and call.ring_at <= call.answer_at <= call.end_at
+    assert call.ring_seconds >= 0 and call.talk_seconds == call.end_at - call.answer_at
+    # what the CDR says, where it makes sense: the talk time, and a call at least that long
+    assert call.talk_seconds == max(0, billsec)
+    assert call.end_at - call.ring_at == max(0, duration or 0, billsec)
