@@ -156,3 +156,19 @@ def test_a_cdr_with_odd_times_makes_a_call_answered_between_its_ring_and_end(dur
     # what the CDR says, where it makes sense: the talk time, and a call at least that long
     assert call.talk_seconds == max(0, billsec)
     assert call.end_at - call.ring_at == max(0, duration or 0, billsec)
+
+
+def test_a_channellist_twice_changes_nothing_when_the_device_is_not_named_by_its_extension():
+    # a call first seen by its CHANNELLIST, on a phone whose channel does not carry the
+    # extension's number, bridged to an outside number: the far end answered (answered_by None).
+    # The same CHANNELLIST again (a repeat after a reconnect) connects no leg: it names nobody.
+    now = [1000.0]
+    tracker = CallTracker(clock=lambda: now[0])
+    text = ("CHANNELLIST|CHANNEL1:SIP/gw0.eicn-00000001|CHANNEL2:SIP/phone-a-00000002|CALLER1ID:0212345678"
+            "|CALLER2ID:01012345678|UNIQUEID1:1700000000.1|UNIQUEID2:1700000000.2")
+    (first, again) = _events("3321", [(1000.0, text), (1001.0, text)])
+    (update,) = tracker.feed(first)
+    assert update.kind == "new" and update.call.answered_by is None
+    now[0] = again.ts
+    assert tracker.feed(again) == []
+    assert update.call.answered_by is None

@@ -7,11 +7,11 @@ cdef void _ring_leg(Book b, CallState st, str exten, str own, str remote, ts, is
                     atxfer) except *
 cdef void _ring_parties(Book b, CallState st, str exten, str remote, is_dial, str number, str inbound) except *
 @cython.locals(st=CallState, created=bint, exten=str, c1=str, c2=str, u1=str, u2=str, mine=list, own=str,
-               by_peer=bint, remote=str, xfer_list=bint, new_keys=list, inbound=str, m=Leg)
+               by_peer=bint, remote=str, xfer_list=bint, new_keys=list, inbound=str, m=Leg, joined=bint)
 cpdef on_list(Book b, ev, list out)
 @cython.locals(leg=Leg, m=Leg)
-cdef void _list_leg(Book b, CallState st, str exten, str own, str remote, list mine, bint xfer_list,
-                    ts) except *
+cdef bint _list_leg(Book b, CallState st, str exten, str own, str remote, list mine, bint xfer_list,
+                    ts) except -1
 @cython.locals(m=Leg)
 cdef void _retire_rings(CallState st, list mine, Leg keep) except *
 cdef void _answer(Book b, CallState st, str exten, str own, str c1, str c2, bint by_peer, ev, ts,

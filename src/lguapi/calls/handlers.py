@@ -141,15 +141,16 @@ def on_list(b: Book, ev: ChannelListEvent, out: list) -> None:
         remote = None
     xfer_list = is_xfer(remote)
     new_keys = b.index(st, (c1, c2), (u1, u2), True)
+    joined = False  # this CHANNELLIST connected a leg of the extension (not a repeat of one that did)
     if own is not None:
-        _list_leg(b, st, exten, own, remote, mine, xfer_list, ts)
+        joined = _list_leg(b, st, exten, own, remote, mine, xfer_list, ts)
         st.add_handled(exten)
     inbound = ev.inbound_number
     if inbound and call.dialled_number is None:
         call.dialled_number = inbound
     if call.answer_at is None and not xfer_list:
         _answer(b, st, exten, own, c1, c2, by_peer, ev, ts, inbound)
-    elif call.answered_by is None and own == c2 and exten and not xfer_list:
+    elif joined and call.answered_by is None and own == c2 and exten and not xfer_list:
         # an outbound call answered outside and transferred: the first extension that answered
         call.answered_by = exten
     b.settle(st, created, ev, out)
@@ -170,7 +171,9 @@ def _own_by_layout(mine: list, c1: str | None, c2: str | None) -> str | None:
 
 
 def _list_leg(b: Book, st: CallState, exten: str, own: str, remote: str | None, mine: list,
-              xfer_list: bool, ts: float) -> None:
+              xfer_list: bool, ts: float) -> bool:
+    """The extension's leg on ``own`` after a CHANNELLIST; True when this connected it (a new
+    leg, or its ring answered)."""
     leg = st.leg(exten, own)
     if leg is None:
         leg = new_leg(exten, own, remote, "connected", ts, b.now, None)
@@ -182,18 +185,21 @@ def _list_leg(b: Book, st: CallState, exten: str, own: str, remote: str | None, 
         else:
             st.pending = None  # a leg joined within the grace: the call goes on
         _retire_rings(st, mine, None)  # this extension's ring was answered (by a new channel)
-    elif leg.status == "ringing":
+        return leg.status == "connected"
+    if leg.status == "ringing":
         leg.status = "connected"
         leg.since = ts
         leg.remotes = (remote,) if remote else ()
         _retire_rings(st, mine, leg)
-    elif leg.status == "connected" and remote is not None:
+        return True
+    if leg.status == "connected" and remote is not None:
         leg.add_remote(remote)
         if xfer_list:
             leg.xfer = True
         elif leg.xfer:  # the consultation is over: back with (or joined to) the other party
             leg.xfer = False
             leg.remotes = tuple([r for r in leg.remotes if not is_xfer(r)])
+    return False
 
 
 def _retire_rings(st: CallState, mine: list, keep: Leg | None) -> None:
