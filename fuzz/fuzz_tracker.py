@@ -1,15 +1,22 @@
 """Fuzz target: ``CallTracker.feed`` on event sequences built from fuzz bytes (names, ids and
-channels from small pools so that legs meet, plus free text), with a fuzzed clock."""
+channels from small pools so that legs meet, plus free text), with a fuzzed clock. Besides an
+exception, a break of the rules of a call (``tests/kit/scrambled.py``: ``Rules``) is a finding."""
 from __future__ import annotations
+
+import os
+import sys
 
 import atheris
 
 from _harness import instrumented, run
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests"))
+
 with instrumented():
     from lgucore import tokenize
     from lguapi.calls import CallTracker
     from lguapi.events import parse_event
+from kit.scrambled import Rules  # noqa: E402 (the tests' kit, on the path above)
 
 EXTENS = ("3321", "3322", "3323")
 CHANNELS = ("SIP/3321-00000001", "SIP/3322-00000002", "SIP/3323-00000003", "SIP/trunk-00000004",
@@ -59,19 +66,21 @@ def test_one_input(data: bytes) -> None:
                           max_tombstones=fdp.PickValueInList([2, 8, 200_000]),
                           tombstone_ttl=fdp.PickValueInList([20.0, 600.0]),
                           max_orphans=fdp.PickValueInList([2, 8, 10_000]))
+    rules = Rules()
     for _ in range(fdp.ConsumeIntInRange(1, 40)):
         now[0] += fdp.ConsumeIntInRange(0, 90) / 3
         text = event_text(fdp)
         exten = fdp.PickValueInList(list(EXTENS))
-        tracker.feed(parse_event(tokenize(text.encode("utf-8")), exten=exten, ts=now[0]))
+        rules.see(tracker.feed(parse_event(tokenize(text.encode("utf-8")), exten=exten, ts=now[0])))
         if fdp.remaining_bytes() == 0:
             break
-    now[0] += 7_200.0
-    tracker.expire(now[0])
+    now[0] += 7_200.0  # past every expiry: call_expiry 600 s, ring_expiry 30 s
+    rules.see(tracker.expire(now[0]))
     for call in tracker.calls(include_ended=True):
         call.to_dict()
-    if tracker.calls(include_ended=False) and now[0] > 1_000.0 + 7_200.0 + 600.0 * 2 + 40 * 30:
-        raise AssertionError("a call survived every expiry")
+    broken = rules.finish(tracker)
+    if broken:
+        raise AssertionError("the rules of a call: " + "; ".join(broken[:3]))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@
 * :mod:`kit.text` — ``fields``/``name_of`` (an event text's fields and name) and ``ev`` (a typed
   event from a text);
 * :mod:`kit.manual` — the vendor manual's §5/§6.1 traces, read from ``tests/core/manual_vectors.json``;
+* :mod:`kit.scrambled` — scrambled event sequences for the call tracker, and ``Rules``, what no
+  sequence may make it do (also checked by ``fuzz/fuzz_tracker.py``);
 * :mod:`kit.rawclient`, :mod:`kit.httpraw` — raw clients built only on lgucore and asyncio;
 * :mod:`kit.faultserver` — a server that misbehaves on purpose, for the client's tests;
 * :mod:`kit.clients` — emulators, logged-in ``lguapi.Client``s and their event ``Recorder``;

@@ -8,7 +8,8 @@ status report, an expiry run, and a clock that stands still, creeps or jumps.
 
 :func:`run_cases` feeds every case to a fresh :class:`~lguapi.calls.CallTracker` and returns one
 digest per case (every update, the stats, every call kept): two twins that agree on every
-digest turned the same events into the same calls.
+digest turned the same events into the same calls. :class:`Rules` watches a tracker's updates
+for what no sequence of events may make, and :func:`broken_rules` runs a case under it.
 """
 from __future__ import annotations
 
@@ -141,3 +142,73 @@ def digest(result: list) -> str:
 
 def run_cases(seed: int, count: int) -> list[str]:
     return [digest(run_case(seed, k)) for k in range(count)]
+
+
+#: a clock step past every expiry a case's options allow
+PAST_EVERY_EXPIRY = 10.0 ** 6
+
+
+class Rules:
+    """What no sequence of events may make a tracker do (docs/calls.md), checked on its updates:
+
+    - a call's first update is ``new``; after its ``ended`` it gets no other update and never
+      changes again (a sink may write it at any later time);
+    - a call is never answered before it rang nor after it ended; no duration is negative;
+    - missed, abandoned and answered exclude each other;
+    - once every expiry has run (:meth:`finish`), no call is active and every call has ended.
+
+    ``broken`` lists what was broken, in words.
+    """
+
+    def __init__(self) -> None:
+        self.broken: list[str] = []
+        self._last: dict[str, str] = {}  # call id -> kind of its latest update
+        self._ended: dict[int, tuple[Any, dict]] = {}  # id(call) -> (the call, its fields when it ended)
+
+    def see(self, updates: list) -> None:
+        broken = self.broken
+        for u in updates:
+            call = u.call
+            if call.id not in self._last and u.kind != "new":
+                broken.append(f"{call.id}: first update {u.kind}")
+            if id(call) in self._ended:
+                broken.append(f"{call.id}: {u.kind} after it ended")
+            self._last[call.id] = u.kind
+            if u.kind != "ended":
+                continue
+            self._ended[id(call)] = (call, call.to_dict())
+            if call.end_at is None or call.end_at < call.ring_at:
+                broken.append(f"{call.id}: ended at {call.end_at}, rang at {call.ring_at}")
+            if call.answer_at is not None and not call.ring_at <= call.answer_at <= call.end_at:
+                broken.append(f"{call.id}: answered at {call.answer_at}, outside {call.ring_at}..{call.end_at}")
+            if (call.ring_seconds or 0) < 0 or (call.talk_seconds or 0) < 0:
+                broken.append(f"{call.id}: a negative duration")
+            if call.missed + call.abandoned + (call.answer_at is not None) > 1:
+                broken.append(f"{call.id}: missed {call.missed}, abandoned {call.abandoned}, "
+                              f"answered {call.answer_at is not None}")
+
+    def finish(self, tracker: CallTracker) -> list[str]:
+        """After the tracker's last expiry: the rules on what is left. Returns :attr:`broken`."""
+        if tracker.active:
+            self.broken.append(f"active after every expiry: {sorted(tracker.active)}")
+        self.broken += [f"{cid}: never ended" for cid, kind in self._last.items() if kind != "ended"]
+        for call, then in self._ended.values():
+            now = call.to_dict()
+            if now != then:
+                self.broken.append(f"{call.id}: {sorted(k for k, v in then.items() if now[k] != v)} changed after it ended")
+        return self.broken
+
+
+def broken_rules(options: dict[str, Any], events: list[Event]) -> list[str]:
+    """What a tracker made with ``options`` breaks of :class:`Rules` on ``events`` (fed one at a
+    time, the clock at each event's time), flushed and expired (empty: nothing)."""
+    now = [events[0].ts]
+    tracker = CallTracker(clock=lambda: now[0], **options)
+    rules = Rules()
+    for ev in events:
+        now[0] = ev.ts
+        rules.see(tracker.feed(ev))
+    rules.see(tracker.flush())
+    now[0] += PAST_EVERY_EXPIRY
+    rules.see(tracker.expire(now[0]))
+    return rules.finish(tracker)
