@@ -1,17 +1,25 @@
 """Call tracker hardening: reused channel names never join a dead
-leg to a live call, events that name no channel create no leg-less call, and the client and
-the tracker agree on which channel is an extension's own."""
+leg to a live call, events that name no channel create no leg-less call, the client and
+the tracker agree on which channel is an extension's own, and a server that starts calls and
+never ends them meets ``max_active``."""
 from __future__ import annotations
 
 import logging
 
+import pytest
+
 from lguapi.calls import CallTracker
+from lguapi.calls.tracker import DEFAULT_MAX_ACTIVE
+from lguapi.monitor import Monitor
+from lguapi.sinks import read_jsonl
 from lguapi.channels import own_channel
 from lguapi.events import ChannelListEvent, ChannelOutEvent, RingEvent
 
 from kit.clients import emulator, logged_in
 from kit.manual import M51, M53_3321
+from kit.scrambled import Rules
 from kit.text import ev
+from kit.wait import until
 
 
 # manual §5.1 (3321 dials out on SIP/3321-09b559d8) and §5.3 (3321 answers on a channel of the same name)
@@ -158,3 +166,74 @@ async def test_client_and_tracker_agree_on_the_own_channel():
         finally:
             tracker.close()
             await client.close()
+
+
+# --- calls in progress are bounded (max_active) ----------------------------------
+
+
+def _answered(i: int, exten: str = "3321") -> str:
+    """The CHANNELLIST of call ``i``, answered on ``exten`` and never hung up."""
+    return (f"CHANNELLIST|CHANNEL1:SIP/gw2.eicn-{i:08x}|CHANNEL2:SIP/{exten}-{i:08x}|CALLER1ID:010{i:08d}"
+            f"|CALLER2ID:{exten}|INEXTEN:null|UNIQUEID1:1700000000.{i}|UNIQUEID2:1700000001.{i}")
+
+
+def test_calls_never_hung_up_are_evicted_oldest_first_past_max_active(caplog):
+    caplog.set_level(logging.WARNING, "lguapi.calls")
+    now = [1000.0]
+    t = CallTracker(clock=lambda: now[0], max_active=200)
+    rules = Rules()
+    most = 0
+    for i in range(5000):
+        now[0] = 1000.0 + i
+        rules.see(t.feed(ev(_answered(i), "3321", ts=now[0])))
+        most = max(most, len(t.active))
+    assert most == 200 and t.stats["evicted"] == 5000 - len(t.active)
+    evicted = [c for c in t.ended if c.end_reason == "evicted"]
+    assert len(evicted) == min(len(t.ended), t.stats["evicted"])
+    # the oldest went first, each at the time of its own (only) event, counted as answered calls
+    assert sorted(t.active) == [f"1700000000.{i}" for i in range(5000 - len(t.active), 5000)]
+    for c in evicted:
+        i = int(c.id.rsplit(".", 1)[1])
+        assert c.end_at == c.ring_at == c.answer_at == 1000.0 + i and c.talk_seconds == 0.0
+    # logged on the first pass, then once per 10,000 evicted: here once
+    assert [r.getMessage() for r in caplog.records] == [
+        "call tracker: more than 200 calls in progress; the 3 oldest ended as evicted (3 in all)"]
+    now[0] += 10 ** 6
+    rules.see(t.expire(now[0]))
+    assert rules.finish(t) == []
+
+
+def test_a_call_in_its_end_grace_ends_as_it_would_when_evicted():
+    now = [1000.0]
+    t = CallTracker(clock=lambda: now[0], max_active=1, end_grace=30.0)
+    t.feed(ev(_answered(0), "3321", ts=1000.0))
+    t.feed(ev("CHANNELOUT|CHANNEL:SIP/3321-00000000|RECHANNEL:SIP/gw2.eicn-00000000|UNIQUEID:1700000000.0"
+              "|HCAUSE:16", "3321", ts=1001.0))
+    assert list(t.active) == ["1700000000.0"]  # its end waits for the grace
+    now[0] = 1002.0
+    ended = [u.call for u in t.feed(ev(_answered(1), "3321", ts=1002.0)) if u.kind == "ended"]
+    assert [(c.id, c.end_reason, c.end_at, c.hangup_cause) for c in ended] == [("1700000000.0", "hangup", 1001.0, 16)]
+    assert list(t.active) == ["1700000000.1"] and t.stats["evicted"] == 1
+
+
+@pytest.mark.parametrize("bad", [0, -1])
+def test_max_active_below_one_is_refused(bad):
+    with pytest.raises(ValueError, match=f"max_active must be >= 1, not {bad}"):
+        CallTracker(max_active=bad)
+    assert CallTracker()._book.max_active == DEFAULT_MAX_ACTIVE
+
+
+async def test_a_monitor_stays_within_its_trackers_max_active_and_records_the_evicted(tmp_path):
+    """Over TCP: the server answers calls on one extension and never ends them."""
+    sink = tmp_path / "calls.jsonl"
+    async with emulator(extens="3001-3002") as emu:
+        tracker = CallTracker(max_active=20)
+        async with Monitor("127.0.0.1", emu.port, accounts=[("07012343001", "secret-3001")], tracker=tracker,
+                           sink=str(sink), client_options={"heartbeat": 1.0}) as m:
+            for i in range(300):
+                emu.deliver("3001", _answered(i, "3001"))
+            await until(lambda: m.events_seen >= 300, "every CHANNELLIST to reach the monitor")
+            assert len(tracker.active) <= 20 and tracker.stats["evicted"] == 300 - len(tracker.active)
+            evicted = tracker.stats["evicted"]
+    calls = [r for r in read_jsonl(sink) if r["kind"] == "call"]
+    assert len(calls) >= evicted and sum(r["end_reason"] == "evicted" for r in calls) == evicted

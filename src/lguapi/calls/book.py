@@ -7,6 +7,7 @@ joined"); the handlers in :mod:`lguapi.calls.handlers` decide what each event me
 """
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import deque
 from typing import Callable
@@ -43,11 +44,12 @@ class Book:
     """Active calls, their key index, the memories of ended calls and orphans, the deadlines."""
 
     __slots__ = ("active", "states", "ended", "idx", "ext", "tomb", "orphans", "deadlines", "tracked",
-                 "stats", "now", "end_grace", "clients", "ring_expiry", "call_expiry", "created", "_seq")
+                 "stats", "now", "end_grace", "clients", "ring_expiry", "call_expiry", "created", "_seq",
+                 "max_active")
 
     def __init__(self, *, clock: Callable[[], float], end_grace: float | None, ring_expiry: float,
                  call_expiry: float, keep_ended: int, tombstone_ttl: float, max_tombstones: int,
-                 max_orphans: int, orphan_ttl: float):
+                 max_orphans: int, orphan_ttl: float, max_active: int):
         self.now = clock()  # read once: after this, whoever feeds the book passes the time in
         self.end_grace = end_grace
         self.ring_expiry = ring_expiry
@@ -64,9 +66,10 @@ class Book:
         self.clients = 0  # attached clients (for the automatic grace)
         self.created = False  # the last start() created its call
         self._seq = 0
+        self.max_active = max_active  # calls in progress at most (evict() ends the oldest past it)
         #: counters for diagnostics: calls, stale (late duplicates dropped), orphans, merges, ...
         self.stats: dict[str, int] = {"calls": 0, "stale": 0, "orphans": 0, "merged": 0,
-                                      "expired": 0, "reconciled": 0, "refused": 0}
+                                      "expired": 0, "reconciled": 0, "refused": 0, "evicted": 0}
 
     # -- small questions ---------------------------------------------------------------
 
@@ -464,6 +467,25 @@ class Book:
                     self.expire_rings(st, ring_limit, out)
                     break
         self.deadlines.prune(self.states, len(self.states))
+
+    def evict(self, out: list) -> None:
+        """More than ``max_active`` calls are in progress: end the oldest (by creation) with
+        ``end_reason "evicted"``, at the time of their last event, down to a hundredth below the
+        bound, so that a flood of new calls costs one such pass per that many calls. A call
+        waiting for its end grace ends as it would have. Counted in ``stats["evicted"]``;
+        logged at WARNING (the first pass, then every 10,000th call)."""
+        keep = self.max_active - self.max_active // 100
+        n = len(self.states) - keep
+        if n <= 0:
+            return
+        oldest = list(itertools.islice(self.states.values(), n))
+        before = self.stats["evicted"]
+        self.stats["evicted"] = before + n
+        if before == 0 or before // 10000 != (before + n) // 10000:
+            log.warning("call tracker: more than %d calls in progress; the %d oldest ended as evicted (%d in all)",
+                        self.max_active, n, before + n)
+        for st in oldest:
+            self.close_legs(st, None, "evicted", None, st.last_seen, out)
 
     def expire_rings(self, st: CallState, ring_limit: float, out: list) -> None:
         st.snap()

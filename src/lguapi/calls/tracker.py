@@ -26,9 +26,12 @@ else:  # the compiled twin when built (lguapi.calls._twin)
     C = hot("core")
     Book = C.Book
 
-__all__ = ["CallTracker", "HANDLERS"]
+__all__ = ["CallTracker", "HANDLERS", "DEFAULT_MAX_ACTIVE"]
 
 log = logging.getLogger("lguapi.calls")
+
+#: calls in progress a tracker keeps by default (``max_active``): about 200 MB of them
+DEFAULT_MAX_ACTIVE = 100_000
 
 #: event type -> handler(book, event, updates) (the selected twin's table, lguapi.calls.feed)
 HANDLERS: dict[type, Callable[[Book, Any, list], None]] = C.HANDLERS
@@ -47,7 +50,10 @@ class CallTracker:
     ``call_expiry`` ends a non-ringing call with no event at all for that long (a lost
     CHANNELOUT). ``clock`` is used for expiry and grace deadlines only; call times come
     from the events' ``ts``. ``keep_ended``, ``max_tombstones``/``tombstone_ttl`` and
-    ``max_orphans``/``orphan_ttl`` bound the memories (``docs/limits.md``).
+    ``max_orphans``/``orphan_ttl`` bound the memories (``docs/limits.md``). ``max_active``
+    bounds the calls in progress: past it the oldest are ended (``end_reason "evicted"``, a
+    hundredth of the bound at once), so that a server that starts calls and never ends them
+    cannot exhaust memory before ``call_expiry`` would have closed them.
 
     Feed events with :meth:`feed` (returns the updates they caused) or subscribe to
     clients with :meth:`attach`; consume updates with :meth:`updates`. With :meth:`feed`
@@ -58,15 +64,17 @@ class CallTracker:
                  end_grace: float | None = None, call_expiry: float = 6 * 3600.0,
                  keep_ended: int = 1000, tombstone_ttl: float = 600.0,
                  max_tombstones: int = 200_000, max_orphans: int = 10_000,
-                 orphan_ttl: float = 120.0):
+                 orphan_ttl: float = 120.0, max_active: int = DEFAULT_MAX_ACTIVE):
         if ring_expiry <= 0 or call_expiry <= 0:
             raise ValueError("ring_expiry and call_expiry must be > 0")
+        if max_active < 1:
+            raise ValueError(f"max_active must be >= 1, not {max_active}")
         if end_grace is not None and end_grace < 0:
             raise ValueError("end_grace must be >= 0 or None")
         self._book = Book(clock=clock, end_grace=end_grace, ring_expiry=float(ring_expiry),
                           call_expiry=float(call_expiry), keep_ended=keep_ended,
                           tombstone_ttl=tombstone_ttl, max_tombstones=max_tombstones,
-                          max_orphans=max_orphans, orphan_ttl=orphan_ttl)
+                          max_orphans=max_orphans, orphan_ttl=orphan_ttl, max_active=max_active)
         self._clock = clock
         self._streams: list[weakref.ref[UpdateStream]] = []
         self._clients: list[Any] = []
