@@ -1,7 +1,8 @@
 """Call tracker hardening: reused channel names never join a dead
 leg to a live call, events that name no channel create no leg-less call, the client and
 the tracker agree on which channel is an extension's own, and a server that starts calls and
-never ends them meets ``max_active``."""
+never ends them, or names new channels under one call's ids without end, meets ``max_active``,
+``max_keys`` and ``max_call_keys``."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +10,7 @@ import logging
 import pytest
 
 from lguapi.calls import CallTracker
-from lguapi.calls.tracker import DEFAULT_MAX_ACTIVE
+from lguapi.calls.tracker import DEFAULT_MAX_ACTIVE, DEFAULT_MAX_CALL_KEYS, DEFAULT_MAX_KEYS
 from lguapi.monitor import Monitor
 from lguapi.sinks import read_jsonl
 from lguapi.channels import own_channel
@@ -197,7 +198,7 @@ def test_calls_never_hung_up_are_evicted_oldest_first_past_max_active(caplog):
         assert c.end_at == c.ring_at == c.answer_at == 1000.0 + i and c.talk_seconds == 0.0
     # logged on the first pass, then once per 10,000 evicted: here once
     assert [r.getMessage() for r in caplog.records] == [
-        "call tracker: more than 200 calls in progress; the 3 oldest ended as evicted (3 in all)"]
+        "call tracker: more than 200 calls or 2000000 keys in progress; the 3 oldest ended as evicted (3 in all)"]
     now[0] += 10 ** 6
     rules.see(t.expire(now[0]))
     assert rules.finish(t) == []
@@ -216,11 +217,50 @@ def test_a_call_in_its_end_grace_ends_as_it_would_when_evicted():
     assert list(t.active) == ["1700000000.1"] and t.stats["evicted"] == 1
 
 
+def test_the_oldest_calls_are_evicted_past_max_keys():
+    now = [1000.0]
+    t = CallTracker(clock=lambda: now[0], max_keys=400)  # each call: 2 channels and 2 unique ids
+    for i in range(1000):
+        now[0] = 1000.0 + i
+        t.feed(ev(_answered(i), "3321", ts=now[0]))
+        assert len(t._book.idx) <= 400
+    assert len(t.active) >= 99 and t.stats["evicted"] == 1000 - len(t.active)
+    assert sorted(t.active) == [f"1700000000.{i}" for i in range(1000 - len(t.active), 1000)]
+
+
+def test_a_call_that_names_new_channels_without_end_is_ended_past_max_call_keys(caplog):
+    """A server ringing one call's id on a new channel, again and again: the call ends as evicted
+    at max_call_keys, later rings start calls that continue it, each bounded the same way, and
+    the work per event stays flat (40,000 such events took 16 s, quadratic, before the bound)."""
+    caplog.set_level(logging.WARNING, "lguapi.calls")
+    now = [1000.0]
+    t = CallTracker(clock=lambda: now[0], max_call_keys=100)
+    rules = Rules()
+    for i in range(1000):
+        now[0] = 1000.0 + i
+        rules.see(t.feed(ev(f"RINGEVENT|ISDIAL:0|CHANNEL:SIP/3321-{i:08x}|RECHANNEL:SIP/gw2.eicn-{i:08x}"
+                            "|CALLERID:0212345678|UNIQUEID:1700000000.1", "3321", ts=now[0])))
+        assert all(len(c.channels) + len(c.unique_ids) <= 100 for c in t.active.values())
+    first = next(c for c in t.ended if c.id == "1700000000.1")
+    assert first.end_reason == "evicted" and len(first.channels) + len(first.unique_ids) == 101
+    assert t.stats["evicted"] >= 9 and all(c.continued_from is not None for c in t.ended if c is not first)
+    # at most 3 lines a minute
+    assert len(caplog.records) == 3
+    assert caplog.records[0].getMessage() == ("call tracker: call 1700000000.1 holds 101 channels and ids, "
+                                              "more than max_call_keys (100); ended as evicted")
+    now[0] += 10 ** 6
+    rules.see(t.expire(now[0]))
+    assert rules.finish(t) == []
+
+
+@pytest.mark.parametrize("name", ["max_active", "max_keys", "max_call_keys"])
 @pytest.mark.parametrize("bad", [0, -1])
-def test_max_active_below_one_is_refused(bad):
-    with pytest.raises(ValueError, match=f"max_active must be >= 1, not {bad}"):
-        CallTracker(max_active=bad)
-    assert CallTracker()._book.max_active == DEFAULT_MAX_ACTIVE
+def test_bounds_below_one_are_refused(name, bad):
+    with pytest.raises(ValueError, match=f"{name} must be >= 1, not {bad}"):
+        CallTracker(**{name: bad})
+    book = CallTracker()._book
+    assert (book.max_active, book.max_keys, book.max_call_keys) == (DEFAULT_MAX_ACTIVE, DEFAULT_MAX_KEYS,
+                                                                    DEFAULT_MAX_CALL_KEYS)
 
 
 async def test_a_monitor_stays_within_its_trackers_max_active_and_records_the_evicted(tmp_path):

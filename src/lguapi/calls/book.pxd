@@ -13,7 +13,10 @@ cdef class Book:
     cdef public double now, ring_expiry, call_expiry
     cdef public Py_ssize_t clients
     cdef public bint created
-    cdef public Py_ssize_t max_active
+    cdef public Py_ssize_t max_active, max_keys, max_call_keys
+    cdef public list overgrown
+    cdef object _warnings
+    cdef Py_ssize_t _shed
     cdef long long _seq
 
     cpdef double grace(self) except? -1
@@ -55,7 +58,12 @@ cdef class Book:
     cdef void _confirm_state(self, CallState st, long long token, list out) except *
     @cython.locals(st=CallState, leg=Leg, ring_limit=double)
     cdef void sweep(self, double now, list out, double swept_at) except *
-    @cython.locals(st=CallState, oldest=list, n=Py_ssize_t, keep=Py_ssize_t, before=Py_ssize_t)
+    cdef void shed(self, list out) except *
+    cdef void overgrow(self, CallState st) except *
+    @cython.locals(st=CallState, states=list)
+    cdef void end_overgrown(self, list out) except *
+    @cython.locals(st=CallState, oldest=list, n=Py_ssize_t, calls_over=Py_ssize_t, keys_over=Py_ssize_t,
+                   before=Py_ssize_t)
     cdef void evict(self, list out) except *
     @cython.locals(leg=Leg)
     cdef void expire_rings(self, CallState st, double ring_limit, list out) except *

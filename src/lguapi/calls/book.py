@@ -7,12 +7,12 @@ joined"); the handlers in :mod:`lguapi.calls.handlers` decide what each event me
 """
 from __future__ import annotations
 
-import itertools
 import logging
 from collections import deque
 from typing import Callable
 
 from lguapi.calls.model import Call, CallUpdate
+from lguapi._log import WarningLimiter
 from lguapi._recent import hashed_dict
 from lguapi.channels import channel_peer
 from lguapi.events import Event
@@ -45,11 +45,11 @@ class Book:
 
     __slots__ = ("active", "states", "ended", "idx", "ext", "tomb", "orphans", "deadlines", "tracked",
                  "stats", "now", "end_grace", "clients", "ring_expiry", "call_expiry", "created", "_seq",
-                 "max_active")
+                 "max_active", "max_keys", "max_call_keys", "overgrown", "_warnings", "_shed")
 
     def __init__(self, *, clock: Callable[[], float], end_grace: float | None, ring_expiry: float,
                  call_expiry: float, keep_ended: int, tombstone_ttl: float, max_tombstones: int,
-                 max_orphans: int, orphan_ttl: float, max_active: int):
+                 max_orphans: int, orphan_ttl: float, max_active: int, max_keys: int, max_call_keys: int):
         self.now = clock()  # read once: after this, whoever feeds the book passes the time in
         self.end_grace = end_grace
         self.ring_expiry = ring_expiry
@@ -67,6 +67,11 @@ class Book:
         self.created = False  # the last start() created its call
         self._seq = 0
         self.max_active = max_active  # calls in progress at most (evict() ends the oldest past it)
+        self.max_keys = max_keys  # keys (channels, ids, rooms) of the calls in progress at most (the same)
+        self.max_call_keys = max_call_keys  # keys of one call at most (end_overgrown() ends it past that)
+        self.overgrown: list[CallState] | None = None  # calls past max_call_keys, ended after their event
+        self._warnings = WarningLimiter(burst=3, interval=60.0)
+        self._shed = 0  # calls evict() ended
         #: counters for diagnostics: calls, stale (late duplicates dropped), orphans, merges, ...
         self.stats: dict[str, int] = {"calls": 0, "stale": 0, "orphans": 0, "merged": 0,
                                       "expired": 0, "reconciled": 0, "refused": 0, "evicted": 0}
@@ -245,6 +250,8 @@ class Book:
                 new = [u]
             else:
                 new.append(u)
+        if new is not None and len(keys) > self.max_call_keys:
+            self.overgrow(st)
         return new
 
     def add_leg(self, st: CallState, leg: Leg) -> None:
@@ -386,6 +393,8 @@ class Book:
         for k in gone.own_keys():
             idx[k] = keep
         keep.absorb_keys(gone)
+        if len(keep.keys) > self.max_call_keys:
+            self.overgrow(keep)
         for e in gone.extens:
             self.leg_exten(keep, e)
         for e in gone.handled:
@@ -468,22 +477,61 @@ class Book:
                     break
         self.deadlines.prune(self.states, len(self.states))
 
+    def shed(self, out: list) -> None:
+        """A bound on the calls in progress is passed (a call past ``max_call_keys``, more than
+        ``max_active`` calls or ``max_keys`` keys; asked after every event): end the overgrown
+        calls, then the oldest calls."""
+        if self.overgrown is not None:
+            self.end_overgrown(out)
+        if len(self.states) > self.max_active or len(self.idx) > self.max_keys:
+            self.evict(out)
+
+    def overgrow(self, st: CallState) -> None:
+        """``st`` holds more than ``max_call_keys`` keys: it is ended once its event is applied."""
+        if self.overgrown is None:
+            self.overgrown = [st]
+        elif st not in self.overgrown:
+            self.overgrown.append(st)
+
+    def end_overgrown(self, out: list) -> None:
+        """End the calls past ``max_call_keys`` (``end_reason "evicted"``, at the time of their
+        last event; counted in ``stats["evicted"]``, logged at WARNING at most 3 times a minute):
+        a server that names new channels under one call's ids without end would otherwise make
+        every event of that call slower and the call ever larger."""
+        states, self.overgrown = self.overgrown, None
+        for st in states or ():
+            if self.states.get(st.call.id) is not st:
+                continue  # the event ended it, or folded it into another call
+            self.stats["evicted"] += 1
+            self._warnings.warning(log, "overgrown", "call tracker: call %s holds %d channels and ids, more than "
+                                   "max_call_keys (%d); ended as evicted", st.call.id, len(st.keys),
+                                   self.max_call_keys)
+            self.close_legs(st, None, "evicted", None, st.last_seen, out)
+
     def evict(self, out: list) -> None:
-        """More than ``max_active`` calls are in progress: end the oldest (by creation) with
-        ``end_reason "evicted"``, at the time of their last event, down to a hundredth below the
-        bound, so that a flood of new calls costs one such pass per that many calls. A call
-        waiting for its end grace ends as it would have. Counted in ``stats["evicted"]``;
-        logged at WARNING (the first pass, then every 10,000th call)."""
-        keep = self.max_active - self.max_active // 100
-        n = len(self.states) - keep
-        if n <= 0:
+        """More than ``max_active`` calls or ``max_keys`` keys are in progress: end the oldest
+        calls (by creation) with ``end_reason "evicted"``, at the time of their last event, down
+        to a hundredth below each bound, so that a flood of new calls costs one such pass per
+        that many calls. A call waiting for its end grace ends as it would have. Counted in
+        ``stats["evicted"]``; logged at WARNING (the first pass, then every 10,000th call)."""
+        calls_over = len(self.states) - (self.max_active - self.max_active // 100)
+        keys_over = len(self.idx) - (self.max_keys - self.max_keys // 100)
+        oldest: list[CallState] = []
+        for st in self.states.values():
+            if calls_over <= 0 and keys_over <= 0:
+                break
+            oldest.append(st)
+            calls_over -= 1
+            keys_over -= len(st.keys)
+        n = len(oldest)
+        if n == 0:
             return
-        oldest = list(itertools.islice(self.states.values(), n))
-        before = self.stats["evicted"]
-        self.stats["evicted"] = before + n
+        self.stats["evicted"] += n
+        before = self._shed
+        self._shed = before + n
         if before == 0 or before // 10000 != (before + n) // 10000:
-            log.warning("call tracker: more than %d calls in progress; the %d oldest ended as evicted (%d in all)",
-                        self.max_active, n, before + n)
+            log.warning("call tracker: more than %d calls or %d keys in progress; the %d oldest ended as evicted "
+                        "(%d in all)", self.max_active, self.max_keys, n, before + n)
         for st in oldest:
             self.close_legs(st, None, "evicted", None, st.last_seen, out)
 

@@ -55,8 +55,8 @@ def apply(b: Book, event: Event, now: float, out: list) -> None:
         handler = HANDLERS.get(kind)
         if handler is not None:
             handler(b, event, out)
-    if len(b.states) > b.max_active:  # (a call was just made past the bound: the oldest go)
-        b.evict(out)
+    if b.overgrown is not None or len(b.states) > b.max_active or len(b.idx) > b.max_keys:
+        b.shed(out)  # (a bound on the calls in progress was passed by this event)
 
 
 def apply_many(b: Book, events: Iterable[Event], clock: Callable[[], float], out: list) -> None:

@@ -26,12 +26,18 @@ else:  # the compiled twin when built (lguapi.calls._twin)
     C = hot("core")
     Book = C.Book
 
-__all__ = ["CallTracker", "HANDLERS", "DEFAULT_MAX_ACTIVE"]
+__all__ = ["CallTracker", "HANDLERS", "DEFAULT_MAX_ACTIVE", "DEFAULT_MAX_KEYS", "DEFAULT_MAX_CALL_KEYS"]
 
 log = logging.getLogger("lguapi.calls")
 
 #: calls in progress a tracker keeps by default (``max_active``): about 200 MB of them
 DEFAULT_MAX_ACTIVE = 100_000
+#: keys (channel names, unique ids, rooms) of the calls in progress, by default (``max_keys``):
+#: about 300 MB with the calls they name
+DEFAULT_MAX_KEYS = 2_000_000
+#: keys of one call, by default (``max_call_keys``): hundreds of legs, more than a queue call
+#: ringing dozens of agents for many minutes makes
+DEFAULT_MAX_CALL_KEYS = 10_000
 
 #: event type -> handler(book, event, updates) (the selected twin's table, lguapi.calls.feed)
 HANDLERS: dict[type, Callable[[Book, Any, list], None]] = C.HANDLERS
@@ -51,9 +57,12 @@ class CallTracker:
     CHANNELOUT). ``clock`` is used for expiry and grace deadlines only; call times come
     from the events' ``ts``. ``keep_ended``, ``max_tombstones``/``tombstone_ttl`` and
     ``max_orphans``/``orphan_ttl`` bound the memories (``docs/limits.md``). ``max_active``
-    bounds the calls in progress: past it the oldest are ended (``end_reason "evicted"``, a
-    hundredth of the bound at once), so that a server that starts calls and never ends them
-    cannot exhaust memory before ``call_expiry`` would have closed them.
+    and ``max_keys`` bound the calls in progress and the channel names, unique ids and rooms they
+    hold: past either the oldest are ended (``end_reason "evicted"``, down to a hundredth below
+    the bound), so that a server that starts calls and never ends them cannot exhaust memory
+    before ``call_expiry`` would have closed them. A call that comes to hold more than
+    ``max_call_keys`` keys (a server naming new channels under its ids without end) is ended
+    the same way.
 
     Feed events with :meth:`feed` (returns the updates they caused) or subscribe to
     clients with :meth:`attach`; consume updates with :meth:`updates`. With :meth:`feed`
@@ -64,17 +73,20 @@ class CallTracker:
                  end_grace: float | None = None, call_expiry: float = 6 * 3600.0,
                  keep_ended: int = 1000, tombstone_ttl: float = 600.0,
                  max_tombstones: int = 200_000, max_orphans: int = 10_000,
-                 orphan_ttl: float = 120.0, max_active: int = DEFAULT_MAX_ACTIVE):
+                 orphan_ttl: float = 120.0, max_active: int = DEFAULT_MAX_ACTIVE, max_keys: int = DEFAULT_MAX_KEYS,
+                 max_call_keys: int = DEFAULT_MAX_CALL_KEYS):
         if ring_expiry <= 0 or call_expiry <= 0:
             raise ValueError("ring_expiry and call_expiry must be > 0")
-        if max_active < 1:
-            raise ValueError(f"max_active must be >= 1, not {max_active}")
+        for name, bound in (("max_active", max_active), ("max_keys", max_keys), ("max_call_keys", max_call_keys)):
+            if bound < 1:
+                raise ValueError(f"{name} must be >= 1, not {bound}")
         if end_grace is not None and end_grace < 0:
             raise ValueError("end_grace must be >= 0 or None")
         self._book = Book(clock=clock, end_grace=end_grace, ring_expiry=float(ring_expiry),
                           call_expiry=float(call_expiry), keep_ended=keep_ended,
                           tombstone_ttl=tombstone_ttl, max_tombstones=max_tombstones,
-                          max_orphans=max_orphans, orphan_ttl=orphan_ttl, max_active=max_active)
+                          max_orphans=max_orphans, orphan_ttl=orphan_ttl, max_active=max_active,
+                          max_keys=max_keys, max_call_keys=max_call_keys)
         self._clock = clock
         self._streams: list[weakref.ref[UpdateStream]] = []
         self._clients: list[Any] = []
