@@ -10,6 +10,7 @@ import logging
 import pytest
 
 from lguapi.calls import CallTracker
+from lguapi.calls.index import ORPHANS_PER_KEY
 from lguapi.calls.tracker import DEFAULT_MAX_ACTIVE, DEFAULT_MAX_CALL_KEYS, DEFAULT_MAX_KEYS
 from lguapi.monitor import Monitor
 from lguapi.sinks import read_jsonl
@@ -251,6 +252,22 @@ def test_a_call_that_names_new_channels_without_end_is_ended_past_max_call_keys(
     now[0] += 10 ** 6
     rules.see(t.expire(now[0]))
     assert rules.finish(t) == []
+
+
+def test_channelouts_of_one_unknown_id_are_kept_up_to_orphans_per_key():
+    """A server repeating CHANNELOUTs of an id no call has (yet): the newest ORPHANS_PER_KEY stay
+    under the id, the older are counted out (each repeat used to read the whole list)."""
+    t = CallTracker(clock=lambda: 1000.0)
+    for i in range(100):
+        t.feed(ev(f"CHANNELOUT|CHANNEL:SIP/3321-{i:08x}|RECHANNEL:SIP/gw2.eicn-{i:08x}|UNIQUEID:1700000000.9"
+                  "|HCAUSE:16", "3321", ts=1000.0 + i))
+    kept = t._book.orphans.mem.generations()[0]["1700000000.9"]
+    assert [e.channel for e in kept] == [f"SIP/3321-{i:08x}" for i in range(100 - ORPHANS_PER_KEY, 100)]
+    assert t.stats["orphans"] == 100 and t.stats["orphans_dropped"] == 100 - ORPHANS_PER_KEY
+    # the call shows up: what was kept is applied, and it ends (its ring answered by nobody)
+    updates = t.feed(ev("RINGEVENT|ISDIAL:0|CHANNEL:SIP/3321-00000063|RECHANNEL:SIP/gw2.eicn-00000063"
+                        "|CALLERID:0212345678|UNIQUEID:1700000000.9", "3321", ts=1200.0))
+    assert [u.kind for u in updates] == ["new", "ended"] and not t.active
 
 
 @pytest.mark.parametrize("name", ["max_active", "max_keys", "max_call_keys"])

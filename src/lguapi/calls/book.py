@@ -74,7 +74,8 @@ class Book:
         self._shed = 0  # calls evict() ended
         #: counters for diagnostics: calls, stale (late duplicates dropped), orphans, merges, ...
         self.stats: dict[str, int] = {"calls": 0, "stale": 0, "orphans": 0, "merged": 0,
-                                      "expired": 0, "reconciled": 0, "refused": 0, "evicted": 0}
+                                      "expired": 0, "reconciled": 0, "refused": 0, "evicted": 0,
+                                      "orphans_dropped": 0}
 
     # -- small questions ---------------------------------------------------------------
 

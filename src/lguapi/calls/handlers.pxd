@@ -16,7 +16,8 @@ cdef bint _list_leg(Book b, CallState st, str exten, str own, str remote, list m
 cdef void _retire_rings(CallState st, list mine, Leg keep) except *
 cdef void _answer(Book b, CallState st, str exten, str own, str c1, str c2, bint by_peer, ev, ts,
                   str inbound) except *
-@cython.locals(st=CallState, exten=str, keys=tuple, c=str, u=str, rc=str, su=str, ended=list, leg=Leg, m=Leg)
+@cython.locals(st=CallState, exten=str, keys=tuple, c=str, u=str, rc=str, su=str, ended=list, leg=Leg, m=Leg,
+               dropped=Py_ssize_t)
 cpdef on_out(Book b, ev, list out)
 @cython.locals(idx=dict, st=CallState)
 cdef CallState _call_of_out(Book b, str c, str u, str rc, str su)

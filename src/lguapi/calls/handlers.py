@@ -251,7 +251,9 @@ def on_out(b: Book, ev: ChannelOutEvent, out: list) -> None:
             b.stats["stale"] += 1  # an ended call's CHANNELOUT again (its names may live on)
         else:  # a call not (yet) known: remember it, create nothing
             b.stats["orphans"] += 1
-            b.orphans.keep(ev, keys, b.now)
+            dropped = b.orphans.keep(ev, keys, b.now)
+            if dropped:
+                b.stats["orphans_dropped"] += dropped
         return
     ts = ev.ts
     st.last_seen = ts

@@ -35,8 +35,8 @@ cdef class Orphans:
     cdef public Memory mem
     cdef public bint maybe
 
-    @cython.locals(mem=Memory, lst=list)
-    cdef void keep(self, ev, tuple keys, double now) except *
+    @cython.locals(mem=Memory, lst=list, dropped=Py_ssize_t)
+    cdef Py_ssize_t keep(self, ev, tuple keys, double now) except -1
     cdef object get(self, str key, double now)
     @cython.locals(mem=Memory, lst=list)
     cdef void take(self, ev, double now) except *

@@ -13,7 +13,12 @@ from lguapi._recent import hashed_dict
 from lguapi.channels import normalize_channel, normalize_unique_id
 from lguapi.events import ChannelOutEvent
 
-__all__ = ["Memory", "Orphans", "out_keys"]
+__all__ = ["Memory", "Orphans", "out_keys", "ORPHANS_PER_KEY"]
+
+#: CHANNELOUTs kept under one key at most: a call's legs before it is known are a handful; a
+#: server repeating CHANNELOUTs of one unknown id would otherwise grow one list without end
+#: (and the check for a repeat, which reads the list, with it)
+ORPHANS_PER_KEY = 64
 
 try:
     import cython
@@ -182,9 +187,12 @@ class Orphans:
     def __len__(self) -> int:
         return len(self.mem)
 
-    def keep(self, ev: ChannelOutEvent, keys: Iterable[str | None], now: float) -> None:
+    def keep(self, ev: ChannelOutEvent, keys: Iterable[str | None], now: float) -> int:
+        """Keep ``ev`` under each of its keys; returns how many older ones that pushed out
+        (:data:`ORPHANS_PER_KEY` under a key at most: the oldest goes)."""
         mem = self.mem
         self.maybe = True
+        dropped = 0
         for k in keys:
             if k is None:
                 continue
@@ -192,7 +200,11 @@ class Orphans:
             if lst is None:
                 mem.put(k, [ev], now)
             elif not any(e is ev or (e.exten == ev.exten and e == ev) for e in lst):
+                if len(lst) >= ORPHANS_PER_KEY:
+                    del lst[0]
+                    dropped += 1
                 lst.append(ev)
+        return dropped
 
     def get(self, key: str, now: float) -> list[ChannelOutEvent] | None:
         return self.mem.get(key, now)
