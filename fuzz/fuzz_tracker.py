@@ -16,21 +16,14 @@ with instrumented():
     from lgucore import tokenize
     from lguapi.calls import CallTracker
     from lguapi.events import parse_event
-from kit.scrambled import Rules  # noqa: E402 (the tests' kit, on the path above)
+from kit.scrambled import FIELDS, Rules  # noqa: E402 (the tests' kit, on the path above)
 
 EXTENS = ("3321", "3322", "3323")
 CHANNELS = ("SIP/3321-00000001", "SIP/3322-00000002", "SIP/3323-00000003", "SIP/trunk-00000004",
             "Local/3321@ctx-00000005;1", "Local/3322@ctx-00000005;2", "SIP/3321-00000001<ZOMBIE>", "")
 IDS = ("100.1", "100.2", "100.3", "101.1", "101.2", "null", "")
 NUMBERS = ("3321", "3322", "01012345678", "07012343321", "")
-KEYS = {
-    "RINGEVENT": ("ISDIAL", "CHANNEL", "RECHANNEL", "INEXTEN", "AGENT", "ATXFER", "CALLERID", "UNIQUEID"),
-    "CHANNELLIST": ("CHANNEL1", "CHANNEL2", "CALLER1ID", "CALLER2ID", "INEXTEN", "UNIQUEID1", "UNIQUEID2"),
-    "CHANNELOUT": ("CHANNEL", "RECHANNEL", "UNIQUEID", "SRCUNIQUEID", "HCAUSE"),
-    "CONFERENCEEVENT": ("CMD", "CONFNAME", "CHANNEL", "UNIQUEID", "COUNT", "MEMBER"),
-    "CDREVENT": ("CHANNEL", "UNIQUEID", "SRC", "DST", "DISPOSITION", "DURATION", "BILLSEC"),
-    "CMDRESULT": ("CMD", "RES"),
-}
+KEYS = FIELDS
 NAMES = tuple(KEYS)
 
 

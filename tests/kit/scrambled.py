@@ -24,7 +24,8 @@ from lguapi.events import Disconnected, Event, Reconciled, Reconnected, parse_ev
 
 MAX_EVENTS = 60
 
-_FIELDS = {
+#: the fields each event name may carry (the fuzz target of the tracker draws from them too)
+FIELDS = {
     "RINGEVENT": ("ISDIAL", "CHANNEL", "RECHANNEL", "INEXTEN", "AGENT", "ATXFER", "CALLERID", "UNIQUEID"),
     "CHANNELLIST": ("CHANNEL1", "CHANNEL2", "CALLER1ID", "CALLER2ID", "INEXTEN", "UNIQUEID1", "UNIQUEID2"),
     "CHANNELOUT": ("CHANNEL", "RECHANNEL", "UNIQUEID", "SRCUNIQUEID", "HCAUSE"),
@@ -89,7 +90,7 @@ def _event(rng: random.Random, p: _Pools, now: float) -> Event:
                       for e in rng.sample(p.extens, rng.randint(0, len(p.extens))))
         return Reconciled(exten=exten, ts=now, statuses=peers)
     name = rng.choices(list(_WEIGHTS), weights=list(_WEIGHTS.values()))[0]
-    keys = [k for k in _FIELDS[name] if rng.random() < 0.9]
+    keys = [k for k in FIELDS[name] if rng.random() < 0.9]
     text = "|".join([name] + [f"{k}:{_value(rng, p, k)}" for k in keys])
     return parse_event(tokenize(text.encode("utf-8")), exten=exten, ts=now)
 
