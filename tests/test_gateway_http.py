@@ -92,6 +92,8 @@ async def test_metrics_parse_and_count_what_happened(tmp_path):
         await feed.messages(lambda m: m["type"] == "call.ended")
         fams = families(await (await http.get(st.url + "/metrics")).text())
         assert value(fams, "lguapi_calls_total", outcome="answered") == 1
+        assert value(fams, "lguapi_tracker_total", count="calls") == 1
+        assert value(fams, "lguapi_tracker_total", count="evicted") == 0
         assert value(fams, "lguapi_logins_total") == 3
         assert value(fams, "lguapi_login_failures_total") == 0
         assert value(fams, "lguapi_reconnects_total") == 0

@@ -28,7 +28,7 @@ def new_registry(gateway: Any) -> CollectorRegistry:
 
 
 class GatewayCollector:
-    """Extensions by state, logins, reconnects, events, calls, feed and sink, per scrape."""
+    """Extensions by state, logins, reconnects, events, calls, the tracker's counts, feed and sink, per scrape."""
 
     def __init__(self, gateway: Any) -> None:
         self._gw = gateway
@@ -59,6 +59,13 @@ class GatewayCollector:
             c.add_metric([outcome], n)
         yield c
         yield GaugeMetricFamily("lguapi_active_calls", "Calls in progress", value=snap["counters"]["total"]["active"])
+        c = CounterMetricFamily("lguapi_tracker", "Call tracker counts: calls made, late duplicates dropped, "
+                                "CHANNELOUTs kept and pushed out, merges, expiries, evictions, refused events",
+                                labels=["count"])
+        # (a tracker of the caller's own may keep no stats)
+        for name, n in sorted(getattr(monitor.tracker, "stats", {}).items()):
+            c.add_metric([name], n)
+        yield c
         yield GaugeMetricFamily("lguapi_feed_subscribers", "Live feed connections (SSE and WebSocket)",
                                 value=hub.subscribers)
         yield _counter("lguapi_feed_messages", "Feed messages published", hub.published)
