@@ -144,3 +144,36 @@ def test_a_channellist_twice_changes_nothing_when_the_device_is_not_named_by_its
     now[0] = again.ts
     assert tracker.feed(again) == []
     assert update.call.answered_by is None
+
+
+def test_an_outbound_call_transferred_after_a_consultation_is_answered_by_the_target():
+    # what a repeated CHANNELLIST must not do, the CHANNELLIST that completes an attended
+    # transfer still does: 3321 dialled out (the far end answered: answered_by None), consulted
+    # 3322 and handed the call over; 3322's leg, connected since the consultation, now has the
+    # outside party, and 3322 is the first extension that answered the call
+    texts = [
+        ("3321", "RINGEVENT|ISDIAL:1|CHANNEL:SIP/3321-00000001|RECHANNEL:SIP/gw2.eicn-00000002|CALLERID:01012345678"
+                 "|UNIQUEID:1700000100.1"),
+        ("3321", "CHANNELLIST|CHANNEL1:SIP/3321-00000001|CHANNEL2:SIP/gw2.eicn-00000002|CALLER1ID:3321"
+                 "|CALLER2ID:01012345678|UNIQUEID1:1700000100.1|UNIQUEID2:1700000100.2"),
+        ("3321", "RINGEVENT|ISDIAL:1|CHANNEL:SIP/3321-00000003|RECHANNEL:SIP/3322-00000004|CALLERID:3322"
+                 "|UNIQUEID:1700000100.3"),
+        ("3322", "RINGEVENT|ISDIAL:0|CHANNEL:SIP/3322-00000004|RECHANNEL:SIP/3321-00000003|CALLERID:3321"
+                 "|UNIQUEID:1700000100.4"),
+        ("3322", "CHANNELLIST|CHANNEL1:SIP/3321-00000003|CHANNEL2:SIP/3322-00000004|CALLER1ID:3321|CALLER2ID:3322"
+                 "|UNIQUEID1:1700000100.3|UNIQUEID2:1700000100.4"),
+        ("3322", "CHANNELLIST|CHANNEL1:SIP/gw2.eicn-00000002|CHANNEL2:SIP/3322-00000004|CALLER1ID:01012345678"
+                 "|CALLER2ID:3322|UNIQUEID1:1700000100.2|UNIQUEID2:1700000100.4"),
+    ]
+    now = [1000.0]
+    tracker = CallTracker(clock=lambda: now[0], end_grace=2.0)
+    for i, (exten, text) in enumerate(texts):
+        (event,) = _events(exten, [(1000.0 + i, text)])
+        now[0] = event.ts
+        tracker.feed(event)
+        if i == 1:
+            assert tracker.active["1700000100.1"].answered_by is None
+    (call,) = tracker.active.values()
+    assert (call.id, call.direction, call.answered_by, call.handled_by) == ("1700000100.1", "outbound", "3322",
+                                                                           ("3321", "3322"))
+    assert tracker.feed(event) == []  # and the same CHANNELLIST again changes nothing

@@ -9,7 +9,7 @@ cdef void _ring_parties(Book b, CallState st, str exten, str remote, is_dial, st
 @cython.locals(st=CallState, created=bint, exten=str, c1=str, c2=str, u1=str, u2=str, mine=list, own=str,
                by_peer=bint, remote=str, xfer_list=bint, new_keys=list, inbound=str, m=Leg, joined=bint)
 cpdef on_list(Book b, ev, list out)
-@cython.locals(leg=Leg, m=Leg)
+@cython.locals(leg=Leg, m=Leg, joined=bint)
 cdef bint _list_leg(Book b, CallState st, str exten, str own, str remote, list mine, bint xfer_list,
                     ts) except -1
 @cython.locals(m=Leg)

@@ -141,7 +141,7 @@ def on_list(b: Book, ev: ChannelListEvent, out: list) -> None:
         remote = None
     xfer_list = is_xfer(remote)
     new_keys = b.index(st, (c1, c2), (u1, u2), True)
-    joined = False  # this CHANNELLIST connected a leg of the extension (not a repeat of one that did)
+    joined = False  # this CHANNELLIST connected a leg of the extension to a party (not a repeat)
     if own is not None:
         joined = _list_leg(b, st, exten, own, remote, mine, xfer_list, ts)
         st.add_handled(exten)
@@ -172,8 +172,8 @@ def _own_by_layout(mine: list, c1: str | None, c2: str | None) -> str | None:
 
 def _list_leg(b: Book, st: CallState, exten: str, own: str, remote: str | None, mine: list,
               xfer_list: bool, ts: float) -> bool:
-    """The extension's leg on ``own`` after a CHANNELLIST; True when this connected it (a new
-    leg, or its ring answered)."""
+    """The extension's leg on ``own`` after a CHANNELLIST; True when this connected it to a party:
+    a new leg, its ring answered, or a party new to it (a transfer completed) -- not a repeat."""
     leg = st.leg(exten, own)
     if leg is None:
         leg = new_leg(exten, own, remote, "connected", ts, b.now, None)
@@ -192,14 +192,16 @@ def _list_leg(b: Book, st: CallState, exten: str, own: str, remote: str | None, 
         leg.remotes = (remote,) if remote else ()
         _retire_rings(st, mine, leg)
         return True
-    if leg.status == "connected" and remote is not None:
-        leg.add_remote(remote)
-        if xfer_list:
-            leg.xfer = True
-        elif leg.xfer:  # the consultation is over: back with (or joined to) the other party
-            leg.xfer = False
-            leg.remotes = tuple([r for r in leg.remotes if not is_xfer(r)])
-    return False
+    if leg.status != "connected" or remote is None:
+        return False
+    joined = remote not in leg.remotes
+    leg.add_remote(remote)
+    if xfer_list:
+        leg.xfer = True
+    elif leg.xfer:  # the consultation is over: back with (or joined to) the other party
+        leg.xfer = False
+        leg.remotes = tuple([r for r in leg.remotes if not is_xfer(r)])
+    return joined
 
 
 def _retire_rings(st: CallState, mine: list, keep: Leg | None) -> None:
