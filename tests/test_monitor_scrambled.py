@@ -1,6 +1,7 @@
 """A Monitor fed scrambled events over TCP (tests/kit/scrambled.py) by the emulator, into a real
 SQLite sink, with tracker bounds small enough to evict: whatever the events say, every call the
-tracker ended (merged ones aside) is stored once, as it ended, and counted once."""
+tracker ended (merged ones aside) is stored once, as it ended, and counted once; and the
+capture the Monitor recorded replays into the same stored calls."""
 from __future__ import annotations
 
 import asyncio
@@ -10,6 +11,7 @@ import sqlite3
 from lguapi.calls import CallTracker
 from lguapi.events import ConnectionEvent
 from lguapi.monitor import Monitor
+from lguapi.replay import replay
 from lguapi.server.accounts import Directory
 from lguapi.server.emulator import Emulator
 
@@ -28,7 +30,8 @@ async def test_scrambled_events_through_a_monitor_are_stored_and_counted_once(tm
     extens = sorted({e for e, _ in texts})
     directory = Directory.generate(",".join(extens))
     db = tmp_path / "calls.db"
-    tracker = CallTracker(max_active=8, max_call_keys=24, end_grace=0.0)
+    bounds = {"max_active": 8, "max_call_keys": 24, "end_grace": 0.0}
+    tracker = CallTracker(**bounds)
     ended: dict[tuple[str, float | None], dict] = {}  # (id, end) -> the call as it ended
 
     async def follow(updates) -> None:  # (a subscriber, not a hook: the monitor keeps its batch path)
@@ -40,7 +43,7 @@ async def test_scrambled_events_through_a_monitor_are_stored_and_counted_once(tm
 
     async with Emulator(directory, port=0) as emu:
         m = Monitor("127.0.0.1", emu.port, accounts=directory, tracker=tracker, sink=f"sqlite:///{db}",
-                    client_options={"heartbeat": 1.0})
+                    capture=str(tmp_path / "capture"), client_options={"heartbeat": 1.0})
         await m.start()
         follower = asyncio.ensure_future(follow(m.updates()))
         try:
@@ -63,3 +66,14 @@ async def test_scrambled_events_through_a_monitor_are_stored_and_counted_once(tm
         row = by_key[key]
         assert (row["end_reason"], row["answer_at"], row["ring_at"]) == (call["end_reason"], call["answer_at"],
                                                                        call["ring_at"]), key
+
+    # the capture, replayed offline with the same bounds, stores the same calls
+    again = tmp_path / "replayed.db"
+    await replay([tmp_path / "capture"], sink=f"sqlite:///{again}", tracker_options=bounds)
+
+    def calls(path) -> dict:
+        with sqlite3.connect(path) as conn:
+            conn.row_factory = sqlite3.Row
+            return {r["key"]: {k: r[k] for k in r.keys() if k != "seq"} for r in conn.execute("SELECT * FROM calls")}
+
+    assert calls(again) == calls(db)
