@@ -35,8 +35,8 @@ DEFAULT_MAX_ACTIVE = 100_000
 #: keys (channel names, unique ids, rooms) of the calls in progress, by default (``max_keys``):
 #: about 300 MB with the calls they name
 DEFAULT_MAX_KEYS = 2_000_000
-#: keys of one call, by default (``max_call_keys``): hundreds of legs, more than a queue call
-#: ringing dozens of agents for many minutes makes
+#: keys of one call, by default (``max_call_keys``): thousands of legs (each names a channel or
+#: two), more than a queue call ringing dozens of agents for many minutes makes
 DEFAULT_MAX_CALL_KEYS = 10_000
 
 #: event type -> handler(book, event, updates) (the selected twin's table, lguapi.calls.feed)
