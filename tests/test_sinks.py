@@ -511,3 +511,32 @@ async def test_a_background_failure_is_reported_by_the_next_write_and_its_record
     await sink.close()
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 2006
+
+
+@pytest.mark.parametrize("name", ["events.jsonl", "events.db"])
+async def test_integers_beyond_64_bits_neither_reach_a_record_nor_stop_a_sink(tmp_path, name):
+    # from the wire: an integer field beyond signed 64 bits is no number (it made SQLite's
+    # batch fail with OverflowError, again on every retry, and the records behind it wait forever)
+    out = ev("CHANNELOUT|CHANNEL:SIP/3321-00000001|RECHANNEL:SIP/gw-00000001|UNIQUEID:1319339116.486"
+             "|HCAUSE:99999999999999999999999")
+    cdr = ev("CDREVENT|CHANNEL:SIP/3321-00000001|UNIQUEID:1319339116.486|DURATION:9223372036854775808"
+             "|BILLSEC:-9223372036854775809|DISPOSITION:ANSWERED")
+    assert (out.hangup_cause, cdr.duration, cdr.billsec) == (None, None, None)
+    assert ev("CHANNELOUT|CHANNEL:SIP/3321-00000001|HCAUSE:9223372036854775807").hangup_cause == 2 ** 63 - 1
+    # a call made some other way still carries one: stored in the record, the column left empty
+    odd = finished_call()
+    odd.hangup_cause = 10 ** 30
+    path = tmp_path / name
+    async with open_sink(path, batch=2) as sink:
+        await sink.write_event(out)
+        await sink.write_event(cdr)
+        await sink.write_call(odd)
+        for e in sample_events():
+            await sink.write_event(e)
+    recs = sink_records(path)
+    assert len(recs) == 3 + len(sample_events())
+    (call,) = [r for r in recs if r["kind"] == "call"]
+    assert call["hangup_cause"] == 10 ** 30
+    if name.endswith(".db"):
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT hangup_cause FROM calls").fetchone()[0] is None

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 if TYPE_CHECKING:
     from lgucore import Message
 
-from lgucore.fields import FIELD_FLAG, FIELD_INT, FIELD_TEXT, Builder
+from lgucore.fields import FIELD_FLAG, FIELD_INT, FIELD_TEXT, Builder, field_int
 
 __all__ = [
     "Event", "LoginResultEvent", "RingEvent", "ChannelListEvent", "ChannelOutEvent",
@@ -43,14 +43,12 @@ def opt(v: str | None) -> str | None:
 
 
 def opt_int(v: str | None) -> int | None:
-    """An integer, or ``None`` when missing, empty, ``null`` or not a number."""
+    """An integer, or ``None`` when missing, empty, ``null``, not a number or beyond signed 64 bits
+    (lgucore's rule for integer fields: no field means such a number)."""
     v = opt(v)
     if v is None:
         return None
-    try:
-        return int(v)
-    except ValueError:
-        return None
+    return field_int(v)
 
 
 @dataclass(frozen=True)

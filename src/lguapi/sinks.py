@@ -613,8 +613,14 @@ def _event_row(ev: Event) -> tuple:
 def _call_row(call: Call) -> tuple:
     """A finished call's row of the ``calls`` table."""
     key = call_key(call)
+    cause = call.hangup_cause
+    if cause is not None and not -(1 << 63) <= cause < 1 << 63:
+        # (events never carry such a cause: lgucore reads one as no number. A call made some other
+        # way keeps it in its JSON ``data``; the INTEGER column, which cannot hold it, is left
+        # empty rather than failing the batch, and every later one)
+        cause = None
     return (key, call.id, call.direction, ",".join(call.exten), call.remote_number,
-            call.dialled_number, call.answered_by, call.hangup_cause, call.end_reason,
+            call.dialled_number, call.answered_by, cause, call.end_reason,
             call.ring_at, call.answer_at, call.end_at, call.ring_seconds, call.talk_seconds,
             int(call.missed), int(call.abandoned), call_json(key, call).decode("utf-8", "surrogatepass"))
 

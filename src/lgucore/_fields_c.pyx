@@ -11,7 +11,7 @@ from cpython.unicode cimport PyUnicode_Check
 
 from ._tokens_c cimport Message
 
-from ._fields_py import MAX_ATTRS, MAX_EXTRA, builder_layout
+from ._fields_py import MAX_ATTRS, MAX_EXTRA, builder_layout, field_int
 
 __all__ = ["project", "build", "Builder", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG"]
 
@@ -59,11 +59,8 @@ cdef inline object _convert(object value, long kind):
         return None
     if kind == 0:
         return value
-    if kind == 1:
-        try:
-            return int(value)
-        except ValueError:
-            return None
+    if kind == 1:  # (not plain digits, or 19 characters or more: the pure twin's rule, range included)
+        return field_int(value)
     if kind == 2:
         return value == _ONE
     raise ValueError(f"unknown field kind {kind!r}")

@@ -3,7 +3,8 @@
 A *spec* maps a field key to ``(name, kind)``: the field's first value is stored in the
 output dict under ``name``, as text (``FIELD_TEXT``), an integer (``FIELD_INT``) or a ``"1"`` flag
 (``FIELD_FLAG``). An empty value or the literal ``null`` is stored as ``None``, and so is a
-``FIELD_INT`` value that is not a number. Keys not in the spec, and positional fields, are
+``FIELD_INT`` value that is not a number or lies outside the signed 64-bit range (no field of
+the protocol means such a number, and a database column could not hold it). Keys not in the spec, and positional fields, are
 skipped. This is what typed events are made of, without a Python loop per field when the
 compiled twin is built.
 
@@ -18,9 +19,21 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["project", "build", "Builder", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG", "builder_layout", "check_builder", "check_names", "check_plain_class", "check_spec",
-           "MAX_ATTRS", "MAX_EXTRA"]
+           "MAX_ATTRS", "MAX_EXTRA", "INT_MIN", "INT_MAX", "field_int"]
 
 FIELD_TEXT, FIELD_INT, FIELD_FLAG = 0, 1, 2
+#: the integers a ``FIELD_INT`` may hold (signed 64 bits); any other is "not a number"
+INT_MIN, INT_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def field_int(value: str) -> int | None:
+    """``int(value)`` within ``INT_MIN..INT_MAX``, else None (not a number, or out of range)."""
+    try:
+        v = int(value)
+    except ValueError:
+        return None
+    return v if INT_MIN <= v <= INT_MAX else None
+
 #: bounds of a Builder: attributes it sets, extra values per instance (the compiled twin's stack arrays)
 MAX_ATTRS, MAX_EXTRA = 64, 8
 
@@ -50,10 +63,7 @@ def _project(seq: tuple, spec: dict, out: dict) -> None:
         elif kind == FIELD_TEXT:
             out[name] = value
         elif kind == FIELD_INT:
-            try:
-                out[name] = int(value)
-            except ValueError:
-                out[name] = None
+            out[name] = field_int(value)
         elif kind == FIELD_FLAG:
             out[name] = value == "1"
         else:

@@ -29,9 +29,10 @@ def reference(fields, spec):
             out[name] = value
         elif kind == FIELD_INT:
             try:
-                out[name] = int(value)
+                n = int(value)
             except ValueError:
-                out[name] = None
+                n = None
+            out[name] = n if n is not None and -2 ** 63 <= n < 2 ** 63 else None
         else:
             out[name] = value == "1"
     return out
@@ -50,6 +51,12 @@ def project(request):
     ((("N", "-7"),), {"n": -7}),
     ((("N", "4x"),), {"n": None}),                             # not a number
     ((("N", "9" * 5000),), {"n": None}),                       # beyond int()'s digit limit
+    ((("N", str(2 ** 63 - 1)),), {"n": 2 ** 63 - 1}),          # signed 64 bits, both ends
+    ((("N", str(-2 ** 63)),), {"n": -2 ** 63}),
+    ((("N", str(2 ** 63)),), {"n": None}),                     # one past them: not a number
+    ((("N", str(-2 ** 63 - 1)),), {"n": None}),
+    ((("N", "9" * 19),), {"n": None}),
+    ((("N", "1" * 18),), {"n": int("1" * 18)}),                # (the compiled fast path's longest)
     ((("F", "1"),), {"f": True}),
     ((("F", "0"),), {"f": False}),
     ((("F", ""),), {"f": None}),
@@ -85,7 +92,8 @@ def test_bad_kind_and_arguments(project):
 
 
 _keys = st.sampled_from(["A", "N", "F", "Z", None])
-_values = st.one_of(st.sampled_from(["", "null", "1", "0", "12", "x", "-3", " 5 "]), st.text(max_size=8))
+_values = st.one_of(st.sampled_from(["", "null", "1", "0", "12", "x", "-3", " 5 ", str(2 ** 63), str(-2 ** 63)]),
+                    st.text(max_size=8), st.integers(-2 ** 70, 2 ** 70).map(str))
 
 
 @settings(max_examples=500, deadline=None)
