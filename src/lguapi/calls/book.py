@@ -30,6 +30,9 @@ log = logging.getLogger("lguapi.calls")
 #: seconds a call whose last leg went out waits for a leg on another connection (auto mode)
 DEFAULT_END_GRACE = 2.0
 ROOM = "\x00room:"  #: index prefix of conference room names
+#: legs of the kept call times legs of the absorbed one up to which a merge searches the kept
+#: legs for each absorbed leg (beyond, it sets them aside first)
+_SCAN_LEGS = 256
 _ID = "\x00id:"  #: tombstone prefix of ended calls' ids
 _new_update = tuple.__new__  # CallUpdate(...) without the keyword machinery (a hot path)
 _UNANSWERED = {17: "busy", 19: "no-answer", 21: "rejected", 16: "cancelled"}
@@ -387,9 +390,19 @@ class Book:
         self.stats["merged"] += 1
         keep.snap()
         kc, gc = keep.call, gone.call
-        for leg in gone.legs:
-            if keep.leg(leg.exten, leg.own) is None:
-                keep.add_leg(leg)
+        if len(keep.legs) * len(gone.legs) <= _SCAN_LEGS:
+            for leg in gone.legs:
+                if keep.leg(leg.exten, leg.own) is None:
+                    keep.add_leg(leg)
+        else:  # two large calls: one pass over each (a search of the kept legs per leg took 0.1 s)
+            have = {(leg.exten, leg.own) for leg in keep.legs}
+            added = []
+            for leg in gone.legs:
+                k = (leg.exten, leg.own)
+                if k not in have:
+                    have.add(k)
+                    added.append(leg)
+            keep.add_legs(added)
         idx = self.idx
         for k in gone.own_keys():
             idx[k] = keep

@@ -50,6 +50,7 @@ cdef class CallState:
     @cython.locals(leg=Leg)
     cdef bint has_live_of(self, str exten) except -1
     cdef void add_leg(self, Leg leg) except *
+    cdef void add_legs(self, list legs) except *
     cdef void add_exten(self, str exten) except *
     cdef void add_handled(self, str exten) except *
     cdef void conf_add(self, str ch, member) except *

@@ -283,6 +283,12 @@ class CallState:
         self.legs = (*self.legs, leg)
         self.shown = False
 
+    def add_legs(self, legs: list[Leg]) -> None:
+        """:meth:`add_leg` of each, in one new tuple."""
+        if legs:
+            self.legs = (*self.legs, *legs)
+            self.shown = False
+
     def add_exten(self, exten: str) -> None:
         if exten not in self.extens:
             self.extens = (*self.extens, exten)
