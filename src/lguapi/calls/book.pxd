@@ -49,7 +49,7 @@ cdef class Book:
     cdef void finish(self, CallState st, ts, cause, str reason, ev, list out) except *
     @cython.locals(idx=dict, keys=list, other=CallState, ext=dict, calls=dict, cid=str)
     cdef void forget(self, CallState st) except *
-    @cython.locals(leg=Leg, idx=dict, have=set, added=list)
+    @cython.locals(leg=Leg, idx=dict, have=set, added=list, pair=tuple)
     cdef void merge(self, CallState keep, CallState gone, ev, list out) except *
     @cython.locals(dl=Deadlines, entry=tuple, st=CallState)
     cpdef run_deadlines(self, double now, list out, bint sweep, double swept_at)

@@ -398,9 +398,9 @@ class Book:
             have = {(leg.exten, leg.own) for leg in keep.legs}
             added = []
             for leg in gone.legs:
-                k = (leg.exten, leg.own)
-                if k not in have:
-                    have.add(k)
+                pair = (leg.exten, leg.own)
+                if pair not in have:
+                    have.add(pair)
                     added.append(leg)
             keep.add_legs(added)
         idx = self.idx
