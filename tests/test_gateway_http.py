@@ -143,3 +143,33 @@ async def test_a_bug_in_a_handler_is_a_json_500_without_the_traceback(caplog):
         assert "secret internals" not in await r.text()
         assert any("secret internals" in (rec.exc_text or str(rec.exc_info)) for rec in caplog.records)
         assert (await http.get(st.url + "/v1/extensions")).status == 200  # and it goes on
+
+
+async def test_event_names_the_protocol_does_not_have_are_counted_under_a_bounded_set_of_labels():
+    """A server sending ever new event names: the first MAX_OTHER_EVENT_NAMES get a label each,
+    the rest are counted together under "other" (a label per name would grow without end)."""
+    from lguapi.gateway.bridge import MAX_OTHER_EVENT_NAMES, OTHER_EVENT_NAME
+
+    async with gateway_stack("3001-3002") as st, st.session() as http:
+        n = MAX_OTHER_EVENT_NAMES + 36
+        for i in range(n):
+            st.emu.deliver("3001", f"ODDEVENT{i}|X:1")
+        st.emu.deliver("3001", "ODDEVENT0|X:2")  # a name already counted keeps its own label
+
+        async def odd() -> dict[str, float]:
+            fams = families(await (await http.get(st.url + "/metrics")).text())
+            return {s.labels["type"]: s.value for s in fams["lguapi_events"].samples
+                    if s.labels["type"].startswith("ODDEVENT") or s.labels["type"] == OTHER_EVENT_NAME}
+
+        seen: dict[str, float] = {}
+
+        async def all_counted() -> bool:
+            seen.update(await odd())
+            return sum(seen.values()) == n + 1
+
+        deadline = asyncio.get_running_loop().time() + 15
+        while not await all_counted():
+            assert asyncio.get_running_loop().time() < deadline, seen
+            await asyncio.sleep(0.05)
+        assert len(seen) == MAX_OTHER_EVENT_NAMES + 1
+        assert seen[OTHER_EVENT_NAME] == 36 and seen["ODDEVENT0"] == 2

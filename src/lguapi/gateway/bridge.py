@@ -17,11 +17,17 @@ from __future__ import annotations
 import collections
 from typing import Any, Iterable
 
-from ..events import ConnectionEvent, Event, LoggedIn, Reconnected
+from ..events import EVENT_TYPES, ConnectionEvent, Event, LoggedIn, Reconnected
 from .feed import Hub
 from .jsonable import to_jsonable
 
-__all__ = ["MonitorBridge", "call_outcome"]
+__all__ = ["MonitorBridge", "call_outcome", "MAX_OTHER_EVENT_NAMES", "OTHER_EVENT_NAME"]
+
+#: event names outside the protocol's own that ``events_by_type`` (``lguapi_events_total``)
+#: counts one by one; a server sending ever new names would otherwise grow the counter, and
+#: every scrape, without end. Later new names are counted together under OTHER_EVENT_NAME.
+MAX_OTHER_EVENT_NAMES = 64
+OTHER_EVENT_NAME = "other"
 
 
 def call_outcome(call: Any) -> str:
@@ -50,6 +56,7 @@ class MonitorBridge:
         self._domains: dict[str, str] = {}
         self._answered: set[str] = set()
         self.events_by_type: collections.Counter[str] = collections.Counter()
+        self._other_names = MAX_OTHER_EVENT_NAMES  # unknown names that may still get a count of their own
         self.calls_by_outcome: collections.Counter[str] = collections.Counter()
         self.logins: int = 0
         self.reconnects: int = 0
@@ -83,7 +90,13 @@ class MonitorBridge:
 
     def on_event(self, ev: Event) -> None:
         name = ev.name or type(ev).__name__
-        self.events_by_type[name] += 1
+        counts = self.events_by_type
+        if name not in counts and name not in EVENT_TYPES and not isinstance(ev, ConnectionEvent):
+            if self._other_names > 0:
+                self._other_names -= 1
+            else:
+                name = OTHER_EVENT_NAME
+        counts[name] += 1
         if isinstance(ev, ConnectionEvent):
             if isinstance(ev, LoggedIn):
                 self.logins += 1
