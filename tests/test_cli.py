@@ -14,6 +14,7 @@ from lguapi import cli
 from lguapi.server.accounts import Directory
 from lguapi.server.emulator import Emulator
 
+from kit.clients import dead_port
 from kit.wait import until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,12 +212,7 @@ def test_wallboard_falls_back_to_plain_lines(monkeypatch, capsys):
 
 
 async def test_monitor_stops_when_every_login_fails():
-    import socket
-
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = await lguapi("monitor", "--port", str(port), "--extensions", "3001-3002")
+    proc = await lguapi("monitor", "--port", str(dead_port()), "--extensions", "3001-3002")
     rc, out, err = await finish(proc)
     assert rc == 4
     assert "logged in: 0/2 (2 failed)" in out

@@ -15,7 +15,7 @@ from lguapi.client import Client
 from lguapi.runtime import (EXIT_BYE, EXIT_CANNOT_CONNECT, EXIT_LOGIN_REFUSED, EXIT_OK, EXIT_USAGE)
 from lguapi.server.emulator import Emulator
 
-from kit.clients import free_port
+from kit.clients import dead_port
 from kit.wait import until
 from test_cli import SECRET_ENV, child_env, finish, lguapi as run_lguapi
 
@@ -79,7 +79,7 @@ async def test_bad_arguments_exit_2_at_once_with_one_line(argv):
 async def test_cannot_connect_is_4_and_login_refused_is_3(command):
     extra = ("--to", "3002") if command == "call" else ()
     env = child_env(**{SECRET_ENV: "pw-not-this-one"})
-    rc, out, err = await finish(await run_lguapi(command, "--port", str(free_port()), "--id", "07012343001",
+    rc, out, err = await finish(await run_lguapi(command, "--port", str(dead_port()), "--id", "07012343001",
                                                  "--password-env", SECRET_ENV, *extra, env=env))
     assert rc == EXIT_CANNOT_CONNECT and "cannot connect" in err and "Traceback" not in err
     async with Emulator(Directory.generate("3001-3002"), port=0) as emu:
@@ -163,7 +163,7 @@ async def test_events_data_is_full_unless_masked():
 
 
 async def test_one_warning_line_per_cause():
-    proc = await run_lguapi("--log-level", "warning", "monitor", "--port", str(free_port()),
+    proc = await run_lguapi("--log-level", "warning", "monitor", "--port", str(dead_port()),
                             "--extensions", "3001-3008")
     rc, out, err = await finish(proc)
     assert rc == EXIT_CANNOT_CONNECT

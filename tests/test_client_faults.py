@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from kit.clients import Recorder, creds, emulator, free_port, logged_in
+from kit.clients import Recorder, creds, dead_port, emulator, logged_in
 from lgucore import HEARTBEAT, TextCodec, FrameDecoder, tokenize
 from lguapi import (
     ByeEvent, Connected, Disconnected, LoggedIn, Reconciled, Reconnected, Reconnecting, RingEvent,
@@ -66,7 +66,7 @@ async def test_emulator_killed_and_restarted_mid_call():
 
 
 async def test_primary_down_backup_up_at_login_and_on_reconnect():
-    dead = free_port()
+    dead = dead_port()
     async with emulator() as backup:
         client = Client("127.0.0.1", dead, backups=[("127.0.0.1", backup.port)], heartbeat=1, auto_reconnect=0.1)
         rec = Recorder(client)
@@ -111,7 +111,7 @@ async def test_reconnect_stops_when_the_login_is_refused_for_good():
 
 
 async def test_no_address_reachable():
-    client = Client("127.0.0.1", free_port(), backups=[("127.0.0.1", free_port())], heartbeat=0)
+    client = Client("127.0.0.1", dead_port(), backups=[("127.0.0.1", dead_port())], heartbeat=0)
     rec = Recorder(client)
     with pytest.raises(ConnectFailed, match="could not connect"):
         await client.login(*creds("3001"))

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from kit.cluster import SRC
-from kit.clients import free_port
+from kit.clients import dead_port
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -19,7 +19,7 @@ def test_sink_usage_errors_and_unreachable_redis(tmp_path):
     assert p.returncode == 2 and "sqlite:PATH or jsonl:PATH" in p.stderr and len(p.stderr.splitlines()) == 1
     p = run("-m", "lguapi", "sink", "--cluster", "http://x", "--to", f"sqlite:{tmp_path}/a.db")
     assert p.returncode == 2 and "redis://" in p.stderr
-    p = run("-m", "lguapi", "sink", "--cluster", f"redis://127.0.0.1:{free_port()}/0", "--to",
+    p = run("-m", "lguapi", "sink", "--cluster", f"redis://127.0.0.1:{dead_port()}/0", "--to",
             f"jsonl:{tmp_path}/a.jsonl")
     assert p.returncode == 4 and "cannot connect" in p.stderr
     p = run("-m", "lguapi", "sink", "--to", "sqlite:x.db")

@@ -10,6 +10,7 @@ import warnings
 
 import pytest
 
+from kit.clients import dead_port
 from kit.compat import Events, module_stack
 from lguapi.compat import EVENT_CALLBACKS, DispatchWithEvents, LGUBaseOpenApi, PumpWaitingMessages
 from lguapi.server import generated_id, generated_password
@@ -136,12 +137,7 @@ def test_login_failures_and_connect_errors(stack):
         assert api.LoginServer(generated_id("3003"), generated_password("3003"), "") is False
         assert api.wait("cmderror", m)[1] == "Connect"
         # nothing listens on this port
-        import socket
-
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        dead = s.getsockname()[1]
-        s.close()
+        dead = dead_port()
         m = len(api.seen)
         assert api.ConnectServer("127.0.0.1", str(dead), generated_id("3003"), generated_password("3003")) is False
         assert api.wait("cmderror", m)[1] == "Connect"

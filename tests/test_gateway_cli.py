@@ -13,7 +13,7 @@ import aiohttp
 from lguapi.gateway import load_config
 from lguapi.server import Directory, Emulator
 
-from kit.clients import free_port
+from kit.clients import dead_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT / "src"), GW_TOKEN="tok-123")
@@ -75,7 +75,7 @@ async def test_exit_codes(tmp_path):
     proc = await start("--config", str(bad))
     _, err = await proc.communicate()
     assert proc.returncode == 2 and "unknown key" in err.decode()
-    cfg = write_config(tmp_path, free_port())  # nothing listens upstream
+    cfg = write_config(tmp_path, dead_port())  # nothing listens upstream
     proc = await start("--config", str(cfg), "--port", "0")
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 4, err.decode()

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from lguapi.gateway.signing import sign, verify
 from lguapi.gateway.webhooks import DEFAULTS, WebhookDispatcher, WebhookEndpoint
 
-from kit.clients import free_port
+from kit.clients import dead_port
 from kit.wait import until
 from kit.webhook_receiver import Receiver
 
@@ -251,7 +251,7 @@ async def test_timeouts_and_refused_connections_are_retried(tmp_path):
                                          for d in disp.deliveries("pending")))
             rx.delay = 0.0
             await until(lambda: len(disp.deliveries("delivered")) == 1)
-    dead = f"http://127.0.0.1:{free_port()}/hook"
+    dead = f"http://127.0.0.1:{dead_port()}/hook"
     async with WebhookDispatcher(tmp_path / "o2.sqlite3", [endpoint(dead)], max_attempts=2, **FAST) as disp:
         disp.offer(message(2))
         await until(lambda: len(disp.deliveries("failed")) == 1)
@@ -263,7 +263,7 @@ async def test_timeouts_and_refused_connections_are_retried(tmp_path):
 async def test_outbox_bound_drops_with_a_clear_log(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="lguapi")
     registry = CollectorRegistry()
-    dead = f"http://127.0.0.1:{free_port()}/hook"
+    dead = f"http://127.0.0.1:{dead_port()}/hook"
     disp = WebhookDispatcher(tmp_path / "o.sqlite3", [endpoint(dead)], registry=registry, max_outbox=3,
                              backoff_base=30.0, backoff_cap=60.0)
     await disp.start()
@@ -356,7 +356,7 @@ async def test_offers_after_close_are_counted_and_a_bad_outbox_path_fails_start(
 
 async def test_pending_deliveries_of_a_removed_endpoint_become_failed(tmp_path):
     path = tmp_path / "o.sqlite3"
-    dead = endpoint(f"http://127.0.0.1:{free_port()}/hook")
+    dead = endpoint(f"http://127.0.0.1:{dead_port()}/hook")
     async with WebhookDispatcher(path, [dead], backoff_base=30.0, backoff_cap=60.0) as disp:
         disp.offer(message(1))
         await until(lambda: (disp.deliveries("pending") or [{}])[0].get("attempts") == 1)

@@ -22,12 +22,26 @@ def creds(exten: str) -> tuple[str, str]:
 
 
 def free_port() -> int:
-    """A port nothing listens on (bound then released)."""
+    """A port nothing listens on now (bound then released): for a server a test starts on it."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+#: the sockets behind dead_port(), bound until the test process ends
+_HELD: list[socket.socket] = []
+
+
+def dead_port() -> int:
+    """A port that refuses every connection for the rest of the test process: bound, never
+    listening. (A free_port() is released, so another test's server running at the same time
+    may get it and answer, or say nothing, in its place: it once left a monitor waiting.)"""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    _HELD.append(s)
+    return s.getsockname()[1]
 
 
 @contextlib.asynccontextmanager
@@ -88,4 +102,4 @@ async def logged_in(emu: Emulator, exten: str = "3001", **kw) -> tuple[Client, R
     return client, rec
 
 
-__all__ = ["creds", "free_port", "emulator", "Recorder", "logged_in", "EXTENS", "lguapi"]
+__all__ = ["creds", "free_port", "dead_port", "emulator", "Recorder", "logged_in", "EXTENS", "lguapi"]
