@@ -189,6 +189,15 @@ class ScenarioRun:
         self.last_compare = r
         return bool(r["ok"])
 
+    def mismatch_facts(self) -> str:
+        """What a failed comparison leaves to go on: the emulator's rows of the calls not stored,
+        and every live member's adopter counts (one such failure, once, in a loaded clean-clone
+        run: an internal call of ``kill -9 mid-call`` never stored)."""
+        details = " ".join((self.last_compare or {}).get("details", []))
+        rows = [r for r in self.emu.pbx.snapshot()["history"] if str(r.get("id")) in details][:3]
+        adopters = {m.name: m.status().get("adopted") for m in self.alive()}
+        return f"rows not stored: {rows}; adopters: {adopters}"
+
     async def wait(self, cond: Callable[[], bool], what: str, timeout: float | None = None) -> float:
         return await until(cond, timeout or self.timeout, what, interval=0.1)
 
@@ -200,7 +209,8 @@ class ScenarioRun:
                                  interval=0.25)
             phase.facts["sink_s"] = round(waited, 1)
         except AssertionError:
-            raise AssertionError(f"{name}: sink != emulator history: {self.last_compare}") from None
+            raise AssertionError(f"{name}: sink != emulator history: {self.last_compare}; "
+                                 f"{self.mismatch_facts()}") from None
         assert owned_once(self.emu, self.rig.ids), f"{name}: not every extension logged in exactly once"
         assert self.emu.duplicate_login_byes == 0, f"{name}: duplicate-login BYEs"
         phase.facts.update(calls=self.last_compare["matched"])  # every call so far, matched
