@@ -15,11 +15,10 @@ import sys
 
 import pytest
 
-from lgucore import tokenize
 from lguapi.calls import CallTracker
-from lguapi.events import parse_event
 
 from kit import scrambled
+from kit.text import ev
 
 from test_calls_twin import ROOT, SRC, _env
 
@@ -90,7 +89,7 @@ def test_scrambled_events_in_batches_at_their_own_times_make_what_one_at_a_time_
 
 
 def _events(exten: str, lines: list[tuple[float, str]]) -> list:
-    return [parse_event(tokenize(text.encode()), exten=exten, ts=ts) for ts, text in lines]
+    return [ev(text, exten, ts) for ts, text in lines]
 
 
 def test_a_room_of_a_merged_call_no_longer_reaches_it():

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from lgucore.batch import FrameBatch, build_events, decode_batch
+from lgucore.fields import INT_MAX, INT_MIN
 
 from . import events as E
 from .capture import (
@@ -151,7 +152,7 @@ def _seconds(value: Any) -> float:
 
 def _count(value: Any) -> int:
     value = _is(int)(value)
-    if not -(1 << 63) <= value < 1 << 63:
+    if not INT_MIN <= value <= INT_MAX:
         raise ValueError(f"is {value!r}, beyond 64 bits")
     return value
 

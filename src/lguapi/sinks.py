@@ -35,6 +35,8 @@ from typing import Any, Iterable, Iterator, Protocol, Self
 
 import msgspec
 
+from lgucore.fields import INT_MAX, INT_MIN
+
 try:  # the fast serialiser (a dependency); the standard library remains the fallback
     import orjson
 except ImportError:  # pragma: no cover - orjson is installed with lguapi
@@ -614,7 +616,7 @@ def _call_row(call: Call) -> tuple:
     """A finished call's row of the ``calls`` table."""
     key = call_key(call)
     cause = call.hangup_cause
-    if cause is not None and not -(1 << 63) <= cause < 1 << 63:
+    if cause is not None and not INT_MIN <= cause <= INT_MAX:
         # (events never carry such a cause: lgucore reads one as no number. A call made some other
         # way keeps it in its JSON ``data``; the INTEGER column, which cannot hold it, is left
         # empty rather than failing the batch, and every later one)

@@ -11,7 +11,7 @@ from cpython.unicode cimport PyUnicode_Check
 
 from ._tokens_c cimport Message
 
-from ._fields_py import MAX_ATTRS, MAX_EXTRA, builder_layout, field_int
+from ._fields_py import INT_MAX, INT_MIN, MAX_ATTRS, MAX_EXTRA, builder_layout, field_int  # (shared, one definition)
 
 __all__ = ["project", "build", "Builder", "FIELD_TEXT", "FIELD_INT", "FIELD_FLAG"]
 
