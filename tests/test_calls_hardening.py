@@ -215,7 +215,55 @@ def test_a_call_in_its_end_grace_ends_as_it_would_when_evicted():
     now[0] = 1002.0
     ended = [u.call for u in t.feed(ev(_answered(1), "3321", ts=1002.0)) if u.kind == "ended"]
     assert [(c.id, c.end_reason, c.end_at, c.hangup_cause) for c in ended] == [("1700000000.0", "hangup", 1001.0, 16)]
-    assert list(t.active) == ["1700000000.1"] and t.stats["evicted"] == 1
+    assert list(t.active) == ["1700000000.1"] and (t.stats["evicted"], t.stats["ended_early"]) == (0, 1)
+
+
+def _hung_up(i: int, exten: str = "3321") -> str:
+    """The CHANNELOUT that ends :func:`_answered` call ``i``."""
+    return (f"CHANNELOUT|CHANNEL:SIP/{exten}-{i:08x}|RECHANNEL:SIP/gw2.eicn-{i:08x}|UNIQUEID:1700000000.{i}"
+            "|HCAUSE:16")
+
+
+def test_calls_waiting_for_their_grace_end_first_and_are_not_evicted(caplog):
+    """A fast, honest server: more calls wait for their end grace than ``max_active``. They end
+    as they would have, only sooner, before any call still going is evicted, older or not."""
+    caplog.set_level(logging.INFO, "lguapi.calls")
+    now = [1000.0]
+    t = CallTracker(clock=lambda: now[0], max_active=100, end_grace=30.0)
+    rules = Rules()
+    for i in range(5):  # five calls that never end: the oldest of all
+        rules.see(t.feed(ev(_answered(i), "3321", ts=now[0])))
+    ended = []
+    for i in range(5, 2005):  # 2,000 calls that end, 1,000 a second: 30,000 would wait for the grace
+        for text in (_answered(i), _hung_up(i)):
+            now[0] += 0.0005
+            ups = t.feed(ev(text, "3321", ts=now[0]))
+            rules.see(ups)
+            ended += [u.call for u in ups if u.kind == "ended"]
+        assert len(t.active) <= 100
+    assert t.stats["evicted"] == 0 and t.stats["ended_early"] == len(ended) > 1800
+    assert all(c.end_reason == "hangup" and c.hangup_cause == 16 for c in ended)
+    # each ended at the time of its own CHANNELOUT, the longest waiting first
+    assert [c.id for c in ended] == [f"1700000000.{i}" for i in range(5, 5 + len(ended))]
+    assert all(c.end_at == c.answer_at + 0.0005 for c in ended)
+    assert {f"1700000000.{i}" for i in range(5)} <= set(t.active)  # never evicted
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    now[0] += 10 ** 6
+    rules.see(t.expire(now[0]))
+    assert rules.finish(t) == []
+
+
+def test_calls_going_on_are_evicted_once_no_call_waits_for_its_grace():
+    now = [1000.0]
+    t = CallTracker(clock=lambda: now[0], max_active=100, end_grace=30.0)
+    for i in range(50):  # 50 calls that end, then wait for their grace
+        t.feed(ev(_answered(i), "3321", ts=now[0]))
+        t.feed(ev(_hung_up(i), "3321", ts=now[0]))
+    for i in range(50, 200):  # then 150 that never end, all within the grace
+        now[0] += 0.1
+        t.feed(ev(_answered(i), "3321", ts=now[0]))
+    assert (t.stats["ended_early"], t.stats["evicted"]) == (50, 200 - 50 - len(t.active))
+    assert sorted(t.active) == [f"1700000000.{i}" for i in range(200 - len(t.active), 200)]
 
 
 def test_the_oldest_calls_are_evicted_past_max_keys():

@@ -63,7 +63,8 @@ cdef class Book:
     @cython.locals(st=CallState, states=list)
     cdef void end_overgrown(self, list out) except *
     @cython.locals(st=CallState, oldest=list, n=Py_ssize_t, calls_over=Py_ssize_t, keys_over=Py_ssize_t,
-                   before=Py_ssize_t)
+                   before=Py_ssize_t, states=dict, idx=dict, calls_to=Py_ssize_t, keys_to=Py_ssize_t,
+                   dl=Deadlines, early=Py_ssize_t, entry=tuple)
     cdef void evict(self, list out) except *
     @cython.locals(leg=Leg)
     cdef void expire_rings(self, CallState st, double ring_limit, list out) except *

@@ -78,7 +78,7 @@ class Book:
         #: counters for diagnostics: calls, stale (late duplicates dropped), orphans, merges, ...
         self.stats: dict[str, int] = {"calls": 0, "stale": 0, "orphans": 0, "merged": 0,
                                       "expired": 0, "reconciled": 0, "refused": 0, "evicted": 0,
-                                      "orphans_dropped": 0}
+                                      "ended_early": 0, "orphans_dropped": 0}
 
     # -- small questions ---------------------------------------------------------------
 
@@ -523,15 +523,41 @@ class Book:
             self.close_legs(st, None, "evicted", None, st.last_seen, out)
 
     def evict(self, out: list) -> None:
-        """More than ``max_active`` calls or ``max_keys`` keys are in progress: end the oldest
-        calls (by creation) with ``end_reason "evicted"``, at the time of their last event, down
-        to a hundredth below each bound, so that a flood of new calls costs one such pass per
-        that many calls. A call waiting for its end grace ends as it would have. Counted in
-        ``stats["evicted"]``; logged at WARNING (the first pass, then every 10,000th call)."""
-        calls_over = len(self.states) - (self.max_active - self.max_active // 100)
-        keys_over = len(self.idx) - (self.max_keys - self.max_keys // 100)
+        """More than ``max_active`` calls or ``max_keys`` keys are in progress: bring both down
+        to a hundredth below their bound, so that a flood of new calls costs one such pass per
+        that many calls.
+
+        First the calls waiting for their end grace, longest waiting first: they end as they
+        would have, only sooner (``stats["ended_early"]``; a fast but honest server has many
+        of them, up to its rate of calls times the grace). Then the oldest calls (by creation)
+        with ``end_reason "evicted"`` at the time of their last event (``stats["evicted"]``;
+        logged at WARNING on the first pass, then every 10,000th call)."""
+        states = self.states
+        idx = self.idx
+        calls_to = self.max_active - self.max_active // 100
+        keys_to = self.max_keys - self.max_keys // 100
+        dl = self.deadlines
+        early = 0
+        while len(states) > calls_to or len(idx) > keys_to:
+            entry = dl.pop_next()
+            if entry is None:
+                break
+            st = entry[4]
+            if st is None:  # (an entry pushed without its state)
+                st = states.get(entry[2])
+                if st is None:
+                    continue
+            p = st.pending
+            if p is not None and p[0] == entry[3]:
+                self.finish(st, p[1], p[2], None, None, out)
+                early += 1
+        if early:
+            self.stats["ended_early"] += early
+            dl.rearm()
+        calls_over = len(states) - calls_to
+        keys_over = len(idx) - keys_to
         oldest: list[CallState] = []
-        for st in self.states.values():
+        for st in states.values():
             if calls_over <= 0 and keys_over <= 0:
                 break
             oldest.append(st)

@@ -14,6 +14,8 @@ cdef class Deadlines:
     cdef list pop_due(self, double now)
     @cython.locals(heap=list, due=list)
     cdef list pop_due_entries(self, double now)
+    @cython.locals(heap=list)
+    cdef tuple pop_next(self)
     cpdef bint sweep_due(self, double now)
     cdef void swept(self, double now)
     @cython.locals(due=double)

@@ -70,6 +70,14 @@ class Deadlines:
             due.append(heappop(heap))
         return due
 
+    def pop_next(self) -> tuple[float, int, str, int, Any] | None:
+        """The earliest entry, due or not, taken off the queue (None when it is empty): a bound
+        on the calls in progress confirms the ends waiting longest before their grace is over."""
+        fifo, heap = self.fifo, self.heap
+        if heap and (not fifo or heap[0] < fifo[0]):
+            return heappop(heap)
+        return fifo.popleft() if fifo else None
+
     def sweep_due(self, now: float) -> bool:
         return now >= self.next_sweep
 
