@@ -7,6 +7,11 @@ a time, so hundreds of calls are up at once, as in a Monitor with many connectio
 timed body feeds every event to a fresh tracker whose clock advances 1 ms per event (ends
 wait for the 2 s grace of a multi-extension tracker, expiry sweeps run). Parsing is outside
 the timed body. Run alone with ``python bench/bench_calls.py`` (or ``bench/run.py --only calls``).
+
+Second scenario, **one call on many extensions**: a queue rings N agents at once (one unique
+id, each agent's own channel, each ring received by that agent's connection), one answers,
+the other rings go out, the agent hangs up; 10 such calls one after the other. µs per event
+at N = 10, 300 and 2,000: a call of many legs should cost per event what a call of few does.
 """
 from __future__ import annotations
 
@@ -100,12 +105,44 @@ def measure(events: list, repeat: int = 5) -> float:
     return runs[len(runs) // 2] / len(events) * 1e6
 
 
+def ring_all_traffic(agents: int, calls: int = 10) -> list:
+    """Typed events of ``calls`` calls, each rung on ``agents`` agents at once (see the module)."""
+    from lgucore import tokenize
+    from lguapi.events import parse_event
+
+    names = [str(40000 + i) for i in range(agents)]
+    trunk = "SIP/gw2.eicn-0000abcd"
+    out: list = []
+    t = 1000.0
+    for c in range(calls):
+        uid = f"1700000000.{c}"
+        answering = names[(c * 7919) % agents]
+        lines = [(a, f"RINGEVENT|ISDIAL:0|CHANNEL:SIP/{a}-{c:04d}{a}|RECHANNEL:{trunk}|INEXTEN:07012340000"
+                     f"|AGENT:{a}|CALLERID:01012345678|UNIQUEID:{uid}") for a in names]
+        lines.append((answering, f"CHANNELLIST|CHANNEL1:{trunk}|CHANNEL2:SIP/{answering}-{c:04d}{answering}"
+                                 f"|CALLER1ID:01012345678|CALLER2ID:{answering}|INEXTEN:07012340000"
+                                 f"|UNIQUEID1:{uid}|UNIQUEID2:1700000001.{c}"))
+        lines += [(a, f"CHANNELOUT|CHANNEL:SIP/{a}-{c:04d}{a}|RECHANNEL:{trunk}|UNIQUEID:1700000002.{c}{a}"
+                      f"|SRCUNIQUEID:{uid}|HCAUSE:26") for a in names if a != answering]
+        lines.append((answering, f"CHANNELOUT|CHANNEL:SIP/{answering}-{c:04d}{answering}|RECHANNEL:{trunk}"
+                                 f"|UNIQUEID:1700000001.{c}|SRCUNIQUEID:{uid}|HCAUSE:16"))
+        for exten, text in lines:
+            t += 0.001
+            out.append(parse_event(tokenize(text.encode()), exten=exten, ts=t, raw=text))
+        t += 10.0  # past the grace: the next call starts after this one ended
+    return out
+
+
 def run(report) -> None:
     pairs, per_pair = (20, 5) if report.quick else (500, 40)
     events = build_traffic(pairs, per_pair)
     us = measure(events, repeat=2 if report.quick else 5)
     report.add(f"tracker feed ({len(events):,} events, {pairs} pairs)", "compiled core", us,
                "µs/event", baseline=True, higher_is_better=False)
+    for agents in ((10, 300) if report.quick else (10, 300, 2000)):
+        us = measure(ring_all_traffic(agents, 3 if report.quick else 10), repeat=2 if report.quick else 5)
+        report.add("tracker: one call rung on many agents at once", f"{agents:,} agents", us, "µs/event",
+                   baseline=agents == 10, higher_is_better=False)
 
 
 if __name__ == "__main__":

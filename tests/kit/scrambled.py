@@ -112,7 +112,7 @@ def case_events(seed: int, case: int) -> tuple[dict[str, Any], list[Event]]:
 
 
 def _shown(updates: list) -> list:
-    return [[u.kind, u.state, u.call.to_dict()] for u in updates]
+    return [[u.kind, u.state, u.call.to_dict(), u.call.active_extens] for u in updates]
 
 
 def run_case(seed: int, case: int) -> list:

@@ -265,7 +265,7 @@ class Book:
     def leg_exten(self, st: CallState, exten: str) -> None:
         # an extension already in the call is in its ext entry too (both change only here, and
         # forget() drops the whole call): no second insert into a cold per-extension dict
-        if exten and exten not in st.extens:
+        if exten and not st.has_exten(exten):
             st.add_exten(exten)
             calls = self.ext.get(exten)
             if calls is None:
@@ -315,7 +315,7 @@ class Book:
         st.snap()
         for leg in st.legs:
             if leg.status in LIVE_LEG and (exten is None or leg.exten == exten):
-                leg.status = "ended"
+                st.set_status(leg, "ended")
                 st.mark_dead(leg.own)
         if not st.has_live():
             p = st.pending
@@ -333,7 +333,7 @@ class Book:
         st.pending = None
         for leg in st.legs:
             if leg.status in LIVE_LEG:
-                leg.status = "ended"
+                st.set_status(leg, "ended")
         call.state = st.c_state = "ended"
         call.end_at = end = max(ts, call.ring_at)
         if call.answer_at is not None and call.answer_at > end:
@@ -579,7 +579,7 @@ class Book:
         st.snap()
         for leg in st.legs:
             if leg.status == "ringing" and leg.clock <= ring_limit:
-                leg.status = "ended"
+                st.set_status(leg, "ended")
                 st.mark_dead(leg.own)
         self.stats["expired"] += 1
         if not st.has_live():

@@ -84,10 +84,10 @@ def _ring_leg(b: Book, st: CallState, exten: str, own: str, remote: str | None, 
         leg = new_leg(exten, own, remote, "ringing", ts, b.now, is_dial)
         b.add_leg(st, leg)
         if st.is_dead(own):
-            leg.status = "ended"
+            st.set_status(leg, "ended")
         else:
             if st.call.answer_at is not None and (not known_own or atxfer):
-                leg.transfer = True
+                st.set_transfer(leg, True)
             st.pending = None
     elif remote is not None and leg.status in LIVE_LEG:
         leg.add_remote(remote)
@@ -181,13 +181,13 @@ def _list_leg(b: Book, st: CallState, exten: str, own: str, remote: str | None, 
             leg.xfer = True  # a consultation leg next to the call being transferred
         b.add_leg(st, leg)
         if st.is_dead(own):
-            leg.status = "ended"
+            st.set_status(leg, "ended")
         else:
             st.pending = None  # a leg joined within the grace: the call goes on
         _retire_rings(st, mine, None)  # this extension's ring was answered (by a new channel)
         return leg.status == "connected"
     if leg.status == "ringing":
-        leg.status = "connected"
+        st.set_status(leg, "connected")
         leg.since = ts
         leg.remotes = (remote,) if remote else ()
         _retire_rings(st, mine, leg)
@@ -197,9 +197,9 @@ def _list_leg(b: Book, st: CallState, exten: str, own: str, remote: str | None, 
     joined = remote not in leg.remotes
     leg.add_remote(remote)
     if xfer_list:
-        leg.xfer = True
+        st.set_xfer(leg, True)
     elif leg.xfer:  # the consultation is over: back with (or joined to) the other party
-        leg.xfer = False
+        st.set_xfer(leg, False)
         leg.remotes = tuple([r for r in leg.remotes if not is_xfer(r)])
     return joined
 
@@ -207,7 +207,7 @@ def _list_leg(b: Book, st: CallState, exten: str, own: str, remote: str | None, 
 def _retire_rings(st: CallState, mine: list, keep: Leg | None) -> None:
     for m in mine:
         if m is not keep and m.status == "ringing":
-            m.status = "retired"
+            st.set_status(m, "retired")
             st.mark_dead(m.own)
 
 
@@ -275,7 +275,7 @@ def on_out(b: Book, ev: ChannelOutEvent, out: list) -> None:
         st.mark_dead(c)
     b.index(st, (c, rc), (u, su))
     for m in ended:
-        m.status = "ended"
+        st.set_status(m, "ended")
         st.mark_dead(m.own)
         m.cause = cause
     if ended:
@@ -333,7 +333,7 @@ def _out_legs(st: CallState, exten: str, c: str | None, ended: list) -> None:
                 if m.status == "ringing" or not m.remotes:
                     ended.append(m)
                 elif m.xfer and not any(is_xfer(r) for r in m.remotes):
-                    m.xfer = False  # the transfer target left: back to the call
+                    st.set_xfer(m, False)  # the transfer target left: back to the call
     if not matched and (c is None or not st.has_channel(c) or own_channel(exten, c, None) == c):
         # the server says this extension's part is over (a channel we had not seen)
         ended.extend(m for m in mine if m.status in LIVE_LEG)

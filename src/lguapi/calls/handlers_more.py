@@ -67,11 +67,11 @@ def _conf_add(b: Book, st: CallState, exten: str, c: str | None, member: str | N
             leg = new_leg(exten, c, None, "connected", ts, b.now, None)  # type: ignore[arg-type]
             b.add_leg(st, leg)
             if st.is_dead(c):  # type: ignore[arg-type]
-                leg.status = "ended"
+                st.set_status(leg, "ended")
             else:
                 st.pending = None  # a leg joined within the grace: the call goes on
         elif leg.status == "ringing":
-            leg.status = "connected"
+            st.set_status(leg, "connected")
         st.add_handled(exten)
     if created:
         # a call that starts in a conference (CALLWITHCONF): its first member called the others
@@ -102,7 +102,7 @@ def _conf_del(b: Book, st: CallState, c: str | None, ev: ConferenceEvent, out: l
     if everyone and st.conf is not None:
         st.conf.clear()
     for leg in gone:
-        leg.status = "ended"
+        st.set_status(leg, "ended")
         st.mark_dead(leg.own)
     if gone and not st.has_live():
         # the leaving channel's CHANNELOUT (with the cause) normally follows at once
@@ -170,15 +170,15 @@ def on_cmdresult(b: Book, ev: CommandResultEvent, out: list) -> None:
     hold = cmd == "HOLD"
     best: tuple[Leg, CallState] | None = None
     for st in calls.values():
-        for leg in st.legs:
-            if leg.exten == exten and leg.status == "connected" and leg.held != hold:
+        for leg in st.legs_of(exten):
+            if leg.status == "connected" and leg.held != hold:
                 if best is None or leg.since > best[0].since:
                     best = (leg, st)
     if best is None:
         return
     leg, st = best
     b.begin(st, False, ev.ts)
-    leg.held = hold
+    st.set_held(leg, hold)
     b.settle(st, False, ev, out)
 
 

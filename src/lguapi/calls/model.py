@@ -7,7 +7,7 @@ no object that refers back to it, so ended calls are freed by reference counting
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
 import msgspec
 
@@ -65,10 +65,10 @@ class Call(msgspec.Struct, gc=False, eq=False):
     _extens: tuple[str, ...] = ()
     _handled: tuple[str, ...] = ()
     _keys: dict[str, int] = msgspec.field(default_factory=dict)
-    _legs: tuple[Leg, ...] = ()
+    _legs: Sequence[Leg] = ()
 
     def bind(self, extens: tuple[str, ...], handled: tuple[str, ...], keys: dict[str, int],
-             legs: tuple[Leg, ...]) -> None:
+             legs: Sequence[Leg]) -> None:
         """Show the tracker's containers in the read-only views (by the tracker, when it makes them)."""
         self._extens = extens
         self._handled = handled

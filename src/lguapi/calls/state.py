@@ -2,8 +2,9 @@
 
 Nothing here is public: :class:`~lguapi.calls.model.Call` is what users see, and it reads
 this state only through the methods below. Few containers per call: one dict of strings to
-numbers for every key (unique ids, live and dead channels), tuples of legs and extensions;
-the conference containers exist only for calls that met a conference.
+numbers for every key (unique ids, live and dead channels), a list of legs, tuples of
+extensions; the conference containers exist only for calls that met a conference, the
+indexes by extension only for calls of :data:`BIG` legs or more.
 
 ``state.pxd`` types it for the compiled twin: :class:`Leg` and :class:`CallState` are then
 final extension types with C attributes and C methods, and not tracked by the garbage
@@ -12,7 +13,7 @@ collector (``no_gc``: neither can be part of a reference cycle). The pure twin's
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 try:
     import cython
@@ -22,8 +23,8 @@ except ModuleNotFoundError:  # no Cython installed (a pure install): its decorat
 if TYPE_CHECKING:
     from lguapi.calls.model import Call
 
-__all__ = ["Leg", "CallState", "new_leg", "open_state", "UID", "LIVE", "DEAD", "GONE", "LIVE_LEG", "is_xfer", "channels_of",
-           "unique_ids_of", "active_extens_of"]
+__all__ = ["Leg", "CallState", "new_leg", "open_state", "UID", "LIVE", "DEAD", "GONE", "LIVE_LEG", "BIG", "is_xfer",
+           "channels_of", "unique_ids_of", "active_extens_of", "leg_counts"]
 
 # What a key is to its call (values of CallState.keys):
 UID = 0   #: a unique id of the call
@@ -33,6 +34,26 @@ GONE = 3  #: a channel that went out while named by this call, never one of its 
 
 #: leg statuses that count as "on the call"
 LIVE_LEG = ("ringing", "connected")
+
+if not cython.compiled:
+    def untrack(obj: object) -> None:
+        """Take ``obj`` out of the cyclic garbage collector's sight (compiled twin; C's
+        ``PyObject_GC_UnTrack``): only for a container that can be in no reference cycle."""
+
+
+def new_legs() -> list[Leg]:
+    """An empty list of a call's legs, untracked by the collector in the compiled twin: it holds
+    legs, which hold strings and numbers, so it can be in no cycle, and a list (unlike a tuple
+    of such) stays tracked otherwise -- an object per call for every full collection to scan."""
+    legs: list[Leg] = []
+    untrack(legs)
+    return legs
+
+
+#: legs (or extensions) of one call from which it also keeps them by extension (in a dict, or
+#: a set): a call ringing hundreds of agents then costs per event what a call of a few does;
+#: below, a search in order is as fast and costs no container
+BIG = 16
 
 
 def is_xfer(ch: str | None) -> bool:
@@ -50,7 +71,9 @@ def open_state(call: Call, seq: int, ts: float, now: float) -> CallState:
     st.touched = now
     st.extens = ()
     st.handled = ()
-    st.legs = ()
+    st.legs = new_legs()
+    st.by_exten = st.by_own = st.ext_set = st.handled_set = None
+    st.n_ringing = st.n_connected = st.n_held = st.n_xfer = st.n_transfer = 0
     st.keys = {}
     st.orig_strength = 0
     st.orig = None
@@ -82,7 +105,22 @@ def unique_ids_of(keys: dict[str, int]) -> list[str]:
     return sorted([k for k, v in keys.items() if v == UID])
 
 
-def active_extens_of(legs: tuple[Leg, ...]) -> dict[str, str]:
+def leg_counts(legs: Iterable[Leg]) -> tuple[int, int, int, int, int]:
+    """What a call's counts of its legs must be (:attr:`CallState.n_ringing` ...): ringing,
+    connected, connected and held, connected and consulting, ringing as a transfer."""
+    counts = [0, 0, 0, 0, 0]
+    for leg in legs:
+        if leg.status == "ringing":
+            counts[0] += 1
+            counts[4] += leg.transfer
+        elif leg.status == "connected":
+            counts[1] += 1
+            counts[2] += leg.held
+            counts[3] += leg.xfer
+    return counts[0], counts[1], counts[2], counts[3], counts[4]
+
+
+def active_extens_of(legs: Iterable[Leg]) -> dict[str, str]:
     """``{extension: "ringing"|"connected"|"held"}`` of the live legs."""
     out: dict[str, str] = {}
     for leg in legs:
@@ -104,7 +142,9 @@ class Leg:
 
     Holds strings, numbers and a tuple of strings, so it can be part of no reference cycle
     (the compiled twin's is not tracked by the garbage collector). Made by :func:`new_leg`
-    (``Leg.__new__`` and C stores in the compiled twin, no ``__init__`` call)."""
+    (``Leg.__new__`` and C stores in the compiled twin, no ``__init__`` call). Once a call
+    holds it, its status, ``held``, ``xfer`` and ``transfer`` change only through that
+    call's ``set_*`` methods, which keep the call's counts of its legs."""
 
     exten: str
     own: str
@@ -158,12 +198,13 @@ def new_leg(exten: str, own: str, remote: str | None, status: str, since: float,
 class CallState:
     """Per-call state of the tracker (legs, keys, evidence), next to its public :class:`Call`.
 
-    Holds the call (itself untracked), tuples of strings and legs, a dict of strings to
-    numbers and, after a conference, a dict and a set of strings; nothing it holds refers
-    back to it (the call's views see its tuples, never the state), so it can be part of no
-    reference cycle (the compiled twin's is not tracked by the garbage collector). Made by
-    :func:`open_state` (no ``__init__`` call); the tuples change only through the methods
-    below, and :meth:`show` shows the new ones in the call's views."""
+    Holds the call (itself untracked), tuples of strings, a list of legs, a dict of strings
+    to numbers and, after a conference or past :data:`BIG` legs, dicts, lists and sets of
+    strings and legs; nothing it holds refers back to it (the call's views see its
+    containers, never the state), so it can be part of no reference cycle (the compiled
+    twin's is not tracked by the garbage collector). Made by :func:`open_state` (no
+    ``__init__`` call); the containers change only through the methods below, and
+    :meth:`show` shows new ones in the call's views."""
 
     call: Call
     seq: int
@@ -171,7 +212,19 @@ class CallState:
     touched: float  # tracker clock at the last event (for call_expiry)
     extens: tuple[str, ...]
     handled: tuple[str, ...]
-    legs: tuple[Leg, ...]
+    legs: list[Leg]  # (a list: a call ringing hundreds of agents adds each leg without a copy of the others)
+    # past BIG legs or extensions: the legs by extension and by own channel (each in order), and
+    # sets of the tuples' members
+    by_exten: dict[str, list[Leg]] | None
+    by_own: dict[str, list[Leg]] | None
+    ext_set: set[str] | None
+    handled_set: set[str] | None
+    # the legs by status (leg_counts): what has_live and refresh ask, without a pass over the legs
+    n_ringing: int
+    n_connected: int
+    n_held: int  # connected and held
+    n_xfer: int  # connected and consulting an attended-transfer target
+    n_transfer: int  # ringing as a transfer of an answered call
     keys: dict[str, int]  # unique id / channel -> UID | LIVE | DEAD | GONE
     orig_strength: int  # evidence that the caller is outside: (strength, verdict)
     orig: bool | None
@@ -198,7 +251,8 @@ class CallState:
     c_direction: str
     c_remote: str | None
 
-    __slots__ = ("call", "seq", "last_seen", "touched", "extens", "handled", "legs", "keys", "orig_strength",
+    __slots__ = ("call", "seq", "last_seen", "touched", "extens", "handled", "legs", "by_exten", "by_own", "ext_set",
+                 "handled_set", "n_ringing", "n_connected", "n_held", "n_xfer", "n_transfer", "keys", "orig_strength",
                  "orig", "dest_strength", "dest", "rung", "hint", "conf_start", "pending", "last_cause", "conf",
                  "conf_chans", "shown", "s_state", "s_direction", "s_answered", "s_remote", "s_dialled", "s_room",
                  "s_parties", "c_state", "c_direction", "c_remote")
@@ -213,7 +267,9 @@ class CallState:
     def withdraw(self) -> None:
         """Forget every key and leg (the call was folded into another): its views show none."""
         self.keys = {}
-        self.legs = ()
+        self.legs = new_legs()
+        self.by_exten = self.by_own = None
+        self.n_ringing = self.n_connected = self.n_held = self.n_xfer = self.n_transfer = 0
         self.shown = False
         self.show()
 
@@ -259,45 +315,148 @@ class CallState:
     # -- legs and extensions ----------------------------------------------------------
 
     def leg(self, exten: str, own: str) -> Leg | None:
-        for leg in self.legs:
-            if leg.own == own and leg.exten == exten:
+        """The first leg of ``exten`` on channel ``own``."""
+        if self.by_own is None:
+            if len(self.legs) < BIG:
+                for leg in self.legs:
+                    if leg.own == own and leg.exten == exten:
+                        return leg
+                return None
+            self.index_legs()
+        for leg in self.by_own.get(own, ()):  # type: ignore[union-attr]
+            if leg.exten == exten:
                 return leg
         return None
 
     def legs_of(self, exten: str) -> list[Leg]:
-        return [leg for leg in self.legs if leg.exten == exten]
+        mine = self.by_exten
+        if mine is None:
+            if len(self.legs) < BIG:
+                return [leg for leg in self.legs if leg.exten == exten]
+            mine = self.index_legs()
+        legs = mine.get(exten)
+        return [] if legs is None else list(legs)
+
+    def index_legs(self) -> dict[str, list[Leg]]:
+        """:attr:`by_exten` and :attr:`by_own`, made now (the call reached :data:`BIG` legs);
+        kept by add_leg(s). Returns :attr:`by_exten`."""
+        self.by_exten = {}
+        self.by_own = {}
+        for leg in self.legs:
+            self.index_leg(leg)
+        return self.by_exten
+
+    def index_leg(self, leg: Leg) -> None:
+        """Put ``leg`` last in :attr:`by_exten` and :attr:`by_own` (both made)."""
+        legs = self.by_exten.get(leg.exten)  # type: ignore[union-attr]
+        if legs is None:
+            self.by_exten[leg.exten] = [leg]  # type: ignore[index]
+        else:
+            legs.append(leg)
+        legs = self.by_own.get(leg.own)  # type: ignore[union-attr]
+        if legs is None:
+            self.by_own[leg.own] = [leg]  # type: ignore[index]
+        else:
+            legs.append(leg)
 
     def has_live(self) -> bool:
-        for leg in self.legs:
+        return self.n_ringing + self.n_connected > 0
+
+    def has_live_of(self, exten: str) -> bool:
+        if self.by_exten is None and len(self.legs) < BIG:
+            for leg in self.legs:
+                if leg.exten == exten and leg.status in LIVE_LEG:
+                    return True
+            return False
+        for leg in (self.by_exten if self.by_exten is not None else self.index_legs()).get(exten, ()):
             if leg.status in LIVE_LEG:
                 return True
         return False
 
-    def has_live_of(self, exten: str) -> bool:
-        for leg in self.legs:
-            if leg.exten == exten and leg.status in LIVE_LEG:
-                return True
-        return False
-
     def add_leg(self, leg: Leg) -> None:
-        self.legs = (*self.legs, leg)
+        self.legs.append(leg)
+        self.tally(leg, 1)
+        if self.by_exten is not None:
+            self.index_leg(leg)
         self.shown = False
 
     def add_legs(self, legs: list[Leg]) -> None:
         """:meth:`add_leg` of each, in one new tuple."""
         if legs:
-            self.legs = (*self.legs, *legs)
+            self.legs.extend(legs)
+            indexed = self.by_exten is not None
+            for leg in legs:
+                self.tally(leg, 1)
+                if indexed:
+                    self.index_leg(leg)
             self.shown = False
 
+    def tally(self, leg: Leg, d: int) -> None:
+        """Count ``leg`` in (``d`` 1) or out (-1) of the counts of legs by status."""
+        status = leg.status
+        if status == "connected":
+            self.n_connected += d
+            if leg.held:
+                self.n_held += d
+            if leg.xfer:
+                self.n_xfer += d
+        elif status == "ringing":
+            self.n_ringing += d
+            if leg.transfer:
+                self.n_transfer += d
+
+    def set_status(self, leg: Leg, status: str) -> None:
+        """A leg of this call changes status (``ringing``, ``connected``, ``ended``, ``retired``)."""
+        self.tally(leg, -1)
+        leg.status = status
+        self.tally(leg, 1)
+
+    def set_held(self, leg: Leg, held: bool) -> None:
+        self.tally(leg, -1)
+        leg.held = held
+        self.tally(leg, 1)
+
+    def set_xfer(self, leg: Leg, xfer: bool) -> None:
+        self.tally(leg, -1)
+        leg.xfer = xfer
+        self.tally(leg, 1)
+
+    def set_transfer(self, leg: Leg, transfer: bool) -> None:
+        self.tally(leg, -1)
+        leg.transfer = transfer
+        self.tally(leg, 1)
+
+    def has_exten(self, exten: str) -> bool:
+        members = self.ext_set
+        if members is None:
+            if len(self.extens) < BIG:
+                return exten in self.extens
+            members = self.ext_set = set(self.extens)
+        return exten in members
+
     def add_exten(self, exten: str) -> None:
-        if exten not in self.extens:
-            self.extens = (*self.extens, exten)
+        if not self.has_exten(exten):
+            self.extens = self.extens + (exten,)
+            if self.ext_set is not None:
+                self.ext_set.add(exten)
             self.shown = False
 
     def add_handled(self, exten: str) -> None:
-        if exten and exten not in self.handled:
-            self.handled = (*self.handled, exten)
-            self.shown = False
+        if not exten:
+            return
+        members = self.handled_set
+        if members is None:
+            if len(self.handled) < BIG:
+                if exten in self.handled:
+                    return
+            else:
+                members = self.handled_set = set(self.handled)
+        if members is not None:
+            if exten in members:
+                return
+            members.add(exten)
+        self.handled = self.handled + (exten,)
+        self.shown = False
 
     # -- conference ------------------------------------------------------------------
 
@@ -373,18 +532,9 @@ class CallState:
             c.remote_number = self.c_remote = remote
         if self.c_state == "ended":
             return
-        ringing = connected = held = transferring = False
-        for leg in self.legs:
-            st = leg.status
-            if st == "connected":
-                connected = True
-                held = held or leg.held
-                transferring = transferring or leg.xfer
-            elif st == "ringing":
-                ringing = True
-                transferring = transferring or leg.transfer
-        if connected or ringing:  # no live leg: keep the last state until the end is confirmed
-            state = ("conference" if self.conf else "transferring" if transferring
-                     else ("held" if held else "connected") if connected else "ringing")
+        connected = self.n_connected > 0
+        if connected or self.n_ringing > 0:  # no live leg: keep the last state until the end is confirmed
+            state = ("conference" if self.conf else "transferring" if self.n_xfer > 0 or self.n_transfer > 0
+                     else ("held" if self.n_held > 0 else "connected") if connected else "ringing")
             if state != self.c_state:
                 c.state = self.c_state = state
