@@ -9,7 +9,10 @@ taken every event (and, with a sink, written every record):
 * **Monitor** — 1,000 and 5,000 connections (SEED, the CallTracker), without a sink and
   with the JSONL sink; and the pure twin (``LGUCORE_NO_EXTENSIONS=1``) at 1,000;
 * **Monitor with an idle tracker** — 5,000 connections, no sink, a tracker that takes every
-  event and follows no call: what the Monitor's own ingest costs, beside the Client's.
+  event and follows no call: what the Monitor's own ingest costs, beside the Client's;
+* **Monitor, each call rung on every connection** — 2,000 connections whose calls are the
+  same calls (``loadgen.py --shared``: a queue ringing all its agents at once), no sink: one
+  call of 4,000 legs at a time.
 
 For each: events/s, CPU µs per event of the consumer process, the longest garbage-collector
 pause, and connections declared dead (must be 0). Then, in this process, the **per-stage
@@ -243,15 +246,17 @@ def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str, rate: floa
 # --- orchestration ------------------------------------------------------------------------
 
 def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False, rate: float = 0.0,
-            loop: str = "asyncio", idle_tracker: bool = False) -> dict:
+            loop: str = "asyncio", idle_tracker: bool = False, shared: bool = False) -> dict:
     """One consumer run against a fresh generator; returns the consumer's JSON result.
 
     ``rate`` > 0: the generator paces the events (``rate`` per second in all) and the result
     has the event-to-update latency (``latency_ms``: p50, p99, max) of a Monitor.
     ``loop="uvloop"``: the consumer runs on uvloop (when installed) instead of asyncio's loop.
-    ``idle_tracker``: the Monitor's tracker follows no call (:func:`_idle_tracker`)."""
+    ``idle_tracker``: the Monitor's tracker follows no call (:func:`_idle_tracker`).
+    ``shared``: every connection reports the same calls (``loadgen.py --shared``)."""
     gen = subprocess.Popen([sys.executable, str(HERE / "loadgen.py"), "--conns", str(n), "--events", str(per_conn),
-                            "--first-exten", str(FIRST), "--rate", str(rate)], stdin=subprocess.PIPE,
+                            "--first-exten", str(FIRST), "--rate", str(rate), *(["--shared"] if shared else [])],
+                           stdin=subprocess.PIPE,
                            stdout=subprocess.PIPE, env=_env(False), text=True)
     tmp = tempfile.mkdtemp(prefix="bench-ingest-")
     cons = None
@@ -489,6 +494,9 @@ def run(report) -> None:
     runs.append((pure_n, True, True, measure("monitor", pure_n, max(1, (total // 10) // pure_n), sink=True, pure=True)))
     big = 200 if quick else 5000
     idle = measure("monitor", big, max(1, total // big), sink=False, idle_tracker=True)
+    # every connection on the same calls: 2,000 (each call then has 4,000 channels, within max_call_keys)
+    ring_all = 200 if quick else 2000
+    shared = measure("monitor", ring_all, max(1, total // ring_all), sink=False, shared=True)
     for n, sink, pure, r in runs:
         print(f"bench_ingest: monitor {n} sink={sink} pure={pure} {json.dumps(r)}", file=sys.stderr, flush=True)
         what = f"Monitor {n} conns, tracker{' + JSONL sink' if sink else ', no sink'}"
@@ -504,6 +512,11 @@ def run(report) -> None:
     what = f"Monitor {big} conns, idle tracker, no sink: its ingest alone (compiled)"
     report.add("ingest: events/s, one Client (SEED)", what, idle["events_per_s"], "events/s")
     report.add("ingest: CPU per event, one Client", what, idle["cpu_us_per_event"], "µs", higher_is_better=False)
+    print(f"bench_ingest: monitor {ring_all} shared calls {json.dumps(shared)}", file=sys.stderr, flush=True)
+    what = f"Monitor {ring_all} conns, each call rung on all of them, no sink (compiled)"
+    report.add("ingest: events/s, one Client (SEED)", what, shared["events_per_s"], "events/s")
+    report.add("ingest: CPU per event, one Client", what, shared["cpu_us_per_event"], "µs", higher_is_better=False)
+    report.add(f"ingest: {what}: longest GC pause", "compiled", shared["gc_max_ms"], "ms", higher_is_better=False)
     _uvloop(report, big, total)
     _paced(report, 200 if quick else 5000, 2_000 if quick else 10_000, 5 if quick else 10)
     for what, r in replay_rates(50 if quick else 200, 200 if quick else 1000).items():

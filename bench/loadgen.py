@@ -118,8 +118,10 @@ class _Conn(asyncio.Protocol):
 class Generator:
     """Listen, log every connection in, and on :meth:`go` send each its sealed block."""
 
-    def __init__(self, conns: int, events: int, cipher: str = "seed", rate: float = 0.0) -> None:
+    def __init__(self, conns: int, events: int, cipher: str = "seed", rate: float = 0.0,
+                 shared: bool = False) -> None:
         self.conns = conns
+        self.shared = shared  # every connection on the same calls (one queue call rung on every agent)
         self.events = events
         self.cipher = cipher
         self.rate = rate
@@ -132,7 +134,7 @@ class Generator:
         codec = TextCodec(self.cipher)
         frames = size = 0
         for i, exten in enumerate(extens):
-            texts = call_flows(exten, self.events, seq0=1 + i * 4 * self.events)
+            texts = call_flows(exten, self.events, seq0=1 if self.shared else 1 + i * 4 * self.events)
             sealed = [codec.encode(t) for t in texts]
             if self.rate > 0:
                 self.frames.append(sealed)
@@ -175,7 +177,7 @@ class Generator:
 
 
 async def _main(args: argparse.Namespace) -> None:
-    gen = Generator(args.conns, args.events, args.cipher, args.rate)
+    gen = Generator(args.conns, args.events, args.cipher, args.rate, args.shared)
     extens = [str(args.first_exten + i) for i in range(args.conns)]
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: _Conn(gen), "127.0.0.1", args.port, backlog=4096)
@@ -206,6 +208,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--first-exten", type=int, default=20001)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--rate", type=float, default=0.0, help="events/s in all, paced (0: as fast as possible)")
+    ap.add_argument("--shared", action="store_true",
+                    help="every connection's calls are the same calls (their unique ids): each call is rung on every"
+                         " extension at once, as a queue ringing all its agents")
     args = ap.parse_args(argv)
     try:
         import resource

@@ -6,11 +6,12 @@ makes. (What they save is measured by ``bench/bench_calls.py``, "one call on man
 """
 from __future__ import annotations
 
+import gc
 import logging
 
 import pytest
 
-from lguapi.calls import CallTracker
+from lguapi.calls import CallTracker, _twin
 from lguapi.calls.state import BIG, leg_counts
 
 from kit import scrambled
@@ -152,6 +153,9 @@ def test_the_indexes_of_a_big_call_are_made_and_kept_as_it_grows():
     (st,) = tracker._book.states.values()
     assert st.by_exten is not None and st.ext_set == set(agents) and len(st.legs) == BIG * 3
     assert _counts(st) == (BIG * 3, 0, 0, 0, 0)
+    if _twin.COMPILED:  # the indexes, their lists and the sets hold no cycle: the collector never sees them
+        held = [st.legs, st.by_exten, st.by_own, st.ext_set, *st.by_exten.values(), *st.by_own.values()]
+        assert not any(gc.is_tracked(x) for x in held)
 
 
 def test_the_counts_of_legs_by_status_are_the_legs_after_every_scrambled_event(caplog):

@@ -31,5 +31,5 @@ cdef extern from *:
 
 @cython.locals(i=Py_ssize_t, seq=cython.longlong, entry=tuple, st=CallState, leg=Leg, near=Py_ssize_t,
                mid=Py_ssize_t, far=Py_ssize_t, state_b=Py_ssize_t, call_b=Py_ssize_t, leg_b=Py_ssize_t,
-               table_b=Py_ssize_t)
+               table_b=Py_ssize_t, legs_max=Py_ssize_t, n=Py_ssize_t, p=tuple)
 cpdef void warm(Deadlines dl) except *

@@ -29,7 +29,7 @@ from lguapi.calls.model import Call
 from .timers import Deadlines
 from .state import CallState, Leg
 
-__all__ = ["NEAR", "MID", "FAR", "warm"]
+__all__ = ["NEAR", "MID", "FAR", "LEGS", "warm"]
 
 #: the three steps' reach, in deadline-queue entries from its head: each is wider than the ends
 #: confirmed between two calls of :func:`warm` (every :data:`~lguapi.calls.feed.WARM_EVERY` events),
@@ -37,6 +37,9 @@ __all__ = ["NEAR", "MID", "FAR", "warm"]
 NEAR = 32
 MID = 64
 FAR = 96
+#: legs of one call the last step loads at most (a few cache lines' worth: the rest of a big
+#: call's legs would not arrive before they are needed anyway)
+LEGS = 16
 
 #: bytes asked for per object: a state, a ``Call``, a leg (their types' sizes) and a small dict's
 #: table (an object's own type is not read: that load would wait for the object itself)
@@ -58,10 +61,14 @@ def warm(dl: Deadlines) -> None:
     """Prefetch, step by step, the memory of the calls whose ends the queue holds next.
 
     Every entry gets each step once (the queue's sequence numbers say how far each step got);
-    entries that join the heap (deadlines out of order: rare) get none."""
+    entries that join the heap (deadlines out of order: rare) get none. The last step skips an
+    entry whose end was rescheduled or confirmed already (its token is not the state's pending
+    one: confirming it will touch nothing), and loads at most :data:`LEGS` legs: a call of
+    thousands of legs, whose end a leg joining within the grace put off again and again, had
+    all of them loaded for each of its entries."""
     if not cython.compiled:
         return
-    near, mid, far = NEAR, MID, FAR
+    near, mid, far, legs_max = NEAR, MID, FAR, LEGS
     state_b, call_b, leg_b, table_b = STATE_BYTES, CALL_BYTES, LEG_BYTES, TABLE_BYTES
     i = 0
     for entry in dl.fifo:
@@ -74,10 +81,16 @@ def warm(dl: Deadlines) -> None:
         elif i < near:
             if seq > dl.warm_near:
                 dl.warm_near = seq
-                for leg in st.legs:
-                    hint(leg, leg_b)
-                hint_dict_table(st.keys, table_b)
-                hint_fields(st.call, call_b)
+                p = st.pending
+                if p is not None and p[0] == entry[3]:
+                    n = 0
+                    for leg in st.legs:
+                        if n == legs_max:
+                            break
+                        hint(leg, leg_b)
+                        n += 1
+                    hint_dict_table(st.keys, table_b)
+                    hint_fields(st.call, call_b)
         elif i < mid:
             if seq > dl.warm_mid:
                 dl.warm_mid = seq

@@ -347,17 +347,19 @@ class CallState:
         return self.by_exten
 
     def index_leg(self, leg: Leg) -> None:
-        """Put ``leg`` last in :attr:`by_exten` and :attr:`by_own` (both made)."""
+        """Put ``leg`` last in :attr:`by_exten` and :attr:`by_own` (both made). Their lists are
+        untracked (see :func:`new_legs`), and so are the dicts: a call of thousands of legs adds
+        no object for a full collection to scan."""
         legs = self.by_exten.get(leg.exten)  # type: ignore[union-attr]
         if legs is None:
-            self.by_exten[leg.exten] = [leg]  # type: ignore[index]
-        else:
-            legs.append(leg)
+            legs = self.by_exten[leg.exten] = new_legs()  # type: ignore[index]
+            untrack(self.by_exten)  # (a dict takes itself back into the collector's sight for a list)
+        legs.append(leg)
         legs = self.by_own.get(leg.own)  # type: ignore[union-attr]
         if legs is None:
-            self.by_own[leg.own] = [leg]  # type: ignore[index]
-        else:
-            legs.append(leg)
+            legs = self.by_own[leg.own] = new_legs()  # type: ignore[index]
+            untrack(self.by_own)
+        legs.append(leg)
 
     def has_live(self) -> bool:
         return self.n_ringing + self.n_connected > 0
@@ -432,6 +434,7 @@ class CallState:
             if len(self.extens) < BIG:
                 return exten in self.extens
             members = self.ext_set = set(self.extens)
+            untrack(members)  # (strings only)
         return exten in members
 
     def add_exten(self, exten: str) -> None:
@@ -451,6 +454,7 @@ class CallState:
                     return
             else:
                 members = self.handled_set = set(self.handled)
+                untrack(members)  # (strings only)
         if members is not None:
             if exten in members:
                 return
