@@ -121,6 +121,28 @@ def test_ingest_stages_see_each_connection_in_its_own_order():
     assert [e for e, _ in texts[:14]] == list(by_conn) * 2  # round robin
 
 
+def test_the_shared_load_gives_every_connection_the_same_calls():
+    """``loadgen.py --shared``: each connection's flow names the same unique ids (each call is
+    rung on every connection), its own extension's channels; without it, no two share an id."""
+    import re
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from loadgen import Generator
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+    def ids(shared: bool) -> list[set[str]]:
+        gen = Generator(3, 9, cipher="none", shared=shared)
+        gen.build(["20001", "20002", "20003"])
+        return [set(re.findall(rb"UNIQUEID\d?:([0-9.]+)", gen.blocks[e])) for e in ("20001", "20002", "20003")]
+
+    shared = ids(True)
+    assert shared[0] and shared[0] == shared[1] == shared[2]
+    apart = ids(False)
+    assert not (apart[0] & apart[1]) and not (apart[1] & apart[2])
+
+
 def test_the_live_monitor_is_taken_apart_into_parts_that_add_up():
     """bench_ingest's idle tracker is a real CallTracker that takes every event of a read and
     follows no call; the live parts, with the ingest stages and the idle run's collections,

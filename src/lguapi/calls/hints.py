@@ -7,8 +7,8 @@ waits on one load after another, each giving the address of the next. The deadli
 already says which calls end next. :func:`warm` walks its head and asks the CPU to start those
 loads early (``__builtin_prefetch``: a hint, which changes no value and cannot fault), in three
 steps, each a step closer to the head: the state; the objects its fields refer to (the call,
-the legs' tuple, the key dict, the pending end); then each leg, the dict's table and the
-objects the call's fields refer to. Each step reads only what the step before requested a
+the legs' list, the key dict, the pending end); then its first legs, the dict's table and
+the objects the call's fields refer to (unless the end was put off since). Each step reads only what the step before requested a
 while ago.
 
 Only the compiled twin has anything to prefetch with: in the pure twin the ``hint`` functions
