@@ -171,3 +171,40 @@ def test_the_counts_of_legs_by_status_are_the_legs_after_every_scrambled_event(c
         now[0] += scrambled.PAST_EVERY_EXPIRY
         tracker.expire(now[0])
         assert not tracker._book.states, k
+
+
+def _conference(members: list[str]) -> list:
+    """Every member joins room 7001 from its own channel, then each leaves in turn."""
+    out = []
+    t = 1000.0
+    for action in ("CONFMEMBERADD", "CONFMEMBERDEL"):
+        for i, m in enumerate(members):
+            t += 0.01
+            count = i + 1 if action == "CONFMEMBERADD" else len(members) - i - 1
+            out.append(ev(f"CONFERENCEEVENT|CMD:{action}|CONFNAME:7001|CHANNEL:SIP/{m}-0000{m}|UNIQUEID:1700.{m}"
+                          f"|COUNT:{count}|MEMBER:{m}", m, ts=t))
+    return out
+
+
+def test_a_big_conference_makes_what_a_small_one_of_the_same_shape_makes():
+    for n in (4, 300):
+        members = [str(5000 + i) for i in range(n)]
+        events = _conference(members)
+        now = [events[0].ts]
+        tracker = CallTracker(clock=lambda: now[0], end_grace=0.5)
+        updates = []
+        for k, e in enumerate(events):
+            now[0] = e.ts
+            updates += tracker.feed(e)
+            _check_state(tracker)
+            if k == n - 1:  # everyone joined
+                (call,) = tracker.active.values()
+                assert call.active_extens == {m: "connected" for m in members}
+            elif k == 2 * n - 2:  # all but the last left
+                assert call.active_extens == {members[-1]: "connected"}
+        now[0] += 10.0
+        updates += tracker.expire(now[0])
+        assert [(u.kind, u.state) for u in updates] == [("new", "conference")] + [("changed", "conference")] * (
+            n - 1) + [("ended", "ended")], n
+        assert call.room == "7001" and call.exten == call.handled_by == tuple(members)
+        assert (call.end_reason, call.end_at) == ("hangup", events[-1].ts) and not call.active_extens

@@ -97,8 +97,10 @@ def _conf_del(b: Book, st: CallState, c: str | None, ev: ConferenceEvent, out: l
             st.conf.pop(c, None)
         st.mark_dead(c)
     everyone = ev.count == 0
-    gone = [leg for leg in st.legs if leg.status in LIVE_LEG
-            and (leg.own == c or (everyone and st.in_conf_chans(leg.own)))]
+    if everyone:
+        gone = [leg for leg in st.legs if leg.status in LIVE_LEG and (leg.own == c or st.in_conf_chans(leg.own))]
+    else:  # one member left: the legs on its channel (by the index in a call of many legs)
+        gone = [leg for leg in st.legs_on(c) if leg.status in LIVE_LEG] if c is not None else []
     if everyone and st.conf is not None:
         st.conf.clear()
     for leg in gone:

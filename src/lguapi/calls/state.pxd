@@ -57,6 +57,8 @@ cdef class CallState:
     cdef Leg leg(self, str exten, str own)
     @cython.locals(leg=Leg, mine=dict, legs=list)
     cdef list legs_of(self, str exten)
+    @cython.locals(leg=Leg, legs=list)
+    cdef list legs_on(self, str own)
     @cython.locals(leg=Leg)
     cdef dict index_legs(self)
     @cython.locals(legs=list)

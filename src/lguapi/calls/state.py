@@ -337,6 +337,15 @@ class CallState:
         legs = mine.get(exten)
         return [] if legs is None else list(legs)
 
+    def legs_on(self, own: str) -> list[Leg]:
+        """The legs on channel ``own``, in order."""
+        if self.by_own is None:
+            if len(self.legs) < BIG:
+                return [leg for leg in self.legs if leg.own == own]
+            self.index_legs()
+        legs = self.by_own.get(own)  # type: ignore[union-attr]
+        return [] if legs is None else list(legs)
+
     def index_legs(self) -> dict[str, list[Leg]]:
         """:attr:`by_exten` and :attr:`by_own`, made now (the call reached :data:`BIG` legs);
         kept by add_leg(s). Returns :attr:`by_exten`."""
