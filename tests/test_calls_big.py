@@ -28,12 +28,17 @@ def _counts(st) -> tuple[int, int, int, int, int]:
 
 def _check_state(tracker: CallTracker) -> None:
     """Every call's counts are its legs' (``leg_counts``), its indexes hold every leg of each
-    extension and of each own channel in order, and its sets hold its extensions and handlers."""
+    extension and of each own channel in order and the first of each pair of them, and its sets
+    hold its extensions and handlers."""
     for st in tracker._book.states.values():
         assert _counts(st) == leg_counts(st.legs), st.call.id
         if st.by_exten is not None:
             assert {e: list(legs) for e, legs in st.by_exten.items()} == _by(st.legs, "exten")
             assert {o: list(legs) for o, legs in st.by_own.items()} == _by(st.legs, "own")
+            firsts: dict = {}
+            for leg in st.legs:
+                firsts.setdefault((leg.exten, leg.own), leg)
+            assert st.by_pair == firsts
         if st.ext_set is not None:
             assert st.ext_set == set(st.extens)
         if st.handled_set is not None:
@@ -154,7 +159,8 @@ def test_the_indexes_of_a_big_call_are_made_and_kept_as_it_grows():
     assert st.by_exten is not None and st.ext_set == set(agents) and len(st.legs) == BIG * 3
     assert _counts(st) == (BIG * 3, 0, 0, 0, 0)
     if _twin.COMPILED:  # the indexes, their lists and the sets hold no cycle: the collector never sees them
-        held = [st.legs, st.by_exten, st.by_own, st.ext_set, *st.by_exten.values(), *st.by_own.values()]
+        held = [st.legs, st.by_exten, st.by_own, st.by_pair, st.ext_set, *st.by_exten.values(),
+                *st.by_own.values()]
         assert not any(gc.is_tracked(x) for x in held)
 
 

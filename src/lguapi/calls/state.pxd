@@ -36,7 +36,7 @@ cdef class CallState:
     cdef public double touched
     cdef public tuple extens, handled
     cdef public list legs
-    cdef public dict by_exten, by_own, keys
+    cdef public dict by_exten, by_own, by_pair, keys
     cdef public set ext_set, handled_set
     cdef public Py_ssize_t n_ringing, n_connected, n_held, n_xfer, n_transfer
     cdef public int orig_strength, dest_strength
@@ -61,7 +61,7 @@ cdef class CallState:
     cdef list legs_on(self, str own)
     @cython.locals(leg=Leg)
     cdef dict index_legs(self)
-    @cython.locals(legs=list)
+    @cython.locals(legs=list, pair=tuple)
     cdef void index_leg(self, Leg leg) except *
     cdef bint has_live(self) except -1
     @cython.locals(leg=Leg)

@@ -72,7 +72,7 @@ def open_state(call: Call, seq: int, ts: float, now: float) -> CallState:
     st.extens = ()
     st.handled = ()
     st.legs = new_legs()
-    st.by_exten = st.by_own = st.ext_set = st.handled_set = None
+    st.by_exten = st.by_own = st.by_pair = st.ext_set = st.handled_set = None
     st.n_ringing = st.n_connected = st.n_held = st.n_xfer = st.n_transfer = 0
     st.keys = {}
     st.orig_strength = 0
@@ -213,10 +213,11 @@ class CallState:
     extens: tuple[str, ...]
     handled: tuple[str, ...]
     legs: list[Leg]  # (a list: a call ringing hundreds of agents adds each leg without a copy of the others)
-    # past BIG legs or extensions: the legs by extension and by own channel (each in order), and
-    # sets of the tuples' members
+    # past BIG legs or extensions: the legs by extension and by own channel (each in order), the
+    # first leg of each (extension, own channel), and sets of the tuples' members
     by_exten: dict[str, list[Leg]] | None
     by_own: dict[str, list[Leg]] | None
+    by_pair: dict[tuple[str, str], Leg] | None
     ext_set: set[str] | None
     handled_set: set[str] | None
     # the legs by status (leg_counts): what has_live and refresh ask, without a pass over the legs
@@ -251,7 +252,7 @@ class CallState:
     c_direction: str
     c_remote: str | None
 
-    __slots__ = ("call", "seq", "last_seen", "touched", "extens", "handled", "legs", "by_exten", "by_own", "ext_set",
+    __slots__ = ("call", "seq", "last_seen", "touched", "extens", "handled", "legs", "by_exten", "by_own", "by_pair", "ext_set",
                  "handled_set", "n_ringing", "n_connected", "n_held", "n_xfer", "n_transfer", "keys", "orig_strength",
                  "orig", "dest_strength", "dest", "rung", "hint", "conf_start", "pending", "last_cause", "conf",
                  "conf_chans", "shown", "s_state", "s_direction", "s_answered", "s_remote", "s_dialled", "s_room",
@@ -268,7 +269,7 @@ class CallState:
         """Forget every key and leg (the call was folded into another): its views show none."""
         self.keys = {}
         self.legs = new_legs()
-        self.by_exten = self.by_own = None
+        self.by_exten = self.by_own = self.by_pair = None
         self.n_ringing = self.n_connected = self.n_held = self.n_xfer = self.n_transfer = 0
         self.shown = False
         self.show()
@@ -316,17 +317,14 @@ class CallState:
 
     def leg(self, exten: str, own: str) -> Leg | None:
         """The first leg of ``exten`` on channel ``own``."""
-        if self.by_own is None:
+        if self.by_pair is None:
             if len(self.legs) < BIG:
                 for leg in self.legs:
                     if leg.own == own and leg.exten == exten:
                         return leg
                 return None
             self.index_legs()
-        for leg in self.by_own.get(own, ()):  # type: ignore[union-attr]
-            if leg.exten == exten:
-                return leg
-        return None
+        return self.by_pair.get((exten, own))  # type: ignore[union-attr]
 
     def legs_of(self, exten: str) -> list[Leg]:
         mine = self.by_exten
@@ -347,18 +345,20 @@ class CallState:
         return [] if legs is None else list(legs)
 
     def index_legs(self) -> dict[str, list[Leg]]:
-        """:attr:`by_exten` and :attr:`by_own`, made now (the call reached :data:`BIG` legs);
-        kept by add_leg(s). Returns :attr:`by_exten`."""
+        """:attr:`by_exten`, :attr:`by_own` and :attr:`by_pair`, made now (the call reached
+        :data:`BIG` legs); kept by add_leg(s). Returns :attr:`by_exten`."""
         self.by_exten = {}
         self.by_own = {}
+        self.by_pair = {}
         for leg in self.legs:
             self.index_leg(leg)
         return self.by_exten
 
     def index_leg(self, leg: Leg) -> None:
-        """Put ``leg`` last in :attr:`by_exten` and :attr:`by_own` (both made). Their lists are
-        untracked (see :func:`new_legs`), and so are the dicts: a call of thousands of legs adds
-        no object for a full collection to scan."""
+        """Put ``leg`` last in :attr:`by_exten` and :attr:`by_own`, and in :attr:`by_pair` unless an
+        earlier leg has its extension and channel (all made). Their lists are untracked (see
+        :func:`new_legs`), and so are the dicts: a call of thousands of legs adds no object for a
+        full collection to scan."""
         legs = self.by_exten.get(leg.exten)  # type: ignore[union-attr]
         if legs is None:
             legs = self.by_exten[leg.exten] = new_legs()  # type: ignore[index]
@@ -369,6 +369,10 @@ class CallState:
             legs = self.by_own[leg.own] = new_legs()  # type: ignore[index]
             untrack(self.by_own)
         legs.append(leg)
+        pair = (leg.exten, leg.own)
+        if pair not in self.by_pair:  # type: ignore[operator]
+            self.by_pair[pair] = leg  # type: ignore[index]
+            untrack(self.by_pair)
 
     def has_live(self) -> bool:
         return self.n_ringing + self.n_connected > 0
