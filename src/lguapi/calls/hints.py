@@ -8,8 +8,8 @@ already says which calls end next. :func:`warm` walks its head and asks the CPU 
 loads early (``__builtin_prefetch``: a hint, which changes no value and cannot fault), in three
 steps, each a step closer to the head: the state; the objects its fields refer to (the call,
 the legs' list, the key dict, the pending end); then its first legs, the dict's table and
-the objects the call's fields refer to (unless the end was put off since). Each step reads only what the step before requested a
-while ago.
+the objects the call's fields refer to (unless the end was put off since). Each step reads
+only what the step before requested a while ago.
 
 Only the compiled twin has anything to prefetch with: in the pure twin the ``hint`` functions
 do nothing and ``warm`` returns at once (``hints.pxd`` maps them to C, and Cython drops the pure
