@@ -542,15 +542,13 @@ class Book:
             entry = dl.pop_next()
             if entry is None:
                 break
+            n = len(states)
             st = entry[4]
             if st is None:  # (an entry pushed without its state)
-                st = states.get(entry[2])
-                if st is None:
-                    continue
-            p = st.pending
-            if p is not None and p[0] == entry[3]:
-                self.finish(st, p[1], p[2], None, None, out)
-                early += 1
+                self._confirm(entry[2], entry[3], out)
+            else:
+                self._confirm_state(st, entry[3], out)
+            early += n - len(states)  # (a confirmed end leaves the active calls)
         if early:
             self.stats["ended_early"] += early
             dl.rearm()

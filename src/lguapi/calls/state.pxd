@@ -53,9 +53,10 @@ cdef class CallState:
     cdef list own_keys(self)
     @cython.locals(keys=dict)
     cdef void absorb_keys(self, CallState other) except *
+    cdef bint indexed(self) except -1
     @cython.locals(leg=Leg)
     cdef Leg leg(self, str exten, str own)
-    @cython.locals(leg=Leg, mine=dict, legs=list)
+    @cython.locals(leg=Leg, legs=list)
     cdef list legs_of(self, str exten)
     @cython.locals(leg=Leg, legs=list)
     cdef list legs_on(self, str own)
@@ -80,6 +81,7 @@ cdef class CallState:
     cdef bint has_exten(self, str exten) except -1
     cdef void add_exten(self, str exten) except *
     @cython.locals(members=set)
+    cdef bint has_handled(self, str exten) except -1
     cdef void add_handled(self, str exten) except *
     cdef void conf_add(self, str ch, member) except *
     cdef bint in_conf_chans(self, str ch) except -1

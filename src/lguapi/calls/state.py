@@ -315,32 +315,34 @@ class CallState:
 
     # -- legs and extensions ----------------------------------------------------------
 
+    def indexed(self) -> bool:
+        """Are the legs indexed (:attr:`by_exten`, :attr:`by_own`, :attr:`by_pair`)? Made here
+        once the call has :data:`BIG` legs; below, its questions search the legs in order."""
+        if self.by_exten is None:
+            if len(self.legs) < BIG:
+                return False
+            self.index_legs()
+        return True
+
     def leg(self, exten: str, own: str) -> Leg | None:
         """The first leg of ``exten`` on channel ``own``."""
-        if self.by_pair is None:
-            if len(self.legs) < BIG:
-                for leg in self.legs:
-                    if leg.own == own and leg.exten == exten:
-                        return leg
-                return None
-            self.index_legs()
-        return self.by_pair.get((exten, own))  # type: ignore[union-attr]
+        if self.indexed():
+            return self.by_pair.get((exten, own))  # type: ignore[union-attr]
+        for leg in self.legs:
+            if leg.own == own and leg.exten == exten:
+                return leg
+        return None
 
     def legs_of(self, exten: str) -> list[Leg]:
-        mine = self.by_exten
-        if mine is None:
-            if len(self.legs) < BIG:
-                return [leg for leg in self.legs if leg.exten == exten]
-            mine = self.index_legs()
-        legs = mine.get(exten)
+        if not self.indexed():
+            return [leg for leg in self.legs if leg.exten == exten]
+        legs = self.by_exten.get(exten)  # type: ignore[union-attr]
         return [] if legs is None else list(legs)
 
     def legs_on(self, own: str) -> list[Leg]:
         """The legs on channel ``own``, in order."""
-        if self.by_own is None:
-            if len(self.legs) < BIG:
-                return [leg for leg in self.legs if leg.own == own]
-            self.index_legs()
+        if not self.indexed():
+            return [leg for leg in self.legs if leg.own == own]
         legs = self.by_own.get(own)  # type: ignore[union-attr]
         return [] if legs is None else list(legs)
 
@@ -378,13 +380,8 @@ class CallState:
         return self.n_ringing + self.n_connected > 0
 
     def has_live_of(self, exten: str) -> bool:
-        if self.by_exten is None and len(self.legs) < BIG:
-            for leg in self.legs:
-                if leg.exten == exten and leg.status in LIVE_LEG:
-                    return True
-            return False
-        for leg in (self.by_exten if self.by_exten is not None else self.index_legs()).get(exten, ()):
-            if leg.status in LIVE_LEG:
+        for leg in self.by_exten.get(exten, ()) if self.indexed() else self.legs:  # type: ignore[union-attr]
+            if leg.exten == exten and leg.status in LIVE_LEG:
                 return True
         return False
 
@@ -457,23 +454,21 @@ class CallState:
                 self.ext_set.add(exten)
             self.shown = False
 
-    def add_handled(self, exten: str) -> None:
-        if not exten:
-            return
+    def has_handled(self, exten: str) -> bool:
         members = self.handled_set
         if members is None:
             if len(self.handled) < BIG:
-                if exten in self.handled:
-                    return
-            else:
-                members = self.handled_set = set(self.handled)
-                untrack(members)  # (strings only)
-        if members is not None:
-            if exten in members:
-                return
-            members.add(exten)
-        self.handled = self.handled + (exten,)
-        self.shown = False
+                return exten in self.handled
+            members = self.handled_set = set(self.handled)
+            untrack(members)  # (strings only)
+        return exten in members
+
+    def add_handled(self, exten: str) -> None:
+        if exten and not self.has_handled(exten):
+            self.handled = self.handled + (exten,)
+            if self.handled_set is not None:
+                self.handled_set.add(exten)
+            self.shown = False
 
     # -- conference ------------------------------------------------------------------
 
