@@ -10,6 +10,9 @@ taken every event (and, with a sink, written every record):
   with the JSONL sink; and the pure twin (``LGUCORE_NO_EXTENSIONS=1``) at 1,000;
 * **Monitor with an idle tracker** — 5,000 connections, no sink, a tracker that takes every
   event and follows no call: what the Monitor's own ingest costs, beside the Client's;
+* **Monitor with the floor tracker** — 5,000 connections, without a sink and with the JSONL
+  sink, a compiled tracker (``bench/_floor.pyx``) that gives the same calls and updates for
+  this traffic and does nothing else: the rate no tracker can pass, beside the Client's;
 * **Monitor, each call rung on every connection** — 2,000 connections whose calls are the
   same calls (``loadgen.py --shared``: a queue ringing all its agents at once), no sink: one
   call of 4,000 legs at a time.
@@ -103,6 +106,45 @@ def _idle_tracker():
     return IdleTracker()
 
 
+def _floor_module():
+    """``bench/_floor.pyx`` compiled (pyximport, on first use; build files under the temporary
+    directory) and imported."""
+    import pyximport
+
+    build = os.path.join(tempfile.gettempdir(), "lguapi-bench-pyxbld")
+    os.makedirs(build, exist_ok=True)
+    with open(os.path.join(build, "lock"), "w") as lock:
+        try:
+            import fcntl
+        except ImportError:  # (Windows: no lock; one build at a time is then up to the caller)
+            fcntl = None
+        if fcntl is not None:  # two processes at once (make test's two passes) build it once, in turn
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        importers = pyximport.install(build_dir=build, language_level=3)
+        try:
+            import _floor
+        finally:
+            pyximport.uninstall(*importers)
+    return _floor
+
+
+def _floor_tracker():
+    """:class:`_floor.FloorTracker`: the least a tracker must do for this benchmark's traffic.
+    A consumer imports the module :func:`measure` built (``BENCH_FLOOR_DIR``), so that no
+    compiler is loaded in the process under test."""
+    built = os.environ.get("BENCH_FLOOR_DIR")
+    if built:
+        sys.path.insert(0, built)
+        from _floor import FloorTracker
+    else:
+        FloorTracker = _floor_module().FloorTracker
+    return FloorTracker()
+
+
+#: the Monitor's tracker in a run of :func:`measure`: its own, or one of the two yardsticks
+_TRACKERS = {"full": lambda: None, "idle": _idle_tracker, "floor": _floor_tracker}
+
+
 def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str, rate: float = 0.0) -> None:
     import asyncio
     import gc
@@ -175,7 +217,7 @@ def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str, rate: floa
             monitor = Monitor("127.0.0.1", port, accounts=[(login_id(e), "pw") for e in extens], cipher="seed",
                               sink=None if sink == "-" else sink, login_concurrency=200, freeze_gc=True,
                               client_options={"heartbeat": 20, "auto_reconnect": 0},
-                              tracker=_idle_tracker() if os.environ.get("BENCH_TRACKER") == "idle" else None)
+                              tracker=_TRACKERS[os.environ.get("BENCH_TRACKER") or "full"]())
             await monitor.start()
             base = monitor.events_seen
 
@@ -246,14 +288,17 @@ def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str, rate: floa
 # --- orchestration ------------------------------------------------------------------------
 
 def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False, rate: float = 0.0,
-            loop: str = "asyncio", idle_tracker: bool = False, shared: bool = False) -> dict:
+            loop: str = "asyncio", tracker: str = "full", shared: bool = False) -> dict:
     """One consumer run against a fresh generator; returns the consumer's JSON result.
 
     ``rate`` > 0: the generator paces the events (``rate`` per second in all) and the result
     has the event-to-update latency (``latency_ms``: p50, p99, max) of a Monitor.
     ``loop="uvloop"``: the consumer runs on uvloop (when installed) instead of asyncio's loop.
-    ``idle_tracker``: the Monitor's tracker follows no call (:func:`_idle_tracker`).
+    ``tracker``: the Monitor's own ``"full"`` CallTracker, an ``"idle"`` one that follows no
+    call (:func:`_idle_tracker`), or the ``"floor"`` (:func:`_floor_tracker`).
     ``shared``: every connection reports the same calls (``loadgen.py --shared``)."""
+    if tracker not in _TRACKERS:
+        raise ValueError(f"tracker must be one of {sorted(_TRACKERS)}, not {tracker!r}")
     gen = subprocess.Popen([sys.executable, str(HERE / "loadgen.py"), "--conns", str(n), "--events", str(per_conn),
                             "--first-exten", str(FIRST), "--rate", str(rate), *(["--shared"] if shared else [])],
                            stdin=subprocess.PIPE,
@@ -265,10 +310,11 @@ def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False,
         built = gen.stdout.readline().split()
         assert built[0] == "built", built
         sink_path = os.path.join(tmp, "events.jsonl") if sink else "-"
+        floor = os.path.dirname(_floor_module().__file__) if tracker == "floor" else ""
         cons = subprocess.Popen([sys.executable, __file__, "--consumer", mode, str(port), str(n), str(per_conn),
                                  sink_path, str(rate)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                env={**_env(pure), "BENCH_LOOP": loop, "BENCH_TRACKER": "idle" if idle_tracker else ""},
-                                text=True)
+                                env={**_env(pure), "BENCH_LOOP": loop, "BENCH_TRACKER": tracker,
+                                     "BENCH_FLOOR_DIR": floor}, text=True)
         line = cons.stdout.readline().strip()
         if line != "ready":
             raise RuntimeError(f"consumer did not get ready: {line!r}")
@@ -294,6 +340,11 @@ def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False,
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+                for pipe in (p.stdin, p.stdout):
+                    try:
+                        pipe.close()
+                    except OSError:  # (a write still buffered for a child that has gone)
+                        pass
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
@@ -493,7 +544,8 @@ def run(report) -> None:
     pure_n = 200 if quick else 1000
     runs.append((pure_n, True, True, measure("monitor", pure_n, max(1, (total // 10) // pure_n), sink=True, pure=True)))
     big = 200 if quick else 5000
-    idle = measure("monitor", big, max(1, total // big), sink=False, idle_tracker=True)
+    idle = measure("monitor", big, max(1, total // big), sink=False, tracker="idle")
+    floor = {sink: measure("monitor", big, max(1, total // big), sink=sink, tracker="floor") for sink in (False, True)}
     # every connection on the same calls: 2,000 (each call then has 4,000 channels, within max_call_keys)
     ring_all = 200 if quick else 2000
     shared = measure("monitor", ring_all, max(1, total // ring_all), sink=False, shared=True)
@@ -512,6 +564,12 @@ def run(report) -> None:
     what = f"Monitor {big} conns, idle tracker, no sink: its ingest alone (compiled)"
     report.add("ingest: events/s, one Client (SEED)", what, idle["events_per_s"], "events/s")
     report.add("ingest: CPU per event, one Client", what, idle["cpu_us_per_event"], "µs", higher_is_better=False)
+    for sink, r in floor.items():
+        print(f"bench_ingest: monitor {big} floor tracker sink={sink} {json.dumps(r)}", file=sys.stderr, flush=True)
+        what = (f"Monitor {big} conns, floor tracker (the same calls, no bookkeeping)"
+                f"{' + JSONL sink' if sink else ', no sink'} (compiled)")
+        report.add("ingest: events/s, one Client (SEED)", what, r["events_per_s"], "events/s")
+        report.add("ingest: CPU per event, one Client", what, r["cpu_us_per_event"], "µs", higher_is_better=False)
     print(f"bench_ingest: monitor {ring_all} shared calls {json.dumps(shared)}", file=sys.stderr, flush=True)
     what = f"Monitor {ring_all} conns, each call rung on all of them, no sink (compiled)"
     report.add("ingest: events/s, one Client (SEED)", what, shared["events_per_s"], "events/s")

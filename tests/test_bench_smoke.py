@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import lgucore
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -168,3 +169,60 @@ def test_the_live_monitor_is_taken_apart_into_parts_that_add_up():
                            "tracker and its calls' bookkeeping, in place (live)", "JSONL sink, in place (live)"]
     ingest = budget["frames"] + budget["decrypt"] + budget["tokens"] + budget["event"]
     assert abs(ingest + 0.1 + sum(parts.values()) - 14.5) < 1e-9
+
+
+def test_the_floor_tracker_gives_the_calls_of_the_real_one():
+    """bench_ingest's floor tracker is a yardstick only if it gives a Monitor what the real
+    tracker gives for the benchmark's traffic: every ended call's ``to_dict()`` equal, and the
+    same updates (kind and state) in the same order for each call. It is compiled, as the
+    tracker it bounds is."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from bench_ingest import READ_BATCH, _floor_tracker, interleaved_flows
+        from lguapi.calls import CallTracker
+        from lguapi.events import parse_event
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    texts = interleaved_flows(5, 40)
+    events = [parse_event(lgucore.tokenize(t), exten=e, ts=1000.0 + i * 0.5, raw=t.decode())
+              for i, (e, t) in enumerate(texts)]
+    floor = _floor_tracker()
+    assert isinstance(floor, CallTracker)
+    assert not type(floor).__module__.startswith("lguapi")
+    assert sys.modules[type(floor).__module__].__file__.endswith((".so", ".pyd"))  # compiled
+    real = CallTracker(clock=lambda: events[-1].ts)
+
+    def run(tracker) -> tuple[dict, dict]:
+        ups = []
+        for i in range(0, len(events), READ_BATCH):
+            ups += tracker.feed_many(events[i:i + READ_BATCH])
+        ups += tracker.flush()
+        steps: dict[str, list] = {}
+        ended = {}
+        for u in ups:
+            steps.setdefault(u.call.id, []).append((u.kind, u.state))
+            if u.kind == "ended":
+                ended[u.call.id] = u.call.to_dict()
+        return steps, ended
+
+    real_steps, real_ended = run(real)
+    floor_steps, floor_ended = run(floor)
+    assert len(real_ended) == len(real_steps) == 5 * (40 // 8 * 3)  # 3 calls in every 8 events of a connection
+    assert floor_steps == real_steps
+    assert floor_ended == real_ended
+    assert {c["end_reason"] for c in floor_ended.values()} == {"hangup", "missed"}
+
+
+def test_a_monitor_runs_on_each_of_the_benchmark_trackers():
+    """`bench_ingest.measure` runs a real Monitor over loopback with its own tracker, the idle
+    one and the floor (the floor compiled once, in this process); an unknown name is refused."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from bench_ingest import measure
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    for tracker in ("full", "idle", "floor"):
+        r = measure("monitor", 10, 24, sink=tracker == "floor", tracker=tracker)
+        assert r["events"] == 240 and r["dead"] == 0, (tracker, r)
+    with pytest.raises(ValueError, match="tracker must be one of"):
+        measure("monitor", 10, 24, sink=False, tracker="fast")
