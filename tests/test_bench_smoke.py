@@ -162,11 +162,13 @@ def test_the_live_monitor_is_taken_apart_into_parts_that_add_up():
     assert idle.feed_many(events) == [] and next(events, None) is None  # the whole read taken
     assert not idle.active and not idle.ended
     budget = {"frames": 0.1, "decrypt": 1.2, "tokens": 0.2, "event": 0.5, "tracker": 3.0, "core limit": 1.5}
-    runs = ({"cpu_us_per_event": 3.3, "gc_total_us_per_event": 0.1}, {"cpu_us_per_event": 9.2},
-            {"cpu_us_per_event": 14.5})
+    runs = ({"cpu_us_per_event": 3.3, "gc_total_us_per_event": 0.1}, {"cpu_us_per_event": 4.4},
+            {"cpu_us_per_event": 9.2}, {"cpu_us_per_event": 14.5})
     parts = live_parts(budget, *runs)
     assert list(parts) == ["loop and the rest (live, idle tracker)",
-                           "tracker and its calls' bookkeeping, in place (live)", "JSONL sink, in place (live)"]
+                           "calls, updates and the counting of the ends (live, floor tracker)",
+                           "tracker's bookkeeping beyond the floor, in place (live)", "JSONL sink, in place (live)"]
+    assert abs(parts["calls, updates and the counting of the ends (live, floor tracker)"] - 1.1) < 1e-9
     ingest = budget["frames"] + budget["decrypt"] + budget["tokens"] + budget["event"]
     assert abs(ingest + 0.1 + sum(parts.values()) - 14.5) < 1e-9
 
