@@ -7,7 +7,8 @@ taken every event (and, with a sink, written every record):
 
 * **Client** — one :class:`lguapi.Client`, one connection: the reference rate;
 * **Monitor** — 1,000 and 5,000 connections (SEED, the CallTracker), without a sink and
-  with the JSONL sink; and the pure twin (``LGUCORE_NO_EXTENSIONS=1``) at 1,000;
+  with the JSONL sink; at 5,000 with the SQLite sink too; and the pure twin
+  (``LGUCORE_NO_EXTENSIONS=1``) at 1,000;
 * **Monitor with an idle tracker** — 5,000 connections, no sink, a tracker that takes every
   event and follows no call: what the Monitor's own ingest costs, beside the Client's;
 * **Monitor with the floor tracker** — 5,000 connections, without a sink and with the JSONL
@@ -28,7 +29,7 @@ counting of the calls they end), the rest of the tracker's work and the sink are
 add to the live run before them. Last, **steady state**: the generator paces 10,000 events/s
 over 5,000 connections (``--rate``; every event has its instant in a schedule both processes
 know) and the Monitor's update hook measures the **event-to-update latency** (p50, p99, max)
-and the longest GC pause. Targets (the ingest design goals): Monitor 5,000
+and the longest GC pause, with the JSONL sink and with the SQLite sink. Targets (the ingest design goals): Monitor 5,000
 with tracker and JSONL sink ≥ 60,000 events/s and ≥ 0.4× the Client; without a sink ≥ 0.8×
 the Client; no GC pause over 10 ms; p99 latency under 20 ms at 10,000 events/s.
 
@@ -141,6 +142,12 @@ def _floor_tracker():
         FloorTracker = _floor_module().FloorTracker
     return FloorTracker()
 
+
+#: the sink a Monitor of :func:`measure` writes to, by kind: its path or URL in a directory
+_STORES = {"jsonl": lambda d: os.path.join(d, "events.jsonl"),
+           "sqlite": lambda d: "sqlite:///" + os.path.join(d, "r.db")}
+
+_STORE_NAMES = {"jsonl": "JSONL", "sqlite": "SQLite"}
 
 #: the Monitor's tracker in a run of :func:`measure`: its own, or one of the two yardsticks
 _TRACKERS = {"full": lambda: None, "idle": _idle_tracker, "floor": _floor_tracker}
@@ -289,7 +296,7 @@ def _consumer(mode: str, port: int, n: int, per_conn: int, sink: str, rate: floa
 # --- orchestration ------------------------------------------------------------------------
 
 def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False, rate: float = 0.0,
-            loop: str = "asyncio", tracker: str = "full", shared: bool = False) -> dict:
+            loop: str = "asyncio", tracker: str = "full", shared: bool = False, store: str = "jsonl") -> dict:
     """One consumer run against a fresh generator; returns the consumer's JSON result.
 
     ``rate`` > 0: the generator paces the events (``rate`` per second in all) and the result
@@ -297,9 +304,13 @@ def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False,
     ``loop="uvloop"``: the consumer runs on uvloop (when installed) instead of asyncio's loop.
     ``tracker``: the Monitor's own ``"full"`` CallTracker, an ``"idle"`` one that follows no
     call (:func:`_idle_tracker`), or the ``"floor"`` (:func:`_floor_tracker`).
-    ``shared``: every connection reports the same calls (``loadgen.py --shared``)."""
+    ``shared``: every connection reports the same calls (``loadgen.py --shared``).
+    ``store``: the sink's kind when ``sink`` (``"jsonl"`` or ``"sqlite"``, opened from a path
+    by the Monitor as a user's would be)."""
     if tracker not in _TRACKERS:
         raise ValueError(f"tracker must be one of {sorted(_TRACKERS)}, not {tracker!r}")
+    if store not in _STORES:
+        raise ValueError(f"store must be one of {sorted(_STORES)}, not {store!r}")
     gen = subprocess.Popen([sys.executable, str(HERE / "loadgen.py"), "--conns", str(n), "--events", str(per_conn),
                             "--first-exten", str(FIRST), "--rate", str(rate), *(["--shared"] if shared else [])],
                            stdin=subprocess.PIPE,
@@ -310,7 +321,7 @@ def measure(mode: str, n: int, per_conn: int, *, sink: bool, pure: bool = False,
         port = int(gen.stdout.readline().split()[1])
         built = gen.stdout.readline().split()
         assert built[0] == "built", built
-        sink_path = os.path.join(tmp, "events.jsonl") if sink else "-"
+        sink_path = _STORES[store](tmp) if sink else "-"
         floor = os.path.dirname(_floor_module().__file__) if tracker == "floor" else ""
         cons = subprocess.Popen([sys.executable, __file__, "--consumer", mode, str(port), str(n), str(per_conn),
                                  sink_path, str(rate)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -497,12 +508,12 @@ def replay_rates(n_conns: int = 200, per_conn: int = 1000, *, pure: bool = True)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _paced(report, n: int, rate: float, seconds: float) -> None:
-    """Steady state: ``rate`` events/s over ``n`` connections (tracker + JSONL sink), the
+def _paced(report, n: int, rate: float, seconds: float, store: str = "jsonl") -> None:
+    """Steady state: ``rate`` events/s over ``n`` connections (tracker + the ``store`` sink), the
     event-to-update latency and the longest GC pause."""
-    r = measure("monitor", n, max(1, int(rate * seconds) // n), sink=True, rate=rate)
-    print(f"bench_ingest: paced monitor {n} at {rate:.0f}/s {json.dumps(r)}", file=sys.stderr, flush=True)
-    what = f"ingest: Monitor {n} conns, tracker + JSONL sink, paced at {rate:,.0f} events/s"
+    r = measure("monitor", n, max(1, int(rate * seconds) // n), sink=True, rate=rate, store=store)
+    print(f"bench_ingest: paced monitor {n} at {rate:.0f}/s to {store} {json.dumps(r)}", file=sys.stderr, flush=True)
+    what = f"ingest: Monitor {n} conns, tracker + {_STORE_NAMES[store]} sink, paced at {rate:,.0f} events/s"
     lat = r["latency_ms"] or {}
     for q in ("p50", "p99", "max"):
         if lat.get(q) is not None:
@@ -547,6 +558,7 @@ def run(report) -> None:
     big = 200 if quick else 5000
     idle = measure("monitor", big, max(1, total // big), sink=False, tracker="idle")
     floor = {sink: measure("monitor", big, max(1, total // big), sink=sink, tracker="floor") for sink in (False, True)}
+    sqlite = measure("monitor", big, max(1, (total // 2) // big), sink=True, store="sqlite")
     # every connection on the same calls: 2,000 (each call then has 4,000 channels, within max_call_keys)
     ring_all = 200 if quick else 2000
     shared = measure("monitor", ring_all, max(1, total // ring_all), sink=False, shared=True)
@@ -565,6 +577,10 @@ def run(report) -> None:
     what = f"Monitor {big} conns, idle tracker, no sink: its ingest alone (compiled)"
     report.add("ingest: events/s, one Client (SEED)", what, idle["events_per_s"], "events/s")
     report.add("ingest: CPU per event, one Client", what, idle["cpu_us_per_event"], "µs", higher_is_better=False)
+    print(f"bench_ingest: monitor {big} sqlite sink {json.dumps(sqlite)}", file=sys.stderr, flush=True)
+    what = f"Monitor {big} conns, tracker + SQLite sink (compiled)"
+    report.add("ingest: events/s, one Client (SEED)", what, sqlite["events_per_s"], "events/s")
+    report.add("ingest: CPU per event, one Client", what, sqlite["cpu_us_per_event"], "µs", higher_is_better=False)
     for sink, r in floor.items():
         print(f"bench_ingest: monitor {big} floor tracker sink={sink} {json.dumps(r)}", file=sys.stderr, flush=True)
         what = (f"Monitor {big} conns, floor tracker (the same calls, no bookkeeping)"
@@ -577,7 +593,8 @@ def run(report) -> None:
     report.add("ingest: CPU per event, one Client", what, shared["cpu_us_per_event"], "µs", higher_is_better=False)
     report.add(f"ingest: {what}: longest GC pause", "compiled", shared["gc_max_ms"], "ms", higher_is_better=False)
     _uvloop(report, big, total)
-    _paced(report, 200 if quick else 5000, 2_000 if quick else 10_000, 5 if quick else 10)
+    for store in _STORES:
+        _paced(report, 200 if quick else 5000, 2_000 if quick else 10_000, 5 if quick else 10, store)
     for what, r in replay_rates(50 if quick else 200, 200 if quick else 1000).items():
         print(f"bench_ingest: replay {what} {json.dumps(r)}", file=sys.stderr, flush=True)
         report.add("ingest: lguapi replay of a capture, events/s", what, r["events_per_s"], "events/s")

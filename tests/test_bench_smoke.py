@@ -228,3 +228,17 @@ def test_a_monitor_runs_on_each_of_the_benchmark_trackers():
         assert r["events"] == 240 and r["dead"] == 0, (tracker, r)
     with pytest.raises(ValueError, match="tracker must be one of"):
         measure("monitor", 10, 24, sink=False, tracker="fast")
+
+
+def test_the_benchmark_monitor_writes_to_either_store():
+    """`bench_ingest.measure(store=...)`: the Monitor opens its sink from a path, as a user's
+    would, JSON Lines or SQLite; an unknown kind is refused."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from bench_ingest import measure
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    r = measure("monitor", 10, 24, sink=True, store="sqlite", rate=2000)
+    assert r["events"] == 240 and r["dead"] == 0 and r["latency_ms"]["n"] > 0, r
+    with pytest.raises(ValueError, match="store must be one of"):
+        measure("monitor", 10, 24, sink=True, store="csv")

@@ -379,10 +379,12 @@ async def test_a_batching_sink_behind_is_written_by_the_reader_and_nothing_is_pa
     await sink.close()
 
 
-async def test_a_monitor_whose_sqlite_sink_fills_up_keeps_going_and_closes(tmp_path, caplog):
+@pytest.mark.parametrize("background", [False, True])
+async def test_a_monitor_whose_sqlite_sink_fills_up_keeps_going_and_closes(tmp_path, caplog, background):
     """A full disk under the sink (SQLite's max_page_count, the same SQLITE_FULL): the monitor
     keeps its connections and counters, logs the failure, and closes in bounded time; the
-    records wait in the sink, and once the database may grow again none of them is missing."""
+    records wait in the sink, and once the database may grow again none of them is missing.
+    The same whether the sink commits as it is handed records or in the background."""
     import sqlite3
 
     from lguapi.sinks import SqliteSink
@@ -397,7 +399,7 @@ async def test_a_monitor_whose_sqlite_sink_fills_up_keeps_going_and_closes(tmp_p
 
     directory = Directory.generate("3001-3020")
     db = tmp_path / "small.db"
-    sink = SmallDatabase(db, batch=64, flush_interval=0.05)
+    sink = SmallDatabase(db, batch=64, flush_interval=0.05, background=background)
     async with Emulator(directory, port=0) as emu:
         m = Monitor("127.0.0.1", emu.port, accounts=directory, sink=sink, client_options=FAST)
         await m.start()

@@ -45,6 +45,7 @@ async def test_scrambled_events_through_a_monitor_are_stored_and_counted_once(tm
         m = Monitor("127.0.0.1", emu.port, accounts=directory, tracker=tracker, sink=f"sqlite:///{db}",
                     capture=str(tmp_path / "capture"), client_options={"heartbeat": 1.0})
         await m.start()
+        assert m.sink.background  # (the monitor's own SQLite sink commits while the loop goes on)
         follower = asyncio.ensure_future(follow(m.updates()))
         try:
             base = m.events_seen  # (the logins' own events)

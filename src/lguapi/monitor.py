@@ -716,7 +716,8 @@ class Monitor:
 
             # records come a read at a time: a larger batch makes one write (transaction) for
             # as many as the queue's chunks did (SQLite about 20% cheaper per record than at 100)
-            self.sink = open_sink(os.fspath(spec), batch=_SINK_BATCH)
+            # ... and an SQLite sink commits in its writer thread while the loop goes on
+            self.sink = open_sink(os.fspath(spec), batch=_SINK_BATCH, background=True)
             self._owns_sink = True
         else:
             self.sink = spec

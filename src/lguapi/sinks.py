@@ -30,7 +30,8 @@ import logging
 import os
 import re
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Iterable, Iterator, Protocol, Self
 
 import msgspec
@@ -637,15 +638,34 @@ class SqliteSink(_Batching):
     a power loss). ``cache_mib`` (default 32) is the connection's page cache: the index of
     the random ``key`` column touches pages all over it, and SQLite's own default of 2 MiB
     made inserts about 15% dearer once a store passed a few hundred thousand records.
+
+    ``background=True`` (what a :class:`lguapi.Monitor` opens from a path): a full batch of
+    :meth:`write_batch` is handed to the writer thread and the call returns at once, so the
+    event loop goes on while SQLite writes. One transaction runs at a time; rows that come
+    meanwhile wait for the next. Only when more than ``max_pending`` rows wait (default 16
+    batches) does :meth:`write_batch` wait for the running transaction before it returns
+    (the back-pressure of a disk slower than the events). A background transaction that
+    fails keeps its rows for the next attempt, and the next call raises ``OSError`` once,
+    naming the failure; :meth:`flush` and :meth:`close` wait for the running transaction.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, batch: int = 100, flush_interval: float = 0.5,
-                 synchronous: str = "NORMAL", cache_mib: int = 32):
+                 synchronous: str = "NORMAL", cache_mib: int = 32, background: bool = False,
+                 max_pending: int | None = None):
         super().__init__(batch, flush_interval)
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"unknown synchronous mode {synchronous!r}")
         if cache_mib < 1:
             raise ValueError("cache_mib must be >= 1")
+        if max_pending is None:
+            max_pending = 16 * batch
+        if max_pending < batch:
+            raise ValueError(f"max_pending must be >= batch ({batch}), not {max_pending}")
+        self.background = background
+        self.max_pending = max_pending
+        #: the background transaction running in the writer thread, and its rows
+        self._running: Future[int] | None = None
+        self._running_rows: tuple[list[tuple], list[tuple]] = ([], [])
         self.path: str = os.fspath(path)
         self._sync = synchronous.upper()
         self.cache_mib = cache_mib
@@ -728,8 +748,10 @@ class SqliteSink(_Batching):
         Once ``batch`` rows wait they are committed before this returns (the caller waits for
         the writer thread, as a full batch of :meth:`write_event` does); a transaction that
         fails raises and keeps its rows for the next attempt, and so does a background commit
-        that failed since the last call, once the items are queued."""
+        that failed since the last call, once the items are queued. With ``background=True``
+        the transaction runs while this returns (see the class docstring)."""
         self._check_closed()
+        self._reap()
         failed: list[tuple[tuple[str, Any], Exception]] = []
         events, calls = self._events, self._calls
         for item in items:
@@ -742,8 +764,12 @@ class SqliteSink(_Batching):
             except (ValueError, TypeError, AttributeError) as exc:
                 failed.append((item, exc))
         self._raise_earlier()
-        if len(events) + len(calls) >= self.batch:
-            self._commit_now()
+        waiting = len(events) + len(calls)
+        if waiting >= self.batch:
+            if self.background:
+                self._commit_behind(wait=waiting > self.max_pending)
+            else:
+                self._commit_now()
         else:
             self._arm()
         return failed
@@ -782,12 +808,57 @@ class SqliteSink(_Batching):
             raise
         self._count(len(events) + len(calls), changed)
 
+    def _commit_behind(self, wait: bool) -> None:
+        """``background``: start a transaction of the waiting rows in the writer thread and return.
+        One runs at a time: while one does, the rows wait for the next, unless ``wait`` (over
+        ``max_pending``), when the caller waits for the running one first (its failure raised)."""
+        if self._running is not None:
+            if not wait:
+                return
+            futures.wait((self._running,))  # (its failure is reaped, not raised here: once, below)
+            self._reap()
+            self._raise_earlier()
+        self._disarm()
+        events, calls = self._take()
+        self._running_rows = (events, calls)
+        self._running = self._executor.submit(self._commit, events, calls)
+
+    def _reap(self) -> None:
+        """Count a finished background transaction; put the rows of a failed one back in front,
+        logged and kept for the next call to raise."""
+        done = self._running
+        if done is None or not done.done():
+            return
+        self._running = None
+        (events, calls), self._running_rows = self._running_rows, ([], [])
+        exc = done.exception()
+        if exc is None:
+            self._count(len(events) + len(calls), done.result())
+            return
+        self._restore(events, calls)
+        log.error("%s: background commit of %d row(s) failed (kept for the next attempt): %s", self.path,
+                  len(events) + len(calls), exc)
+        self._error = exc
+
+    async def _join_running(self) -> None:
+        """Wait for the running background transaction and reap it."""
+        assert self._running is not None
+        try:
+            await asyncio.wrap_future(self._running)
+        except Exception:  # (reaped below: its rows kept, its error logged)
+            pass
+        self._reap()
+
     async def _commit_pending(self) -> None:
         """Commit what is buffered, one batch at a time, in order."""
         self._disarm()
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
+            if self._running is not None:
+                await self._join_running()
+                if self._events or self._calls:
+                    self._error = None  # (a failed transaction's rows are retried now: this outcome counts)
             if not self._events and not self._calls:
                 return
             events, calls = self._take()
@@ -843,13 +914,23 @@ class SqliteSink(_Batching):
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")
 
 
-def open_sink(url_or_path: str | os.PathLike[str], **kwargs: Any) -> JsonlSink | SqliteSink:
+def open_sink(url_or_path: str | os.PathLike[str], *, background: bool = False,
+              **kwargs: Any) -> JsonlSink | SqliteSink:
     """Open a sink by name: ``events.jsonl`` (JSON Lines, the default),
     ``sqlite:///relative.db`` / ``sqlite:////absolute.db`` or a path ending in ``.db``,
     ``.sqlite`` or ``.sqlite3`` (SQLite), ``jsonl:///path`` (JSON Lines, explicit).
     Any other scheme (``name:`` of two characters or more) is a ``ValueError``: write
     ``./name:...`` for a file whose name has a colon. Keyword arguments go to the sink
-    (``batch``, ``flush_interval``, ...)."""
+    (``batch``, ``flush_interval``, ...). ``background=True`` opens an SQLite sink that
+    commits full batches while the caller goes on (:class:`SqliteSink`); a JSON Lines sink
+    has no transaction to wait for and ignores it."""
+    sink = _open_sink(url_or_path, **kwargs)
+    if background and isinstance(sink, SqliteSink):
+        sink.background = True
+    return sink
+
+
+def _open_sink(url_or_path: str | os.PathLike[str], **kwargs: Any) -> JsonlSink | SqliteSink:
     name = os.fspath(url_or_path)
     if not name:
         raise ValueError("empty sink name")
