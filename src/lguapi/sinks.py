@@ -814,6 +814,7 @@ class SqliteSink(_Batching):
         ``max_pending``), when the caller waits for the running one first (its failure raised)."""
         if self._running is not None:
             if not wait:
+                self._arm()  # (if no call comes before flush_interval, the timer commits them)
                 return
             futures.wait((self._running,))  # (its failure is reaped, not raised here: once, below)
             self._reap()
