@@ -202,3 +202,25 @@ async def test_rows_that_wait_behind_a_running_commit_are_committed_by_the_timer
     assert [r[2] for r in _rows(path)] == [0.0, 1.0, 2.0, 3.0]
     await sink.close()
     assert sink.stats["written"] == 4
+
+
+async def test_turning_background_off_waits_for_the_running_commit(tmp_path):
+    """``background`` set to False between calls: the next full batch first waits for the
+    transaction still running, so the rows stay in order."""
+    import threading
+
+    path = tmp_path / "bg.db"
+    sink = SqliteSink(path, batch=2, background=True)
+    other = _locker(path)
+    release = threading.Timer(0.2, other.rollback)
+    try:
+        sink.write_batch([("event", ev("PING", ts=0.0)), ("event", ev("PING", ts=1.0))])  # running, held
+        sink.background = False
+        release.start()
+        sink.write_batch([("event", ev("PING", ts=2.0)), ("event", ev("PING", ts=3.0))])  # waits, then commits
+        assert sink.stats == {"written": 4, "duplicates": 0, "batches": 2}
+    finally:
+        release.join()
+        other.close()
+    await sink.close()
+    assert [r[2] for r in _rows(path)] == [0.0, 1.0, 2.0, 3.0]

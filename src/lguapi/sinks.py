@@ -799,6 +799,7 @@ class SqliteSink(_Batching):
 
     def _commit_now(self) -> None:
         """Commit the waiting rows in the writer thread, the calling thread waiting for it."""
+        self._wait_running()  # (one left by background mode, turned off since)
         self._disarm()
         events, calls = self._take()
         try:
@@ -816,13 +817,19 @@ class SqliteSink(_Batching):
             if not wait:
                 self._arm()  # (if no call comes before flush_interval, the timer commits them)
                 return
-            futures.wait((self._running,))  # (its failure is reaped, not raised here: once, below)
-            self._reap()
-            self._raise_earlier()
+            self._wait_running()
         self._disarm()
         events, calls = self._take()
         self._running_rows = (events, calls)
         self._running = self._executor.submit(self._commit, events, calls)
+
+    def _wait_running(self) -> None:
+        """Block until the running background transaction, if any, ends; reap it and raise its
+        failure (once)."""
+        if self._running is not None:
+            futures.wait((self._running,))  # (its failure is reaped, not raised by the wait)
+            self._reap()
+            self._raise_earlier()
 
     def _reap(self) -> None:
         """Count a finished background transaction; put the rows of a failed one back in front,
