@@ -15,6 +15,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture
+def bench_importable():
+    """bench/'s modules importable for the test (``from bench_ingest import measure``)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    yield
+    sys.path.remove(str(ROOT / "bench"))
+
+
 def test_quick_core_benchmark_reports_every_scenario(tmp_path):
     out = tmp_path / "RESULTS.md"
     env = dict(os.environ)
@@ -50,12 +58,8 @@ def test_quick_core_benchmark_reports_every_scenario(tmp_path):
     assert {s for s in scenarios if s.startswith("tokenize ")} <= with_baseline
 
 
-def test_harness_api():
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from _harness import Report
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+def test_harness_api(bench_importable):
+    from _harness import Report
     r = Report(quick=True)
     calls = []
     t = r.timeit(lambda: calls.append(1), number=10, repeat=3)
@@ -101,16 +105,12 @@ def test_benchmark_compare_across_runs(tmp_path):
     assert "0001_" in second.stdout and "test_seed_seal_200b" in second.stdout
 
 
-def test_ingest_stages_see_each_connection_in_its_own_order():
+def test_ingest_stages_see_each_connection_in_its_own_order(bench_importable):
     """The per-stage budget feeds the tracker the connections interleaved as a monitor sees them:
     one event of each in turn, each connection's own in the order it sent them (a call's ring
     before its answer before its hang-up). A reordering would time a different workload."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from bench_ingest import interleaved_flows
-        from loadgen import call_flows
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    from bench_ingest import interleaved_flows
+    from loadgen import call_flows
     texts = interleaved_flows(7, 11)
     assert len(texts) == 7 * 11
     by_conn: dict[str, list[bytes]] = {}
@@ -122,16 +122,12 @@ def test_ingest_stages_see_each_connection_in_its_own_order():
     assert [e for e, _ in texts[:14]] == list(by_conn) * 2  # round robin
 
 
-def test_the_shared_load_gives_every_connection_the_same_calls():
+def test_the_shared_load_gives_every_connection_the_same_calls(bench_importable):
     """``loadgen.py --shared``: each connection's flow names the same unique ids (each call is
     rung on every connection), its own extension's channels; without it, no two share an id."""
     import re
 
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from loadgen import Generator
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    from loadgen import Generator
 
     def ids(shared: bool) -> list[set[str]]:
         gen = Generator(3, 9, cipher="none", shared=shared)
@@ -144,17 +140,13 @@ def test_the_shared_load_gives_every_connection_the_same_calls():
     assert not (apart[0] & apart[1]) and not (apart[1] & apart[2])
 
 
-def test_the_live_monitor_is_taken_apart_into_parts_that_add_up():
+def test_the_live_monitor_is_taken_apart_into_parts_that_add_up(bench_importable):
     """bench_ingest's idle tracker is a real CallTracker that takes every event of a read and
     follows no call; the live parts, with the ingest stages and the idle run's collections,
     add up to the CPU per event of the run with the tracker and the sink."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from bench_ingest import _idle_tracker, live_parts
-        from lguapi.calls import CallTracker
-        from lguapi.events import parse_event
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    from bench_ingest import _idle_tracker, live_parts
+    from lguapi.calls import CallTracker
+    from lguapi.events import parse_event
     idle = _idle_tracker()
     assert isinstance(idle, CallTracker)
     events = iter([parse_event(lgucore.tokenize(b"RINGEVENT|ISDIAL:0|CHANNEL:SIP/2001-1|RECHANNEL:SIP/gw-2|"
@@ -173,18 +165,14 @@ def test_the_live_monitor_is_taken_apart_into_parts_that_add_up():
     assert abs(ingest + 0.1 + sum(parts.values()) - 14.5) < 1e-9
 
 
-def test_the_floor_tracker_gives_the_calls_of_the_real_one():
+def test_the_floor_tracker_gives_the_calls_of_the_real_one(bench_importable):
     """bench_ingest's floor tracker is a yardstick only if it gives a Monitor what the real
     tracker gives for the benchmark's traffic: every ended call's ``to_dict()`` equal, and the
     same updates (kind and state) in the same order for each call. It is compiled, as the
     tracker it bounds is."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from bench_ingest import READ_BATCH, _floor_tracker, interleaved_flows
-        from lguapi.calls import CallTracker
-        from lguapi.events import parse_event
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    from bench_ingest import READ_BATCH, _floor_tracker, interleaved_flows
+    from lguapi.calls import CallTracker
+    from lguapi.events import parse_event
     texts = interleaved_flows(5, 40)
     events = [parse_event(lgucore.tokenize(t), exten=e, ts=1000.0 + i * 0.5, raw=t.decode())
               for i, (e, t) in enumerate(texts)]
@@ -215,14 +203,10 @@ def test_the_floor_tracker_gives_the_calls_of_the_real_one():
     assert {c["end_reason"] for c in floor_ended.values()} == {"hangup", "missed"}
 
 
-def test_a_monitor_runs_on_each_of_the_benchmark_trackers():
+def test_a_monitor_runs_on_each_of_the_benchmark_trackers(bench_importable):
     """`bench_ingest.measure` runs a real Monitor over loopback with its own tracker, the idle
     one and the floor (the floor compiled once, in this process); an unknown name is refused."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from bench_ingest import measure
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    from bench_ingest import measure
     for tracker in ("full", "idle", "floor"):
         r = measure("monitor", 10, 24, sink=tracker == "floor", tracker=tracker)
         assert r["events"] == 240 and r["dead"] == 0, (tracker, r)
@@ -230,14 +214,10 @@ def test_a_monitor_runs_on_each_of_the_benchmark_trackers():
         measure("monitor", 10, 24, sink=False, tracker="fast")
 
 
-def test_the_benchmark_monitor_writes_to_either_store():
+def test_the_benchmark_monitor_writes_to_either_store(bench_importable):
     """`bench_ingest.measure(store=...)`: the Monitor opens its sink from a path, as a user's
     would, JSON Lines or SQLite; an unknown kind is refused."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from bench_ingest import measure
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    from bench_ingest import measure
     r = measure("monitor", 10, 24, sink=True, store="sqlite", rate=2000)
     assert r["events"] == 240 and r["dead"] == 0 and r["latency_ms"]["n"] > 0, r
     with pytest.raises(ValueError, match="store must be one of"):
