@@ -563,34 +563,22 @@ def run(report) -> None:
     ring_all = 200 if quick else 2000
     shared = measure("monitor", ring_all, max(1, total // ring_all), sink=False, shared=True)
     for n, sink, pure, r in runs:
-        print(f"bench_ingest: monitor {n} sink={sink} pure={pure} {json.dumps(r)}", file=sys.stderr, flush=True)
         what = f"Monitor {n} conns, tracker{' + JSONL sink' if sink else ', no sink'}"
         variant = "pure twin" if pure else "compiled"
-        report.add("ingest: events/s, one Client (SEED)", f"{what} ({variant})", r["events_per_s"], "events/s")
-        report.add("ingest: CPU per event, one Client", f"{what} ({variant})", r["cpu_us_per_event"], "µs",
-                   higher_is_better=False)
+        _add_run(report, f"monitor {n} sink={sink} pure={pure}", r, f"{what} ({variant})")
         report.add(f"ingest: {what} ({variant}): longest GC pause", variant, r["gc_max_ms"], "ms",
                    higher_is_better=False)
         report.add(f"ingest: {what} ({variant}): connections declared dead", variant, r["dead"], "count",
                    higher_is_better=False)
-    print(f"bench_ingest: monitor {big} idle tracker {json.dumps(idle)}", file=sys.stderr, flush=True)
-    what = f"Monitor {big} conns, idle tracker, no sink: its ingest alone (compiled)"
-    report.add("ingest: events/s, one Client (SEED)", what, idle["events_per_s"], "events/s")
-    report.add("ingest: CPU per event, one Client", what, idle["cpu_us_per_event"], "µs", higher_is_better=False)
-    print(f"bench_ingest: monitor {big} sqlite sink {json.dumps(sqlite)}", file=sys.stderr, flush=True)
-    what = f"Monitor {big} conns, tracker + SQLite sink (compiled)"
-    report.add("ingest: events/s, one Client (SEED)", what, sqlite["events_per_s"], "events/s")
-    report.add("ingest: CPU per event, one Client", what, sqlite["cpu_us_per_event"], "µs", higher_is_better=False)
+    _add_run(report, f"monitor {big} idle tracker", idle,
+             f"Monitor {big} conns, idle tracker, no sink: its ingest alone (compiled)")
+    _add_run(report, f"monitor {big} sqlite sink", sqlite, f"Monitor {big} conns, tracker + SQLite sink (compiled)")
     for sink, r in floor.items():
-        print(f"bench_ingest: monitor {big} floor tracker sink={sink} {json.dumps(r)}", file=sys.stderr, flush=True)
-        what = (f"Monitor {big} conns, floor tracker (the same calls, no bookkeeping)"
-                f"{' + JSONL sink' if sink else ', no sink'} (compiled)")
-        report.add("ingest: events/s, one Client (SEED)", what, r["events_per_s"], "events/s")
-        report.add("ingest: CPU per event, one Client", what, r["cpu_us_per_event"], "µs", higher_is_better=False)
-    print(f"bench_ingest: monitor {ring_all} shared calls {json.dumps(shared)}", file=sys.stderr, flush=True)
+        _add_run(report, f"monitor {big} floor tracker sink={sink}", r,
+                 f"Monitor {big} conns, floor tracker (the same calls, no bookkeeping)"
+                 f"{' + JSONL sink' if sink else ', no sink'} (compiled)")
     what = f"Monitor {ring_all} conns, each call rung on all of them, no sink (compiled)"
-    report.add("ingest: events/s, one Client (SEED)", what, shared["events_per_s"], "events/s")
-    report.add("ingest: CPU per event, one Client", what, shared["cpu_us_per_event"], "µs", higher_is_better=False)
+    _add_run(report, f"monitor {ring_all} shared calls", shared, what)
     report.add(f"ingest: {what}: longest GC pause", "compiled", shared["gc_max_ms"], "ms", higher_is_better=False)
     _uvloop(report, big, total)
     for store in _STORES:
@@ -616,6 +604,14 @@ def run(report) -> None:
     report.add("ingest: fraction of the core's own limit", "core limit (decrypt+frames+tokens)", limit,
                "events/s", baseline=True)
     report.add("ingest: fraction of the core's own limit", "Monitor, tracker + sink", live[True]["events_per_s"], "events/s")
+
+
+def _add_run(report, log: str, r: dict, what: str) -> None:
+    """One consumer run ``r`` of :func:`measure`: logged whole on stderr (``log`` names it), its
+    events/s and CPU µs per event reported beside one Client's as ``what``."""
+    print(f"bench_ingest: {log} {json.dumps(r)}", file=sys.stderr, flush=True)
+    report.add("ingest: events/s, one Client (SEED)", what, r["events_per_s"], "events/s")
+    report.add("ingest: CPU per event, one Client", what, r["cpu_us_per_event"], "µs", higher_is_better=False)
 
 
 def live_parts(budget: dict, idle: dict, floor: dict, no_sink: dict, sink: dict) -> dict[str, float]:
